@@ -1,0 +1,28 @@
+/* The context: precision of this build, threads, anomaly mode, registry, memory. */
+#include "internal.h"
+
+#include <stdlib.h>
+
+int ds_real_size(void) { return (int)sizeof(ds_real); }
+int ds_abi_version(void) { return DS_ABI_VERSION; }
+
+ds_ctx *ds_ctx_new(int threads) {
+  ds_ctx *ctx = calloc(1, sizeof *ctx);
+  if (!ctx) return NULL;
+  ds_set_threads(ctx, threads);
+  if (ds_registry_init(ctx) != DS_OK) {
+    ds_ctx_free(ctx);
+    return NULL;
+  }
+  return ctx;
+}
+
+void ds_ctx_free(ds_ctx *ctx) {
+  if (!ctx) return;
+  ds_registry_free(ctx);
+  ds_pool_free_all(ctx);
+  free(ctx);
+}
+
+void ds_set_anomaly(ds_ctx *ctx, int on) { ctx->anomaly = on != 0; }
+int ds_anomaly(const ds_ctx *ctx) { return ctx->anomaly; }

@@ -1,0 +1,100 @@
+/* Shared internals of the core library; never installed, never seen by plugins. */
+#ifndef DIFFSIM_INTERNAL_H
+#define DIFFSIM_INTERNAL_H
+
+#include "diffsim/plugin.h"
+
+#include <stdarg.h>
+
+enum { DS_ERRMSG = 1024, DS_POOL_CLASSES = 96 };
+
+struct ds_kernel {
+  ds_kernel_desc desc;        /* copy of the plugin's description */
+  char name[96];              /* "plugin.op" */
+  int plugin;                 /* index into ctx->plugins; 0 = built-in core */
+};
+
+typedef struct ds_plugin_rec {
+  char name[64];
+  char path[1024];
+  void *handle;               /* dlopen handle; NULL for the built-in core */
+} ds_plugin_rec;
+
+struct ds_registrar {
+  ds_ctx *ctx;
+  int plugin;                 /* plugin index being loaded */
+  int begun;                  /* ds_plugin_begin accepted */
+  int failed;
+  char name[64];
+};
+
+typedef struct ds_pool_block { struct ds_pool_block *next; } ds_pool_block;
+
+struct ds_ctx {
+  char error[DS_ERRMSG];
+  ds_log_fn log_fn;
+  void *log_user;
+  int threads;
+  int anomaly;
+  /* kernels: an array of pointers so handles stay valid as it grows */
+  ds_kernel **kernels;
+  int nkernels, capkernels;
+  ds_plugin_rec *plugins;
+  int nplugins, capplugins;
+  char *search_path;          /* ':'-separated user additions */
+  char path_buf[4096];
+  /* tape */
+  ds_tape *active;
+  int paused;
+  /* checkpoint watch frames: hash of (id, version) of pre-existing tensors read */
+  int nwatch;
+  uint64_t watch_limit[8], watch_hash[8];
+  /* memory */
+  int64_t live, peak, cached;
+  ds_pool_block *free_lists[DS_POOL_CLASSES];
+  uint64_t next_id;
+  ds_host_api host;
+};
+
+/* error.c */
+int ds_fail(ds_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int ds_vfail(ds_ctx *ctx, int code, const char *prefix, const char *fmt, va_list ap);
+void ds_logf(ds_ctx *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int ds_host_error(const ds_call *call, const char *fmt, ...);
+void ds_host_log(ds_ctx *ctx, int level, const char *fmt, ...);
+
+/* pool.c */
+void *ds_pool_get(ds_ctx *ctx, int64_t bytes);
+void ds_pool_put(ds_ctx *ctx, void *p, int64_t bytes);
+void ds_pool_free_all(ds_ctx *ctx);
+void *ds_aligned_alloc(size_t bytes);
+void ds_aligned_free(void *p);
+
+/* parallel.c */
+void ds_parallel_for(ds_ctx *ctx, int64_t n, int64_t grain, ds_range_fn fn, void *user);
+int ds_host_threads(ds_ctx *ctx);
+
+/* registry.c */
+int ds_registry_init(ds_ctx *ctx);
+void ds_registry_free(ds_ctx *ctx);
+int ds_builtin_begin(ds_registrar *reg);
+
+/* tensor.c */
+int64_t ds_dtype_size(int dtype);
+const char *ds_dtype_name(int dtype);
+int ds_shape_str(const ds_tensor *t, char *buf, size_t n);
+
+/* tape.c */
+int ds_tape_record_launch(ds_tape *tape, const ds_kernel *k, ds_tensor *const *args, int nargs,
+                          const double *params, int nparams);
+int ds_run_adjoint(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs,
+                   const double *params, int nparams);
+
+/* ops_*.c: the built-in differentiable ops, registered as plugin "core" */
+int ds_register_core_ops(const ds_host_api *host, ds_registrar *reg);
+int ds_register_elementwise(const ds_host_api *host, ds_registrar *reg);
+int ds_register_reduce(const ds_host_api *host, ds_registrar *reg);
+int ds_register_linalg(const ds_host_api *host, ds_registrar *reg);
+int ds_register_index(const ds_host_api *host, ds_registrar *reg);
+
+#endif

@@ -1,0 +1,171 @@
+/* Kernel launches: validate everything a script can get wrong, run the kernel,
+ * record it on the active tape, and in anomaly mode check its outputs. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int validate(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs,
+                    const double *params, int nparams) {
+  const ds_kernel_desc *d = &k->desc;
+  if (nargs != d->nargs)
+    return ds_fail(ctx, DS_ERR_ARG, "%s: expected %d tensor arguments, got %d", k->name, d->nargs, nargs);
+  if (nparams != d->nparams)
+    return ds_fail(ctx, DS_ERR_ARG, "%s: expected %d params, got %d", k->name, d->nparams, nparams);
+  if (nparams > 0 && !params) return ds_fail(ctx, DS_ERR_ARG, "%s: params missing", k->name);
+  int device = -1;
+  for (int i = 0; i < nargs; i++) {
+    const ds_arg_desc *a = &d->args[i];
+    const ds_tensor *t = args[i];
+    if (!t) return ds_fail(ctx, DS_ERR_ARG, "%s: argument '%s' (#%d) is nil", k->name, a->name, i + 1);
+    if (t->ctx != ctx)
+      return ds_fail(ctx, DS_ERR_ARG, "%s: argument '%s' (#%d) belongs to another context", k->name, a->name, i + 1);
+    if (t->dtype != a->dtype)
+      return ds_fail(ctx, DS_ERR_ARG, "%s: argument '%s' (#%d) has dtype %s, expected %s", k->name, a->name, i + 1,
+                     ds_dtype_name(t->dtype), ds_dtype_name(a->dtype));
+    if (a->ndim >= 0 && t->ndim != a->ndim) {
+      char s[96];
+      ds_shape_str(t, s, sizeof s);
+      return ds_fail(ctx, DS_ERR_ARG, "%s: argument '%s' (#%d) has %d dims %s, expected %d", k->name, a->name, i + 1,
+                     t->ndim, s, a->ndim);
+    }
+    if (device < 0) device = t->device;
+    if (t->device != device)
+      return ds_fail(ctx, DS_ERR_ARG, "%s: argument '%s' (#%d) is on another device than argument #1", k->name,
+                     a->name, i + 1);
+    if (a->role == DS_OUT || a->role == DS_ACC) {
+      for (int j = 0; j < nargs; j++)
+        if (j != i && args[j] == t)
+          return ds_fail(ctx, DS_ERR_ARG, "%s: output '%s' (#%d) is also passed as argument '%s' (#%d)", k->name,
+                         a->name, i + 1, d->args[j].name, j + 1);
+    }
+  }
+  if (!d->forward[device])
+    return ds_fail(ctx, DS_ERR_ARG, "%s: no forward function for device %s", k->name,
+                   device == DS_CPU ? "cpu" : "cuda");
+  for (int i = 0; i < nparams; i++) {
+    if (params[i] != params[i] || params[i] - params[i] != 0.0) {
+      const char *pn = d->param_names ? d->param_names[i] : NULL;
+      char idx[16];
+      snprintf(idx, sizeof idx, "#%d", i + 1);
+      return ds_fail(ctx, DS_ERR_ARG, "%s: param '%s' is not finite", k->name, pn ? pn : idx);
+    }
+  }
+  return DS_OK;
+}
+
+static ds_call make_call(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, const double *params,
+                         int nparams) {
+  ds_call c = {&ctx->host, ctx, k->name, k->desc.args, args, nargs, nparams, params};
+  return c;
+}
+
+static int check_anomaly(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, int adjoint) {
+  for (int i = 0; i < nargs; i++) {
+    int role = k->desc.args[i].role;
+    const ds_tensor *t = NULL;
+    if (!adjoint && (role == DS_OUT || role == DS_ACC)) t = args[i];
+    if (adjoint && role == DS_IN) t = args[i]->grad_;
+    if (!t) continue;
+    int bad = ds_tensor_has_nonfinite(t);
+    if (bad) {
+      const ds_real v = ((const ds_real *)t->ptr)[bad - 1];
+      return ds_fail(ctx, DS_ERR_ANOMALY, "anomaly: kernel %s %s produced %s in %s'%s' at element %d", k->name,
+                     adjoint ? "adjoint" : "forward", v != v ? "NaN" : "Inf", adjoint ? "the gradient of " : "",
+                     k->desc.args[i].name, bad - 1);
+    }
+  }
+  return DS_OK;
+}
+
+/* Folds the (id, version) of every pre-existing tensor a launch reads into the
+ * open checkpoint frames, so a recomputation can prove it saw the same data. */
+static void watch(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs) {
+  for (int w = 0; w < ctx->nwatch; w++) {
+    uint64_t h = ctx->watch_hash[w];
+    for (int i = 0; i < nargs; i++) {
+      int role = k->desc.args[i].role;
+      if ((role == DS_IN || role == DS_NODIFF) && args[i]->id <= ctx->watch_limit[w]) {
+        h = (h ^ args[i]->id) * 0x100000001b3ull;
+        h = (h ^ args[i]->ver) * 0x100000001b3ull;
+      }
+    }
+    ctx->watch_hash[w] = h;
+  }
+}
+
+int ds_watch_push(ds_ctx *ctx) {
+  if (ctx->nwatch >= 8) return ds_fail(ctx, DS_ERR_STATE, "checkpoint: segments nested deeper than 8");
+  ctx->watch_limit[ctx->nwatch] = ctx->next_id;
+  ctx->watch_hash[ctx->nwatch] = 0xcbf29ce484222325ull;
+  ctx->nwatch++;
+  return DS_OK;
+}
+
+uint64_t ds_watch_pop(ds_ctx *ctx) { return ctx->nwatch > 0 ? ctx->watch_hash[--ctx->nwatch] : 0; }
+
+int ds_launch(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, const double *params,
+              int nparams) {
+  if (!ctx) return DS_ERR_ARG;
+  if (!k) return ds_fail(ctx, DS_ERR_ARG, "launch: kernel is nil");
+  ctx->error[0] = 0;
+  int rc = validate(ctx, k, args, nargs, params, nparams);
+  if (rc) return rc;
+  ds_call c = make_call(ctx, k, args, nargs, params, nparams);
+  if (ctx->nwatch) watch(ctx, k, args, nargs);
+  if (k->desc.check && (rc = k->desc.check(&c)) != DS_OK) return rc;
+  /* Does a gradient flow through this launch? */
+  ds_tape *tape = ctx->paused ? NULL : ctx->active;
+  int grad = 0;
+  for (int i = 0; i < nargs; i++)
+    if (k->desc.args[i].role == DS_IN && (args[i]->flags & DS_FLAG_REQUIRES_GRAD)) grad = 1;
+  if ((rc = k->desc.forward[args[0]->device](&c)) != DS_OK) {
+    if (!ctx->error[0]) ds_fail(ctx, rc, "%s: forward failed with status %d", k->name, rc);
+    return rc;
+  }
+  for (int i = 0; i < nargs; i++) {
+    int role = k->desc.args[i].role;
+    if (role == DS_OUT || role == DS_ACC) {
+      args[i]->ver++;
+      if (grad && (tape || ctx->nwatch)) args[i]->flags |= DS_FLAG_REQUIRES_GRAD;
+    }
+  }
+  if (ctx->anomaly && (rc = check_anomaly(ctx, k, args, nargs, 0))) return rc;
+  if (grad && tape) {
+    if (!k->desc.adjoint[args[0]->device])
+      return ds_fail(ctx, DS_ERR_ARG, "%s: not differentiable, but input requires a gradient on the recording tape",
+                     k->name);
+    return ds_tape_record_launch(tape, k, args, nargs, params, nparams);
+  }
+  return DS_OK;
+}
+
+/* The adjoint of one launch. Every output gets a grad (zero if none flowed);
+ * inputs that require grad get one to accumulate into; the rest see NULL. */
+int ds_run_adjoint(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, const double *params,
+                   int nparams) {
+  const ds_kernel_desc *d = &k->desc;
+  for (int i = 0; i < nargs; i++) {
+    int role = d->args[i].role;
+    if (role == DS_OUT || role == DS_ACC || (role == DS_IN && (args[i]->flags & DS_FLAG_REQUIRES_GRAD))) {
+      if (!ds_tensor_ensure_grad(args[i])) return ds_fail(ctx, DS_ERR_NOMEM, "%s adjoint: out of memory", k->name);
+    }
+  }
+  ds_call c = make_call(ctx, k, args, nargs, params, nparams);
+  int rc = d->adjoint[args[0]->device](&c);
+  if (rc != DS_OK) {
+    if (!ctx->error[0]) ds_fail(ctx, rc, "%s: adjoint failed with status %d", k->name, rc);
+    return rc;
+  }
+  if (ctx->anomaly) return check_anomaly(ctx, k, args, nargs, 1);
+  return DS_OK;
+}
+
+int ds_launch_adjoint(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, const double *params,
+                      int nparams) {
+  if (!k) return ds_fail(ctx, DS_ERR_ARG, "launch_adjoint: kernel is nil");
+  int rc = validate(ctx, k, args, nargs, params, nparams);
+  if (rc) return rc;
+  if (!k->desc.adjoint[args[0]->device]) return ds_fail(ctx, DS_ERR_ARG, "%s: has no adjoint", k->name);
+  return ds_run_adjoint(ctx, k, args, nargs, params, nparams);
+}

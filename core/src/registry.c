@@ -1,0 +1,277 @@
+/* Kernel registry and plugin loader.
+ *
+ * A plugin registers kernels through the host table while the loader holds a
+ * registrar for it. If anything goes wrong (no init symbol, ABI or size mismatch,
+ * an init that fails half way) the loader removes every kernel that plugin
+ * registered, closes the library and reports why: the registry is left exactly
+ * as it was. */
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#ifndef DS_BUILD_PLUGIN_DIR
+#define DS_BUILD_PLUGIN_DIR ""
+#endif
+#ifndef DS_INSTALL_PLUGIN_DIR
+#define DS_INSTALL_PLUGIN_DIR ""
+#endif
+
+static const char *precision_suffix(void) { return sizeof(ds_real) == 8 ? "f64" : "f32"; }
+
+static int host_begin(ds_registrar *reg, const char *name, int abi, int real_size, int tensor_size,
+                      int desc_size) {
+  ds_ctx *ctx = reg->ctx;
+  reg->failed = 1;
+  if (abi != DS_ABI_VERSION)
+    return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': built for ABI version %d, this diffsim has ABI version %d",
+                   reg->name, abi, DS_ABI_VERSION);
+  if (real_size != (int)sizeof(ds_real))
+    return ds_fail(ctx, DS_ERR_PLUGIN,
+                   "plugin '%s': built with sizeof(real)=%d, but the context uses %s (sizeof(real)=%d); "
+                   "load the %s build of the plugin",
+                   reg->name, real_size, precision_suffix(), (int)sizeof(ds_real), precision_suffix());
+  if (tensor_size != (int)sizeof(ds_tensor) || desc_size != (int)sizeof(ds_kernel_desc))
+    return ds_fail(ctx, DS_ERR_PLUGIN,
+                   "plugin '%s': struct sizes differ from the host (tensor %d vs %d, kernel_desc %d vs %d); rebuild it",
+                   reg->name, tensor_size, (int)sizeof(ds_tensor), desc_size, (int)sizeof(ds_kernel_desc));
+  if (!name || !*name || strlen(name) >= sizeof reg->name || strchr(name, '.'))
+    return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': invalid plugin name '%s'", reg->name, name ? name : "(null)");
+  snprintf(reg->name, sizeof reg->name, "%s", name);
+  snprintf(ctx->plugins[reg->plugin].name, sizeof ctx->plugins[reg->plugin].name, "%s", name);
+  reg->begun = 1;
+  reg->failed = 0;
+  return DS_OK;
+}
+
+static int host_register(ds_registrar *reg, const ds_kernel_desc *d) {
+  ds_ctx *ctx = reg->ctx;
+  if (!reg->begun)
+    return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': register_kernel called before ds_plugin_begin", reg->name);
+  if (!d || !d->name || !*d->name)
+    return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': kernel without a name", reg->name);
+  char full[96];
+  if (snprintf(full, sizeof full, "%s.%s", reg->name, d->name) >= (int)sizeof full)
+    return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': kernel name '%s' too long", reg->name, d->name);
+  if (d->nargs < 1 || d->nargs > DS_MAX_ARGS || !d->args)
+    return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: %d arguments (1..%d allowed)", full, d->nargs, DS_MAX_ARGS);
+  if (d->nparams < 0 || d->nparams > DS_MAX_PARAMS)
+    return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: %d params (0..%d allowed)", full, d->nparams, DS_MAX_PARAMS);
+  if (!d->forward[DS_CPU])
+    return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: no CPU forward function", full);
+  for (int i = 0; i < d->nargs; i++) {
+    if (!d->args[i].name || d->args[i].role < DS_IN || d->args[i].role > DS_ACC ||
+        (d->args[i].dtype != DS_REAL && d->args[i].dtype != DS_I32))
+      return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: argument #%d is badly described", full, i + 1);
+  }
+  if (ds_kernel_find(ctx, full)) {
+    ds_clear_error(ctx);
+    return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: already registered", full);
+  }
+  if (ctx->nkernels == ctx->capkernels) {
+    int cap = ctx->capkernels ? ctx->capkernels * 2 : 64;
+    ds_kernel **k = realloc(ctx->kernels, (size_t)cap * sizeof *k);
+    if (!k) return ds_fail(ctx, DS_ERR_NOMEM, "register_kernel: out of memory");
+    ctx->kernels = k;
+    ctx->capkernels = cap;
+  }
+  ds_kernel *k = calloc(1, sizeof *k);
+  if (!k) return ds_fail(ctx, DS_ERR_NOMEM, "register_kernel: out of memory");
+  k->desc = *d;
+  snprintf(k->name, sizeof k->name, "%s", full);
+  k->plugin = reg->plugin;
+  ctx->kernels[ctx->nkernels++] = k;
+  return DS_OK;
+}
+
+static int add_plugin_rec(ds_ctx *ctx, const char *name, const char *path, void *handle) {
+  if (ctx->nplugins == ctx->capplugins) {
+    int cap = ctx->capplugins ? ctx->capplugins * 2 : 16;
+    ds_plugin_rec *p = realloc(ctx->plugins, (size_t)cap * sizeof *p);
+    if (!p) return -1;
+    ctx->plugins = p;
+    ctx->capplugins = cap;
+  }
+  ds_plugin_rec *r = &ctx->plugins[ctx->nplugins];
+  memset(r, 0, sizeof *r);
+  snprintf(r->name, sizeof r->name, "%s", name);
+  snprintf(r->path, sizeof r->path, "%s", path);
+  r->handle = handle;
+  return ctx->nplugins++;
+}
+
+/* Removes every kernel of plugin `p` (always the last one added) and its record. */
+static void rollback(ds_ctx *ctx, int p) {
+  int n = 0;
+  for (int i = 0; i < ctx->nkernels; i++) {
+    if (ctx->kernels[i]->plugin == p)
+      free(ctx->kernels[i]);
+    else
+      ctx->kernels[n++] = ctx->kernels[i];
+  }
+  ctx->nkernels = n;
+  if (ctx->plugins[p].handle) dlclose(ctx->plugins[p].handle);
+  ctx->nplugins = p;
+}
+
+int ds_registry_init(ds_ctx *ctx) {
+  ds_host_api *h = &ctx->host;
+  h->abi_version = DS_ABI_VERSION;
+  h->size = sizeof *h;
+  h->begin = host_begin;
+  h->register_kernel = host_register;
+  h->error = ds_host_error;
+  h->log = ds_host_log;
+  h->parallel_for = ds_parallel_for;
+  h->alloc = ds_aligned_alloc;
+  h->free = ds_aligned_free;
+  h->threads = ds_host_threads;
+  int p = add_plugin_rec(ctx, "core", "(built in)", NULL);
+  if (p < 0) return ds_fail(ctx, DS_ERR_NOMEM, "context: out of memory");
+  ds_registrar reg = {ctx, p, 0, 0, "core"};
+  int rc = ds_register_core_ops(h, &reg);
+  if (rc != DS_OK) rollback(ctx, p);
+  return rc;
+}
+
+void ds_registry_free(ds_ctx *ctx) {
+  for (int i = 0; i < ctx->nkernels; i++) free(ctx->kernels[i]);
+  free(ctx->kernels);
+  /* Close plugins last-loaded first. */
+  for (int p = ctx->nplugins - 1; p >= 0; p--)
+    if (ctx->plugins[p].handle) dlclose(ctx->plugins[p].handle);
+  free(ctx->plugins);
+  free(ctx->search_path);
+}
+
+int ds_builtin_begin(ds_registrar *reg) {
+  return host_begin(reg, "core", DS_ABI_VERSION, (int)sizeof(ds_real), (int)sizeof(ds_tensor),
+                    (int)sizeof(ds_kernel_desc));
+}
+
+/* ---- search path ------------------------------------------------------ */
+
+const char *ds_plugin_path(const ds_ctx *ctx) {
+  ds_ctx *c = (ds_ctx *)ctx;
+  const char *env = getenv("DIFFSIM_PLUGIN_PATH");
+  snprintf(c->path_buf, sizeof c->path_buf, "%s%s%s%s%s%s%s", ctx->search_path ? ctx->search_path : "",
+           ctx->search_path ? ":" : "", env ? env : "", env ? ":" : "", DS_BUILD_PLUGIN_DIR,
+           *DS_INSTALL_PLUGIN_DIR ? ":" : "", DS_INSTALL_PLUGIN_DIR);
+  return c->path_buf;
+}
+
+int ds_plugin_add_path(ds_ctx *ctx, const char *dir) {
+  size_t old = ctx->search_path ? strlen(ctx->search_path) : 0;
+  char *s = malloc(old + strlen(dir) + 2);
+  if (!s) return ds_fail(ctx, DS_ERR_NOMEM, "plugin_add_path: out of memory");
+  /* Newest first: a directory added later wins. */
+  sprintf(s, "%s%s%s", dir, old ? ":" : "", old ? ctx->search_path : "");
+  free(ctx->search_path);
+  ctx->search_path = s;
+  return DS_OK;
+}
+
+static int file_exists(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Finds lib<name>_<prec>.so (or <name>_<prec>.so) on the search path. */
+static int find_plugin(ds_ctx *ctx, const char *name, char *out, size_t n) {
+  const char *path = ds_plugin_path(ctx);
+  char dir[1024];
+  while (*path) {
+    size_t len = strcspn(path, ":");
+    if (len > 0 && len < sizeof dir) {
+      memcpy(dir, path, len);
+      dir[len] = 0;
+      const char *forms[] = {"%s/libds_%s_%s.so", "%s/ds_%s_%s.so", "%s/%s_%s.so"};
+      for (int f = 0; f < 3; f++) {
+        snprintf(out, n, forms[f], dir, name, precision_suffix());
+        if (file_exists(out)) return 1;
+      }
+    }
+    path += len;
+    if (*path == ':') path++;
+  }
+  return 0;
+}
+
+int ds_plugin_load(ds_ctx *ctx, const char *name_or_path) {
+  if (!name_or_path || !*name_or_path) return ds_fail(ctx, DS_ERR_ARG, "plugin_load: empty plugin name");
+  const char *slash = strchr(name_or_path, '/');
+  char path[1024];
+  char label[64];
+  if (slash) {
+    snprintf(path, sizeof path, "%s", name_or_path);
+    const char *base = strrchr(name_or_path, '/') + 1;
+    snprintf(label, sizeof label, "%s", base);
+  } else {
+    snprintf(label, sizeof label, "%s", name_or_path);
+    for (int p = 0; p < ctx->nplugins; p++)
+      if (strcmp(ctx->plugins[p].name, name_or_path) == 0) return DS_OK; /* already loaded */
+    if (!find_plugin(ctx, name_or_path, path, sizeof path))
+      return ds_fail(ctx, DS_ERR_NOT_FOUND,
+                     "plugin '%s' not found: looked for libds_%s_%s.so in '%s' (set DIFFSIM_PLUGIN_PATH)",
+                     name_or_path, name_or_path, precision_suffix(), ds_plugin_path(ctx));
+  }
+  for (int p = 0; p < ctx->nplugins; p++)
+    if (strcmp(ctx->plugins[p].path, path) == 0) return DS_OK;
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': cannot open %s: %s", label, path, dlerror());
+  int (*init)(const ds_host_api *, ds_registrar *) = NULL;
+  *(void **)&init = dlsym(h, "ds_plugin_init");
+  if (!init) {
+    dlclose(h);
+    return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s exports no ds_plugin_init symbol", label, path);
+  }
+  int p = add_plugin_rec(ctx, label, path, h);
+  if (p < 0) {
+    dlclose(h);
+    return ds_fail(ctx, DS_ERR_NOMEM, "plugin_load: out of memory");
+  }
+  ds_registrar reg = {ctx, p, 0, 0, ""};
+  snprintf(reg.name, sizeof reg.name, "%s", label);
+  ds_clear_error(ctx);
+  int rc = init(&ctx->host, &reg);
+  if (rc == DS_OK && !reg.begun) {
+    rc = ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': init returned without calling ds_plugin_begin", label);
+  } else if (rc != DS_OK) {
+    char why[DS_ERRMSG];
+    snprintf(why, sizeof why, "%s", ctx->error[0] ? ctx->error : "no reason given");
+    ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': init failed (status %d): %s", label, rc, why);
+    rc = DS_ERR_PLUGIN;
+  }
+  if (rc != DS_OK) {
+    rollback(ctx, p);
+    return rc;
+  }
+  ds_logf(ctx, DS_LOG_DEBUG, "loaded plugin '%s' from %s", ctx->plugins[p].name, path);
+  return DS_OK;
+}
+
+/* ---- kernel lookup ---------------------------------------------------- */
+
+const ds_kernel *ds_kernel_find(ds_ctx *ctx, const char *name) {
+  for (int i = 0; i < ctx->nkernels; i++)
+    if (strcmp(ctx->kernels[i]->name, name) == 0) return ctx->kernels[i];
+  ds_fail(ctx, DS_ERR_NOT_FOUND, "unknown kernel '%s'%s", name,
+          strchr(name, '.') ? " (is its plugin loaded?)" : " (kernel names are 'plugin.op')");
+  return NULL;
+}
+
+int ds_kernel_count(const ds_ctx *ctx) { return ctx->nkernels; }
+const char *ds_kernel_name_at(const ds_ctx *ctx, int i) {
+  return i >= 0 && i < ctx->nkernels ? ctx->kernels[i]->name : NULL;
+}
+const char *ds_kernel_name(const ds_kernel *k) { return k->name; }
+int ds_kernel_nargs(const ds_kernel *k) { return k->desc.nargs; }
+int ds_kernel_nparams(const ds_kernel *k) { return k->desc.nparams; }
+int ds_kernel_arg_role(const ds_kernel *k, int i) { return i >= 0 && i < k->desc.nargs ? k->desc.args[i].role : -1; }
+int ds_kernel_arg_dtype(const ds_kernel *k, int i) { return i >= 0 && i < k->desc.nargs ? k->desc.args[i].dtype : -1; }
+const char *ds_kernel_arg_name(const ds_kernel *k, int i) {
+  return i >= 0 && i < k->desc.nargs ? k->desc.args[i].name : NULL;
+}

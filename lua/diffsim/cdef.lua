@@ -1,0 +1,130 @@
+-- The only ffi.cdef of diffsim: the public C API of core/include/diffsim/core.h.
+-- tests/lua/cdef_spec.lua checks that every function declared there appears here.
+-- `real` is substituted with float or double for the precision in use.
+return function(real)
+  return ([[
+typedef REAL ds_real;
+typedef enum ds_status { DS_OK = 0, DS_ERR_ARG = 1, DS_ERR_NOMEM = 2, DS_ERR_NOT_FOUND = 3,
+  DS_ERR_PLUGIN = 4, DS_ERR_VERSION = 5, DS_ERR_ANOMALY = 6, DS_ERR_STATE = 7, DS_ERR_IO = 8,
+  DS_SEGMENT = 100 } ds_status;
+typedef enum ds_dtype { DS_REAL = 0, DS_I32 = 1 } ds_dtype;
+typedef enum ds_device { DS_CPU = 0, DS_CUDA = 1, DS_DEVICE_COUNT = 2 } ds_device;
+typedef enum ds_log_level { DS_LOG_DEBUG = 0, DS_LOG_INFO = 1, DS_LOG_WARN = 2, DS_LOG_ERROR = 3 } ds_log_level;
+typedef enum ds_role { DS_IN = 0, DS_NODIFF = 1, DS_OUT = 2, DS_ACC = 3 } ds_role;
+typedef enum ds_limits { DS_MAX_DIMS = 4, DS_MAX_ARGS = 16, DS_MAX_PARAMS = 64 } ds_limits;
+typedef enum ds_tensor_flags { DS_FLAG_REQUIRES_GRAD = 1, DS_FLAG_LEAF = 2, DS_FLAG_RETAIN_GRAD = 4 } ds_tensor_flags;
+typedef struct ds_ctx ds_ctx;
+typedef struct ds_tape ds_tape;
+typedef struct ds_kernel ds_kernel;
+typedef struct ds_tensor ds_tensor; /* opaque here, so t + 1 reaches __add, not pointer arithmetic */
+typedef struct ds_tensor_view {
+  void *ptr;
+  ds_tensor *grad_;
+  ds_ctx *ctx;
+  int64_t count;
+  int64_t dims[4];
+  int32_t ndim;
+  int32_t dtype;
+  int32_t device;
+  int32_t flags;
+  int64_t refcount;
+  uint64_t ver;
+  uint64_t id;
+} ds_tensor_view;
+typedef void (*ds_log_fn)(void *user, int level, const char *msg);
+
+ds_ctx *ds_ctx_new(int threads);
+void ds_ctx_free(ds_ctx *ctx);
+int ds_real_size(void);
+int ds_abi_version(void);
+const char *ds_last_error(const ds_ctx *ctx);
+void ds_clear_error(ds_ctx *ctx);
+void ds_set_log(ds_ctx *ctx, ds_log_fn fn, void *user);
+int ds_set_threads(ds_ctx *ctx, int threads);
+int ds_threads(const ds_ctx *ctx);
+void ds_set_anomaly(ds_ctx *ctx, int on);
+int ds_anomaly(const ds_ctx *ctx);
+void ds_mem_stats(const ds_ctx *ctx, int64_t *live, int64_t *peak, int64_t *cached);
+void ds_mem_reset_peak(ds_ctx *ctx);
+void ds_mem_trim(ds_ctx *ctx);
+
+ds_tensor *ds_tensor_new(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape);
+ds_tensor *ds_tensor_empty(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape);
+void ds_tensor_retain(ds_tensor *t);
+void ds_tensor_release(ds_tensor *t);
+int ds_tensor_bump(ds_tensor *t);
+int ds_tensor_copy(ds_tensor *dst, const ds_tensor *src);
+int ds_tensor_fill(ds_tensor *t, double v);
+int ds_tensor_set_requires_grad(ds_tensor *t, int on);
+int ds_tensor_retain_grad(ds_tensor *t);
+ds_tensor *ds_tensor_grad(ds_tensor *t);
+ds_tensor *ds_tensor_ensure_grad(ds_tensor *t);
+void ds_tensor_zero_grad(ds_tensor *t);
+void ds_tensor_drop_grad(ds_tensor *t);
+int ds_tensor_reshape(ds_tensor *t, int ndim, const int64_t *shape);
+double ds_tensor_get(const ds_tensor *t, int64_t i);
+int ds_tensor_set(ds_tensor *t, int64_t i, double v);
+int ds_tensor_from_doubles(ds_tensor *t, const double *src, int64_t n);
+int ds_tensor_to_doubles(const ds_tensor *t, double *dst, int64_t n);
+int ds_tensor_has_nonfinite(const ds_tensor *t);
+
+int ds_plugin_load(ds_ctx *ctx, const char *name_or_path);
+int ds_plugin_add_path(ds_ctx *ctx, const char *dir);
+const char *ds_plugin_path(const ds_ctx *ctx);
+const ds_kernel *ds_kernel_find(ds_ctx *ctx, const char *name);
+int ds_kernel_count(const ds_ctx *ctx);
+const char *ds_kernel_name_at(const ds_ctx *ctx, int i);
+const char *ds_kernel_name(const ds_kernel *k);
+int ds_kernel_nargs(const ds_kernel *k);
+int ds_kernel_nparams(const ds_kernel *k);
+int ds_kernel_arg_role(const ds_kernel *k, int i);
+int ds_kernel_arg_dtype(const ds_kernel *k, int i);
+const char *ds_kernel_arg_name(const ds_kernel *k, int i);
+int ds_launch(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs,
+              const double *params, int nparams);
+int ds_launch_adjoint(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs,
+                      const double *params, int nparams);
+
+ds_tape *ds_tape_new(ds_ctx *ctx);
+void ds_tape_free(ds_tape *tape);
+int ds_tape_begin(ds_tape *tape);
+int ds_tape_end(ds_tape *tape);
+int ds_tape_clear(ds_tape *tape);
+int64_t ds_tape_size(const ds_tape *tape);
+int ds_tape_recording(const ds_tape *tape);
+ds_tape *ds_active_tape(ds_ctx *ctx);
+int ds_pause_recording(ds_ctx *ctx);
+int ds_resume_recording(ds_ctx *ctx);
+int64_t ds_tape_add_segment(ds_tape *tape, int64_t segment_id,
+                            ds_tensor *const *inputs, int ninputs,
+                            ds_tensor *const *outputs, int noutputs);
+int ds_tape_backward(ds_tape *tape, ds_tensor *loss, int64_t *segment_id);
+int ds_tape_backward_seeded(ds_tape *tape, int64_t *segment_id);
+int ds_tape_backward_continue(ds_tape *tape, int64_t *segment_id);
+int64_t ds_tape_current_segment(const ds_tape *tape);
+int ds_watch_push(ds_ctx *ctx);
+uint64_t ds_watch_pop(ds_ctx *ctx);
+int ds_tape_segment_io(ds_tape *tape, int64_t record, ds_tensor **inputs, int *ninputs,
+                       ds_tensor **outputs, int *noutputs);
+
+int ds_axpy(ds_tensor *y, double a, const ds_tensor *x);
+int ds_scal(ds_tensor *y, double a);
+int ds_clamp_inplace(ds_tensor *y, double lo, double hi);
+double ds_vdot(const ds_tensor *a, const ds_tensor *b);
+int ds_adam_step(ds_tensor *p, const ds_tensor *g, ds_tensor *m, ds_tensor *v, double lr, double b1, double b2,
+                 double eps, int64_t step);
+int ds_tensor_add_grad(ds_tensor *t, const ds_tensor *g);
+int ds_fill_randn(ds_tensor *t, uint64_t seed, double mean, double std);
+int ds_fill_uniform(ds_tensor *t, uint64_t seed, double lo, double hi);
+int ds_tensor_range(const ds_tensor *t, double *lo, double *hi);
+
+ds_tensor *ds_png_read(ds_ctx *ctx, const char *path);
+int ds_png_write(ds_ctx *ctx, const char *path, const ds_tensor *img);
+int ds_image_resize(ds_tensor *dst, const ds_tensor *src);
+int ds_gif_write(ds_ctx *ctx, const char *path, const ds_tensor *frames, int delay_cs);
+
+void *malloc(size_t);
+void free(void *);
+int isatty(int fd);
+]]):gsub("REAL", real), nil
+end

@@ -1,0 +1,119 @@
+-- Finite-difference gradient checks.
+--
+--   local ok, report = ds.gradcheck(fn, {x, y}, {eps = 1e-6, rtol = 1e-5, atol = 1e-8, max_elems = 64})
+--
+-- fn(x, y) returns a scalar tensor. Analytic gradients come from one recorded
+-- backward pass; numeric ones from central differences on every element (or an
+-- evenly spaced subset of max_elems per input). Run it with precision f64.
+local ffi = require("ffi")
+
+return function(ds)
+  local C = ds.C
+
+  local function defaults(opts)
+    opts = opts or {}
+    local f64 = ds.precision == "f64"
+    return {
+      eps = opts.eps or (f64 and 1e-6 or 1e-2),
+      rtol = opts.rtol or (f64 and 1e-5 or 5e-2),
+      atol = opts.atol or (f64 and 1e-8 or 1e-3),
+      max_elems = opts.max_elems or 64,
+    }
+  end
+
+  local function scalar_of(fn, inputs, what)
+    local y = fn(unpack(inputs))
+    if not ds.is_tensor(y) or y:numel() ~= 1 then
+      error("ds.gradcheck: " .. what .. " must return a scalar tensor", 3)
+    end
+    return y:item()
+  end
+
+  function ds.gradcheck(fn, inputs, opts)
+    local o = defaults(opts)
+    if type(fn) ~= "function" or type(inputs) ~= "table" then
+      error("ds.gradcheck: expected (fn, {tensors...}, opts)", 2)
+    end
+    for i, x in ipairs(inputs) do
+      if not ds.is_tensor(x) then error("ds.gradcheck: input " .. i .. " is not a tensor", 2) end
+      x:requires_grad()
+      x:zero_grad()
+    end
+    local tape = ds.tape()
+    local loss = tape:record(fn, unpack(inputs))
+    if not ds.is_tensor(loss) or loss:numel() ~= 1 then error("ds.gradcheck: fn must return a scalar tensor", 2) end
+    tape:backward(loss)
+    local report = {checked = 0, max_abs_err = 0, max_rel_err = 0, failures = 0}
+    for i, x in ipairs(inputs) do
+      local n = x:numel()
+      local g = x.grad
+      local step = math.max(1, math.floor(n / o.max_elems))
+      for e = 0, n - 1, step do
+        local v = C.ds_tensor_get(x, e)
+        C.ds_tensor_set(x, e, v + o.eps)
+        local fp = ds.no_grad(scalar_of, fn, inputs, "fn")
+        C.ds_tensor_set(x, e, v - o.eps)
+        local fm = ds.no_grad(scalar_of, fn, inputs, "fn")
+        C.ds_tensor_set(x, e, v)
+        local num = (fp - fm) / (2 * o.eps)
+        local ana = g and C.ds_tensor_get(g, e) or 0
+        local abs = math.abs(ana - num)
+        local rel = abs / math.max(math.abs(num), math.abs(ana), 1e-300)
+        report.checked = report.checked + 1
+        if abs > report.max_abs_err then report.max_abs_err = abs end
+        if abs > o.atol and rel > report.max_rel_err then report.max_rel_err = rel end
+        if abs > o.atol + o.rtol * math.abs(num) then
+          report.failures = report.failures + 1
+          if not report.worst or abs > report.worst.abs then
+            report.worst = {input = i, index = e + 1, analytic = ana, numeric = num, abs = abs}
+          end
+        end
+      end
+    end
+    report.ok = report.failures == 0
+    if not report.ok then
+      local w = report.worst
+      report.message = string.format("gradcheck failed on %d of %d elements; worst: input %d element %d analytic %.10g numeric %.10g",
+        report.failures, report.checked, w.input, w.index, w.analytic, w.numeric)
+    end
+    return report.ok, report
+  end
+
+  -- Checks one kernel's adjoint against central differences of its forward:
+  -- loss = sum_j <w_j, out_j> with fixed random weights w_j on every output.
+  -- args: the kernel's tensors (outputs may be anything of the right shape);
+  -- acc outputs are reset to their initial values before every forward.
+  function ds.gradcheck_kernel(name, args, params, opts)
+    local k = ds.kernel(name)
+    local weights, inputs, init = {}, {}, {}
+    for i = 1, #args do
+      local role = C.ds_kernel_arg_role(k.ptr, i - 1)
+      if role == 2 or role == 3 then
+        weights[i] = ds.randn(args[i]:shape(), 1000 + i)
+        if role == 3 then init[i] = args[i]:detach() end
+      elseif role == 0 then
+        inputs[#inputs + 1] = args[i]
+      end
+    end
+    local function f()
+      local fresh = {}
+      for i = 1, #args do
+        if weights[i] then
+          fresh[i] = init[i] and init[i]:detach() or ds.empty_like(args[i])
+        else
+          fresh[i] = args[i]
+        end
+      end
+      k:launch(fresh, params)
+      local total
+      for i = 1, #args do
+        if weights[i] then
+          local d = ds.dot(fresh[i], weights[i])
+          total = total and total + d or d
+        end
+      end
+      return total
+    end
+    return ds.gradcheck(function() return f() end, inputs, opts)
+  end
+end

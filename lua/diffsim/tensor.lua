@@ -1,0 +1,239 @@
+-- Tensors: a metatype over ds_tensor*, owned through ffi.gc.
+local ffi = require("ffi")
+
+return function(ds)
+  local C, ctx = ds.C, ds.ctx
+  local view_t = ffi.typeof("ds_tensor_view *")
+  local function V(t) return ffi.cast(view_t, t) end
+  ds.view = V
+  local tensor_t = ffi.typeof("ds_tensor *")
+  local shape_buf = ffi.new("int64_t[4]")
+  local DS_REAL, DS_I32 = 0, 1
+  local REQUIRES, LEAF = 1, 2
+  local freed = setmetatable({}, {__mode = "k"})
+
+  local function raise(level)
+    error(ffi.string(C.ds_last_error(ctx)), (level or 1) + 1)
+  end
+  ds.raise = raise
+
+  local function check(rc, level)
+    if rc ~= 0 then raise((level or 1) + 1) end
+  end
+  ds.check = check
+
+  -- Garbage-collection pacing: LuaJIT does not see C allocations, so after
+  -- every 64 MB (or a doubling of live tensor memory) of new tensors, collect.
+  local since_gc, gc_floor = 0, 64 * 2^20
+  local live_buf = ffi.new("int64_t[1]")
+  local function pace(bytes)
+    since_gc = since_gc + bytes
+    if since_gc > gc_floor then
+      collectgarbage("collect")
+      C.ds_mem_stats(ctx, live_buf, nil, nil)
+      gc_floor = math.max(64 * 2^20, tonumber(live_buf[0]))
+      since_gc = 0
+    end
+  end
+
+  local function wrap(p)
+    if p == nil then raise(3) end
+    pace(tonumber(V(p).count) * (V(p).dtype == DS_I32 and 4 or ffi.sizeof("ds_real")))
+    return ffi.gc(p, C.ds_tensor_release)
+  end
+  ds.wrap = wrap
+
+  local function dtype_code(dtype, fn)
+    if dtype == nil or dtype == "real" or dtype == "f32" or dtype == "f64" then return DS_REAL end
+    if dtype == "i32" then return DS_I32 end
+    error(fn .. ": unknown dtype '" .. tostring(dtype) .. "' (use 'real' or 'i32')", 3)
+  end
+
+  local function fill_shape(shape, fn)
+    if type(shape) == "number" then shape = {shape} end
+    if type(shape) ~= "table" then error(fn .. ": shape must be a table of sizes", 3) end
+    if #shape > 4 then error(fn .. ": at most 4 dims, got " .. #shape, 3) end
+    for i = 1, #shape do
+      local n = shape[i]
+      if type(n) ~= "number" or n < 0 or n ~= math.floor(n) then
+        error(fn .. ": dimension " .. i .. " must be a non-negative integer, got " .. tostring(n), 3)
+      end
+      shape_buf[i - 1] = n
+    end
+    return #shape
+  end
+
+  function ds.empty(shape, dtype)
+    local nd = fill_shape(shape, "ds.empty")
+    return wrap(C.ds_tensor_empty(ctx, dtype_code(dtype, "ds.empty"), nd, shape_buf))
+  end
+  function ds.zeros(shape, dtype)
+    local nd = fill_shape(shape, "ds.zeros")
+    return wrap(C.ds_tensor_new(ctx, dtype_code(dtype, "ds.zeros"), nd, shape_buf))
+  end
+  function ds.full(shape, v, dtype)
+    if type(v) ~= "number" then error("ds.full: value must be a number", 2) end
+    local t = ds.empty(shape, dtype)
+    C.ds_tensor_fill(t, v)
+    return t
+  end
+  function ds.ones(shape, dtype) return ds.full(shape, 1, dtype) end
+  function ds.randn(shape, seed, std)
+    local t = ds.empty(shape)
+    check(C.ds_fill_randn(t, seed or 0, 0, std or 1), 2)
+    return t
+  end
+  function ds.rand(shape, seed, lo, hi)
+    local t = ds.empty(shape)
+    check(C.ds_fill_uniform(t, seed or 0, lo or 0, hi or 1), 2)
+    return t
+  end
+  local function shape_of(t)
+    local s = {}
+    for i = 0, V(t).ndim - 1 do s[i + 1] = tonumber(V(t).dims[i]) end
+    return s
+  end
+  function ds.empty_like(t) return ds.empty(shape_of(t), V(t).dtype == DS_I32 and "i32" or nil) end
+  function ds.zeros_like(t) return ds.zeros(shape_of(t), V(t).dtype == DS_I32 and "i32" or nil) end
+
+  -- ds.tensor{1, 2, 3}, ds.tensor{{1, 2}, {3, 4}}, ds.tensor(tbl, "i32"), ds.tensor(5)
+  function ds.tensor(tbl, dtype)
+    if type(tbl) == "number" then
+      local t = ds.empty({}, dtype)
+      C.ds_tensor_set(t, 0, tbl)
+      return t
+    end
+    if type(tbl) ~= "table" then error("ds.tensor: expected a number or a (nested) table of numbers", 2) end
+    local shape, node = {}, tbl
+    while type(node) == "table" do
+      shape[#shape + 1] = #node
+      node = node[1]
+      if #shape > 4 then error("ds.tensor: more than 4 levels of nesting", 2) end
+    end
+    local n = 1
+    for i = 1, #shape do n = n * shape[i] end
+    local buf = ffi.new("double[?]", math.max(n, 1))
+    local k = 0
+    local function walk(x, d)
+      if d > #shape then
+        if type(x) ~= "number" then error("ds.tensor: element " .. (k + 1) .. " is not a number", 4) end
+        buf[k] = x
+        k = k + 1
+        return
+      end
+      if type(x) ~= "table" or #x ~= shape[d] then
+        error("ds.tensor: ragged table: dimension " .. d .. " should have " .. shape[d] .. " entries", 4)
+      end
+      for i = 1, #x do walk(x[i], d + 1) end
+    end
+    walk(tbl, 1)
+    local t = ds.empty(shape, dtype)
+    check(C.ds_tensor_from_doubles(t, buf, n), 2)
+    return t
+  end
+
+  function ds.is_tensor(x) return ffi.istype(tensor_t, x) end
+
+  local methods = {}
+  ds.tensor_methods = methods
+
+  function methods.shape(t) return shape_of(t) end
+  function methods.numel(t) return tonumber(V(t).count) end
+  function methods.dim(t) return V(t).ndim end
+  function methods.dtype_name(t) return V(t).dtype == DS_I32 and "i32" or "real" end
+  function methods.data(t)
+    return ffi.cast(V(t).dtype == DS_I32 and "int32_t *" or "ds_real *", V(t).ptr)
+  end
+  function methods.item(t)
+    if V(t).count ~= 1 then error("tensor:item: tensor has " .. tonumber(V(t).count) .. " elements, not 1", 2) end
+    return C.ds_tensor_get(t, 0)
+  end
+  function methods.get(t, i) -- 1-based flat index
+    local v = C.ds_tensor_get(t, i - 1)
+    if v ~= v and i - 1 >= V(t).count then raise(2) end
+    return v
+  end
+  function methods.set(t, i, v) check(C.ds_tensor_set(t, i - 1, v), 2); return t end
+  function methods.totable(t)
+    local n = tonumber(V(t).count)
+    local buf = ffi.new("double[?]", math.max(n, 1))
+    C.ds_tensor_to_doubles(t, buf, n)
+    local shape, k = shape_of(t), 0
+    if #shape == 0 then return buf[0] end
+    local function build(d)
+      local out = {}
+      for i = 1, shape[d] do
+        if d == #shape then
+          out[i] = buf[k]
+          k = k + 1
+        else
+          out[i] = build(d + 1)
+        end
+      end
+      return out
+    end
+    return build(1)
+  end
+  -- Flat list of the elements (1-based).
+  function methods.tolist(t)
+    local n = tonumber(V(t).count)
+    local buf = ffi.new("double[?]", math.max(n, 1))
+    C.ds_tensor_to_doubles(t, buf, n)
+    local out = {}
+    for i = 1, n do out[i] = buf[i - 1] end
+    return out
+  end
+  function methods.requires_grad(t, on)
+    check(C.ds_tensor_set_requires_grad(t, on == false and 0 or 1), 2)
+    return t
+  end
+  function methods.needs_grad(t) return bit.band(V(t).flags, REQUIRES) ~= 0 end
+  function methods.is_leaf(t) return bit.band(V(t).flags, LEAF) ~= 0 end
+  function methods.retain_grad(t) C.ds_tensor_retain_grad(t); return t end
+  function methods.zero_grad(t) C.ds_tensor_zero_grad(t); return t end
+  function methods.drop_grad(t) C.ds_tensor_drop_grad(t); return t end
+  function methods.copy_(t, src) check(C.ds_tensor_copy(t, src), 2); return t end
+  function methods.fill_(t, v) C.ds_tensor_fill(t, v); return t end
+  function methods.clamp_(t, lo, hi) check(C.ds_clamp_inplace(t, lo, hi), 2); return t end
+  function methods.axpy_(t, a, x) check(C.ds_axpy(t, a, x), 2); return t end
+  function methods.scale_(t, a) check(C.ds_scal(t, a), 2); return t end
+  function methods.touch(t) C.ds_tensor_bump(t); return t end -- after raw writes through t:data()
+  -- A copy that shares nothing and records nothing.
+  function methods.detach(t)
+    local c = ds.empty_like(t)
+    check(C.ds_tensor_copy(c, t), 2)
+    return c
+  end
+  -- Releases the memory now; safe to call twice. Do not use t afterwards.
+  function methods.free(t)
+    if freed[t] then return end
+    freed[t] = true
+    ffi.gc(t, nil)
+    C.ds_tensor_release(t)
+  end
+  function methods.version(t) return tonumber(V(t).ver) end
+
+  local function grad_of(t)
+    local g = V(t).grad_
+    if g == nil then return nil end
+    C.ds_tensor_retain(g)
+    return ffi.gc(g, C.ds_tensor_release)
+  end
+
+  local mt = {
+    __index = function(t, k)
+      if k == "grad" then return grad_of(t) end
+      return methods[k]
+    end,
+    __tostring = function(t)
+      local s = table.concat(shape_of(t), ",")
+      local vals = {}
+      local n = math.min(tonumber(V(t).count), 8)
+      for i = 0, n - 1 do vals[#vals + 1] = string.format("%.6g", C.ds_tensor_get(t, i)) end
+      if V(t).count > 8 then vals[#vals + 1] = "..." end
+      return string.format("tensor{%s} %s [%s]", s, methods.dtype_name(t), table.concat(vals, ", "))
+    end,
+  }
+  ds.tensor_mt = mt
+  ffi.metatype("ds_tensor", mt)
+end
