@@ -1,0 +1,135 @@
+-- Lua front end of the wave plugin: ds.plugin("wave").
+--
+--   local wave = ds.plugin("wave")
+--   local p = wave.params{n = 256}                 -- c = 340, dx = 1/n, dt = dx/(c sqrt 3): the reference's
+--   local u1 = wave.start(u0, v0, p)               -- second-order first step (v0 may be nil: at rest)
+--   local u2 = wave.step(u0, u1, p [, src, gain])  -- one fused leap-frog update
+--   local uT = wave.rollout(u0, p, {steps = 256})  -- 254 updates, like the reference scene
+--   local e = wave.energy(u_prev, u, p)            -- the discrete energy leap-frog conserves
+--   local f = wave.drops(drops, field_or_shape)    -- Gaussian drops {n, 4}: row, col, amplitude, width
+--
+-- Every function records on the active tape, so gradients flow to the initial
+-- height, the initial velocity, sources and drop parameters.
+local ds = require("diffsim")
+
+local M = {}
+local K = {
+  step = ds.kernel("wave.step"),
+  step_src = ds.kernel("wave.step_src"),
+  start = ds.kernel("wave.start"),
+  energy = ds.kernel("wave.energy"),
+  drops = ds.kernel("wave.drops"),
+}
+
+M.boundaries = {dirichlet = 0, zero = 0, reflect = 1, reflecting = 1, neumann = 1}
+
+-- Largest stable dt for the leap-frog scheme in 2-D: c^2 dt^2 + 2 c alpha dt <= dx^2/2.
+function M.dt_max(c, dx, alpha)
+  alpha = alpha or 0
+  return (math.sqrt(alpha * alpha + 0.5 * dx * dx) - alpha) / c
+end
+
+-- The reference's choice: Courant number 1/sqrt(3) (dt solves c^2dt^2 + 2c alpha dt = dx^2/3).
+function M.dt_reference(c, dx, alpha)
+  alpha = alpha or 0
+  return (math.sqrt(alpha * alpha + dx * dx / 3) - alpha) / c
+end
+
+-- Physical parameters as a table {c, dt, dx, alpha, boundary}; defaults are the reference scene's.
+function M.params(o)
+  o = o or {}
+  local n = o.n or 256
+  local p = {c = o.c or 340, dx = o.dx or 1 / n, alpha = o.alpha or 0}
+  p.dt = o.dt or M.dt_reference(p.c, p.dx, p.alpha)
+  local b = o.boundary or "dirichlet"
+  p.boundary = type(b) == "number" and b or M.boundaries[b]
+  if p.boundary == nil then
+    error("wave.params: boundary must be 'dirichlet' or 'reflect', got '" .. tostring(b) .. "'", 2)
+  end
+  return p
+end
+
+local function plist(p)
+  if type(p) ~= "table" or not p.c then error("wave: expected a params table from wave.params{...}", 3) end
+  return {p.c, p.dt, p.dx, p.alpha or 0, p.boundary or 0}
+end
+
+function M.step(u_prev, u, p, src, gain)
+  local out = ds.empty_like(u)
+  if src then
+    local pl = plist(p)
+    pl[6] = gain or 1
+    K.step_src:launch({u_prev, u, src, out}, pl)
+  else
+    K.step:launch({u_prev, u, out}, plist(p))
+  end
+  return out
+end
+
+function M.start(u0, v0, p)
+  local out = ds.empty_like(u0)
+  K.start:launch({u0, v0 or ds.zeros(u0:shape()), out}, plist(p))
+  return out
+end
+
+function M.energy(u_prev, u, p)
+  local e = ds.empty({})
+  K.energy:launch({u_prev, u, e}, plist(p))
+  return e
+end
+
+-- Adds Gaussian drops to `field` (a tensor, modified and returned) or to a new
+-- zero field of the given shape {h, w}.
+function M.drops(drops, field)
+  if not ds.is_tensor(field) then field = ds.zeros(field) end
+  K.drops:launch({drops, field})
+  return field
+end
+
+-- Runs the scene from initial height u0 through `steps` time levels (levels 0
+-- and 1 are the initial ones, so steps - 2 leap-frog updates) and returns the
+-- last level and the one before it.
+--   o.reference  the reference's start: level 1 is zero (not u0 at rest)
+--   o.v0         initial velocity (default: at rest)
+--   o.src, o.gain, o.src_steps   a source field added on the first src_steps updates (default all)
+--   o.tape, o.checkpoint  with a tape recording, group updates into segments of
+--                this many steps whose intermediates are recomputed during backward
+--   o.on_level(t, u)  called with every level (for frames); t counts from 0
+function M.rollout(u0, p, o)
+  o = o or {}
+  local steps = o.steps or 256
+  if steps < 2 then error("wave.rollout: steps must be >= 2 (levels 0 and 1 are the initial ones)", 2) end
+  local a, b = u0, nil
+  if o.reference then
+    b = ds.zeros(u0:shape())
+  else
+    b = M.start(u0, o.v0, p)
+  end
+  if o.on_level then o.on_level(0, a); o.on_level(1, b) end
+  local src_steps = o.src_steps or math.huge
+  local function advance(t0, t1, x, y)
+    for t = t0, t1 - 1 do
+      local z
+      if o.src and t - 2 < src_steps then z = M.step(x, y, p, o.src, o.gain) else z = M.step(x, y, p) end
+      if o.on_level then o.on_level(t, z) end
+      x, y = y, z
+    end
+    return x, y
+  end
+  local seg = o.checkpoint
+  if seg and seg > 0 and o.tape then
+    local t = 2
+    while t < steps do
+      local t1 = math.min(t + seg, steps)
+      local t0 = t
+      -- the source rides along as a segment input so its gradient is accounted for
+      a, b = o.tape:checkpoint(function(x, y) return advance(t0, t1, x, y) end, a, b, o.src)
+      t = t1
+    end
+  else
+    a, b = advance(2, steps, a, b)
+  end
+  return b, a
+end
+
+return M
