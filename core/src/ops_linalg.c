@@ -61,7 +61,7 @@ static int mm_adj(const ds_call *c) {
       GEMM(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, (int)m, (int)k, (int)n, 1, go, (int)n,
            ds_rdata(b), ldb, 1, ga, lda);
     else
-      GEMM(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasNoTrans, (int)k, (int)m, (int)n, 1, ds_rdata(b), ldb,
+      GEMM(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, (int)k, (int)m, (int)n, 1, ds_rdata(b), ldb,
            go, (int)n, 1, ga, lda);
   }
   if (gb) {

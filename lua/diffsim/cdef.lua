@@ -16,10 +16,9 @@ typedef enum ds_tensor_flags { DS_FLAG_REQUIRES_GRAD = 1, DS_FLAG_LEAF = 2, DS_F
 typedef struct ds_ctx ds_ctx;
 typedef struct ds_tape ds_tape;
 typedef struct ds_kernel ds_kernel;
-typedef struct ds_tensor ds_tensor; /* opaque here, so t + 1 reaches __add, not pointer arithmetic */
-typedef struct ds_tensor_view {
+typedef struct ds_tensor {
   void *ptr;
-  ds_tensor *grad_;
+  struct ds_tensor *grad_;
   ds_ctx *ctx;
   int64_t count;
   int64_t dims[4];
@@ -30,7 +29,7 @@ typedef struct ds_tensor_view {
   int64_t refcount;
   uint64_t ver;
   uint64_t id;
-} ds_tensor_view;
+} ds_tensor;
 typedef void (*ds_log_fn)(void *user, int level, const char *msg);
 
 ds_ctx *ds_ctx_new(int threads);

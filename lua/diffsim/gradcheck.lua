@@ -49,14 +49,14 @@ return function(ds)
       local g = x.grad
       local step = math.max(1, math.floor(n / o.max_elems))
       for e = 0, n - 1, step do
-        local v = C.ds_tensor_get(x, e)
-        C.ds_tensor_set(x, e, v + o.eps)
+        local v = C.ds_tensor_get(x.p, e)
+        C.ds_tensor_set(x.p, e, v + o.eps)
         local fp = ds.no_grad(scalar_of, fn, inputs, "fn")
-        C.ds_tensor_set(x, e, v - o.eps)
+        C.ds_tensor_set(x.p, e, v - o.eps)
         local fm = ds.no_grad(scalar_of, fn, inputs, "fn")
-        C.ds_tensor_set(x, e, v)
+        C.ds_tensor_set(x.p, e, v)
         local num = (fp - fm) / (2 * o.eps)
-        local ana = g and C.ds_tensor_get(g, e) or 0
+        local ana = g and C.ds_tensor_get(g.p, e) or 0
         local abs = math.abs(ana - num)
         local rel = abs / math.max(math.abs(num), math.abs(ana), 1e-300)
         report.checked = report.checked + 1

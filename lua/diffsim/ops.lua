@@ -4,7 +4,7 @@ local ffi = require("ffi")
 return function(ds)
   local V = ds.view
   local C, ctx = ds.C, ds.ctx
-  local tensor_t = ffi.typeof("ds_tensor *")
+  local tensor_mt = ds.tensor_mt
   local argbuf = ffi.new("ds_tensor *[16]")
   local parbuf = ffi.new("double[64]")
   local raise = ds.raise
@@ -32,11 +32,11 @@ return function(ds)
     end
     for i = 1, n do
       local a = args[i]
-      if not ffi.istype(tensor_t, a) then
+      if getmetatable(a) ~= tensor_mt then
         error(string.format("%s: argument '%s' (#%d) must be a tensor, got %s", k.name,
           ffi.string(C.ds_kernel_arg_name(k.ptr, i - 1)), i, type(a)), level)
       end
-      argbuf[i - 1] = a
+      argbuf[i - 1] = a.p
     end
     local np = params and #params or 0
     if np ~= k.nparams then
@@ -209,7 +209,7 @@ return function(ds)
     local nd = #shape
     local buf = ffi.new("int64_t[4]")
     for i = 1, nd do buf[i - 1] = shape[i] end
-    if C.ds_tensor_reshape(out, nd, buf) ~= 0 then raise(2) end
+    if C.ds_tensor_reshape(out.p, nd, buf) ~= 0 then raise(2) end
     return out
   end
 
@@ -239,13 +239,13 @@ return function(ds)
     local rows = 0
     for i = 1, #list do
       if not is_tensor(list[i]) or V(list[i]).ndim < 1 then error("ds.concat: element " .. i .. " must be a tensor with rows", 2) end
-      rows = rows + tonumber(list[i].shape[0])
+      rows = rows + tonumber(V(list[i]).dims[0])
     end
     local out = ds.zeros(rows_shape(list[1], rows))
     local at = 0
     for i = 1, #list do
       K.place_rows:launch({list[i], out}, {at})
-      at = at + tonumber(list[i].shape[0])
+      at = at + tonumber(V(list[i]).dims[0])
     end
     return out
   end

@@ -101,8 +101,8 @@ return function(ds)
       if #inputs > 16 or #outs > 16 then error("tape:checkpoint: at most 16 tensor inputs and 16 outputs", 2) end
       next_segment = next_segment + 1
       local id = next_segment
-      for i = 1, #inputs do iobuf_in[i - 1] = inputs[i] end
-      for i = 1, #outs do iobuf_out[i - 1] = outs[i] end
+      for i = 1, #inputs do iobuf_in[i - 1] = inputs[i].p end
+      for i = 1, #outs do iobuf_out[i - 1] = outs[i].p end
       if C.ds_tape_add_segment(active, id, iobuf_in, #inputs, iobuf_out, #outs) < 0 then raise(2) end
       segments[id] = {fn = fn, args = args, hash = hash, out_pos = out_pos}
       owner.ids[#owner.ids + 1] = id
@@ -134,10 +134,10 @@ return function(ds)
     end
     for j = 1, #orig do
       local y2 = res[seg.out_pos[j] + 1]
-      local g = V(orig[j]).grad_
+      local g = orig[j].grad_
       if g ~= nil then
         if not is_tensor(y2) then error("tape:backward: checkpoint segment " .. id .. " returned different outputs", 0) end
-        if C.ds_tensor_add_grad(y2, g) ~= 0 then raise(1) end
+        if C.ds_tensor_add_grad(y2.p, g) ~= 0 then raise(1) end
       end
     end
     run(sub.ptr, C.ds_tape_backward_seeded(sub.ptr, segbuf))
@@ -156,7 +156,7 @@ return function(ds)
   -- intermediates released) unless opts.retain is true.
   function Tape:backward(loss, opts)
     if not is_tensor(loss) then error("tape:backward: loss must be a tensor", 2) end
-    local ok, err = pcall(run, self.ptr, C.ds_tape_backward(self.ptr, loss, segbuf))
+    local ok, err = pcall(run, self.ptr, C.ds_tape_backward(self.ptr, loss.p, segbuf))
     if not (opts and opts.retain) then self:clear() end
     if not ok then error(err, 2) end
   end

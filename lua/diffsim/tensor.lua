@@ -1,16 +1,17 @@
--- Tensors: a metatype over ds_tensor*, owned through ffi.gc.
+-- Tensors: a Lua table {p = ds_tensor*} with a metatable; the pointer is owned
+-- through ffi.gc. (A table, not a bare pointer cdata: LuaJIT gives pointer
+-- cdata built-in pointer arithmetic, and its JIT may take `t - 1` for that.)
 local ffi = require("ffi")
 
 return function(ds)
   local C, ctx = ds.C, ds.ctx
-  local view_t = ffi.typeof("ds_tensor_view *")
-  local function V(t) return ffi.cast(view_t, t) end
+  local mt = {}
+  ds.tensor_mt = mt
+  local function V(t) return t.p end
   ds.view = V
-  local tensor_t = ffi.typeof("ds_tensor *")
   local shape_buf = ffi.new("int64_t[4]")
   local DS_REAL, DS_I32 = 0, 1
   local REQUIRES, LEAF = 1, 2
-  local freed = setmetatable({}, {__mode = "k"})
 
   local function raise(level)
     error(ffi.string(C.ds_last_error(ctx)), (level or 1) + 1)
@@ -22,24 +23,27 @@ return function(ds)
   end
   ds.check = check
 
-  -- Garbage-collection pacing: LuaJIT does not see C allocations, so after
-  -- every 64 MB (or a doubling of live tensor memory) of new tensors, collect.
-  local since_gc, gc_floor = 0, 64 * 2^20
+  -- Garbage-collection pacing: LuaJIT does not see C allocations, so once new
+  -- tensors add up to the live tensor memory at the last collection (at least
+  -- 16 MB), collect. Peak memory stays within about twice what is reachable,
+  -- which is what lets checkpointed rollouts actually run in less memory.
+  local FLOOR = 16 * 2^20
+  local since_gc, gc_floor = 0, FLOOR
   local live_buf = ffi.new("int64_t[1]")
   local function pace(bytes)
     since_gc = since_gc + bytes
     if since_gc > gc_floor then
       collectgarbage("collect")
       C.ds_mem_stats(ctx, live_buf, nil, nil)
-      gc_floor = math.max(64 * 2^20, tonumber(live_buf[0]))
+      gc_floor = math.max(FLOOR, tonumber(live_buf[0]))
       since_gc = 0
     end
   end
 
   local function wrap(p)
     if p == nil then raise(3) end
-    pace(tonumber(V(p).count) * (V(p).dtype == DS_I32 and 4 or ffi.sizeof("ds_real")))
-    return ffi.gc(p, C.ds_tensor_release)
+    pace(tonumber(p.count) * (p.dtype == DS_I32 and 4 or ffi.sizeof("ds_real")))
+    return setmetatable({p = ffi.gc(p, C.ds_tensor_release)}, mt)
   end
   ds.wrap = wrap
 
@@ -74,18 +78,18 @@ return function(ds)
   function ds.full(shape, v, dtype)
     if type(v) ~= "number" then error("ds.full: value must be a number", 2) end
     local t = ds.empty(shape, dtype)
-    C.ds_tensor_fill(t, v)
+    C.ds_tensor_fill(t.p, v)
     return t
   end
   function ds.ones(shape, dtype) return ds.full(shape, 1, dtype) end
   function ds.randn(shape, seed, std)
     local t = ds.empty(shape)
-    check(C.ds_fill_randn(t, seed or 0, 0, std or 1), 2)
+    check(C.ds_fill_randn(t.p, seed or 0, 0, std or 1), 2)
     return t
   end
   function ds.rand(shape, seed, lo, hi)
     local t = ds.empty(shape)
-    check(C.ds_fill_uniform(t, seed or 0, lo or 0, hi or 1), 2)
+    check(C.ds_fill_uniform(t.p, seed or 0, lo or 0, hi or 1), 2)
     return t
   end
   local function shape_of(t)
@@ -100,7 +104,7 @@ return function(ds)
   function ds.tensor(tbl, dtype)
     if type(tbl) == "number" then
       local t = ds.empty({}, dtype)
-      C.ds_tensor_set(t, 0, tbl)
+      C.ds_tensor_set(t.p, 0, tbl)
       return t
     end
     if type(tbl) ~= "table" then error("ds.tensor: expected a number or a (nested) table of numbers", 2) end
@@ -128,11 +132,11 @@ return function(ds)
     end
     walk(tbl, 1)
     local t = ds.empty(shape, dtype)
-    check(C.ds_tensor_from_doubles(t, buf, n), 2)
+    check(C.ds_tensor_from_doubles(t.p, buf, n), 2)
     return t
   end
 
-  function ds.is_tensor(x) return ffi.istype(tensor_t, x) end
+  function ds.is_tensor(x) return getmetatable(x) == mt end
 
   local methods = {}
   ds.tensor_methods = methods
@@ -142,22 +146,22 @@ return function(ds)
   function methods.dim(t) return V(t).ndim end
   function methods.dtype_name(t) return V(t).dtype == DS_I32 and "i32" or "real" end
   function methods.data(t)
-    return ffi.cast(V(t).dtype == DS_I32 and "int32_t *" or "ds_real *", V(t).ptr)
+    return ffi.cast(t.p.dtype == DS_I32 and "int32_t *" or "ds_real *", t.p.ptr)
   end
   function methods.item(t)
     if V(t).count ~= 1 then error("tensor:item: tensor has " .. tonumber(V(t).count) .. " elements, not 1", 2) end
-    return C.ds_tensor_get(t, 0)
+    return C.ds_tensor_get(t.p, 0)
   end
   function methods.get(t, i) -- 1-based flat index
-    local v = C.ds_tensor_get(t, i - 1)
+    local v = C.ds_tensor_get(t.p, i - 1)
     if v ~= v and i - 1 >= V(t).count then raise(2) end
     return v
   end
-  function methods.set(t, i, v) check(C.ds_tensor_set(t, i - 1, v), 2); return t end
+  function methods.set(t, i, v) check(C.ds_tensor_set(t.p, i - 1, v), 2); return t end
   function methods.totable(t)
     local n = tonumber(V(t).count)
     local buf = ffi.new("double[?]", math.max(n, 1))
-    C.ds_tensor_to_doubles(t, buf, n)
+    C.ds_tensor_to_doubles(t.p, buf, n)
     local shape, k = shape_of(t), 0
     if #shape == 0 then return buf[0] end
     local function build(d)
@@ -178,38 +182,37 @@ return function(ds)
   function methods.tolist(t)
     local n = tonumber(V(t).count)
     local buf = ffi.new("double[?]", math.max(n, 1))
-    C.ds_tensor_to_doubles(t, buf, n)
+    C.ds_tensor_to_doubles(t.p, buf, n)
     local out = {}
     for i = 1, n do out[i] = buf[i - 1] end
     return out
   end
   function methods.requires_grad(t, on)
-    check(C.ds_tensor_set_requires_grad(t, on == false and 0 or 1), 2)
+    check(C.ds_tensor_set_requires_grad(t.p, on == false and 0 or 1), 2)
     return t
   end
   function methods.needs_grad(t) return bit.band(V(t).flags, REQUIRES) ~= 0 end
   function methods.is_leaf(t) return bit.band(V(t).flags, LEAF) ~= 0 end
-  function methods.retain_grad(t) C.ds_tensor_retain_grad(t); return t end
-  function methods.zero_grad(t) C.ds_tensor_zero_grad(t); return t end
-  function methods.drop_grad(t) C.ds_tensor_drop_grad(t); return t end
-  function methods.copy_(t, src) check(C.ds_tensor_copy(t, src), 2); return t end
-  function methods.fill_(t, v) C.ds_tensor_fill(t, v); return t end
-  function methods.clamp_(t, lo, hi) check(C.ds_clamp_inplace(t, lo, hi), 2); return t end
-  function methods.axpy_(t, a, x) check(C.ds_axpy(t, a, x), 2); return t end
-  function methods.scale_(t, a) check(C.ds_scal(t, a), 2); return t end
-  function methods.touch(t) C.ds_tensor_bump(t); return t end -- after raw writes through t:data()
+  function methods.retain_grad(t) C.ds_tensor_retain_grad(t.p); return t end
+  function methods.zero_grad(t) C.ds_tensor_zero_grad(t.p); return t end
+  function methods.drop_grad(t) C.ds_tensor_drop_grad(t.p); return t end
+  function methods.copy_(t, src) check(C.ds_tensor_copy(t.p, src.p), 2); return t end
+  function methods.fill_(t, v) C.ds_tensor_fill(t.p, v); return t end
+  function methods.clamp_(t, lo, hi) check(C.ds_clamp_inplace(t.p, lo, hi), 2); return t end
+  function methods.axpy_(t, a, x) check(C.ds_axpy(t.p, a, x.p), 2); return t end
+  function methods.scale_(t, a) check(C.ds_scal(t.p, a), 2); return t end
+  function methods.touch(t) C.ds_tensor_bump(t.p); return t end -- after raw writes through t:data()
   -- A copy that shares nothing and records nothing.
   function methods.detach(t)
     local c = ds.empty_like(t)
-    check(C.ds_tensor_copy(c, t), 2)
+    check(C.ds_tensor_copy(c.p, t.p), 2)
     return c
   end
   -- Releases the memory now; safe to call twice. Do not use t afterwards.
   function methods.free(t)
-    if freed[t] then return end
-    freed[t] = true
-    ffi.gc(t, nil)
-    C.ds_tensor_release(t)
+    if t.p == nil then return end
+    C.ds_tensor_release(ffi.gc(t.p, nil))
+    t.p = nil
   end
   function methods.version(t) return tonumber(V(t).ver) end
 
@@ -217,23 +220,19 @@ return function(ds)
     local g = V(t).grad_
     if g == nil then return nil end
     C.ds_tensor_retain(g)
-    return ffi.gc(g, C.ds_tensor_release)
+    return setmetatable({p = ffi.gc(g, C.ds_tensor_release)}, mt)
   end
 
-  local mt = {
-    __index = function(t, k)
-      if k == "grad" then return grad_of(t) end
-      return methods[k]
-    end,
-    __tostring = function(t)
+  mt.__index = function(t, k)
+    if k == "grad" then return grad_of(t) end
+    return methods[k]
+  end
+  mt.__tostring = function(t)
       local s = table.concat(shape_of(t), ",")
       local vals = {}
       local n = math.min(tonumber(V(t).count), 8)
-      for i = 0, n - 1 do vals[#vals + 1] = string.format("%.6g", C.ds_tensor_get(t, i)) end
+      for i = 0, n - 1 do vals[#vals + 1] = string.format("%.6g", C.ds_tensor_get(t.p, i)) end
       if V(t).count > 8 then vals[#vals + 1] = "..." end
       return string.format("tensor{%s} %s [%s]", s, methods.dtype_name(t), table.concat(vals, ", "))
-    end,
-  }
-  ds.tensor_mt = mt
-  ffi.metatype("ds_tensor", mt)
+  end
 end

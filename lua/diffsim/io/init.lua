@@ -60,14 +60,14 @@ return function(ds)
     end
     if opts.size then
       local out = ds.empty(c and {opts.size[1], opts.size[2], c} or {opts.size[1], opts.size[2]})
-      ds.check(C.ds_image_resize(out, img), 2)
+      ds.check(C.ds_image_resize(out.p, img.p), 2)
       img = out
     end
     return img
   end
 
   function io_.range(t)
-    ds.check(C.ds_tensor_range(t, range_buf, range_buf + 1), 3)
+    ds.check(C.ds_tensor_range(t.p, range_buf, range_buf + 1), 3)
     return range_buf[0], range_buf[1]
   end
 
@@ -89,7 +89,7 @@ return function(ds)
 
   function io_.write_png(path, t, opts)
     if not ds.is_tensor(t) then error("ds.io.write_png: image must be a tensor", 2) end
-    ds.check(C.ds_png_write(ctx, path, normalised(t, opts or {})), 2)
+    ds.check(C.ds_png_write(ctx, path, normalised(t, opts or {}).p), 2)
   end
 
   function io_.write_gif(path, frames, opts)
@@ -104,7 +104,7 @@ return function(ds)
       if frames[i]:numel() ~= per then error("ds.io.write_gif: frame " .. i .. " has another size", 2) end
       ffi.copy(dst + (i - 1) * per, normalised(frames[i], opts):data(), per * ffi.sizeof("ds_real"))
     end
-    ds.check(C.ds_gif_write(ctx, path, all, opts.delay or 4), 2)
+    ds.check(C.ds_gif_write(ctx, path, all.p, opts.delay or 4), 2)
   end
 
   function io_.write_csv(path, header, rows)

@@ -31,7 +31,7 @@ return function(ds)
     local s = 0
     for _, p in ipairs(self.params) do
       local g = p.grad
-      if g then s = s + C.ds_vdot(g, g) end
+      if g then s = s + C.ds_vdot(g.p, g.p) end
     end
     return math.sqrt(s)
   end
@@ -61,7 +61,7 @@ return function(ds)
     end
     for _, p in ipairs(self.params) do
       local g = p.grad
-      if g then ds.check(C.ds_axpy(p, -scale, g), 2) end
+      if g then ds.check(C.ds_axpy(p.p, -scale, g.p), 2) end
     end
     return loss
   end
@@ -82,11 +82,11 @@ return function(ds)
       if g then
         if self.momentum ~= 0 then
           local b = self.bufs[i]
-          C.ds_scal(b, self.momentum)
-          C.ds_axpy(b, 1, g)
-          C.ds_axpy(p, -self.lr, b)
+          C.ds_scal(b.p, self.momentum)
+          C.ds_axpy(b.p, 1, g.p)
+          C.ds_axpy(p.p, -self.lr, b.p)
         else
-          C.ds_axpy(p, -self.lr, g)
+          C.ds_axpy(p.p, -self.lr, g.p)
         end
       end
     end
@@ -107,7 +107,7 @@ return function(ds)
     self.t = self.t + 1
     for i, p in ipairs(self.params) do
       local g = p.grad
-      if g then ds.check(C.ds_adam_step(p, g, self.m[i], self.v[i], self.lr, self.b1, self.b2, self.eps, self.t), 2) end
+      if g then ds.check(C.ds_adam_step(p.p, g.p, self.m[i].p, self.v[i].p, self.lr, self.b1, self.b2, self.eps, self.t), 2) end
     end
     return loss
   end
@@ -126,7 +126,7 @@ return function(ds)
 
   local function vdot(a, b)
     local s = 0
-    for i = 1, #a do s = s + C.ds_vdot(a[i], b[i]) end
+    for i = 1, #a do s = s + C.ds_vdot(a[i].p, b[i].p) end
     return s
   end
   local function grads(params)
@@ -149,17 +149,17 @@ return function(ds)
     local alpha = {}
     for i = k, 1, -1 do
       alpha[i] = self.rho[i] * vdot(self.s[i], q)
-      for j = 1, #q do C.ds_axpy(q[j], -alpha[i], self.y[i][j]) end
+      for j = 1, #q do C.ds_axpy(q[j].p, -alpha[i], self.y[i][j].p) end
     end
     if k > 0 then
       local gamma = vdot(self.s[k], self.y[k]) / vdot(self.y[k], self.y[k])
-      for j = 1, #q do C.ds_scal(q[j], gamma) end
+      for j = 1, #q do C.ds_scal(q[j].p, gamma) end
     end
     for i = 1, k do
       local beta = self.rho[i] * vdot(self.y[i], q)
-      for j = 1, #q do C.ds_axpy(q[j], alpha[i] - beta, self.s[i][j]) end
+      for j = 1, #q do C.ds_axpy(q[j].p, alpha[i] - beta, self.s[i][j].p) end
     end
-    for j = 1, #q do C.ds_scal(q[j], -1) end
+    for j = 1, #q do C.ds_scal(q[j].p, -1) end
     return q
   end
 
@@ -177,7 +177,7 @@ return function(ds)
       if gtd > -1e-30 then -- not a descent direction: restart from steepest descent
         self.s, self.y, self.rho = {}, {}, {}
         d = clone(g)
-        for j = 1, #d do C.ds_scal(d[j], -1) end
+        for j = 1, #d do C.ds_scal(d[j].p, -1) end
         gtd = -gnorm * gnorm
       end
       local t = self.lr
@@ -187,7 +187,7 @@ return function(ds)
       for _ = 1, self.max_ls do
         for j, p in ipairs(params) do
           p:copy_(x0[j])
-          C.ds_axpy(p, t, d[j])
+          C.ds_axpy(p.p, t, d[j].p)
         end
         new_loss = number(closure())
         self.evals = self.evals + 1
