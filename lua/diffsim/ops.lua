@@ -36,6 +36,7 @@ return function(ds)
         error(string.format("%s: argument '%s' (#%d) must be a tensor, got %s", k.name,
           ffi.string(C.ds_kernel_arg_name(k.ptr, i - 1)), i, type(a)), level)
       end
+      if a.p == nil then error(string.format("%s: argument #%d was freed", k.name, i), level) end
       argbuf[i - 1] = a.p
     end
     local np = params and #params or 0

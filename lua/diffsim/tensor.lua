@@ -7,7 +7,12 @@ return function(ds)
   local C, ctx = ds.C, ds.ctx
   local mt = {}
   ds.tensor_mt = mt
-  local function V(t) return t.p end
+  -- The C struct behind a tensor (fields count, ndim, dims, dtype, ...).
+  local function V(t)
+    local p = t.p
+    if p == nil then error("tensor: used after t:free()", 3) end
+    return p
+  end
   ds.view = V
   local shape_buf = ffi.new("int64_t[4]")
   local DS_REAL, DS_I32 = 0, 1
