@@ -32,6 +32,7 @@ typedef struct ds_pool_block { struct ds_pool_block *next; } ds_pool_block;
 
 struct ds_ctx {
   char error[DS_ERRMSG];
+  int64_t refs;               /* the owner plus every live tensor and tape */
   ds_log_fn log_fn;
   void *log_user;
   int threads;
@@ -62,6 +63,10 @@ int ds_vfail(ds_ctx *ctx, int code, const char *prefix, const char *fmt, va_list
 void ds_logf(ds_ctx *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int ds_host_error(const ds_call *call, const char *fmt, ...);
 void ds_host_log(ds_ctx *ctx, int level, const char *fmt, ...);
+
+/* ctx.c */
+void ds_ctx_ref(ds_ctx *ctx);
+void ds_ctx_unref(ds_ctx *ctx);
 
 /* pool.c */
 void *ds_pool_get(ds_ctx *ctx, int64_t bytes);

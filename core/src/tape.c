@@ -49,6 +49,7 @@ ds_tape *ds_tape_new(ds_ctx *ctx) {
     return NULL;
   }
   t->ctx = ctx;
+  ds_ctx_ref(ctx);
   t->cursor = -1;
   t->at_segment = -1;
   return t;
@@ -70,7 +71,9 @@ void ds_tape_free(ds_tape *t) {
   free(t->tens);
   free(t->vers);
   free(t->params);
+  ds_ctx *ctx = t->ctx;
   free(t);
+  ds_ctx_unref(ctx);
 }
 
 int ds_tape_begin(ds_tape *t) {

@@ -54,6 +54,7 @@ static ds_tensor *make(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape, i
   }
   if (zero) memset(t->ptr, 0, (size_t)bytes);
   t->ctx = ctx;
+  ds_ctx_ref(ctx);
   t->count = numel;
   t->ndim = ndim;
   for (int d = 0; d < ndim; d++) t->dims[d] = shape[d];
@@ -78,8 +79,10 @@ void ds_tensor_retain(ds_tensor *t) {
 void ds_tensor_release(ds_tensor *t) {
   if (!t || --t->refcount > 0) return;
   if (t->grad_) ds_tensor_release(t->grad_);
-  ds_pool_put(t->ctx, t->ptr, t->count * ds_dtype_size(t->dtype));
+  ds_ctx *ctx = t->ctx;
+  ds_pool_put(ctx, t->ptr, t->count * ds_dtype_size(t->dtype));
   free(t);
+  ds_ctx_unref(ctx);
 }
 
 int ds_tensor_bump(ds_tensor *t) {
