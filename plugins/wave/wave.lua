@@ -11,6 +11,7 @@
 -- Every function records on the active tape, so gradients flow to the initial
 -- height, the initial velocity, sources and drop parameters.
 local ds = require("diffsim")
+local ffi = require("ffi")
 
 local M = {}
 local K = {
@@ -130,6 +131,34 @@ function M.rollout(u0, p, o)
     a, b = advance(2, steps, a, b)
   end
   return b, a
+end
+
+-- Wall-clock seconds (monotonic), for scripts and benchmarks. The declaration is
+-- guarded: another module may already have declared clock_gettime.
+pcall(ffi.cdef, "typedef struct { long tv_sec; long tv_nsec; } ds_wave_timespec;")
+pcall(ffi.cdef, "int clock_gettime(int clk, ds_wave_timespec *ts);")
+local ts = ffi.new("ds_wave_timespec")
+function M.now()
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+
+-- ---- the reference scene ----------------------------------------------------
+-- The target of the wave scene: channel `channel` of an image / 255, minus its
+-- mean, resized to n x n. The reference reads taichi.png with OpenCV, whose
+-- channel 0 is blue: channel 3 of the RGB file here.
+function M.target_image(n, path, channel)
+  path, channel = path or "taichi.png", channel or 3
+  -- the mean of the full-size image; bilinear resizing keeps constants, so
+  -- subtracting it after resizing equals the reference's subtract-then-resize
+  local mean = ds.mean(ds.io.read_png(path, {channel = channel})):item()
+  local out = ds.io.read_png(path, {channel = channel, size = {n, n}})
+  return ds.no_grad(ds.affine, out, 1, -mean)
+end
+
+-- loss = sum dx^2 (target - u)^2, the reference's discrete L2 distance.
+function M.l2_loss(u, target, dx)
+  return ds.sum(ds.square(u - target)) * (dx * dx)
 end
 
 return M

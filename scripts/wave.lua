@@ -1,0 +1,94 @@
+-- wave: optimise the initial height of a 256 x 256 water surface so that after
+-- 254 leap-frog updates of the wave equation the surface shows the Taichi logo
+-- (taichi.png channel 0 / 255 in OpenCV's BGR order, minus its mean, resized).
+-- The DiffTaichi `wave` scene: c = 340, dx = 1/256, dt = dx/(c sqrt 3), zero
+-- Dirichlet boundary, loss = sum dx^2 (target - u_255)^2, plain gradient descent.
+--
+--   diffsim scripts/wave.lua [--iters 200] [--out out/wave] [--reference] [--lr X]
+--     [--n 256] [--steps 256] [--alpha 0] [--boundary dirichlet|reflect] [--checkpoint K]
+--
+-- Modes:
+--   --reference  the reference exactly: level 1 is never initialised, so it is 0
+--                (which gives the surface an initial velocity of -u0/dt), and lr = 1.
+--   default      the physically sensible start: the surface is released at rest,
+--                level 1 = u0 + (c dt)^2/2 L u0 (second order), and lr = 0.5/dx^2,
+--                the Newton step for the modes the rollout passes through with
+--                gain 1 (the loss Hessian is 2 dx^2 M^T M with |M| <= 1). lr = 1 would
+--                barely move in this mode: with the reference's start, slow modes are
+--                amplified by up to 1/sin(theta) ~ 100, which is what made lr = 1 work there.
+-- Writes: target.png, final_unoptimized.png, final_optimized.png, initial_optimized.png,
+-- rollout.gif (the optimised rollout), loss.csv, loss.png; --frames also writes PNG frames.
+local cli = require("diffsim.cli")
+local opt, ds = cli.parse(arg, {name = "wave", script = "scripts/wave.lua", iters = 200, out = "out/wave",
+  flags = {lr = 0, n = 256, steps = 256, alpha = 0, boundary = "dirichlet", checkpoint = 0, frames = false,
+           gif = true}})
+local wave = ds.plugin("wave")
+
+local n = opt.n
+local p = wave.params{n = n, alpha = opt.alpha, boundary = opt.boundary}
+local lr = opt.lr ~= 0 and opt.lr or (opt.reference and 1 or 0.5 / (p.dx * p.dx))
+local target = wave.target_image(n)
+local u0 = ds.zeros{n, n}:requires_grad()
+local gd = ds.optim.gd({u0}, {lr = lr})
+local show = {range = {-0.5, 0.5}} -- the reference shows u + 0.5
+
+ds.io.write_png(opt.out .. "/target.png", target, show)
+
+local function rollout(tape, on_level)
+  return wave.rollout(u0, p, {steps = opt.steps, reference = opt.reference, tape = tape,
+    checkpoint = opt.checkpoint > 0 and opt.checkpoint or nil, on_level = on_level})
+end
+
+local losses, first_final = {}, nil
+local bar = ds.progress.new(opt.iters, "wave")
+local t0 = wave.now()
+for it = 1, opt.iters do
+  gd:zero_grad()
+  local tape = ds.tape()
+  local uT
+  local loss = tape:record(function()
+    uT = rollout(tape)
+    return wave.l2_loss(uT, target, p.dx)
+  end)
+  tape:backward(loss)
+  local l = loss:item()
+  if l ~= l then
+    io.stderr:write("wave: loss became NaN at iteration " .. it .. " (lr too large?)\n")
+    os.exit(1)
+  end
+  if it == 1 then first_final = uT:detach() end
+  losses[it] = l
+  cli.iter(it, l)
+  bar:update(it)
+  gd:step()
+end
+bar:done()
+local secs = wave.now() - t0
+
+-- The optimised rollout, without a tape: the final state and an animation.
+local frames = {}
+local final = ds.no_grad(function()
+  return rollout(nil, function(t, u)
+    if opt.gif and t % 4 == 3 then frames[#frames + 1] = u:detach() end
+    if opt.frames and t % 2 == 1 then
+      ds.io.write_png(string.format("%s/frame_%04d.png", opt.out, t), u, show)
+    end
+  end)
+end)
+local final_loss = ds.no_grad(wave.l2_loss, final, target, p.dx):item()
+if first_final then ds.io.write_png(opt.out .. "/final_unoptimized.png", first_final, show) end
+ds.io.write_png(opt.out .. "/final_optimized.png", final, show)
+ds.io.write_png(opt.out .. "/initial_optimized.png", u0, {symmetric = true})
+if #frames > 0 then ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 4, range = {-0.5, 0.5}}) end
+cli.write_losses(ds, opt.out, losses)
+
+local l0 = losses[1] or final_loss
+cli.result("loss_initial", l0)
+cli.result("loss_final", final_loss)
+cli.result("loss_reduction", l0 / final_loss)
+cli.result("lr", lr)
+cli.result("ms_per_iter", 1000 * secs / math.max(opt.iters, 1))
+if opt.iters > 0 and not (final_loss < l0) then
+  io.stderr:write("wave: the loss did not decrease\n")
+  os.exit(1)
+end
