@@ -1,0 +1,119 @@
+-- Core benchmark: launch + record overhead from Lua, matmul against OpenBLAS
+-- called directly, and peak memory of a 10,000-step rollout with and without
+-- checkpointing. One line per case.
+--   diffsim scripts/bench/core.lua [--precision f32|f64] [--threads T]
+local cli = require("diffsim.cli")
+local opt, ds = cli.parse(arg, {script = "scripts/bench/core.lua", name = "bench_core", out = "out/bench",
+                                flags = {launches = 1000000, steps = 10000, segment = 100, width = 1000}})
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } ds_bench_timespec;
+int clock_gettime(int clk, ds_bench_timespec *ts);
+]]
+local ts = ffi.new("ds_bench_timespec")
+local function wall() -- monotonic wall clock: the kernels run on several threads
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+local mb = function(b) return b / 2^20 end
+
+-- 1. launch overhead: a + b on one-element tensors
+local a, b = ds.tensor{1}, ds.tensor{2}
+local n = opt.launches
+for _ = 1, 1000 do local _ = a + b end
+collectgarbage("collect")
+local t0 = wall()
+for _ = 1, n do local _ = a + b end
+local plain = (wall() - t0) / n
+local x = ds.tensor{1}:requires_grad()
+local tape = ds.tape()
+t0 = wall()
+tape:record(function()
+  for _ = 1, n / 10 do
+    local _ = x + b
+  end
+end)
+local rec = (wall() - t0) / (n / 10)
+tape:clear()
+collectgarbage("collect")
+print(string.format("case launch_overhead ns_per_op %.0f ns_per_op_recorded %.0f (one-element add: alloc + validate + run%s)",
+  plain * 1e9, rec * 1e9, ", + record"))
+
+-- 2. matmul vs OpenBLAS directly
+local ok, blas = pcall(ffi.load, "openblas")
+if ok then
+  ffi.cdef[[
+  void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
+  void cblas_dgemm(int, int, int, int, int, int, double, const double *, int, const double *, int, double, double *, int);
+  ]]
+end
+for _, size in ipairs{256, 1024} do
+  local A, B = ds.randn({size, size}, 1), ds.randn({size, size}, 2)
+  local reps = size <= 256 and 50 or 5
+  ds.matmul(A, B)
+  t0 = wall()
+  -- free each product at once so the allocator reuses one block, as a step
+  -- loop does; otherwise fresh pages from the OS dominate small sizes
+  for _ = 1, reps do ds.matmul(A, B):free() end
+  local t_ds = (wall() - t0) / reps
+  local t_blas = 0 / 0
+  if ok then
+    local Cm = ds.empty{size, size}
+    local gemm = ds.precision == "f64" and blas.cblas_dgemm or blas.cblas_sgemm
+    gemm(101, 111, 111, size, size, size, 1, A:data(), size, B:data(), size, 0, Cm:data(), size)
+    t0 = wall()
+    for _ = 1, reps do gemm(101, 111, 111, size, size, size, 1, A:data(), size, B:data(), size, 0, Cm:data(), size) end
+    t_blas = (wall() - t0) / reps
+  end
+  local flops = 2 * size ^ 3
+  print(string.format("case matmul_%d forward_ms %.3f gflops %.1f openblas_direct_ms %.3f openblas_gflops %.1f overhead %.1f%%",
+    size, t_ds * 1e3, flops / t_ds * 1e-9, t_blas * 1e3, flops / t_blas * 1e-9, (t_ds / t_blas - 1) * 100))
+  -- forward + backward of a recorded matmul
+  local Ag = A:detach():requires_grad()
+  local tp = ds.tape()
+  t0 = wall()
+  local loss = tp:record(function() return ds.sum(ds.matmul(Ag, B)) end)
+  local tf = wall() - t0
+  t0 = wall()
+  tp:backward(loss)
+  print(string.format("case matmul_%d_grad forward_ms %.3f backward_ms %.3f", size, tf * 1e3, (wall() - t0) * 1e3))
+end
+
+-- 3. a 10,000-step toy rollout with and without checkpointing: a field of
+-- lightly coupled oscillators (v <- v - 0.05 x, then the example plugin's
+-- Euler step), whose gradients stay of order one over the whole horizon
+local ex = ds.plugin("example")
+local function rollout(seg)
+  local x0 = ds.randn({opt.width}, 1):requires_grad()
+  local v0 = ds.randn({opt.width}, 2):requires_grad()
+  local function steps(x, v, k)
+    for _ = 1, k do x, v = ex.step(x, v - x * 0.05, 1e-2, -1) end
+    return x, v
+  end
+  collectgarbage("collect")
+  ds.trim_memory()
+  ds.reset_peak_memory()
+  local tp = ds.tape()
+  local t = wall()
+  local loss = tp:record(function()
+    local x, v = x0, v0
+    for _ = 1, opt.steps / seg do
+      if seg > 1 then x, v = tp:checkpoint(steps, x, v, seg) else x, v = steps(x, v, 1) end
+    end
+    return ds.sum(ds.square(x)) + ds.sum(v)
+  end)
+  local tf = wall() - t
+  t = wall()
+  tp:backward(loss)
+  local tb = wall() - t
+  return tf, tb, ds.memory().peak, x0.grad:tolist()
+end
+local f1, b1, p1, g1 = rollout(1)
+local f2, b2, p2, g2 = rollout(opt.segment)
+local same = true
+for i = 1, #g1 do if g1[i] ~= g2[i] then same = false end end
+print(string.format("case rollout_%d_plain forward_ms %.1f backward_ms %.1f peak_mb %.1f", opt.steps, f1 * 1e3, b1 * 1e3, mb(p1)))
+print(string.format("case rollout_%d_checkpoint_%d forward_ms %.1f backward_ms %.1f peak_mb %.1f same_gradients %s",
+  opt.steps, opt.segment, f2 * 1e3, b2 * 1e3, mb(p2), tostring(same)))
+cli.result("launch_ns", plain * 1e9, rec * 1e9)
+cli.result("rollout_peak_mb", mb(p1), mb(p2))
