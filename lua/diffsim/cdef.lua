@@ -125,5 +125,10 @@ int ds_gif_write(ds_ctx *ctx, const char *path, const ds_tensor *frames, int del
 void *malloc(size_t);
 void free(void *);
 int isatty(int fd);
+typedef struct { long tv_sec; long tv_nsec; } ds_timespec;
+int clock_gettime(int clk, ds_timespec *ts);
+/* OpenBLAS, for benchmarks that compare against it directly */
+void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
+void cblas_dgemm(int, int, int, int, int, int, double, const double *, int, const double *, int, double, double *, int);
 ]]):gsub("REAL", real), nil
 end

@@ -98,6 +98,14 @@ return function(ds)
   end
   function ds.add_plugin_path(dir) ds.check(C.ds_plugin_add_path(ctx, dir), 2) end
 
+  -- Monotonic wall-clock seconds, for benchmarks (kernels run on several threads,
+  -- so os.clock's CPU time would overcount).
+  local ts = ffi.new("ds_timespec")
+  function ds.now()
+    ffi.C.clock_gettime(1, ts)
+    return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+  end
+
   function ds.set_threads(n) ds.check(C.ds_set_threads(ctx, n), 2) end
   function ds.threads() return C.ds_threads(ctx) end
   function ds.set_anomaly(on) C.ds_set_anomaly(ctx, on and 1 or 0) end

@@ -6,15 +6,7 @@ local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/core.lua", name = "bench_core", out = "out/bench",
                                 flags = {launches = 1000000, steps = 10000, segment = 100, width = 1000}})
 local ffi = require("ffi")
-ffi.cdef[[
-typedef struct { long tv_sec; long tv_nsec; } ds_bench_timespec;
-int clock_gettime(int clk, ds_bench_timespec *ts);
-]]
-local ts = ffi.new("ds_bench_timespec")
-local function wall() -- monotonic wall clock: the kernels run on several threads
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
-end
+local wall = ds.now
 local mb = function(b) return b / 2^20 end
 
 -- 1. launch overhead: a + b on one-element tensors
@@ -41,12 +33,6 @@ print(string.format("case launch_overhead ns_per_op %.0f ns_per_op_recorded %.0f
 
 -- 2. matmul vs OpenBLAS directly
 local ok, blas = pcall(ffi.load, "openblas")
-if ok then
-  ffi.cdef[[
-  void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
-  void cblas_dgemm(int, int, int, int, int, int, double, const double *, int, const double *, int, double, double *, int);
-  ]]
-end
 for _, size in ipairs{256, 1024} do
   local A, B = ds.randn({size, size}, 1), ds.randn({size, size}, 2)
   local reps = size <= 256 and 50 or 5
