@@ -72,6 +72,8 @@ ds_tensor *ds_tensor_empty(ds_ctx *ctx, int dtype, int ndim, const int64_t *shap
   return make(ctx, dtype, ndim, shape, 0);
 }
 
+ds_tensor *ds_tensor_empty_like(const ds_tensor *t) { return make(t->ctx, t->dtype, t->ndim, t->dims, 0); }
+
 void ds_tensor_retain(ds_tensor *t) {
   if (t) t->refcount++;
 }

@@ -49,6 +49,7 @@ void ds_mem_trim(ds_ctx *ctx);
 
 ds_tensor *ds_tensor_new(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape);
 ds_tensor *ds_tensor_empty(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape);
+ds_tensor *ds_tensor_empty_like(const ds_tensor *t);
 void ds_tensor_retain(ds_tensor *t);
 void ds_tensor_release(ds_tensor *t);
 int ds_tensor_bump(ds_tensor *t);

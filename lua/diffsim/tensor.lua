@@ -102,7 +102,7 @@ return function(ds)
     for i = 0, V(t).ndim - 1 do s[i + 1] = tonumber(V(t).dims[i]) end
     return s
   end
-  function ds.empty_like(t) return ds.empty(shape_of(t), V(t).dtype == DS_I32 and "i32" or nil) end
+  function ds.empty_like(t) return wrap(C.ds_tensor_empty_like(V(t))) end
   function ds.zeros_like(t) return ds.zeros(shape_of(t), V(t).dtype == DS_I32 and "i32" or nil) end
 
   -- ds.tensor{1, 2, 3}, ds.tensor{{1, 2}, {3, 4}}, ds.tensor(tbl, "i32"), ds.tensor(5)

@@ -98,6 +98,7 @@ void ds_mem_trim(ds_ctx *ctx);              /* return cached blocks to the OS */
 /* ---- tensors ---------------------------------------------------------- */
 ds_tensor *ds_tensor_new(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape);  /* zeroed */
 ds_tensor *ds_tensor_empty(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape); /* uninitialised */
+ds_tensor *ds_tensor_empty_like(const ds_tensor *t); /* same shape and dtype, uninitialised */
 void ds_tensor_retain(ds_tensor *t);
 void ds_tensor_release(ds_tensor *t);
 int ds_tensor_bump(ds_tensor *t);            /* record an outside write (raw pointer) */
