@@ -1,0 +1,211 @@
+-- springs plugin: float64 finite-difference checks of every adjoint kernel, the
+-- time-of-impact sign test, and bad input.
+local ds = require("diffsim")
+ds.init{precision = "f64", threads = 2}
+local springs = ds.plugin("springs")
+
+-- A small 2D frame whose lower masses sit just above the ground, falling, so one
+-- step covers free flight, TOI contact, friction and the wall.
+local function frame(opts)
+  opts = opts or {}
+  local scene = {
+    x = {{0.20, 0.105}, {0.30, 0.13}, {0.40, 0.104}, {0.21, 0.21}, {0.31, 0.20}, {0.42, 0.22}},
+    v = {{0.3, -1.0}, {-0.2, 0.4}, {0.5, -2.0}, {0.1, 0.3}, {-0.4, -0.1}, {0.6, 0.2}},
+    springs = {{1, 2}, {2, 3}, {4, 5}, {5, 6}, {1, 4}, {2, 5}, {3, 6}, {1, 5}, {2, 4}, {2, 6}, {3, 5}},
+    stiffness = 300, amplitude = 0.2, spring_damping = 0.7, mass = {1, 2, 1, 0.5, 1, 1.5},
+    dt = opts.dt or 1e-2, damping = 3, gravity = -4.8,
+    ground = opts.ground or {mode = "toi", y = 0.1, restitution = 0.3, friction = 0.4},
+    wall = opts.wall,
+  }
+  return springs.system(scene)
+end
+
+local function perturbed(t, seed, s)
+  return t + ds.randn(t:shape(), seed, s)
+end
+
+local function check_step(sys, label)
+  local act = ds.randn({sys.ns}, 5, 0.5)
+  local x, v = sys.x0:detach(), sys.v0:detach()
+  local args = {x, v, act, sys.rest:detach(), sys.stiffness:detach(), sys.amplitude:detach(),
+                sys.spring_damping:detach(), sys.topo, sys.inv_mass, ds.empty_like(x), ds.empty_like(v)}
+  local ok, rep = ds.gradcheck_kernel("springs.step", args, sys.params, {eps = 1e-7, rtol = 1e-5, atol = 1e-8, max_elems = 64})
+  assert(ok, label .. ": " .. tostring(rep.message))
+  assert.is_true(rep.checked > 40)
+  return rep
+end
+
+describe("springs kernels: gradients (float64 central differences)", function()
+  it("springs.step with TOI contact, restitution and Coulomb friction", function()
+    check_step(frame(), "toi+friction")
+  end)
+  it("springs.step with sticky TOI (the reference robots)", function()
+    check_step(frame{ground = {mode = "toi", y = 0.1, friction = "sticky"}}, "toi sticky")
+  end)
+  it("springs.step with the naive integrator", function()
+    check_step(frame{ground = {mode = "naive", y = 0.1, restitution = 0.5, friction = 0.2}}, "naive")
+  end)
+  it("springs.step with walls, projected and reference semantics", function()
+    check_step(frame{wall = {lo = 0.205, hi = 0.41, friction = 0.3}}, "wall project")
+    check_step(frame{wall = {lo = 0.205, hi = 0.41, friction = 0.3, reference = true}}, "wall reference")
+  end)
+  it("springs.step in 3D", function()
+    local sys = springs.system{
+      x = {{0, 0.105, 0}, {0.1, 0.13, 0.02}, {0.03, 0.2, 0.1}, {0.12, 0.22, 0.11}},
+      v = {{0.3, -1, 0.2}, {-0.2, 0.4, 0.1}, {0.1, 0.3, -0.3}, {0.5, -0.2, 0.1}},
+      springs = {{1, 2}, {1, 3}, {1, 4}, {2, 3}, {2, 4}, {3, 4}},
+      stiffness = 300, amplitude = 0.1, spring_damping = 0.5, dt = 1e-2, damping = 2, gravity = -9.8,
+      ground = {mode = "toi", y = 0.1, restitution = 0.2, friction = 0.5},
+    }
+    check_step(sys, "3d")
+  end)
+  it("springs.rollout: 50 steps with ground contact (TOI)", function()
+    local sys = frame{dt = 4e-3}
+    local T = 50
+    local act = ds.randn({T, sys.ns}, 9, 0.5)
+    local p = {unpack(sys.params)}
+    p[12] = T
+    local args = {sys.x0:detach(), sys.v0:detach(), act, sys.rest:detach(), sys.stiffness:detach(),
+                  sys.amplitude:detach(), sys.spring_damping:detach(), sys.topo, sys.inv_mass,
+                  ds.empty({T + 1, sys.n, 2}), ds.empty({T + 1, sys.n, 2})}
+    -- the rollout must actually touch the ground for this test to mean anything
+    local xs = sys:rollout(T, {act = act})
+    local lowest = math.huge
+    for i, val in ipairs(xs:tolist()) do if i % 2 == 0 then lowest = math.min(lowest, val) end end
+    assert.is_true(lowest >= 0.1 - 1e-12 and lowest < 0.1 + 1e-3)
+    local ok, rep = ds.gradcheck_kernel("springs.rollout", args, p, {eps = 1e-6, rtol = 1e-4, atol = 1e-7, max_elems = 48})
+    assert(ok, rep.message)
+  end)
+  it("springs.rollout with one held actuation row", function()
+    local sys = frame{dt = 4e-3}
+    local T = 20
+    local p = {unpack(sys.params)}
+    p[12] = T
+    local args = {sys.x0:detach(), sys.v0:detach(), ds.randn({1, sys.ns}, 3, 0.5), sys.rest:detach(),
+                  sys.stiffness:detach(), sys.amplitude:detach(), sys.spring_damping:detach(), sys.topo,
+                  sys.inv_mass, ds.empty({T + 1, sys.n, 2}), ds.empty({T + 1, sys.n, 2})}
+    local ok, rep = ds.gradcheck_kernel("springs.rollout", args, p, {eps = 1e-6, rtol = 1e-4, atol = 1e-7})
+    assert(ok, rep.message)
+  end)
+  it("springs.nn_rollout: the fused controller and physics", function()
+    local sys = frame{dt = 4e-3, ground = {mode = "toi", y = 0.1, friction = "sticky"}}
+    local T, H = 30, 8
+    local n_in = sys:n_inputs()
+    local p = {unpack(sys.params)}
+    p[12], p[13], p[14], p[15], p[16], p[17], p[18], p[19] = T, 3, 10, 10, 0.05, 0.9, 0.2, 0
+    local args = {sys.x0:detach(), sys.v0:detach(), sys.rest:detach(), sys.stiffness:detach(),
+                  sys.amplitude:detach(), sys.spring_damping:detach(),
+                  ds.randn({n_in, H}, 1, 0.3), ds.randn({H}, 2, 0.1), ds.randn({H, sys.ns}, 3, 0.5), ds.randn({sys.ns}, 4, 0.1),
+                  sys.topo, sys.inv_mass, ds.empty({T + 1, sys.n, 2}), ds.empty({T + 1, sys.n, 2}),
+                  ds.empty({T, H}), ds.empty({T, sys.ns})}
+    local ok, rep = ds.gradcheck_kernel("springs.nn_rollout", args, p, {eps = 1e-6, rtol = 1e-4, atol = 1e-7, max_elems = 24})
+    assert(ok, rep.message)
+  end)
+  it("springs.nn_input", function()
+    local sys = frame()
+    local x, v = perturbed(sys.x0, 1, 0.01), sys.v0:detach()
+    local ok, rep = ds.gradcheck_kernel("springs.nn_input", {x, v, ds.empty({sys:n_inputs()})},
+                                        {7, 4e-3, 10, 10, 0.05, 0.9, 0.2, 0})
+    assert(ok, rep.message)
+  end)
+  it("the fused nn_rollout equals a Lua controller stepping springs.step", function()
+    local sys = frame{dt = 4e-3, ground = {mode = "toi", y = 0.1, friction = "sticky"}}
+    local net = sys:controller{hidden = 8, seed = 3}
+    local T = 12
+    local xs = sys:nn_rollout(T, net)
+    local x, v = sys.x0, sys.v0
+    for t = 0, T - 1 do
+      local act = net:forward(sys:nn_input(x, v, t))
+      x, v = sys:step(x, v, act)
+    end
+    local a, b = springs.row(xs, T + 1):tolist(), x:tolist()
+    for i = 1, #a do assert.is_true(math.abs(a[i] - b[i]) < 1e-12) end
+  end)
+end)
+
+describe("springs: time of impact", function()
+  -- A ball with no gravity bounces elastically off y = 0.1; the final height
+  -- falls as the start rises (dy_final/dy0 = -1). The naive integrator, which
+  -- reflects only after the ball is below the ground, gets the sign wrong.
+  local function dy(mode)
+    local sys = springs.system{x = {{0.7, 0.5}}, v = {{-1, -2}}, springs = {}, dt = 2e-3, gravity = 0,
+                               damping = 0, ground = {mode = mode, y = 0.1, restitution = 1, friction = 0}}
+    local x0 = sys.x0:requires_grad()
+    local tape = ds.tape()
+    local y = tape:record(function() return springs.select(sys:rollout(204, {x0 = x0}), -1, 1, 2) end)
+    tape:backward(y)
+    return x0.grad:tolist()[2]
+  end
+  it("gives -1 with TOI and +1 with the naive integrator", function()
+    assert.is_true(math.abs(dy("toi") + 1) < 1e-9)
+    assert.is_true(math.abs(dy("naive") - 1) < 1e-9)
+  end)
+end)
+
+describe("springs: bad input", function()
+  local base = {x = {{0, 0}, {1, 0}, {0, 1}}, springs = {{1, 2}, {2, 3}}, stiffness = 10, dt = 1e-3}
+  local function with(changes)
+    local s = {}
+    for k, v in pairs(base) do s[k] = v end
+    for k, v in pairs(changes) do s[k] = v end
+    return s
+  end
+  it("a spring referencing a missing mass", function()
+    local ok, err = pcall(springs.system, with{springs = {{1, 2}, {2, 7}}})
+    assert.is_false(ok)
+    assert.matches("springs.topology", err, 1, true)
+    assert.matches("argument 'springs'", err, 1, true)
+    assert.matches("spring 2 references mass 7", err, 1, true)
+  end)
+  it("a negative mass", function()
+    local ok, err = pcall(springs.system, with{mass = {1, -2, 1}})
+    assert.is_false(ok)
+    assert.matches("mass 2", err, 1, true)
+    -- and straight at the kernel, with a hand-made inverse-mass tensor
+    local sys = springs.system(base)
+    local x, v = sys.x0, sys.v0
+    ok, err = pcall(springs.kernels.step.launch, springs.kernels.step,
+      {x, v, sys.zero_act, sys.rest, sys.stiffness, sys.amplitude, sys.spring_damping, sys.topo,
+       ds.tensor{1, -0.5, 1}, ds.empty_like(x), ds.empty_like(v)}, sys.params)
+    assert.is_false(ok)
+    assert.matches("springs.step", err, 1, true)
+    assert.matches("inv_mass", err, 1, true)
+  end)
+  it("a non-finite state", function()
+    local sys = springs.system(base)
+    local x = sys.x0:detach()
+    x:set(4, 0 / 0)
+    local ok, err = pcall(sys.step, sys, x, sys.v0)
+    assert.is_false(ok)
+    assert.matches("springs.step", err, 1, true)
+    assert.matches("argument 'x'", err, 1, true)
+    assert.matches("non-finite", err, 1, true)
+    local v = sys.v0:detach()
+    v:set(1, math.huge)
+    ok, err = pcall(sys.rollout, sys, 10, {v0 = v})
+    assert.is_false(ok)
+    assert.matches("springs.rollout", err, 1, true)
+    assert.matches("argument 'v0'", err, 1, true)
+  end)
+  it("a time step past the stability limit", function()
+    local sys = springs.system(with{stiffness = 1e8, dt = 1e-2})
+    local ok, err = pcall(sys.step, sys, sys.x0, sys.v0)
+    assert.is_false(ok)
+    assert.matches("stability limit", err, 1, true)
+  end)
+  it("wrong shapes and a foreign topology", function()
+    local sys = springs.system(base)
+    local ok, err = pcall(sys.step, sys, ds.zeros{4, 2}, ds.zeros{4, 2})
+    assert.is_false(ok)
+    assert.matches("springs.step", err, 1, true)
+    local other = springs.system(with{springs = {{1, 2}, {2, 3}, {1, 3}}})
+    ok, err = pcall(springs.kernels.step.launch, springs.kernels.step,
+      {sys.x0, sys.v0, sys.zero_act, sys.rest, sys.stiffness, sys.amplitude, sys.spring_damping, other.topo,
+       sys.inv_mass, ds.empty_like(sys.x0), ds.empty_like(sys.v0)}, sys.params)
+    assert.is_false(ok)
+    assert.matches("topo", err, 1, true)
+    ok, err = pcall(springs.system, with{ground = {mode = "sideways"}})
+    assert.is_false(ok)
+    assert.matches("ground.mode", err, 1, true)
+  end)
+end)
