@@ -128,6 +128,17 @@ int ds_fill_uniform(ds_tensor *t, uint64_t seed, double lo, double hi) {
   return DS_OK;
 }
 
+/* Where destination pixel i of n lands among n_src source pixels (centres
+ * aligned, clamped at the border): the two neighbours and the weight of the second. */
+static double source_coord(int64_t i, int64_t n, int64_t n_src, int64_t *lo, int64_t *hi) {
+  double x = (i + 0.5) * n_src / n - 0.5;
+  if (x < 0) x = 0;
+  if (x > n_src - 1) x = (double)(n_src - 1);
+  *lo = (int64_t)x;
+  *hi = *lo + 1 < n_src ? *lo + 1 : *lo;
+  return x - *lo;
+}
+
 /* Bilinear resampling of an image {h, w} or {h, w, c} to dst's size, sampling at
  * pixel centres (area-averaging is left to the caller for big downscales). */
 int ds_image_resize(ds_tensor *dst, const ds_tensor *src) {
@@ -139,17 +150,11 @@ int ds_image_resize(ds_tensor *dst, const ds_tensor *src) {
   const ds_real *s = src->ptr;
   ds_real *d = dst->ptr;
   for (int64_t i = 0; i < H; i++) {
-    double y = (i + 0.5) * h / H - 0.5;
-    if (y < 0) y = 0;
-    if (y > h - 1) y = (double)(h - 1);
-    int64_t y0 = (int64_t)y, y1 = y0 + 1 < h ? y0 + 1 : y0;
-    double fy = y - y0;
+    int64_t y0, y1;
+    double fy = source_coord(i, H, h, &y0, &y1);
     for (int64_t j = 0; j < W; j++) {
-      double x = (j + 0.5) * w / W - 0.5;
-      if (x < 0) x = 0;
-      if (x > w - 1) x = (double)(w - 1);
-      int64_t x0 = (int64_t)x, x1 = x0 + 1 < w ? x0 + 1 : x0;
-      double fx = x - x0;
+      int64_t x0, x1;
+      double fx = source_coord(j, W, w, &x0, &x1);
       for (int64_t k = 0; k < c; k++) {
         double v = (1 - fy) * ((1 - fx) * s[(y0 * w + x0) * c + k] + fx * s[(y0 * w + x1) * c + k]) +
                    fy * ((1 - fx) * s[(y1 * w + x0) * c + k] + fx * s[(y1 * w + x1) * c + k]);
