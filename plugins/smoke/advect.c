@@ -1,0 +1,406 @@
+/* Semi-Lagrangian advection with bilinear (2D) / trilinear (3D) sampling.
+ *
+ *   out[x] = f(x - v[x])   sampled between the 2^nd surrounding cells
+ *
+ * Periodic: cell indices wrap. Walls: the sample point is clamped into the grid
+ * (its velocity derivative is zero where the clamp is active).
+ *
+ * The adjoint has two parts. d out / d v at a cell only touches that cell (a
+ * gather, written directly). d out / d f scatters into the 2^nd cells around the
+ * back-traced point, which may belong to any row. To stay deterministic without
+ * float atomics, each fixed block of rows scatters into its own buffer covering
+ * just the rows its samples reach, and a second pass adds the buffers into the
+ * gradient row by row in block order. Blocks depend only on the grid size, so
+ * the gradient is bitwise the same for any thread count. */
+#include <stdlib.h>
+
+#include "smoke.h"
+
+typedef struct adv {
+  grid g;
+  int nf, periodic;
+  const ds_real *f[3], *v[3];
+  ds_real *out[3];
+  const ds_real *go[3];
+  ds_real *gf[3], *gv[3];
+  int nscatter;          /* fields whose gradient is wanted */
+  int64_t slab;          /* cells per index of axis 0 */
+  int64_t grain;         /* axis-0 indices per block */
+  int64_t nblocks;
+  int64_t *bad;          /* per block: first bad cell + 1 */
+  ds_real **buf;         /* per block scatter buffer (nscatter fields) */
+  int64_t *base, *rows;  /* per block: first (unwrapped) row and row count */
+  int *full;
+  const ds_host_api *host;
+  int nomem;
+} adv;
+
+/* Where a back-traced coordinate falls along one axis: the lower cell
+ * (unwrapped for periodic), the weight of the upper cell, and whether the
+ * coordinate moves with the velocity (not clamped by a wall). */
+static inline int64_t locate(ds_real pos, int64_t n, int periodic, ds_real *w, int *moving) {
+  if (periodic) {
+    ds_real fl = floor_r(pos);
+    *w = pos - fl;
+    *moving = 1;
+    return (int64_t)fl;
+  }
+  ds_real top = (ds_real)(n - 1);
+  *moving = pos >= 0 && pos <= top;
+  ds_real cc = pos < 0 ? 0 : (pos > top ? top : pos);
+  ds_real fl = floor_r(cc);
+  int64_t l = (int64_t)fl;
+  if (l > n - 2) l = n - 2;
+  *w = cc - (ds_real)l;
+  return l;
+}
+
+static inline void cells(int64_t l, int64_t n, int periodic, int64_t *a, int64_t *b) {
+  if (periodic) {
+    *a = wrap_index(l, n);
+    *b = *a + 1 == n ? 0 : *a + 1;
+  } else {
+    *a = l;
+    *b = l + 1;
+  }
+}
+
+static inline int vel_ok(ds_real u) { return fabs((double)u) <= SMOKE_VMAX; }
+
+/* ---- forward ------------------------------------------------------------- */
+static void fwd2(int64_t b0, int64_t b1, void *u) {
+  adv *A = u;
+  const int64_t nx = A->g.n[0], ny = A->g.n[1];
+  const int per = A->periodic;
+  for (int64_t blk = b0; blk < b1; blk++) {
+    int64_t i0 = blk * A->grain, i1 = i0 + A->grain < nx ? i0 + A->grain : nx;
+    for (int64_t i = i0; i < i1; i++) {
+      for (int64_t j = 0; j < ny; j++) {
+        int64_t idx = i * ny + j;
+        ds_real ux = A->v[0][idx], uy = A->v[1][idx];
+        if (!(vel_ok(ux) && vel_ok(uy))) {
+          if (!A->bad[blk]) A->bad[blk] = idx + 1;
+          for (int q = 0; q < A->nf; q++) A->out[q][idx] = 0;
+          continue;
+        }
+        ds_real rw, bw;
+        int mx, my;
+        int64_t lx = locate((ds_real)i - ux, nx, per, &rw, &mx);
+        int64_t ly = locate((ds_real)j - uy, ny, per, &bw, &my);
+        int64_t x0, x1, y0, y1;
+        cells(lx, nx, per, &x0, &x1);
+        cells(ly, ny, per, &y0, &y1);
+        const int64_t c00 = x0 * ny + y0, c01 = x0 * ny + y1, c10 = x1 * ny + y0, c11 = x1 * ny + y1;
+        for (int q = 0; q < A->nf; q++) {
+          const ds_real *f = A->f[q];
+          A->out[q][idx] = (1 - rw) * ((1 - bw) * f[c00] + bw * f[c01]) + rw * ((1 - bw) * f[c10] + bw * f[c11]);
+        }
+      }
+    }
+  }
+}
+
+static void fwd3(int64_t b0, int64_t b1, void *u) {
+  adv *A = u;
+  const int64_t nx = A->g.n[0], ny = A->g.n[1], nz = A->g.n[2];
+  const int per = A->periodic;
+  for (int64_t blk = b0; blk < b1; blk++) {
+    int64_t i0 = blk * A->grain, i1 = i0 + A->grain < nx ? i0 + A->grain : nx;
+    for (int64_t i = i0; i < i1; i++)
+      for (int64_t j = 0; j < ny; j++)
+        for (int64_t k = 0; k < nz; k++) {
+          int64_t idx = (i * ny + j) * nz + k;
+          ds_real ux = A->v[0][idx], uy = A->v[1][idx], uz = A->v[2][idx];
+          if (!(vel_ok(ux) && vel_ok(uy) && vel_ok(uz))) {
+            if (!A->bad[blk]) A->bad[blk] = idx + 1;
+            for (int q = 0; q < A->nf; q++) A->out[q][idx] = 0;
+            continue;
+          }
+          ds_real wx, wy, wz;
+          int mx, my, mz;
+          int64_t lx = locate((ds_real)i - ux, nx, per, &wx, &mx);
+          int64_t ly = locate((ds_real)j - uy, ny, per, &wy, &my);
+          int64_t lz = locate((ds_real)k - uz, nz, per, &wz, &mz);
+          int64_t x0, x1, y0, y1, z0, z1;
+          cells(lx, nx, per, &x0, &x1);
+          cells(ly, ny, per, &y0, &y1);
+          cells(lz, nz, per, &z0, &z1);
+          const int64_t a0 = (x0 * ny + y0) * nz, a1 = (x0 * ny + y1) * nz, a2 = (x1 * ny + y0) * nz,
+                        a3 = (x1 * ny + y1) * nz;
+          for (int q = 0; q < A->nf; q++) {
+            const ds_real *f = A->f[q];
+            ds_real e00 = (1 - wz) * f[a0 + z0] + wz * f[a0 + z1];
+            ds_real e01 = (1 - wz) * f[a1 + z0] + wz * f[a1 + z1];
+            ds_real e10 = (1 - wz) * f[a2 + z0] + wz * f[a2 + z1];
+            ds_real e11 = (1 - wz) * f[a3 + z0] + wz * f[a3 + z1];
+            A->out[q][idx] = (1 - wx) * ((1 - wy) * e00 + wy * e01) + wx * ((1 - wy) * e10 + wy * e11);
+          }
+        }
+  }
+}
+
+static int64_t block_grain(const grid *g) {
+  int64_t gr = (g->n[0] + 15) / 16; /* 16 blocks: enough to balance, few scatter buffers */
+  return gr < 1 ? 1 : gr;
+}
+
+/* args (scalar): f, v_0..v_{nd-1}, out; (pair) v_0..v_{nd-1}, out_0..out_{nd-1}; params: bc */
+static void setup(adv *A, const ds_call *c, int nd, int pair) {
+  memset(A, 0, sizeof *A);
+  A->g = grid_make(nd, (int)c->params[0], c->args[0]);
+  A->periodic = A->g.bc == BC_PERIODIC;
+  A->nf = pair ? nd : 1;
+  int vo = pair ? 0 : 1; /* first velocity argument */
+  for (int d = 0; d < nd; d++) A->v[d] = ds_rdata(c->args[vo + d]);
+  for (int q = 0; q < A->nf; q++) {
+    A->f[q] = pair ? A->v[q] : ds_rdata(c->args[0]);
+    A->out[q] = ds_rdata(c->args[vo + nd + q]);
+  }
+  A->slab = A->g.cells / A->g.n[0];
+  A->grain = block_grain(&A->g);
+  A->nblocks = (A->g.n[0] + A->grain - 1) / A->grain;
+  A->host = c->host;
+}
+
+static int report_bad(const ds_call *c, const adv *A, int pair, int vo) {
+  for (int64_t b = 0; b < A->nblocks; b++) {
+    if (!A->bad[b]) continue;
+    int64_t idx = A->bad[b] - 1;
+    for (int d = 0; d < A->g.nd; d++) {
+      ds_real u = A->v[d][idx];
+      if (!vel_ok(u))
+        return c->host->error(c, "argument '%s' (#%d) holds %s velocity %g at element %lld (|v| must be finite and "
+                              "at most %g cells per step)", c->arg_desc[vo + d].name, vo + d + 1,
+                              isfinite((double)u) ? "an out-of-range" : "a non-finite", (double)u, (long long)idx,
+                              SMOKE_VMAX);
+    }
+  }
+  (void)pair;
+  return DS_OK;
+}
+
+int smoke_advect_fwd(const ds_call *c, int nd, int pair) {
+  adv A;
+  setup(&A, c, nd, pair);
+  int64_t bad[64];
+  int64_t *badp = A.nblocks <= 64 ? bad : c->host->alloc((size_t)A.nblocks * sizeof(int64_t));
+  if (!badp) return c->host->error(c, "out of memory");
+  memset(badp, 0, (size_t)A.nblocks * sizeof(int64_t));
+  A.bad = badp;
+  c->host->parallel_for(c->ctx, A.nblocks, 1, nd == 2 ? fwd2 : fwd3, &A);
+  int rc = report_bad(c, &A, pair, pair ? 0 : 1);
+  if (badp != bad) c->host->free(badp);
+  return rc;
+}
+
+/* ---- adjoint ---------------------------------------------------------------- */
+
+/* Allocates block blk's scatter buffer over the rows its samples reach. */
+static int scatter_buffer(adv *A, int64_t blk, int64_t i0, int64_t i1) {
+  const int64_t nx = A->g.n[0], S = A->slab, len = A->g.len;
+  int64_t lmin = INT64_MAX, lmax = INT64_MIN;
+  for (int64_t i = i0; i < i1; i++)
+    for (int64_t r = 0; r < S; r += 1) {
+      int64_t idx = i * S + r;
+      ds_real u = A->v[0][idx], w;
+      int m;
+      if (!vel_ok(u)) continue;
+      int64_t l = locate((ds_real)i - u, nx, A->periodic, &w, &m);
+      if (l < lmin) lmin = l;
+      if (l > lmax) lmax = l;
+    }
+  (void)len;
+  if (lmin > lmax) lmin = lmax = i0;
+  int64_t R = lmax - lmin + 2;
+  A->full[blk] = R > nx;
+  if (R > nx) R = nx, lmin = 0;
+  A->base[blk] = lmin;
+  A->rows[blk] = R;
+  size_t bytes = (size_t)(R * S * A->nscatter) * sizeof(ds_real);
+  A->buf[blk] = A->host->alloc(bytes);
+  if (!A->buf[blk]) return -1;
+  memset(A->buf[blk], 0, bytes);
+  return 0;
+}
+
+static void adj2(int64_t b0, int64_t b1, void *u) {
+  adv *A = u;
+  const int64_t nx = A->g.n[0], ny = A->g.n[1];
+  const int per = A->periodic;
+  for (int64_t blk = b0; blk < b1; blk++) {
+    int64_t i0 = blk * A->grain, i1 = i0 + A->grain < nx ? i0 + A->grain : nx;
+    ds_real *bufs[3] = {0};
+    if (A->nscatter) {
+      if (scatter_buffer(A, blk, i0, i1)) {
+        A->nomem = 1;
+        continue;
+      }
+      int s = 0;
+      for (int q = 0; q < A->nf; q++)
+        if (A->gf[q]) bufs[q] = A->buf[blk] + (s++) * A->rows[blk] * ny;
+    }
+    const int64_t base = A->base ? A->base[blk] : 0;
+    const int full = A->full ? A->full[blk] : 0;
+    for (int64_t i = i0; i < i1; i++) {
+      for (int64_t j = 0; j < ny; j++) {
+        int64_t idx = i * ny + j;
+        ds_real ux = A->v[0][idx], uy = A->v[1][idx];
+        if (!(vel_ok(ux) && vel_ok(uy))) continue;
+        ds_real rw, bw;
+        int mx, my;
+        int64_t lx = locate((ds_real)i - ux, nx, per, &rw, &mx);
+        int64_t ly = locate((ds_real)j - uy, ny, per, &bw, &my);
+        int64_t x0, x1, y0, y1;
+        cells(lx, nx, per, &x0, &x1);
+        cells(ly, ny, per, &y0, &y1);
+        const int64_t c00 = x0 * ny + y0, c01 = x0 * ny + y1, c10 = x1 * ny + y0, c11 = x1 * ny + y1;
+        /* buffer rows of the two sample rows */
+        int64_t o0 = full ? x0 : lx - base, o1 = full ? x1 : o0 + 1;
+        ds_real gx = 0, gy = 0;
+        for (int q = 0; q < A->nf; q++) {
+          ds_real g = A->go[q][idx];
+          if (A->gv[0] || A->gv[1]) {
+            const ds_real *f = A->f[q];
+            ds_real a = f[c00], b = f[c01], cc = f[c10], d = f[c11];
+            gx += g * (((1 - bw) * cc + bw * d) - ((1 - bw) * a + bw * b));
+            gy += g * ((1 - rw) * (b - a) + rw * (d - cc));
+          }
+          ds_real *B = bufs[q];
+          if (B) {
+            ds_real gl = g * (1 - rw), gr = g * rw;
+            B[o0 * ny + y0] += gl * (1 - bw);
+            B[o0 * ny + y1] += gl * bw;
+            B[o1 * ny + y0] += gr * (1 - bw);
+            B[o1 * ny + y1] += gr * bw;
+          }
+        }
+        /* out depends on v through x - v: d/dv = -d/dx */
+        if (A->gv[0] && mx) A->gv[0][idx] -= gx;
+        if (A->gv[1] && my) A->gv[1][idx] -= gy;
+      }
+    }
+  }
+}
+
+static void adj3(int64_t b0, int64_t b1, void *u) {
+  adv *A = u;
+  const int64_t nx = A->g.n[0], ny = A->g.n[1], nz = A->g.n[2], S = ny * nz;
+  const int per = A->periodic;
+  const int want_v = A->gv[0] || A->gv[1] || A->gv[2];
+  for (int64_t blk = b0; blk < b1; blk++) {
+    int64_t i0 = blk * A->grain, i1 = i0 + A->grain < nx ? i0 + A->grain : nx;
+    ds_real *bufs[3] = {0};
+    if (A->nscatter) {
+      if (scatter_buffer(A, blk, i0, i1)) {
+        A->nomem = 1;
+        continue;
+      }
+      int s = 0;
+      for (int q = 0; q < A->nf; q++)
+        if (A->gf[q]) bufs[q] = A->buf[blk] + (s++) * A->rows[blk] * S;
+    }
+    const int64_t base = A->base ? A->base[blk] : 0;
+    const int full = A->full ? A->full[blk] : 0;
+    for (int64_t i = i0; i < i1; i++)
+      for (int64_t j = 0; j < ny; j++)
+        for (int64_t k = 0; k < nz; k++) {
+          int64_t idx = (i * ny + j) * nz + k;
+          ds_real ux = A->v[0][idx], uy = A->v[1][idx], uz = A->v[2][idx];
+          if (!(vel_ok(ux) && vel_ok(uy) && vel_ok(uz))) continue;
+          ds_real wx, wy, wz;
+          int mx, my, mz;
+          int64_t lx = locate((ds_real)i - ux, nx, per, &wx, &mx);
+          int64_t ly = locate((ds_real)j - uy, ny, per, &wy, &my);
+          int64_t lz = locate((ds_real)k - uz, nz, per, &wz, &mz);
+          int64_t x0, x1, y0, y1, z0, z1;
+          cells(lx, nx, per, &x0, &x1);
+          cells(ly, ny, per, &y0, &y1);
+          cells(lz, nz, per, &z0, &z1);
+          const int64_t a0 = (x0 * ny + y0) * nz, a1 = (x0 * ny + y1) * nz, a2 = (x1 * ny + y0) * nz,
+                        a3 = (x1 * ny + y1) * nz;
+          int64_t o0 = full ? x0 : lx - base, o1 = full ? x1 : o0 + 1;
+          const int64_t s00 = y0 * nz, s01 = y1 * nz;
+          ds_real gx = 0, gy = 0, gz = 0;
+          for (int q = 0; q < A->nf; q++) {
+            ds_real g = A->go[q][idx];
+            if (want_v) {
+              const ds_real *f = A->f[q];
+              ds_real f000 = f[a0 + z0], f001 = f[a0 + z1], f010 = f[a1 + z0], f011 = f[a1 + z1];
+              ds_real f100 = f[a2 + z0], f101 = f[a2 + z1], f110 = f[a3 + z0], f111 = f[a3 + z1];
+              ds_real e00 = (1 - wz) * f000 + wz * f001, e01 = (1 - wz) * f010 + wz * f011;
+              ds_real e10 = (1 - wz) * f100 + wz * f101, e11 = (1 - wz) * f110 + wz * f111;
+              ds_real lo = (1 - wy) * e00 + wy * e01, hi = (1 - wy) * e10 + wy * e11;
+              gx += g * (hi - lo);
+              gy += g * ((1 - wx) * (e01 - e00) + wx * (e11 - e10));
+              ds_real d00 = f001 - f000, d01 = f011 - f010, d10 = f101 - f100, d11 = f111 - f110;
+              gz += g * ((1 - wx) * ((1 - wy) * d00 + wy * d01) + wx * ((1 - wy) * d10 + wy * d11));
+            }
+            ds_real *B = bufs[q];
+            if (B) {
+              ds_real *B0 = B + o0 * S, *B1 = B + o1 * S;
+              ds_real g0 = g * (1 - wx), g1 = g * wx;
+              ds_real g00 = g0 * (1 - wy), g01 = g0 * wy, g10 = g1 * (1 - wy), g11 = g1 * wy;
+              B0[s00 + z0] += g00 * (1 - wz), B0[s00 + z1] += g00 * wz;
+              B0[s01 + z0] += g01 * (1 - wz), B0[s01 + z1] += g01 * wz;
+              B1[s00 + z0] += g10 * (1 - wz), B1[s00 + z1] += g10 * wz;
+              B1[s01 + z0] += g11 * (1 - wz), B1[s01 + z1] += g11 * wz;
+            }
+          }
+          if (A->gv[0] && mx) A->gv[0][idx] -= gx;
+          if (A->gv[1] && my) A->gv[1][idx] -= gy;
+          if (A->gv[2] && mz) A->gv[2][idx] -= gz;
+        }
+  }
+}
+
+/* Adds the block buffers into the field gradients, axis-0 index by index, in
+ * block order. */
+static void reduce_fn(int64_t w0, int64_t w1, void *u) {
+  adv *A = u;
+  const int64_t nx = A->g.n[0], S = A->slab;
+  for (int64_t w = w0; w < w1; w++) {
+    for (int64_t b = 0; b < A->nblocks; b++) {
+      int64_t off = A->full[b] ? w : wrap_index(w - A->base[b], nx);
+      if (off >= A->rows[b]) continue;
+      int s = 0;
+      for (int q = 0; q < A->nf; q++) {
+        if (!A->gf[q]) continue;
+        const ds_real *src = A->buf[b] + (s++ * A->rows[b] + off) * S;
+        ds_real *dst = A->gf[q] + w * S;
+        for (int64_t r = 0; r < S; r++) dst[r] += src[r];
+      }
+    }
+  }
+}
+
+int smoke_advect_adj(const ds_call *c, int nd, int pair) {
+  adv A;
+  setup(&A, c, nd, pair);
+  int vo = pair ? 0 : 1;
+  for (int d = 0; d < nd; d++) A.gv[d] = ds_rgrad(c->args[vo + d]);
+  for (int q = 0; q < A.nf; q++) {
+    A.go[q] = ds_rgrad(c->args[vo + nd + q]);
+    A.gf[q] = pair ? A.gv[q] : ds_rgrad(c->args[0]);
+    if (A.gf[q]) A.nscatter++;
+  }
+  int64_t nb = A.nblocks;
+  void *mem = NULL;
+  if (A.nscatter) {
+    mem = c->host->alloc((size_t)nb * (sizeof(ds_real *) + 2 * sizeof(int64_t) + sizeof(int)));
+    if (!mem) return c->host->error(c, "out of memory");
+    A.buf = mem;
+    A.base = (int64_t *)(A.buf + nb);
+    A.rows = A.base + nb;
+    A.full = (int *)(A.rows + nb);
+    memset(A.buf, 0, (size_t)nb * sizeof(ds_real *));
+  }
+  c->host->parallel_for(c->ctx, nb, 1, nd == 2 ? adj2 : adj3, &A);
+  int rc = DS_OK;
+  if (A.nomem) rc = c->host->error(c, "adjoint: out of memory for scatter buffers");
+  else if (A.nscatter) c->host->parallel_for(c->ctx, A.g.n[0], A.grain, reduce_fn, &A);
+  if (mem) {
+    for (int64_t b = 0; b < nb; b++) c->host->free(A.buf[b]);
+    c->host->free(mem);
+  }
+  return rc;
+}

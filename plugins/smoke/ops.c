@@ -1,0 +1,242 @@
+/* Line-by-line stencils shared by the projection kernels: divergence D, gradient
+ * subtraction v - G p, the consistent Laplacian A = D G, one compact Jacobi sweep,
+ * and the null-space projection of A.
+ *
+ * D and G are central differences with G = D^T / h^2 (both use zero ghosts
+ * outside walls). That identity is what makes every projection here
+ * self-adjoint, so the adjoint of a projection is the same projection applied
+ * to the output gradient (see project.c). */
+#include "smoke.h"
+
+/* ---- one line, neighbours already resolved --------------------------------- */
+
+/* o = coef * sum_d (vp_d - vm_d) - h2 * extra; the last axis comes from w. */
+static void div_line(const grid *g, ds_real coef, ds_real h2, const ds_real *const *vm, const ds_real *const *vp,
+                     const ds_real *w, const ds_real *extra, ds_real *o) {
+  const int64_t n = g->len;
+  const int periodic = g->bc == BC_PERIODIC;
+  const ds_real *m0 = vm[0], *p0 = vp[0];
+  if (g->nd == 2) {
+    /* the same association as the reference: ((a - b) + c) - d */
+    for (int64_t k = 1; k < n - 1; k++) o[k] = coef * (((p0[k] - m0[k]) + w[k + 1]) - w[k - 1]);
+  } else {
+    const ds_real *m1 = vm[1], *p1 = vp[1];
+    for (int64_t k = 1; k < n - 1; k++) o[k] = coef * (((((p0[k] - m0[k]) + p1[k]) - m1[k]) + w[k + 1]) - w[k - 1]);
+  }
+  for (int e = 0; e < 2; e++) {
+    int64_t k = e ? n - 1 : 0;
+    ds_real wp = k + 1 < n ? w[k + 1] : (periodic ? w[0] : 0);
+    ds_real wm = k > 0 ? w[k - 1] : (periodic ? w[n - 1] : 0);
+    ds_real acc = p0[k] - m0[k];
+    if (g->nd == 3) acc = (acc + vp[1][k]) - vm[1][k];
+    o[k] = coef * ((acc + wp) - wm);
+  }
+  if (extra)
+    for (int64_t k = 0; k < n; k++) o[k] -= h2 * extra[k];
+}
+
+/* out_d = (acc ? out_d : 0) + v_d - (p[+1] - p[-1]) / (2h) on one line. */
+static void gradsub_line(const grid *g, ds_real inv2h, const ds_real *const *v, const ds_real *pc,
+                         const ds_real *const *pm, const ds_real *const *pp, ds_real *const *out, int acc) {
+  const int64_t n = g->len;
+  const int nd = g->nd, last = nd - 1;
+  for (int d = 0; d < last; d++) {
+    ds_real *o = out[d];
+    if (!o) continue;
+    const ds_real *vd = v[d], *a = pp[d], *b = pm[d];
+    if (acc)
+      for (int64_t k = 0; k < n; k++) o[k] += vd[k] - (a[k] - b[k]) * inv2h;
+    else
+      for (int64_t k = 0; k < n; k++) o[k] = vd[k] - (a[k] - b[k]) * inv2h;
+  }
+  ds_real *o = out[last];
+  if (!o) return;
+  const ds_real *vd = v[last];
+  const int periodic = g->bc == BC_PERIODIC;
+  if (acc)
+    for (int64_t k = 1; k < n - 1; k++) o[k] += vd[k] - (pc[k + 1] - pc[k - 1]) * inv2h;
+  else
+    for (int64_t k = 1; k < n - 1; k++) o[k] = vd[k] - (pc[k + 1] - pc[k - 1]) * inv2h;
+  for (int e = 0; e < 2; e++) {
+    int64_t k = e ? n - 1 : 0;
+    ds_real a = k + 1 < n ? pc[k + 1] : (periodic ? pc[0] : 0);
+    ds_real b = k > 0 ? pc[k - 1] : (periodic ? pc[n - 1] : 0);
+    ds_real r = vd[k] - (a - b) * inv2h;
+    o[k] = acc ? o[k] + r : r;
+  }
+}
+
+/* One compact Jacobi sweep on a line: nb = {minus_0, plus_0, minus_1, plus_1}
+ * lines (Neumann at walls: the caller passes the centre line itself). */
+void jacobi_line(const grid *g, ds_real *out, const ds_real *div, const ds_real *c, const ds_real *const *nb,
+                 ds_real inv) {
+  const int64_t n = g->len;
+  const ds_real *m0 = nb[0], *p0 = nb[1];
+  if (g->nd == 2) {
+    /* (div + p[i-1] + p[i+1] + p[j-1] + p[j+1]) / 4, summed left to right */
+    for (int64_t k = 1; k < n - 1; k++) out[k] = ((((div[k] + m0[k]) + p0[k]) + c[k - 1]) + c[k + 1]) * inv;
+  } else {
+    const ds_real *m1 = nb[2], *p1 = nb[3];
+    for (int64_t k = 1; k < n - 1; k++)
+      out[k] = ((((((div[k] + m0[k]) + p0[k]) + m1[k]) + p1[k]) + c[k - 1]) + c[k + 1]) * inv;
+  }
+  const int periodic = g->bc == BC_PERIODIC;
+  for (int e = 0; e < 2; e++) {
+    int64_t k = e ? n - 1 : 0;
+    ds_real cm = k > 0 ? c[k - 1] : (periodic ? c[n - 1] : c[k]);
+    ds_real cp = k + 1 < n ? c[k + 1] : (periodic ? c[0] : c[k]);
+    ds_real acc = (div[k] + m0[k]) + p0[k];
+    if (g->nd == 3) acc = (acc + nb[2][k]) + nb[3][k];
+    out[k] = ((acc + cm) + cp) * inv;
+  }
+}
+
+/* ---- whole-grid versions over line ranges (global arrays) ------------------ */
+
+static const ds_real *nb_line(const grid *g, const ds_real *a, int64_t l, int d, int64_t s, const ds_real *zero) {
+  int64_t m = line_nb(g, l, d, s);
+  return m < 0 ? zero : a + m * g->len;
+}
+
+void op_div_lines(const grid *g, double h, const ds_real *const v[3], const ds_real *extra, ds_real *div,
+                  int64_t l0, int64_t l1, const ds_real *zero) {
+  const ds_real coef = (ds_real)(-0.5 * h), h2 = (ds_real)(h * h);
+  for (int64_t l = l0; l < l1; l++) {
+    const ds_real *vm[2], *vp[2];
+    for (int d = 0; d < g->nd - 1; d++) {
+      vm[d] = nb_line(g, v[d], l, d, -1, zero);
+      vp[d] = nb_line(g, v[d], l, d, +1, zero);
+    }
+    div_line(g, coef, h2, vm, vp, v[g->nd - 1] + l * g->len, extra ? extra + l * g->len : NULL, div + l * g->len);
+  }
+}
+
+void op_gradsub_lines(const grid *g, double h, const ds_real *const v[3], const ds_real *p, ds_real *const out[3],
+                      int acc, int64_t l0, int64_t l1, const ds_real *zero) {
+  const ds_real inv2h = (ds_real)(0.5 / h);
+  const int64_t n = g->len;
+  for (int64_t l = l0; l < l1; l++) {
+    const ds_real *pm[2], *pp[2], *vl[3];
+    ds_real *ol[3];
+    for (int d = 0; d < g->nd - 1; d++) {
+      pm[d] = nb_line(g, p, l, d, -1, zero);
+      pp[d] = nb_line(g, p, l, d, +1, zero);
+    }
+    for (int d = 0; d < g->nd; d++) {
+      vl[d] = v[d] + l * n;
+      ol[d] = out[d] ? out[d] + l * n : NULL;
+    }
+    gradsub_line(g, inv2h, vl, p + l * n, pm, pp, ol, acc);
+  }
+}
+
+void op_lap_lines(const grid *g, const ds_real *p, ds_real *out, int64_t l0, int64_t l1, const ds_real *zero) {
+  const int64_t n = g->len;
+  const int periodic = g->bc == BC_PERIODIC;
+  for (int64_t l = l0; l < l1; l++) {
+    const ds_real *c = p + l * n;
+    ds_real *o = out + l * n;
+    /* line axes: weight (m+ + m-) on the centre, minus the +-2 neighbours whose
+     * +-1 neighbour exists (their gradient term is not a zero ghost) */
+    ds_real a = 0;
+    const ds_real *far[4];
+    int nf = 0;
+    for (int d = 0; d < g->nd - 1; d++) {
+      for (int s = -1; s <= 1; s += 2) {
+        if (line_nb(g, l, d, s) >= 0) {
+          a += 1;
+          far[nf++] = nb_line(g, p, l, d, 2 * s, zero);
+        }
+      }
+    }
+    for (int64_t k = 2; k < n - 2; k++) {
+      ds_real s = 0;
+      for (int f = 0; f < nf; f++) s += far[f][k];
+      o[k] = (ds_real)0.25 * ((a + 2) * c[k] - s - c[k + 2] - c[k - 2]);
+    }
+    for (int64_t k = 0; k < n; k++) {
+      if (k >= 2 && k < n - 2) continue;
+      ds_real s = 0, ak = a;
+      for (int f = 0; f < nf; f++) s += far[f][k];
+      if (periodic) {
+        ak += 2;
+        s += c[wrap_index(k + 2, n)] + c[wrap_index(k - 2, n)];
+      } else {
+        if (k + 1 < n) { ak += 1; s += k + 2 < n ? c[k + 2] : 0; }
+        if (k - 1 >= 0) { ak += 1; s += k - 2 >= 0 ? c[k - 2] : 0; }
+      }
+      o[k] = (ds_real)0.25 * (ak * c[k] - s);
+    }
+  }
+}
+
+double op_lap_diag(const grid *g, int64_t l, int64_t k) {
+  double a = 0;
+  for (int d = 0; d < g->nd - 1; d++)
+    for (int s = -1; s <= 1; s += 2) a += line_nb(g, l, d, s) >= 0;
+  if (g->bc == BC_PERIODIC) a += 2;
+  else a += (k + 1 < g->len) + (k >= 1);
+  return 0.25 * a;
+}
+
+void op_jacobi_lines(const grid *g, const ds_real *div, const ds_real *p, ds_real *out, int64_t l0, int64_t l1) {
+  const int64_t n = g->len;
+  const ds_real inv = (ds_real)(1.0 / (2 * g->nd));
+  for (int64_t l = l0; l < l1; l++) {
+    const ds_real *c = p + l * n, *nb[4];
+    for (int d = 0; d < g->nd - 1; d++) {
+      for (int s = 0; s < 2; s++) {
+        int64_t m = line_nb(g, l, d, s ? 1 : -1);
+        nb[2 * d + s] = m < 0 ? c : p + m * n; /* Neumann: the ghost mirrors the centre */
+      }
+    }
+    jacobi_line(g, out + l * n, div + l * n, c, nb, inv);
+  }
+}
+
+/* The null space of A = D G: fields whose central differences vanish. Periodic:
+ * constants on each parity class (i mod 2 on an even axis). Walls: only when
+ * every axis is odd, the field that is 1 on all-even cells. */
+void op_null_project(const grid *g, ds_real *x) {
+  int s[3] = {1, 1, 1};
+  int wall_odd = g->bc == BC_WALL;
+  for (int d = 0; d < g->nd; d++) {
+    s[d] = (g->bc == BC_PERIODIC && g->n[d] % 2 == 0) ? 2 : 1;
+    if (g->n[d] % 2 == 0) wall_odd = 0;
+  }
+  if (g->bc == BC_WALL && !wall_odd) return;
+  double sum[8] = {0};
+  int64_t cnt[8] = {0};
+  const int64_t n1 = g->n[1], n2 = g->n[2];
+  for (int64_t idx = 0; idx < g->cells; idx++) {
+    int64_t i, j, k;
+    if (g->nd == 2) { i = idx / n1; j = idx - i * n1; k = 0; }
+    else { i = idx / (n1 * n2); j = (idx / n2) % n1; k = idx % n2; }
+    int cls;
+    if (g->bc == BC_WALL) cls = (i % 2 || j % 2 || k % 2) ? -1 : 0;
+    else cls = (int)((i % s[0]) * 4 + (j % s[1]) * 2 + (k % s[2]));
+    if (cls < 0) continue;
+    sum[cls] += x[idx];
+    cnt[cls]++;
+  }
+  for (int c = 0; c < 8; c++) sum[c] = cnt[c] ? sum[c] / (double)cnt[c] : 0;
+  for (int64_t idx = 0; idx < g->cells; idx++) {
+    int64_t i, j, k;
+    if (g->nd == 2) { i = idx / n1; j = idx - i * n1; k = 0; }
+    else { i = idx / (n1 * n2); j = (idx / n2) % n1; k = idx % n2; }
+    int cls;
+    if (g->bc == BC_WALL) cls = (i % 2 || j % 2 || k % 2) ? -1 : 0;
+    else cls = (int)((i % s[0]) * 4 + (j % s[1]) * 2 + (k % s[2]));
+    if (cls >= 0) x[idx] -= (ds_real)sum[cls];
+  }
+}
+
+/* Exported line helpers for the tiled 2D projection. */
+void smoke_div_line(const grid *g, double h, const ds_real *const *vm, const ds_real *const *vp, const ds_real *w,
+                    const ds_real *extra, ds_real *o) {
+  div_line(g, (ds_real)(-0.5 * h), (ds_real)(h * h), vm, vp, w, extra, o);
+}
+void smoke_gradsub_line(const grid *g, double h, const ds_real *const *v, const ds_real *pc, const ds_real *const *pm,
+                        const ds_real *const *pp, ds_real *const *out, int acc) {
+  gradsub_line(g, (ds_real)(0.5 / h), v, pc, pm, pp, out, acc);
+}

@@ -1,0 +1,121 @@
+/* Internal declarations of the smoke plugin (not part of any public API).
+ *
+ * Grids are dense row-major arrays: 2D {nx, ny}, index i*ny + j; 3D {nx, ny, nz},
+ * index (i*ny + j)*nz + k. Velocity component d displaces index d, in cells per
+ * step (the reference's convention: "the first index is the one displaced by vx").
+ *
+ * A "line" is every index but the last: 2D has nx lines of ny cells, 3D has nx*ny
+ * lines of nz cells. Stencils run line by line so the inner loop is contiguous. */
+#ifndef SMOKE_H
+#define SMOKE_H
+
+#include <diffsim/plugin.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { BC_PERIODIC = 0, BC_WALL = 1 };
+enum { SMOKE_MIN_CELLS = 4 };  /* the projection's +-2 stencil needs 4 distinct cells per axis */
+
+/* |v| beyond this many cells per step is treated as corrupt: it cannot be a
+ * meaningful displacement and would overflow the integer cell index. */
+#define SMOKE_VMAX 1.0e7
+
+#ifdef DS_REAL_F64
+#define floor_r floor
+#else
+#define floor_r floorf
+#endif
+
+typedef struct grid {
+  int nd;          /* 2 or 3 */
+  int bc;          /* BC_PERIODIC or BC_WALL */
+  int64_t n[3];    /* sizes; n[2] = 1 in 2D */
+  int64_t lines;   /* nx (2D) or nx*ny (3D) */
+  int64_t len;     /* cells per line: ny (2D) or nz (3D) */
+  int64_t cells;
+} grid;
+
+static inline grid grid_make(int nd, int bc, const ds_tensor *t) {
+  grid g;
+  g.nd = nd;
+  g.bc = bc;
+  g.n[0] = t->dims[0];
+  g.n[1] = t->dims[1];
+  g.n[2] = nd == 3 ? t->dims[2] : 1;
+  g.len = g.n[nd - 1];
+  g.lines = nd == 3 ? g.n[0] * g.n[1] : g.n[0];
+  g.cells = g.lines * g.len;
+  return g;
+}
+
+/* a mod n for any a (n > 0); fast when a is already in range. */
+static inline int64_t wrap_index(int64_t a, int64_t n) {
+  if ((uint64_t)a < (uint64_t)n) return a;
+  a %= n;
+  return a < 0 ? a + n : a;
+}
+
+/* Line index of the neighbour of line `l` at offset s along axis d (d < nd-1),
+ * or -1 where it is a ghost outside a solid wall. */
+static inline int64_t line_nb(const grid *g, int64_t l, int d, int64_t s) {
+  if (g->nd == 2) {
+    int64_t i = l + s;
+    if (i < 0 || i >= g->n[0]) return g->bc == BC_PERIODIC ? wrap_index(i, g->n[0]) : -1;
+    return i;
+  }
+  int64_t i = l / g->n[1], j = l - i * g->n[1];
+  if (d == 0) {
+    i += s;
+    if (i < 0 || i >= g->n[0]) {
+      if (g->bc != BC_PERIODIC) return -1;
+      i = wrap_index(i, g->n[0]);
+    }
+  } else {
+    j += s;
+    if (j < 0 || j >= g->n[1]) {
+      if (g->bc != BC_PERIODIC) return -1;
+      j = wrap_index(j, g->n[1]);
+    }
+  }
+  return i * g->n[1] + j;
+}
+
+/* ---- shared operators (ops.c) ------------------------------------------ */
+/* div = -h/2 * sum_d (v_d[+1] - v_d[-1]) - h^2 * extra (extra may be NULL).
+ * Ghost velocities outside a wall are zero. Lines [l0, l1). */
+void op_div_lines(const grid *g, double h, const ds_real *const v[3], const ds_real *extra, ds_real *div,
+                  int64_t l0, int64_t l1, const ds_real *zero_line);
+/* out = (acc ? out : 0) + v - G p on lines [l0,l1); G p = (p[+1]-p[-1])/(2h), p ghost 0
+ * outside walls (so that G = D^T / h^2 and the projection is self-adjoint). */
+void op_gradsub_lines(const grid *g, double h, const ds_real *const v[3], const ds_real *p, ds_real *const out[3],
+                      int acc, int64_t l0, int64_t l1, const ds_real *zero_line);
+/* A p = D G p (wide, +-2 stencil); with diag != NULL also writes the diagonal of A. */
+void op_lap_lines(const grid *g, const ds_real *p, ds_real *out, int64_t l0, int64_t l1, const ds_real *zero_line);
+double op_lap_diag(const grid *g, int64_t line, int64_t k);
+/* One Jacobi sweep of the compact Laplacian (Neumann ghosts at walls) on lines
+ * [l0,l1) of a full grid: out = (div + sum of 2*nd neighbours) / (2*nd). */
+void op_jacobi_lines(const grid *g, const ds_real *div, const ds_real *p, ds_real *out, int64_t l0, int64_t l1);
+/* Removes the part of x in the null space of A (per-class means), so solutions
+ * and adjoint right-hand sides are canonical. */
+void op_null_project(const grid *g, ds_real *x);
+/* One compact-Jacobi line update given resolved neighbour line pointers. */
+void jacobi_line(const grid *g, ds_real *out, const ds_real *div, const ds_real *c, const ds_real *const *nb,
+                 ds_real inv);
+
+/* Single-line forms with neighbour lines already resolved (tiled projection). */
+void smoke_div_line(const grid *g, double h, const ds_real *const *vm, const ds_real *const *vp, const ds_real *w,
+                    const ds_real *extra, ds_real *o);
+void smoke_gradsub_line(const grid *g, double h, const ds_real *const *v, const ds_real *pc, const ds_real *const *pm,
+                        const ds_real *const *pp, ds_real *const *out, int acc);
+
+/* ---- kernels --------------------------------------------------------------- */
+int smoke_advect_fwd(const ds_call *c, int nd, int pair);
+int smoke_advect_adj(const ds_call *c, int nd, int pair);
+int smoke_jacobi_fwd(const ds_call *c, int nd);
+int smoke_jacobi_adj(const ds_call *c, int nd);
+int smoke_cg_fwd(const ds_call *c, int nd);
+int smoke_cg_adj(const ds_call *c, int nd);
+void smoke_cg_stats(double out[8], int reset);
+
+#endif

@@ -1,0 +1,246 @@
+-- Lua front end of the smoke plugin: local smoke = ds.plugin("smoke")
+--
+-- Grids are 2D {nx, ny} or 3D {nx, ny, nz} tensors; velocity component d
+-- displaces index d, in cells per step. Every function takes an optional
+-- options table last:
+--   bc        "periodic" (default) or "wall"
+--   h         cell size (default 1 / nx, the reference's h)
+--   solver    "jacobi" (default: fixed sweeps, differentiated through) or "cg"
+--             (solve to tol; its adjoint is one CG solve of the transposed system)
+--   iters     Jacobi sweeps (default 6)
+--   tol       CG relative residual (default 1e-6 in f64, 1e-5 in f32)
+--   max_iters CG iteration cap (default 2000)
+--
+--   smoke.advect(f, vx, vy [, vz], opts)            -> f advected by v
+--   smoke.advect_velocity(vx, vy [, vz], opts)      -> v advected by itself
+--   smoke.project(vx, vy [, vz], opts)              -> divergence-free v..., p
+--   smoke.step(state, opts)                          -> next state {v = {...}, s = smoke}
+--   smoke.rollout(state, steps, opts)                -> final state (opts.frames: list to fill)
+--   smoke.divergence / gradsub / laplacian / force / inflow: the building blocks
+local ds = require("diffsim")
+
+local M = {}
+
+local K = setmetatable({}, {__index = function(t, name)
+  local k = ds.kernel("smoke." .. name)
+  t[name] = k
+  return k
+end})
+
+local function bc_code(opts, fn)
+  local bc = opts and opts.bc or "periodic"
+  if bc == "periodic" or bc == 0 then return 0 end
+  if bc == "wall" or bc == "walls" or bc == 1 then return 1 end
+  error("smoke." .. fn .. ": bc must be 'periodic' or 'wall', got '" .. tostring(bc) .. "'", 3)
+end
+
+local function cell_size(opts, v) return (opts and opts.h) or 1 / v:shape()[1] end
+
+-- Splits (a, b [, c], opts) into the tensors and the options table.
+local function split(...)
+  local n = select("#", ...)
+  local args = {...}
+  local opts
+  if n > 0 and type(args[n]) == "table" and not ds.is_tensor(args[n]) then
+    opts = args[n]
+    n = n - 1
+  elseif n > 0 and args[n] == nil then
+    n = n - 1
+  end
+  local ts = {}
+  for i = 1, n do ts[i] = args[i] end
+  return ts, opts or {}
+end
+
+local function check_tensors(fn, ts, lo, hi)
+  if #ts < lo or #ts > hi then
+    error(string.format("smoke.%s: expected %d to %d tensors, got %d", fn, lo, hi, #ts), 3)
+  end
+  for i = 1, #ts do
+    if not ds.is_tensor(ts[i]) then error(string.format("smoke.%s: argument #%d must be a tensor", fn, i), 3) end
+  end
+end
+
+function M.bc_code(opts) return bc_code(opts, "bc_code") end
+
+-- f(x - v(x)), bilinear (2D) or trilinear (3D).
+function M.advect(f, ...)
+  local v, opts = split(...)
+  check_tensors("advect", {f, unpack(v)}, 3, 4)
+  local out = ds.empty_like(f)
+  if #v == 3 then
+    K.advect3:launch({f, v[1], v[2], v[3], out}, {bc_code(opts, "advect")})
+  else
+    K.advect:launch({f, v[1], v[2], out}, {bc_code(opts, "advect")})
+  end
+  return out
+end
+
+-- Self-advection of the velocity (all components sampled at once).
+function M.advect_velocity(...)
+  local v, opts = split(...)
+  check_tensors("advect_velocity", v, 2, 3)
+  local bc = bc_code(opts, "advect_velocity")
+  if #v == 3 then
+    local a, b, c = ds.empty_like(v[1]), ds.empty_like(v[2]), ds.empty_like(v[3])
+    K.advect_vel3:launch({v[1], v[2], v[3], a, b, c}, {bc})
+    return a, b, c
+  end
+  local a, b = ds.empty_like(v[1]), ds.empty_like(v[2])
+  K.advect_vel:launch({v[1], v[2], a, b}, {bc})
+  return a, b
+end
+
+local function default_tol() return ds.precision == "f64" and 1e-6 or 1e-5 end
+
+-- Pressure projection. Returns the projected velocity components and p.
+function M.project(...)
+  local v, opts = split(...)
+  check_tensors("project", v, 2, 3)
+  local bc, h = bc_code(opts, "project"), cell_size(opts, v[1])
+  local outs = {}
+  for i = 1, #v do outs[i] = ds.empty_like(v[i]) end
+  local p = ds.empty_like(v[1])
+  local solver = opts.solver or "jacobi"
+  if solver == "jacobi" then
+    local args = {}
+    for i = 1, #v do args[i] = v[i] end
+    for i = 1, #v do args[#v + i] = outs[i] end
+    args[2 * #v + 1] = p
+    K[#v == 3 and "project3" or "project"]:launch(args, {bc, opts.iters or 6, h})
+    outs[#v + 1] = p
+    return unpack(outs, 1, #v + 1)
+  elseif solver == "cg" then
+    local guess = opts.p_guess or ds.zeros(v[1]:shape())
+    local args = {}
+    for i = 1, #v do args[i] = v[i] end
+    args[#v + 1] = guess
+    for i = 1, #v do args[#v + 1 + i] = outs[i] end
+    args[2 * #v + 2] = p
+    K[#v == 3 and "project3_cg" or "project_cg"]:launch(args,
+      {bc, h, opts.tol or default_tol(), opts.max_iters or 2000})
+    outs[#v + 1] = p
+    return unpack(outs, 1, #v + 1)
+  end
+  error("smoke.project: solver must be 'jacobi' or 'cg', got '" .. tostring(solver) .. "'", 2)
+end
+
+function M.divergence(...)
+  local v, opts = split(...)
+  check_tensors("divergence", v, 2, 3)
+  local div = ds.empty_like(v[1])
+  local args = {unpack(v)}
+  args[#v + 1] = div
+  K[#v == 3 and "divergence3" or "divergence"]:launch(args, {bc_code(opts, "divergence"), cell_size(opts, v[1])})
+  return div
+end
+
+-- v - grad p (central differences, the projection's gradient).
+function M.gradsub(...)
+  local v, opts = split(...)
+  check_tensors("gradsub", v, 3, 4)
+  local nd = #v - 1
+  local args = {unpack(v)}
+  local outs = {}
+  for i = 1, nd do
+    outs[i] = ds.empty_like(v[i])
+    args[#args + 1] = outs[i]
+  end
+  K[nd == 3 and "gradsub3" or "gradsub"]:launch(args, {bc_code(opts, "gradsub"), cell_size(opts, v[1])})
+  return unpack(outs)
+end
+
+-- A p = D G p, the operator the CG projection inverts (self-adjoint).
+function M.laplacian(p, opts)
+  local out = ds.empty_like(p)
+  K.laplacian:launch({p, out}, {bc_code(opts, "laplacian")})
+  return out
+end
+
+-- v + dt (f + b s): external force fields f (tensors or nil for none) and a
+-- buoyancy vector b per unit of smoke s.
+function M.force(v, s, f, opts)
+  opts = opts or {}
+  local nd = #v
+  local b = opts.buoyancy or {}
+  local args, params = {}, {opts.dt or 1}
+  for i = 1, nd do args[i] = v[i] end
+  args[nd + 1] = s
+  for i = 1, nd do args[nd + 1 + i] = (f and f[i]) or ds.zeros(v[1]:shape()) end
+  local outs = {}
+  for i = 1, nd do
+    outs[i] = ds.empty_like(v[i])
+    args[2 * nd + 1 + i] = outs[i]
+    params[1 + i] = b[i] or 0
+  end
+  K[nd == 3 and "force3" or "force"]:launch(args, params)
+  return outs
+end
+
+-- s + mask (value - s): sets the source cells (mask 1) to value.
+function M.inflow(s, mask, value)
+  local out = ds.empty_like(s)
+  K.inflow:launch({s, mask, value, out}, {})
+  return out
+end
+
+-- One stable-fluids step of the reference: advect v by itself, project, then
+-- advect the smoke (and apply optional forces / inflow before advecting).
+-- state = {v = {vx, vy [, vz]}, s = smoke [, p = last pressure (CG warm start)]}
+function M.step(state, opts)
+  opts = opts or {}
+  local v = state.v
+  local nd = #v
+  local s = state.s
+  if opts.force or opts.buoyancy then
+    v = M.force(v, s, opts.force, {dt = opts.dt or 1, buoyancy = opts.buoyancy})
+  end
+  local a = {M.advect_velocity(v[1], v[2], v[3], opts)}
+  local popts = opts
+  if opts.solver == "cg" and opts.warm_start ~= false and state.p then
+    popts = setmetatable({p_guess = state.p}, {__index = opts})
+  end
+  local res = {M.project(a[1], a[2], a[3], popts)}
+  local nv = {}
+  for i = 1, nd do nv[i] = res[i] end
+  local p = res[nd + 1]
+  if opts.inflow then s = M.inflow(s, opts.inflow.mask, opts.inflow.value) end
+  local ns = M.advect(s, nv[1], nv[2], nv[3], opts)
+  return {v = nv, s = ns, p = p}
+end
+
+-- steps steps of M.step; opts.frames (a table) collects the smoke after each
+-- step, opts.on_step(t, state) is called after each step.
+function M.rollout(state, steps, opts)
+  opts = opts or {}
+  for t = 1, steps do
+    state = M.step(state, opts)
+    if opts.frames then opts.frames[#opts.frames + 1] = state.s end
+    if opts.on_step then opts.on_step(t, state) end
+  end
+  return state
+end
+
+-- CG counters of this process: {fwd_solves, fwd_iters, adj_solves, adj_iters,
+-- last_fwd_iters, last_adj_iters, last_relres, unconverged}; reset=true zeroes them.
+function M.cg_stats(reset)
+  local t = ds.zeros({8})
+  ds.no_grad(function() K.cg_stats:launch({t}, {reset and 1 or 0}) end)
+  local v = t:tolist()
+  return {fwd_solves = v[1], fwd_iters = v[2], adj_solves = v[3], adj_iters = v[4], last_fwd_iters = v[5],
+          last_adj_iters = v[6], last_relres = v[7], unconverged = v[8]}
+end
+
+-- The timing peer's configuration (SCENES.md, smoke_pytorch).
+M.peer = {n = 110, steps = 99, iters = 6, lr = 100, opt_iters = 50,
+          init = "init_smoke.png", target = "peace.png"}
+
+-- Reads the peer's images: initial smoke = channel 1 of init_smoke.png,
+-- target = alpha of peace.png subsampled [::2, ::2]; both {110, 110} in [0, 1].
+function M.peer_images()
+  local init = ds.io.read_png("init_smoke.png", {channel = 1})
+  local target = ds.io.read_png("peace.png", {channel = "alpha", step = 2})
+  return init, target
+end
+
+return M
