@@ -1,0 +1,68 @@
+-- Lua front end of the render plugin: ds.plugin("render").
+--
+--   local render = ds.plugin("render")
+--   local img = render.refract(height, image)                         -- Snell, defaults below
+--   local img = render.refract(height, image, {depth = 40, ior = 1.33, dx = 1/256, boundary = "reflect"})
+--   local img = render.refract(height, image, render.reference)       -- the reference renderer
+--
+-- height {h, w}; image {h, w} or {h, w, c} on the same grid; returns the image
+-- seen from above through the surface. Differentiable w.r.t. height and image.
+local ds = require("diffsim")
+
+local M = {}
+local K = {refract = ds.kernel("render.refract")}
+
+-- The reference water renderer: displacement = -2 x slope (slope per unit
+-- length, with dx = 1/256), zero height outside the grid.
+M.reference = {mode = "linear", scale = 2, dx = 1 / 256, boundary = "zero"}
+
+local modes = {linear = 0, snell = 1}
+local bcs = {zero = 0, dirichlet = 0, reflect = 1, reflecting = 1, neumann = 1}
+
+function M.refract(height, image, o)
+  o = o or {}
+  local mode = modes[o.mode or "snell"]
+  if not mode then error("render.refract: mode must be 'snell' or 'linear', got '" .. tostring(o.mode) .. "'", 2) end
+  local bc = type(o.boundary) == "number" and o.boundary or bcs[o.boundary or "zero"]
+  if not bc then error("render.refract: boundary must be 'zero' or 'reflect', got '" .. tostring(o.boundary) .. "'", 2) end
+  if not ds.is_tensor(height) or not ds.is_tensor(image) then
+    error("render.refract: height and image must be tensors", 2)
+  end
+  local a
+  if mode == 0 then a = o.scale or 2 else a = o.depth or 32 end
+  local dx = o.dx or 1 / height:shape()[1]
+  local out = ds.empty_like(image)
+  K.refract:launch({height, image, out}, {mode, a, o.ior or 1.33, dx, bc})
+  return out
+end
+
+-- An image file as a tensor on an h x w grid: {h, w, 3} colour, or {h, w} for
+-- one channel (channel = 1..4 or "alpha"). Grey is repeated into three
+-- channels; RGBA is composited over white, so transparent parts show as paper.
+-- Channel mixing is a matmul of the {h w, c} pixels by a c x 3 matrix: no Lua loops.
+function M.load_image(path, h, w, channel)
+  if channel then return ds.io.read_png(path, {channel = channel, size = {h, w}}) end
+  return ds.no_grad(function()
+    local img = ds.io.read_png(path, {size = {h, w}})
+    local c = img:shape()[3]
+    if c == 3 then return img end
+    local flat = ds.reshape(img, {h * w, c})
+    local function mix(rows) return ds.matmul(flat, ds.tensor(rows)) end
+    local out
+    if c == 1 then
+      out = mix{{1, 1, 1}}
+    else
+      -- colour rows, then the alpha row picked out into all three channels
+      local colour, alpha = {}, {}
+      for k = 1, c do
+        colour[k] = c == 2 and (k == 1 and {1, 1, 1} or {0, 0, 0}) or {k == 1 and 1 or 0, k == 2 and 1 or 0, k == 3 and 1 or 0}
+        alpha[k] = k == c and {1, 1, 1} or {0, 0, 0}
+      end
+      local a = mix(alpha)
+      out = mix(colour) * a - a + 1
+    end
+    return ds.reshape(out, {h, w, 3})
+  end)
+end
+
+return M
