@@ -108,12 +108,20 @@ function M.rollout(u0, p, o)
   end
   if o.on_level then o.on_level(0, a); o.on_level(1, b) end
   local src_steps = o.src_steps or math.huge
+  -- Levels made here are released as soon as the next update no longer needs
+  -- them, instead of waiting for Lua's garbage collector (which does not see
+  -- their size): that is what makes checkpointed and tape-free rollouts hold
+  -- only a few levels. Releasing drops only this handle; a recording tape keeps
+  -- its own reference. Not done when on_level may have kept the level.
+  local release = not o.on_level
   local function advance(t0, t1, x, y)
+    local x_own, y_own = false, false
     for t = t0, t1 - 1 do
       local z
       if o.src and t - 2 < src_steps then z = M.step(x, y, p, o.src, o.gain) else z = M.step(x, y, p) end
       if o.on_level then o.on_level(t, z) end
-      x, y = y, z
+      if release and x_own then x:free() end
+      x, y, x_own, y_own = y, z, y_own, true
     end
     return x, y
   end
