@@ -175,18 +175,28 @@ enum { GRAIN_SPRINGS = 2048, GRAIN_NODES = 1024 };
   j->x + (int64_t)a * D, j->x + (int64_t)b * D, j->v + (int64_t)a * D, j->v + (int64_t)b * D, \
       j->rest[s], j->stiff[s], j->amp[s], j->sdamp[s], j->act ? j->act[s] : 0
 
-static void springs_fwd_range(int64_t lo, int64_t hi, void *user) {
-  const step_job *j = user;
-  const int D = j->D;
+FORCE_INLINE void springs_fwd_body(const step_job *j, int64_t lo, int64_t hi, const int D) {
   for (int64_t s = lo; s < hi; s++) {
     int32_t a = j->g.pair[2 * s], b = j->g.pair[2 * s + 1];
     spring_fwd(D, SPRING_ARGS(j, s), j->f + s * D);
   }
 }
+/* D as a literal in each branch: two specialised copies of the loop body. */
+#define DISPATCH_D(body, j, ...) \
+  do {                           \
+    if ((j)->D == 2)             \
+      body(__VA_ARGS__, 2);      \
+    else                         \
+      body(__VA_ARGS__, 3);      \
+  } while (0)
+static void springs_fwd_range(int64_t lo, int64_t hi, void *user) {
+  const step_job *j = user;
+  DISPATCH_D(springs_fwd_body, j, j, lo, hi);
+}
 
 /* Sums the per-spring vectors of node i's springs with the sign of its end:
  * -vec at the a end, +vec at the b end. */
-static inline void gather(const topo *g, int D, int64_t i, const R *vec, R *out) {
+FORCE_INLINE void gather(const topo *g, int D, int64_t i, const R *vec, R *out) {
   for (int k = 0; k < D; k++) out[k] = 0;
   for (int32_t e = g->ptr[i]; e < g->ptr[i + 1]; e++) {
     int32_t q = g->adj[e];
@@ -197,9 +207,7 @@ static inline void gather(const topo *g, int D, int64_t i, const R *vec, R *out)
   }
 }
 
-static void nodes_fwd_range(int64_t lo, int64_t hi, void *user) {
-  const step_job *j = user;
-  const int D = j->D;
+FORCE_INLINE void nodes_fwd_body(const step_job *j, int64_t lo, int64_t hi, const int D) {
   node_tmp t;
   R F[3];
   for (int64_t i = lo; i < hi; i++) {
@@ -207,15 +215,17 @@ static void nodes_fwd_range(int64_t lo, int64_t hi, void *user) {
     node_fwd(j->p, D, j->x + i * D, j->v + i * D, F, j->im[i], j->xo + i * D, j->vo + i * D, &t);
   }
 }
+static void nodes_fwd_range(int64_t lo, int64_t hi, void *user) {
+  const step_job *j = user;
+  DISPATCH_D(nodes_fwd_body, j, j, lo, hi);
+}
 
 /* Adjoint pass A: node integration, in reverse. Leaves the grad of each node's
  * force sum in gF (n * D scratch). */
 typedef struct { const step_job *j; R *gF; } adjA;
 
-static void nodes_adj_range(int64_t lo, int64_t hi, void *user) {
-  const adjA *u = user;
+FORCE_INLINE void nodes_adj_body(const adjA *u, int64_t lo, int64_t hi, const int D) {
   const step_job *j = u->j;
-  const int D = j->D;
   R F[3];
   for (int64_t i = lo; i < hi; i++) {
     gather(&j->g, D, i, j->f, F);
@@ -223,12 +233,14 @@ static void nodes_adj_range(int64_t lo, int64_t hi, void *user) {
              j->gx ? j->gx + i * D : NULL, j->gv ? j->gv + i * D : NULL, u->gF + i * D);
   }
 }
+static void nodes_adj_range(int64_t lo, int64_t hi, void *user) {
+  const adjA *u = user;
+  DISPATCH_D(nodes_adj_body, u->j, u, lo, hi);
+}
 
 /* Pass B: per spring, grad of f = -gF[a] + gF[b]; back through the spring. */
-static void springs_adj_range(int64_t lo, int64_t hi, void *user) {
-  const adjA *u = user;
+FORCE_INLINE void springs_adj_body(const adjA *u, int64_t lo, int64_t hi, const int D) {
   const step_job *j = u->j;
-  const int D = j->D;
   for (int64_t s = lo; s < hi; s++) {
     int32_t a = j->g.pair[2 * s], b = j->g.pair[2 * s + 1];
     R gf[3];
@@ -238,11 +250,13 @@ static void springs_adj_range(int64_t lo, int64_t hi, void *user) {
                j->gact ? j->gact + s : NULL);
   }
 }
+static void springs_adj_range(int64_t lo, int64_t hi, void *user) {
+  const adjA *u = user;
+  DISPATCH_D(springs_adj_body, u->j, u, lo, hi);
+}
 
 /* Pass C: gather the spring grads onto the nodes (+ at a, - at b). */
-static void nodes_gather_range(int64_t lo, int64_t hi, void *user) {
-  const step_job *j = user;
-  const int D = j->D;
+FORCE_INLINE void nodes_gather_body(const step_job *j, int64_t lo, int64_t hi, const int D) {
   R s[3];
   for (int64_t i = lo; i < hi; i++) {
     if (j->gx) {
@@ -254,6 +268,10 @@ static void nodes_gather_range(int64_t lo, int64_t hi, void *user) {
       for (int k = 0; k < D; k++) j->gv[i * D + k] -= s[k];
     }
   }
+}
+static void nodes_gather_range(int64_t lo, int64_t hi, void *user) {
+  const step_job *j = user;
+  DISPATCH_D(nodes_gather_body, j, j, lo, hi);
 }
 
 static void step_forward(ds_ctx *ctx, const ds_host_api *h, step_job *j) {
@@ -544,49 +562,68 @@ static void ctrl_input_adj(const ctrl *k, const R *gin, R *gx, R *gv) {
 }
 
 /* in -> h (H), act (ns). Row-major W: the inner loops run over contiguous rows. */
-static void ctrl_fwd(const ctrl *k, const R *in, R *h, R *act) {
+/* The two matrix-vector products dominate a robot step; with target_clones the
+ * loader picks an AVX2/FMA build of them where the CPU has it (the project's
+ * baseline is x86-64-v2), and the portable one elsewhere. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define HOT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HOT_CLONES
+#endif
+
+/* A dot product in 8 independent lanes summed in a fixed order: the compiler
+ * can vectorise it without -ffast-math, and the result does not depend on the
+ * machine (the order is part of the code, not of the optimiser). */
+FORCE_INLINE R dot_lanes(const R *restrict a, const R *restrict b, int n) {
+  R lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++) lane[l] += a[i + l] * b[i + l];
+  for (int l = 0; i < n; i++, l++) lane[l] += a[i] * b[i];
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+HOT_CLONES static void ctrl_fwd(const ctrl *k, const R *restrict in, R *restrict h, R *restrict act) {
   const int H = k->H, ns = k->ns;
   for (int o = 0; o < H; o++) h[o] = k->b1[o];
   for (int i = 0; i < k->n_in; i++) {
-    const R xi = in[i], *w = k->W1 + (int64_t)i * H;
+    const R xi = in[i], *restrict w = k->W1 + (int64_t)i * H;
     for (int o = 0; o < H; o++) h[o] += xi * w[o];
   }
-  for (int o = 0; o < H; o++) h[o] = tanh(h[o]);
+  for (int o = 0; o < H; o++) h[o] = RTANH(h[o]);
   for (int s = 0; s < ns; s++) act[s] = k->b2[s];
   for (int i = 0; i < H; i++) {
-    const R hi = h[i], *w = k->W2 + (int64_t)i * ns;
+    const R hi = h[i], *restrict w = k->W2 + (int64_t)i * ns;
     for (int s = 0; s < ns; s++) act[s] += hi * w[s];
   }
-  for (int s = 0; s < ns; s++) act[s] = tanh(act[s]);
+  for (int s = 0; s < ns; s++) act[s] = RTANH(act[s]);
 }
 
 /* gact, ghid: grads of act and h (ghid may be NULL). Accumulates the weight
  * grads and writes gin. gp (ns) and gh (H) are scratch. */
-static void ctrl_adj(const ctrl *k, const R *in, const R *h, const R *act, const R *gact, const R *ghid, R *gin,
-                     R *gp, R *gh) {
+HOT_CLONES static void ctrl_adj(const ctrl *k, const R *restrict in, const R *restrict h, const R *restrict act,
+                                const R *restrict gact, const R *restrict ghid, R *restrict gin, R *restrict gp,
+                                R *restrict gh) {
   const int H = k->H, ns = k->ns, n_in = k->n_in;
   for (int s = 0; s < ns; s++) gp[s] = gact[s] * (1 - act[s] * act[s]);
   if (k->gb2)
     for (int s = 0; s < ns; s++) k->gb2[s] += gp[s];
   for (int i = 0; i < H; i++) {
-    const R *w = k->W2 + (int64_t)i * ns;
-    R acc = ghid ? ghid[i] : 0;
-    for (int s = 0; s < ns; s++) acc += w[s] * gp[s];
+    const R *restrict w = k->W2 + (int64_t)i * ns;
+    R acc = (ghid ? ghid[i] : 0) + dot_lanes(w, gp, ns);
     gh[i] = acc * (1 - h[i] * h[i]);
     if (k->gW2) {
-      R *gw = k->gW2 + (int64_t)i * ns, hi = h[i];
+      R *restrict gw = k->gW2 + (int64_t)i * ns, hi = h[i];
       for (int s = 0; s < ns; s++) gw[s] += hi * gp[s];
     }
   }
   if (k->gb1)
     for (int o = 0; o < H; o++) k->gb1[o] += gh[o];
   for (int i = 0; i < n_in; i++) {
-    const R *w = k->W1 + (int64_t)i * H;
-    R acc = 0;
-    for (int o = 0; o < H; o++) acc += w[o] * gh[o];
-    gin[i] = acc;
+    const R *restrict w = k->W1 + (int64_t)i * H;
+    gin[i] = dot_lanes(w, gh, H);
     if (k->gW1) {
-      R *gw = k->gW1 + (int64_t)i * H, xi = in[i];
+      R *restrict gw = k->gW1 + (int64_t)i * H, xi = in[i];
       for (int o = 0; o < H; o++) gw[o] += xi * gh[o];
     }
   }
@@ -792,8 +829,8 @@ static int nn_input_adj(const ds_call *c) {
 }
 
 /* ======================================================================= energy */
-/* out = {kinetic, spring potential, gravity potential} at one state, with the
- * potential 1/2 k (|d| - L0)^2 (no actuation). Pinned nodes carry no energy. */
+/* out = {kinetic, spring potential, gravity potential} at one state (springs at
+ * rest length L0, no actuation). Pinned nodes carry no energy. */
 enum { E_X, E_V, E_REST, E_STIFF, E_TOPO, E_IMASS, E_OUT };
 
 static int energy_check(const ds_call *c) {
@@ -830,8 +867,10 @@ static int energy_fwd(const ds_call *c) {
       double dd = (double)x[a * D + d] - x[b * D + d];
       q2 += dd * dd;
     }
-    double e = sqrt(q2) - L0[s];
-    se += 0.5 * k[s] * e * e;
+    /* the potential whose gradient is exactly the kernel's force k (l - L) d / l with
+     * l = q + eps: k ((q - L)^2 / 2 + L eps log((q + eps) / (L + eps))) */
+    double q = sqrt(q2), L = L0[s], eps = SPRING_EPS;
+    se += k[s] * (0.5 * (q - L) * (q - L) + L * eps * log((q + eps) / (L + eps)));
   }
   R *o = ds_rdata(A[E_OUT]);
   o[0] = (R)ke;

@@ -29,6 +29,19 @@
 
 typedef ds_real R;
 
+/* The per-node and per-spring bodies are always inlined into loops that call them
+ * with a literal D (2 or 3), so the compiler unrolls the tiny vector loops. */
+#define FORCE_INLINE static inline __attribute__((always_inline))
+#ifdef DS_REAL_F64
+#define RTANH tanh
+#define RSQRT sqrt
+#define RFABS fabs
+#else
+#define RTANH tanhf
+#define RSQRT sqrtf
+#define RFABS fabsf
+#endif
+
 #define SPRING_EPS ((R)1e-4)
 /* The reference's TOI only triggers for a clearly falling node (v_y < -1e-4), so a
  * node resting on the ground is not re-projected by round-off. */
@@ -90,25 +103,25 @@ static inline topo topo_from(const int32_t *t) {
 }
 
 /* ---- friction: shrink the components other than `axis` by r (isotropic) ---- */
-static inline void fric_fwd(R *u, int D, int axis, R r) {
+FORCE_INLINE void fric_fwd(R *u, int D, int axis, R r) {
   R t2 = 0;
   for (int k = 0; k < D; k++)
     if (k != axis) t2 += u[k] * u[k];
-  R tn = sqrt(t2);
+  R tn = RSQRT(t2);
   R s = tn > r ? 1 - r / tn : 0;
   for (int k = 0; k < D; k++)
     if (k != axis) u[k] *= s;
 }
 /* u: the components before friction; g: grad of those after; adds into gu and
  * returns the grad of r. */
-static inline R fric_adj(const R *u, const R *g, R *gu, int D, int axis, R r) {
+FORCE_INLINE R fric_adj(const R *u, const R *g, R *gu, int D, int axis, R r) {
   R t2 = 0, ug = 0;
   for (int k = 0; k < D; k++)
     if (k != axis) {
       t2 += u[k] * u[k];
       ug += u[k] * g[k];
     }
-  R tn = sqrt(t2);
+  R tn = RSQRT(t2);
   if (!(tn > r)) return 0;
   R s = 1 - r / tn, c = r * ug / (tn * tn * tn);
   for (int k = 0; k < D; k++)
@@ -124,7 +137,7 @@ typedef struct node_tmp {
 } node_tmp;
 
 /* x, v: the node's state; F: the spring force sum; im: inverse mass. */
-static inline void node_fwd(const phys *p, int D, const R *x, const R *v, const R *F, R im, R *xo, R *vo,
+FORCE_INLINE void node_fwd(const phys *p, int D, const R *x, const R *v, const R *F, R im, R *xo, R *vo,
                             node_tmp *t) {
   t->pinned = im == 0;
   t->hitw = t->contact = 0;
@@ -143,7 +156,7 @@ static inline void node_fwd(const phys *p, int D, const R *x, const R *v, const 
     R xt = x[0] + p->dt * t->vs[0];
     if ((xt > p->wall_hi && t->vs[0] > 0) || (xt < p->wall_lo && t->vs[0] < 0)) {
       t->hitw = 1;
-      t->rw = p->wall_mu * fabs(t->vs[0]);
+      t->rw = p->wall_mu * RFABS(t->vs[0]);
       t->u[0] = 0;
       fric_fwd(t->u, D, 0, t->rw);
     }
@@ -179,7 +192,7 @@ static inline void node_fwd(const phys *p, int D, const R *x, const R *v, const 
 
 /* Reverse of node_fwd. gxo, gvo: grads of the outputs. Adds into gx, gv (either
  * may be NULL) and writes gF, the grad of the force sum F. */
-static inline void node_adj(const phys *p, int D, const R *x, const R *v, const R *F, R im, const R *gxo,
+FORCE_INLINE void node_adj(const phys *p, int D, const R *x, const R *v, const R *F, R im, const R *gxo,
                             const R *gvo, R *gx, R *gv, R *gF) {
   node_tmp t;
   R xo[3], vo[3];
@@ -242,7 +255,7 @@ typedef struct spring_mat {
 } spring_mat;
 
 /* f = s d for spring s at the given state and actuation (act may be NULL). */
-static inline void spring_fwd(int D, const R *xa, const R *xb, const R *va, const R *vb, R L0, R k, R a,
+FORCE_INLINE void spring_fwd(int D, const R *xa, const R *xb, const R *va, const R *vb, R L0, R k, R a,
                               R c, R act, R *f) {
   R d[3], q2 = 0, vd = 0;
   for (int j = 0; j < D; j++) {
@@ -250,7 +263,7 @@ static inline void spring_fwd(int D, const R *xa, const R *xb, const R *va, cons
     q2 += d[j] * d[j];
     vd += (va[j] - vb[j]) * d[j];
   }
-  R l = sqrt(q2) + SPRING_EPS;
+  R l = RSQRT(q2) + SPRING_EPS;
   R L = L0 * (1 + a * act);
   R s = k * (l - L) / l + c * vd / (l * l);
   for (int j = 0; j < D; j++) f[j] = s * d[j];
@@ -258,7 +271,7 @@ static inline void spring_fwd(int D, const R *xa, const R *xb, const R *va, cons
 
 /* gf: grad of f. Writes gd (grad of d = xa - xb) and gvr (grad of va - vb);
  * adds the per-spring grads into the non-NULL pointers. */
-static inline void spring_adj(int D, const R *xa, const R *xb, const R *va, const R *vb, R L0, R k, R a, R c,
+FORCE_INLINE void spring_adj(int D, const R *xa, const R *xb, const R *va, const R *vb, R L0, R k, R a, R c,
                               R act, const R *gf, R *gd, R *gvr, R *gL0, R *gk, R *ga, R *gc, R *gact) {
   R d[3], vr[3], q2 = 0, vd = 0, gs = 0;
   for (int j = 0; j < D; j++) {
@@ -268,7 +281,7 @@ static inline void spring_adj(int D, const R *xa, const R *xb, const R *va, cons
     vd += vr[j] * d[j];
     gs += gf[j] * d[j];
   }
-  R q = sqrt(q2), l = q + SPRING_EPS, l2 = l * l;
+  R q = RSQRT(q2), l = q + SPRING_EPS, l2 = l * l;
   R L = L0 * (1 + a * act);
   R s = k * (l - L) / l + c * vd / l2;
   R ds_dl = k * L / l2 - 2 * c * vd / (l2 * l);
