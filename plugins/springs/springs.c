@@ -10,6 +10,7 @@
  *   springs.nn_input    the controller's input vector for one state (for Lua controllers)
  *   springs.energy      kinetic, spring and gravity energy (diagnostics, no adjoint)
  *   springs.render      rasterises one frame into an RGB image (no adjoint)
+ *   springs.pick        one element of a trajectory as a scalar (for losses)
  *
  * Why multi-step kernels: a robot rollout is 681 tiny steps (26 nodes); launching
  * one kernel per op per step from Lua would cost more than the physics. The
@@ -954,6 +955,36 @@ static int render_fwd(const ds_call *c) {
   return DS_OK;
 }
 
+/* ========================================================================= pick */
+/* out = scale * xs[t, i, d]: one element of a trajectory as a differentiable
+ * scalar, in O(1) (a dot product with a one-hot mask would touch every element
+ * and start a parallel region just to read one number). Indices are 0-based. */
+static int pick_check(const ds_call *c) {
+  const ds_tensor *xs = c->args[0];
+  for (int k = 0; k < 3; k++) {
+    double q = c->params[k];
+    int64_t lim = k < xs->ndim ? xs->dims[k] : 1;
+    if (!(q >= 0 && q < (double)lim && q == (double)(int64_t)q))
+      return c->host->error(c, "param #%d (index %g) is out of range for argument 'xs' (#1) with dim %lld = %lld", k + 1,
+                            q, (long long)k, (long long)lim);
+  }
+  if (xs->ndim != 3) return c->host->error(c, "argument 'xs' (#1) must have 3 dims {T, n, D}");
+  return ds_expect_shape(c, 1, 0, -1, -1, -1, -1);
+}
+static int64_t pick_index(const ds_call *c) {
+  const ds_tensor *xs = c->args[0];
+  return ((int64_t)c->params[0] * xs->dims[1] + (int64_t)c->params[1]) * xs->dims[2] + (int64_t)c->params[2];
+}
+static int pick_fwd(const ds_call *c) {
+  ds_rdata(c->args[1])[0] = (R)c->params[3] * ds_rdata(c->args[0])[pick_index(c)];
+  return DS_OK;
+}
+static int pick_adj(const ds_call *c) {
+  R *g = ds_rgrad(c->args[0]);
+  if (g) g[pick_index(c)] += (R)c->params[3] * ds_rgrad(c->args[1])[0];
+  return DS_OK;
+}
+
 /* ================================================================ registration */
 static const ds_arg_desc TOPO_ARGS[] = {{"springs", DS_NODIFF, DS_I32, 2}, {"topo", DS_OUT, DS_I32, 1}};
 static const char *const TOPO_PARAMS[] = {"n"};
@@ -996,6 +1027,9 @@ static const ds_arg_desc RENDER_ARGS[] = {{"x", DS_NODIFF, DS_REAL, 2},
                                           {"act", DS_NODIFF, DS_REAL, 1},
                                           {"amplitude", DS_NODIFF, DS_REAL, 1},
                                           {"image", DS_OUT, DS_REAL, 3}};
+static const ds_arg_desc PICK_ARGS[] = {{"xs", DS_IN, DS_REAL, 3}, {"out", DS_OUT, DS_REAL, 0}};
+static const char *const PICK_PARAMS[] = {"t", "i", "d", "scale"};
+
 static const char *const RENDER_PARAMS[] = {"x_lo", "x_hi", "y_lo", "y_hi", "ground_y"};
 
 int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
@@ -1009,6 +1043,7 @@ int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
       {"nn_input", 3, INPUT_ARGS, I_NPARAMS, INPUT_PARAMS, nn_input_check, {nn_input_fwd}, {nn_input_adj}},
       {"energy", 7, ENERGY_ARGS, 1, ENERGY_PARAMS, energy_check, {energy_fwd}, {NULL}},
       {"render", 5, RENDER_ARGS, 5, RENDER_PARAMS, render_check, {render_fwd}, {NULL}},
+      {"pick", 2, PICK_ARGS, 4, PICK_PARAMS, pick_check, {pick_fwd}, {pick_adj}},
   };
   for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
     if ((rc = host->register_kernel(reg, &ks[i]))) return rc;

@@ -23,7 +23,7 @@ ds.load_plugin("springs")
 
 local M = {}
 local K = {}
-for _, name in ipairs{"topology", "step", "rollout", "nn_rollout", "nn_input", "energy", "render"} do
+for _, name in ipairs{"topology", "step", "rollout", "nn_rollout", "nn_input", "energy", "render", "pick"} do
   K[name] = ds.kernel("springs." .. name)
 end
 M.kernels = K
@@ -251,20 +251,15 @@ function M.row(xs, t)
   return out:touch()
 end
 
--- A differentiable scalar: element (t, i, d) of a {T+1, n, D} trajectory (1-based),
--- as a dot product with a cached one-hot mask (one launch on the tape).
-local masks = setmetatable({}, {__mode = "v"})
+-- A differentiable scalar: scale * element (t, i, d) of a {T+1, n, D} trajectory
+-- (1-based; t < 0 counts from the end, -1 = the last state). One O(1) launch.
+local scalar_shape = {}
 function M.select(xs, t, i, d, scale)
-  local s = xs:shape()
-  if t < 0 then t = s[1] + 1 + t end
-  local key = table.concat(s, "x") .. ":" .. t .. ":" .. i .. ":" .. d .. ":" .. (scale or 1)
-  local m = masks[key]
-  if not m then
-    m = ds.zeros(s)
-    m:set(((t - 1) * s[2] + (i - 1)) * s[3] + d, scale or 1)
-    masks[key] = m
-  end
-  return ds.dot(xs, m)
+  local T1 = xs:shape()[1]
+  if t < 0 then t = T1 + 1 + t end
+  local out = ds.empty(scalar_shape)
+  K.pick:launch({xs, out}, {t - 1, i - 1, d - 1, scale or 1})
+  return out
 end
 
 -- One frame {h, w, 3} of state x {n, D} with actuation act {ns} (optional).
