@@ -11,7 +11,7 @@
 /* ---- one line, neighbours already resolved --------------------------------- */
 
 /* o = coef * sum_d (vp_d - vm_d) - h2 * extra; the last axis comes from w. */
-static void div_line(const grid *g, ds_real coef, ds_real h2, const ds_real *const *vm, const ds_real *const *vp,
+SMOKE_CLONES static void div_line(const grid *g, ds_real coef, ds_real h2, const ds_real *const *vm, const ds_real *const *vp,
                      const ds_real *w, const ds_real *extra, ds_real *o) {
   const int64_t n = g->len;
   const int periodic = g->bc == BC_PERIODIC;
@@ -36,7 +36,7 @@ static void div_line(const grid *g, ds_real coef, ds_real h2, const ds_real *con
 }
 
 /* out_d = (acc ? out_d : 0) + v_d - (p[+1] - p[-1]) / (2h) on one line. */
-static void gradsub_line(const grid *g, ds_real inv2h, const ds_real *const *v, const ds_real *pc,
+SMOKE_CLONES static void gradsub_line(const grid *g, ds_real inv2h, const ds_real *const *v, const ds_real *pc,
                          const ds_real *const *pm, const ds_real *const *pp, ds_real *const *out, int acc) {
   const int64_t n = g->len;
   const int nd = g->nd, last = nd - 1;
@@ -68,8 +68,8 @@ static void gradsub_line(const grid *g, ds_real inv2h, const ds_real *const *v, 
 
 /* One compact Jacobi sweep on a line: nb = {minus_0, plus_0, minus_1, plus_1}
  * lines (Neumann at walls: the caller passes the centre line itself). */
-void jacobi_line(const grid *g, ds_real *out, const ds_real *div, const ds_real *c, const ds_real *const *nb,
-                 ds_real inv) {
+SMOKE_CLONES void jacobi_line(const grid *g, ds_real *out, const ds_real *div, const ds_real *c,
+                              const ds_real *const *nb, ds_real inv) {
   const int64_t n = g->len;
   const ds_real *m0 = nb[0], *p0 = nb[1];
   if (g->nd == 2) {

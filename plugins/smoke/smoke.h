@@ -27,6 +27,14 @@ enum { SMOKE_MIN_CELLS = 4 };  /* the projection's +-2 stencil needs 4 distinct 
 #define floor_r floorf
 #endif
 
+/* Hot loops get AVX2 and AVX-512 clones picked at load time; the baseline build
+ * stays portable (x86-64-v2). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && !defined(DS_NO_CLONES)
+#define SMOKE_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define SMOKE_CLONES
+#endif
+
 typedef struct grid {
   int nd;          /* 2 or 3 */
   int bc;          /* BC_PERIODIC or BC_WALL */

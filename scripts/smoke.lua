@@ -1,0 +1,120 @@
+-- smoke: optimise the initial velocity field of a 2D smoke simulation so that
+-- after 99 steps the smoke that started as init_smoke.png shows peace.png.
+-- This is the timing peer's configuration exactly (SCENES.md, smoke_pytorch):
+-- grid 110^2, h = 1/110, periodic boundaries, velocities in cells per step,
+-- 99 steps of {self-advect v, project with 6 Jacobi sweeps from p = 0, advect
+-- the smoke}, loss = mean((smoke_99 - target)^2), plain gradient descent on
+-- (vx, vy), lr 100, 50 iterations, starting from zero velocity.
+--
+--   diffsim scripts/smoke.lua [--iters 50] [--out out/smoke] [--solver jacobi|cg]
+--     [--lr 100] [--steps 99] [--n 110] [--jacobi-iters 6] [--tol 1e-5] [--bc periodic|wall]
+--     [--checkpoint K] [--precision f32|f64] [--threads T] [--no-gif]
+--
+-- Modes:
+--   default / --reference  the peer's algorithm, number for number (the peer has no
+--                quirk to undo: its 6 unconverged Jacobi sweeps are the method).
+--   --solver cg  the projection is solved to --tol by conjugate gradients (warm
+--                started from the previous step's pressure) and its gradient comes
+--                from one adjoint CG solve per step (implicit function theorem),
+--                so the velocity is divergence-free to the tolerance.
+-- --checkpoint K keeps only every K-th step's state on the tape and recomputes the
+-- rest during backward (memory O(steps/K + K) instead of O(steps)).
+-- Writes: target.png, init.png, final_unoptimized.png, final_optimized.png,
+-- velocity_x.png, velocity_y.png, rollout.gif (the optimised rollout), loss.csv, loss.png.
+local cli = require("diffsim.cli")
+local opt, ds = cli.parse(arg, {name = "smoke", script = "scripts/smoke.lua", iters = 50, out = "out/smoke",
+  flags = {solver = "jacobi", lr = 100, steps = 99, n = 110, jacobi_iters = 6, tol = 0, max_cg = 2000,
+           bc = "periodic", checkpoint = 0, gif = true}})
+local smoke = ds.plugin("smoke")
+
+local n = opt.n
+local init, target = smoke.peer_images()
+if n ~= 110 then
+  init = ds.io.read_png("init_smoke.png", {channel = 1, size = {n, n}})
+  target = ds.io.read_png("peace.png", {channel = "alpha", step = 2, size = {n, n}})
+end
+local sim = {solver = opt.solver, iters = opt.jacobi_iters, bc = opt.bc, h = 1 / n,
+             tol = opt.tol > 0 and opt.tol or nil, max_iters = opt.max_cg}
+
+local vx, vy = ds.zeros{n, n}, ds.zeros{n, n}
+local gd = ds.optim.gd({vx, vy}, {lr = opt.lr})
+
+local function rollout(tape, frames)
+  local state = {v = {vx, vy}, s = init}
+  local K = opt.checkpoint
+  if tape and K > 0 then
+    local t = 0
+    while t < opt.steps do
+      local m = math.min(K, opt.steps - t)
+      local a, b, s, p = tape:checkpoint(function(a, b, s, p)
+        local st = smoke.rollout({v = {a, b}, s = s, p = p}, m, sim)
+        return st.v[1], st.v[2], st.s, st.p
+      end, state.v[1], state.v[2], state.s, state.p)
+      state = {v = {a, b}, s = s, p = p}
+      t = t + m
+    end
+    return state
+  end
+  return smoke.rollout(state, opt.steps, setmetatable({frames = frames}, {__index = sim}))
+end
+
+local function loss_of(s) return ds.mean(ds.square(s - target)) end
+
+ds.io.write_png(opt.out .. "/target.png", target)
+ds.io.write_png(opt.out .. "/init.png", init)
+
+local losses, first_final = {}, nil
+local bar = ds.progress.new(opt.iters, "smoke")
+local t0 = ds.now()
+for it = 1, opt.iters do
+  gd:zero_grad()
+  local tape = ds.tape()
+  local final
+  local loss = tape:record(function()
+    final = rollout(tape)
+    return loss_of(final.s)
+  end)
+  tape:backward(loss)
+  local l = loss:item()
+  if l ~= l then
+    io.stderr:write("smoke: the loss became NaN at iteration " .. it .. " (lr too large?)\n")
+    os.exit(1)
+  end
+  if it == 1 then first_final = final.s:detach() end
+  losses[it] = l
+  cli.iter(it, l)
+  bar:update(it)
+  gd:step()
+end
+bar:done()
+local secs = ds.now() - t0
+
+-- The optimised rollout without a tape: final state and animation.
+local frames = {}
+local final = ds.no_grad(rollout, nil, opt.gif and frames or nil)
+local final_loss = ds.no_grad(loss_of, final.s):item()
+if first_final then ds.io.write_png(opt.out .. "/final_unoptimized.png", first_final) end
+ds.io.write_png(opt.out .. "/final_optimized.png", final.s)
+ds.io.write_png(opt.out .. "/velocity_x.png", vx, {symmetric = true})
+ds.io.write_png(opt.out .. "/velocity_y.png", vy, {symmetric = true})
+if #frames > 0 then
+  local every = {}
+  for i = 1, #frames, 2 do every[#every + 1] = frames[i] end
+  ds.io.write_gif(opt.out .. "/rollout.gif", every, {delay = 6, range = {0, 1}})
+end
+if #losses > 0 then cli.write_losses(ds, opt.out, losses) end
+
+local l0 = losses[1] or final_loss
+cli.result("loss_initial", l0)
+cli.result("loss_final", final_loss)
+cli.result("loss_reduction", l0 / final_loss)
+cli.result("ms_per_iter", 1000 * secs / math.max(opt.iters, 1))
+if opt.solver == "cg" then
+  local st = smoke.cg_stats()
+  cli.result("cg_iters_per_solve", st.fwd_iters / math.max(st.fwd_solves, 1),
+             st.adj_iters / math.max(st.adj_solves, 1))
+end
+if opt.iters > 0 and not (final_loss < l0) then
+  io.stderr:write("smoke: the loss did not decrease\n")
+  os.exit(1)
+end
