@@ -140,6 +140,25 @@ describe("springs optimisation", function()
     assert.is_true(losses[25] < losses[1] * 1e-2)
   end)
 
+  it("cage: L-BFGS steers the centre particle in a handful of iterations", function()
+    local ok, losses, results, out = run_script(root .. "/scripts/cage.lua --n 3 --iters 6 --out /tmp/ds_springs_test_cage")
+    assert(ok, out)
+    local initial = tonumber(results.initial_loss)
+    assert.is_true(initial > 1e-4, out)
+    assert.is_true(losses[#losses] < initial * 1e-6, out)
+  end)
+
+  it("toi.lua and gradient_explosion.lua report the known answers", function()
+    local ok, _, results, out = run_script(root .. "/scripts/toi.lua --scan 3 --out /tmp/ds_springs_test_toi")
+    assert(ok, out)
+    assert.is_true(math.abs(tonumber(results.dyfinal_dy0_toi) + 1) < 1e-9, out)
+    assert.is_true(math.abs(tonumber(results.dyfinal_dy0_naive) - 1) < 1e-9, out)
+    ok, _, results, out = run_script(root .. "/scripts/gradient_explosion.lua --steps 1000 --out /tmp/ds_springs_test_ge")
+    assert(ok, out)
+    assert.is_true(math.abs(tonumber(results.grad_T1000_alpha0) - 500.5) < 1e-9, out) -- dt T (T + 1) / 2
+    assert.is_true(tonumber(results.grad_T1000_alpha100) < 11, out)                   -- about T / alpha
+  end)
+
   it("robot B's loss falls within 10 iterations", function()
     local ok, losses, results, out = run_script(root .. "/scripts/mass_spring.lua --robot 1 --iters 10 --no-gif --out /tmp/ds_springs_test_b")
     assert(ok, out)
