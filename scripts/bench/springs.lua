@@ -13,7 +13,7 @@
 --                   ground contact; reports springs x steps per second.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/springs.lua", name = "bench_springs", out = "out/bench",
-                                flags = {reps = 20, side = 20, steps3d = 20}})
+                                flags = {reps = 20, side = 21, steps3d = 20}})
 local springs = ds.plugin("springs")
 local robots = require("scenes.robots")
 local wall = ds.now
