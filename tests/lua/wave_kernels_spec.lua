@@ -90,6 +90,26 @@ describe("wave: whole rollouts", function()
   end)
 end)
 
+describe("wave: optimisable sources", function()
+  it("a drop's position, amplitude and width are recovered from the wave it makes", function()
+    local p = wave.params{n = 48}
+    local function final(d) return wave.rollout(wave.drops(d, {48, 48}), p, {steps = 40}) end
+    local target = ds.no_grad(final, ds.tensor{{20, 26, 0.5, 3}})
+    local d = ds.tensor{{17, 22, 0.3, 2.5}}:requires_grad()
+    local o = ds.optim.adam({d}, {lr = 0.1})
+    for _ = 1, 120 do
+      o:zero_grad()
+      local tape = ds.tape()
+      local loss = tape:record(function() return ds.sum(ds.square(final(d) - target)) end)
+      tape:backward(loss)
+      o:step()
+    end
+    local got = d:tolist()
+    assert.is_true(math.abs(got[1] - 20) < 0.05 and math.abs(got[2] - 26) < 0.05, "position " .. got[1] .. ", " .. got[2])
+    assert.is_true(math.abs(got[3] - 0.5) < 0.01 and math.abs(got[4] - 3) < 0.05, "amplitude/width " .. got[3] .. ", " .. got[4])
+  end)
+end)
+
 describe("wave: bad input", function()
   local p = wave.params{n = 8}
   it("refuses a time step past the CFL limit, naming kernel and param", function()
