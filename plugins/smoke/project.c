@@ -9,7 +9,7 @@
  *     gv += gv' - G M (D gv' - h^2 gp).
  *
  * Jacobi (the reference's solver): M = K sweeps of the compact Laplacian from
- * p = 0, a fixed symmetric linear map, so the adjoint above is exactly the
+ * p = 0 (periodic; with walls, sweeps of A itself), a fixed symmetric linear map, so the adjoint above is exactly the
  * gradient through the unrolled sweeps without storing any of them. In 2D the
  * projection is fused into one pass per block of rows: each block recomputes a
  * halo of K rows (trapezoidal tiling), so no barrier is needed between sweeps and
@@ -23,7 +23,7 @@
 #include "smoke.h"
 
 /* ---- parallel passes over lines -------------------------------------------- */
-enum { P_DIV, P_JAC, P_GRADSUB, P_SCALE, P_LAP };
+enum { P_DIV, P_JAC, P_GRADSUB, P_SCALE, P_LAP, P_JACW, P_MUL };
 
 typedef struct pass {
   const grid *g;
@@ -34,7 +34,7 @@ typedef struct pass {
   ds_real *out, *outs[3];
   int acc;
   ds_real scale;
-  const ds_real *zero;
+  const ds_real *zero, *dinv;
 } pass;
 
 static void pass_fn(int64_t l0, int64_t l1, void *u) {
@@ -47,6 +47,13 @@ static void pass_fn(int64_t l0, int64_t l1, void *u) {
     case P_LAP: op_lap_lines(g, P->p, P->out, l0, l1, P->zero); break;
     case P_SCALE:
       for (int64_t i = l0 * g->len; i < l1 * g->len; i++) P->out[i] = P->src[i] * P->scale;
+      break;
+    case P_MUL:
+      for (int64_t i = l0 * g->len; i < l1 * g->len; i++) P->out[i] = P->src[i] * P->dinv[i];
+      break;
+    case P_JACW: /* a Jacobi sweep of the consistent operator: p + diag(A)^-1 (b - A p) */
+      op_lap_lines(g, P->p, P->out, l0, l1, P->zero);
+      for (int64_t i = l0 * g->len; i < l1 * g->len; i++) P->out[i] = P->p[i] + (P->src[i] - P->out[i]) * P->dinv[i];
       break;
   }
 }
@@ -88,8 +95,30 @@ static int jacobi_passes(const ds_call *c, const proj *J) {
   for (int d = 0; d < g->nd; d++) P.v[d] = J->in[d];
   P.op = P_DIV, P.extra = J->extra, P.out = div;
   run_pass(c, g, &P);
+  ds_real *dinv = NULL;
+  if (g->bc == BC_WALL && J->K > 0) {
+    if (!(dinv = c->host->alloc(bytes))) {
+      c->host->free(div), c->host->free(pa), c->host->free(pb), c->host->free(zero);
+      return c->host->error(c, "out of memory for scratch");
+    }
+    for (int64_t l = 0; l < g->lines; l++)
+      for (int64_t k = 0; k < g->len; k++) dinv[l * g->len + k] = (ds_real)(1.0 / op_lap_diag(g, l, k));
+    P.dinv = dinv;
+  }
   if (J->K == 0) {
     memset(pa, 0, bytes);
+  } else if (dinv) {
+    /* Walls: sweeps relax the consistent operator A = D G itself, so more
+     * sweeps approach the exact projection (the compact stencil with
+     * Neumann ghosts is a different operator near walls). p_0 = 0. */
+    P.op = P_MUL, P.src = div, P.out = pa;
+    run_pass(c, g, &P);
+    for (int k = 1; k < J->K; k++) {
+      P.op = P_JACW, P.src = div, P.p = pa, P.out = pb;
+      run_pass(c, g, &P);
+      ds_real *t = pa;
+      pa = pb, pb = t;
+    }
   } else {
     /* p_0 = 0, so the first sweep is div / (2 nd) */
     P.op = P_SCALE, P.src = div, P.out = pa, P.scale = (ds_real)(1.0 / (2 * g->nd));
@@ -105,7 +134,7 @@ static int jacobi_passes(const ds_call *c, const proj *J) {
   for (int d = 0; d < g->nd; d++) P.outs[d] = J->out[d];
   run_pass(c, g, &P);
   if (J->pout) memcpy(J->pout, pa, bytes);
-  c->host->free(div), c->host->free(pa), c->host->free(pb), c->host->free(zero);
+  c->host->free(div), c->host->free(pa), c->host->free(pb), c->host->free(zero), c->host->free(dinv);
   return DS_OK;
 }
 
@@ -198,7 +227,7 @@ static void tile_fn(int64_t b0, int64_t b1, void *u) {
 
 static int jacobi_project(const ds_call *c, const proj *J) {
   const grid *g = &J->g;
-  if (g->nd == 3) return jacobi_passes(c, J);
+  if (g->nd == 3 || g->bc == BC_WALL) return jacobi_passes(c, J);
   int threads = c->host->threads(c->ctx);
   int64_t nx = g->n[0];
   /* One block per thread; each block recomputes a halo of K rows per side, so
@@ -313,8 +342,8 @@ static void cg_run(const ds_call *c, cgst *S, int phase, int64_t nblocks, double
 
 /* Solves A x = b (b in the range of A) from the x given; returns iterations
  * used, or -1 when max_iters were not enough. *relres gets |r| / |b|. */
-static int cg_solve(const ds_call *c, const grid *g, const ds_real *b, ds_real *x, double tol, int max_iters,
-                    double *relres) {
+static int cg_solve(const ds_call *c, const grid *g, const ds_real *b, ds_real *x, double tol, double floor_abs,
+                    int max_iters, double *relres) {
   size_t bytes = (size_t)g->cells * sizeof(ds_real);
   int64_t grain = line_grain(g);
   /* CG is latency bound on small grids: blocks of >= 4096 cells */
@@ -347,7 +376,10 @@ static int cg_solve(const ds_call *c, const grid *g, const ds_real *b, ds_real *
   cg_run(c, &S, 0, nblocks, s);
   double rz = s[0], rr = s[1], bb = s[2];
   int it = 0, ok = 0;
+  /* |r| <= tol |b|, but never below the round-off of b itself: a right-hand
+   * side that is already ~0 (a projected field projected again) is done. */
   double thresh = tol * tol * bb;
+  if (thresh < floor_abs * floor_abs) thresh = floor_abs * floor_abs;
   if (bb == 0) {
     memset(x, 0, bytes);
     rr = 0;
@@ -418,7 +450,15 @@ static int cg_project(const ds_call *c, const cgproj *P, const char *what) {
   if (P->x0) memcpy(x, P->x0, bytes);
   else memset(x, 0, bytes);
   double relres = 0;
-  int it = cg_solve(c, g, rhs, x, P->tol, P->max_iters, &relres);
+  /* the round-off level of rhs = D in - h^2 extra */
+  double nin = 0, nex = 0;
+  for (int d = 0; d < g->nd; d++)
+    for (int64_t i = 0; i < g->cells; i++) nin += (double)P->in[d][i] * P->in[d][i];
+  if (P->extra)
+    for (int64_t i = 0; i < g->cells; i++) nex += (double)P->extra[i] * P->extra[i];
+  const double eps = sizeof(ds_real) == 8 ? 2.2e-16 : 1.2e-7;
+  double floor_abs = 8 * eps * (P->h * sqrt(nin) + P->h * P->h * sqrt(nex));
+  int it = cg_solve(c, g, rhs, x, P->tol, floor_abs, P->max_iters, &relres);
   if (it == -2) {
     c->host->free(rhs), c->host->free(x), c->host->free(zero);
     return c->host->error(c, "out of memory for CG scratch");
