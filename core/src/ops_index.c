@@ -158,11 +158,34 @@ static int place_adj(const ds_call *c) {
   return DS_OK;
 }
 
+/* pick: out = x[index] (flat index), a one-element loss term without a mask */
+static int pick_check(const ds_call *c) {
+  double i = c->params[0];
+  if (i < 0 || i != (double)(int64_t)i || (int64_t)i >= c->args[0]->count)
+    return c->host->error(c, "param 'index'=%g is out of range [0, %lld) for argument 'x'", i,
+                          (long long)c->args[0]->count);
+  if (c->args[1]->count != 1) return c->host->error(c, "output 'out' must hold one element");
+  return DS_OK;
+}
+
+static int pick_fwd(const ds_call *c) {
+  ds_rdata(c->args[1])[0] = ds_rdata(c->args[0])[(int64_t)c->params[0]];
+  return DS_OK;
+}
+
+static int pick_adj(const ds_call *c) {
+  ds_real *gx = ds_rgrad(c->args[0]);
+  if (gx) gx[(int64_t)c->params[0]] += ds_rgrad(c->args[1])[0];
+  return DS_OK;
+}
+
 static const ds_arg_desc GATHER_ARGS[] = {{"src", DS_IN, DS_REAL, -1}, {"idx", DS_NODIFF, DS_I32, 1}, {"out", DS_OUT, DS_REAL, -1}};
 static const ds_arg_desc SCATTER_ARGS[] = {{"src", DS_IN, DS_REAL, -1}, {"idx", DS_NODIFF, DS_I32, 1}, {"out", DS_ACC, DS_REAL, -1}};
 static const ds_arg_desc SLICE_ARGS[] = {{"x", DS_IN, DS_REAL, -1}, {"out", DS_OUT, DS_REAL, -1}};
 static const ds_arg_desc PLACE_ARGS[] = {{"src", DS_IN, DS_REAL, -1}, {"out", DS_ACC, DS_REAL, -1}};
+static const ds_arg_desc PICK_ARGS[] = {{"x", DS_IN, DS_REAL, -1}, {"out", DS_OUT, DS_REAL, -1}};
 static const char *const START[] = {"start"};
+static const char *const INDEX[] = {"index"};
 
 int ds_register_index(const ds_host_api *h, ds_registrar *r) {
   const ds_kernel_desc ds[] = {
@@ -170,6 +193,7 @@ int ds_register_index(const ds_host_api *h, ds_registrar *r) {
       {"scatter_add", 3, SCATTER_ARGS, 0, 0, scatter_check, {scatter_fwd}, {scatter_adj}},
       {"slice_rows", 2, SLICE_ARGS, 1, START, slice_check, {slice_fwd}, {slice_adj}},
       {"place_rows", 2, PLACE_ARGS, 1, START, place_check, {place_fwd}, {place_adj}},
+      {"pick", 2, PICK_ARGS, 1, INDEX, pick_check, {pick_fwd}, {pick_adj}},
   };
   for (unsigned i = 0; i < sizeof ds / sizeof ds[0]; i++) {
     int rc = h->register_kernel(r, &ds[i]);

@@ -237,6 +237,12 @@ return function(ds)
     K.scatter_add:launch({src, idx, out})
     return out
   end
+  -- element i (1-based, flat) of x as a one-element tensor
+  function ds.pick(x, i)
+    local out = empty(scalar)
+    K.pick:launch({x, out}, {i - 1})
+    return out
+  end
   -- rows [start, start + count) of x, 1-based start like Lua
   function ds.slice_rows(x, start, count)
     local out = empty(rows_shape(x, count))

@@ -46,6 +46,7 @@ describe("bad input", function()
     fails_with("index -1 at position 0", ds.scatter_add, ds.zeros{1, 2}, ds.tensor({-1}, "i32"), 3)
     fails_with("core.slice_rows: rows [2, 5) are out of range", ds.slice_rows, ds.zeros{4, 2}, 3, 3)
     fails_with("out of range", a.set, a, 9, 1)
+    fails_with("core.pick: param 'index'=3 is out of range [0, 3)", ds.pick, a, 4)
   end)
 
   it("bad constructors and tensors", function()

@@ -37,6 +37,7 @@ local cases = {
   gather = function() return {rnd({4, 2}, 8), idx{3, 0, 3, 1, 2}, ds.empty{5, 2}} end,
   scatter_add = function() return {rnd({5, 2}, 8), idx{3, 0, 3, 1, 2}, rnd({4, 2}, 9)} end,
   slice_rows = function() return {rnd({5, 2}, 8), ds.empty{2, 2}}, {2} end,
+  pick = function() return {rnd({3, 2}, 8), ds.empty{}}, {4} end,
   place_rows = function() return {rnd({2, 3}, 8), rnd({5, 3}, 9)}, {1} end,
 }
 -- extra variants: transposes and scalar broadcasting
