@@ -68,6 +68,7 @@ function ds.init(opts)
   ds.loss = require("diffsim.loss")(ds)
   ds.io = require("diffsim.io")(ds)
   ds.progress = require("diffsim.progress")
+  ds.bench = require("diffsim.bench")(ds)
   if opts.anomaly then ds.set_anomaly(true) end
   return ds
 end
