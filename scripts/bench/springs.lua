@@ -16,38 +16,7 @@ local opt, ds = cli.parse(arg, {script = "scripts/bench/springs.lua", name = "be
                                 flags = {reps = 20, side = 21, steps3d = 20}})
 local springs = ds.plugin("springs")
 local robots = require("scenes.robots")
-local wall = ds.now
-local mb = function(b) return b / 2^20 end
-
-local function median(t)
-  table.sort(t)
-  return t[math.floor((#t + 1) / 2)]
-end
-
--- Times `reps` iterations of record(fwd) + backward; returns fwd ms, bwd ms, peak MB.
-local function time_iter(name, params, fwd, reps)
-  local tape = ds.tape()
-  local tf, tb = {}, {}
-  local peak = 0
-  for r = 1, reps + 2 do
-    for _, p in ipairs(params) do p:zero_grad() end
-    -- collect the previous iteration's tensors so the peak is one iteration's own
-    collectgarbage("collect")
-    ds.reset_peak_memory()
-    local t0 = wall()
-    local loss = tape:record(fwd)
-    local t1 = wall()
-    tape:backward(loss)
-    local t2 = wall()
-    loss = nil
-    peak = math.max(peak, ds.memory().peak)
-    if r > 2 then -- two warm-up iterations fill the allocator's free lists
-      tf[#tf + 1] = (t1 - t0) * 1e3
-      tb[#tb + 1] = (t2 - t1) * 1e3
-    end
-  end
-  return median(tf), median(tb), mb(peak)
-end
+local bench = ds.bench
 
 local function line(name, f, b, peak, extra)
   print(string.format("case %s forward_ms %.3f backward_ms %.3f total_ms %.3f peak_mb %.2f%s", name, f, b, f + b, peak,
@@ -61,22 +30,22 @@ local T = 681
 local net = sys:controller{seed = 0}
 local params = net:parameters()
 local goal = robots.goal
-local f, b, peak = time_iter("robot_d_fused", params, function()
+local f, b, peak = bench.time_iter(params, function()
   local xs = sys:nn_rollout(T, net, {goal = goal})
   return springs.select(xs, -1, 1, 1, -1)
-end, opt.reps)
+end, {reps = opt.reps})
 line("robot_d_fused", f, b, peak, string.format(" steps %d masses %d springs %d params %d precision %s threads %d",
   T + 1, sys.n, sys.ns, ds.nn.count(params), ds.precision, ds.threads()))
 
 -- 2. robot D, one launch per op per step from Lua
-f, b, peak = time_iter("robot_d_steps", params, function()
+f, b, peak = bench.time_iter(params, function()
   local x, v = sys.x0, sys.v0
   for t = 0, T - 1 do
     local act = net:forward(sys:nn_input(x, v, t, {goal = goal}))
     x, v = sys:step(x, v, act)
   end
   return springs.select(ds.reshape(x, {1, sys.n, 2}), 1, 1, 1, -1)
-end, math.max(3, math.floor(opt.reps / 4)))
+end, {reps = math.max(3, math.floor(opt.reps / 4))})
 line("robot_d_steps", f, b, peak, " (per-step launches: nn_input + 6 controller ops + step)")
 
 -- 3. a large 3D lattice
@@ -109,10 +78,10 @@ local rest = cube.rest:requires_grad()
 local v0 = ds.zeros{cube.n, 3}
 v0:fill_(-1)
 v0:requires_grad()
-f, b, peak = time_iter("cube3d", {rest, v0}, function()
+f, b, peak = bench.time_iter({rest, v0}, function()
   local xs = cube:rollout(steps, {v0 = v0})
   return ds.sum(xs)
-end, math.max(3, math.floor(opt.reps / 4)))
+end, {reps = math.max(3, math.floor(opt.reps / 4))})
 local rate = cube.ns * steps / ((f + b) / 1e3)
 line("cube3d", f, b, peak, string.format(" masses %d springs %d steps %d springs_steps_per_s_fwd %.3g springs_steps_per_s_fwd_bwd %.3g",
   cube.n, cube.ns, steps, cube.ns * steps / (f / 1e3), rate))
