@@ -346,8 +346,10 @@ static int cg_solve(const ds_call *c, const grid *g, const ds_real *b, ds_real *
                     int max_iters, double *relres) {
   size_t bytes = (size_t)g->cells * sizeof(ds_real);
   int64_t grain = line_grain(g);
-  /* CG is latency bound on small grids: blocks of >= 4096 cells */
-  if (grain * g->len < 4096) grain = (4096 + g->len - 1) / g->len;
+  /* Each CG iteration is three passes with a reduction after each; below ~64k
+   * cells a pass costs less than waking the other threads, so small grids run
+   * in one block (the partition depends only on the grid, never on threads). */
+  if (grain * g->len < 65536) grain = (65536 + g->len - 1) / g->len;
   int64_t nblocks = (g->lines + grain - 1) / grain;
   ds_real *buf = c->host->alloc(4 * bytes + (size_t)g->len * sizeof(ds_real));
   double *part = c->host->alloc((size_t)nblocks * 3 * sizeof(double));
