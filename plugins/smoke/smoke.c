@@ -331,6 +331,51 @@ static int stats_f(const ds_call *c) {
 static const ds_arg_desc A_STATS[] = {{"stats", DS_OUT, DS_REAL, 1}};
 static const char *const P_STATS[] = {"reset"};
 
+/* ---- initial conditions (not differentiable: they have no inputs) ------------ */
+/* checker: out | period: 1 on cells where (i / period + j / period [+ k / period]) is odd. */
+static int checker_f(const ds_call *c) {
+  const ds_tensor *t = c->args[0];
+  int64_t per = (int64_t)c->params[0];
+  int64_t n1 = t->ndim > 1 ? t->dims[1] : 1, n2 = t->ndim > 2 ? t->dims[2] : 1;
+  ds_real *o = ds_rdata(t);
+  for (int64_t idx = 0; idx < t->count; idx++) {
+    int64_t i = idx / (n1 * n2), j = (idx / n2) % n1, k = idx % n2;
+    o[idx] = (ds_real)((i / per + j / per + (t->ndim > 2 ? k / per : 0)) % 2);
+  }
+  return DS_OK;
+}
+static int chk_checker(const ds_call *c) {
+  if (c->args[0]->ndim < 1 || c->args[0]->ndim > 3)
+    return c->host->error(c, "argument 'out' (#1) must have 1 to 3 dims");
+  if (!(c->params[0] >= 1) || c->params[0] != floor(c->params[0]))
+    return c->host->error(c, "param 'period' must be a positive integer, got %g", c->params[0]);
+  return DS_OK;
+}
+/* blob: out | c0, c1, c2, radius: a soft ball max(0, 1 - |x - c|^2 / r^2) (cell units). */
+static int blob_f(const ds_call *c) {
+  const ds_tensor *t = c->args[0];
+  int64_t n1 = t->ndim > 1 ? t->dims[1] : 1, n2 = t->ndim > 2 ? t->dims[2] : 1;
+  double r2 = c->params[3] * c->params[3];
+  ds_real *o = ds_rdata(t);
+  for (int64_t idx = 0; idx < t->count; idx++) {
+    double x[3] = {(double)(idx / (n1 * n2)), (double)((idx / n2) % n1), (double)(idx % n2)};
+    double d2 = 0;
+    for (int d = 0; d < t->ndim; d++) d2 += (x[d] - c->params[d]) * (x[d] - c->params[d]);
+    double v = 1 - d2 / r2;
+    o[idx] = (ds_real)(v > 0 ? v : 0);
+  }
+  return DS_OK;
+}
+static int chk_blob(const ds_call *c) {
+  if (c->args[0]->ndim < 1 || c->args[0]->ndim > 3)
+    return c->host->error(c, "argument 'out' (#1) must have 1 to 3 dims");
+  if (!(c->params[3] > 0)) return c->host->error(c, "param 'radius' must be positive, got %g", c->params[3]);
+  return DS_OK;
+}
+static const ds_arg_desc A_OUTONLY[] = {{"out", DS_OUT, DS_REAL, -1}};
+static const char *const P_CHECKER[] = {"period"};
+static const char *const P_BLOB[] = {"c0", "c1", "c2", "radius"};
+
 static int chk_force2(const ds_call *c) { return check_grid(c, 2, 1); }
 static int chk_force3(const ds_call *c) { return check_grid(c, 3, 1); }
 
@@ -355,6 +400,8 @@ int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
       {"force3", 10, A_FORCE3, 4, P_FORCE3, chk_force3, {force3_f}, {force3_a}},
       {"inflow", 4, A_INFLOW, 0, NULL, chk_same, {inflow_f}, {inflow_a}},
       {"cg_stats", 1, A_STATS, 1, P_STATS, NULL, {stats_f}, {NULL}},
+      {"checker", 1, A_OUTONLY, 1, P_CHECKER, chk_checker, {checker_f}, {NULL}},
+      {"blob", 1, A_OUTONLY, 4, P_BLOB, chk_blob, {blob_f}, {NULL}},
   };
   (void)chk_advect;
   for (size_t i = 0; i < sizeof K / sizeof K[0]; i++)

@@ -231,6 +231,66 @@ function M.cg_stats(reset)
           last_adj_iters = v[6], last_relres = v[7], unconverged = v[8]}
 end
 
+-- Fits the initial velocity of a rollout by plain gradient descent so that the
+-- smoke after `steps` steps matches `target` (loss mean((s - target)^2)), the
+-- reference scenes' optimisation. opts: init, target, steps, sim (step options),
+-- lr, iters, v0 (initial velocity list, default zeros), checkpoint (steps per
+-- checkpoint segment, 0: none), on_iter(it, loss, state) after every iteration.
+-- Returns the velocity list and the list of losses.
+function M.fit_velocity(opts)
+  local shape = opts.target:shape()
+  local v = opts.v0 or {}
+  for d = 1, #shape do v[d] = v[d] or ds.zeros(shape) end
+  local gd = ds.optim.gd(v, {lr = opts.lr})
+  local losses = {}
+  local K = opts.checkpoint or 0
+  for it = 1, opts.iters do
+    gd:zero_grad()
+    local tape = ds.tape()
+    local final
+    local loss = tape:record(function()
+      local st = {v = v, s = opts.init}
+      if K > 0 then
+        local t = 0
+        while t < opts.steps do
+          local m = math.min(K, opts.steps - t)
+          local res = {tape:checkpoint(function(s, ...)
+            local r = M.rollout({v = {...}, s = s}, m, opts.sim)
+            return r.s, unpack(r.v)
+          end, st.s, unpack(st.v))}
+          st = {s = res[1], v = {unpack(res, 2)}}
+          t = t + m
+        end
+        final = st
+      else
+        final = M.rollout(st, opts.steps, opts.sim)
+      end
+      return ds.mean(ds.square(final.s - opts.target))
+    end)
+    tape:backward(loss)
+    losses[it] = loss:item()
+    if opts.on_iter then opts.on_iter(it, losses[it], final) end
+    if losses[it] ~= losses[it] then break end
+    gd:step()
+  end
+  return v, losses
+end
+
+-- Initial conditions made in C (no per-cell Lua):
+-- checker(shape, period): 1 on the odd squares of a checkerboard of period cells.
+function M.checker(shape, period)
+  local t = ds.empty(shape)
+  K.checker:launch({t}, {period})
+  return t
+end
+-- blob(shape, center, radius): a soft ball max(0, 1 - |x - c|^2 / r^2), cell units
+-- (0-based centre coordinates).
+function M.blob(shape, center, radius)
+  local t = ds.empty(shape)
+  K.blob:launch({t}, {center[1] or 0, center[2] or 0, center[3] or 0, radius})
+  return t
+end
+
 -- The timing peer's configuration (SCENES.md, smoke_pytorch).
 M.peer = {n = 110, steps = 99, iters = 6, lr = 100, opt_iters = 50,
           init = "init_smoke.png", target = "peace.png"}
