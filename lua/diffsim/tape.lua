@@ -11,6 +11,7 @@ return function(ds)
   local V = ds.view
   local C, ctx = ds.C, ds.ctx
   local DS_SEGMENT = 100
+  local SEGMENT_GC_BYTES = 4 * 2^20 -- a segment that made more than this collects when it ends
   local segbuf = ffi.new("int64_t[1]")
   local iobuf_in, iobuf_out = ffi.new("ds_tensor *[16]"), ffi.new("ds_tensor *[16]")
   local nio = ffi.new("int[2]")
@@ -88,6 +89,7 @@ return function(ds)
     local hash = C.ds_watch_pop(ctx)
     if not res[1] then error(res[2], 0) end
     table.remove(res, 1)
+    ds.collect_garbage(SEGMENT_GC_BYTES)
     local inputs = tensors_in(args)
     local outs, out_pos = {}, {}
     for i = 1, table.maxn(res) do
@@ -142,6 +144,8 @@ return function(ds)
     end
     run(sub.ptr, C.ds_tape_backward_seeded(sub.ptr, segbuf))
     sub:free()
+    res = nil
+    ds.collect_garbage(SEGMENT_GC_BYTES)
   end
 
   run = function(tape_ptr, rc)

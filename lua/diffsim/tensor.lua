@@ -35,14 +35,21 @@ return function(ds)
   local FLOOR = 16 * 2^20
   local since_gc, gc_floor = 0, FLOOR
   local live_buf = ffi.new("int64_t[1]")
+  local function collect()
+    collectgarbage("collect")
+    C.ds_mem_stats(ctx, live_buf, nil, nil)
+    gc_floor = math.max(FLOOR, tonumber(live_buf[0]))
+    since_gc = 0
+  end
   local function pace(bytes)
     since_gc = since_gc + bytes
-    if since_gc > gc_floor then
-      collectgarbage("collect")
-      C.ds_mem_stats(ctx, live_buf, nil, nil)
-      gc_floor = math.max(FLOOR, tonumber(live_buf[0]))
-      since_gc = 0
-    end
+    if since_gc > gc_floor then collect() end
+  end
+  -- Collects now if at least min_bytes of tensors were made since the last
+  -- collection: checkpoint segments call it when they end, because what they
+  -- made and did not return is garbage by then.
+  function ds.collect_garbage(min_bytes)
+    if since_gc >= (min_bytes or 0) then collect() end
   end
 
   local function wrap(p)
