@@ -54,7 +54,7 @@ local h0 = ds.zeros{n, n}:requires_grad()
 local o = optimizer == "gd" and ds.optim.gd({h0}, {lr = lr}) or ds.optim.adam({h0}, {lr = lr})
 local losses = {}
 local bar = ds.progress.new(opt.iters, "water_renderer")
-local t0 = wave.now()
+local t0 = ds.now()
 for it = 1, opt.iters do
   o:zero_grad()
   local tape = ds.tape()
@@ -76,7 +76,7 @@ for it = 1, opt.iters do
   o:step()
 end
 bar:done()
-local secs = wave.now() - t0
+local secs = ds.now() - t0
 
 local frames = {}
 local final = ds.no_grad(function()

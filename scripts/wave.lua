@@ -41,7 +41,7 @@ end
 
 local losses, first_final = {}, nil
 local bar = ds.progress.new(opt.iters, "wave")
-local t0 = wave.now()
+local t0 = ds.now()
 for it = 1, opt.iters do
   gd:zero_grad()
   local tape = ds.tape()
@@ -63,7 +63,7 @@ for it = 1, opt.iters do
   gd:step()
 end
 bar:done()
-local secs = wave.now() - t0
+local secs = ds.now() - t0
 
 -- The optimised rollout, without a tape: the final state and an animation.
 local frames = {}

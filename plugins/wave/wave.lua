@@ -11,7 +11,6 @@
 -- Every function records on the active tape, so gradients flow to the initial
 -- height, the initial velocity, sources and drop parameters.
 local ds = require("diffsim")
-local ffi = require("ffi")
 
 local M = {}
 local K = {
@@ -139,23 +138,6 @@ function M.rollout(u0, p, o)
     a, b = advance(2, steps, a, b)
   end
   return b, a
-end
-
--- Wall-clock seconds (monotonic), for scripts and benchmarks: the core's
--- ds.now when it has one, else clock_gettime through a guarded declaration.
-if ds.now then
-  M.now = ds.now
-else
-  pcall(ffi.cdef, "typedef struct { long tv_sec; long tv_nsec; } ds_wave_timespec;")
-  local declared = pcall(ffi.cdef, "int clock_gettime(int clk, ds_wave_timespec *ts);")
-  local ts = ffi.new("ds_wave_timespec")
-  function M.now()
-    if declared then
-      ffi.C.clock_gettime(1, ffi.cast("void *", ts)) -- CLOCK_MONOTONIC
-      return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
-    end
-    return os.clock()
-  end
 end
 
 -- ---- the reference scene ----------------------------------------------------

@@ -21,7 +21,7 @@ local opt, ds = cli.parse(arg, {name = "bench_wave", script = "scripts/bench/wav
   out = "out/bench_wave", flags = {reps = 3, big = 1024, steps = 256, copy_mb = 512}})
 local wave = ds.plugin("wave")
 local render = ds.plugin("render")
-local now = wave.now
+local now = ds.now
 local real = ds.precision == "f64" and 8 or 4
 local MB = 2 ^ 20
 
