@@ -169,28 +169,30 @@ static int gs_f(const ds_call *c) {
   c->host->free(zero);
   return DS_OK;
 }
-/* gv += gout; gp -= G^T gout = -D gout / h^2 */
+/* gv += mask(gout) (wall cells of the normal component get nothing: the output
+ * there is 0); gp -= G^T gout = -D gout / h^2 */
 static int gs_a(const ds_call *c) {
   int nd = NDIMS(c);
   grid g = grid_make(nd, (int)c->params[0], c->args[0]);
   double h = c->params[1];
   const ds_real *go[3] = {0};
+  ds_real *gv[3] = {0};
   for (int d = 0; d < nd; d++) {
     go[d] = ds_rgrad(c->args[nd + 1 + d]);
-    ds_real *gv = ds_rgrad(c->args[d]);
-    if (gv)
-      for (int64_t i = 0; i < g.cells; i++) gv[i] += go[d][i];
+    gv[d] = ds_rgrad(c->args[d]);
   }
-  ds_real *gp = ds_rgrad(c->args[nd]);
-  if (!gp) return DS_OK;
-  ds_real *zero = scratch(c, g.len), *q = scratch(c, g.cells);
+  ds_real *zero = scratch(c, g.cells), *q = scratch(c, g.cells);
   if (!zero || !q) {
     c->host->free(zero), c->host->free(q);
     return c->host->error(c, "out of memory");
   }
-  op_div_lines(&g, h, go, NULL, q, 0, g.lines, zero);
-  ds_real s = (ds_real)(1.0 / (h * h));
-  for (int64_t i = 0; i < g.cells; i++) gp[i] -= s * q[i];
+  op_gradsub_lines(&g, h, go, zero, gv, 1, 0, g.lines, zero); /* gv += mask(gout - G 0) */
+  ds_real *gp = ds_rgrad(c->args[nd]);
+  if (gp) {
+    op_div_lines(&g, h, go, NULL, q, 0, g.lines, zero);
+    ds_real s = (ds_real)(1.0 / (h * h));
+    for (int64_t i = 0; i < g.cells; i++) gp[i] -= s * q[i];
+  }
   c->host->free(zero), c->host->free(q);
   return DS_OK;
 }

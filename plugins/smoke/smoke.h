@@ -91,18 +91,20 @@ static inline int64_t line_nb(const grid *g, int64_t l, int d, int64_t s) {
 
 /* ---- shared operators (ops.c) ------------------------------------------ */
 /* div = -h/2 * sum_d (v_d[+1] - v_d[-1]) - h^2 * extra (extra may be NULL).
- * Ghost velocities outside a wall are zero. Lines [l0, l1). */
+ * At walls, v_d reads as zero outside the grid and on the wall cells normal to d.
+ * Lines [l0, l1). */
 void op_div_lines(const grid *g, double h, const ds_real *const v[3], const ds_real *extra, ds_real *div,
                   int64_t l0, int64_t l1, const ds_real *zero_line);
-/* out = (acc ? out : 0) + v - G p on lines [l0,l1); G p = (p[+1]-p[-1])/(2h), p ghost 0
- * outside walls (so that G = D^T / h^2 and the projection is self-adjoint). */
+/* out = (acc ? out : 0) + v - G p on lines [l0,l1); G p = (p[+1]-p[-1])/(2h), and at
+ * walls the normal component is 0 on wall cells (so G = D^T / h^2 holds and the
+ * projection is self-adjoint). */
 void op_gradsub_lines(const grid *g, double h, const ds_real *const v[3], const ds_real *p, ds_real *const out[3],
                       int acc, int64_t l0, int64_t l1, const ds_real *zero_line);
-/* A p = D G p (wide, +-2 stencil); with diag != NULL also writes the diagonal of A. */
+/* A p = D G p (wide, +-2 stencil); op_lap_diag gives one diagonal entry. */
 void op_lap_lines(const grid *g, const ds_real *p, ds_real *out, int64_t l0, int64_t l1, const ds_real *zero_line);
 double op_lap_diag(const grid *g, int64_t line, int64_t k);
-/* One Jacobi sweep of the compact Laplacian (Neumann ghosts at walls) on lines
- * [l0,l1) of a full grid: out = (div + sum of 2*nd neighbours) / (2*nd). */
+/* One Jacobi sweep of the compact Laplacian (periodic grids: the reference's
+ * solver) on lines [l0,l1): out = (div + sum of 2*nd neighbours) / (2*nd). */
 void op_jacobi_lines(const grid *g, const ds_real *div, const ds_real *p, ds_real *out, int64_t l0, int64_t l1);
 /* Removes the part of x in the null space of A (per-class means), so solutions
  * and adjoint right-hand sides are canonical. */
@@ -116,6 +118,8 @@ void smoke_div_line(const grid *g, double h, const ds_real *const *vm, const ds_
                     const ds_real *extra, ds_real *o);
 void smoke_gradsub_line(const grid *g, double h, const ds_real *const *v, const ds_real *pc, const ds_real *const *pm,
                         const ds_real *const *pp, ds_real *const *out, int acc);
+
+unsigned smoke_wall_bits(const grid *g, int64_t l);
 
 /* ---- kernels --------------------------------------------------------------- */
 int smoke_advect_fwd(const ds_call *c, int nd, int pair);
