@@ -7,7 +7,7 @@
 -- are horizontal; images are projections along axis 2 (rows = height).
 --
 --   diffsim scripts/smoke3d.lua [--iters 30] [--out out/smoke3d] [--n 64] [--steps 24]
---     [--solver jacobi|cg] [--jacobi-iters 10] [--lr 0.5] [--buoyancy 0.05]
+--     [--solver jacobi|cg] [--jacobi-iters 10] [--lr 0.25] [--buoyancy 0.05]
 --
 -- Default mode only (no reference scene in the suite). Adam on the initial
 -- velocity; the projection is a fixed number of Jacobi sweeps of the consistent
@@ -16,7 +16,7 @@
 -- slice_optimized.png (the mid-plane), rollout.gif, loss.csv, loss.png.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "smoke3d", script = "scripts/smoke3d.lua", iters = 30, out = "out/smoke3d",
-  flags = {n = 64, steps = 24, solver = "jacobi", jacobi_iters = 10, lr = 0.5, buoyancy = 0.05, tol = 1e-4,
+  flags = {n = 64, steps = 24, solver = "jacobi", jacobi_iters = 10, lr = 0.25, buoyancy = 0.05, tol = 1e-4,
            gif = true}})
 local smoke = ds.plugin("smoke")
 
@@ -27,7 +27,7 @@ local s0 = smoke.blob(shape, {0.8 * n, c, c}, n / 8)
 local src_mask = smoke.blob(shape, {0.85 * n, c, c}, n / 12)
 local src_value = ds.ones(shape)
 -- the target: smoke gathered up and to the side of the source
-local target = smoke.blob(shape, {0.45 * n, 0.3 * n, c}, n / 6)
+local target = smoke.blob(shape, {0.55 * n, 0.35 * n, c}, n / 6)
 local sim = {solver = opt.solver, iters = opt.jacobi_iters, tol = opt.tol, bc = "wall",
              buoyancy = {-opt.buoyancy, 0, 0}, dt = 1, inflow = {mask = src_mask, value = src_value}}
 
@@ -45,7 +45,7 @@ local function mid_slice(s)
     return ds.reshape(ds.matmul(rows, pick), {n, n})
   end)
 end
-local show = {range = {0, 0.6}}
+local show = {range = {0, 0.25}}
 ds.io.write_png(opt.out .. "/target.png", project_image(target), show)
 ds.io.write_png(opt.out .. "/initial.png", project_image(s0), show)
 
