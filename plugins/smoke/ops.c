@@ -192,7 +192,8 @@ double op_lap_diag(const grid *g, int64_t l, int64_t k) {
   return 0.25 * a;
 }
 
-void op_lap_lines(const grid *g, const ds_real *p, ds_real *out, int64_t l0, int64_t l1, const ds_real *zero) {
+SMOKE_CLONES void op_lap_lines(const grid *g, const ds_real *p, ds_real *out, int64_t l0, int64_t l1,
+                               const ds_real *zero) {
   const int64_t n = g->len;
   const int periodic = g->bc == BC_PERIODIC;
   for (int64_t l = l0; l < l1; l++) {
@@ -267,22 +268,22 @@ void op_null_project(const grid *g, ds_real *x) {
   for (int d = 0; d < g->nd; d++) s[d] = (g->bc == BC_WALL || g->n[d] % 2 == 0) ? 2 : 1;
   double sum[8] = {0};
   int64_t cnt[8] = {0};
-  const int64_t n1 = g->n[1], n2 = g->n[2];
-  for (int64_t idx = 0; idx < g->cells; idx++) {
-    int64_t i, j, k;
-    if (g->nd == 2) { i = idx / n1; j = idx - i * n1; k = 0; }
-    else { i = idx / (n1 * n2); j = (idx / n2) % n1; k = idx % n2; }
-    int cls = (int)((i % s[0]) * 4 + (j % s[1]) * 2 + (k % s[2]));
-    sum[cls] += x[idx];
-    cnt[cls]++;
-  }
-  for (int c = 0; c < 8; c++) sum[c] = cnt[c] ? sum[c] / (double)cnt[c] : 0;
-  for (int64_t idx = 0; idx < g->cells; idx++) {
-    int64_t i, j, k;
-    if (g->nd == 2) { i = idx / n1; j = idx - i * n1; k = 0; }
-    else { i = idx / (n1 * n2); j = (idx / n2) % n1; k = idx % n2; }
-    int cls = (int)((i % s[0]) * 4 + (j % s[1]) * 2 + (k % s[2]));
-    x[idx] -= (ds_real)sum[cls];
+  const int64_t n0 = g->n[0], n1 = g->n[1], n2 = g->n[2];
+  for (int pass = 0; pass < 2; pass++) {
+    int64_t idx = 0;
+    for (int64_t i = 0; i < n0; i++)
+      for (int64_t j = 0; j < n1; j++)
+        for (int64_t k = 0; k < n2; k++, idx++) {
+          int cls = (int)((i % s[0]) * 4 + (j % s[1]) * 2 + (k % s[2]));
+          if (pass == 0) {
+            sum[cls] += x[idx];
+            cnt[cls]++;
+          } else {
+            x[idx] -= (ds_real)sum[cls];
+          }
+        }
+    if (pass == 0)
+      for (int c = 0; c < 8; c++) sum[c] = cnt[c] ? sum[c] / (double)cnt[c] : 0;
   }
 }
 
