@@ -34,6 +34,7 @@ typedef struct adv {
   const ds_host_api *host;
   int nomem;
   int fast;    /* 2D fast path allowed (grid fits int32 indices) */
+  int fast3;   /* 3D fast path allowed */
   ds_real lim; /* |v| bound of the fast path: at most one wrap */
 } adv;
 
@@ -197,6 +198,150 @@ SMOKE_CLONES static void row_adj2(int per, int nf, const ds_real *restrict f0, c
 #undef ADJ_LOOP
 }
 
+
+/* ---- 3D fast path: the same idea along the contiguous k axis ------------------ */
+static inline __attribute__((always_inline)) void axis1(int per, ds_real pos, int n, int *lo, int *hi, int *lun,
+                                                        ds_real *w, int *mv) {
+  if (per) {
+    ds_real fl = floor_r(pos);
+    int l = (int)fl;
+    *w = pos - fl;
+    *lun = l;
+    l += l < 0 ? n : 0;
+    l -= l >= n ? n : 0;
+    *lo = l;
+    *hi = l + 1 == n ? 0 : l + 1;
+    *mv = 1;
+  } else {
+    ds_real top = (ds_real)(n - 1);
+    *mv = (pos >= 0) & (pos <= top);
+    pos = pos < 0 ? 0 : (pos > top ? top : pos);
+    int l = (int)floor_r(pos);
+    l = l > n - 2 ? n - 2 : l;
+    *w = pos - (ds_real)l;
+    *lun = l;
+    *lo = l;
+    *hi = l + 1;
+  }
+}
+
+#define TRILERP(f, o00, o01, o10, o11, za, zb, wx, wy, wz)                                        \
+  ((1 - (wx)) * ((1 - (wy)) * ((1 - (wz)) * (f)[(o00) + (za)] + (wz) * (f)[(o00) + (zb)]) +           \
+                 (wy) * ((1 - (wz)) * (f)[(o01) + (za)] + (wz) * (f)[(o01) + (zb)])) +                \
+   (wx) * ((1 - (wy)) * ((1 - (wz)) * (f)[(o10) + (za)] + (wz) * (f)[(o10) + (zb)]) +                 \
+           (wy) * ((1 - (wz)) * (f)[(o11) + (za)] + (wz) * (f)[(o11) + (zb)])))
+
+#define SAMP3(PER)                                                                                   \
+  int xa, xb, xl, ya, yb, yl, za, zb, zl, mx, my, mz;                                               \
+  ds_real wx, wy, wz;                                                                               \
+  axis1(PER, fi - vx[k], nx, &xa, &xb, &xl, &wx, &mx);                                              \
+  axis1(PER, fj - vy[k], ny, &ya, &yb, &yl, &wy, &my);                                              \
+  axis1(PER, (ds_real)k - vz[k], nz, &za, &zb, &zl, &wz, &mz);                                      \
+  const int o00 = (xa * ny + ya) * nz, o01 = (xa * ny + yb) * nz, o10 = (xb * ny + ya) * nz,         \
+            o11 = (xb * ny + yb) * nz;
+
+SMOKE_CLONES static void row_fwd3(int per, int nf, const ds_real *const *f, ds_real *const *o,
+                                  const ds_real *restrict vx, const ds_real *restrict vy,
+                                  const ds_real *restrict vz, int i, int j, int nx, int ny, int nz) {
+  const ds_real fi = (ds_real)i, fj = (ds_real)j;
+  const ds_real *restrict f0 = f[0];
+  ds_real *restrict o0 = o[0];
+  if (nf == 1) {
+    if (per) {
+      for (int k = 0; k < nz; k++) {
+        SAMP3(1)
+        o0[k] = TRILERP(f0, o00, o01, o10, o11, za, zb, wx, wy, wz);
+      }
+    } else {
+      for (int k = 0; k < nz; k++) {
+        SAMP3(0)
+        o0[k] = TRILERP(f0, o00, o01, o10, o11, za, zb, wx, wy, wz);
+      }
+    }
+    return;
+  }
+  const ds_real *restrict f1 = f[1], *restrict f2 = f[2];
+  ds_real *restrict o1 = o[1], *restrict o2 = o[2];
+  if (per) {
+    for (int k = 0; k < nz; k++) {
+      SAMP3(1)
+      o0[k] = TRILERP(f0, o00, o01, o10, o11, za, zb, wx, wy, wz);
+      o1[k] = TRILERP(f1, o00, o01, o10, o11, za, zb, wx, wy, wz);
+      o2[k] = TRILERP(f2, o00, o01, o10, o11, za, zb, wx, wy, wz);
+    }
+  } else {
+    for (int k = 0; k < nz; k++) {
+      SAMP3(0)
+      o0[k] = TRILERP(f0, o00, o01, o10, o11, za, zb, wx, wy, wz);
+      o1[k] = TRILERP(f1, o00, o01, o10, o11, za, zb, wx, wy, wz);
+      o2[k] = TRILERP(f2, o00, o01, o10, o11, za, zb, wx, wy, wz);
+    }
+  }
+}
+
+/* Samples of one 3D line kept for the scatter: wrapped x/y/z cells, the unwrapped
+ * lower x cell (scatter buffer rows) and the weights. */
+typedef struct samp3buf {
+  int32_t *xa, *xb, *ya, *yb, *za, *zb, *xl;
+  ds_real *wx, *wy, *wz;
+} samp3buf;
+
+/* The velocity gradient of one field at the sample: d f / d(x, y, z). */
+#define GRAD3(f, g)                                                                                  \
+  {                                                                                                  \
+    ds_real f000 = (f)[o00 + za], f001 = (f)[o00 + zb], f010 = (f)[o01 + za], f011 = (f)[o01 + zb];  \
+    ds_real f100 = (f)[o10 + za], f101 = (f)[o10 + zb], f110 = (f)[o11 + za], f111 = (f)[o11 + zb];  \
+    ds_real e00 = (1 - wz) * f000 + wz * f001, e01 = (1 - wz) * f010 + wz * f011;                     \
+    ds_real e10 = (1 - wz) * f100 + wz * f101, e11 = (1 - wz) * f110 + wz * f111;                     \
+    gx += (g) * (((1 - wy) * e10 + wy * e11) - ((1 - wy) * e00 + wy * e01));                          \
+    gy += (g) * ((1 - wx) * (e01 - e00) + wx * (e11 - e10));                                          \
+    gz += (g) * ((1 - wx) * ((1 - wy) * (f001 - f000) + wy * (f011 - f010)) +                         \
+                 wx * ((1 - wy) * (f101 - f100) + wy * (f111 - f110)));                               \
+  }
+
+#define ADJ3_LOOP(PER, NF, GRAD)                                                                     \
+  for (int k = 0; k < nz; k++) {                                                                     \
+    SAMP3(PER)                                                                                       \
+    B.xa[k] = xa, B.xb[k] = xb, B.ya[k] = ya, B.yb[k] = yb, B.za[k] = za, B.zb[k] = zb, B.xl[k] = xl; \
+    B.wx[k] = wx, B.wy[k] = wy, B.wz[k] = wz;                                                        \
+    if (GRAD) {                                                                                      \
+      ds_real gx = 0, gy = 0, gz = 0;                                                                \
+      GRAD3(f0, g0[k])                                                                               \
+      if (NF == 3) {                                                                                 \
+        GRAD3(f1, g1[k])                                                                             \
+        GRAD3(f2, g2[k])                                                                             \
+      }                                                                                              \
+      gvx[k] -= (ds_real)mx * gx;                                                                    \
+      gvy[k] -= (ds_real)my * gy;                                                                    \
+      gvz[k] -= (ds_real)mz * gz;                                                                    \
+    }                                                                                                \
+    (void)zl;                                                                                        \
+  }
+
+SMOKE_CLONES static void row_adj3(int per, int nf, const ds_real *const *f, const ds_real *const *g,
+                                  ds_real *restrict gvx, ds_real *restrict gvy, ds_real *restrict gvz,
+                                  const ds_real *restrict vx, const ds_real *restrict vy,
+                                  const ds_real *restrict vz, int i, int j, int nx, int ny, int nz, samp3buf B) {
+  const ds_real fi = (ds_real)i, fj = (ds_real)j;
+  const ds_real *restrict f0 = f[0], *restrict f1 = f[1], *restrict f2 = f[2];
+  const ds_real *restrict g0 = g[0], *restrict g1 = g[1], *restrict g2 = g[2];
+  if (per) {
+    if (!gvx) ADJ3_LOOP(1, 1, 0)
+    else if (nf == 1) ADJ3_LOOP(1, 1, 1)
+    else ADJ3_LOOP(1, 3, 1)
+  } else {
+    if (!gvx) ADJ3_LOOP(0, 1, 0)
+    else if (nf == 1) ADJ3_LOOP(0, 1, 1)
+    else ADJ3_LOOP(0, 3, 1)
+  }
+}
+
+static int line_small3(const ds_real *a, const ds_real *b, const ds_real *c, int64_t n, ds_real lim) {
+  int ok = 1;
+  for (int64_t k = 0; k < n; k++) ok &= (fabs(a[k]) < lim) & (fabs(b[k]) < lim) & (fabs(c[k]) < lim);
+  return ok;
+}
+
 /* ---- forward ------------------------------------------------------------- */
 static void fwd2(int64_t b0, int64_t b1, void *u) {
   adv *A = u;
@@ -243,7 +388,15 @@ static void fwd3(int64_t b0, int64_t b1, void *u) {
   for (int64_t blk = b0; blk < b1; blk++) {
     int64_t i0 = blk * A->grain, i1 = i0 + A->grain < nx ? i0 + A->grain : nx;
     for (int64_t i = i0; i < i1; i++)
-      for (int64_t j = 0; j < ny; j++)
+      for (int64_t j = 0; j < ny; j++) {
+        const int64_t line = (i * ny + j) * nz;
+        if (A->fast3 && line_small3(A->v[0] + line, A->v[1] + line, A->v[2] + line, nz, A->lim)) {
+          const ds_real *f[3] = {A->f[0], A->f[1], A->f[2]};
+          ds_real *o[3] = {A->out[0] + line, A->nf > 1 ? A->out[1] + line : NULL, A->nf > 1 ? A->out[2] + line : NULL};
+          row_fwd3(per, A->nf, f, o, A->v[0] + line, A->v[1] + line, A->v[2] + line, (int)i, (int)j, (int)nx,
+                   (int)ny, (int)nz);
+          continue;
+        }
         for (int64_t k = 0; k < nz; k++) {
           int64_t idx = (i * ny + j) * nz + k;
           ds_real ux = A->v[0][idx], uy = A->v[1][idx], uz = A->v[2][idx];
@@ -272,6 +425,7 @@ static void fwd3(int64_t b0, int64_t b1, void *u) {
             A->out[q][idx] = (1 - wx) * ((1 - wy) * e00 + wy * e01) + wx * ((1 - wy) * e10 + wy * e11);
           }
         }
+      }
   }
 }
 
@@ -297,7 +451,10 @@ static void setup(adv *A, const ds_call *c, int nd, int pair) {
   A->nblocks = (A->g.n[0] + A->grain - 1) / A->grain;
   A->host = c->host;
   A->fast = nd == 2 && A->g.cells < (1 << 30) && A->nf <= 2;
-  A->lim = (ds_real)((A->g.n[0] < A->g.n[1] ? A->g.n[0] : A->g.n[1]) - 1);
+  A->fast3 = nd == 3 && A->g.cells < (1 << 30);
+  int64_t nmin = A->g.n[0] < A->g.n[1] ? A->g.n[0] : A->g.n[1];
+  if (nd == 3 && A->g.n[2] < nmin) nmin = A->g.n[2];
+  A->lim = (ds_real)(nmin - 1);
 }
 
 static int report_bad(const ds_call *c, const adv *A, int pair, int vo) {
@@ -496,7 +653,7 @@ static void adj2(int64_t b0, int64_t b1, void *u) {
   }
 }
 
-static void adj3(int64_t b0, int64_t b1, void *u) {
+static void adj3_slow(int64_t b0, int64_t b1, void *u) {
   adv *A = u;
   const int64_t nx = A->g.n[0], ny = A->g.n[1], nz = A->g.n[2], S = ny * nz;
   const int per = A->periodic;
@@ -564,6 +721,90 @@ static void adj3(int64_t b0, int64_t b1, void *u) {
           if (A->gv[1] && my) A->gv[1][idx] -= gy;
           if (A->gv[2] && mz) A->gv[2][idx] -= gz;
         }
+  }
+}
+
+
+/* 3D adjoint of one block: vectorised gather half line by line, then the scalar
+ * scatter in cell order (see adj2). */
+static void adj3(int64_t b0, int64_t b1, void *u) {
+  adv *A = u;
+  const int64_t nx = A->g.n[0], ny = A->g.n[1], nz = A->g.n[2], S = ny * nz;
+  for (int64_t blk = b0; blk < b1; blk++) {
+    int64_t i0 = blk * A->grain, i1 = i0 + A->grain < nx ? i0 + A->grain : nx;
+    int fast = A->fast3;
+    for (int64_t l = i0 * ny; fast && l < i1 * ny; l++)
+      fast = line_small3(A->v[0] + l * nz, A->v[1] + l * nz, A->v[2] + l * nz, nz, A->lim);
+    if (!fast) {
+      adj3_slow(blk, blk + 1, u);
+      continue;
+    }
+    const int64_t m = (i1 - i0) * S;
+    const int want_v = A->gv[0] || A->gv[1] || A->gv[2];
+    size_t ib = ((size_t)m * sizeof(int32_t) + 63) & ~(size_t)63, rb = ((size_t)m * sizeof(ds_real) + 63) & ~(size_t)63;
+    size_t vb = want_v ? ((size_t)nz * sizeof(ds_real) + 63) & ~(size_t)63 : 0;
+    char *mem = A->host->alloc(7 * ib + 3 * rb + 3 * vb);
+    if (!mem) {
+      A->nomem = 1;
+      continue;
+    }
+    samp3buf all = {(int32_t *)mem,          (int32_t *)(mem + ib),     (int32_t *)(mem + 2 * ib),
+                    (int32_t *)(mem + 3 * ib), (int32_t *)(mem + 4 * ib), (int32_t *)(mem + 5 * ib),
+                    (int32_t *)(mem + 6 * ib), (ds_real *)(mem + 7 * ib), (ds_real *)(mem + 7 * ib + rb),
+                    (ds_real *)(mem + 7 * ib + 2 * rb)};
+    ds_real *dummy = (ds_real *)(mem + 7 * ib + 3 * rb);
+    const ds_real *f[3] = {A->f[0], A->nf > 1 ? A->f[1] : NULL, A->nf > 1 ? A->f[2] : NULL};
+    for (int64_t i = i0; i < i1; i++)
+      for (int64_t j = 0; j < ny; j++) {
+        const int64_t line = (i * ny + j) * nz, r = line - i0 * S;
+        samp3buf B = {all.xa + r, all.xb + r, all.ya + r, all.yb + r, all.za + r, all.zb + r, all.xl + r,
+                      all.wx + r, all.wy + r, all.wz + r};
+        const ds_real *g[3] = {A->go[0] + line, A->nf > 1 ? A->go[1] + line : NULL,
+                               A->nf > 1 ? A->go[2] + line : NULL};
+        ds_real *gv[3] = {NULL, NULL, NULL};
+        if (want_v)
+          for (int d = 0; d < 3; d++) gv[d] = A->gv[d] ? A->gv[d] + line : dummy + d * (vb / sizeof(ds_real));
+        row_adj3(A->periodic, A->nf, f, g, gv[0], gv[1], gv[2], A->v[0] + line, A->v[1] + line, A->v[2] + line,
+                 (int)i, (int)j, (int)nx, (int)ny, (int)nz, B);
+      }
+    if (A->nscatter) {
+      int32_t lmin = INT32_MAX, lmax = INT32_MIN;
+      for (int64_t c = 0; c < m; c++) {
+        lmin = all.xl[c] < lmin ? all.xl[c] : lmin;
+        lmax = all.xl[c] > lmax ? all.xl[c] : lmax;
+      }
+      int64_t R = (int64_t)lmax - lmin + 2;
+      int full = R > nx;
+      if (full) R = nx, lmin = 0;
+      A->full[blk] = full, A->base[blk] = lmin, A->rows[blk] = R;
+      size_t bytes = (size_t)(R * S * A->nscatter) * sizeof(ds_real);
+      A->buf[blk] = A->host->alloc(bytes);
+      if (!A->buf[blk]) {
+        A->nomem = 1;
+        A->host->free(mem);
+        continue;
+      }
+      memset(A->buf[blk], 0, bytes);
+      int sidx = 0;
+      for (int q = 0; q < A->nf; q++) {
+        if (!A->gf[q]) continue;
+        ds_real *Bq = A->buf[blk] + (sidx++) * R * S;
+        const ds_real *g = A->go[q] + i0 * S;
+        for (int64_t c = 0; c < m; c++) {
+          int64_t r0 = full ? (int64_t)all.xa[c] * S : (int64_t)(all.xl[c] - lmin) * S;
+          int64_t r1 = full ? (int64_t)all.xb[c] * S : r0 + S;
+          const ds_real wx = all.wx[c], wy = all.wy[c], wz = all.wz[c];
+          const int64_t ya = (int64_t)all.ya[c] * nz, yb = (int64_t)all.yb[c] * nz, za = all.za[c], zb = all.zb[c];
+          ds_real g0 = g[c] * (1 - wx), g1 = g[c] * wx;
+          ds_real g00 = g0 * (1 - wy), g01 = g0 * wy, g10 = g1 * (1 - wy), g11 = g1 * wy;
+          Bq[r0 + ya + za] += g00 * (1 - wz), Bq[r0 + ya + zb] += g00 * wz;
+          Bq[r0 + yb + za] += g01 * (1 - wz), Bq[r0 + yb + zb] += g01 * wz;
+          Bq[r1 + ya + za] += g10 * (1 - wz), Bq[r1 + ya + zb] += g10 * wz;
+          Bq[r1 + yb + za] += g11 * (1 - wz), Bq[r1 + yb + zb] += g11 * wz;
+        }
+      }
+    }
+    A->host->free(mem);
   }
 }
 

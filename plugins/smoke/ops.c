@@ -92,8 +92,8 @@ SMOKE_CLONES static void gradsub_line(const grid *g, ds_real inv2h, const ds_rea
 
 /* One compact Jacobi sweep on a line: nb = {minus_0, plus_0, minus_1, plus_1}
  * lines (Neumann at walls: the caller passes the centre line itself). */
-SMOKE_CLONES void jacobi_line(const grid *g, ds_real *out, const ds_real *div, const ds_real *c,
-                              const ds_real *const *nb, ds_real inv) {
+SMOKE_CLONES static void jacobi_line_(const grid *g, ds_real *out, const ds_real *div, const ds_real *c,
+                                      const ds_real *const *nb, ds_real inv) {
   const int64_t n = g->len;
   const ds_real *m0 = nb[0], *p0 = nb[1];
   if (g->nd == 2) {
@@ -192,8 +192,20 @@ double op_lap_diag(const grid *g, int64_t l, int64_t k) {
   return 0.25 * a;
 }
 
-SMOKE_CLONES void op_lap_lines(const grid *g, const ds_real *p, ds_real *out, int64_t l0, int64_t l1,
-                               const ds_real *zero) {
+/* The diagonal of A along one line (the Jacobi / CG preconditioner). */
+void op_lap_diag_line(const grid *g, int64_t l, ds_real *out) {
+  double a = 0;
+  for (int d = 0; d < g->nd - 1; d++)
+    for (int s = -1; s <= 1; s += 2) {
+      int64_t m = line_nb(g, l, d, s);
+      a += m >= 0 && !(wall_bits(g, m) >> d & 1);
+    }
+  for (int64_t k = 0; k < g->len; k++)
+    out[k] = (ds_real)(0.25 * (a + lap_m(g, k + 1, g->len) + lap_m(g, k - 1, g->len)));
+}
+
+SMOKE_CLONES static void lap_lines(const grid *g, const ds_real *p, ds_real *out, int64_t l0, int64_t l1,
+                                   const ds_real *zero) {
   const int64_t n = g->len;
   const int periodic = g->bc == BC_PERIODIC;
   for (int64_t l = l0; l < l1; l++) {
@@ -242,6 +254,16 @@ SMOKE_CLONES void op_lap_lines(const grid *g, const ds_real *p, ds_real *out, in
       o[k] = (ds_real)0.25 * (ak * c[k] - s);
     }
   }
+}
+
+/* Exported entry points (a clone attribute on an exported function is not
+ * honoured here; the static implementations carry it). */
+void op_lap_lines(const grid *g, const ds_real *p, ds_real *out, int64_t l0, int64_t l1, const ds_real *zero) {
+  lap_lines(g, p, out, l0, l1, zero);
+}
+void jacobi_line(const grid *g, ds_real *out, const ds_real *div, const ds_real *c, const ds_real *const *nb,
+                 ds_real inv) {
+  jacobi_line_(g, out, div, c, nb, inv);
 }
 
 void op_jacobi_lines(const grid *g, const ds_real *div, const ds_real *p, ds_real *out, int64_t l0, int64_t l1) {

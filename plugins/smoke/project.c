@@ -101,8 +101,8 @@ static int jacobi_passes(const ds_call *c, const proj *J) {
       c->host->free(div), c->host->free(pa), c->host->free(pb), c->host->free(zero);
       return c->host->error(c, "out of memory for scratch");
     }
-    for (int64_t l = 0; l < g->lines; l++)
-      for (int64_t k = 0; k < g->len; k++) dinv[l * g->len + k] = (ds_real)(1.0 / op_lap_diag(g, l, k));
+    for (int64_t l = 0; l < g->lines; l++) op_lap_diag_line(g, l, dinv + l * g->len);
+    for (int64_t i = 0; i < g->cells; i++) dinv[i] = 1 / dinv[i];
     P.dinv = dinv;
   }
   if (J->K == 0) {
@@ -396,8 +396,8 @@ static int cg_solve(const ds_call *c, const grid *g, const ds_real *b, ds_real *
   S.part = part;
   S.grain = grain;
   if (dinv) {
-    for (int64_t l = 0; l < g->lines; l++)
-      for (int64_t k = 0; k < g->len; k++) dinv[l * g->len + k] = (ds_real)(1.0 / op_lap_diag(g, l, k));
+    for (int64_t l = 0; l < g->lines; l++) op_lap_diag_line(g, l, dinv + l * g->len);
+    for (int64_t i = 0; i < g->cells; i++) dinv[i] = 1 / dinv[i];
     /* a periodic grid has the constant diagonal 1: no preconditioner needed */
   }
   S.dinv = dinv;

@@ -103,6 +103,7 @@ void op_gradsub_lines(const grid *g, double h, const ds_real *const v[3], const 
 /* A p = D G p (wide, +-2 stencil); op_lap_diag gives one diagonal entry. */
 void op_lap_lines(const grid *g, const ds_real *p, ds_real *out, int64_t l0, int64_t l1, const ds_real *zero_line);
 double op_lap_diag(const grid *g, int64_t line, int64_t k);
+void op_lap_diag_line(const grid *g, int64_t line, ds_real *out);
 /* One Jacobi sweep of the compact Laplacian (periodic grids: the reference's
  * solver) on lines [l0,l1): out = (div + sum of 2*nd neighbours) / (2*nd). */
 void op_jacobi_lines(const grid *g, const ds_real *div, const ds_real *p, ds_real *out, int64_t l0, int64_t l1);
