@@ -434,17 +434,16 @@ static int64_t block_grain(const grid *g) {
   return gr < 1 ? 1 : gr;
 }
 
-/* args (scalar): f, v_0..v_{nd-1}, out; (pair) v_0..v_{nd-1}, out_0..out_{nd-1}; params: bc */
-static void setup(adv *A, const ds_call *c, int nd, int pair) {
+static void setup_ptrs(adv *A, const ds_call *c, int nd, int bc, const ds_tensor *shape, int nf,
+                       const ds_real *const *f, const ds_real *const *v, ds_real *const *out) {
   memset(A, 0, sizeof *A);
-  A->g = grid_make(nd, (int)c->params[0], c->args[0]);
+  A->g = grid_make(nd, bc, shape);
   A->periodic = A->g.bc == BC_PERIODIC;
-  A->nf = pair ? nd : 1;
-  int vo = pair ? 0 : 1; /* first velocity argument */
-  for (int d = 0; d < nd; d++) A->v[d] = ds_rdata(c->args[vo + d]);
-  for (int q = 0; q < A->nf; q++) {
-    A->f[q] = pair ? A->v[q] : ds_rdata(c->args[0]);
-    A->out[q] = ds_rdata(c->args[vo + nd + q]);
+  A->nf = nf;
+  for (int d = 0; d < nd; d++) A->v[d] = v[d];
+  for (int q = 0; q < nf; q++) {
+    A->f[q] = f[q];
+    A->out[q] = out ? out[q] : NULL;
   }
   A->slab = A->g.cells / A->g.n[0];
   A->grain = block_grain(&A->g);
@@ -457,7 +456,21 @@ static void setup(adv *A, const ds_call *c, int nd, int pair) {
   A->lim = (ds_real)(nmin - 1);
 }
 
-static int report_bad(const ds_call *c, const adv *A, int pair, int vo) {
+/* args (scalar): f, v_0..v_{nd-1}, out; (pair) v_0..v_{nd-1}, out_0..out_{nd-1}; params: bc */
+static void setup(adv *A, const ds_call *c, int nd, int pair) {
+  const ds_real *f[3], *v[3];
+  ds_real *out[3];
+  int vo = pair ? 0 : 1, nf = pair ? nd : 1;
+  for (int d = 0; d < nd; d++) v[d] = ds_rdata(c->args[vo + d]);
+  for (int q = 0; q < nf; q++) {
+    f[q] = pair ? v[q] : ds_rdata(c->args[0]);
+    out[q] = ds_rdata(c->args[vo + nd + q]);
+  }
+  setup_ptrs(A, c, nd, (int)c->params[0], c->args[0], nf, f, v, out);
+}
+
+/* vo: index of the first velocity argument, for messages */
+static int report_bad(const ds_call *c, const adv *A, int vo) {
   for (int64_t b = 0; b < A->nblocks; b++) {
     if (!A->bad[b]) continue;
     int64_t idx = A->bad[b] - 1;
@@ -470,22 +483,33 @@ static int report_bad(const ds_call *c, const adv *A, int pair, int vo) {
                               SMOKE_VMAX);
     }
   }
-  (void)pair;
   return DS_OK;
+}
+
+static int adv_forward(const ds_call *c, adv *A, int vo) {
+  int64_t bad[64];
+  int64_t *badp = A->nblocks <= 64 ? bad : c->host->alloc((size_t)A->nblocks * sizeof(int64_t));
+  if (!badp) return c->host->error(c, "out of memory");
+  memset(badp, 0, (size_t)A->nblocks * sizeof(int64_t));
+  A->bad = badp;
+  c->host->parallel_for(c->ctx, A->nblocks, 1, A->g.nd == 2 ? fwd2 : fwd3, A);
+  int rc = report_bad(c, A, vo);
+  if (badp != bad) c->host->free(badp);
+  A->bad = NULL;
+  return rc;
 }
 
 int smoke_advect_fwd(const ds_call *c, int nd, int pair) {
   adv A;
   setup(&A, c, nd, pair);
-  int64_t bad[64];
-  int64_t *badp = A.nblocks <= 64 ? bad : c->host->alloc((size_t)A.nblocks * sizeof(int64_t));
-  if (!badp) return c->host->error(c, "out of memory");
-  memset(badp, 0, (size_t)A.nblocks * sizeof(int64_t));
-  A.bad = badp;
-  c->host->parallel_for(c->ctx, A.nblocks, 1, nd == 2 ? fwd2 : fwd3, &A);
-  int rc = report_bad(c, &A, pair, pair ? 0 : 1);
-  if (badp != bad) c->host->free(badp);
-  return rc;
+  return adv_forward(c, &A, pair ? 0 : 1);
+}
+
+int smoke_advect_run(const ds_call *c, int nd, int bc, const ds_tensor *shape, int nf, const ds_real *const *f,
+                     const ds_real *const *v, ds_real *const *out, int vel_arg) {
+  adv A;
+  setup_ptrs(&A, c, nd, bc, shape, nf, f, v, out);
+  return adv_forward(c, &A, vel_arg);
 }
 
 /* ---- adjoint ---------------------------------------------------------------- */
@@ -828,6 +852,31 @@ static void reduce_fn(int64_t w0, int64_t w1, void *u) {
   }
 }
 
+static int adv_adjoint(const ds_call *c, adv *A) {
+  for (int q = 0; q < A->nf; q++)
+    if (A->gf[q]) A->nscatter++;
+  int64_t nb = A->nblocks;
+  void *mem = NULL;
+  if (A->nscatter) {
+    mem = c->host->alloc((size_t)nb * (sizeof(ds_real *) + 2 * sizeof(int64_t) + sizeof(int)));
+    if (!mem) return c->host->error(c, "out of memory");
+    A->buf = mem;
+    A->base = (int64_t *)(A->buf + nb);
+    A->rows = A->base + nb;
+    A->full = (int *)(A->rows + nb);
+    memset(A->buf, 0, (size_t)nb * sizeof(ds_real *));
+  }
+  c->host->parallel_for(c->ctx, nb, 1, A->g.nd == 2 ? adj2 : adj3, A);
+  int rc = DS_OK;
+  if (A->nomem) rc = c->host->error(c, "adjoint: out of memory for scatter buffers");
+  else if (A->nscatter) c->host->parallel_for(c->ctx, A->g.n[0], A->grain, reduce_fn, A);
+  if (mem) {
+    for (int64_t b = 0; b < nb; b++) c->host->free(A->buf[b]);
+    c->host->free(mem);
+  }
+  return rc;
+}
+
 int smoke_advect_adj(const ds_call *c, int nd, int pair) {
   adv A;
   setup(&A, c, nd, pair);
@@ -836,26 +885,20 @@ int smoke_advect_adj(const ds_call *c, int nd, int pair) {
   for (int q = 0; q < A.nf; q++) {
     A.go[q] = ds_rgrad(c->args[vo + nd + q]);
     A.gf[q] = pair ? A.gv[q] : ds_rgrad(c->args[0]);
-    if (A.gf[q]) A.nscatter++;
   }
-  int64_t nb = A.nblocks;
-  void *mem = NULL;
-  if (A.nscatter) {
-    mem = c->host->alloc((size_t)nb * (sizeof(ds_real *) + 2 * sizeof(int64_t) + sizeof(int)));
-    if (!mem) return c->host->error(c, "out of memory");
-    A.buf = mem;
-    A.base = (int64_t *)(A.buf + nb);
-    A.rows = A.base + nb;
-    A.full = (int *)(A.rows + nb);
-    memset(A.buf, 0, (size_t)nb * sizeof(ds_real *));
+  return adv_adjoint(c, &A);
+}
+
+/* Adjoint with explicit buffers: go (output grads), gf (field grads to scatter
+ * into, entries may be NULL), gv (velocity grads, entries may be NULL). */
+int smoke_advect_adj_run(const ds_call *c, int nd, int bc, const ds_tensor *shape, int nf, const ds_real *const *f,
+                         const ds_real *const *v, const ds_real *const *go, ds_real *const *gf, ds_real *const *gv) {
+  adv A;
+  setup_ptrs(&A, c, nd, bc, shape, nf, f, v, NULL);
+  for (int d = 0; d < nd; d++) A.gv[d] = gv[d];
+  for (int q = 0; q < nf; q++) {
+    A.go[q] = go[q];
+    A.gf[q] = gf[q];
   }
-  c->host->parallel_for(c->ctx, nb, 1, nd == 2 ? adj2 : adj3, &A);
-  int rc = DS_OK;
-  if (A.nomem) rc = c->host->error(c, "adjoint: out of memory for scatter buffers");
-  else if (A.nscatter) c->host->parallel_for(c->ctx, A.g.n[0], A.grain, reduce_fn, &A);
-  if (mem) {
-    for (int64_t b = 0; b < nb; b++) c->host->free(A.buf[b]);
-    c->host->free(mem);
-  }
-  return rc;
+  return adv_adjoint(c, &A);
 }

@@ -246,6 +246,19 @@ static int jacobi_project(const ds_call *c, const proj *J) {
   return DS_OK;
 }
 
+int smoke_jacobi_run(const ds_call *c, int nd, int bc, const ds_tensor *shape, int iters, double h,
+                     const ds_real *const *in, const ds_real *extra, ds_real *const *out, int acc, ds_real *pout) {
+  proj J = {0};
+  J.g = grid_make(nd, bc, shape);
+  J.K = iters;
+  J.h = h;
+  for (int d = 0; d < nd; d++) J.in[d] = in[d], J.out[d] = out[d];
+  J.extra = extra;
+  J.acc = acc;
+  J.pout = pout;
+  return jacobi_project(c, &J);
+}
+
 /* args: v_0..v_{nd-1} (in), v'_0..v'_{nd-1} (out), p (out); params bc, iters, h */
 int smoke_jacobi_fwd(const ds_call *c, int nd) {
   proj J = {0};

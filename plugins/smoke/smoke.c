@@ -110,6 +110,10 @@ static int jac2_f(const ds_call *c) { return smoke_jacobi_fwd(c, 2); }
 static int jac2_a(const ds_call *c) { return smoke_jacobi_adj(c, 2); }
 static int jac3_f(const ds_call *c) { return smoke_jacobi_fwd(c, 3); }
 static int jac3_a(const ds_call *c) { return smoke_jacobi_adj(c, 3); }
+static int step2_f(const ds_call *c) { return smoke_step_fwd(c, 2); }
+static int step2_a(const ds_call *c) { return smoke_step_adj(c, 2); }
+static int step3_f(const ds_call *c) { return smoke_step_fwd(c, 3); }
+static int step3_a(const ds_call *c) { return smoke_step_adj(c, 3); }
 static int cg2_f(const ds_call *c) { return smoke_cg_fwd(c, 2); }
 static int cg2_a(const ds_call *c) { return smoke_cg_adj(c, 2); }
 static int cg3_f(const ds_call *c) { return smoke_cg_fwd(c, 3); }
@@ -288,6 +292,11 @@ static const ds_arg_desc A_JAC2[] = {{"vx", DS_IN, R, 2},      {"vy", DS_IN, R, 
 static const ds_arg_desc A_JAC3[] = {{"vx", DS_IN, R, 3},      {"vy", DS_IN, R, 3},      {"vz", DS_IN, R, 3},
                                      {"vx_out", DS_OUT, R, 3}, {"vy_out", DS_OUT, R, 3}, {"vz_out", DS_OUT, R, 3},
                                      {"p", DS_OUT, R, 3}};
+static const ds_arg_desc A_STEP2[] = {{"vx", DS_IN, R, 2},      {"vy", DS_IN, R, 2},      {"s", DS_IN, R, 2},
+                                      {"vx_out", DS_OUT, R, 2}, {"vy_out", DS_OUT, R, 2}, {"s_out", DS_OUT, R, 2}};
+static const ds_arg_desc A_STEP3[] = {{"vx", DS_IN, R, 3},      {"vy", DS_IN, R, 3},      {"vz", DS_IN, R, 3},
+                                      {"s", DS_IN, R, 3},       {"vx_out", DS_OUT, R, 3}, {"vy_out", DS_OUT, R, 3},
+                                      {"vz_out", DS_OUT, R, 3}, {"s_out", DS_OUT, R, 3}};
 static const ds_arg_desc A_CG2[] = {{"vx", DS_IN, R, 2},         {"vy", DS_IN, R, 2},      {"p_guess", DS_NODIFF, R, 2},
                                     {"vx_out", DS_OUT, R, 2},    {"vy_out", DS_OUT, R, 2}, {"p", DS_OUT, R, 2}};
 static const ds_arg_desc A_CG3[] = {{"vx", DS_IN, R, 3},      {"vy", DS_IN, R, 3},      {"vz", DS_IN, R, 3},
@@ -391,6 +400,8 @@ int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
       {"advect_vel3", 6, A_ADVEL3, 1, P_BC, chk_advect3, {advect_vel3_f}, {advect_vel3_a}},
       {"project", 5, A_JAC2, 3, P_JAC, chk_jacobi2, {jac2_f}, {jac2_a}},
       {"project3", 7, A_JAC3, 3, P_JAC, chk_jacobi3, {jac3_f}, {jac3_a}},
+      {"step", 6, A_STEP2, 3, P_JAC, chk_jacobi2, {step2_f}, {step2_a}},
+      {"step3", 8, A_STEP3, 3, P_JAC, chk_jacobi3, {step3_f}, {step3_a}},
       {"project_cg", 6, A_CG2, 4, P_CG, chk_cg2, {cg2_f}, {cg2_a}},
       {"project3_cg", 8, A_CG3, 4, P_CG, chk_cg3, {cg3_f}, {cg3_a}},
       {"divergence", 3, A_DIV2, 2, P_BCH, chk_op, {div_f}, {div_a}},

@@ -125,6 +125,17 @@ unsigned smoke_wall_bits(const grid *g, int64_t l);
 /* ---- kernels --------------------------------------------------------------- */
 int smoke_advect_fwd(const ds_call *c, int nd, int pair);
 int smoke_advect_adj(const ds_call *c, int nd, int pair);
+/* Advection on explicit buffers (the fused step): nf fields f advected by v. */
+int smoke_advect_run(const ds_call *c, int nd, int bc, const ds_tensor *shape, int nf, const ds_real *const *f,
+                     const ds_real *const *v, ds_real *const *out, int vel_arg);
+int smoke_advect_adj_run(const ds_call *c, int nd, int bc, const ds_tensor *shape, int nf, const ds_real *const *f,
+                         const ds_real *const *v, const ds_real *const *go, ds_real *const *gf, ds_real *const *gv);
+/* Jacobi projection on explicit buffers: out = (acc ? out : 0) + in - G M (D in - h^2 extra);
+ * pout (may be NULL) receives M (D in - h^2 extra). */
+int smoke_jacobi_run(const ds_call *c, int nd, int bc, const ds_tensor *shape, int iters, double h,
+                     const ds_real *const *in, const ds_real *extra, ds_real *const *out, int acc, ds_real *pout);
+int smoke_step_fwd(const ds_call *c, int nd);
+int smoke_step_adj(const ds_call *c, int nd);
 int smoke_jacobi_fwd(const ds_call *c, int nd);
 int smoke_jacobi_adj(const ds_call *c, int nd);
 int smoke_cg_fwd(const ds_call *c, int nd);

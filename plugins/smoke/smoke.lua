@@ -185,7 +185,9 @@ function M.inflow(s, mask, value)
 end
 
 -- One stable-fluids step of the reference: advect v by itself, project, then
--- advect the smoke (and apply optional forces / inflow before advecting).
+-- advect the smoke (and apply optional forces / inflow before advecting). With
+-- Jacobi and no inflow it is one fused kernel (smoke.step); opts.fused = false
+-- composes it from the three kernels instead (the same numbers).
 -- state = {v = {vx, vy [, vz]}, s = smoke [, p = last pressure (CG warm start)]}
 function M.step(state, opts)
   opts = opts or {}
@@ -195,9 +197,23 @@ function M.step(state, opts)
   if opts.force or opts.buoyancy then
     v = M.force(v, s, opts.force, {dt = opts.dt or 1, buoyancy = opts.buoyancy})
   end
+  local solver = opts.solver or "jacobi"
+  if solver == "jacobi" and not opts.inflow and opts.fused ~= false then
+    -- the fused step kernel: one launch, v1 never stored (same numbers)
+    local outs = {}
+    for i = 1, nd do outs[i] = ds.empty_like(v[i]) end
+    local ns = ds.empty_like(s)
+    local params = {bc_code(opts, "step"), opts.iters or 6, cell_size(opts, v[1])}
+    if nd == 3 then
+      K.step3:launch({v[1], v[2], v[3], s, outs[1], outs[2], outs[3], ns}, params)
+    else
+      K.step:launch({v[1], v[2], s, outs[1], outs[2], ns}, params)
+    end
+    return {v = outs, s = ns}
+  end
   local a = {M.advect_velocity(v[1], v[2], v[3], opts)}
   local popts = opts
-  if opts.solver == "cg" and opts.warm_start ~= false and state.p then
+  if solver == "cg" and opts.warm_start ~= false and state.p then
     popts = setmetatable({p_guess = state.p}, {__index = opts})
   end
   local res = {M.project(a[1], a[2], a[3], popts)}

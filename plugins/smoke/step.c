@@ -1,0 +1,84 @@
+/* The whole stable-fluids step in one kernel (Jacobi projection):
+ *
+ *   v1 = advect(v, v);  v' = P v1 (K Jacobi sweeps);  s' = advect(s, v')
+ *
+ * args: v_0..v_{nd-1}, s (in), v'_0..v'_{nd-1}, s' (out); params: bc, iters, h.
+ *
+ * One launch per step instead of three: a third of the tape records, outputs
+ * and gradient buffers, and v1 is never stored. The adjoint needs no
+ * recomputation: each stage's adjoint reads only the step's inputs and outputs
+ * (the smoke adjoint reads s and v', the projection is self-adjoint, the
+ * velocity advection's adjoint reads v):
+ *
+ *   gv'  += local part of d s' / d v'          (smoke advection, gather half)
+ *   gs   += scatter of gs'                      (smoke advection, scatter half)
+ *   gv1   = P gv'                               (projection adjoint)
+ *   gv   += advect_vel adjoint of gv1           (gather + scatter) */
+#include "smoke.h"
+
+int smoke_step_fwd(const ds_call *c, int nd) {
+  const ds_tensor *t0 = c->args[0];
+  const int bc = (int)c->params[0], K = (int)c->params[1];
+  const double h = c->params[2];
+  const int64_t cells = t0->count;
+  ds_real *v1buf = c->host->alloc((size_t)(nd * cells) * sizeof(ds_real));
+  if (!v1buf) return c->host->error(c, "out of memory for scratch");
+  const ds_real *v[3] = {0};
+  ds_real *v1[3] = {0}, *vo[3] = {0};
+  for (int d = 0; d < nd; d++) {
+    v[d] = ds_rdata(c->args[d]);
+    v1[d] = v1buf + d * cells;
+    vo[d] = ds_rdata(c->args[nd + 1 + d]);
+  }
+  int rc = smoke_advect_run(c, nd, bc, t0, nd, v, v, v1, 0);
+  const ds_real *v1c[3] = {v1[0], v1[1], v1[2]};
+  if (!rc) rc = smoke_jacobi_run(c, nd, bc, t0, K, h, v1c, NULL, vo, 0, NULL);
+  if (!rc) {
+    const ds_real *s[1] = {ds_rdata(c->args[nd])};
+    ds_real *so[1] = {ds_rdata(c->args[2 * nd + 1])};
+    const ds_real *voc[3] = {vo[0], vo[1], vo[2]};
+    rc = smoke_advect_run(c, nd, bc, t0, 1, s, voc, so, nd + 1);
+  }
+  c->host->free(v1buf);
+  return rc;
+}
+
+int smoke_step_adj(const ds_call *c, int nd) {
+  const ds_tensor *t0 = c->args[0];
+  const int bc = (int)c->params[0], K = (int)c->params[1];
+  const double h = c->params[2];
+  const int64_t cells = t0->count;
+  ds_real *gv[3] = {0};
+  int want_v = 0;
+  for (int d = 0; d < nd; d++) want_v |= (gv[d] = ds_rgrad(c->args[d])) != NULL;
+  ds_real *gs = ds_rgrad(c->args[nd]);
+  if (!want_v && !gs) return DS_OK;
+  const ds_real *v[3] = {0}, *vo[3] = {0};
+  for (int d = 0; d < nd; d++) {
+    v[d] = ds_rdata(c->args[d]);
+    vo[d] = ds_rdata(c->args[nd + 1 + d]);
+  }
+  const ds_real *s[1] = {ds_rdata(c->args[nd])};
+  const ds_real *gso[1] = {ds_rgrad(c->args[2 * nd + 1])};
+  ds_real *gsl[1] = {gs};
+  ds_real *buf = want_v ? c->host->alloc((size_t)(2 * nd * cells) * sizeof(ds_real)) : NULL;
+  if (want_v && !buf) return c->host->error(c, "out of memory for scratch");
+  ds_real *gvo[3] = {0}, *gv1[3] = {0};
+  if (want_v)
+    for (int d = 0; d < nd; d++) {
+      gvo[d] = buf + d * cells;
+      gv1[d] = buf + (nd + d) * cells;
+      memcpy(gvo[d], ds_rgrad(c->args[nd + 1 + d]), (size_t)cells * sizeof(ds_real));
+    }
+  int rc = smoke_advect_adj_run(c, nd, bc, t0, 1, s, vo, gso, gsl, gvo);
+  if (!rc && want_v) {
+    const ds_real *in[3] = {gvo[0], gvo[1], gvo[2]};
+    rc = smoke_jacobi_run(c, nd, bc, t0, K, h, in, NULL, gv1, 0, NULL);
+    if (!rc) {
+      const ds_real *go[3] = {gv1[0], gv1[1], gv1[2]};
+      rc = smoke_advect_adj_run(c, nd, bc, t0, nd, v, v, go, gv, gv);
+    }
+  }
+  c->host->free(buf);
+  return rc;
+}
