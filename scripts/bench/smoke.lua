@@ -150,12 +150,13 @@ local gbs = 2 * big:numel() * rb / best / 1e9
 big, dst = nil, nil
 collectgarbage("collect")
 -- Minimum traffic of one peer iteration if every kernel touched each of its
--- arguments exactly once, per step: forward advect_vel 4 + project 5 + advect 4
--- = 13 field passes; backward: adjoints read inputs and output grads and update
--- input grads (advect 10, project 7, advect_vel 8) and the core zero-fills 6
--- output grads = 31. Arithmetic: ~76 flops per cell per step forward, ~150 backward.
+-- arguments exactly once. Per step the fused step kernel reads v (2 fields) and s
+-- and writes v' and s' (6 field passes; v1 lives in a cache-sized scratch); its
+-- adjoint reads v, s, v' and the output grads and updates the input grads (13),
+-- and the core zero-fills the 3 output grads (3): 22 passes. Arithmetic: ~76 flops
+-- per cell per step forward, ~150 backward.
 local cells, steps = P.n * P.n, P.steps
-local bytes = 44 * cells * rb * steps
+local bytes = 22 * cells * rb * steps
 local flops = 226 * cells * steps
 print(string.format("bound copy_bandwidth_gbs %.1f peer_bytes_mb %.1f peer_traffic_bound_ms %.2f peer_gflop %.3f " ..
   "peer_measured_ms %.2f measured_over_traffic_bound %.1f",
