@@ -90,8 +90,8 @@ SMOKE_CLONES static void gradsub_line(const grid *g, ds_real inv2h, const ds_rea
   }
 }
 
-/* One compact Jacobi sweep on a line: nb = {minus_0, plus_0, minus_1, plus_1}
- * lines (Neumann at walls: the caller passes the centre line itself). */
+/* One compact Jacobi sweep on a line of a periodic grid: nb = {minus_0, plus_0,
+ * minus_1, plus_1} lines; the last axis wraps. */
 SMOKE_CLONES static void jacobi_line_(const grid *g, ds_real *out, const ds_real *div, const ds_real *c,
                                       const ds_real *const *nb, ds_real inv) {
   const int64_t n = g->len;
@@ -104,11 +104,10 @@ SMOKE_CLONES static void jacobi_line_(const grid *g, ds_real *out, const ds_real
     for (int64_t k = 1; k < n - 1; k++)
       out[k] = ((((((div[k] + m0[k]) + p0[k]) + m1[k]) + p1[k]) + c[k - 1]) + c[k + 1]) * inv;
   }
-  const int periodic = g->bc == BC_PERIODIC;
   for (int e = 0; e < 2; e++) {
     int64_t k = e ? n - 1 : 0;
-    ds_real cm = k > 0 ? c[k - 1] : (periodic ? c[n - 1] : c[k]);
-    ds_real cp = k + 1 < n ? c[k + 1] : (periodic ? c[0] : c[k]);
+    ds_real cm = c[k > 0 ? k - 1 : n - 1];
+    ds_real cp = c[k + 1 < n ? k + 1 : 0];
     ds_real acc = (div[k] + m0[k]) + p0[k];
     if (g->nd == 3) acc = (acc + nb[2][k]) + nb[3][k];
     out[k] = ((acc + cm) + cp) * inv;
@@ -274,7 +273,7 @@ void op_jacobi_lines(const grid *g, const ds_real *div, const ds_real *p, ds_rea
     for (int d = 0; d < g->nd - 1; d++) {
       for (int s = 0; s < 2; s++) {
         int64_t m = line_nb(g, l, d, s ? 1 : -1);
-        nb[2 * d + s] = m < 0 ? c : p + m * n; /* Neumann: the ghost mirrors the centre */
+        nb[2 * d + s] = p + m * n; /* periodic: always a line */
       }
     }
     jacobi_line(g, out + l * n, div + l * n, c, nb, inv);

@@ -147,12 +147,13 @@ typedef struct tile {
   int nomem;
 } tile;
 
+/* Periodic grids only (walls relax A itself, in jacobi_passes). */
 static void tile_fn(int64_t b0, int64_t b1, void *u) {
   tile *T = u;
   const proj *J = T->J;
   const grid *g = &J->g;
   const int64_t nx = g->n[0], ny = g->len;
-  const int K = J->K, periodic = g->bc == BC_PERIODIC;
+  const int K = J->K;
   const ds_real inv = (ds_real)0.25;
   for (int64_t b = b0; b < b1; b++) {
     const int64_t r0 = b * T->rows_per, r1 = r0 + T->rows_per < nx ? r0 + T->rows_per : nx;
@@ -164,43 +165,24 @@ static void tile_fn(int64_t b0, int64_t b1, void *u) {
       return;
     }
     ds_real *dv = buf, *pa = buf + E * ny, *pb = buf + 2 * E * ny;
-    /* local row e is global row r0 - H + e; at walls only rows inside exist */
-    int64_t vlo = 0, vhi = E;
-    if (!periodic) {
-      if (H > r0) vlo = H - r0;
-      if (nx - r0 + H < vhi) vhi = nx - r0 + H;
-    }
-#define GROW(e) (r0 - H + (e))
-    for (int64_t e = vlo; e < vhi; e++) {
-      int64_t gr = wrap_index(GROW(e), nx);
-      const ds_real *vm[1], *vp[1];
-      int64_t m = line_nb(g, gr, 0, -1), p = line_nb(g, gr, 0, 1);
-      vm[0] = m < 0 ? T->zero : J->in[0] + m * ny;
-      vp[0] = p < 0 ? T->zero : J->in[0] + p * ny;
+    /* local row e is global row (r0 - H + e) mod nx */
+    for (int64_t e = 0; e < E; e++) {
+      int64_t gr = wrap_index(r0 - H + e, nx);
+      const ds_real *vm[1] = {J->in[0] + line_nb(g, gr, 0, -1) * ny}, *vp[1] = {J->in[0] + line_nb(g, gr, 0, 1) * ny};
       smoke_div_line(g, J->h, vm, vp, J->in[1] + gr * ny, J->extra ? J->extra + gr * ny : NULL, dv + e * ny);
     }
     if (K == 0) {
       memset(pa, 0, (size_t)(E * ny) * sizeof(ds_real));
     } else {
-      for (int64_t e = vlo; e < vhi; e++)
-        for (int64_t j = 0; j < ny; j++) pa[e * ny + j] = dv[e * ny + j] * inv;
+      /* p_0 = 0: the first sweep is div / 4; sweep k is valid on rows
+       * [k-1, E-k+1) of the halo'd block, shrinking by one row per side */
+      for (int64_t i = 0; i < E * ny; i++) pa[i] = dv[i] * inv;
       for (int k = 2; k <= K; k++) {
         int64_t lo = H ? k - 1 : 0, hi = H ? E - (k - 1) : E;
-        if (lo < vlo) lo = vlo;
-        if (hi > vhi) hi = vhi;
         for (int64_t e = lo; e < hi; e++) {
-          const ds_real *c = pa + e * ny, *nb[2];
-          int64_t up, dn;
-          if (periodic) {
-            up = H ? e - 1 : (e == 0 ? E - 1 : e - 1);
-            dn = H ? e + 1 : (e == E - 1 ? 0 : e + 1);
-          } else {
-            up = GROW(e) - 1 < 0 ? e : e - 1; /* Neumann ghost */
-            dn = GROW(e) + 1 >= nx ? e : e + 1;
-          }
-          nb[0] = pa + up * ny;
-          nb[1] = pa + dn * ny;
-          jacobi_line(g, pb + e * ny, dv + e * ny, c, nb, inv);
+          int64_t up = H ? e - 1 : (e == 0 ? E - 1 : e - 1), dn = H ? e + 1 : (e == E - 1 ? 0 : e + 1);
+          const ds_real *nb[2] = {pa + up * ny, pa + dn * ny};
+          jacobi_line(g, pb + e * ny, dv + e * ny, pa + e * ny, nb, inv);
         }
         ds_real *t = pa;
         pa = pb, pb = t;
@@ -208,19 +190,13 @@ static void tile_fn(int64_t b0, int64_t b1, void *u) {
     }
     for (int64_t gr = r0; gr < r1; gr++) {
       int64_t e = gr - r0 + H;
-      const ds_real *pm[1], *pp[1], *v[2] = {J->in[0] + gr * ny, J->in[1] + gr * ny};
+      const ds_real *v[2] = {J->in[0] + gr * ny, J->in[1] + gr * ny};
       ds_real *o[2] = {J->out[0] ? J->out[0] + gr * ny : NULL, J->out[1] ? J->out[1] + gr * ny : NULL};
-      if (periodic) {
-        pm[0] = pa + (H ? e - 1 : (e == 0 ? E - 1 : e - 1)) * ny;
-        pp[0] = pa + (H ? e + 1 : (e == E - 1 ? 0 : e + 1)) * ny;
-      } else {
-        pm[0] = gr == 0 ? T->zero : pa + (e - 1) * ny; /* zero ghost: G = D^T / h^2 */
-        pp[0] = gr == nx - 1 ? T->zero : pa + (e + 1) * ny;
-      }
+      const ds_real *pm[1] = {pa + (H ? e - 1 : (e == 0 ? E - 1 : e - 1)) * ny};
+      const ds_real *pp[1] = {pa + (H ? e + 1 : (e == E - 1 ? 0 : e + 1)) * ny};
       smoke_gradsub_line(g, J->h, v, pa + e * ny, pm, pp, o, J->acc);
       if (J->pout) memcpy(J->pout + gr * ny, pa + e * ny, (size_t)ny * sizeof(ds_real));
     }
-#undef GROW
     T->host->free(buf);
   }
 }
@@ -239,6 +215,7 @@ static int jacobi_project(const ds_call *c, const proj *J) {
   if (!zero) return c->host->error(c, "out of memory");
   memset(zero, 0, (size_t)g->len * sizeof(ds_real));
   tile T = {J, c->host, (nx + nb - 1) / nb, zero, 0};
+  (void)T.zero;
   int64_t nblocks = (nx + T.rows_per - 1) / T.rows_per;
   c->host->parallel_for(c->ctx, nblocks, 1, tile_fn, &T);
   c->host->free(zero);

@@ -56,11 +56,6 @@ static int check_int(const ds_call *c, int i, const char *name, double lo, doubl
 
 #define NDIMS(c) ((int)(c)->args[0]->ndim)
 
-static int chk_advect(const ds_call *c) {
-  int rc = check_grid(c, -1, 0);
-  if (!rc) rc = check_grid(c, NDIMS(c) == 3 ? 3 : 2, 2);
-  return rc ? rc : check_bc(c, 0);
-}
 static int chk_advect2(const ds_call *c) {
   int rc = check_grid(c, 2, 2);
   return rc ? rc : check_bc(c, 0);
@@ -416,7 +411,6 @@ int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
       {"checker", 1, A_OUTONLY, 1, P_CHECKER, chk_checker, {checker_f}, {NULL}},
       {"blob", 1, A_OUTONLY, 4, P_BLOB, chk_blob, {blob_f}, {NULL}},
   };
-  (void)chk_advect;
   for (size_t i = 0; i < sizeof K / sizeof K[0]; i++)
     if ((rc = host->register_kernel(reg, &K[i])) != DS_OK) return rc;
   return DS_OK;
