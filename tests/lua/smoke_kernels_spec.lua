@@ -156,6 +156,12 @@ describe("smoke kernels: bad input gives a clear error", function()
     w3:set(5, -1 / 0)
     fails("smoke%.advect3: argument 'vz'", function() smoke.advect(v3, v3, v3, w3) end)
   end)
+  it("a non-finite velocity inside a fused step names smoke.step and the argument", function()
+    local vx = ds.zeros{8, 8}
+    vx:set(7, 0 / 0)
+    fails("smoke%.step: argument 'vx' %(#1%) holds a non%-finite velocity",
+      function() smoke.rollout({v = {vx, ds.zeros{8, 8}}, s = ds.zeros{8, 8}}, 3, {}) end)
+  end)
   it("an absurd finite velocity is refused too (it would overflow the cell index)", function()
     local vx = ds.full({8, 8}, 1e12)
     fails("out%-of%-range velocity", function() smoke.advect(ds.zeros{8, 8}, vx, ds.zeros{8, 8}) end)
