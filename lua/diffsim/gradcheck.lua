@@ -88,7 +88,9 @@ return function(ds)
     local weights, inputs, init = {}, {}, {}
     for i = 1, #args do
       local role = C.ds_kernel_arg_role(k.ptr, i - 1)
-      if role == 2 or role == 3 then
+      if (role == 2 or role == 3) and args[i]:dtype_name() == "i32" then
+        -- integer outputs (counts, indices) carry no gradient: leave them alone
+      elseif role == 2 or role == 3 then
         weights[i] = ds.randn(args[i]:shape(), 1000 + i)
         if role == 3 then init[i] = args[i]:detach() end
       elseif role == 0 then
