@@ -76,10 +76,7 @@ for it = 1, opt.iters do
   end)
   tape:backward(loss)
   local l = loss:item()
-  if l ~= l then
-    io.stderr:write("smoke: the loss became NaN at iteration " .. it .. " (lr too large?)\n")
-    os.exit(1)
-  end
+  cli.check_loss("smoke", it, l)
   if it == 1 then first_final = final.s:detach() end
   losses[it] = l
   cli.iter(it, l)
@@ -102,19 +99,9 @@ if #frames > 0 then
   for i = 1, #frames, 2 do every[#every + 1] = frames[i] end
   ds.io.write_gif(opt.out .. "/rollout.gif", every, {delay = 6, range = {0, 1}})
 end
-if #losses > 0 then cli.write_losses(ds, opt.out, losses) end
-
-local l0 = losses[1] or final_loss
-cli.result("loss_initial", l0)
-cli.result("loss_final", final_loss)
-cli.result("loss_reduction", l0 / final_loss)
-cli.result("ms_per_iter", 1000 * secs / math.max(opt.iters, 1))
+local extra = {}
 if opt.solver == "cg" then
   local st = smoke.cg_stats()
-  cli.result("cg_iters_per_solve", st.fwd_iters / math.max(st.fwd_solves, 1),
-             st.adj_iters / math.max(st.adj_solves, 1))
+  extra[1] = {"cg_iters_per_solve", st.fwd_iters / math.max(st.fwd_solves, 1), st.adj_iters / math.max(st.adj_solves, 1)}
 end
-if opt.iters > 0 and not (final_loss < l0) then
-  io.stderr:write("smoke: the loss did not decrease\n")
-  os.exit(1)
-end
+cli.finish(ds, opt, "smoke", losses, final_loss, secs, extra)

@@ -64,10 +64,7 @@ for it = 1, opt.iters do
   end)
   tape:backward(loss)
   losses[it] = loss:item()
-  if losses[it] ~= losses[it] then
-    io.stderr:write("smoke3d: the loss became NaN at iteration " .. it .. "\n")
-    os.exit(1)
-  end
+  cli.check_loss("smoke3d", it, losses[it])
   if it == 1 then first = final.s:detach() end
   cli.iter(it, losses[it])
   bar:update(it)
@@ -85,14 +82,4 @@ if first then ds.io.write_png(opt.out .. "/final_unoptimized.png", project_image
 ds.io.write_png(opt.out .. "/final_optimized.png", project_image(final.s), show)
 ds.io.write_png(opt.out .. "/slice_optimized.png", mid_slice(final.s), {range = {0, 1}})
 if #frames > 0 then ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 8, range = show.range}) end
-if #losses > 0 then cli.write_losses(ds, opt.out, losses) end
-local l0 = losses[1] or final_loss
-cli.result("cells", n * n * n)
-cli.result("loss_initial", l0)
-cli.result("loss_final", final_loss)
-cli.result("loss_reduction", l0 / final_loss)
-cli.result("ms_per_iter", 1000 * secs / math.max(opt.iters, 1))
-if opt.iters > 0 and not (final_loss < l0) then
-  io.stderr:write("smoke3d: the loss did not decrease\n")
-  os.exit(1)
-end
+cli.finish(ds, opt, "smoke3d", losses, final_loss, secs, {{"cells", n * n * n}})

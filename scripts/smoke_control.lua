@@ -69,10 +69,7 @@ for it = 1, opt.iters do
   end)
   tape:backward(loss)
   losses[it] = loss:item()
-  if losses[it] ~= losses[it] then
-    io.stderr:write("smoke_control: the loss became NaN at iteration " .. it .. "\n")
-    os.exit(1)
-  end
+  cli.check_loss("smoke_control", it, losses[it])
   if it == 1 then first = final.s:detach() end
   cli.iter(it, losses[it])
   bar:update(it)
@@ -91,13 +88,4 @@ ds.io.write_png(opt.out .. "/final_optimized.png", final.s, {range = {0, 1}})
 ds.io.write_png(opt.out .. "/force_x.png", fx, {symmetric = true})
 ds.io.write_png(opt.out .. "/force_y.png", fy, {symmetric = true})
 if #frames > 0 then ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 6, range = {0, 1}}) end
-if #losses > 0 then cli.write_losses(ds, opt.out, losses) end
-local l0 = losses[1] or final_loss
-cli.result("loss_initial", l0)
-cli.result("loss_final", final_loss)
-cli.result("captured_fraction", before, after)
-cli.result("ms_per_iter", 1000 * secs / math.max(opt.iters, 1))
-if opt.iters > 0 and not (final_loss < l0) then
-  io.stderr:write("smoke_control: the loss did not decrease\n")
-  os.exit(1)
-end
+cli.finish(ds, opt, "smoke_control", losses, final_loss, secs, {{"captured_fraction", before, after}})

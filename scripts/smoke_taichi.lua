@@ -51,13 +51,4 @@ if #frames > 0 then
   for i = 1, #frames, 2 do every[#every + 1] = frames[i] end
   ds.io.write_gif(opt.out .. "/rollout.gif", every, {delay = 6, range = {0, 1}})
 end
-if #losses > 0 then cli.write_losses(ds, opt.out, losses) end
-local l0 = losses[1] or final_loss
-cli.result("loss_initial", l0)
-cli.result("loss_final", final_loss)
-cli.result("loss_reduction", l0 / final_loss)
-cli.result("ms_per_iter", 1000 * secs / math.max(opt.iters, 1))
-if opt.iters > 0 and not (final_loss < l0) then
-  io.stderr:write("smoke_taichi: the loss did not decrease\n")
-  os.exit(1)
-end
+cli.finish(ds, opt, "smoke_taichi", losses, final_loss, secs)

@@ -65,10 +65,7 @@ for it = 1, opt.iters do
   end)
   tape:backward(loss)
   local l = loss:item()
-  if l ~= l then
-    io.stderr:write("water_renderer: loss became NaN at iteration " .. it .. "\n")
-    os.exit(1)
-  end
+  cli.check_loss("water_renderer", it, l)
   if it == 1 then ds.io.write_png(opt.out .. "/before.png", seen) end
   losses[it] = l
   cli.iter(it, l)
@@ -88,14 +85,4 @@ local final_loss = ds.no_grad(function() return ds.mean(ds.square(final - target
 ds.io.write_png(opt.out .. "/after.png", final)
 ds.io.write_png(opt.out .. "/height_optimized.png", h0, {symmetric = true})
 if #frames > 0 then ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 6}) end
-cli.write_losses(ds, opt.out, losses)
-
-local l0 = losses[1] or final_loss
-cli.result("loss_initial", l0)
-cli.result("loss_final", final_loss)
-cli.result("loss_reduction", l0 / final_loss)
-cli.result("ms_per_iter", 1000 * secs / math.max(opt.iters, 1))
-if opt.iters > 0 and not (final_loss < l0) then
-  io.stderr:write("water_renderer: the loss did not decrease\n")
-  os.exit(1)
-end
+cli.finish(ds, opt, "water_renderer", losses, final_loss, secs)

@@ -52,10 +52,7 @@ for it = 1, opt.iters do
   end)
   tape:backward(loss)
   local l = loss:item()
-  if l ~= l then
-    io.stderr:write("wave: loss became NaN at iteration " .. it .. " (lr too large?)\n")
-    os.exit(1)
-  end
+  cli.check_loss("wave", it, l)
   if it == 1 then first_final = uT:detach() end
   losses[it] = l
   cli.iter(it, l)
@@ -80,15 +77,4 @@ if first_final then ds.io.write_png(opt.out .. "/final_unoptimized.png", first_f
 ds.io.write_png(opt.out .. "/final_optimized.png", final, show)
 ds.io.write_png(opt.out .. "/initial_optimized.png", u0, {symmetric = true})
 if #frames > 0 then ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 4, range = {-0.5, 0.5}}) end
-cli.write_losses(ds, opt.out, losses)
-
-local l0 = losses[1] or final_loss
-cli.result("loss_initial", l0)
-cli.result("loss_final", final_loss)
-cli.result("loss_reduction", l0 / final_loss)
-cli.result("lr", lr)
-cli.result("ms_per_iter", 1000 * secs / math.max(opt.iters, 1))
-if opt.iters > 0 and not (final_loss < l0) then
-  io.stderr:write("wave: the loss did not decrease\n")
-  os.exit(1)
-end
+cli.finish(ds, opt, "wave", losses, final_loss, secs, {{"lr", lr}})

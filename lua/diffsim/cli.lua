@@ -105,4 +105,30 @@ function M.write_losses(ds, out, losses, extra_cols)
   ds.io.plot_png(out .. "/loss.png", losses, {log = positive})
 end
 
+-- Stops the script (exit 1) when an iteration's loss is NaN.
+function M.check_loss(name, it, loss)
+  if loss ~= loss then
+    io.stderr:write(string.format("%s: the loss became NaN at iteration %d (learning rate too large?)\n", name, it))
+    os.exit(1)
+  end
+end
+
+-- The end of an optimisation script: loss.csv and loss.png, the standard
+-- result lines (first and final loss, their ratio, ms per iteration), the
+-- script's own `extra` result lines ({name, values...} each), and exit 1 when
+-- iterations ran but the loss did not fall.
+function M.finish(ds, opt, name, losses, final_loss, secs, extra)
+  if #losses > 0 then M.write_losses(ds, opt.out, losses) end
+  local l0 = losses[1] or final_loss
+  M.result("loss_initial", l0)
+  M.result("loss_final", final_loss)
+  M.result("loss_reduction", l0 / final_loss)
+  M.result("ms_per_iter", 1000 * secs / math.max(opt.iters, 1))
+  for _, r in ipairs(extra or {}) do M.result(unpack(r)) end
+  if opt.iters > 0 and not (final_loss < l0) then
+    io.stderr:write(name .. ": the loss did not decrease\n")
+    os.exit(1)
+  end
+end
+
 return M
