@@ -63,28 +63,13 @@ local function loss_of(s) return ds.mean(ds.square(s - target)) end
 ds.io.write_png(opt.out .. "/target.png", target)
 ds.io.write_png(opt.out .. "/init.png", init)
 
-local losses, first_final = {}, nil
-local bar = ds.progress.new(opt.iters, "smoke")
-local t0 = ds.now()
-for it = 1, opt.iters do
-  gd:zero_grad()
-  local tape = ds.tape()
-  local final
-  local loss = tape:record(function()
-    final = rollout(tape)
-    return loss_of(final.s)
-  end)
-  tape:backward(loss)
-  local l = loss:item()
-  cli.check_loss("smoke", it, l)
+local first_final
+local losses, secs = cli.train(ds, opt, "smoke", gd, function(tape)
+  local final = rollout(tape)
+  return loss_of(final.s), final
+end, function(it, _, final)
   if it == 1 then first_final = final.s:detach() end
-  losses[it] = l
-  cli.iter(it, l)
-  bar:update(it)
-  gd:step()
-end
-bar:done()
-local secs = ds.now() - t0
+end)
 
 -- The optimised rollout without a tape: final state and animation.
 local frames = {}

@@ -51,27 +51,13 @@ ds.io.write_png(opt.out .. "/initial.png", project_image(s0), show)
 
 local v = {ds.zeros(shape), ds.zeros(shape), ds.zeros(shape)}
 local adam = ds.optim.adam(v, {lr = opt.lr})
-local losses, first = {}, nil
-local bar = ds.progress.new(opt.iters, "smoke3d")
-local t0 = ds.now()
-for it = 1, opt.iters do
-  adam:zero_grad()
-  local tape = ds.tape()
-  local final
-  local loss = tape:record(function()
-    final = smoke.rollout({v = v, s = s0}, opt.steps, sim)
-    return ds.mean(ds.square(final.s - target))
-  end)
-  tape:backward(loss)
-  losses[it] = loss:item()
-  cli.check_loss("smoke3d", it, losses[it])
+local first
+local losses, secs = cli.train(ds, opt, "smoke3d", adam, function()
+  local final = smoke.rollout({v = v, s = s0}, opt.steps, sim)
+  return ds.mean(ds.square(final.s - target)), final
+end, function(it, _, final)
   if it == 1 then first = final.s:detach() end
-  cli.iter(it, losses[it])
-  bar:update(it)
-  adam:step()
-end
-bar:done()
-local secs = ds.now() - t0
+end)
 
 local frames = {}
 local final = ds.no_grad(smoke.rollout, {v = v, s = s0}, opt.steps, setmetatable({on_step = function(t, st)

@@ -56,27 +56,13 @@ end
 ds.io.write_png(opt.out .. "/target.png", target + s0 * 0.5, {range = {0, 1}})
 ds.io.write_png(opt.out .. "/initial.png", s0, {range = {0, 1}})
 
-local losses, first = {}, nil
-local bar = ds.progress.new(opt.iters, "smoke_control")
-local t0 = ds.now()
-for it = 1, opt.iters do
-  adam:zero_grad()
-  local tape = ds.tape()
-  local final
-  local loss = tape:record(function()
-    final = rollout()
-    return loss_of(final.s)
-  end)
-  tape:backward(loss)
-  losses[it] = loss:item()
-  cli.check_loss("smoke_control", it, losses[it])
+local first
+local losses, secs = cli.train(ds, opt, "smoke_control", adam, function()
+  local final = rollout()
+  return loss_of(final.s), final
+end, function(it, _, final)
   if it == 1 then first = final.s:detach() end
-  cli.iter(it, losses[it])
-  bar:update(it)
-  adam:step()
-end
-bar:done()
-local secs = ds.now() - t0
+end)
 
 local frames = {}
 local final = ds.no_grad(rollout, opt.gif and frames or nil)

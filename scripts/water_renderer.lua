@@ -52,28 +52,12 @@ ds.io.write_png(opt.out .. "/height_true.png", h_true, {symmetric = true})
 
 local h0 = ds.zeros{n, n}:requires_grad()
 local o = optimizer == "gd" and ds.optim.gd({h0}, {lr = lr}) or ds.optim.adam({h0}, {lr = lr})
-local losses = {}
-local bar = ds.progress.new(opt.iters, "water_renderer")
-local t0 = ds.now()
-for it = 1, opt.iters do
-  o:zero_grad()
-  local tape = ds.tape()
-  local seen
-  local loss = tape:record(function()
-    seen = view(h0, tape)
-    return ds.mean(ds.square(seen - target))
-  end)
-  tape:backward(loss)
-  local l = loss:item()
-  cli.check_loss("water_renderer", it, l)
+local losses, secs = cli.train(ds, opt, "water_renderer", o, function(tape)
+  local seen = view(h0, tape)
+  return ds.mean(ds.square(seen - target)), seen
+end, function(it, _, seen)
   if it == 1 then ds.io.write_png(opt.out .. "/before.png", seen) end
-  losses[it] = l
-  cli.iter(it, l)
-  bar:update(it)
-  o:step()
-end
-bar:done()
-local secs = ds.now() - t0
+end)
 
 local frames = {}
 local final = ds.no_grad(function()

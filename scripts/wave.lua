@@ -39,28 +39,13 @@ local function rollout(tape, on_level)
     checkpoint = opt.checkpoint > 0 and opt.checkpoint or nil, on_level = on_level})
 end
 
-local losses, first_final = {}, nil
-local bar = ds.progress.new(opt.iters, "wave")
-local t0 = ds.now()
-for it = 1, opt.iters do
-  gd:zero_grad()
-  local tape = ds.tape()
-  local uT
-  local loss = tape:record(function()
-    uT = rollout(tape)
-    return wave.l2_loss(uT, target, p.dx)
-  end)
-  tape:backward(loss)
-  local l = loss:item()
-  cli.check_loss("wave", it, l)
+local first_final
+local losses, secs = cli.train(ds, opt, "wave", gd, function(tape)
+  local uT = rollout(tape)
+  return wave.l2_loss(uT, target, p.dx), uT
+end, function(it, _, uT)
   if it == 1 then first_final = uT:detach() end
-  losses[it] = l
-  cli.iter(it, l)
-  bar:update(it)
-  gd:step()
-end
-bar:done()
-local secs = ds.now() - t0
+end)
 
 -- The optimised rollout, without a tape: the final state and an animation.
 local frames = {}

@@ -105,6 +105,31 @@ function M.write_losses(ds, out, losses, extra_cols)
   ds.io.plot_png(out .. "/loss.png", losses, {log = positive})
 end
 
+-- The optimisation loop of a script: each iteration zeroes the grads, records
+-- loss_fn(tape) on the tape, back-propagates, stops on a NaN loss, calls
+-- on_iter(it, loss, extra...) with whatever loss_fn returned after the loss,
+-- prints the iter line, advances the progress bar and steps the optimizer.
+-- Returns the losses and the seconds the loop took.
+function M.train(ds, opt, name, optimizer, loss_fn, on_iter)
+  local losses, tape = {}, ds.tape()
+  local bar = ds.progress.new(opt.iters, name)
+  local t0 = ds.now()
+  for it = 1, opt.iters do
+    optimizer:zero_grad()
+    local res = {tape:record(loss_fn, tape)}
+    tape:backward(res[1])
+    local l = res[1]:item()
+    M.check_loss(name, it, l)
+    losses[it] = l
+    if on_iter then on_iter(it, l, unpack(res, 2, table.maxn(res))) end
+    M.iter(it, l)
+    bar:update(it)
+    optimizer:step()
+  end
+  bar:done()
+  return losses, ds.now() - t0
+end
+
 -- Stops the script (exit 1) when an iteration's loss is NaN.
 function M.check_loss(name, it, loss)
   if loss ~= loss then
