@@ -514,9 +514,37 @@ int smoke_advect_run(const ds_call *c, int nd, int bc, const ds_tensor *shape, i
 
 /* ---- adjoint ---------------------------------------------------------------- */
 
+/* Allocates block blk's zeroed scatter buffer over source rows lmin .. lmax + 1
+ * (+1: the right neighbour of a sample), or over the whole grid when that is
+ * smaller. Returns 0, or -1 when out of memory. */
+static int alloc_rows(adv *A, int64_t blk, int64_t lmin, int64_t lmax) {
+  const int64_t nx = A->g.n[0];
+  int64_t R = lmax - lmin + 2;
+  A->full[blk] = R > nx;
+  if (R > nx) R = nx, lmin = 0;
+  A->base[blk] = lmin;
+  A->rows[blk] = R;
+  size_t bytes = (size_t)(R * A->slab * A->nscatter) * sizeof(ds_real);
+  A->buf[blk] = A->host->alloc(bytes);
+  if (!A->buf[blk]) return -1;
+  memset(A->buf[blk], 0, bytes);
+  return 0;
+}
+
+/* The smallest and largest left row index of m samples. */
+static void row_range(const int32_t *lx, int64_t m, int64_t *lmin, int64_t *lmax) {
+  int32_t lo = INT32_MAX, hi = INT32_MIN;
+  for (int64_t c = 0; c < m; c++) {
+    lo = lx[c] < lo ? lx[c] : lo;
+    hi = lx[c] > hi ? lx[c] : hi;
+  }
+  *lmin = lo;
+  *lmax = hi;
+}
+
 /* Allocates block blk's scatter buffer over the rows its samples reach. */
 static int scatter_buffer(adv *A, int64_t blk, int64_t i0, int64_t i1) {
-  const int64_t nx = A->g.n[0], S = A->slab, len = A->g.len;
+  const int64_t nx = A->g.n[0], S = A->slab;
   int64_t lmin = INT64_MAX, lmax = INT64_MIN;
   for (int64_t i = i0; i < i1; i++)
     for (int64_t r = 0; r < S; r += 1) {
@@ -528,18 +556,8 @@ static int scatter_buffer(adv *A, int64_t blk, int64_t i0, int64_t i1) {
       if (l < lmin) lmin = l;
       if (l > lmax) lmax = l;
     }
-  (void)len;
   if (lmin > lmax) lmin = lmax = i0;
-  int64_t R = lmax - lmin + 2;
-  A->full[blk] = R > nx;
-  if (R > nx) R = nx, lmin = 0;
-  A->base[blk] = lmin;
-  A->rows[blk] = R;
-  size_t bytes = (size_t)(R * S * A->nscatter) * sizeof(ds_real);
-  A->buf[blk] = A->host->alloc(bytes);
-  if (!A->buf[blk]) return -1;
-  memset(A->buf[blk], 0, bytes);
-  return 0;
+  return alloc_rows(A, blk, lmin, lmax);
 }
 
 static void adj2_slow(int64_t b0, int64_t b1, void *u) {
@@ -640,23 +658,15 @@ static void adj2(int64_t b0, int64_t b1, void *u) {
                (int)nx, (int)ny, ra + r, rbx + r, ca + r, cb + r, lx + r, wx + r, wy + r);
     }
     if (A->nscatter) {
-      int32_t lmin = INT32_MAX, lmax = INT32_MIN;
-      for (int64_t c = 0; c < m; c++) {
-        lmin = lx[c] < lmin ? lx[c] : lmin;
-        lmax = lx[c] > lmax ? lx[c] : lmax;
-      }
-      int64_t R = (int64_t)lmax - lmin + 2;
-      int full = R > nx;
-      if (full) R = nx, lmin = 0;
-      A->full[blk] = full, A->base[blk] = lmin, A->rows[blk] = R;
-      size_t bytes = (size_t)(R * ny * A->nscatter) * sizeof(ds_real);
-      A->buf[blk] = A->host->alloc(bytes);
-      if (!A->buf[blk]) {
+      int64_t lo, hi;
+      row_range(lx, m, &lo, &hi);
+      if (alloc_rows(A, blk, lo, hi)) {
         A->nomem = 1;
         A->host->free(mem);
         continue;
       }
-      memset(A->buf[blk], 0, bytes);
+      const int64_t R = A->rows[blk], lmin = A->base[blk];
+      const int full = A->full[blk];
       int s = 0;
       for (int q = 0; q < A->nf; q++) {
         if (!A->gf[q]) continue;
@@ -792,23 +802,15 @@ static void adj3(int64_t b0, int64_t b1, void *u) {
                  (int)i, (int)j, (int)nx, (int)ny, (int)nz, B);
       }
     if (A->nscatter) {
-      int32_t lmin = INT32_MAX, lmax = INT32_MIN;
-      for (int64_t c = 0; c < m; c++) {
-        lmin = all.xl[c] < lmin ? all.xl[c] : lmin;
-        lmax = all.xl[c] > lmax ? all.xl[c] : lmax;
-      }
-      int64_t R = (int64_t)lmax - lmin + 2;
-      int full = R > nx;
-      if (full) R = nx, lmin = 0;
-      A->full[blk] = full, A->base[blk] = lmin, A->rows[blk] = R;
-      size_t bytes = (size_t)(R * S * A->nscatter) * sizeof(ds_real);
-      A->buf[blk] = A->host->alloc(bytes);
-      if (!A->buf[blk]) {
+      int64_t lo, hi;
+      row_range(all.xl, m, &lo, &hi);
+      if (alloc_rows(A, blk, lo, hi)) {
         A->nomem = 1;
         A->host->free(mem);
         continue;
       }
-      memset(A->buf[blk], 0, bytes);
+      const int64_t R = A->rows[blk], lmin = A->base[blk];
+      const int full = A->full[blk];
       int sidx = 0;
       for (int q = 0; q < A->nf; q++) {
         if (!A->gf[q]) continue;
