@@ -121,14 +121,17 @@ static inline sample locate(const job *J, int64_t i, int64_t j) {
   return S;
 }
 
+/* The colour channels of background pixel (x, y). */
+static inline const real *pixel(const job *J, int64_t x, int64_t y) { return J->img + (x * J->w + y) * J->nc; }
+
 static void fwd_rows(int64_t lo, int64_t hi, void *user) {
   const job *J = user;
   const int64_t w = J->w, nc = J->nc;
   for (int64_t i = lo; i < hi; i++)
     for (int64_t j = 0; j < w; j++) {
       sample S = locate(J, i, j);
-      const real *p00 = J->img + (S.x0 * w + S.y0) * nc, *p01 = J->img + (S.x0 * w + S.y1) * nc;
-      const real *p10 = J->img + (S.x1 * w + S.y0) * nc, *p11 = J->img + (S.x1 * w + S.y1) * nc;
+      const real *p00 = pixel(J, S.x0, S.y0), *p01 = pixel(J, S.x0, S.y1);
+      const real *p10 = pixel(J, S.x1, S.y0), *p11 = pixel(J, S.x1, S.y1);
       real *o = J->out + (i * w + j) * nc;
       for (int64_t c = 0; c < nc; c++)
         o[c] = (1 - S.fx) * ((1 - S.fy) * p00[c] + S.fy * p01[c]) + S.fx * ((1 - S.fy) * p10[c] + S.fy * p11[c]);
@@ -142,8 +145,8 @@ static void slope_grad_rows(int64_t lo, int64_t hi, void *user) {
   for (int64_t i = lo; i < hi; i++)
     for (int64_t j = 0; j < w; j++) {
       sample S = locate(J, i, j);
-      const real *p00 = J->img + (S.x0 * w + S.y0) * nc, *p01 = J->img + (S.x0 * w + S.y1) * nc;
-      const real *p10 = J->img + (S.x1 * w + S.y0) * nc, *p11 = J->img + (S.x1 * w + S.y1) * nc;
+      const real *p00 = pixel(J, S.x0, S.y0), *p01 = pixel(J, S.x0, S.y1);
+      const real *p10 = pixel(J, S.x1, S.y0), *p11 = pixel(J, S.x1, S.y1);
       const real *g = J->gout + (i * w + j) * nc;
       double gx = 0, gy = 0; /* d loss / d sample position */
       for (int64_t c = 0; c < nc; c++) {
