@@ -12,30 +12,11 @@ function M.build(opts)
   local n = opts.n or 5 -- odd, so there is a centre particle
   if n < 3 or n % 2 == 0 then error("scenes.cage.build: n must be odd and >= 3", 2) end
   local h = opts.spacing or 0.1
-  local x, springs, fixed = {}, {}, {}
-  local function id(i, j, k) return (i * n + j) * n + k + 1 end
-  for i = 0, n - 1 do
-    for j = 0, n - 1 do
-      for k = 0, n - 1 do
-        x[#x + 1] = {0.3 + i * h, 0.3 + j * h, k * h}
-        local corner = (i == 0 or i == n - 1) and (j == 0 or j == n - 1) and (k == 0 or k == n - 1)
-        if corner then fixed[#fixed + 1] = id(i, j, k) end
-      end
-    end
-  end
-  -- the 13 "forward" neighbours of a lattice point: each spring is listed once
-  local nbr = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 1, 0}, {1, -1, 0}, {1, 0, 1}, {1, 0, -1}, {0, 1, 1},
-               {0, 1, -1}, {1, 1, 1}, {1, 1, -1}, {1, -1, 1}, {1, -1, -1}}
-  for i = 0, n - 1 do
-    for j = 0, n - 1 do
-      for k = 0, n - 1 do
-        for _, d in ipairs(nbr) do
-          local a, b, c = i + d[1], j + d[2], k + d[3]
-          if a >= 0 and a < n and b >= 0 and b < n and c >= 0 and c < n then
-            springs[#springs + 1] = {id(i, j, k), id(a, b, c)}
-          end
-        end
-      end
+  local x, springs, id = require("scenes.lattice").build(n, h, {0.3, 0.3, 0})
+  local fixed = {}
+  for _, i in ipairs{0, n - 1} do
+    for _, j in ipairs{0, n - 1} do
+      for _, k in ipairs{0, n - 1} do fixed[#fixed + 1] = id(i, j, k) end
     end
   end
   local m = (n - 1) / 2

@@ -50,27 +50,7 @@ line("robot_d_steps", f, b, peak, " (per-step launches: nn_input + 6 controller 
 
 -- 3. a large 3D lattice
 local side = opt.side
-local xs0, sp = {}, {}
-local function id(i, j, k) return (i * side + j) * side + k + 1 end
-for i = 0, side - 1 do
-  for j = 0, side - 1 do
-    for k = 0, side - 1 do xs0[#xs0 + 1] = {i * 0.02, 0.15 + j * 0.02, k * 0.02} end
-  end
-end
-local nbr = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 1, 0}, {1, -1, 0}, {1, 0, 1}, {1, 0, -1}, {0, 1, 1}, {0, 1, -1},
-             {1, 1, 1}, {1, 1, -1}, {1, -1, 1}, {1, -1, -1}}
-for i = 0, side - 1 do
-  for j = 0, side - 1 do
-    for k = 0, side - 1 do
-      for _, d in ipairs(nbr) do
-        local a, bb, c = i + d[1], j + d[2], k + d[3]
-        if a >= 0 and a < side and bb >= 0 and bb < side and c >= 0 and c < side then
-          sp[#sp + 1] = {id(i, j, k), id(a, bb, c)}
-        end
-      end
-    end
-  end
-end
+local xs0, sp = require("scenes.lattice").build(side, 0.02, {0, 0.15, 0})
 local cube = springs.system{x = xs0, springs = sp, stiffness = 2e3, spring_damping = 1, mass = 1e-2, dt = 2e-4,
                             damping = 1, gravity = -9.8, ground = {mode = "toi", y = 0.1, friction = 0.5}}
 local steps = opt.steps3d
