@@ -170,13 +170,14 @@ int ds_gif_write(ds_ctx *ctx, const char *path, const ds_tensor *t, int delay_cs
   fputc(0xF7, f); /* global palette of 256 entries */
   fputc(0, f);
   fputc(0, f);
-  /* grey ramp, or a 6x7x6 colour cube (252 entries) for RGB frames */
+  /* grey ramp, or a 6x6x6 colour cube (216 entries) for RGB frames: equal
+   * levels on every channel keep greys grey */
   for (int i = 0; i < 256; i++) {
     int r = i, g = i, bl = i;
     if (rgb) {
-      r = i < 252 ? (i / 42) * 51 : 0;
-      g = i < 252 ? ((i / 6) % 7) * 255 / 6 : 0;
-      bl = i < 252 ? (i % 6) * 51 : 0;
+      r = i < 216 ? (i / 36) * 51 : 0;
+      g = i < 216 ? ((i / 6) % 6) * 51 : 0;
+      bl = i < 216 ? (i % 6) * 51 : 0;
     }
     fputc(r, f);
     fputc(g, f);
@@ -189,8 +190,8 @@ int ds_gif_write(ds_ctx *ctx, const char *path, const ds_tensor *t, int delay_cs
     for (int64_t i = 0; i < h * w; i++) {
       if (rgb) {
         const ds_real *q = p + (k * h * w + i) * 3;
-        int r = to_byte(q[0]) * 5 / 255, g = to_byte(q[1]) * 6 / 255, bl = to_byte(q[2]) * 5 / 255;
-        px[i] = (unsigned char)(r * 42 + g * 6 + bl);
+        int r = (to_byte(q[0]) + 25) / 51, g = (to_byte(q[1]) + 25) / 51, bl = (to_byte(q[2]) + 25) / 51;
+        px[i] = (unsigned char)(r * 36 + g * 6 + bl);
       } else {
         px[i] = to_byte(p[k * h * w + i]);
       }
