@@ -106,6 +106,34 @@ describe("tape", function()
     assert.are.same({0, 0}, x.grad:totable())
   end)
 
+  it("training does not grow memory from one iteration to the next", function()
+    local net = ds.nn.mlp{sizes = {4, 16, 2}, act = "tanh", seed = 3}
+    local opt = ds.optim.adam(net:parameters(), {lr = 1e-3})
+    local x0 = ds.randn({32, 2}, 4)
+    local tape = ds.tape()
+    local function live_after(iters)
+      for _ = 1, iters do
+        opt:zero_grad()
+        local loss = tape:record(function()
+          local x, v = x0, ds.zeros{32, 2}
+          for _ = 1, 20 do
+            local a = net:forward(ds.concat{ds.reshape(x, {32, 2}), v}:reshape({32, 4}))
+            x, v = ex.step(x, v + a * 0.01, 0.01, 0)
+          end
+          return ds.mean(ds.square(x))
+        end)
+        tape:backward(loss)
+        opt:step()
+      end
+      collectgarbage("collect")
+      collectgarbage("collect")
+      return ds.memory().live
+    end
+    local after10 = live_after(10)
+    local after60 = live_after(50)
+    assert.are.equal(after10, after60)
+  end)
+
   it("is bitwise reproducible", function()
     local function once()
       local net = ds.nn.mlp{sizes = {4, 16, 3}, act = "tanh", seed = 5}
