@@ -86,7 +86,6 @@ if #frames > 0 then
 end
 local extra = {}
 if opt.solver == "cg" then
-  local st = smoke.cg_stats()
-  extra[1] = {"cg_iters_per_solve", st.fwd_iters / math.max(st.fwd_solves, 1), st.adj_iters / math.max(st.adj_solves, 1)}
+  extra[1] = {"cg_iters_per_solve", smoke.cg_iters_per_solve()}
 end
 cli.finish(ds, opt, "smoke", losses, final_loss, secs, extra)

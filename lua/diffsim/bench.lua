@@ -20,12 +20,14 @@ return function(ds)
   -- after two warm-up iterations. Each iteration starts from zeroed grads and a
   -- collected heap, so the peak is one iteration's own. opts.after(loss), if
   -- given, runs after each backward (an optimizer step, say) outside the timing.
-  -- Returns the median forward ms, median backward ms and the largest peak MB.
+  -- Returns the median forward ms, median backward ms, the largest peak MB and
+  -- the fastest iteration's total ms (on a shared machine a median can include
+  -- waits for a core another process holds).
   function M.time_iter(params, fwd, opts)
     opts = opts or {}
     local reps = opts.reps or 10
     local tape = ds.tape()
-    local tf, tb, peak = {}, {}, 0
+    local tf, tb, peak, fastest = {}, {}, 0, math.huge
     for r = 1, reps + 2 do
       for _, p in ipairs(params) do p:zero_grad() end
       collectgarbage("collect")
@@ -39,9 +41,10 @@ return function(ds)
       if r > 2 then
         tf[#tf + 1], tb[#tb + 1] = (t1 - t0) * 1e3, (t2 - t1) * 1e3
         peak = math.max(peak, ds.memory().peak)
+        fastest = math.min(fastest, (t2 - t0) * 1e3)
       end
     end
-    return M.median(tf), M.median(tb), M.mb(peak)
+    return M.median(tf), M.median(tb), M.mb(peak), fastest
   end
 
   -- Median wall-clock ms of fn() over reps calls (after one warm-up call).
@@ -55,6 +58,23 @@ return function(ds)
       ts[i] = (ds.now() - t0) * 1e3
     end
     return M.median(ts)
+  end
+
+  -- The machine's memory bandwidth in GB/s (read + write bytes): the best of
+  -- reps copies of n reals into an existing tensor, larger than any cache.
+  function M.copy_gbps(n, reps)
+    local src, dst = ds.ones{n}, ds.zeros{n}
+    dst:copy_(src) -- touch every page first
+    local best = math.huge
+    for _ = 1, reps or 5 do
+      local t0 = ds.now()
+      dst:copy_(src)
+      best = math.min(best, ds.now() - t0)
+    end
+    local bytes = 2 * n * (ds.precision == "f64" and 8 or 4)
+    src:free()
+    dst:free()
+    return bytes / best / 1e9
   end
 
   -- Prints "case <name> key value ..." with the keys in the given order

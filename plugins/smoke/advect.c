@@ -560,6 +560,17 @@ static int scatter_buffer(adv *A, int64_t blk, int64_t i0, int64_t i1) {
   return alloc_rows(A, blk, lmin, lmax);
 }
 
+/* Block blk's scatter buffer, one slab of rows per field that wants a gradient
+ * (bufs[q] stays NULL for the others). Returns -1 when out of memory. */
+static int block_bufs(adv *A, int64_t blk, int64_t i0, int64_t i1, ds_real *bufs[3]) {
+  if (!A->nscatter) return 0;
+  if (scatter_buffer(A, blk, i0, i1)) return -1;
+  int s = 0;
+  for (int q = 0; q < A->nf; q++)
+    if (A->gf[q]) bufs[q] = A->buf[blk] + (s++) * A->rows[blk] * A->slab;
+  return 0;
+}
+
 static void adj2_slow(int64_t b0, int64_t b1, void *u) {
   adv *A = u;
   const int64_t nx = A->g.n[0], ny = A->g.n[1];
@@ -567,14 +578,9 @@ static void adj2_slow(int64_t b0, int64_t b1, void *u) {
   for (int64_t blk = b0; blk < b1; blk++) {
     int64_t i0 = blk * A->grain, i1 = i0 + A->grain < nx ? i0 + A->grain : nx;
     ds_real *bufs[3] = {0};
-    if (A->nscatter) {
-      if (scatter_buffer(A, blk, i0, i1)) {
-        A->nomem = 1;
-        continue;
-      }
-      int s = 0;
-      for (int q = 0; q < A->nf; q++)
-        if (A->gf[q]) bufs[q] = A->buf[blk] + (s++) * A->rows[blk] * ny;
+    if (block_bufs(A, blk, i0, i1, bufs)) {
+      A->nomem = 1;
+      continue;
     }
     const int64_t base = A->base ? A->base[blk] : 0;
     const int full = A->full ? A->full[blk] : 0;
@@ -695,14 +701,9 @@ static void adj3_slow(int64_t b0, int64_t b1, void *u) {
   for (int64_t blk = b0; blk < b1; blk++) {
     int64_t i0 = blk * A->grain, i1 = i0 + A->grain < nx ? i0 + A->grain : nx;
     ds_real *bufs[3] = {0};
-    if (A->nscatter) {
-      if (scatter_buffer(A, blk, i0, i1)) {
-        A->nomem = 1;
-        continue;
-      }
-      int s = 0;
-      for (int q = 0; q < A->nf; q++)
-        if (A->gf[q]) bufs[q] = A->buf[blk] + (s++) * A->rows[blk] * S;
+    if (block_bufs(A, blk, i0, i1, bufs)) {
+      A->nomem = 1;
+      continue;
     }
     const int64_t base = A->base ? A->base[blk] : 0;
     const int full = A->full ? A->full[blk] : 0;

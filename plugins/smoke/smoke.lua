@@ -247,6 +247,12 @@ function M.cg_stats(reset)
           last_adj_iters = v[6], last_relres = v[7], unconverged = v[8]}
 end
 
+-- Mean CG iterations per forward solve and per adjoint solve since the last reset.
+function M.cg_iters_per_solve()
+  local s = M.cg_stats()
+  return s.fwd_iters / math.max(s.fwd_solves, 1), s.adj_iters / math.max(s.adj_solves, 1)
+end
+
 -- Fits the initial velocity of a rollout by plain gradient descent so that the
 -- smoke after `steps` steps matches `target` (loss mean((s - target)^2)), the
 -- reference scenes' optimisation. opts: init, target, steps, sim (step options),

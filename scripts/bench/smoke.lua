@@ -20,41 +20,13 @@ local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/smoke.lua", name = "bench_smoke", out = "out/bench",
                                 flags = {reps = 10, n3d = 64, steps3d = 16, peer_ms = 650}})
 local smoke = ds.plugin("smoke")
-local wall = ds.now
-local mb = function(b) return b / 2^20 end
-
-local function median(t)
-  table.sort(t)
-  return t[math.floor((#t + 1) / 2)]
-end
-
--- Times `reps` iterations of record(fwd) + backward (+ a GD step so the velocity is
--- not zero after the first); returns median fwd ms, median bwd ms, peak MB, and the
--- fastest iteration's total ms (on a shared machine the median can include waits
--- for a core another process holds).
+-- Times `reps` iterations with ds.bench.time_iter, with a GD step after each so
+-- the velocity is not zero after the first.
 local function time_iter(params, fwd, reps, lr)
-  local tape = ds.tape()
-  local tf, tb = {}, {}
-  local peak, fastest = 0, math.huge
-  for r = 1, reps + 2 do
-    for _, p in ipairs(params) do p:zero_grad() end
-    collectgarbage("collect")
-    ds.reset_peak_memory()
-    local t0 = wall()
-    local loss = tape:record(fwd, tape)
-    local t1 = wall()
-    tape:backward(loss)
-    local t2 = wall()
-    loss = nil
-    peak = math.max(peak, ds.memory().peak)
-    if lr then for _, p in ipairs(params) do p:axpy_(-lr, p.grad) end end
-    if r > 2 then
-      tf[#tf + 1] = (t1 - t0) * 1e3
-      tb[#tb + 1] = (t2 - t1) * 1e3
-      fastest = math.min(fastest, (t2 - t0) * 1e3)
-    end
+  local function step()
+    for _, p in ipairs(params) do p:axpy_(-lr, p.grad) end
   end
-  return median(tf), median(tb), mb(peak), fastest
+  return ds.bench.time_iter(params, fwd, {reps = reps, after = lr and step})
 end
 
 local function line(name, f, b, peak, fastest, extra)
@@ -89,9 +61,7 @@ local function peer_case(name, sim, checkpoint)
   end, opt.reps, P.lr)
   local extra = string.format(" speedup_vs_peer %.1f best_speedup %.1f", opt.peer_ms / (f + b), opt.peer_ms / fastest)
   if sim.solver == "cg" then
-    local s = smoke.cg_stats()
-    extra = extra .. string.format(" cg_iters_fwd %.1f cg_iters_adj %.1f", s.fwd_iters / math.max(1, s.fwd_solves),
-      s.adj_iters / math.max(1, s.adj_solves))
+    extra = extra .. string.format(" cg_iters_fwd %.1f cg_iters_adj %.1f", smoke.cg_iters_per_solve())
   end
   line(name, f, b, peak, fastest, extra)
   return f + b, fastest
@@ -125,9 +95,7 @@ local function plume(name, sim)
   end, math.max(2, math.floor(opt.reps / 3)))
   local extra = string.format(" cells %d steps %d", n3 ^ 3, opt.steps3d)
   if sim.solver == "cg" then
-    local s = smoke.cg_stats()
-    extra = extra .. string.format(" cg_iters_fwd %.1f cg_iters_adj %.1f", s.fwd_iters / math.max(1, s.fwd_solves),
-      s.adj_iters / math.max(1, s.adj_solves))
+    extra = extra .. string.format(" cg_iters_fwd %.1f cg_iters_adj %.1f", smoke.cg_iters_per_solve())
   end
   line(name, f, bw, peak, fastest, extra)
 end
@@ -139,16 +107,7 @@ plume("plume3d_cg", {solver = "cg", tol = 1e-4, buoyancy = buoy, dt = 1, bc = "w
 -- Copy bandwidth: a 128 MB (f32) / 256 MB (f64) copy into an existing tensor,
 -- read + write, through the core's copy (one thread).
 local rb = ds.precision == "f64" and 8 or 4
-local big, dst = ds.ones{2 ^ 25}, ds.zeros{2 ^ 25}
-local best = math.huge
-for _ = 1, 5 do
-  local t0 = wall()
-  dst:copy_(big)
-  best = math.min(best, wall() - t0)
-end
-local gbs = 2 * big:numel() * rb / best / 1e9
-big, dst = nil, nil
-collectgarbage("collect")
+local gbs = ds.bench.copy_gbps(2 ^ 25, 5)
 -- Minimum traffic of one peer iteration if every kernel touched each of its
 -- arguments exactly once. Per step the fused step kernel reads v (2 fields) and s
 -- and writes v' and s' (6 field passes; v1 lives in a cache-sized scratch); its
