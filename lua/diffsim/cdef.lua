@@ -8,7 +8,7 @@ typedef enum ds_status { DS_OK = 0, DS_ERR_ARG = 1, DS_ERR_NOMEM = 2, DS_ERR_NOT
   DS_ERR_PLUGIN = 4, DS_ERR_VERSION = 5, DS_ERR_ANOMALY = 6, DS_ERR_STATE = 7, DS_ERR_IO = 8,
   DS_SEGMENT = 100 } ds_status;
 typedef enum ds_dtype { DS_REAL = 0, DS_I32 = 1 } ds_dtype;
-typedef enum ds_device { DS_CPU = 0, DS_CUDA = 1, DS_DEVICE_COUNT = 2 } ds_device;
+typedef enum ds_device { DS_CPU = 0, DS_CUDA = 1, DS_MOCK = 2, DS_DEVICE_COUNT = 3 } ds_device;
 typedef enum ds_log_level { DS_LOG_DEBUG = 0, DS_LOG_INFO = 1, DS_LOG_WARN = 2, DS_LOG_ERROR = 3 } ds_log_level;
 typedef enum ds_role { DS_IN = 0, DS_NODIFF = 1, DS_OUT = 2, DS_ACC = 3 } ds_role;
 typedef enum ds_limits { DS_MAX_DIMS = 4, DS_MAX_ARGS = 16, DS_MAX_PARAMS = 64 } ds_limits;

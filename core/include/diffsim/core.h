@@ -39,7 +39,7 @@ typedef enum ds_status {
 } ds_status;
 
 typedef enum ds_dtype { DS_REAL = 0, DS_I32 = 1 } ds_dtype;
-typedef enum ds_device { DS_CPU = 0, DS_CUDA = 1, DS_DEVICE_COUNT = 2 } ds_device;
+typedef enum ds_device { DS_CPU = 0, DS_CUDA = 1, DS_MOCK = 2, DS_DEVICE_COUNT = 3 } ds_device;
 typedef enum ds_log_level { DS_LOG_DEBUG = 0, DS_LOG_INFO = 1, DS_LOG_WARN = 2, DS_LOG_ERROR = 3 } ds_log_level;
 
 /* How a kernel uses an argument. */
