@@ -9,16 +9,30 @@
 enum { DS_ERRMSG = 1024, DS_POOL_CLASSES = 96 };
 
 struct ds_kernel {
-  ds_kernel_desc desc;        /* copy of the plugin's description */
+  ds_kernel_desc desc;        /* copy of the plugin's description, device slots merged */
   char name[96];              /* "plugin.op" */
   int plugin;                 /* index into ctx->plugins; 0 = built-in core */
+  int nslots, nparams;        /* counted from the NULL-terminated tables */
+  int has_list;               /* the last slot takes a list of tensors */
 };
+
+/* The declared slot of flat argument i (list entries share the last slot). */
+static inline const ds_arg_desc *ds_slot_of(const ds_kernel *k, int i) {
+  return &k->desc.args[i < k->nslots ? i : k->nslots - 1];
+}
 
 typedef struct ds_plugin_rec {
   char name[64];
   char path[1024];
   void *handle;               /* dlopen handle; NULL for the built-in core */
+  void *state;                /* per-context state block (state_size), or NULL */
+  size_t state_bytes;
+  void (*state_destroy)(void *state);
 } ds_plugin_rec;
+
+/* Per-context scratch for the running launch: chunks that live until the
+ * launch returns, merged into one when it does (grow-only). */
+typedef struct ds_scratch_chunk { struct ds_scratch_chunk *next; size_t cap, used; } ds_scratch_chunk;
 
 struct ds_registrar {
   ds_ctx *ctx;
@@ -54,6 +68,7 @@ struct ds_ctx {
   int64_t live, peak, cached;
   ds_pool_block *free_lists[DS_POOL_CLASSES];
   uint64_t next_id;
+  ds_scratch_chunk *scratch;  /* newest first */
   ds_host_api host;
 };
 
@@ -79,6 +94,11 @@ void ds_aligned_free(void *p);
 void ds_parallel_for(ds_ctx *ctx, int64_t n, int64_t grain, ds_range_fn fn, void *user);
 int ds_host_threads(ds_ctx *ctx);
 
+/* scratch.c */
+void *ds_scratch_get(const ds_call *call, size_t bytes);
+void ds_scratch_reset(ds_ctx *ctx);
+void ds_scratch_free(ds_ctx *ctx);
+
 /* registry.c */
 int ds_registry_init(ds_ctx *ctx);
 void ds_registry_free(ds_ctx *ctx);
@@ -88,6 +108,14 @@ int ds_builtin_begin(ds_registrar *reg);
 int64_t ds_dtype_size(int dtype);
 const char *ds_dtype_name(int dtype);
 int ds_shape_str(const ds_tensor *t, char *buf, size_t n);
+
+/* launch.c */
+ds_call ds_make_call(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, const double *params,
+                     int nparams, int device);
+
+/* mock.c: core kernels on the mock device run their CPU code on translated pointers */
+int ds_mock_forward(const ds_call *call);
+int ds_mock_adjoint(const ds_call *call);
 
 /* tape.c */
 int ds_tape_record_launch(ds_tape *tape, const ds_kernel *k, ds_tensor *const *args, int nargs,
@@ -101,5 +129,11 @@ int ds_register_elementwise(const ds_host_api *host, ds_registrar *reg);
 int ds_register_reduce(const ds_host_api *host, ds_registrar *reg);
 int ds_register_linalg(const ds_host_api *host, ds_registrar *reg);
 int ds_register_index(const ds_host_api *host, ds_registrar *reg);
+
+/* device_mock.c: the host address behind a mock-device pointer. */
+#ifndef DS_MOCK_BIT
+#define DS_MOCK_BIT (1ull << 62)
+#endif
+void *ds_mock_host_ptr(const void *device_ptr);
 
 #endif

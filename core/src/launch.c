@@ -5,17 +5,29 @@
 #include <stdio.h>
 #include <string.h>
 
-static int validate(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs,
-                    const double *params, int nparams) {
+static const char *device_label(int device) {
+  static const char *const names[DS_DEVICE_COUNT] = {"cpu", "cuda", "mock"};
+  return device >= 0 && device < DS_DEVICE_COUNT ? names[device] : "unknown";
+}
+
+/* Checks counts, dtypes, dims, devices and aliasing; returns the device the
+ * launch runs on through *device. */
+static int validate(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, const double *params,
+                    int nparams, int *device_out) {
   const ds_kernel_desc *d = &k->desc;
-  if (nargs != d->nargs)
-    return ds_fail(ctx, DS_ERR_ARG, "%s: expected %d tensor arguments, got %d", k->name, d->nargs, nargs);
-  if (nparams != d->nparams)
-    return ds_fail(ctx, DS_ERR_ARG, "%s: expected %d params, got %d", k->name, d->nparams, nparams);
+  if (k->has_list ? nargs < k->nslots - 1 || nargs > DS_MAX_ARGS : nargs != k->nslots) {
+    if (k->has_list)
+      return ds_fail(ctx, DS_ERR_ARG, "%s: expected at least %d tensor arguments (then the list '%s'), got %d",
+                     k->name, k->nslots - 1, d->args[k->nslots - 1].name, nargs);
+    return ds_fail(ctx, DS_ERR_ARG, "%s: expected %d tensor arguments, got %d", k->name, k->nslots, nargs);
+  }
+  if (nparams != k->nparams)
+    return ds_fail(ctx, DS_ERR_ARG, "%s: expected %d params, got %d", k->name, k->nparams, nparams);
   if (nparams > 0 && !params) return ds_fail(ctx, DS_ERR_ARG, "%s: params missing", k->name);
+  if (nargs > 0 && !args) return ds_fail(ctx, DS_ERR_ARG, "%s: arguments missing", k->name);
   int device = -1;
   for (int i = 0; i < nargs; i++) {
-    const ds_arg_desc *a = &d->args[i];
+    const ds_arg_desc *a = ds_slot_of(k, i);
     const ds_tensor *t = args[i];
     if (!t) return ds_fail(ctx, DS_ERR_ARG, "%s: argument '%s' (#%d) is nil", k->name, a->name, i + 1);
     if (t->ctx != ctx)
@@ -31,48 +43,47 @@ static int validate(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int
     }
     if (device < 0) device = t->device;
     if (t->device != device)
-      return ds_fail(ctx, DS_ERR_ARG, "%s: argument '%s' (#%d) is on another device than argument #1", k->name,
-                     a->name, i + 1);
+      return ds_fail(ctx, DS_ERR_ARG, "%s: argument '%s' (#%d) is on device %s, argument #1 on %s", k->name,
+                     a->name, i + 1, device_label(t->device), device_label(device));
     if (a->role == DS_OUT || a->role == DS_ACC) {
       for (int j = 0; j < nargs; j++)
         if (j != i && args[j] == t)
           return ds_fail(ctx, DS_ERR_ARG, "%s: output '%s' (#%d) is also passed as argument '%s' (#%d)", k->name,
-                         a->name, i + 1, d->args[j].name, j + 1);
+                         a->name, i + 1, ds_slot_of(k, j)->name, j + 1);
     }
   }
-  if (!d->forward[device])
-    return ds_fail(ctx, DS_ERR_ARG, "%s: no forward function for device %s", k->name,
-                   device == DS_CPU ? "cpu" : "cuda");
+  if (device < 0) device = DS_CPU;
+  if (device >= DS_DEVICE_COUNT || !d->forward[device])
+    return ds_fail(ctx, DS_ERR_ARG, "%s: has no implementation for device '%s' (its tensors are there)", k->name,
+                   device_label(device));
   for (int i = 0; i < nparams; i++) {
-    if (params[i] != params[i] || params[i] - params[i] != 0.0) {
-      const char *pn = d->param_names ? d->param_names[i] : NULL;
-      char idx[16];
-      snprintf(idx, sizeof idx, "#%d", i + 1);
-      return ds_fail(ctx, DS_ERR_ARG, "%s: param '%s' is not finite", k->name, pn ? pn : idx);
-    }
+    if (params[i] != params[i] || params[i] - params[i] != 0.0)
+      return ds_fail(ctx, DS_ERR_ARG, "%s: param '%s' is not finite", k->name, d->params[i]);
   }
+  *device_out = device;
   return DS_OK;
 }
 
-static ds_call make_call(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, const double *params,
-                         int nparams) {
-  ds_call c = {&ctx->host, ctx, k->name, k->desc.args, args, nargs, nparams, params};
+ds_call ds_make_call(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, const double *params,
+                     int nparams, int device) {
+  ds_call c = {&ctx->host, ctx, k->name, k->desc.args, args, nargs, nparams, params, k->nslots,
+               k->has_list ? nargs - (k->nslots - 1) : 0, ctx->plugins[k->plugin].state, device, k};
   return c;
 }
 
 static int check_anomaly(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, int adjoint) {
   for (int i = 0; i < nargs; i++) {
-    int role = k->desc.args[i].role;
+    int role = ds_slot_of(k, i)->role;
     const ds_tensor *t = NULL;
     if (!adjoint && (role == DS_OUT || role == DS_ACC)) t = args[i];
     if (adjoint && role == DS_IN) t = args[i]->grad_;
     if (!t) continue;
     int bad = ds_tensor_has_nonfinite(t);
     if (bad) {
-      const ds_real v = ((const ds_real *)t->ptr)[bad - 1];
+      double v = ds_tensor_get(t, bad - 1);
       return ds_fail(ctx, DS_ERR_ANOMALY, "anomaly: kernel %s %s produced %s in %s'%s' at element %d", k->name,
                      adjoint ? "adjoint" : "forward", v != v ? "NaN" : "Inf", adjoint ? "the gradient of " : "",
-                     k->desc.args[i].name, bad - 1);
+                     ds_slot_of(k, i)->name, bad - 1);
     }
   }
   return DS_OK;
@@ -84,7 +95,7 @@ static void watch(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int n
   for (int w = 0; w < ctx->nwatch; w++) {
     uint64_t h = ctx->watch_hash[w];
     for (int i = 0; i < nargs; i++) {
-      int role = k->desc.args[i].role;
+      int role = ds_slot_of(k, i)->role;
       if ((role == DS_IN || role == DS_NODIFF) && args[i]->id <= ctx->watch_limit[w]) {
         h = (h ^ args[i]->id) * 0x100000001b3ull;
         h = (h ^ args[i]->ver) * 0x100000001b3ull;
@@ -109,34 +120,47 @@ int ds_launch(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs
   if (!ctx) return DS_ERR_ARG;
   if (!k) return ds_fail(ctx, DS_ERR_ARG, "launch: kernel is nil");
   ctx->error[0] = 0;
-  int rc = validate(ctx, k, args, nargs, params, nparams);
+  int device;
+  int rc = validate(ctx, k, args, nargs, params, nparams, &device);
   if (rc) return rc;
-  ds_call c = make_call(ctx, k, args, nargs, params, nparams);
+  ds_call c = ds_make_call(ctx, k, args, nargs, params, nparams, device);
   if (ctx->nwatch) watch(ctx, k, args, nargs);
-  if (k->desc.check && (rc = k->desc.check(&c)) != DS_OK) return rc;
-  /* Does a gradient flow through this launch? */
+  if (k->desc.check && (rc = k->desc.check(&c)) != DS_OK) {
+    ds_scratch_reset(ctx);
+    return rc;
+  }
+  /* Does a gradient flow through this launch? A tensor that requires grad in a
+   * slot the kernel cannot differentiate is an error, never a silent zero. */
   ds_tape *tape = ctx->paused ? NULL : ctx->active;
   int grad = 0;
-  for (int i = 0; i < nargs; i++)
-    if (k->desc.args[i].role == DS_IN && (args[i]->flags & DS_FLAG_REQUIRES_GRAD)) grad = 1;
-  if ((rc = k->desc.forward[args[0]->device](&c)) != DS_OK) {
+  for (int i = 0; i < nargs; i++) {
+    if (!(args[i]->flags & DS_FLAG_REQUIRES_GRAD)) continue;
+    int role = ds_slot_of(k, i)->role;
+    if (role == DS_IN) grad = 1;
+    if (role == DS_NODIFF && (tape || ctx->nwatch) && !(ds_slot_of(k, i)->flags & DS_GUESS))
+      return ds_fail(ctx, DS_ERR_ARG,
+                     "%s: argument '%s' (#%d) requires grad, but the kernel does not differentiate it; detach it "
+                     "or pass it where a gradient is computed",
+                     k->name, ds_slot_of(k, i)->name, i + 1);
+  }
+  if (grad && tape && !k->desc.adjoint[device])
+    return ds_fail(ctx, DS_ERR_ARG, "%s: not differentiable on device '%s', but an input requires a gradient on "
+                   "the recording tape", k->name, device_label(device));
+  rc = k->desc.forward[device](&c);
+  ds_scratch_reset(ctx);
+  if (rc != DS_OK) {
     if (!ctx->error[0]) ds_fail(ctx, rc, "%s: forward failed with status %d", k->name, rc);
     return rc;
   }
   for (int i = 0; i < nargs; i++) {
-    int role = k->desc.args[i].role;
+    int role = ds_slot_of(k, i)->role;
     if (role == DS_OUT || role == DS_ACC) {
       args[i]->ver++;
       if (grad && (tape || ctx->nwatch)) args[i]->flags |= DS_FLAG_REQUIRES_GRAD;
     }
   }
   if (ctx->anomaly && (rc = check_anomaly(ctx, k, args, nargs, 0))) return rc;
-  if (grad && tape) {
-    if (!k->desc.adjoint[args[0]->device])
-      return ds_fail(ctx, DS_ERR_ARG, "%s: not differentiable, but input requires a gradient on the recording tape",
-                     k->name);
-    return ds_tape_record_launch(tape, k, args, nargs, params, nparams);
-  }
+  if (grad && tape) return ds_tape_record_launch(tape, k, args, nargs, params, nparams);
   return DS_OK;
 }
 
@@ -144,15 +168,16 @@ int ds_launch(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs
  * inputs that require grad get one to accumulate into; the rest see NULL. */
 int ds_run_adjoint(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, const double *params,
                    int nparams) {
-  const ds_kernel_desc *d = &k->desc;
+  int device = nargs > 0 ? args[0]->device : DS_CPU;
   for (int i = 0; i < nargs; i++) {
-    int role = d->args[i].role;
+    int role = ds_slot_of(k, i)->role;
     if (role == DS_OUT || role == DS_ACC || (role == DS_IN && (args[i]->flags & DS_FLAG_REQUIRES_GRAD))) {
       if (!ds_tensor_ensure_grad(args[i])) return ds_fail(ctx, DS_ERR_NOMEM, "%s adjoint: out of memory", k->name);
     }
   }
-  ds_call c = make_call(ctx, k, args, nargs, params, nparams);
-  int rc = d->adjoint[args[0]->device](&c);
+  ds_call c = ds_make_call(ctx, k, args, nargs, params, nparams, device);
+  int rc = k->desc.adjoint[device](&c);
+  ds_scratch_reset(ctx);
   if (rc != DS_OK) {
     if (!ctx->error[0]) ds_fail(ctx, rc, "%s: adjoint failed with status %d", k->name, rc);
     return rc;
@@ -164,8 +189,10 @@ int ds_run_adjoint(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int 
 int ds_launch_adjoint(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, const double *params,
                       int nparams) {
   if (!k) return ds_fail(ctx, DS_ERR_ARG, "launch_adjoint: kernel is nil");
-  int rc = validate(ctx, k, args, nargs, params, nparams);
+  int device;
+  int rc = validate(ctx, k, args, nargs, params, nparams, &device);
   if (rc) return rc;
-  if (!k->desc.adjoint[args[0]->device]) return ds_fail(ctx, DS_ERR_ARG, "%s: has no adjoint", k->name);
+  if (!k->desc.adjoint[device])
+    return ds_fail(ctx, DS_ERR_ARG, "%s: has no adjoint on device '%s'", k->name, device_label(device));
   return ds_run_adjoint(ctx, k, args, nargs, params, nparams);
 }

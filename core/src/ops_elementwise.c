@@ -198,32 +198,32 @@ UNARY(copy, COPY)
 
 /* ---- registration ----------------------------------------------------- */
 
-static const ds_arg_desc BIN_ARGS[] = {{"a", DS_IN, DS_REAL, -1}, {"b", DS_IN, DS_REAL, -1}, {"out", DS_OUT, DS_REAL, -1}};
-static const ds_arg_desc UN_ARGS[] = {{"x", DS_IN, DS_REAL, -1}, {"out", DS_OUT, DS_REAL, -1}};
-static const char *const AFFINE_PARAMS[] = {"scale", "shift"};
-static const char *const RDIV_PARAMS[] = {"numerator"};
-static const char *const CLAMP_PARAMS[] = {"lo", "hi"};
+static const ds_arg_desc BIN_ARGS[] = {{"a", DS_IN, DS_REAL, -1, 0}, {"b", DS_IN, DS_REAL, -1, 0}, {"out", DS_OUT, DS_REAL, -1, 0}, {0}};
+static const ds_arg_desc UN_ARGS[] = {{"x", DS_IN, DS_REAL, -1, 0}, {"out", DS_OUT, DS_REAL, -1, 0}, {0}};
+static const char *const AFFINE_PARAMS[] = {"scale", "shift", 0};
+static const char *const RDIV_PARAMS[] = {"numerator", 0};
+static const char *const CLAMP_PARAMS[] = {"lo", "hi", 0};
 
 int ds_register_elementwise(const ds_host_api *h, ds_registrar *r) {
   const struct { const char *name; ds_kernel_fn f, a; } bin[] = {
       {"add", add_fwd, add_adj}, {"sub", sub_fwd, sub_adj}, {"mul", mul_fwd, mul_adj}, {"div", div_fwd, div_adj}};
   for (int i = 0; i < 4; i++) {
-    ds_kernel_desc d = {bin[i].name, 3, BIN_ARGS, 0, 0, check_binary, {bin[i].f}, {bin[i].a}};
+    ds_kernel_desc d = {bin[i].name, BIN_ARGS, 0, check_binary, {bin[i].f}, {bin[i].a}};
     int rc = h->register_kernel(r, &d);
     if (rc) return rc;
   }
-  const struct { const char *name; ds_kernel_fn f, a; int np; const char *const *pn; } un[] = {
+  const struct { const char *name; ds_kernel_fn f, a; const char *const *pn; } un[] = {
       /* clamp comes first: it alone has its own check */
-      {"clamp", clamp_fwd, clamp_adj, 2, CLAMP_PARAMS},
-      {"tanh", tanh_fwd, tanh_adj, 0, 0},       {"sin", sin_fwd, sin_adj, 0, 0},
-      {"cos", cos_fwd, cos_adj, 0, 0},          {"exp", exp_fwd, exp_adj, 0, 0},
-      {"log", log_fwd, log_adj, 0, 0},          {"sqrt", sqrt_fwd, sqrt_adj, 0, 0},
-      {"square", square_fwd, square_adj, 0, 0}, {"abs", abs_fwd, abs_adj, 0, 0},
-      {"relu", relu_fwd, relu_adj, 0, 0},       {"sigmoid", sigmoid_fwd, sigmoid_adj, 0, 0},
-      {"affine", affine_fwd, affine_adj, 2, AFFINE_PARAMS}, {"rdiv", rdiv_fwd, rdiv_adj, 1, RDIV_PARAMS},
-      {"copy", copy_fwd, copy_adj, 0, 0}};
+      {"clamp", clamp_fwd, clamp_adj, CLAMP_PARAMS},
+      {"tanh", tanh_fwd, tanh_adj, 0},       {"sin", sin_fwd, sin_adj, 0},
+      {"cos", cos_fwd, cos_adj, 0},          {"exp", exp_fwd, exp_adj, 0},
+      {"log", log_fwd, log_adj, 0},          {"sqrt", sqrt_fwd, sqrt_adj, 0},
+      {"square", square_fwd, square_adj, 0}, {"abs", abs_fwd, abs_adj, 0},
+      {"relu", relu_fwd, relu_adj, 0},       {"sigmoid", sigmoid_fwd, sigmoid_adj, 0},
+      {"affine", affine_fwd, affine_adj, AFFINE_PARAMS}, {"rdiv", rdiv_fwd, rdiv_adj, RDIV_PARAMS},
+      {"copy", copy_fwd, copy_adj, 0}};
   for (unsigned i = 0; i < sizeof un / sizeof un[0]; i++) {
-    ds_kernel_desc d = {un[i].name, 2, UN_ARGS, un[i].np, un[i].pn, i == 0 ? check_clamp : check_unary, {un[i].f},
+    ds_kernel_desc d = {un[i].name, UN_ARGS, un[i].pn, i == 0 ? check_clamp : check_unary, {un[i].f},
                         {un[i].a}};
     int rc = h->register_kernel(r, &d);
     if (rc) return rc;

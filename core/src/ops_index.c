@@ -179,21 +179,21 @@ static int pick_adj(const ds_call *c) {
   return DS_OK;
 }
 
-static const ds_arg_desc GATHER_ARGS[] = {{"src", DS_IN, DS_REAL, -1}, {"idx", DS_NODIFF, DS_I32, 1}, {"out", DS_OUT, DS_REAL, -1}};
-static const ds_arg_desc SCATTER_ARGS[] = {{"src", DS_IN, DS_REAL, -1}, {"idx", DS_NODIFF, DS_I32, 1}, {"out", DS_ACC, DS_REAL, -1}};
-static const ds_arg_desc SLICE_ARGS[] = {{"x", DS_IN, DS_REAL, -1}, {"out", DS_OUT, DS_REAL, -1}};
-static const ds_arg_desc PLACE_ARGS[] = {{"src", DS_IN, DS_REAL, -1}, {"out", DS_ACC, DS_REAL, -1}};
-static const ds_arg_desc PICK_ARGS[] = {{"x", DS_IN, DS_REAL, -1}, {"out", DS_OUT, DS_REAL, -1}};
-static const char *const START[] = {"start"};
-static const char *const INDEX[] = {"index"};
+static const ds_arg_desc GATHER_ARGS[] = {{"src", DS_IN, DS_REAL, -1, 0}, {"idx", DS_NODIFF, DS_I32, 1, 0}, {"out", DS_OUT, DS_REAL, -1, 0}, {0}};
+static const ds_arg_desc SCATTER_ARGS[] = {{"src", DS_IN, DS_REAL, -1, 0}, {"idx", DS_NODIFF, DS_I32, 1, 0}, {"out", DS_ACC, DS_REAL, -1, 0}, {0}};
+static const ds_arg_desc SLICE_ARGS[] = {{"x", DS_IN, DS_REAL, -1, 0}, {"out", DS_OUT, DS_REAL, -1, 0}, {0}};
+static const ds_arg_desc PLACE_ARGS[] = {{"src", DS_IN, DS_REAL, -1, 0}, {"out", DS_ACC, DS_REAL, -1, 0}, {0}};
+static const ds_arg_desc PICK_ARGS[] = {{"x", DS_IN, DS_REAL, -1, 0}, {"out", DS_OUT, DS_REAL, -1, 0}, {0}};
+static const char *const START[] = {"start", 0};
+static const char *const INDEX[] = {"index", 0};
 
 int ds_register_index(const ds_host_api *h, ds_registrar *r) {
   const ds_kernel_desc ds[] = {
-      {"gather", 3, GATHER_ARGS, 0, 0, gather_check, {gather_fwd}, {gather_adj}},
-      {"scatter_add", 3, SCATTER_ARGS, 0, 0, scatter_check, {scatter_fwd}, {scatter_adj}},
-      {"slice_rows", 2, SLICE_ARGS, 1, START, slice_check, {slice_fwd}, {slice_adj}},
-      {"place_rows", 2, PLACE_ARGS, 1, START, place_check, {place_fwd}, {place_adj}},
-      {"pick", 2, PICK_ARGS, 1, INDEX, pick_check, {pick_fwd}, {pick_adj}},
+      {"gather", GATHER_ARGS, 0, gather_check, {gather_fwd}, {gather_adj}},
+      {"scatter_add", SCATTER_ARGS, 0, scatter_check, {scatter_fwd}, {scatter_adj}},
+      {"slice_rows", SLICE_ARGS, START, slice_check, {slice_fwd}, {slice_adj}},
+      {"place_rows", PLACE_ARGS, START, place_check, {place_fwd}, {place_adj}},
+      {"pick", PICK_ARGS, INDEX, pick_check, {pick_fwd}, {pick_adj}},
   };
   for (unsigned i = 0; i < sizeof ds / sizeof ds[0]; i++) {
     int rc = h->register_kernel(r, &ds[i]);

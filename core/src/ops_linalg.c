@@ -11,7 +11,7 @@
 #define GEMM cblas_sgemm
 #endif
 
-static const char *const MM_PARAMS[] = {"transpose_a", "transpose_b"};
+static const char *const MM_PARAMS[] = {"transpose_a", "transpose_b", 0};
 
 static void dims(const ds_call *c, int64_t *m, int64_t *k, int64_t *kb, int64_t *n) {
   const ds_tensor *a = c->args[0], *b = c->args[1];
@@ -114,12 +114,12 @@ static int addrow_adj(const ds_call *c) {
   return DS_OK;
 }
 
-static const ds_arg_desc MM_ARGS[] = {{"a", DS_IN, DS_REAL, 2}, {"b", DS_IN, DS_REAL, 2}, {"out", DS_OUT, DS_REAL, 2}};
-static const ds_arg_desc ROW_ARGS[] = {{"x", DS_IN, DS_REAL, 2}, {"bias", DS_IN, DS_REAL, 1}, {"out", DS_OUT, DS_REAL, 2}};
+static const ds_arg_desc MM_ARGS[] = {{"a", DS_IN, DS_REAL, 2, 0}, {"b", DS_IN, DS_REAL, 2, 0}, {"out", DS_OUT, DS_REAL, 2, 0}, {0}};
+static const ds_arg_desc ROW_ARGS[] = {{"x", DS_IN, DS_REAL, 2, 0}, {"bias", DS_IN, DS_REAL, 1, 0}, {"out", DS_OUT, DS_REAL, 2, 0}, {0}};
 
 int ds_register_linalg(const ds_host_api *h, ds_registrar *r) {
-  const ds_kernel_desc mm = {"matmul", 3, MM_ARGS, 2, MM_PARAMS, mm_check, {mm_fwd}, {mm_adj}};
-  const ds_kernel_desc ar = {"add_row", 3, ROW_ARGS, 0, 0, addrow_check, {addrow_fwd}, {addrow_adj}};
+  const ds_kernel_desc mm = {"matmul", MM_ARGS, MM_PARAMS, mm_check, {mm_fwd}, {mm_adj}};
+  const ds_kernel_desc ar = {"add_row", ROW_ARGS, 0, addrow_check, {addrow_fwd}, {addrow_adj}};
   int rc = h->register_kernel(r, &mm);
   return rc ? rc : h->register_kernel(r, &ar);
 }

@@ -145,16 +145,16 @@ static int sum_rows_adj(const ds_call *c) {
   return DS_OK;
 }
 
-static const ds_arg_desc RED_ARGS[] = {{"x", DS_IN, DS_REAL, -1}, {"out", DS_OUT, DS_REAL, -1}};
-static const ds_arg_desc DOT_ARGS[] = {{"a", DS_IN, DS_REAL, -1}, {"b", DS_IN, DS_REAL, -1}, {"out", DS_OUT, DS_REAL, -1}};
+static const ds_arg_desc RED_ARGS[] = {{"x", DS_IN, DS_REAL, -1, 0}, {"out", DS_OUT, DS_REAL, -1, 0}, {0}};
+static const ds_arg_desc DOT_ARGS[] = {{"a", DS_IN, DS_REAL, -1, 0}, {"b", DS_IN, DS_REAL, -1, 0}, {"out", DS_OUT, DS_REAL, -1, 0}, {0}};
 
 int ds_register_reduce(const ds_host_api *h, ds_registrar *r) {
   const ds_kernel_desc ds[] = {
-      {"sum", 2, RED_ARGS, 0, 0, check_reduce, {sum_fwd}, {sum_adj}},
-      {"mean", 2, RED_ARGS, 0, 0, check_reduce, {mean_fwd}, {mean_adj}},
-      {"norm", 2, RED_ARGS, 0, 0, check_reduce, {norm_fwd}, {norm_adj}},
-      {"dot", 3, DOT_ARGS, 0, 0, check_reduce, {dot_fwd}, {dot_adj}},
-      {"sum_rows", 2, RED_ARGS, 0, 0, sum_rows_check, {sum_rows_fwd}, {sum_rows_adj}},
+      {"sum", RED_ARGS, 0, check_reduce, {sum_fwd}, {sum_adj}},
+      {"mean", RED_ARGS, 0, check_reduce, {mean_fwd}, {mean_adj}},
+      {"norm", RED_ARGS, 0, check_reduce, {norm_fwd}, {norm_adj}},
+      {"dot", DOT_ARGS, 0, check_reduce, {dot_fwd}, {dot_adj}},
+      {"sum_rows", RED_ARGS, 0, sum_rows_check, {sum_rows_fwd}, {sum_rows_adj}},
   };
   for (unsigned i = 0; i < sizeof ds / sizeof ds[0]; i++) {
     int rc = h->register_kernel(r, &ds[i]);

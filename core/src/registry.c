@@ -47,6 +47,59 @@ static int host_begin(ds_registrar *reg, const char *name, int abi, int real_siz
   return DS_OK;
 }
 
+/* Counts a NULL-terminated table, refusing runaway ones (a missing terminator). */
+static int count_args(const ds_arg_desc *a) {
+  int n = 0;
+  while (a && a[n].name && n <= DS_MAX_ARGS) n++;
+  return n;
+}
+static int count_params(const char *const *p) {
+  int n = 0;
+  while (p && p[n] && n <= DS_MAX_PARAMS) n++;
+  return n;
+}
+
+static const char *const DEVICE_NAMES[DS_DEVICE_COUNT] = {"cpu", "cuda", "mock"};
+
+/* Two registrations of one name must declare the same arguments and params. */
+static int same_tables(const ds_kernel *k, const ds_kernel_desc *d) {
+  if (count_args(d->args) != k->nslots || count_params(d->params) != k->nparams) return 0;
+  for (int i = 0; i < k->nslots; i++) {
+    const ds_arg_desc *x = &k->desc.args[i], *y = &d->args[i];
+    if (strcmp(x->name, y->name) || x->role != y->role || x->dtype != y->dtype || x->ndim != y->ndim ||
+        x->flags != y->flags)
+      return 0;
+  }
+  for (int i = 0; i < k->nparams; i++)
+    if (strcmp(k->desc.params[i], d->params[i])) return 0;
+  return 1;
+}
+
+/* Adds the device implementations of d to an existing kernel (a CUDA file
+ * registering the kernels its CPU file declared). A slot filled twice is an error. */
+static int merge(ds_ctx *ctx, ds_kernel *k, const ds_kernel_desc *d) {
+  if (!same_tables(k, d))
+    return ds_fail(ctx, DS_ERR_PLUGIN,
+                   "kernel %s: registered again with different arguments or params (a second device's "
+                   "implementation must use the same tables)", k->name);
+  for (int dev = 0; dev < DS_DEVICE_COUNT; dev++) {
+    if ((d->forward[dev] && k->desc.forward[dev]) || (d->adjoint[dev] && k->desc.adjoint[dev]))
+      return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: already has a %s implementation", k->name, DEVICE_NAMES[dev]);
+  }
+  for (int dev = 0; dev < DS_DEVICE_COUNT; dev++) {
+    if (d->forward[dev]) k->desc.forward[dev] = d->forward[dev];
+    if (d->adjoint[dev]) k->desc.adjoint[dev] = d->adjoint[dev];
+  }
+  if (!k->desc.check) k->desc.check = d->check;
+  return DS_OK;
+}
+
+static ds_kernel *find_quiet(ds_ctx *ctx, const char *full) {
+  for (int i = 0; i < ctx->nkernels; i++)
+    if (strcmp(ctx->kernels[i]->name, full) == 0) return ctx->kernels[i];
+  return NULL;
+}
+
 static int host_register(ds_registrar *reg, const ds_kernel_desc *d) {
   ds_ctx *ctx = reg->ctx;
   if (!reg->begun)
@@ -56,20 +109,37 @@ static int host_register(ds_registrar *reg, const ds_kernel_desc *d) {
   char full[96];
   if (snprintf(full, sizeof full, "%s.%s", reg->name, d->name) >= (int)sizeof full)
     return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': kernel name '%s' too long", reg->name, d->name);
-  if (d->nargs < 1 || d->nargs > DS_MAX_ARGS || !d->args)
-    return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: %d arguments (1..%d allowed)", full, d->nargs, DS_MAX_ARGS);
-  if (d->nparams < 0 || d->nparams > DS_MAX_PARAMS)
-    return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: %d params (0..%d allowed)", full, d->nparams, DS_MAX_PARAMS);
-  if (!d->forward[DS_CPU])
-    return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: no CPU forward function", full);
-  for (int i = 0; i < d->nargs; i++) {
-    if (!d->args[i].name || d->args[i].role < DS_IN || d->args[i].role > DS_ACC ||
-        (d->args[i].dtype != DS_REAL && d->args[i].dtype != DS_I32))
-      return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: argument #%d is badly described", full, i + 1);
+  int nslots = count_args(d->args), nparams = count_params(d->params);
+  if (nslots < 1 || nslots > DS_MAX_ARGS)
+    return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: %d arguments (1..%d allowed; is the table NULL-terminated?)", full,
+                   nslots, DS_MAX_ARGS);
+  if (nparams > DS_MAX_PARAMS)
+    return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: more than %d params (is the table NULL-terminated?)", full,
+                   DS_MAX_PARAMS);
+  int any = 0;
+  for (int dev = 0; dev < DS_DEVICE_COUNT; dev++) any |= d->forward[dev] != NULL;
+  if (!any) return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: no forward function for any device", full);
+  for (int i = 0; i < nslots; i++) {
+    const ds_arg_desc *a = &d->args[i];
+    if (a->role < DS_IN || a->role > DS_ACC || (a->dtype != DS_REAL && a->dtype != DS_I32) || a->ndim < -1 ||
+        a->ndim > DS_MAX_DIMS || (a->flags & ~(DS_LIST | DS_GUESS)) ||
+        ((a->flags & DS_GUESS) && a->role != DS_NODIFF))
+      return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: argument '%s' (#%d) is badly described", full, a->name, i + 1);
+    if ((a->flags & DS_LIST) && i != nslots - 1)
+      return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: list argument '%s' must be the last one", full, a->name);
+    for (int j = 0; j < i; j++)
+      if (strcmp(d->args[j].name, a->name) == 0)
+        return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: two arguments are named '%s'", full, a->name);
   }
-  if (ds_kernel_find(ctx, full)) {
-    ds_clear_error(ctx);
-    return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: already registered", full);
+  for (int i = 0; i < nparams; i++)
+    for (int j = 0; j < i; j++)
+      if (strcmp(d->params[j], d->params[i]) == 0)
+        return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: two params are named '%s'", full, d->params[i]);
+  ds_kernel *old = find_quiet(ctx, full);
+  if (old) {
+    if (old->plugin != reg->plugin)
+      return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: already registered by another plugin", full);
+    return merge(ctx, old, d);
   }
   if (ctx->nkernels == ctx->capkernels) {
     int cap = ctx->capkernels ? ctx->capkernels * 2 : 64;
@@ -83,8 +153,28 @@ static int host_register(ds_registrar *reg, const ds_kernel_desc *d) {
   k->desc = *d;
   snprintf(k->name, sizeof k->name, "%s", full);
   k->plugin = reg->plugin;
+  k->nslots = nslots;
+  k->nparams = nparams;
+  k->has_list = (d->args[nslots - 1].flags & DS_LIST) != 0;
   ctx->kernels[ctx->nkernels++] = k;
   return DS_OK;
+}
+
+static int host_state_size(ds_registrar *reg, size_t bytes, void (*destroy)(void *)) {
+  ds_plugin_rec *r = &reg->ctx->plugins[reg->plugin];
+  if (r->state) return ds_fail(reg->ctx, DS_ERR_PLUGIN, "plugin '%s': state_size called twice", reg->name);
+  r->state = calloc(1, bytes ? bytes : 1);
+  if (!r->state) return ds_fail(reg->ctx, DS_ERR_NOMEM, "plugin '%s': out of memory for its state", reg->name);
+  r->state_bytes = bytes;
+  r->state_destroy = destroy;
+  return DS_OK;
+}
+
+static void free_state(ds_plugin_rec *r) {
+  if (!r->state) return;
+  if (r->state_destroy) r->state_destroy(r->state);
+  free(r->state);
+  r->state = NULL;
 }
 
 static int add_plugin_rec(ds_ctx *ctx, const char *name, const char *path, void *handle) {
@@ -113,6 +203,7 @@ static void rollback(ds_ctx *ctx, int p) {
       ctx->kernels[n++] = ctx->kernels[i];
   }
   ctx->nkernels = n;
+  free_state(&ctx->plugins[p]);
   if (ctx->plugins[p].handle) dlclose(ctx->plugins[p].handle);
   ctx->nplugins = p;
 }
@@ -129,20 +220,33 @@ int ds_registry_init(ds_ctx *ctx) {
   h->alloc = ds_aligned_alloc;
   h->free = ds_aligned_free;
   h->threads = ds_host_threads;
+  h->state_size = host_state_size;
+  h->scratch = ds_scratch_get;
   int p = add_plugin_rec(ctx, "core", "(built in)", NULL);
   if (p < 0) return ds_fail(ctx, DS_ERR_NOMEM, "context: out of memory");
   ds_registrar reg = {ctx, p, 0, 0, "core"};
   int rc = ds_register_core_ops(h, &reg);
-  if (rc != DS_OK) rollback(ctx, p);
-  return rc;
+  if (rc != DS_OK) {
+    rollback(ctx, p);
+    return rc;
+  }
+  /* Core kernels run on the mock device through their CPU code. */
+  for (int i = 0; i < ctx->nkernels; i++) {
+    ds_kernel_desc *d = &ctx->kernels[i]->desc;
+    if (d->forward[DS_CPU] && !d->forward[DS_MOCK]) d->forward[DS_MOCK] = ds_mock_forward;
+    if (d->adjoint[DS_CPU] && !d->adjoint[DS_MOCK]) d->adjoint[DS_MOCK] = ds_mock_adjoint;
+  }
+  return DS_OK;
 }
 
 void ds_registry_free(ds_ctx *ctx) {
   for (int i = 0; i < ctx->nkernels; i++) free(ctx->kernels[i]);
   free(ctx->kernels);
-  /* Close plugins last-loaded first. */
-  for (int p = ctx->nplugins - 1; p >= 0; p--)
+  /* Close plugins last-loaded first; their state goes while their code is there. */
+  for (int p = ctx->nplugins - 1; p >= 0; p--) {
+    free_state(&ctx->plugins[p]);
     if (ctx->plugins[p].handle) dlclose(ctx->plugins[p].handle);
+  }
   free(ctx->plugins);
   free(ctx->search_path);
 }
@@ -256,11 +360,15 @@ int ds_plugin_load(ds_ctx *ctx, const char *name_or_path) {
 /* ---- kernel lookup ---------------------------------------------------- */
 
 const ds_kernel *ds_kernel_find(ds_ctx *ctx, const char *name) {
-  for (int i = 0; i < ctx->nkernels; i++)
-    if (strcmp(ctx->kernels[i]->name, name) == 0) return ctx->kernels[i];
-  ds_fail(ctx, DS_ERR_NOT_FOUND, "unknown kernel '%s'%s", name,
-          strchr(name, '.') ? " (is its plugin loaded?)" : " (kernel names are 'plugin.op')");
-  return NULL;
+  if (!name) {
+    ds_fail(ctx, DS_ERR_ARG, "kernel_find: name is NULL");
+    return NULL;
+  }
+  const ds_kernel *k = find_quiet(ctx, name);
+  if (!k)
+    ds_fail(ctx, DS_ERR_NOT_FOUND, "unknown kernel '%s'%s", name,
+            strchr(name, '.') ? " (is its plugin loaded?)" : " (kernel names are 'plugin.op')");
+  return k;
 }
 
 int ds_kernel_count(const ds_ctx *ctx) { return ctx->nkernels; }
@@ -268,10 +376,19 @@ const char *ds_kernel_name_at(const ds_ctx *ctx, int i) {
   return i >= 0 && i < ctx->nkernels ? ctx->kernels[i]->name : NULL;
 }
 const char *ds_kernel_name(const ds_kernel *k) { return k->name; }
-int ds_kernel_nargs(const ds_kernel *k) { return k->desc.nargs; }
-int ds_kernel_nparams(const ds_kernel *k) { return k->desc.nparams; }
-int ds_kernel_arg_role(const ds_kernel *k, int i) { return i >= 0 && i < k->desc.nargs ? k->desc.args[i].role : -1; }
-int ds_kernel_arg_dtype(const ds_kernel *k, int i) { return i >= 0 && i < k->desc.nargs ? k->desc.args[i].dtype : -1; }
+int ds_kernel_nargs(const ds_kernel *k) { return k->nslots; }
+int ds_kernel_nparams(const ds_kernel *k) { return k->nparams; }
+int ds_kernel_arg_role(const ds_kernel *k, int i) { return i >= 0 && i < k->nslots ? k->desc.args[i].role : -1; }
+int ds_kernel_arg_dtype(const ds_kernel *k, int i) { return i >= 0 && i < k->nslots ? k->desc.args[i].dtype : -1; }
+int ds_kernel_arg_ndim(const ds_kernel *k, int i) { return i >= 0 && i < k->nslots ? k->desc.args[i].ndim : -2; }
+int ds_kernel_arg_flags(const ds_kernel *k, int i) { return i >= 0 && i < k->nslots ? k->desc.args[i].flags : 0; }
 const char *ds_kernel_arg_name(const ds_kernel *k, int i) {
-  return i >= 0 && i < k->desc.nargs ? k->desc.args[i].name : NULL;
+  return i >= 0 && i < k->nslots ? k->desc.args[i].name : NULL;
+}
+const char *ds_kernel_param_name(const ds_kernel *k, int i) {
+  return i >= 0 && i < k->nparams ? k->desc.params[i] : NULL;
+}
+int ds_kernel_has_device(const ds_kernel *k, int device, int adjoint) {
+  if (device < 0 || device >= DS_DEVICE_COUNT) return 0;
+  return (adjoint ? k->desc.adjoint[device] : k->desc.forward[device]) != NULL;
 }

@@ -11,7 +11,7 @@ typedef enum ds_dtype { DS_REAL = 0, DS_I32 = 1 } ds_dtype;
 typedef enum ds_device { DS_CPU = 0, DS_CUDA = 1, DS_MOCK = 2, DS_DEVICE_COUNT = 3 } ds_device;
 typedef enum ds_log_level { DS_LOG_DEBUG = 0, DS_LOG_INFO = 1, DS_LOG_WARN = 2, DS_LOG_ERROR = 3 } ds_log_level;
 typedef enum ds_role { DS_IN = 0, DS_NODIFF = 1, DS_OUT = 2, DS_ACC = 3 } ds_role;
-typedef enum ds_limits { DS_MAX_DIMS = 4, DS_MAX_ARGS = 16, DS_MAX_PARAMS = 64 } ds_limits;
+typedef enum ds_limits { DS_MAX_DIMS = 4, DS_MAX_ARGS = 64, DS_MAX_PARAMS = 64 } ds_limits;
 typedef enum ds_tensor_flags { DS_FLAG_REQUIRES_GRAD = 1, DS_FLAG_LEAF = 2, DS_FLAG_RETAIN_GRAD = 4 } ds_tensor_flags;
 typedef struct ds_ctx ds_ctx;
 typedef struct ds_tape ds_tape;
@@ -80,6 +80,10 @@ int ds_kernel_nparams(const ds_kernel *k);
 int ds_kernel_arg_role(const ds_kernel *k, int i);
 int ds_kernel_arg_dtype(const ds_kernel *k, int i);
 const char *ds_kernel_arg_name(const ds_kernel *k, int i);
+int ds_kernel_arg_ndim(const ds_kernel *k, int i);
+int ds_kernel_arg_flags(const ds_kernel *k, int i);
+const char *ds_kernel_param_name(const ds_kernel *k, int i);
+int ds_kernel_has_device(const ds_kernel *k, int device, int adjoint);
 int ds_launch(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs,
               const double *params, int nparams);
 int ds_launch_adjoint(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs,

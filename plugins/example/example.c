@@ -41,12 +41,12 @@ static int adjoint(const ds_call *c) {
 }
 
 static const ds_arg_desc ARGS[] = {
-    {"x", DS_IN, DS_REAL, -1}, {"v", DS_IN, DS_REAL, -1}, {"x_out", DS_OUT, DS_REAL, -1}, {"v_out", DS_OUT, DS_REAL, -1}};
-static const char *const PARAMS[] = {"dt", "accel"};
+    {"x", DS_IN, DS_REAL, -1, 0}, {"v", DS_IN, DS_REAL, -1, 0}, {"x_out", DS_OUT, DS_REAL, -1, 0}, {"v_out", DS_OUT, DS_REAL, -1, 0}, {0}};
+static const char *const PARAMS[] = {"dt", "accel", 0};
 
 int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
   int rc = ds_plugin_begin(host, reg, "example");
   if (rc) return rc;
-  ds_kernel_desc step = {"step", 4, ARGS, 2, PARAMS, check, {forward}, {adjoint}};
+  ds_kernel_desc step = {"step", ARGS, PARAMS, check, {forward}, {adjoint}};
   return host->register_kernel(reg, &step);
 }

@@ -273,12 +273,12 @@ static int adjoint(const ds_call *c) {
 }
 
 static const ds_arg_desc ARGS[] = {
-    {"height", DS_IN, DS_REAL, 2}, {"image", DS_IN, DS_REAL, -1}, {"out", DS_OUT, DS_REAL, -1}};
-static const char *const PARAMS[] = {"mode", "a", "ior", "dx", "boundary"};
+    {"height", DS_IN, DS_REAL, 2, 0}, {"image", DS_IN, DS_REAL, -1, 0}, {"out", DS_OUT, DS_REAL, -1, 0}, {0}};
+static const char *const PARAMS[] = {"mode", "a", "ior", "dx", "boundary", 0};
 
 int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
   int rc = ds_plugin_begin(host, reg, "render");
   if (rc) return rc;
-  ds_kernel_desc refract = {"refract", 3, ARGS, 5, PARAMS, check, {forward}, {adjoint}};
+  ds_kernel_desc refract = {"refract", ARGS, PARAMS, check, {forward}, {adjoint}};
   return host->register_kernel(reg, &refract);
 }

@@ -282,7 +282,7 @@ typedef struct cgst {
  * vectorisable, and the same bits for any thread count. */
 #define DOT8(EXPR, I0, I1, OUT)                                              \
   do {                                                                      \
-    double acc_[8] = {0, 0, 0, 0, 0, 0, 0, 0};                              \
+    double acc_[8] = {0, 0, 0, 0, 0, 0};                              \
     int64_t i_ = (I0);                                                      \
     for (; i_ + 8 <= (I1); i_ += 8)                                         \
       for (int u_ = 0; u_ < 8; u_++) {                                      \

@@ -274,55 +274,55 @@ static int inflow_a(const ds_call *c) {
 
 /* ---- registration -------------------------------------------------------------------- */
 #define R DS_REAL
-static const ds_arg_desc A_ADVECT[] = {{"f", DS_IN, R, -1}, {"vx", DS_IN, R, -1}, {"vy", DS_IN, R, -1},
-                                       {"out", DS_OUT, R, -1}};
-static const ds_arg_desc A_ADVECT3[] = {{"f", DS_IN, R, 3},  {"vx", DS_IN, R, 3}, {"vy", DS_IN, R, 3},
-                                        {"vz", DS_IN, R, 3}, {"out", DS_OUT, R, 3}};
-static const ds_arg_desc A_ADVEL2[] = {{"vx", DS_IN, R, 2}, {"vy", DS_IN, R, 2}, {"vx_out", DS_OUT, R, 2},
-                                       {"vy_out", DS_OUT, R, 2}};
-static const ds_arg_desc A_ADVEL3[] = {{"vx", DS_IN, R, 3},      {"vy", DS_IN, R, 3},      {"vz", DS_IN, R, 3},
-                                       {"vx_out", DS_OUT, R, 3}, {"vy_out", DS_OUT, R, 3}, {"vz_out", DS_OUT, R, 3}};
-static const ds_arg_desc A_JAC2[] = {{"vx", DS_IN, R, 2},      {"vy", DS_IN, R, 2}, {"vx_out", DS_OUT, R, 2},
-                                     {"vy_out", DS_OUT, R, 2}, {"p", DS_OUT, R, 2}};
-static const ds_arg_desc A_JAC3[] = {{"vx", DS_IN, R, 3},      {"vy", DS_IN, R, 3},      {"vz", DS_IN, R, 3},
-                                     {"vx_out", DS_OUT, R, 3}, {"vy_out", DS_OUT, R, 3}, {"vz_out", DS_OUT, R, 3},
-                                     {"p", DS_OUT, R, 3}};
-static const ds_arg_desc A_STEP2[] = {{"vx", DS_IN, R, 2},      {"vy", DS_IN, R, 2},      {"s", DS_IN, R, 2},
-                                      {"vx_out", DS_OUT, R, 2}, {"vy_out", DS_OUT, R, 2}, {"s_out", DS_OUT, R, 2}};
-static const ds_arg_desc A_STEP3[] = {{"vx", DS_IN, R, 3},      {"vy", DS_IN, R, 3},      {"vz", DS_IN, R, 3},
-                                      {"s", DS_IN, R, 3},       {"vx_out", DS_OUT, R, 3}, {"vy_out", DS_OUT, R, 3},
-                                      {"vz_out", DS_OUT, R, 3}, {"s_out", DS_OUT, R, 3}};
-static const ds_arg_desc A_CG2[] = {{"vx", DS_IN, R, 2},         {"vy", DS_IN, R, 2},      {"p_guess", DS_NODIFF, R, 2},
-                                    {"vx_out", DS_OUT, R, 2},    {"vy_out", DS_OUT, R, 2}, {"p", DS_OUT, R, 2}};
-static const ds_arg_desc A_CG3[] = {{"vx", DS_IN, R, 3},      {"vy", DS_IN, R, 3},      {"vz", DS_IN, R, 3},
-                                    {"p_guess", DS_NODIFF, R, 3}, {"vx_out", DS_OUT, R, 3}, {"vy_out", DS_OUT, R, 3},
-                                    {"vz_out", DS_OUT, R, 3}, {"p", DS_OUT, R, 3}};
-static const ds_arg_desc A_DIV2[] = {{"vx", DS_IN, R, 2}, {"vy", DS_IN, R, 2}, {"div", DS_OUT, R, 2}};
-static const ds_arg_desc A_DIV3[] = {{"vx", DS_IN, R, 3}, {"vy", DS_IN, R, 3}, {"vz", DS_IN, R, 3},
-                                     {"div", DS_OUT, R, 3}};
-static const ds_arg_desc A_GS2[] = {{"vx", DS_IN, R, 2}, {"vy", DS_IN, R, 2}, {"p", DS_IN, R, 2},
-                                    {"vx_out", DS_OUT, R, 2}, {"vy_out", DS_OUT, R, 2}};
-static const ds_arg_desc A_GS3[] = {{"vx", DS_IN, R, 3},      {"vy", DS_IN, R, 3},      {"vz", DS_IN, R, 3},
-                                    {"p", DS_IN, R, 3},       {"vx_out", DS_OUT, R, 3}, {"vy_out", DS_OUT, R, 3},
-                                    {"vz_out", DS_OUT, R, 3}};
-static const ds_arg_desc A_LAP[] = {{"p", DS_IN, R, -1}, {"out", DS_OUT, R, -1}};
-static const ds_arg_desc A_FORCE2[] = {{"vx", DS_IN, R, 2}, {"vy", DS_IN, R, 2},      {"s", DS_IN, R, 2},
-                                       {"fx", DS_IN, R, 2}, {"fy", DS_IN, R, 2},      {"vx_out", DS_OUT, R, 2},
-                                       {"vy_out", DS_OUT, R, 2}};
-static const ds_arg_desc A_FORCE3[] = {{"vx", DS_IN, R, 3},      {"vy", DS_IN, R, 3},      {"vz", DS_IN, R, 3},
-                                       {"s", DS_IN, R, 3},       {"fx", DS_IN, R, 3},      {"fy", DS_IN, R, 3},
-                                       {"fz", DS_IN, R, 3},      {"vx_out", DS_OUT, R, 3}, {"vy_out", DS_OUT, R, 3},
-                                       {"vz_out", DS_OUT, R, 3}};
-static const ds_arg_desc A_INFLOW[] = {{"s", DS_IN, R, -1}, {"mask", DS_NODIFF, R, -1}, {"value", DS_IN, R, -1},
-                                       {"out", DS_OUT, R, -1}};
+static const ds_arg_desc A_ADVECT[] = {{"f", DS_IN, R, -1, 0}, {"vx", DS_IN, R, -1, 0}, {"vy", DS_IN, R, -1, 0},
+                                       {"out", DS_OUT, R, -1, 0}, {0}};
+static const ds_arg_desc A_ADVECT3[] = {{"f", DS_IN, R, 3, 0},  {"vx", DS_IN, R, 3, 0}, {"vy", DS_IN, R, 3, 0},
+                                        {"vz", DS_IN, R, 3, 0}, {"out", DS_OUT, R, 3, 0}, {0}};
+static const ds_arg_desc A_ADVEL2[] = {{"vx", DS_IN, R, 2, 0}, {"vy", DS_IN, R, 2, 0}, {"vx_out", DS_OUT, R, 2, 0},
+                                       {"vy_out", DS_OUT, R, 2, 0}, {0}};
+static const ds_arg_desc A_ADVEL3[] = {{"vx", DS_IN, R, 3, 0},      {"vy", DS_IN, R, 3, 0},      {"vz", DS_IN, R, 3, 0},
+                                       {"vx_out", DS_OUT, R, 3, 0}, {"vy_out", DS_OUT, R, 3, 0}, {"vz_out", DS_OUT, R, 3, 0}, {0}};
+static const ds_arg_desc A_JAC2[] = {{"vx", DS_IN, R, 2, 0},      {"vy", DS_IN, R, 2, 0}, {"vx_out", DS_OUT, R, 2, 0},
+                                     {"vy_out", DS_OUT, R, 2, 0}, {"p", DS_OUT, R, 2, 0}, {0}};
+static const ds_arg_desc A_JAC3[] = {{"vx", DS_IN, R, 3, 0},      {"vy", DS_IN, R, 3, 0},      {"vz", DS_IN, R, 3, 0},
+                                     {"vx_out", DS_OUT, R, 3, 0}, {"vy_out", DS_OUT, R, 3, 0}, {"vz_out", DS_OUT, R, 3, 0},
+                                     {"p", DS_OUT, R, 3, 0}, {0}};
+static const ds_arg_desc A_STEP2[] = {{"vx", DS_IN, R, 2, 0},      {"vy", DS_IN, R, 2, 0},      {"s", DS_IN, R, 2, 0},
+                                      {"vx_out", DS_OUT, R, 2, 0}, {"vy_out", DS_OUT, R, 2, 0}, {"s_out", DS_OUT, R, 2, 0}, {0}};
+static const ds_arg_desc A_STEP3[] = {{"vx", DS_IN, R, 3, 0},      {"vy", DS_IN, R, 3, 0},      {"vz", DS_IN, R, 3, 0},
+                                      {"s", DS_IN, R, 3, 0},       {"vx_out", DS_OUT, R, 3, 0}, {"vy_out", DS_OUT, R, 3, 0},
+                                      {"vz_out", DS_OUT, R, 3, 0}, {"s_out", DS_OUT, R, 3, 0}, {0}};
+static const ds_arg_desc A_CG2[] = {{"vx", DS_IN, R, 2, 0},         {"vy", DS_IN, R, 2, 0},      {"p_guess", DS_NODIFF, R, 2, DS_GUESS},
+                                    {"vx_out", DS_OUT, R, 2, 0},    {"vy_out", DS_OUT, R, 2, 0}, {"p", DS_OUT, R, 2, 0}, {0}};
+static const ds_arg_desc A_CG3[] = {{"vx", DS_IN, R, 3, 0},      {"vy", DS_IN, R, 3, 0},      {"vz", DS_IN, R, 3, 0},
+                                    {"p_guess", DS_NODIFF, R, 3, DS_GUESS}, {"vx_out", DS_OUT, R, 3, 0}, {"vy_out", DS_OUT, R, 3, 0},
+                                    {"vz_out", DS_OUT, R, 3, 0}, {"p", DS_OUT, R, 3, 0}, {0}};
+static const ds_arg_desc A_DIV2[] = {{"vx", DS_IN, R, 2, 0}, {"vy", DS_IN, R, 2, 0}, {"div", DS_OUT, R, 2, 0}, {0}};
+static const ds_arg_desc A_DIV3[] = {{"vx", DS_IN, R, 3, 0}, {"vy", DS_IN, R, 3, 0}, {"vz", DS_IN, R, 3, 0},
+                                     {"div", DS_OUT, R, 3, 0}, {0}};
+static const ds_arg_desc A_GS2[] = {{"vx", DS_IN, R, 2, 0}, {"vy", DS_IN, R, 2, 0}, {"p", DS_IN, R, 2, 0},
+                                    {"vx_out", DS_OUT, R, 2, 0}, {"vy_out", DS_OUT, R, 2, 0}, {0}};
+static const ds_arg_desc A_GS3[] = {{"vx", DS_IN, R, 3, 0},      {"vy", DS_IN, R, 3, 0},      {"vz", DS_IN, R, 3, 0},
+                                    {"p", DS_IN, R, 3, 0},       {"vx_out", DS_OUT, R, 3, 0}, {"vy_out", DS_OUT, R, 3, 0},
+                                    {"vz_out", DS_OUT, R, 3, 0}, {0}};
+static const ds_arg_desc A_LAP[] = {{"p", DS_IN, R, -1, 0}, {"out", DS_OUT, R, -1, 0}, {0}};
+static const ds_arg_desc A_FORCE2[] = {{"vx", DS_IN, R, 2, 0}, {"vy", DS_IN, R, 2, 0},      {"s", DS_IN, R, 2, 0},
+                                       {"fx", DS_IN, R, 2, 0}, {"fy", DS_IN, R, 2, 0},      {"vx_out", DS_OUT, R, 2, 0},
+                                       {"vy_out", DS_OUT, R, 2, 0}, {0}};
+static const ds_arg_desc A_FORCE3[] = {{"vx", DS_IN, R, 3, 0},      {"vy", DS_IN, R, 3, 0},      {"vz", DS_IN, R, 3, 0},
+                                       {"s", DS_IN, R, 3, 0},       {"fx", DS_IN, R, 3, 0},      {"fy", DS_IN, R, 3, 0},
+                                       {"fz", DS_IN, R, 3, 0},      {"vx_out", DS_OUT, R, 3, 0}, {"vy_out", DS_OUT, R, 3, 0},
+                                       {"vz_out", DS_OUT, R, 3, 0}, {0}};
+static const ds_arg_desc A_INFLOW[] = {{"s", DS_IN, R, -1, 0}, {"mask", DS_NODIFF, R, -1, 0}, {"value", DS_IN, R, -1, 0},
+                                       {"out", DS_OUT, R, -1, 0}, {0}};
 #undef R
 
-static const char *const P_BC[] = {"bc"};
-static const char *const P_JAC[] = {"bc", "iters", "h"};
-static const char *const P_CG[] = {"bc", "h", "tol", "max_iters"};
-static const char *const P_BCH[] = {"bc", "h"};
-static const char *const P_FORCE2[] = {"dt", "bx", "by"};
-static const char *const P_FORCE3[] = {"dt", "bx", "by", "bz"};
+static const char *const P_BC[] = {"bc", 0};
+static const char *const P_JAC[] = {"bc", "iters", "h", 0};
+static const char *const P_CG[] = {"bc", "h", "tol", "max_iters", 0};
+static const char *const P_BCH[] = {"bc", "h", 0};
+static const char *const P_FORCE2[] = {"dt", "bx", "by", 0};
+static const char *const P_FORCE3[] = {"dt", "bx", "by", "bz", 0};
 
 /* cg_stats: out {8} (not differentiable): the CG solve counters of this process
  * (see smoke_cg_stats); params: reset (1: zero the counters after reading). */
@@ -334,8 +334,8 @@ static int stats_f(const ds_call *c) {
   for (int64_t i = 0; i < n; i++) o[i] = (ds_real)st[i];
   return DS_OK;
 }
-static const ds_arg_desc A_STATS[] = {{"stats", DS_OUT, DS_REAL, 1}};
-static const char *const P_STATS[] = {"reset"};
+static const ds_arg_desc A_STATS[] = {{"stats", DS_OUT, DS_REAL, 1, 0}, {0}};
+static const char *const P_STATS[] = {"reset", 0};
 
 /* ---- initial conditions (not differentiable: they have no inputs) ------------ */
 /* checker: out | period: 1 on cells where (i / period + j / period [+ k / period]) is odd. */
@@ -378,9 +378,9 @@ static int chk_blob(const ds_call *c) {
   if (!(c->params[3] > 0)) return c->host->error(c, "param 'radius' must be positive, got %g", c->params[3]);
   return DS_OK;
 }
-static const ds_arg_desc A_OUTONLY[] = {{"out", DS_OUT, DS_REAL, -1}};
-static const char *const P_CHECKER[] = {"period"};
-static const char *const P_BLOB[] = {"c0", "c1", "c2", "radius"};
+static const ds_arg_desc A_OUTONLY[] = {{"out", DS_OUT, DS_REAL, -1, 0}, {0}};
+static const char *const P_CHECKER[] = {"period", 0};
+static const char *const P_BLOB[] = {"c0", "c1", "c2", "radius", 0};
 
 static int chk_force2(const ds_call *c) { return check_grid(c, 2, 1); }
 static int chk_force3(const ds_call *c) { return check_grid(c, 3, 1); }
@@ -389,27 +389,27 @@ int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
   int rc = ds_plugin_begin(host, reg, "smoke");
   if (rc) return rc;
   const ds_kernel_desc K[] = {
-      {"advect", 4, A_ADVECT, 1, P_BC, chk_advect2, {advect_f}, {advect_a}},
-      {"advect3", 5, A_ADVECT3, 1, P_BC, chk_advect3, {advect_f}, {advect_a}},
-      {"advect_vel", 4, A_ADVEL2, 1, P_BC, chk_advect2, {advect_vel2_f}, {advect_vel2_a}},
-      {"advect_vel3", 6, A_ADVEL3, 1, P_BC, chk_advect3, {advect_vel3_f}, {advect_vel3_a}},
-      {"project", 5, A_JAC2, 3, P_JAC, chk_jacobi2, {jac2_f}, {jac2_a}},
-      {"project3", 7, A_JAC3, 3, P_JAC, chk_jacobi3, {jac3_f}, {jac3_a}},
-      {"step", 6, A_STEP2, 3, P_JAC, chk_jacobi2, {step2_f}, {step2_a}},
-      {"step3", 8, A_STEP3, 3, P_JAC, chk_jacobi3, {step3_f}, {step3_a}},
-      {"project_cg", 6, A_CG2, 4, P_CG, chk_cg2, {cg2_f}, {cg2_a}},
-      {"project3_cg", 8, A_CG3, 4, P_CG, chk_cg3, {cg3_f}, {cg3_a}},
-      {"divergence", 3, A_DIV2, 2, P_BCH, chk_op, {div_f}, {div_a}},
-      {"divergence3", 4, A_DIV3, 2, P_BCH, chk_op, {div_f}, {div_a}},
-      {"gradsub", 5, A_GS2, 2, P_BCH, chk_op, {gs_f}, {gs_a}},
-      {"gradsub3", 7, A_GS3, 2, P_BCH, chk_op, {gs_f}, {gs_a}},
-      {"laplacian", 2, A_LAP, 1, P_BC, chk_op, {lap_f}, {lap_a}},
-      {"force", 7, A_FORCE2, 3, P_FORCE2, chk_force2, {force2_f}, {force2_a}},
-      {"force3", 10, A_FORCE3, 4, P_FORCE3, chk_force3, {force3_f}, {force3_a}},
-      {"inflow", 4, A_INFLOW, 0, NULL, chk_same, {inflow_f}, {inflow_a}},
-      {"cg_stats", 1, A_STATS, 1, P_STATS, NULL, {stats_f}, {NULL}},
-      {"checker", 1, A_OUTONLY, 1, P_CHECKER, chk_checker, {checker_f}, {NULL}},
-      {"blob", 1, A_OUTONLY, 4, P_BLOB, chk_blob, {blob_f}, {NULL}},
+      {"advect", A_ADVECT, P_BC, chk_advect2, {advect_f}, {advect_a}},
+      {"advect3", A_ADVECT3, P_BC, chk_advect3, {advect_f}, {advect_a}},
+      {"advect_vel", A_ADVEL2, P_BC, chk_advect2, {advect_vel2_f}, {advect_vel2_a}},
+      {"advect_vel3", A_ADVEL3, P_BC, chk_advect3, {advect_vel3_f}, {advect_vel3_a}},
+      {"project", A_JAC2, P_JAC, chk_jacobi2, {jac2_f}, {jac2_a}},
+      {"project3", A_JAC3, P_JAC, chk_jacobi3, {jac3_f}, {jac3_a}},
+      {"step", A_STEP2, P_JAC, chk_jacobi2, {step2_f}, {step2_a}},
+      {"step3", A_STEP3, P_JAC, chk_jacobi3, {step3_f}, {step3_a}},
+      {"project_cg", A_CG2, P_CG, chk_cg2, {cg2_f}, {cg2_a}},
+      {"project3_cg", A_CG3, P_CG, chk_cg3, {cg3_f}, {cg3_a}},
+      {"divergence", A_DIV2, P_BCH, chk_op, {div_f}, {div_a}},
+      {"divergence3", A_DIV3, P_BCH, chk_op, {div_f}, {div_a}},
+      {"gradsub", A_GS2, P_BCH, chk_op, {gs_f}, {gs_a}},
+      {"gradsub3", A_GS3, P_BCH, chk_op, {gs_f}, {gs_a}},
+      {"laplacian", A_LAP, P_BC, chk_op, {lap_f}, {lap_a}},
+      {"force", A_FORCE2, P_FORCE2, chk_force2, {force2_f}, {force2_a}},
+      {"force3", A_FORCE3, P_FORCE3, chk_force3, {force3_f}, {force3_a}},
+      {"inflow", A_INFLOW, NULL, chk_same, {inflow_f}, {inflow_a}},
+      {"cg_stats", A_STATS, P_STATS, NULL, {stats_f}, {NULL}},
+      {"checker", A_OUTONLY, P_CHECKER, chk_checker, {checker_f}, {NULL}},
+      {"blob", A_OUTONLY, P_BLOB, chk_blob, {blob_f}, {NULL}},
   };
   for (size_t i = 0; i < sizeof K / sizeof K[0]; i++)
     if ((rc = host->register_kernel(reg, &K[i])) != DS_OK) return rc;

@@ -576,7 +576,7 @@ static void ctrl_input_adj(const ctrl *k, const R *gin, R *gx, R *gv) {
  * can vectorise it without -ffast-math, and the result does not depend on the
  * machine (the order is part of the code, not of the optimiser). */
 FORCE_INLINE R dot_lanes(const R *restrict a, const R *restrict b, int n) {
-  R lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  R lane[8] = {0, 0, 0, 0, 0, 0};
   int i = 0;
   for (; i + 8 <= n; i += 8)
     for (int l = 0; l < 8; l++) lane[l] += a[i + l] * b[i + l];
@@ -986,64 +986,64 @@ static int pick_adj(const ds_call *c) {
 }
 
 /* ================================================================ registration */
-static const ds_arg_desc TOPO_ARGS[] = {{"springs", DS_NODIFF, DS_I32, 2}, {"topo", DS_OUT, DS_I32, 1}};
-static const char *const TOPO_PARAMS[] = {"n"};
+static const ds_arg_desc TOPO_ARGS[] = {{"springs", DS_NODIFF, DS_I32, 2, 0}, {"topo", DS_OUT, DS_I32, 1, 0}, {0}};
+static const char *const TOPO_PARAMS[] = {"n", 0};
 
-static const ds_arg_desc STEP_ARGS[S_NARGS] = {
-    {"x", DS_IN, DS_REAL, 2},         {"v", DS_IN, DS_REAL, 2},        {"act", DS_IN, DS_REAL, 1},
-    {"rest", DS_IN, DS_REAL, 1},      {"stiffness", DS_IN, DS_REAL, 1}, {"amplitude", DS_IN, DS_REAL, 1},
-    {"damping", DS_IN, DS_REAL, 1},   {"topo", DS_NODIFF, DS_I32, 1},  {"inv_mass", DS_NODIFF, DS_REAL, 1},
-    {"x_out", DS_OUT, DS_REAL, 2},    {"v_out", DS_OUT, DS_REAL, 2}};
-static const char *const STEP_PARAMS[] = {PHYS_PARAM_NAMES};
+static const ds_arg_desc STEP_ARGS[] = {
+    {"x", DS_IN, DS_REAL, 2, 0},         {"v", DS_IN, DS_REAL, 2, 0},        {"act", DS_IN, DS_REAL, 1, 0},
+    {"rest", DS_IN, DS_REAL, 1, 0},      {"stiffness", DS_IN, DS_REAL, 1, 0}, {"amplitude", DS_IN, DS_REAL, 1, 0},
+    {"damping", DS_IN, DS_REAL, 1, 0},   {"topo", DS_NODIFF, DS_I32, 1, 0},  {"inv_mass", DS_NODIFF, DS_REAL, 1, 0},
+    {"x_out", DS_OUT, DS_REAL, 2, 0},    {"v_out", DS_OUT, DS_REAL, 2, 0}, {0}};
+static const char *const STEP_PARAMS[] = {PHYS_PARAM_NAMES, 0};
 
-static const ds_arg_desc ROLL_ARGS[R_NARGS] = {
-    {"x0", DS_IN, DS_REAL, 2},        {"v0", DS_IN, DS_REAL, 2},        {"act", DS_IN, DS_REAL, 2},
-    {"rest", DS_IN, DS_REAL, 1},      {"stiffness", DS_IN, DS_REAL, 1}, {"amplitude", DS_IN, DS_REAL, 1},
-    {"damping", DS_IN, DS_REAL, 1},   {"topo", DS_NODIFF, DS_I32, 1},  {"inv_mass", DS_NODIFF, DS_REAL, 1},
-    {"xs", DS_OUT, DS_REAL, 3},       {"vs", DS_OUT, DS_REAL, 3}};
-static const char *const ROLL_PARAMS[] = {PHYS_PARAM_NAMES, "steps"};
+static const ds_arg_desc ROLL_ARGS[] = {
+    {"x0", DS_IN, DS_REAL, 2, 0},        {"v0", DS_IN, DS_REAL, 2, 0},        {"act", DS_IN, DS_REAL, 2, 0},
+    {"rest", DS_IN, DS_REAL, 1, 0},      {"stiffness", DS_IN, DS_REAL, 1, 0}, {"amplitude", DS_IN, DS_REAL, 1, 0},
+    {"damping", DS_IN, DS_REAL, 1, 0},   {"topo", DS_NODIFF, DS_I32, 1, 0},  {"inv_mass", DS_NODIFF, DS_REAL, 1, 0},
+    {"xs", DS_OUT, DS_REAL, 3, 0},       {"vs", DS_OUT, DS_REAL, 3, 0}, {0}};
+static const char *const ROLL_PARAMS[] = {PHYS_PARAM_NAMES, "steps", 0};
 
-static const ds_arg_desc NN_ARGS[N_NARGS] = {
-    {"x0", DS_IN, DS_REAL, 2},        {"v0", DS_IN, DS_REAL, 2},        {"rest", DS_IN, DS_REAL, 1},
-    {"stiffness", DS_IN, DS_REAL, 1}, {"amplitude", DS_IN, DS_REAL, 1}, {"damping", DS_IN, DS_REAL, 1},
-    {"W1", DS_IN, DS_REAL, 2},        {"b1", DS_IN, DS_REAL, 1},        {"W2", DS_IN, DS_REAL, 2},
-    {"b2", DS_IN, DS_REAL, 1},        {"topo", DS_NODIFF, DS_I32, 1},  {"inv_mass", DS_NODIFF, DS_REAL, 1},
-    {"xs", DS_OUT, DS_REAL, 3},       {"vs", DS_OUT, DS_REAL, 3},       {"hidden", DS_OUT, DS_REAL, 2},
-    {"acts", DS_OUT, DS_REAL, 2}};
+static const ds_arg_desc NN_ARGS[] = {
+    {"x0", DS_IN, DS_REAL, 2, 0},        {"v0", DS_IN, DS_REAL, 2, 0},        {"rest", DS_IN, DS_REAL, 1, 0},
+    {"stiffness", DS_IN, DS_REAL, 1, 0}, {"amplitude", DS_IN, DS_REAL, 1, 0}, {"damping", DS_IN, DS_REAL, 1, 0},
+    {"W1", DS_IN, DS_REAL, 2, 0},        {"b1", DS_IN, DS_REAL, 1, 0},        {"W2", DS_IN, DS_REAL, 2, 0},
+    {"b2", DS_IN, DS_REAL, 1, 0},        {"topo", DS_NODIFF, DS_I32, 1, 0},  {"inv_mass", DS_NODIFF, DS_REAL, 1, 0},
+    {"xs", DS_OUT, DS_REAL, 3, 0},       {"vs", DS_OUT, DS_REAL, 3, 0},       {"hidden", DS_OUT, DS_REAL, 2, 0},
+    {"acts", DS_OUT, DS_REAL, 2, 0}, {0}};
 static const char *const NN_PARAMS[] = {PHYS_PARAM_NAMES, "steps", "t0", "n_sin", "omega", "input_scale",
-                                        "goal_x", "goal_y", "goal_z"};
+                                        "goal_x", "goal_y", "goal_z", 0};
 
-static const ds_arg_desc INPUT_ARGS[] = {{"x", DS_IN, DS_REAL, 2}, {"v", DS_IN, DS_REAL, 2}, {"input", DS_OUT, DS_REAL, 1}};
-static const char *const INPUT_PARAMS[] = {"t", "dt", "n_sin", "omega", "input_scale", "goal_x", "goal_y", "goal_z"};
+static const ds_arg_desc INPUT_ARGS[] = {{"x", DS_IN, DS_REAL, 2, 0}, {"v", DS_IN, DS_REAL, 2, 0}, {"input", DS_OUT, DS_REAL, 1, 0}, {0}};
+static const char *const INPUT_PARAMS[] = {"t", "dt", "n_sin", "omega", "input_scale", "goal_x", "goal_y", "goal_z", 0};
 
 static const ds_arg_desc ENERGY_ARGS[] = {
-    {"x", DS_NODIFF, DS_REAL, 2},        {"v", DS_NODIFF, DS_REAL, 2},    {"rest", DS_NODIFF, DS_REAL, 1},
-    {"stiffness", DS_NODIFF, DS_REAL, 1}, {"topo", DS_NODIFF, DS_I32, 1}, {"inv_mass", DS_NODIFF, DS_REAL, 1},
-    {"energy", DS_OUT, DS_REAL, 1}};
-static const char *const ENERGY_PARAMS[] = {"gravity"};
+    {"x", DS_NODIFF, DS_REAL, 2, 0},        {"v", DS_NODIFF, DS_REAL, 2, 0},    {"rest", DS_NODIFF, DS_REAL, 1, 0},
+    {"stiffness", DS_NODIFF, DS_REAL, 1, 0}, {"topo", DS_NODIFF, DS_I32, 1, 0}, {"inv_mass", DS_NODIFF, DS_REAL, 1, 0},
+    {"energy", DS_OUT, DS_REAL, 1, 0}, {0}};
+static const char *const ENERGY_PARAMS[] = {"gravity", 0};
 
-static const ds_arg_desc RENDER_ARGS[] = {{"x", DS_NODIFF, DS_REAL, 2},
-                                          {"topo", DS_NODIFF, DS_I32, 1},
-                                          {"act", DS_NODIFF, DS_REAL, 1},
-                                          {"amplitude", DS_NODIFF, DS_REAL, 1},
-                                          {"image", DS_OUT, DS_REAL, 3}};
-static const ds_arg_desc PICK_ARGS[] = {{"xs", DS_IN, DS_REAL, 3}, {"out", DS_OUT, DS_REAL, 0}};
-static const char *const PICK_PARAMS[] = {"t", "i", "d", "scale"};
+static const ds_arg_desc RENDER_ARGS[] = {{"x", DS_NODIFF, DS_REAL, 2, 0},
+                                          {"topo", DS_NODIFF, DS_I32, 1, 0},
+                                          {"act", DS_NODIFF, DS_REAL, 1, 0},
+                                          {"amplitude", DS_NODIFF, DS_REAL, 1, 0},
+                                          {"image", DS_OUT, DS_REAL, 3, 0}, {0}};
+static const ds_arg_desc PICK_ARGS[] = {{"xs", DS_IN, DS_REAL, 3, 0}, {"out", DS_OUT, DS_REAL, 0, 0}, {0}};
+static const char *const PICK_PARAMS[] = {"t", "i", "d", "scale", 0};
 
-static const char *const RENDER_PARAMS[] = {"x_lo", "x_hi", "y_lo", "y_hi", "ground_y"};
+static const char *const RENDER_PARAMS[] = {"x_lo", "x_hi", "y_lo", "y_hi", "ground_y", 0};
 
 int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
   int rc = ds_plugin_begin(host, reg, "springs");
   if (rc) return rc;
   const ds_kernel_desc ks[] = {
-      {"topology", 2, TOPO_ARGS, 1, TOPO_PARAMS, topology_check, {topology_fwd}, {NULL}},
-      {"step", S_NARGS, STEP_ARGS, P_COMMON, STEP_PARAMS, step_check, {step_fwd}, {step_adj}},
-      {"rollout", R_NARGS, ROLL_ARGS, P_COMMON + 1, ROLL_PARAMS, rollout_check, {rollout_fwd}, {rollout_adj}},
-      {"nn_rollout", N_NARGS, NN_ARGS, C_NPARAMS, NN_PARAMS, nn_rollout_check, {nn_rollout_fwd}, {nn_rollout_adj}},
-      {"nn_input", 3, INPUT_ARGS, I_NPARAMS, INPUT_PARAMS, nn_input_check, {nn_input_fwd}, {nn_input_adj}},
-      {"energy", 7, ENERGY_ARGS, 1, ENERGY_PARAMS, energy_check, {energy_fwd}, {NULL}},
-      {"render", 5, RENDER_ARGS, 5, RENDER_PARAMS, render_check, {render_fwd}, {NULL}},
-      {"pick", 2, PICK_ARGS, 4, PICK_PARAMS, pick_check, {pick_fwd}, {pick_adj}},
+      {"topology", TOPO_ARGS, TOPO_PARAMS, topology_check, {topology_fwd}, {NULL}},
+      {"step", STEP_ARGS, STEP_PARAMS, step_check, {step_fwd}, {step_adj}},
+      {"rollout", ROLL_ARGS, ROLL_PARAMS, rollout_check, {rollout_fwd}, {rollout_adj}},
+      {"nn_rollout", NN_ARGS, NN_PARAMS, nn_rollout_check, {nn_rollout_fwd}, {nn_rollout_adj}},
+      {"nn_input", INPUT_ARGS, INPUT_PARAMS, nn_input_check, {nn_input_fwd}, {nn_input_adj}},
+      {"energy", ENERGY_ARGS, ENERGY_PARAMS, energy_check, {energy_fwd}, {NULL}},
+      {"render", RENDER_ARGS, RENDER_PARAMS, render_check, {render_fwd}, {NULL}},
+      {"pick", PICK_ARGS, PICK_PARAMS, pick_check, {pick_fwd}, {pick_adj}},
   };
   for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
     if ((rc = host->register_kernel(reg, &ks[i]))) return rc;

@@ -530,19 +530,20 @@ static int drops_adjoint(const ds_call *c) {
 
 /* ---- registration ------------------------------------------------------- */
 
-static const char *const WAVE_PARAMS[] = {"c", "dt", "dx", "alpha", "boundary", "gain"};
+static const char *const WAVE_PARAMS[] = {"c", "dt", "dx", "alpha", "boundary", 0};
+static const char *const WAVE_SRC_PARAMS[] = {"c", "dt", "dx", "alpha", "boundary", "gain", 0};
 
 static const ds_arg_desc STEP_ARGS[] = {
-    {"u_prev", DS_IN, DS_REAL, 2}, {"u", DS_IN, DS_REAL, 2}, {"u_next", DS_OUT, DS_REAL, 2}};
-static const ds_arg_desc STEP_SRC_ARGS[] = {{"u_prev", DS_IN, DS_REAL, 2},
-                                            {"u", DS_IN, DS_REAL, 2},
-                                            {"src", DS_IN, DS_REAL, 2},
-                                            {"u_next", DS_OUT, DS_REAL, 2}};
+    {"u_prev", DS_IN, DS_REAL, 2, 0}, {"u", DS_IN, DS_REAL, 2, 0}, {"u_next", DS_OUT, DS_REAL, 2, 0}, {0}};
+static const ds_arg_desc STEP_SRC_ARGS[] = {{"u_prev", DS_IN, DS_REAL, 2, 0},
+                                            {"u", DS_IN, DS_REAL, 2, 0},
+                                            {"src", DS_IN, DS_REAL, 2, 0},
+                                            {"u_next", DS_OUT, DS_REAL, 2, 0}, {0}};
 static const ds_arg_desc START_ARGS[] = {
-    {"u0", DS_IN, DS_REAL, 2}, {"v0", DS_IN, DS_REAL, 2}, {"u1", DS_OUT, DS_REAL, 2}};
+    {"u0", DS_IN, DS_REAL, 2, 0}, {"v0", DS_IN, DS_REAL, 2, 0}, {"u1", DS_OUT, DS_REAL, 2, 0}, {0}};
 static const ds_arg_desc ENERGY_ARGS[] = {
-    {"u_prev", DS_IN, DS_REAL, 2}, {"u", DS_IN, DS_REAL, 2}, {"energy", DS_OUT, DS_REAL, 0}};
-static const ds_arg_desc DROPS_ARGS[] = {{"drops", DS_IN, DS_REAL, 2}, {"field", DS_ACC, DS_REAL, 2}};
+    {"u_prev", DS_IN, DS_REAL, 2, 0}, {"u", DS_IN, DS_REAL, 2, 0}, {"energy", DS_OUT, DS_REAL, 0, 0}, {0}};
+static const ds_arg_desc DROPS_ARGS[] = {{"drops", DS_IN, DS_REAL, 2, 0}, {"field", DS_ACC, DS_REAL, 2, 0}, {0}};
 
 static int start_check(const ds_call *c) {
   static const int same[] = {0, 1, 2};
@@ -554,11 +555,11 @@ int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
   int rc = ds_plugin_begin(host, reg, "wave");
   if (rc) return rc;
   const ds_kernel_desc kernels[] = {
-      {"step", 3, STEP_ARGS, 5, WAVE_PARAMS, step_check, {step_forward}, {step_adjoint}},
-      {"step_src", 4, STEP_SRC_ARGS, 6, WAVE_PARAMS, step_src_check, {step_src_forward}, {step_src_adjoint}},
-      {"start", 3, START_ARGS, 5, WAVE_PARAMS, start_check, {start_forward}, {start_adjoint}},
-      {"energy", 3, ENERGY_ARGS, 5, WAVE_PARAMS, energy_check, {energy_forward}, {energy_adjoint}},
-      {"drops", 2, DROPS_ARGS, 0, NULL, drops_check, {drops_forward}, {drops_adjoint}},
+      {"step", STEP_ARGS, WAVE_PARAMS, step_check, {step_forward}, {step_adjoint}},
+      {"step_src", STEP_SRC_ARGS, WAVE_SRC_PARAMS, step_src_check, {step_src_forward}, {step_src_adjoint}},
+      {"start", START_ARGS, WAVE_PARAMS, start_check, {start_forward}, {start_adjoint}},
+      {"energy", ENERGY_ARGS, WAVE_PARAMS, energy_check, {energy_forward}, {energy_adjoint}},
+      {"drops", DROPS_ARGS, NULL, drops_check, {drops_forward}, {drops_adjoint}},
   };
   for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
     if ((rc = host->register_kernel(reg, &kernels[i]))) return rc;

@@ -2,6 +2,7 @@
  * with a clear message and leaves the registry exactly as it was. */
 #include <diffsim/core.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 
@@ -48,8 +49,12 @@ int main(void) {
   CHECK(ds_kernel_find(ctx, "no_begin.sneaky") == NULL);
 
   CHECK(load_broken(ctx, "dup_kernel") == DS_ERR_PLUGIN);
-  CHECK_CONTAINS(ds_last_error(ctx), "already registered");
+  CHECK_CONTAINS(ds_last_error(ctx), "already has a cpu implementation");
   CHECK(ds_kernel_find(ctx, "dup_kernel.twice") == NULL);
+
+  CHECK(load_broken(ctx, "bad_merge") == DS_ERR_PLUGIN);
+  CHECK_CONTAINS(ds_last_error(ctx), "kernel bad_merge.op: registered again with different arguments");
+  CHECK(ds_kernel_find(ctx, "bad_merge.op") == NULL);
 
   /* the other precision's build of a good plugin is refused by its size check */
   char other[1024];
@@ -61,6 +66,17 @@ int main(void) {
   ds_ctx_free(ctx2);
 
   CHECK(ds_kernel_count(ctx) == with_example); /* every failure left the registry as it was */
+
+  /* CPU and mock implementations registered separately merge into one kernel */
+  CHECK(load_broken(ctx, "two_devices") == DS_OK);
+  const ds_kernel *bump = ds_kernel_find(ctx, "two_devices.bump");
+  CHECK(bump != NULL);
+  CHECK(ds_kernel_has_device(bump, DS_CPU, 0) && ds_kernel_has_device(bump, DS_CPU, 1));
+  CHECK(ds_kernel_has_device(bump, DS_MOCK, 0) && !ds_kernel_has_device(bump, DS_MOCK, 1));
+  CHECK(!ds_kernel_has_device(bump, DS_CUDA, 0));
+  CHECK(ds_kernel_nargs(bump) == 2 && ds_kernel_nparams(bump) == 1);
+  CHECK(strcmp(ds_kernel_param_name(bump, 0), "scale") == 0);
+  CHECK(ds_kernel_count(ctx) == with_example + 2);
   CHECK(ds_kernel_find(ctx, "example.nope") == NULL);
   CHECK_CONTAINS(ds_last_error(ctx), "unknown kernel 'example.nope'");
   ds_ctx_free(ctx);

@@ -5,10 +5,10 @@ static int noop(const ds_call *c) {
   (void)c;
   return DS_OK;
 }
-static const ds_arg_desc ARGS[] = {{"x", DS_IN, DS_REAL, -1}};
+static const ds_arg_desc ARGS[] = {{"x", DS_IN, DS_REAL, -1, 0}, {0}};
 
 int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
-  ds_kernel_desc a = {"sneaky", 1, ARGS, 0, 0, 0, {noop}, {noop}};
+  ds_kernel_desc a = {"sneaky", ARGS, 0, 0, {noop}, {noop}};
   host->register_kernel(reg, &a);
   return DS_OK;
 }

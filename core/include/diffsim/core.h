@@ -50,7 +50,7 @@ typedef enum ds_role {
   DS_ACC = 3      /* accumulated output: forward adds into it */
 } ds_role;
 
-typedef enum ds_limits { DS_MAX_DIMS = 4, DS_MAX_ARGS = 16, DS_MAX_PARAMS = 64 } ds_limits;
+typedef enum ds_limits { DS_MAX_DIMS = 4, DS_MAX_ARGS = 64, DS_MAX_PARAMS = 64 } ds_limits;
 typedef enum ds_tensor_flags { DS_FLAG_REQUIRES_GRAD = 1, DS_FLAG_LEAF = 2, DS_FLAG_RETAIN_GRAD = 4 } ds_tensor_flags;
 
 typedef struct ds_ctx ds_ctx;
@@ -131,9 +131,15 @@ int ds_kernel_nparams(const ds_kernel *k);
 int ds_kernel_arg_role(const ds_kernel *k, int i);
 int ds_kernel_arg_dtype(const ds_kernel *k, int i);
 const char *ds_kernel_arg_name(const ds_kernel *k, int i);
+int ds_kernel_arg_ndim(const ds_kernel *k, int i);    /* -1: any */
+int ds_kernel_arg_flags(const ds_kernel *k, int i);   /* DS_LIST (plugin.h) for a list slot */
+const char *ds_kernel_param_name(const ds_kernel *k, int i);
+int ds_kernel_has_device(const ds_kernel *k, int device, int adjoint); /* 1 if implemented there */
 
 /* Validate and run a kernel; records it on the context's active tape when any
- * differentiable input requires grad. */
+ * differentiable input requires grad. `args` is flat: one tensor per declared
+ * slot, except a list slot (always the last), which takes nargs - (slots - 1)
+ * tensors. `params` follow the kernel's param table. */
 int ds_launch(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs,
               const double *params, int nparams);
 /* Run a kernel's adjoint directly (no tape): used by the gradient checker. */

@@ -17,6 +17,7 @@
 #ifndef DIFFSIM_PLUGIN_H
 #define DIFFSIM_PLUGIN_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "core.h"
@@ -25,41 +26,63 @@
 extern "C" {
 #endif
 
-enum { DS_ABI_VERSION = 1 };
+/* Version 2: argument and parameter tables are NULL-terminated (their counts
+ * come from the tables), one argument may be a list of tensors, parameters are
+ * named, kernels register per device and merge by name, plugins get per-context
+ * state and scratch, and the solver and kit services hang off the host table.
+ * Every change of a struct below bumps the version: rebuild plugins with the
+ * diffsim they load into (the loader says so when they differ). */
+enum { DS_ABI_VERSION = 2 };
 
 typedef struct ds_registrar ds_registrar;
 typedef struct ds_host_api ds_host_api;
+struct ds_solve_api; /* diffsim/solve.h */
+struct ds_kit_api;   /* diffsim/kit.h */
 
+/* Argument flags. */
+typedef enum ds_arg_flags {
+  DS_LIST = 1, /* the last slot may take any number (0 or more) of tensors: network weights, 2D/3D components */
+  DS_GUESS = 2 /* a DS_NODIFF starting guess the result does not depend on (an iterative solver's warm
+                  start): a tensor that requires grad may be passed, since no gradient is lost */
+} ds_arg_flags;
+
+typedef struct ds_arg_desc {
+  const char *name;  /* NULL ends the table */
+  int32_t role;      /* ds_role */
+  int32_t dtype;     /* ds_dtype */
+  int32_t ndim;      /* required number of dims, or -1 for any (each element of a list) */
+  int32_t flags;     /* ds_arg_flags */
+} ds_arg_desc;
+
+/* One launch as the kernel sees it. `args` is flat: one entry per fixed slot,
+ * then list_len entries for the list slot, if the kernel declares one.
+ * A list slot is always the last, so args[slot] for every fixed slot. */
 typedef struct ds_call {
   const ds_host_api *host;
   ds_ctx *ctx;
   const char *kernel_name;        /* "plugin.op" */
-  const struct ds_arg_desc *arg_desc;
-  ds_tensor *const *args;
+  const struct ds_arg_desc *arg_desc; /* the declared slots */
+  ds_tensor *const *args;         /* flat, nargs entries */
   int32_t nargs;
   int32_t nparams;
-  const double *params;
+  const double *params;           /* in the order of the kernel's param table */
+  int32_t nslots;                 /* declared slots */
+  int32_t list_len;               /* tensors in the list slot (the last one), 0 if none */
+  void *state;                    /* the plugin's per-context state (NULL if it asked for none) */
+  int32_t device;                 /* ds_device the launch runs on */
+  const ds_kernel *kernel;        /* the kernel being run (opaque) */
 } ds_call;
 
 typedef int (*ds_kernel_fn)(const ds_call *call);
 typedef void (*ds_range_fn)(int64_t begin, int64_t end, void *user);
 
-typedef struct ds_arg_desc {
-  const char *name;
-  int32_t role;    /* ds_role */
-  int32_t dtype;   /* ds_dtype */
-  int32_t ndim;    /* required number of dims, or -1 for any */
-} ds_arg_desc;
-
 typedef struct ds_kernel_desc {
   const char *name;               /* op name; the host prefixes "<plugin>." */
-  int32_t nargs;
-  const ds_arg_desc *args;
-  int32_t nparams;                /* exact number of doubles in params */
-  const char *const *param_names; /* nparams names, for messages; may be NULL */
-  ds_kernel_fn check;             /* optional: shapes, ranges, stability limits */
+  const ds_arg_desc *args;        /* terminated by {NULL} */
+  const char *const *params;      /* parameter names terminated by NULL; NULL: none */
+  ds_kernel_fn check;             /* optional, host side: shapes and params only, never tensor data */
   ds_kernel_fn forward[DS_DEVICE_COUNT];
-  ds_kernel_fn adjoint[DS_DEVICE_COUNT]; /* NULL: not differentiable */
+  ds_kernel_fn adjoint[DS_DEVICE_COUNT]; /* NULL: not differentiable on that device */
 } ds_kernel_desc;
 
 struct ds_host_api {
@@ -67,6 +90,8 @@ struct ds_host_api {
   uint32_t size;                  /* sizeof(ds_host_api) of the host */
   int (*begin)(ds_registrar *reg, const char *plugin_name, int abi_version,
                int real_size, int tensor_size, int kernel_desc_size);
+  /* Registers a kernel, or adds device implementations to one this plugin
+   * registered before under the same name with the same tables. */
   int (*register_kernel)(ds_registrar *reg, const ds_kernel_desc *desc);
   /* Sets the context error, prefixed with the kernel's name; returns DS_ERR_ARG. */
   int (*error)(const ds_call *call, const char *fmt, ...);
@@ -74,15 +99,60 @@ struct ds_host_api {
   /* Splits [0, n) into blocks of `grain` and runs them on the context's threads.
    * Blocks never depend on the thread count, so results are deterministic. */
   void (*parallel_for)(ds_ctx *ctx, int64_t n, int64_t grain, ds_range_fn fn, void *user);
-  void *(*alloc)(size_t bytes);   /* 64-byte aligned scratch, thread-safe */
+  void *(*alloc)(size_t bytes);   /* 64-byte aligned, thread-safe, for long-lived buffers */
   void (*free)(void *p);
   int (*threads)(ds_ctx *ctx);
+  /* Per-context plugin state: asked for once during init; every context that
+   * loads the plugin gets its own zeroed block of `bytes`, handed to each call
+   * as call->state, and `destroy` (may be NULL) runs on it when the context goes. */
+  int (*state_size)(ds_registrar *reg, size_t bytes, void (*destroy)(void *state));
+  /* Scratch memory for the running call: 64-byte aligned, valid until the call
+   * returns, owned by the context (grow-only, so a step loop stops allocating). */
+  void *(*scratch)(const ds_call *call, size_t bytes);
+  const struct ds_solve_api *solve; /* shared solvers (diffsim/solve.h) */
+  const struct ds_kit_api *kit;     /* shared kit (diffsim/kit.h) */
 };
+
+/* Declaring a kernel once. The argument list is an X-macro that makes a struct
+ * of tensor pointers overlaying call->args (prefix_argv) and the
+ * NULL-terminated table (prefix_args); the parameter list makes a struct of
+ * doubles overlaying call->params (prefix_params) and the NULL-terminated name
+ * table (prefix_param_names). A list slot must be the last one: its member is
+ * the list's first tensor (see ds_list).
+ *
+ *   #define STEP_ARGS(A) A(x, DS_IN, DS_REAL, 2, 0) A(x_out, DS_OUT, DS_REAL, 2, 0)
+ *   #define STEP_PARAMS(P) P(dt) P(accel)
+ *   DS_DECLARE_ARGS(step, STEP_ARGS)
+ *   DS_DECLARE_PARAMS(step, STEP_PARAMS)
+ *   static int step_forward(const ds_call *c) {
+ *     const step_argv *a = DS_ARGV(c, step);
+ *     const step_params *p = DS_PARAMS(c, step);   ... a->x, p->dt ...
+ *   ds_kernel_desc d = {"step", step_args, step_param_names, check, {step_forward}, {step_adjoint}}; */
+#define DS_DECLARE_ARGS(prefix, LIST)                                  \
+  typedef struct prefix##_argv { LIST(DS__AFIELD) } prefix##_argv;     \
+  static const ds_arg_desc prefix##_args[] = {LIST(DS__ADESC){0, 0, 0, 0, 0}};
+#define DS__AFIELD(name, role, dtype, ndim, flags) ds_tensor *name;
+#define DS__ADESC(name, role, dtype, ndim, flags) {#name, role, dtype, ndim, flags},
+#define DS_DECLARE_PARAMS(prefix, LIST)                                \
+  typedef struct prefix##_params { LIST(DS__PFIELD) } prefix##_params; \
+  static const char *const prefix##_param_names[] = {LIST(DS__PNAME) 0};
+#define DS__PFIELD(name) double name;
+#define DS__PNAME(name) #name,
+#define DS_ARGV(call, prefix) ((const prefix##_argv *)(const void *)(call)->args)
+#define DS_PARAMS(call, prefix) ((const prefix##_params *)(const void *)(call)->params)
+/* The index of an argument slot, for messages and ds_expect_shape. */
+#define DS_SLOT(prefix, name) ((int)(offsetof(prefix##_argv, name) / sizeof(ds_tensor *)))
 
 /* ---- helpers for plugin authors (header-only, no core symbols) -------- */
 static inline int ds_plugin_begin(const ds_host_api *h, ds_registrar *r, const char *name) {
   return h->begin(r, name, DS_ABI_VERSION, (int)sizeof(ds_real), (int)sizeof(ds_tensor),
                   (int)sizeof(ds_kernel_desc));
+}
+/* The i-th tensor of the list slot (the last slot). */
+static inline ds_tensor *ds_list(const ds_call *c, int i) { return c->args[c->nslots - 1 + i]; }
+/* The declaration of flat argument i (list entries share their slot's). */
+static inline const ds_arg_desc *ds_arg_desc_of(const ds_call *c, int i) {
+  return &c->arg_desc[i < c->nslots ? i : c->nslots - 1];
 }
 static inline ds_real *ds_rdata(const ds_tensor *t) { return (ds_real *)t->ptr; }
 static inline int32_t *ds_idata(const ds_tensor *t) { return (int32_t *)t->ptr; }
@@ -109,7 +179,7 @@ static inline int ds_expect_shape(const ds_call *c, int i, int ndim, int64_t d0,
   got[gn] = 0;
   exp[en] = 0;
   return c->host->error(c, "argument '%s' (#%d) has shape {%s}, expected {%s}",
-                        c->arg_desc[i].name, i + 1, got, exp);
+                        ds_arg_desc_of(c, i)->name, i + 1, got, exp);
 }
 
 #ifdef __cplusplus
