@@ -5,67 +5,169 @@ return function(ds)
   local V = ds.view
   local C, ctx = ds.C, ds.ctx
   local tensor_mt = ds.tensor_mt
-  local argbuf = ffi.new("ds_tensor *[16]")
+  local argbuf = ffi.new("ds_tensor *[64]")
   local parbuf = ffi.new("double[64]")
   local raise = ds.raise
 
   local Kernel = {}
   Kernel.__index = Kernel
   local cache = {}
+  local LIST = 1
 
-  -- ds.kernel("plugin.op") -> a kernel handle with :launch(args, params)
+  -- ds.kernel("plugin.op") -> a kernel handle with :launch(args, params). Its
+  -- argument and param names come from the C tables, so Lua never restates them.
   function ds.kernel(name)
     local k = cache[name]
     if k then return k end
     if type(name) ~= "string" then error("ds.kernel: name must be a string like 'plugin.op'", 2) end
     local p = C.ds_kernel_find(ctx, name)
     if p == nil then raise(2) end
-    k = setmetatable({ptr = p, name = name, nargs = C.ds_kernel_nargs(p), nparams = C.ds_kernel_nparams(p)}, Kernel)
+    local nslots, nparams = C.ds_kernel_nargs(p), C.ds_kernel_nparams(p)
+    k = setmetatable({ptr = p, name = name, nargs = nslots, nparams = nparams, slots = {}, slot_index = {},
+                      scalar = {}, params = {}, param_index = {}}, Kernel)
+    for i = 0, nslots - 1 do
+      local s = ffi.string(C.ds_kernel_arg_name(p, i))
+      k.slots[i + 1], k.slot_index[s] = s, i + 1
+      -- a real input of 0 dims may be given as a plain number
+      k.scalar[i + 1] = C.ds_kernel_arg_dtype(p, i) == 0 and C.ds_kernel_arg_ndim(p, i) == 0 and
+                        C.ds_kernel_arg_role(p, i) ~= 2 and C.ds_kernel_arg_role(p, i) ~= 3
+    end
+    k.list = bit.band(C.ds_kernel_arg_flags(p, nslots - 1), LIST) ~= 0
+    for i = 0, nparams - 1 do
+      local s = ffi.string(C.ds_kernel_param_name(p, i))
+      k.params[i + 1], k.param_index[s] = s, i + 1
+    end
     cache[name] = k
     return k
   end
 
-  local function fill(k, args, params, level)
-    local n = #args
-    if n ~= k.nargs then
-      error(string.format("%s: expected %d tensor arguments, got %d", k.name, k.nargs, n), level)
-    end
-    for i = 1, n do
-      local a = args[i]
-      if getmetatable(a) ~= tensor_mt then
-        error(string.format("%s: argument '%s' (#%d) must be a tensor, got %s", k.name,
-          ffi.string(C.ds_kernel_arg_name(k.ptr, i - 1)), i, type(a)), level)
+  local function put(k, i, a, slot, level)
+    if getmetatable(a) ~= tensor_mt then
+      if type(a) == "number" and k.scalar[slot] then
+        a = ds.tensor(a)
+      else
+        error(string.format("%s: argument '%s' (#%d) must be a tensor, got %s", k.name, k.slots[slot], i,
+          type(a)), level + 1)
       end
-      if a.p == nil then error(string.format("%s: argument #%d was freed", k.name, i), level) end
-      argbuf[i - 1] = a.p
     end
-    local np = params and #params or 0
-    if np ~= k.nparams then
-      error(string.format("%s: expected %d params, got %d", k.name, k.nparams, np), level)
-    end
-    for i = 1, np do
-      local v = params[i]
-      if type(v) ~= "number" then
-        if type(v) == "boolean" then v = v and 1 or 0
-        else error(string.format("%s: param #%d must be a number, got %s", k.name, i, type(v)), level) end
-      end
-      parbuf[i - 1] = v
-    end
-    return n, np
+    if a.p == nil then error(string.format("%s: argument '%s' (#%d) was freed", k.name, k.slots[slot], i), level + 1) end
+    if i > 64 then error(string.format("%s: more than 64 tensor arguments", k.name), level + 1) end
+    argbuf[i - 1] = a.p
+    return a
   end
 
+  -- Positional: args[i] in slot order (a list slot takes the rest, or a table).
+  -- Named: args.name for each slot (a list slot takes a table of tensors).
+  -- Plain numbers given for 0-dim real inputs become tensors; they are kept in
+  -- `keep` until the launch returns.
+  local keep = {}
+  local function fill_args(k, args, level)
+    if type(args) ~= "table" then error(k.name .. ": arguments must be a table", level) end
+    local ns, n = k.nargs, 0
+    if args[1] ~= nil or next(args) == nil then
+      local total = #args
+      for i = 1, total do
+        local a = args[i]
+        if k.list and i == ns and getmetatable(a) ~= tensor_mt and type(a) == "table" then
+          for j = 1, #a do n = n + 1; keep[n] = put(k, n, a[j], ns, level) end
+        else
+          n = n + 1
+          keep[n] = put(k, n, a, i < ns and i or ns, level)
+        end
+      end
+      if n < ns - (k.list and 1 or 0) or (n > ns and not k.list) then
+        error(string.format("%s: expected %s%d tensor arguments, got %d (arguments: %s)", k.name,
+          k.list and "at least " or "", k.list and ns - 1 or ns, n, table.concat(k.slots, ", ")), level)
+      end
+      return n
+    end
+    for key in pairs(args) do
+      if not k.slot_index[key] then
+        error(string.format("%s: no argument named '%s' (arguments: %s)", k.name, tostring(key),
+          table.concat(k.slots, ", ")), level)
+      end
+    end
+    for i = 1, ns do
+      local a = args[k.slots[i]]
+      if a == nil and not (k.list and i == ns) then
+        error(string.format("%s: argument '%s' is missing", k.name, k.slots[i]), level)
+      end
+      if k.list and i == ns then
+        if a ~= nil then
+          if getmetatable(a) == tensor_mt or type(a) ~= "table" then
+            error(string.format("%s: argument '%s' is a list: pass a table of tensors", k.name, k.slots[i]), level)
+          end
+          for j = 1, #a do n = n + 1; keep[n] = put(k, n, a[j], ns, level) end
+        end
+      else
+        n = n + 1
+        keep[n] = put(k, n, a, i, level)
+      end
+    end
+    return n
+  end
+
+  local function fill_params(k, params, level)
+    local np = k.nparams
+    if params == nil then
+      if np > 0 then error(string.format("%s: expected %d params, got 0 (params: %s)", k.name, np,
+        table.concat(k.params, ", ")), level) end
+      return 0
+    end
+    if type(params) ~= "table" then error(k.name .. ": params must be a table", level) end
+    local function num(v, name)
+      if type(v) == "number" then return v end
+      if type(v) == "boolean" then return v and 1 or 0 end
+      error(string.format("%s: param '%s' must be a number, got %s", k.name, name, type(v)), level + 1)
+    end
+    if params[1] ~= nil or next(params) == nil then
+      local n = #params
+      if n ~= np then
+        error(string.format("%s: expected %d params, got %d (params: %s)", k.name, np, n, table.concat(k.params, ", ")),
+          level)
+      end
+      for i = 1, n do parbuf[i - 1] = num(params[i], k.params[i]) end
+      return n
+    end
+    for key in pairs(params) do
+      if not k.param_index[key] then
+        error(string.format("%s: no param named '%s' (params: %s)", k.name, tostring(key),
+          table.concat(k.params, ", ")), level)
+      end
+    end
+    for i = 1, np do
+      local v = params[k.params[i]]
+      if v == nil then error(string.format("%s: param '%s' is missing", k.name, k.params[i]), level) end
+      parbuf[i - 1] = num(v, k.params[i])
+    end
+    return np
+  end
+
+  local function release_keep(n) for i = 1, n do keep[i] = nil end end
+
   function Kernel:launch(args, params)
-    local n, np = fill(self, args, params, 3)
-    if C.ds_launch(ctx, self.ptr, argbuf, n, parbuf, np) ~= 0 then raise(2) end
+    local n = fill_args(self, args, 3)
+    local np = fill_params(self, params, 3)
+    local rc = C.ds_launch(ctx, self.ptr, argbuf, n, parbuf, np)
+    release_keep(n)
+    if rc ~= 0 then raise(2) end
   end
   -- Runs the adjoint alone (no tape): used by kernel gradient checks.
   function Kernel:launch_adjoint(args, params)
-    local n, np = fill(self, args, params, 3)
-    if C.ds_launch_adjoint(ctx, self.ptr, argbuf, n, parbuf, np) ~= 0 then raise(2) end
+    local n = fill_args(self, args, 3)
+    local np = fill_params(self, params, 3)
+    local rc = C.ds_launch_adjoint(ctx, self.ptr, argbuf, n, parbuf, np)
+    release_keep(n)
+    if rc ~= 0 then raise(2) end
   end
   function Kernel:arg_names()
     local out = {}
-    for i = 0, self.nargs - 1 do out[i + 1] = ffi.string(C.ds_kernel_arg_name(self.ptr, i)) end
+    for i = 1, self.nargs do out[i] = self.slots[i] end
+    return out
+  end
+  function Kernel:param_names()
+    local out = {}
+    for i = 1, self.nparams do out[i] = self.params[i] end
     return out
   end
 

@@ -30,7 +30,7 @@ describe("bad input", function()
     fails_with("core.add: argument 'b' (#2) must be a tensor, got number", k.launch, k, {a, 3, a})
     fails_with("core.affine: expected 2 params, got 1", ds.kernel("core.affine").launch, ds.kernel("core.affine"),
                {a, ds.empty{3}}, {1})
-    fails_with("core.affine: param #1 must be a number, got string", ds.kernel("core.affine").launch,
+    fails_with("core.affine: param 'scale' must be a number, got string", ds.kernel("core.affine").launch,
                ds.kernel("core.affine"), {a, ds.empty{3}}, {"x", 1})
     fails_with("core.affine: param 'scale' is not finite", ds.affine, a, 0 / 0, 1)
   end)
@@ -73,7 +73,7 @@ describe("bad input", function()
     t:free()
     t:free()
     fails_with("used after t:free()", function() return t + a end)
-    fails_with("core.sum: argument #1 was freed", ds.sum, t)
+    fails_with("core.sum: argument 'x' (#1) was freed", ds.sum, t)
   end)
 
   it("anomaly mode names the first kernel that made a NaN, in forward and adjoint", function()
@@ -85,4 +85,49 @@ describe("bad input", function()
     fails_with("kernel core.sqrt adjoint produced Inf in the gradient of 'x'", tape.backward, tape, loss)
     ds.set_anomaly(false)
   end)
+end)
+
+describe("kernels launched by name", function()
+  local k = ds.kernel("core.affine")
+  local x = ds.tensor{1, 2, 3}
+
+  it("named arguments and params give the same result as positional ones", function()
+    local a, b = ds.empty{3}, ds.empty{3}
+    k:launch({x, a}, {2, 1})
+    k:launch({out = b, x = x}, {shift = 1, scale = 2})
+    assert.same(a:totable(), b:totable())
+    assert.same({3, 5, 7}, b:totable())
+    assert.same({"x", "out"}, k:arg_names())
+    assert.same({"scale", "shift"}, k:param_names())
+  end)
+
+  it("a wrong, missing or extra name is a clear error naming the kernel and listing the names", function()
+    local out = ds.empty{3}
+    fails_with("core.affine: no argument named 'y' (arguments: x, out)", k.launch, k, {x = x, y = out}, {1, 0})
+    fails_with("core.affine: argument 'out' is missing", k.launch, k, {x = x}, {1, 0})
+    fails_with("core.affine: no param named 'scal' (params: scale, shift)", k.launch, k, {x = x, out = out},
+               {scal = 1, shift = 0})
+    fails_with("core.affine: param 'shift' is missing", k.launch, k, {x = x, out = out}, {scale = 1})
+    fails_with("core.affine: expected 2 params, got 0", k.launch, k, {x = x, out = out})
+    fails_with("core.affine: argument 'x' (#1) must be a tensor, got string", k.launch, k, {x = "x", out = out},
+               {1, 0})
+  end)
+
+  it("a tensor that requires grad in a slot the kernel does not differentiate is an error while recording", function()
+    ds.plugin("smoke")
+    local inflow = ds.kernel("smoke.inflow")
+    local s, value = ds.zeros{4, 4}, ds.ones{4, 4}
+    local mask = ds.ones{4, 4}:requires_grad()
+    local tape = ds.tape()
+    fails_with("smoke.inflow: argument 'mask' (#2) requires grad, but the kernel does not differentiate it",
+      tape.record, tape, function()
+        local out = ds.empty{4, 4}
+        inflow:launch({s = s:requires_grad(), mask = mask, value = value, out = out})
+        return ds.sum(out)
+      end)
+    tape:clear()
+    -- outside a recording nothing is lost, so nothing is refused
+    inflow:launch({s = s, mask = mask, value = value, out = ds.empty{4, 4}})
+  end)
+
 end)
