@@ -277,3 +277,8 @@ int ds_tape_segment_io(ds_tape *t, int64_t r, ds_tensor **inputs, int *ninputs, 
 }
 
 int64_t ds_tape_current_segment(const ds_tape *t) { return t->at_segment; }
+
+const char *ds_tape_kernel_name(const ds_tape *t, int64_t i) {
+  if (i < 0 || i >= t->nrecs || !t->recs[i].kernel) return NULL;
+  return t->recs[i].kernel->name;
+}

@@ -95,6 +95,7 @@ int ds_tape_begin(ds_tape *tape);
 int ds_tape_end(ds_tape *tape);
 int ds_tape_clear(ds_tape *tape);
 int64_t ds_tape_size(const ds_tape *tape);
+const char *ds_tape_kernel_name(const ds_tape *tape, int64_t i);
 int ds_tape_recording(const ds_tape *tape);
 ds_tape *ds_active_tape(ds_ctx *ctx);
 int ds_pause_recording(ds_ctx *ctx);

@@ -53,6 +53,15 @@ return function(ds)
   end
 
   function Tape:size() return tonumber(C.ds_tape_size(self.ptr)) end
+  -- The kernel of each record, in order ("segment" for a checkpoint segment).
+  function Tape:kernel_names()
+    local out = {}
+    for i = 0, self:size() - 1 do
+      local s = C.ds_tape_kernel_name(self.ptr, i)
+      out[#out + 1] = s ~= nil and ffi.string(s) or "segment"
+    end
+    return out
+  end
   function Tape:clear()
     forget_segments(self)
     C.ds_tape_clear(self.ptr)

@@ -153,6 +153,7 @@ int ds_tape_begin(ds_tape *tape);     /* clears the tape and makes it the active
 int ds_tape_end(ds_tape *tape);       /* stops recording */
 int ds_tape_clear(ds_tape *tape);     /* drops every record and the references it held */
 int64_t ds_tape_size(const ds_tape *tape);
+const char *ds_tape_kernel_name(const ds_tape *tape, int64_t i); /* NULL for a segment or out of range */
 int ds_tape_recording(const ds_tape *tape);
 ds_tape *ds_active_tape(ds_ctx *ctx);
 int ds_pause_recording(ds_ctx *ctx);  /* returns nesting depth; resume undoes one pause */
