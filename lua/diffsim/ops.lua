@@ -107,6 +107,13 @@ return function(ds)
     return n
   end
 
+  -- (a top-level function: LuaJIT cannot compile closure creation in a hot path)
+  local function num(k, v, name, level)
+    if type(v) == "number" then return v end
+    if type(v) == "boolean" then return v and 1 or 0 end
+    error(string.format("%s: param '%s' must be a number, got %s", k.name, name, type(v)), level + 1)
+  end
+
   local function fill_params(k, params, level)
     local np = k.nparams
     if params == nil then
@@ -115,18 +122,13 @@ return function(ds)
       return 0
     end
     if type(params) ~= "table" then error(k.name .. ": params must be a table", level) end
-    local function num(v, name)
-      if type(v) == "number" then return v end
-      if type(v) == "boolean" then return v and 1 or 0 end
-      error(string.format("%s: param '%s' must be a number, got %s", k.name, name, type(v)), level + 1)
-    end
     if params[1] ~= nil or next(params) == nil then
       local n = #params
       if n ~= np then
         error(string.format("%s: expected %d params, got %d (params: %s)", k.name, np, n, table.concat(k.params, ", ")),
           level)
       end
-      for i = 1, n do parbuf[i - 1] = num(params[i], k.params[i]) end
+      for i = 1, n do parbuf[i - 1] = num(k, params[i], k.params[i], level) end
       return n
     end
     for key in pairs(params) do
@@ -138,7 +140,7 @@ return function(ds)
     for i = 1, np do
       local v = params[k.params[i]]
       if v == nil then error(string.format("%s: param '%s' is missing", k.name, k.params[i]), level) end
-      parbuf[i - 1] = num(v, k.params[i])
+      parbuf[i - 1] = num(k, v, k.params[i], level)
     end
     return np
   end
@@ -213,11 +215,12 @@ return function(ds)
   function ds.set_anomaly(on) C.ds_set_anomaly(ctx, on and 1 or 0) end
   local mem = ffi.new("int64_t[3]")
   function ds.memory()
+    ds.release_unreachable()
     C.ds_mem_stats(ctx, mem, mem + 1, mem + 2)
     return {live = tonumber(mem[0]), peak = tonumber(mem[1]), cached = tonumber(mem[2])}
   end
-  function ds.reset_peak_memory() C.ds_mem_reset_peak(ctx) end
-  function ds.trim_memory() collectgarbage("collect"); C.ds_mem_trim(ctx) end
+  function ds.reset_peak_memory() ds.release_unreachable(); C.ds_mem_reset_peak(ctx) end
+  function ds.trim_memory() collectgarbage("collect"); ds.release_unreachable(); C.ds_mem_trim(ctx) end
 
   -- ---- differentiable ops ---------------------------------------------------
   local K = setmetatable({}, {__index = function(t, name)
@@ -228,11 +231,26 @@ return function(ds)
   local empty, empty_like = ds.empty, ds.empty_like
   local is_tensor = ds.is_tensor
 
+  -- The core ops launch directly (their arguments are known tensors): no
+  -- argument table, no name lookup; validation stays in C.
+  local function launch2(k, x, out, np, level)
+    argbuf[0], argbuf[1] = x.p, out.p
+    if C.ds_launch(ctx, k.ptr, argbuf, 2, parbuf, np) ~= 0 then raise(level + 1) end
+  end
   local function unary(name)
+    local k = K[name]
     return function(x, ...)
       if not is_tensor(x) then error("ds." .. name .. ": argument must be a tensor", 2) end
+      V(x)
       local out = empty_like(x)
-      K[name]:launch({x, out}, {...})
+      local np = select("#", ...)
+      if np ~= k.nparams then k:launch({x, out}, {...}) return out end
+      for i = 1, np do
+        local v = select(i, ...)
+        if type(v) ~= "number" then k:launch({x, out}, {...}) return out end
+        parbuf[i - 1] = v
+      end
+      launch2(k, x, out, np, 2)
       return out
     end
   end
@@ -240,7 +258,17 @@ return function(ds)
     ds[n] = unary(n)
   end
   local affine_k, rdiv_k = K.affine, K.rdiv
-  function ds.affine(x, a, b) local out = empty_like(x); affine_k:launch({x, out}, {a, b}); return out end
+  function ds.affine(x, a, b)
+    if not is_tensor(x) or type(a) ~= "number" or type(b) ~= "number" then
+      local out = empty_like(x)
+      affine_k:launch({x, out}, {a, b})
+      return out
+    end
+    local out = empty_like(V(x) and x)
+    parbuf[0], parbuf[1] = a, b
+    launch2(affine_k, x, out, 2, 2)
+    return out
+  end
   function ds.clamp(x, lo, hi) local out = empty_like(x); K.clamp:launch({x, out}, {lo, hi}); return out end
   ds.clone = ds.copy
   function ds.neg(x) return ds.affine(x, -1, 0) end
@@ -250,8 +278,10 @@ return function(ds)
   local function binary(name)
     local k = K[name]
     return function(a, b)
-      local out = empty_like(bigger(a, b))
-      k:launch({a, b, out})
+      local pa, pb = V(a), V(b)
+      local out = empty_like(pb.count > pa.count and b or a)
+      argbuf[0], argbuf[1], argbuf[2] = pa, pb, out.p
+      if C.ds_launch(ctx, k.ptr, argbuf, 3, parbuf, 0) ~= 0 then raise(3) end
       return out
     end
   end

@@ -1,6 +1,13 @@
--- Tensors: a Lua table {p = ds_tensor*} with a metatable; the pointer is owned
--- through ffi.gc. (A table, not a bare pointer cdata: LuaJIT gives pointer
--- cdata built-in pointer arithmetic, and its JIT may take `t - 1` for that.)
+-- Tensors: a Lua table {p = ds_tensor*, s = slot} with a metatable. (A table,
+-- not a bare pointer cdata: LuaJIT gives pointer cdata built-in pointer
+-- arithmetic, and its JIT may take `t - 1` for that.)
+--
+-- Ownership without a finalizer per tensor: ffi.gc costs microseconds per
+-- object once thousands are pending (every finalizer is a call out of the
+-- collector). Instead each wrapper takes a slot in a weak-valued table and its
+-- pointer sits in a strong one beside it; after a collection, a sweep releases
+-- the pointers whose wrappers are gone. Collections are paced by the bytes of
+-- new tensors (below), so memory stays bounded as before.
 local ffi = require("ffi")
 
 return function(ds)
@@ -35,12 +42,62 @@ return function(ds)
   local FLOOR = 16 * 2^20
   local since_gc, gc_floor = 0, FLOOR
   local live_buf = ffi.new("int64_t[1]")
+  local owners = setmetatable({}, {__mode = "v"}) -- slot -> wrapper (weak)
+  local owned = {}                                  -- slot -> ds_tensor* (strong)
+  local free_slots, nfree, nslots = {}, 0, 0
+  local function sweep()
+    for i = 1, nslots do
+      local p = owned[i]
+      if p and owners[i] == nil then
+        owned[i] = nil
+        C.ds_tensor_release(p)
+        nfree = nfree + 1
+        free_slots[nfree] = i
+      end
+    end
+  end
+  -- Slots whose wrappers the collector has already cleared are reused without
+  -- a full collection: sweep when the table has doubled since the last sweep.
+  local sweep_at = 4096
+  local function own(p)
+    local i
+    if nfree == 0 and nslots >= sweep_at then
+      sweep()
+      sweep_at = math.max(4096, 2 * (nslots - nfree))
+    end
+    if nfree > 0 then
+      i = free_slots[nfree]
+      free_slots[nfree] = nil
+      nfree = nfree - 1
+    else
+      nslots = nslots + 1
+      i = nslots
+    end
+    local t = setmetatable({p = p, s = i}, mt)
+    owned[i], owners[i] = p, t
+    return t
+  end
+  local function disown(t)
+    local i = t.s
+    if i and owned[i] == t.p then
+      owned[i], owners[i] = nil, nil
+      nfree = nfree + 1
+      free_slots[nfree] = i
+    end
+  end
+
+  -- Releases the tensors whose wrappers the collector has freed (memory
+  -- statistics call it, so they count only what is reachable).
+  ds.release_unreachable = sweep
+
   local function collect()
     collectgarbage("collect")
+    sweep()
     C.ds_mem_stats(ctx, live_buf, nil, nil)
     gc_floor = math.max(FLOOR, tonumber(live_buf[0]))
     since_gc = 0
   end
+  local REAL_BYTES = ffi.sizeof("ds_real")
   local function pace(bytes)
     since_gc = since_gc + bytes
     if since_gc > gc_floor then collect() end
@@ -54,8 +111,9 @@ return function(ds)
 
   local function wrap(p)
     if p == nil then raise(3) end
-    pace(tonumber(p.count) * (p.dtype == DS_I32 and 4 or ffi.sizeof("ds_real")))
-    return setmetatable({p = ffi.gc(p, C.ds_tensor_release)}, mt)
+    -- a tensor costs its elements plus its header and the pool's 64-byte minimum
+    pace(tonumber(p.count) * (p.dtype == DS_I32 and 4 or REAL_BYTES) + 192)
+    return own(p)
   end
   ds.wrap = wrap
 
@@ -223,7 +281,8 @@ return function(ds)
   -- Releases the memory now; safe to call twice. Do not use t afterwards.
   function methods.free(t)
     if t.p == nil then return end
-    C.ds_tensor_release(ffi.gc(t.p, nil))
+    disown(t)
+    C.ds_tensor_release(t.p)
     t.p = nil
   end
   function methods.version(t) return tonumber(V(t).ver) end
@@ -232,7 +291,7 @@ return function(ds)
     local g = V(t).grad_
     if g == nil then return nil end
     C.ds_tensor_retain(g)
-    return setmetatable({p = ffi.gc(g, C.ds_tensor_release)}, mt)
+    return own(g)
   end
 
   mt.__index = function(t, k)
