@@ -6,8 +6,8 @@
 --     x = {{0.2, 0.1}, {0.3, 0.13}, ...},       -- positions, {n} rows of 2 or 3
 --     springs = {{1, 2}, {2, 3, k = 3e4, amp = 0.15}, ...},   -- 1-based mass indices
 --     stiffness = 3e4, amplitude = 0, spring_damping = 0,    -- per-spring defaults
---     mass = 1, fixed = {},                     -- number or list; fixed: pinned masses
---     dt = 4e-3, damping = 15, gravity = -4.8,
+--     mass = 1, fixed = {},                     -- number, list or tensor; fixed: pinned masses
+--     dt = 4e-3, damping = 15, gravity = -4.8,  -- numbers or 0-dim tensors
 --     ground = {mode = "toi", y = 0.1, restitution = 0, friction = "sticky"},
 --     wall = {lo = -1e9, hi = 0.4, friction = 0.01, reference = true},
 --   }
@@ -17,19 +17,25 @@
 --
 -- Spring rest lengths default to the initial distances. sys.rest, sys.stiffness,
 -- sys.amplitude and sys.spring_damping are tensors {ns}: make them require grad to
--- optimise them. Masses are 1-based in scene tables and 0-based in the kernels.
+-- optimise them. The physical parameters sys.mass (number, list of n, or a tensor
+-- {n} or {}), sys.gravity, sys.damping, sys.restitution and sys.friction (a number,
+-- a 0-dim tensor, or "sticky") may be replaced at any time, and a tensor that
+-- requires grad gets its gradient. Masses are 1-based in scene tables and 0-based
+-- in the kernels. Every launch names its arguments and params (the kernels'
+-- tables in C are the only statement of their order).
 local ds = require("diffsim")
 ds.load_plugin("springs")
 
 local M = {}
 local K = {}
-for _, name in ipairs{"topology", "step", "rollout", "nn_rollout", "nn_input", "energy", "render", "pick"} do
+for _, name in ipairs{"topology", "step", "rollout", "nn_rollout", "nn_input", "energy", "render"} do
   K[name] = ds.kernel("springs." .. name)
 end
 M.kernels = K
 
 local GROUND = {none = 0, naive = 1, toi = 2}
 local BIG = 1e30
+local is_tensor = ds.is_tensor
 
 local function fail(fn, msg, level) error("springs." .. fn .. ": " .. msg, (level or 1) + 1) end
 
@@ -43,7 +49,20 @@ local function per_spring(value, ns, name)
   return out
 end
 
--- The 11 physics params of every stepping kernel, from the scene's settings.
+-- A physical parameter: a finite number or a 0-dim tensor (the kernels check its value).
+local function scalar_value(v, name, level)
+  if is_tensor(v) then
+    if #v:shape() ~= 0 then fail("system", name .. " must be a number or a 0-dim tensor", level + 1) end
+    return v
+  end
+  if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
+    fail("system", name .. " must be a finite number or a 0-dim tensor, got " .. tostring(v), level + 1)
+  end
+  return v
+end
+
+-- The kernels' physics params (named as in C) and the physical parameters, from
+-- the scene's settings.
 local function physics(scene)
   local dt = scene.dt or 1e-3
   if type(dt) ~= "number" or not (dt > 0) then fail("system", "dt must be a positive number, got " .. tostring(dt), 4) end
@@ -53,18 +72,36 @@ local function physics(scene)
   local mode = GROUND[g.mode or "toi"]
   if not mode then fail("system", "ground.mode must be 'none', 'naive' or 'toi', got '" .. tostring(g.mode) .. "'", 4) end
   local fr = g.friction
-  if fr == nil or fr == "sticky" then fr = -1 end
-  if type(fr) ~= "number" or (fr < 0 and fr ~= -1) then
-    fail("system", "ground.friction must be 'sticky' or a Coulomb coefficient >= 0", 4)
+  if fr == nil then fr = "sticky" end
+  if fr ~= "sticky" and not is_tensor(fr) and (type(fr) ~= "number" or not (fr >= 0)) then
+    fail("system", "ground.friction must be 'sticky', a Coulomb coefficient >= 0 or a 0-dim tensor", 4)
   end
+  if fr ~= "sticky" then scalar_value(fr, "ground.friction", 4) end
   local w = scene.wall
   local wall_mode, lo, hi, wmu = 0, -BIG, BIG, 0
   if w then
     wall_mode = w.reference and 2 or 1
     lo, hi, wmu = w.lo or -BIG, w.hi or BIG, w.friction or 0
   end
-  return {dt, scene.damping or 0, scene.gravity or 0, mode, g.y or 0.1, g.restitution or 0, fr,
-          wall_mode, lo, hi, wmu}
+  local params = {dt = dt, ground_mode = mode, ground_y = g.y or 0.1, wall_mode = wall_mode, wall_lo = lo,
+                  wall_hi = hi, wall_friction = wmu}
+  local values = {gravity = scalar_value(scene.gravity or 0, "gravity", 4),
+                  damping = scalar_value(scene.damping or 0, "damping", 4),
+                  restitution = scalar_value(g.restitution or 0, "ground.restitution", 4), friction = fr}
+  return params, values
+end
+
+-- Inverse masses from numbers (0 = pinned), exactly as the kernels always got them.
+local function inverse_masses(mass, n, fixed)
+  local inv = {}
+  for i = 1, n do
+    local m = type(mass) == "table" and mass[i] or (mass or 1)
+    if type(m) ~= "number" or not (m > 0) or m == math.huge then
+      fail("system", "mass " .. i .. " is " .. tostring(m) .. "; masses must be positive and finite (use fixed = {...} to pin)", 4)
+    end
+    inv[i] = fixed[i] and 0 or 1 / m
+  end
+  return ds.tensor(inv)
 end
 
 local System = {}
@@ -87,17 +124,8 @@ function M.system(scene)
       end
     end
   end
-  -- masses -> inverse masses (0 = pinned)
-  local inv = {}
   local fixed = {}
   for _, i in ipairs(scene.fixed or {}) do fixed[i] = true end
-  for i = 1, n do
-    local m = type(scene.mass) == "table" and scene.mass[i] or (scene.mass or 1)
-    if type(m) ~= "number" or not (m > 0) or m == math.huge then
-      fail("system", "mass " .. i .. " is " .. tostring(m) .. "; masses must be positive and finite (use fixed = {...} to pin)", 2)
-    end
-    inv[i] = fixed[i] and 0 or 1 / m
-  end
   local sp = scene.springs or {}
   local ns = #sp
   local pairs_, rest, k, amp, c = {}, {}, {}, {}, {}
@@ -127,14 +155,17 @@ function M.system(scene)
     amp[s] = e.amp or e[4] or ad[s]
     c[s] = e.c or cd[s]
   end
-  local self = setmetatable({n = n, ns = ns, dim = D, scene = scene}, System)
-  self.params = physics(scene)
+  local self = setmetatable({n = n, ns = ns, dim = D, scene = scene, fixed = fixed, numbers = {}}, System)
+  local values
+  self.params, values = physics(scene)
+  for key, v in pairs(values) do self[key] = v end
   self.pairs = ns > 0 and ds.tensor(pairs_, "i32") or ds.zeros({0, 2}, "i32")
   self.topo = ds.zeros({2 + 4 * ns + n + 1}, "i32")
-  K.topology:launch({self.pairs, self.topo}, {n})
+  K.topology:launch({springs = self.pairs, topo = self.topo}, {n = n})
   self.x0 = ds.tensor(scene.x)
   self.v0 = scene.v and ds.tensor(scene.v) or ds.zeros{n, D}
-  self.inv_mass = ds.tensor(inv)
+  self.mass = scene.mass or 1
+  self:inv_mass_now() -- checks the masses now, with the scene's error messages
   local function vec(t) return ns > 0 and ds.tensor(t) or ds.zeros{0} end
   self.rest = vec(rest)
   self.stiffness = vec(k)
@@ -145,27 +176,95 @@ function M.system(scene)
   return self
 end
 
--- Changes physics settings (dt, damping, gravity, ground, wall) in place.
+-- Changes physics settings (dt, damping, gravity, ground, wall) in place. The
+-- physical parameters named in opts (gravity, damping, ground's restitution and
+-- friction) replace the system's; the others keep what was set on the system.
 function System:set_physics(opts)
   local s = {}
   for key, v in pairs(self.scene) do s[key] = v end
   for key, v in pairs(opts) do s[key] = v end
   self.scene = s
-  self.params = physics(s)
+  local values
+  self.params, values = physics(s)
+  if opts.gravity ~= nil then self.gravity = values.gravity end
+  if opts.damping ~= nil then self.damping = values.damping end
+  if opts.ground ~= nil then self.friction, self.restitution = values.friction, values.restitution end
   return self
 end
 
-function System:dt() return self.params[1] end
+function System:dt() return self.params.dt end
 
-local function mats(self)
-  return self.rest, self.stiffness, self.amplitude, self.spring_damping
+-- The inverse masses for a launch: from numbers, a tensor built once per value of
+-- sys.mass (sys.inv_mass); from a tensor m ({n} or {}), free / m recorded on the
+-- tape, so m gets its gradient (pinned masses get none: pinning is not a value).
+function System:inv_mass_now()
+  local m = self.mass
+  if is_tensor(m) then
+    local shape = m:shape()
+    if not (#shape == 0 or (#shape == 1 and shape[1] == self.n)) then
+      fail("system", "mass must be a number, a list of " .. self.n .. " numbers, or a tensor {" .. self.n .. "} or {}", 3)
+    end
+    if not self.free then
+      local keep = {}
+      for i = 1, self.n do keep[i] = self.fixed[i] and 0 or 1 end
+      self.free = ds.tensor(keep)
+    end
+    return ds.mul(self.free, ds.div(1, m))
+  end
+  if m ~= self.inv_mass_of then
+    self.inv_mass = inverse_masses(m, self.n, self.fixed)
+    self.inv_mass_of = m
+  end
+  return self.inv_mass
 end
+
+-- A physical parameter as the kernels take it: the tensor itself, or a 0-dim
+-- tensor cached per number (so a step loop does not allocate).
+local function scalar_arg(self, key)
+  local v = self[key]
+  if is_tensor(v) then return v end
+  if type(v) ~= "number" then
+    fail("system", "sys." .. key .. " must be a number or a 0-dim tensor, got " .. tostring(v), 4)
+  end
+  local c = self.numbers[key]
+  if c and c.value == v then return c.t end
+  c = {value = v, t = ds.tensor(v)}
+  self.numbers[key] = c
+  return c.t
+end
+
+-- The system's part of a stepping kernel's arguments, added to `a`.
+local function system_args(self, a)
+  a.rest, a.stiffness, a.amplitude, a.spring_damping = self.rest, self.stiffness, self.amplitude, self.spring_damping
+  a.topo = self.topo
+  a.inv_mass = self:inv_mass_now()
+  a.gravity = scalar_arg(self, "gravity")
+  a.damping = scalar_arg(self, "damping")
+  a.restitution = scalar_arg(self, "restitution")
+  if self.friction == "sticky" then
+    a.friction = self.zero or ds.tensor(0)
+    self.zero = a.friction
+  else
+    a.friction = scalar_arg(self, "friction")
+  end
+  return a
+end
+M.system_args = system_args
+
+-- The physics params of a stepping kernel, plus `extra`.
+local function phys_params(self, extra)
+  local p = {sticky = self.friction == "sticky" and 1 or 0}
+  for key, v in pairs(self.params) do p[key] = v end
+  if extra then for key, v in pairs(extra) do p[key] = v end end
+  return p
+end
+M.phys_params = phys_params
 
 -- One step from (x, v) with per-spring actuation act {ns} (default zero).
 function System:step(x, v, act)
   local xo, vo = ds.empty_like(x), ds.empty_like(v)
-  local r, k, a, c = mats(self)
-  K.step:launch({x, v, act or self.zero_act, r, k, a, c, self.topo, self.inv_mass, xo, vo}, self.params)
+  K.step:launch(system_args(self, {x = x, v = v, act = act or self.zero_act, x_out = xo, v_out = vo}),
+                phys_params(self))
   return xo, vo
 end
 
@@ -177,17 +276,16 @@ function System:rollout(T, opts)
   if not opts.act and not self.zero_act_row then self.zero_act_row = ds.zeros{1, self.ns} end
   local act = opts.act or self.zero_act_row
   local xs, vs = ds.empty({T + 1, self.n, self.dim}), ds.empty({T + 1, self.n, self.dim})
-  local r, k, a, c = mats(self)
-  local p = {unpack(self.params)}
-  p[#p + 1] = T
-  K.rollout:launch({x0, v0, act, r, k, a, c, self.topo, self.inv_mass, xs, vs}, p)
+  K.rollout:launch(system_args(self, {x0 = x0, v0 = v0, act = act, xs = xs, vs = vs}), phys_params(self, {steps = T}))
   return xs, vs
 end
 
--- Controller settings shared by nn_rollout and nn_input.
-local function ctrl_params(self, opts)
+-- Controller settings shared by nn_rollout and nn_input (the kernels' param names).
+local function ctrl_params(opts, into)
   local g = opts.goal or {0.9, 0.2}
-  return opts.t0 or 0, opts.n_sin or 10, opts.omega or 10, opts.input_scale or 0.05, g[1] or 0, g[2] or 0, g[3] or 0
+  into.n_sin, into.omega, into.input_scale = opts.n_sin or 10, opts.omega or 10, opts.input_scale or 0.05
+  into.goal_x, into.goal_y, into.goal_z = g[1] or 0, g[2] or 0, g[3] or 0
+  return into
 end
 
 -- Number of controller inputs: sines, (x - center, v) per mass, goal - center.
@@ -206,11 +304,9 @@ function System:nn_rollout(T, net, opts)
   local x0, v0 = opts.x0 or self.x0, opts.v0 or self.v0
   local xs, vs = ds.empty({T + 1, self.n, self.dim}), ds.empty({T + 1, self.n, self.dim})
   local hid, acts = ds.empty({T, H}), ds.empty({T, self.ns})
-  local r, k, a, c = mats(self)
-  local p = {unpack(self.params)}
-  p[12] = T
-  p[13], p[14], p[15], p[16], p[17], p[18], p[19] = ctrl_params(self, opts)
-  K.nn_rollout:launch({x0, v0, r, k, a, c, w[1], w[2], w[3], w[4], self.topo, self.inv_mass, xs, vs, hid, acts}, p)
+  K.nn_rollout:launch(system_args(self, {x0 = x0, v0 = v0, W1 = w[1], b1 = w[2], W2 = w[3], b2 = w[4], xs = xs, vs = vs,
+                                         hidden = hid, acts = acts}),
+                      phys_params(self, ctrl_params(opts, {steps = T, t0 = opts.t0 or 0})))
   return xs, vs, hid, acts
 end
 
@@ -218,8 +314,7 @@ end
 function System:nn_input(x, v, t, opts)
   opts = opts or {}
   local out = ds.empty({self:n_inputs(opts)})
-  local _, n_sin, omega, scale, gx, gy, gz = ctrl_params(self, opts)
-  K.nn_input:launch({x, v, out}, {(opts.t0 or 0) + t, self.params[1], n_sin, omega, scale, gx, gy, gz})
+  K.nn_input:launch({x = x, v = v, input = out}, ctrl_params(opts, {t = (opts.t0 or 0) + t, dt = self.params.dt}))
   return out
 end
 
@@ -236,7 +331,11 @@ end
 -- Kinetic, spring and gravitational energy of one state {n, D}.
 function System:energy(x, v)
   local out = ds.empty({3})
-  K.energy:launch({x, v, self.rest, self.stiffness, self.topo, self.inv_mass, out}, {self.params[3]})
+  -- diagnostics: the values of the physical parameters, never their gradients
+  local m, g = self:inv_mass_now(), scalar_arg(self, "gravity")
+  K.energy:launch({x = x, v = v, rest = self.rest, stiffness = self.stiffness, topo = self.topo,
+                   inv_mass = m:needs_grad() and m:detach() or m,
+                   gravity = g:needs_grad() and g:detach() or g, energy = out})
   local t = out:tolist()
   return t[1], t[2], t[3]
 end
@@ -252,13 +351,19 @@ function M.row(xs, t)
 end
 
 -- A differentiable scalar: scale * element (t, i, d) of a {T+1, n, D} trajectory
--- (1-based; t < 0 counts from the end, -1 = the last state). One O(1) launch.
-local scalar_shape = {}
+-- (1-based; t < 0 counts from the end, -1 = the last state). core.pick (one O(1)
+-- launch), then core.affine when scale is given.
 function M.select(xs, t, i, d, scale)
-  local T1 = xs:shape()[1]
-  if t < 0 then t = T1 + 1 + t end
-  local out = ds.empty(scalar_shape)
-  K.pick:launch({xs, out}, {t - 1, i - 1, d - 1, scale or 1})
+  if not is_tensor(xs) or #xs:shape() ~= 3 then fail("select", "xs must be a trajectory tensor {T, n, D}", 2) end
+  local s = xs:shape()
+  if type(t) == "number" and t < 0 then t = s[1] + 1 + t end
+  for k, q in ipairs{t, i, d} do
+    if type(q) ~= "number" or q ~= math.floor(q) or q < 1 or q > s[k] then
+      fail("select", string.format("index #%d (%s) is out of range for xs with dim %d = %d", k, tostring(q), k, s[k]), 2)
+    end
+  end
+  local out = ds.pick(xs, ((t - 1) * s[2] + (i - 1)) * s[3] + d)
+  if scale and scale ~= 1 then out = ds.affine(out, scale, 0) end
   return out
 end
 
@@ -269,8 +374,9 @@ function System:render(x, act, opts)
   local W, H = opts.width or 320, opts.height or 160
   local v = opts.view or {0, 1, 0, 0.5}
   local img = ds.empty({H, W, 3})
-  K.render:launch({x, self.topo, act or self.zero_act, self.amplitude, img},
-                  {v[1], v[2], v[3], v[4], self.params[4] > 0 and self.params[5] or -BIG})
+  K.render:launch({x = x, topo = self.topo, act = act or self.zero_act, amplitude = self.amplitude, image = img},
+                  {x_lo = v[1], x_hi = v[2], y_lo = v[3], y_hi = v[4],
+                   ground_y = self.params.ground_mode > 0 and self.params.ground_y or -BIG})
   return img
 end
 

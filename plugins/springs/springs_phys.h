@@ -47,40 +47,23 @@ typedef ds_real R;
  * node resting on the ground is not re-projected by round-off. */
 #define TOI_VEPS ((R)1e-4)
 
-/* The 11 physics params every stepping kernel starts with, in this order. */
-enum {
-  P_DT, P_DAMPING, P_GRAVITY, P_GROUND, P_GROUND_Y, P_RESTITUTION, P_FRICTION,
-  P_WALL, P_WALL_LO, P_WALL_HI, P_WALL_FRICTION, P_COMMON
-};
-#define PHYS_PARAM_NAMES                                                                            \
-  "dt", "damping", "gravity", "ground_mode", "ground_y", "restitution", "friction", "wall_mode",    \
-      "wall_lo", "wall_hi", "wall_friction"
-
 enum { GROUND_NONE = 0, GROUND_NAIVE = 1, GROUND_TOI = 2 };
 enum { WALL_NONE = 0, WALL_PROJECT = 1, WALL_REFERENCE = 2 };
 
+/* The physics of a step as the bodies below use it, from the kernel's params and
+ * its 0-dim physical inputs (springs.h builds it). */
 typedef struct phys {
   R dt, decay, gravity;
   int ground, sticky, wall;
   R ground_y, e, mu, wall_lo, wall_hi, wall_mu;
 } phys;
 
-static inline phys phys_from(const double *p) {
-  phys q;
-  q.dt = (R)p[P_DT];
-  q.decay = (R)exp(-p[P_DAMPING] * p[P_DT]);
-  q.gravity = (R)p[P_GRAVITY];
-  q.ground = (int)p[P_GROUND];
-  q.ground_y = (R)p[P_GROUND_Y];
-  q.e = (R)p[P_RESTITUTION];
-  q.sticky = p[P_FRICTION] < 0;
-  q.mu = q.sticky ? 0 : (R)p[P_FRICTION];
-  q.wall = (int)p[P_WALL];
-  q.wall_lo = (R)p[P_WALL_LO];
-  q.wall_hi = (R)p[P_WALL_HI];
-  q.wall_mu = (R)p[P_WALL_FRICTION];
-  return q;
-}
+/* Gradients of one node's step with respect to the physical inputs: gravity,
+ * the velocity decay exp(-damping dt) (springs.h turns it into d/d damping),
+ * restitution e and ground friction mu. Summed per block, in a fixed order. */
+typedef struct phys_grad {
+  double gravity, decay, e, mu;
+} phys_grad;
 
 /* The topology tensor (i32, 1-D), built once by springs.topology:
  *   [0] n, [1] ns, then ns pairs (a, b), then the CSR row pointers (n + 1),
@@ -192,8 +175,11 @@ FORCE_INLINE void node_fwd(const phys *p, int D, const R *x, const R *v, const R
 
 /* Reverse of node_fwd. gxo, gvo: grads of the outputs. Adds into gx, gv (either
  * may be NULL) and writes gF, the grad of the force sum F. */
+/* pg (may be NULL) accumulates the grads of the physical inputs, gim (may be
+ * NULL) that of the inverse mass. A pinned node (im == 0) is a mode, not a value:
+ * it passes no gradient to im, gravity or damping. */
 FORCE_INLINE void node_adj(const phys *p, int D, const R *x, const R *v, const R *F, R im, const R *gxo,
-                            const R *gvo, R *gx, R *gv, R *gF) {
+                            const R *gvo, R *gx, R *gv, R *gF, phys_grad *pg, R *gim) {
   node_tmp t;
   R xo[3], vo[3];
   node_fwd(p, D, x, v, F, im, xo, vo, &t);
@@ -225,9 +211,18 @@ FORCE_INLINE void node_adj(const phys *p, int D, const R *x, const R *v, const R
   if (t.contact) {
     R n = t.u[1];
     gu[1] += -p->e * gup[1];
+    if (pg) pg->e += -(double)n * gup[1];
     if (!p->sticky) {
+      /* the sliding branch of Coulomb friction; a sticking node (|u_t| <= r) gives
+       * gr = 0: the active branch is differentiated, the switch is not */
       R gr = fric_adj(t.u, gup, gu, D, 1, p->mu * (1 + p->e) * (n < 0 ? -n : 0));
-      if (n < 0) gu[1] += -gr * p->mu * (1 + p->e);
+      if (n < 0) {
+        gu[1] += -gr * p->mu * (1 + p->e);
+        if (pg) { /* r = mu (1 + e) (-n) */
+          pg->e += (double)gr * p->mu * -n;
+          pg->mu += (double)gr * (1 + p->e) * -n;
+        }
+      }
     }
   } else {
     for (int k = 0; k < D; k++) gu[k] += gup[k];
@@ -247,6 +242,16 @@ FORCE_INLINE void node_adj(const phys *p, int D, const R *x, const R *v, const R
   if (gv)
     for (int k = 0; k < D; k++) gv[k] += p->decay * gvs[k];
   for (int k = 0; k < D; k++) gF[k] = p->dt * im * gvs[k];
+  /* vs = decay v + dt im F + dt g y^ */
+  if (pg) {
+    pg->gravity += (double)p->dt * gvs[1];
+    for (int k = 0; k < D; k++) pg->decay += (double)v[k] * gvs[k];
+  }
+  if (gim) {
+    R s = 0;
+    for (int k = 0; k < D; k++) s += F[k] * gvs[k];
+    *gim += p->dt * s;
+  }
 }
 
 /* ---- per-spring force ------------------------------------------------------ */

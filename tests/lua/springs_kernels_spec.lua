@@ -20,16 +20,32 @@ local function frame(opts)
   return springs.system(scene)
 end
 
+-- A stepping kernel's arguments by name -> the positional list gradcheck_kernel
+-- takes (the order comes from the kernel's C table). Every tensor is a fresh
+-- copy, so the checker's requires_grad and perturbations stay off the system.
+local function positional(kernel, named)
+  local out = {}
+  for i, name in ipairs(ds.kernel(kernel):arg_names()) do
+    local t = named[name]
+    assert(t ~= nil, kernel .. ": no test value for argument " .. name)
+    out[i] = t:detach()
+  end
+  return out
+end
+local function stepping_args(sys, extra) return springs.system_args(sys, extra) end
+local function check_kernel(kernel, sys, extra, params, opts)
+  return ds.gradcheck_kernel(kernel, positional(kernel, stepping_args(sys, extra)), params, opts)
+end
+
 local function perturbed(t, seed, s)
   return t + ds.randn(t:shape(), seed, s)
 end
 
 local function check_step(sys, label)
   local act = ds.randn({sys.ns}, 5, 0.5)
-  local x, v = sys.x0:detach(), sys.v0:detach()
-  local args = {x, v, act, sys.rest:detach(), sys.stiffness:detach(), sys.amplitude:detach(),
-                sys.spring_damping:detach(), sys.topo, sys.inv_mass, ds.empty_like(x), ds.empty_like(v)}
-  local ok, rep = ds.gradcheck_kernel("springs.step", args, sys.params, {eps = 1e-7, rtol = 1e-5, atol = 1e-8, max_elems = 64})
+  local x, v = sys.x0, sys.v0
+  local ok, rep = check_kernel("springs.step", sys, {x = x, v = v, act = act, x_out = ds.empty_like(x), v_out = ds.empty_like(v)},
+                               springs.phys_params(sys), {eps = 1e-7, rtol = 1e-5, atol = 1e-8, max_elems = 64})
   assert(ok, label .. ": " .. tostring(rep.message))
   assert.is_true(rep.checked > 40)
   return rep
@@ -40,7 +56,8 @@ describe("springs kernels: gradients (float64 central differences)", function()
     check_step(frame(), "toi+friction")
   end)
   it("springs.step with sticky TOI (the reference robots)", function()
-    check_step(frame{ground = {mode = "toi", y = 0.1, friction = "sticky"}}, "toi sticky")
+    -- restitution 0.2, not the robots' 0: the checker steps every input both ways
+    check_step(frame{ground = {mode = "toi", y = 0.1, restitution = 0.2, friction = "sticky"}}, "toi sticky")
   end)
   it("springs.step with the naive integrator", function()
     check_step(frame{ground = {mode = "naive", y = 0.1, restitution = 0.5, friction = 0.2}}, "naive")
@@ -63,58 +80,58 @@ describe("springs kernels: gradients (float64 central differences)", function()
     local sys = frame{dt = 4e-3}
     local T = 50
     local act = ds.randn({T, sys.ns}, 9, 0.5)
-    local p = {unpack(sys.params)}
-    p[12] = T
-    local args = {sys.x0:detach(), sys.v0:detach(), act, sys.rest:detach(), sys.stiffness:detach(),
-                  sys.amplitude:detach(), sys.spring_damping:detach(), sys.topo, sys.inv_mass,
-                  ds.empty({T + 1, sys.n, 2}), ds.empty({T + 1, sys.n, 2})}
+    local p = springs.phys_params(sys, {steps = T})
+    local named = {x0 = sys.x0, v0 = sys.v0, act = act, xs = ds.empty({T + 1, sys.n, 2}), vs = ds.empty({T + 1, sys.n, 2})}
     -- the rollout must actually touch the ground for this test to mean anything
     local xs = sys:rollout(T, {act = act})
     local lowest = math.huge
     for i, val in ipairs(xs:tolist()) do if i % 2 == 0 then lowest = math.min(lowest, val) end end
     assert.is_true(lowest >= 0.1 - 1e-12 and lowest < 0.1 + 1e-3)
-    local ok, rep = ds.gradcheck_kernel("springs.rollout", args, p, {eps = 1e-6, rtol = 1e-4, atol = 1e-7, max_elems = 48})
+    local ok, rep = check_kernel("springs.rollout", sys, named, p, {eps = 1e-6, rtol = 1e-4, atol = 1e-7, max_elems = 48})
     assert(ok, rep.message)
   end)
   it("springs.rollout with one held actuation row", function()
     local sys = frame{dt = 4e-3}
     local T = 20
-    local p = {unpack(sys.params)}
-    p[12] = T
-    local args = {sys.x0:detach(), sys.v0:detach(), ds.randn({1, sys.ns}, 3, 0.5), sys.rest:detach(),
-                  sys.stiffness:detach(), sys.amplitude:detach(), sys.spring_damping:detach(), sys.topo,
-                  sys.inv_mass, ds.empty({T + 1, sys.n, 2}), ds.empty({T + 1, sys.n, 2})}
-    local ok, rep = ds.gradcheck_kernel("springs.rollout", args, p, {eps = 1e-6, rtol = 1e-4, atol = 1e-7})
+    local ok, rep = check_kernel("springs.rollout", sys, {x0 = sys.x0, v0 = sys.v0, act = ds.randn({1, sys.ns}, 3, 0.5),
+                                 xs = ds.empty({T + 1, sys.n, 2}), vs = ds.empty({T + 1, sys.n, 2})},
+                                 springs.phys_params(sys, {steps = T}), {eps = 1e-6, rtol = 1e-4, atol = 1e-7})
     assert(ok, rep.message)
   end)
   it("springs.nn_rollout: the fused controller and physics", function()
-    local sys = frame{dt = 4e-3, ground = {mode = "toi", y = 0.1, friction = "sticky"}}
-    local T, H = 30, 8
-    local n_in = sys:n_inputs()
-    local p = {unpack(sys.params)}
-    p[12], p[13], p[14], p[15], p[16], p[17], p[18], p[19] = T, 3, 10, 10, 0.05, 0.9, 0.2, 0
-    local args = {sys.x0:detach(), sys.v0:detach(), sys.rest:detach(), sys.stiffness:detach(),
-                  sys.amplitude:detach(), sys.spring_damping:detach(),
-                  ds.randn({n_in, H}, 1, 0.3), ds.randn({H}, 2, 0.1), ds.randn({H, sys.ns}, 3, 0.5), ds.randn({sys.ns}, 4, 0.1),
-                  sys.topo, sys.inv_mass, ds.empty({T + 1, sys.n, 2}), ds.empty({T + 1, sys.n, 2}),
-                  ds.empty({T, H}), ds.empty({T, sys.ns})}
-    local ok, rep = ds.gradcheck_kernel("springs.nn_rollout", args, p, {eps = 1e-6, rtol = 1e-4, atol = 1e-7, max_elems = 24})
-    assert(ok, rep.message)
+    -- sticky (the robots) and Coulomb with restitution
+    for _, ground in ipairs{{mode = "toi", y = 0.1, restitution = 0.2, friction = "sticky"},
+                            {mode = "toi", y = 0.1, restitution = 0.3, friction = 0.4}} do
+      local sys = frame{dt = 4e-3, ground = ground}
+      local T, H = 30, 8
+      local n_in = sys:n_inputs()
+      local p = springs.phys_params(sys, {steps = T, t0 = 3, n_sin = 10, omega = 10, input_scale = 0.05,
+                                          goal_x = 0.9, goal_y = 0.2, goal_z = 0})
+      local named = {x0 = sys.x0, v0 = sys.v0, W1 = ds.randn({n_in, H}, 1, 0.3), b1 = ds.randn({H}, 2, 0.1),
+                     W2 = ds.randn({H, sys.ns}, 3, 0.5), b2 = ds.randn({sys.ns}, 4, 0.1),
+                     xs = ds.empty({T + 1, sys.n, 2}), vs = ds.empty({T + 1, sys.n, 2}), hidden = ds.empty({T, H}),
+                     acts = ds.empty({T, sys.ns})}
+      local ok, rep = check_kernel("springs.nn_rollout", sys, named, p, {eps = 1e-6, rtol = 1e-4, atol = 1e-7, max_elems = 24})
+      assert(ok, rep.message)
+    end
   end)
   it("springs.nn_input", function()
     local sys = frame()
     local x, v = perturbed(sys.x0, 1, 0.01), sys.v0:detach()
     local ok, rep = ds.gradcheck_kernel("springs.nn_input", {x, v, ds.empty({sys:n_inputs()})},
-                                        {7, 4e-3, 10, 10, 0.05, 0.9, 0.2, 0})
+                                        {t = 7, dt = 4e-3, n_sin = 10, omega = 10, input_scale = 0.05, goal_x = 0.9,
+                                         goal_y = 0.2, goal_z = 0})
     assert(ok, rep.message)
   end)
-  it("springs.pick", function()
-    local ok, rep = ds.gradcheck_kernel("springs.pick", {ds.randn({4, 3, 2}, 1), ds.empty({})}, {2, 1, 1, -1.5})
+  it("springs.select (core.pick and core.affine)", function()
+    local xs = ds.randn({4, 3, 2}, 1)
+    local ok, rep = ds.gradcheck(function(t) return springs.select(t, 3, 2, 2, -1.5) end, {xs})
     assert(ok, rep.message)
-    local pick = ds.kernel("springs.pick")
-    local ok2, err = pcall(pick.launch, pick, {ds.randn({4, 3, 2}, 1), ds.empty({})}, {4, 0, 0, 1})
+    assert.are.equal(-1.5 * xs:tolist()[(2 * 3 + 1) * 2 + 2], springs.select(xs, -2, 2, 2, -1.5):item())
+    local ok2, err = pcall(springs.select, xs, 5, 1, 1, 1)
     assert.is_false(ok2)
-    assert.matches("springs.pick", err, 1, true)
+    assert.matches("springs.select", err, 1, true)
+    assert.matches("out of range", err, 1, true)
   end)
   it("the fused nn_rollout equals a Lua controller stepping springs.step", function()
     local sys = frame{dt = 4e-3, ground = {mode = "toi", y = 0.1, friction = "sticky"}}
@@ -172,9 +189,9 @@ describe("springs: bad input", function()
     -- and straight at the kernel, with a hand-made inverse-mass tensor
     local sys = springs.system(base)
     local x, v = sys.x0, sys.v0
-    ok, err = pcall(springs.kernels.step.launch, springs.kernels.step,
-      {x, v, sys.zero_act, sys.rest, sys.stiffness, sys.amplitude, sys.spring_damping, sys.topo,
-       ds.tensor{1, -0.5, 1}, ds.empty_like(x), ds.empty_like(v)}, sys.params)
+    local args = springs.system_args(sys, {x = x, v = v, act = sys.zero_act, x_out = ds.empty_like(x), v_out = ds.empty_like(v)})
+    args.inv_mass = ds.tensor{1, -0.5, 1}
+    ok, err = pcall(springs.kernels.step.launch, springs.kernels.step, args, springs.phys_params(sys))
     assert.is_false(ok)
     assert.matches("springs.step", err, 1, true)
     assert.matches("inv_mass", err, 1, true)
@@ -207,9 +224,10 @@ describe("springs: bad input", function()
     assert.is_false(ok)
     assert.matches("springs.step", err, 1, true)
     local other = springs.system(with{springs = {{1, 2}, {2, 3}, {1, 3}}})
-    ok, err = pcall(springs.kernels.step.launch, springs.kernels.step,
-      {sys.x0, sys.v0, sys.zero_act, sys.rest, sys.stiffness, sys.amplitude, sys.spring_damping, other.topo,
-       sys.inv_mass, ds.empty_like(sys.x0), ds.empty_like(sys.v0)}, sys.params)
+    local args = springs.system_args(sys, {x = sys.x0, v = sys.v0, act = sys.zero_act, x_out = ds.empty_like(sys.x0),
+                                           v_out = ds.empty_like(sys.v0)})
+    args.topo = other.topo
+    ok, err = pcall(springs.kernels.step.launch, springs.kernels.step, args, springs.phys_params(sys))
     assert.is_false(ok)
     assert.matches("topo", err, 1, true)
     ok, err = pcall(springs.system, with{ground = {mode = "sideways"}})
