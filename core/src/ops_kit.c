@@ -141,10 +141,11 @@ static int mlp_fwd(const ds_call *c) {
   mlp_net(c, &net);
   int64_t B = c->args[0]->dims[0];
   ds_kit_mlp_query_impl(c->ctx, c->kernel_name, "'spec' (#3)", &net, B, &sz);
-  ds_real *save = c->host->alloc((size_t)(B * sz.save + 1) * sizeof(ds_real));
+  int64_t bytes = (B * sz.save + 1) * (int64_t)sizeof(ds_real);
+  ds_real *save = ds_pool_get(c->ctx, bytes); /* the caching pool: no page faults per launch */
   if (!save) return c->host->error(c, "out of memory");
   int rc = ds_kit_mlp_forward_batch(c->ctx, &net, ds_rdata(c->args[1]), ds_rdata(c->args[0]), B, ds_rdata(c->args[3]), save);
-  c->host->free(save);
+  ds_pool_put(c->ctx, save, bytes);
   return relay(c, rc);
 }
 
@@ -158,14 +159,15 @@ static int mlp_adj(const ds_call *c) {
   ds_kit_mlp_query_impl(c->ctx, c->kernel_name, "'spec' (#3)", &net, B, &sz);
   int64_t nout = net.sizes[net.layers];
   /* save | recomputed output | backward work */
-  ds_real *mem = c->host->alloc((size_t)(B * sz.save + B * nout + sz.batch_work + 1) * sizeof(ds_real));
+  int64_t bytes = (B * sz.save + B * nout + sz.batch_work + 1) * (int64_t)sizeof(ds_real);
+  ds_real *mem = ds_pool_get(c->ctx, bytes);
   if (!mem) return c->host->error(c, "out of memory");
   const ds_real *x = ds_rdata(c->args[0]), *w = ds_rdata(c->args[1]);
   int rc = ds_kit_mlp_forward_batch(c->ctx, &net, w, x, B, mem + B * sz.save, mem);
   if (!rc)
     rc = ds_kit_mlp_backward_batch(c->ctx, &net, w, x, mem, ds_rgrad(c->args[3]), B, gx, gw,
                                    mem + B * sz.save + B * nout);
-  c->host->free(mem);
+  ds_pool_put(c->ctx, mem, bytes);
   return relay(c, rc);
 }
 

@@ -177,6 +177,14 @@ static void scatter_phase(int64_t t0, int64_t t1, void *u) {
   }
 }
 
+static void release(ds_ctx *ctx, void *work, char *mem, size_t bytes) {
+  if (work) return;
+  if (ctx)
+    ds_pool_put(ctx, mem, (int64_t)bytes);
+  else
+    ds_aligned_free(mem);
+}
+
 int ds_kit_p2g_impl(ds_ctx *ctx, const char *who, const char *xname, const ds_kit_grid *g, const ds_real *x,
                     const ds_real *v, int64_t np, ds_real *grid, void *work) {
   int rc = ds_kit_grid_check(ctx, who, g);
@@ -187,7 +195,8 @@ int ds_kit_p2g_impl(ds_ctx *ctx, const char *who, const char *xname, const ds_ki
   bins B = bins_of(g, np);
   layout L = layout_of(&B, np, g->channels);
   if (B.nchunks * B.nblocks > 0x7fffffff) return ds_fail(ctx, DS_ERR_ARG, "%s: grid too large to bin", who);
-  char *mem = work ? work : ds_aligned_alloc(L.total);
+  /* no caller work: the context's caching pool (a step loop reuses one block) */
+  char *mem = work ? work : ctx ? ds_pool_get(ctx, (int64_t)L.total) : ds_aligned_alloc(L.total);
   if (!mem) return ds_fail(ctx, DS_ERR_NOMEM, "%s: out of memory for %zu bytes of binning work", who, L.total);
   p2g_job j = {pg_geom_of(g), B, x, v, grid, np, (int32_t *)(mem + L.blk), (int32_t *)(mem + L.hist),
                (int32_t *)(mem + L.start), (int64_t *)(mem + L.bad), (ds_real *)(mem + L.xs),
@@ -196,7 +205,7 @@ int ds_kit_p2g_impl(ds_ctx *ctx, const char *who, const char *xname, const ds_ki
   int64_t first_bad = -1;
   for (int64_t c = 0; c < B.nchunks && first_bad < 0; c++) first_bad = j.bad[c];
   if (first_bad >= 0) {
-    if (!work) ds_aligned_free(mem);
+    release(ctx, work, mem, L.total);
     /* pos_check names the particle and the axis */
     return ds_kit_pos_check(ctx, who, xname, g, x, np);
   }
@@ -222,6 +231,6 @@ int ds_kit_p2g_impl(ds_ctx *ctx, const char *who, const char *xname, const ds_ki
     j.color = color;
     ds_parallel_for(ctx, tasks, 1, scatter_phase, &j);
   }
-  if (!work) ds_aligned_free(mem);
+  release(ctx, work, mem, L.total);
   return DS_OK;
 }
