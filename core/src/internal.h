@@ -129,6 +129,7 @@ int ds_register_elementwise(const ds_host_api *host, ds_registrar *reg);
 int ds_register_reduce(const ds_host_api *host, ds_registrar *reg);
 int ds_register_linalg(const ds_host_api *host, ds_registrar *reg);
 int ds_register_index(const ds_host_api *host, ds_registrar *reg);
+int ds_register_kit_ops(const ds_host_api *host, ds_registrar *reg); /* ops_kit.c */
 
 /* device_mock.c: the host address behind a mock-device pointer. */
 #ifndef DS_MOCK_BIT

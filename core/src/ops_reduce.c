@@ -2,51 +2,30 @@
  * blocks, accumulated in double and combined in block order: the result is the
  * same bit for bit whatever the number of threads. */
 #include "internal.h"
+#include "kit/kit_internal.h"
 
 #include <math.h>
 #include <string.h>
 
-/* Partial sums cover BLOCK elements; threads take PER_TASK blocks at a time, so
- * arrays under 64 K elements never pay for waking a thread. */
+/* The forward sums go through the kit's one deterministic reduction (blocks of
+ * 4096 summed in double, combined in block order); BLOCK and PER_TASK here only
+ * size the adjoint's element-wise tasks. */
 enum { BLOCK = 4096, PER_TASK = 16 };
 typedef enum { SUM, MEAN, DOT, NORM } redop;
 
 typedef struct job {
   const ds_call *c;
   int op;
-  double *partial;
   ds_real scale; /* adjoint: d loss / d element factor */
 } job;
 
-static void partial_block(const job *j, int64_t lo, int64_t hi) {
-  const ds_real *a = ds_rdata(j->c->args[0]);
-  const ds_real *b = j->op == DOT ? ds_rdata(j->c->args[1]) : a;
-  double s = 0;
-  if (j->op == DOT || j->op == NORM)
-    for (int64_t i = lo; i < hi; i++) s += (double)a[i] * b[i];
-  else
-    for (int64_t i = lo; i < hi; i++) s += a[i];
-  j->partial[lo / BLOCK] = s;
-}
-
-/* [b0, b1) are block indices */
-static void partial_fwd(int64_t b0, int64_t b1, void *u) {
-  const job *j = u;
-  int64_t n = j->c->args[0]->count;
-  for (int64_t b = b0; b < b1; b++) partial_block(j, b * BLOCK, (b + 1) * BLOCK < n ? (b + 1) * BLOCK : n);
-}
-
 static int reduce_fwd(const ds_call *c, int op) {
   int64_t n = c->args[0]->count;
-  int64_t nb = (n + BLOCK - 1) / BLOCK;
-  double stack[64];
-  double *partial = nb <= 64 ? stack : c->host->alloc((size_t)nb * sizeof(double));
-  if (!partial) return c->host->error(c, "out of memory");
-  job j = {c, op, partial, 0};
-  c->host->parallel_for(c->ctx, nb, PER_TASK, partial_fwd, &j);
-  double s = 0;
-  for (int64_t b = 0; b < nb; b++) s += partial[b];
-  if (partial != stack) c->host->free(partial);
+  const ds_real *a = ds_rdata(c->args[0]);
+  double s = op == DOT ? ds_kit_dot(c->ctx, a, ds_rdata(c->args[1]), n)
+             : op == NORM ? ds_kit_dot(c->ctx, a, a, n)
+                          : ds_kit_sum(c->ctx, a, n);
+  if (s != s && n > 0 && c->ctx->error[0]) return c->host->error(c, "out of memory");
   if (op == MEAN) s = n ? s / (double)n : 0;
   if (op == NORM) s = sqrt(s);
   ds_rdata(c->args[op == DOT ? 2 : 1])[0] = (ds_real)s;
@@ -82,7 +61,7 @@ static int reduce_adj(const ds_call *c, int op) {
     double norm = ds_rdata(out)[0];
     g = norm > 0 ? g / norm : 0; /* subgradient 0 at the origin */
   }
-  job j = {c, op, 0, (ds_real)g};
+  job j = {c, op, (ds_real)g};
   c->host->parallel_for(c->ctx, n, BLOCK * PER_TASK, adj_block, &j);
   return DS_OK;
 }

@@ -3,6 +3,7 @@
  * They exist so that Lua never loops over elements. Every write bumps the
  * tensor's version, so a tape recorded before an update refuses to run backward. */
 #include "internal.h"
+#include "kit/kit_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -47,18 +48,11 @@ int ds_clamp_inplace(ds_tensor *y, double lo, double hi) {
   return DS_OK;
 }
 
-/* Deterministic blocked dot product in double (same blocks as core.dot). */
+/* The kit's deterministic blocked dot product (same blocks as core.dot), on
+ * the tensor's context threads. */
 double ds_vdot(const ds_tensor *a, const ds_tensor *b) {
   if (same("vdot", a, b)) return NAN;
-  const ds_real *pa = a->ptr, *pb = b->ptr;
-  double total = 0;
-  for (int64_t lo = 0; lo < a->count; lo += 4096) {
-    int64_t hi = lo + 4096 < a->count ? lo + 4096 : a->count;
-    double s = 0;
-    for (int64_t i = lo; i < hi; i++) s += (double)pa[i] * pb[i];
-    total += s;
-  }
-  return total;
+  return ds_kit_dot(a->ctx, a->ptr, b->ptr, a->count);
 }
 
 int ds_adam_step(ds_tensor *p, const ds_tensor *g, ds_tensor *m, ds_tensor *v, double lr, double b1, double b2,

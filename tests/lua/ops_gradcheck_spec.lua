@@ -39,6 +39,10 @@ local cases = {
   slice_rows = function() return {rnd({5, 2}, 8), ds.empty{2, 2}}, {2} end,
   pick = function() return {rnd({3, 2}, 8), ds.empty{}}, {4} end,
   place_rows = function() return {rnd({2, 3}, 8), rnd({5, 3}, 9)}, {1} end,
+  -- the kit (more cases, 3D and clamping in kit_spec.lua); positions inside [0.5, n - 1.5) dx
+  p2g = function() return {rnd({6, 2}, 8, 0.3, 1.7), rnd({6, 2}, 9), ds.empty{5, 6, 2}}, {0.5, 0, 0, 0, 0} end,
+  g2p = function() return {rnd({6, 2}, 8, 0.3, 1.7), rnd({5, 6, 2}, 9), ds.empty{6, 2}}, {0.5, 0, 0, 0, 0} end,
+  mlp = function() return {rnd({3, 4}, 8), rnd({4 * 5 + 5 + 5 * 2 + 2}, 9), idx{4, 5, 2, 1, 3}, ds.empty{3, 2}} end,
 }
 -- extra variants: transposes and scalar broadcasting
 local variants = {

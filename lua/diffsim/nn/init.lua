@@ -57,7 +57,9 @@ return function(ds)
       layers[i] = nn.linear(opts.sizes[i], opts.sizes[i + 1],
         {seed = (opts.seed or 0) * 1000 + i, std = std, uniform = opts.uniform, bias_uniform = opts.bias_uniform})
     end
-    return setmetatable({layers = layers, act = act, out_act = out_act}, MLP)
+    -- the names too, so ds.kit.mlp can run the same network fused
+    return setmetatable({layers = layers, act = act, out_act = out_act, act_name = opts.act or "tanh",
+                         out_act_name = opts.out_act or "none"}, MLP)
   end
 
   function MLP:forward(x)
