@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const PG_PARAMS[] = {"dx", "origin_x", "origin_y", "origin_z", "bounds"};
+static const char *const PG_PARAMS[] = {"dx", "origin_x", "origin_y", "origin_z", "bounds", 0};
 
 /* The grid description from a launch; grid_arg is the grid tensor's index. */
 static int pg_grid(const ds_call *c, int grid_arg, ds_kit_grid *g) {
@@ -172,16 +172,16 @@ static int mlp_adj(const ds_call *c) {
 }
 
 /* ---- registration (one block; the ABI port rewrites only this) ---------------- */
-static const ds_arg_desc P2G_ARGS[] = {{"x", DS_IN, DS_REAL, 2}, {"v", DS_IN, DS_REAL, 2}, {"grid", DS_OUT, DS_REAL, -1}};
-static const ds_arg_desc G2P_ARGS[] = {{"x", DS_IN, DS_REAL, 2}, {"grid", DS_IN, DS_REAL, -1}, {"out", DS_OUT, DS_REAL, 2}};
-static const ds_arg_desc MLP_ARGS[] = {{"x", DS_IN, DS_REAL, 2}, {"w", DS_IN, DS_REAL, 1},
-                                       {"spec", DS_NODIFF, DS_I32, 1}, {"out", DS_OUT, DS_REAL, 2}};
+static const ds_arg_desc P2G_ARGS[] = {{"x", DS_IN, DS_REAL, 2, 0}, {"v", DS_IN, DS_REAL, 2, 0}, {"grid", DS_OUT, DS_REAL, -1, 0}, {0}};
+static const ds_arg_desc G2P_ARGS[] = {{"x", DS_IN, DS_REAL, 2, 0}, {"grid", DS_IN, DS_REAL, -1, 0}, {"out", DS_OUT, DS_REAL, 2, 0}, {0}};
+static const ds_arg_desc MLP_ARGS[] = {{"x", DS_IN, DS_REAL, 2, 0}, {"w", DS_IN, DS_REAL, 1, 0},
+                                       {"spec", DS_NODIFF, DS_I32, 1, 0}, {"out", DS_OUT, DS_REAL, 2, 0}, {0}};
 
 int ds_register_kit_ops(const ds_host_api *h, ds_registrar *r) {
   const ds_kernel_desc ks[] = {
-      {"p2g", 3, P2G_ARGS, 5, PG_PARAMS, p2g_check, {p2g_fwd}, {p2g_adj}},
-      {"g2p", 3, G2P_ARGS, 5, PG_PARAMS, g2p_check, {g2p_fwd}, {g2p_adj}},
-      {"mlp", 4, MLP_ARGS, 0, 0, mlp_check, {mlp_fwd}, {mlp_adj}},
+      {"p2g", P2G_ARGS, PG_PARAMS, p2g_check, {p2g_fwd}, {p2g_adj}},
+      {"g2p", G2P_ARGS, PG_PARAMS, g2p_check, {g2p_fwd}, {g2p_adj}},
+      {"mlp", MLP_ARGS, 0, mlp_check, {mlp_fwd}, {mlp_adj}},
   };
   for (unsigned i = 0; i < sizeof ks / sizeof ks[0]; i++) {
     int rc = h->register_kernel(r, &ks[i]);
