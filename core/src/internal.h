@@ -55,6 +55,10 @@ struct ds_ctx {
   ds_pool_block *free_lists[DS_POOL_CLASSES];
   uint64_t next_id;
   ds_host_api host;
+  /* ops_solve.c: sparse matrices and their factorizations, keyed by the
+   * (id, version) of the tensors they were built from, so a backward pass
+   * reuses the forward's factorization. Freed in ds_ctx_unref. */
+  struct ds_solve_cache *solve_cache;
 };
 
 /* error.c */
@@ -101,5 +105,12 @@ int ds_register_elementwise(const ds_host_api *host, ds_registrar *reg);
 int ds_register_reduce(const ds_host_api *host, ds_registrar *reg);
 int ds_register_linalg(const ds_host_api *host, ds_registrar *reg);
 int ds_register_index(const ds_host_api *host, ds_registrar *reg);
+int ds_register_solve(const ds_host_api *host, ds_registrar *reg);
+void ds_solve_cache_free(ds_ctx *ctx);
+
+/* solve/api.c: the solver table for plugins (to hang off ds_host_api as
+ * `const struct ds_solve_api *solve;`) */
+struct ds_solve_api;
+const struct ds_solve_api *ds_solve_api_get(void);
 
 #endif
