@@ -69,6 +69,8 @@ done:
   return merged;
 }
 
+static int fill(ds_sparse *A, const ds_real *vals, const char *fn);
+
 ds_sparse *ds_sparse_new(ds_ctx *ctx, int64_t n, int64_t m, int64_t nnz, const int32_t *rows, const int32_t *cols,
                          const ds_real *vals) {
   if (!ctx) return NULL;
@@ -105,7 +107,7 @@ ds_sparse *ds_sparse_new(ds_ctx *ctx, int64_t n, int64_t m, int64_t nnz, const i
   A->tv = malloc((size_t)(A->nnz ? A->nnz : 1) * sizeof *A->tv);
   if (!A->v || !A->tv) goto nomem;
   if (vals) {
-    if (ds_sparse_set_values(A, vals) != DS_OK) {
+    if (fill(A, vals, "ds_sparse_new") != DS_OK) {
       sparse_release(A);
       return NULL;
     }
@@ -120,12 +122,11 @@ nomem:
   return NULL;
 }
 
-int ds_sparse_set_values(ds_sparse *A, const ds_real *vals) {
-  if (!A) return DS_ERR_ARG;
-  if (!vals && A->ntrip > 0) return ds_fail(A->ctx, DS_ERR_ARG, "ds_sparse_set_values: vals is NULL");
+static int fill(ds_sparse *A, const ds_real *vals, const char *fn) {
+  if (!vals && A->ntrip > 0) return ds_fail(A->ctx, DS_ERR_ARG, "%s: vals is NULL", fn);
   int bad = ds_sv_first_nonfinite(vals, A->ntrip);
   if (bad)
-    return ds_fail(A->ctx, DS_ERR_ARG, "ds_sparse: vals[%d] is %s; the matrix must be finite", bad - 1,
+    return ds_fail(A->ctx, DS_ERR_ARG, "%s: vals[%d] is %s; the matrix must be finite", fn, bad - 1,
                    isnan(vals[bad - 1]) ? "NaN" : "infinite");
   memset(A->v, 0, (size_t)A->nnz * sizeof *A->v);
   memset(A->tv, 0, (size_t)A->nnz * sizeof *A->tv);
@@ -136,6 +137,10 @@ int ds_sparse_set_values(ds_sparse *A, const ds_real *vals) {
   }
   A->ver++;
   return DS_OK;
+}
+
+int ds_sparse_set_values(ds_sparse *A, const ds_real *vals) {
+  return A ? fill(A, vals, "ds_sparse_set_values") : DS_ERR_ARG;
 }
 
 int64_t ds_sparse_rows(const ds_sparse *A) { return A ? A->n : -1; }
