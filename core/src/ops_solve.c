@@ -84,12 +84,12 @@ static ds_sparse *cached_matrix(ds_ctx *ctx, const ds_tensor *r, const ds_tensor
   return victim->A;
 }
 
-/* Solver messages name the C function ("ds_sparse_factor: ..."); Lua users
- * called ds.solve, so say that instead. */
+/* Solver messages name the C function ("ds_sparse_factor: ...", "ds_cg in
+ * ds.solve: ..."); Lua users called ds.solve, so say that instead. */
 static int as_lua_error(ds_ctx *ctx, int rc) {
   char msg[DS_ERRMSG];
   const char *s = ctx->error, *colon = strstr(s, ": ");
-  if (strncmp(s, "ds_sparse_", 10) == 0 && colon) s = colon + 2;
+  if (strncmp(s, "ds_", 3) == 0 && colon) s = colon + 2;
   snprintf(msg, sizeof msg, "%s", s);
   return ds_fail(ctx, rc, "ds.solve: %s", msg);
 }

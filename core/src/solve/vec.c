@@ -42,9 +42,9 @@ int ds_sv_pass(ds_ctx *ctx, int64_t n, ds_sv_block_fn fn, void *user, double out
   double *part = nb <= 64 ? stack : malloc((size_t)nb * DS_SV_SUMS * sizeof(double));
   if (!part) return ds_fail(ctx, DS_ERR_NOMEM, "solver: out of memory for %lld partial sums", (long long)nb);
   pass_job J = {fn, user, n, part};
-  /* Four blocks per task: enough work per thread wake-up; the sums do not
+  /* Eight blocks (32k elements) per task: enough work per thread wake-up; the sums do not
    * depend on how blocks are grouped into tasks. */
-  ds_parallel_for(ctx, nb, 4, pass_range, &J);
+  ds_parallel_for(ctx, nb, 8, pass_range, &J);
   for (int64_t b = 0; b < nb; b++)
     for (int k = 0; k < DS_SV_SUMS; k++) out[k] += part[DS_SV_SUMS * b + k];
   if (part != stack) free(part);
