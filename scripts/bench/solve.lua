@@ -2,6 +2,7 @@
 -- Dirichlet) on N x N grids.
 --
 --   diffsim scripts/bench/solve.lua [--threads T] [--precision f32|f64] [--reps R] [--sizes 64,256,512]
+--                                   [--methods cholmod,umfpack,cg] [--cg-max 512]
 --
 -- One line per case and method:
 --   cholmod/umfpack: factor_ms  = first solve with new values (triplets -> CSR, symbolic
@@ -13,7 +14,7 @@
 -- Timings are the best of --reps on a shared machine.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "bench_solve", script = "scripts/bench/solve.lua", iters = 0,
-  out = "out/bench_solve", flags = {reps = 3, sizes = "64,256,512", cg_max = 512}})
+  out = "out/bench_solve", flags = {reps = 3, sizes = "64,256,512", cg_max = 512, methods = "cholmod,umfpack,cg"}})
 local now = ds.now
 
 local function poisson(N)
@@ -54,7 +55,7 @@ for size in tostring(opt.sizes):gmatch("%d+") do
   local rows, cols, vals0, n = poisson(N)
   local b = ds.rand({n}, 1, -1, 1)
   local w = ds.rand({n}, 2, -1, 1)
-  for _, method in ipairs{"cholmod", "umfpack", "cg"} do
+  for method in tostring(opt.methods):gmatch("[%a]+") do
     if method ~= "cg" or N <= opt.cg_max then
       local o = {method = method, tol = tol}
       if method == "cg" then
