@@ -25,6 +25,7 @@ void ds_ctx_ref(ds_ctx *ctx) { ctx->refs++; }
 
 void ds_ctx_unref(ds_ctx *ctx) {
   if (--ctx->refs > 0) return;
+  ds_solve_cache_free(ctx);
   ds_registry_free(ctx);
   ds_scratch_free(ctx);
   ds_pool_free_all(ctx);

@@ -70,6 +70,10 @@ struct ds_ctx {
   uint64_t next_id;
   ds_scratch_chunk *scratch;  /* newest first */
   ds_host_api host;
+  /* ops_solve.c: sparse matrices and their factorizations, keyed by the
+   * (id, version) of the tensors they were built from, so a backward pass
+   * reuses the forward's factorization. Freed in ds_ctx_unref. */
+  struct ds_solve_cache *solve_cache;
 };
 
 /* error.c */
@@ -129,6 +133,13 @@ int ds_register_elementwise(const ds_host_api *host, ds_registrar *reg);
 int ds_register_reduce(const ds_host_api *host, ds_registrar *reg);
 int ds_register_linalg(const ds_host_api *host, ds_registrar *reg);
 int ds_register_index(const ds_host_api *host, ds_registrar *reg);
+int ds_register_solve(const ds_host_api *host, ds_registrar *reg);
+void ds_solve_cache_free(ds_ctx *ctx);
+
+/* solve/api.c: the solver table for plugins (to hang off ds_host_api as
+ * `const struct ds_solve_api *solve;`) */
+struct ds_solve_api;
+const struct ds_solve_api *ds_solve_api_get(void);
 int ds_register_kit_ops(const ds_host_api *host, ds_registrar *reg); /* ops_kit.c */
 
 /* device_mock.c: the host address behind a mock-device pointer. */

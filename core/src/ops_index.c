@@ -209,5 +209,6 @@ int ds_register_core_ops(const ds_host_api *h, ds_registrar *r) {
   if (!rc) rc = ds_register_linalg(h, r);
   if (!rc) rc = ds_register_index(h, r);
   if (!rc) rc = ds_register_kit_ops(h, r);
+  if (!rc) rc = ds_register_solve(h, r);
   return rc;
 }

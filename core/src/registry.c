@@ -7,6 +7,7 @@
  * as it was. */
 #include "internal.h"
 #include "diffsim/kit.h"
+#include "diffsim/solve.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -224,6 +225,7 @@ int ds_registry_init(ds_ctx *ctx) {
   h->state_size = host_state_size;
   h->scratch = ds_scratch_get;
   h->kit = ds_kit_api_get();
+  h->solve = ds_solve_api_get();
   int p = add_plugin_rec(ctx, "core", "(built in)", NULL);
   if (p < 0) return ds_fail(ctx, DS_ERR_NOMEM, "context: out of memory");
   ds_registrar reg = {ctx, p, 0, 0, "core"};

@@ -61,6 +61,7 @@ function ds.init(opts)
   -- Submodules install themselves into ds; order matters (tensor first).
   require("diffsim.tensor")(ds)
   require("diffsim.ops")(ds)
+  require("diffsim.sparse")(ds)
   require("diffsim.tape")(ds)
   require("diffsim.gradcheck")(ds)
   ds.nn = require("diffsim.nn")(ds)

@@ -43,6 +43,15 @@ local cases = {
   p2g = function() return {rnd({6, 2}, 8, 0.3, 1.7), rnd({6, 2}, 9), ds.empty{5, 6, 2}}, {0.5, 0, 0, 0, 0} end,
   g2p = function() return {rnd({6, 2}, 8, 0.3, 1.7), rnd({5, 6, 2}, 9), ds.empty{6, 2}}, {0.5, 0, 0, 0, 0} end,
   mlp = function() return {rnd({3, 4}, 8), rnd({4 * 5 + 5 + 5 * 2 + 2}, 9), idx{4, 5, 2, 1, 3}, ds.empty{3, 2}} end,
+  -- 3 x 4 matrix with a duplicate (1, 2); tests/lua/solve_spec.lua covers the solvers in depth
+  sparse_matvec = function()
+    return {idx{0, 1, 1, 2, 1}, idx{0, 2, 3, 1, 2}, rnd({5}, 10), rnd({4}, 11), ds.empty{3}}, {3, 4}
+  end,
+  -- params n, m, method (umfpack), tol, max_iters
+  sparse_solve = function()
+    return {idx{0, 1, 2, 0, 2, 1}, idx{0, 1, 2, 2, 1, 1}, ds.tensor{3, 2.5, 4, 0.5, -0.7, 0.5}, rnd({3}, 12),
+            ds.empty{3}}, {3, 3, 1, 0, 0}
+  end,
 }
 -- extra variants: transposes and scalar broadcasting
 local variants = {
