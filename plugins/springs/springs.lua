@@ -298,6 +298,16 @@ end
 -- {W1, b1, W2, b2}. Returns xs, vs {T+1, n, D}, hidden {T, H}, acts {T, ns}.
 function System:nn_rollout(T, net, opts)
   opts = opts or {}
+  -- The fused controller is the reference robots' network: two layers, tanh
+  -- on both. Any other network is refused rather than run as that one.
+  if net.layers then
+    local a, o = net.act_name or "tanh", net.out_act_name or "none"
+    if #net.layers ~= 2 or a ~= "tanh" or o ~= "tanh" then
+      fail("nn_rollout", string.format("the fused controller runs a 2-layer tanh/tanh network; this net has %d " ..
+        "layers, act='%s', out_act='%s' (step it from Lua with sys:nn_input and net:forward instead)",
+        #net.layers, a, o), 2)
+    end
+  end
   local w = net.layers and {net.layers[1].W, net.layers[1].b, net.layers[2].W, net.layers[2].b} or net
   if #w ~= 4 then fail("nn_rollout", "net must be a 2-layer ds.nn.mlp or {W1, b1, W2, b2}", 2) end
   local H = w[1]:shape()[2] or 0

@@ -146,6 +146,17 @@ describe("springs kernels: gradients (float64 central differences)", function()
     local a, b = springs.row(xs, T + 1):tolist(), x:tolist()
     for i = 1, #a do assert.is_true(math.abs(a[i] - b[i]) < 1e-12) end
   end)
+  it("nn_rollout refuses a network its fused controller cannot run instead of running it as tanh", function()
+    local sys = frame{dt = 4e-3}
+    local n_in = sys:n_inputs{}
+    for _, spec in ipairs{{sizes = {n_in, 8, sys.ns}, act = "relu", out_act = "tanh"},
+                          {sizes = {n_in, 8, sys.ns}, act = "tanh", out_act = "none"},
+                          {sizes = {n_in, 8, 8, sys.ns}, act = "tanh", out_act = "tanh"}} do
+      local ok, err = pcall(sys.nn_rollout, sys, 3, ds.nn.mlp(spec))
+      assert.is_false(ok)
+      assert.matches("springs.nn_rollout: the fused controller runs a 2-layer tanh/tanh network", err, 1, true)
+    end
+  end)
 end)
 
 describe("springs: time of impact", function()
