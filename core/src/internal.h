@@ -35,7 +35,8 @@ struct ds_ctx {
   int64_t refs;               /* the owner plus every live tensor and tape */
   ds_log_fn log_fn;
   void *log_user;
-  int threads;
+  int threads;                /* requested; all cores when auto */
+  int threads_auto;           /* asked for 0: use only the cores other processes leave free */
   int anomaly;
   /* kernels: an array of pointers so handles stay valid as it grows */
   ds_kernel **kernels;
@@ -78,6 +79,9 @@ void ds_aligned_free(void *p);
 /* parallel.c */
 void ds_parallel_for(ds_ctx *ctx, int64_t n, int64_t grain, ds_range_fn fn, void *user);
 int ds_host_threads(ds_ctx *ctx);
+
+/* cpuload.c */
+int ds_free_cpus(void); /* CPUs other processes leave us, 0 = unknown */
 
 /* registry.c */
 int ds_registry_init(ds_ctx *ctx);
