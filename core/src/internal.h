@@ -49,7 +49,8 @@ struct ds_ctx {
   int64_t refs;               /* the owner plus every live tensor and tape */
   ds_log_fn log_fn;
   void *log_user;
-  int threads;
+  int threads;                /* requested; all cores when auto */
+  int threads_auto;           /* asked for 0: use only the cores other processes leave free */
   int anomaly;
   /* kernels: an array of pointers so handles stay valid as it grows */
   ds_kernel **kernels;
@@ -102,6 +103,9 @@ int ds_host_threads(ds_ctx *ctx);
 void *ds_scratch_get(const ds_call *call, size_t bytes);
 void ds_scratch_reset(ds_ctx *ctx);
 void ds_scratch_free(ds_ctx *ctx);
+
+/* cpuload.c */
+int ds_free_cpus(void); /* CPUs other processes leave us, 0 = unknown */
 
 /* registry.c */
 int ds_registry_init(ds_ctx *ctx);

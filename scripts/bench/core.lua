@@ -101,3 +101,57 @@ print(string.format("case rollout_%d_checkpoint_%d forward_ms %.1f backward_ms %
   opt.steps, opt.segment, f2 * 1e3, b2 * 1e3, mb(p2), tostring(same)))
 cli.result("launch_ns", plain * 1e9, rec * 1e9)
 cli.result("rollout_peak_mb", mb(p1), mb(p2))
+
+-- ============================================================================
+-- 4. threads_under_load: the default (auto) thread count while one other
+-- CPU-bound process competes for the cores. Starts its own competitor (a shell
+-- loop that `timeout` ends after 20 s at the latest, killed as soon as the case
+-- is done), then times a recorded chain of 30 elementwise ops on 2^15 elements
+-- (two blocks each; forward + backward, ~80 short parallel regions, as in a
+-- smoke step) at 1, 2 and auto threads, interleaved over 3 rounds, median per
+-- setting. Prints the medians, default / best of 1 and 2 (the goal: <= 1.5),
+-- whether the competitor was running, and whether the three settings gave
+-- bitwise identical gradients.
+do
+  local pid = io.popen("timeout 20 sh -c 'while :; do :; done' >/dev/null 2>&1 & echo $!"):read("*l")
+  local ok, err = pcall(function()
+    local x0 = ds.randn({32768}, 7)
+    local function iter()
+      local x = x0:detach():requires_grad()
+      local tp = ds.tape()
+      local loss = tp:record(function()
+        local y = x
+        for _ = 1, 10 do y = ds.tanh(y * 0.9 + x) end
+        return ds.sum(ds.square(y))
+      end)
+      tp:backward(loss)
+      return x.grad
+    end
+    local settings, times, grads = {1, 2, 0}, {{}, {}, {}}, {}
+    os.execute("sleep 0.3") -- let the competitor start and the auto setting see it
+    -- Lua 5.1 returns the exit status, 5.2 compat mode true: either way, alive
+    local st = pid and pid:match("^%d+$") and os.execute("kill -0 " .. pid .. " 2>/dev/null")
+    local competing = (st == 0 or st == true) and 1 or 0
+    for _ = 1, 3 do
+      for i, th in ipairs(settings) do
+        ds.set_threads(th)
+        times[i][#times[i] + 1] = ds.bench.time(iter, 4)
+        grads[i] = grads[i] or iter():tolist()
+      end
+    end
+    local same = true
+    for i = 2, 3 do
+      for k = 1, #grads[1] do if grads[i][k] ~= grads[1][k] then same = false break end end
+    end
+    local t1, t2, ta = ds.bench.median(times[1]), ds.bench.median(times[2]), ds.bench.median(times[3])
+    local ratio = ta / math.min(t1, t2)
+    print(string.format("case threads_under_load competing_procs %d cores %d threads1_ms %.2f threads2_ms %.2f " ..
+      "default_ms %.2f default_over_best %.2f same_results %s", competing, ds.threads(), t1, t2, ta, ratio,
+      tostring(same)))
+    io.stdout:flush()
+    cli.result("threads_under_load_ratio", ratio)
+  end)
+  if pid and pid:match("^%d+$") then os.execute("kill " .. pid .. " 2>/dev/null") end
+  ds.set_threads(opt.threads or 0)
+  if not ok then error(err, 0) end
+end
