@@ -6,11 +6,29 @@
 --   local img = render.refract(height, image, render.reference)       -- the reference renderer
 --
 -- height {h, w}; image {h, w} or {h, w, c} on the same grid; returns the image
--- seen from above through the surface. Differentiable w.r.t. height and image.
+-- seen from above through the surface. Differentiable w.r.t. height and image,
+-- and w.r.t. the depth (snell) or scale (linear) and the index of refraction
+-- when they are given as 0-dim tensors:
+--   local depth, ior = ds.tensor(20):requires_grad(), ds.tensor(1.2):requires_grad()
+--   local img = render.refract(height, image, {depth = depth, ior = ior})
+-- The kernel is launched by argument and param name (names from its C tables).
 local ds = require("diffsim")
 
 local M = {}
 local K = {refract = ds.kernel("render.refract")}
+
+-- depth/scale and ior as the kernel takes them: a tensor as it is, a plain
+-- number as a 0-dim tensor made once per value (weak cache), so rendering
+-- every frame of a rollout allocates no constants.
+local consts = setmetatable({}, {__mode = "v"})
+local function scalar(v, name)
+  if ds.is_tensor(v) then return v end
+  if type(v) ~= "number" then error("render.refract: " .. name .. " must be a number or a 0-dim tensor, got " .. type(v), 3) end
+  if v ~= v then return ds.tensor(v) end -- NaN cannot be a table key; the kernel refuses it by name
+  local t = consts[v]
+  if not t then t = ds.tensor(v); consts[v] = t end
+  return t
+end
 
 -- The reference water renderer: displacement = -2 x slope (slope per unit
 -- length, with dx = 1/256), zero height outside the grid.
@@ -29,10 +47,11 @@ function M.refract(height, image, o)
     error("render.refract: height and image must be tensors", 2)
   end
   local a
-  if mode == 0 then a = o.scale or 2 else a = o.depth or 32 end
+  if mode == 0 then a = scalar(o.scale or 2, "scale") else a = scalar(o.depth or 32, "depth") end
   local dx = o.dx or 1 / height:shape()[1]
   local out = ds.empty_like(image)
-  K.refract:launch({height, image, out}, {mode, a, o.ior or 1.33, dx, bc})
+  K.refract:launch({height = height, image = image, a = a, ior = scalar(o.ior or 1.33, "ior"), out = out},
+    {mode = mode, dx = dx, boundary = bc})
   return out
 end
 
