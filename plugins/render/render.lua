@@ -17,28 +17,28 @@ local ds = require("diffsim")
 local M = {}
 local K = {refract = ds.kernel("render.refract")}
 
--- depth/scale and ior as the kernel takes them: a tensor as it is, a plain
--- number as a 0-dim tensor made once per value (weak cache), so rendering
--- every frame of a rollout allocates no constants.
-local consts = setmetatable({}, {__mode = "v"})
-local function scalar(v, name)
+-- depth/scale and ior as the kernel takes them: a tensor as it is; a plain
+-- number as a 0-dim tensor made once and kept in the options table (field
+-- _const; module defaults for nil options), so rendering every frame allocates
+-- no constants and a checkpoint's recomputation reads the same tensor.
+local defaults = {}
+local function scalar(o, key, v)
   if ds.is_tensor(v) then return v end
-  if type(v) ~= "number" then error("render.refract: " .. name .. " must be a number or a 0-dim tensor, got " .. type(v), 3) end
-  if v ~= v then return ds.tensor(v) end -- NaN cannot be a table key; the kernel refuses it by name
-  local t = consts[v]
-  if not t then t = ds.tensor(v); consts[v] = t end
+  if type(v) ~= "number" then error("render.refract: " .. key .. " must be a number or a 0-dim tensor, got " .. type(v), 3) end
+  local cache = rawget(o, "_const")
+  if not cache then cache = {}; o._const = cache end
+  local e = cache[key]
+  if e and e[1] == v then return e[2] end -- (NaN never matches: the kernel refuses it by name)
+  local t = ds.tensor(v)
+  cache[key] = {v, t}
   return t
 end
-
--- The reference water renderer: displacement = -2 x slope (slope per unit
--- length, with dx = 1/256), zero height outside the grid.
-M.reference = {mode = "linear", scale = 2, dx = 1 / 256, boundary = "zero"}
 
 local modes = {linear = 0, snell = 1}
 local bcs = {zero = 0, dirichlet = 0, reflect = 1, reflecting = 1, neumann = 1}
 
 function M.refract(height, image, o)
-  o = o or {}
+  o = o or defaults
   local mode = modes[o.mode or "snell"]
   if not mode then error("render.refract: mode must be 'snell' or 'linear', got '" .. tostring(o.mode) .. "'", 2) end
   local bc = type(o.boundary) == "number" and o.boundary or bcs[o.boundary or "zero"]
@@ -47,10 +47,10 @@ function M.refract(height, image, o)
     error("render.refract: height and image must be tensors", 2)
   end
   local a
-  if mode == 0 then a = scalar(o.scale or 2, "scale") else a = scalar(o.depth or 32, "depth") end
+  if mode == 0 then a = scalar(o, "scale", o.scale or 2) else a = scalar(o, "depth", o.depth or 32) end
   local dx = o.dx or 1 / height:shape()[1]
   local out = ds.empty_like(image)
-  K.refract:launch({height = height, image = image, a = a, ior = scalar(o.ior or 1.33, "ior"), out = out},
+  K.refract:launch({height = height, image = image, a = a, ior = scalar(o, "ior", o.ior or 1.33), out = out},
     {mode = mode, dx = dx, boundary = bc})
   return out
 end

@@ -29,16 +29,20 @@ local K = {
 
 M.boundaries = {dirichlet = 0, zero = 0, reflect = 1, reflecting = 1, neumann = 1}
 
--- c and alpha as the kernels take them: a tensor as it is, a plain number as a
--- 0-dim tensor made once per value (weak cache), so a rollout of plain numbers
--- allocates nothing per step.
-local consts = setmetatable({}, {__mode = "v"})
-local function phys(v, name)
+-- c and alpha as the kernels take them: a tensor as it is; a plain number as
+-- a 0-dim tensor made once and kept in the params table (field _const), so a
+-- rollout allocates nothing per step, and a checkpoint's recomputation reads
+-- the very tensor its forward read (a fresh one would be a different input).
+local function phys(p, key)
+  local v = p[key] or 0
   if ds.is_tensor(v) then return v end
-  if type(v) ~= "number" then error("wave: " .. name .. " must be a number or a 0-dim tensor, got " .. type(v), 4) end
-  if v ~= v then return ds.tensor(v) end -- NaN cannot be a table key; the kernel refuses it by name
-  local t = consts[v]
-  if not t then t = ds.tensor(v); consts[v] = t end
+  if type(v) ~= "number" then error("wave: " .. key .. " must be a number or a 0-dim tensor, got " .. type(v), 4) end
+  local cache = rawget(p, "_const")
+  if not cache then cache = {}; p._const = cache end
+  local e = cache[key]
+  if e and e[1] == v then return e[2] end -- (NaN never matches: the kernel refuses it by name)
+  local t = ds.tensor(v)
+  cache[key] = {v, t}
   return t
 end
 -- The value of a number or 0-dim tensor, for host-side choices such as the default dt.
@@ -80,7 +84,7 @@ end
 function M.step(u_prev, u, p, src, gain)
   check_p(p)
   local out = ds.empty_like(u)
-  local c, alpha = phys(p.c, "c"), phys(p.alpha or 0, "alpha")
+  local c, alpha = phys(p, "c"), phys(p, "alpha")
   if src then
     K.step_src:launch({u_prev = u_prev, u = u, src = src, c = c, alpha = alpha, u_next = out},
       {dt = p.dt, dx = p.dx, boundary = p.boundary or 0, gain = gain or 1})
@@ -94,7 +98,7 @@ end
 function M.start(u0, v0, p)
   check_p(p)
   local out = ds.empty_like(u0)
-  K.start:launch({u0 = u0, v0 = v0 or ds.zeros(u0:shape()), c = phys(p.c, "c"), alpha = phys(p.alpha or 0, "alpha"),
+  K.start:launch({u0 = u0, v0 = v0 or ds.zeros(u0:shape()), c = phys(p, "c"), alpha = phys(p, "alpha"),
                   u1 = out}, {dt = p.dt, dx = p.dx, boundary = p.boundary or 0})
   return out
 end
@@ -102,7 +106,7 @@ end
 function M.energy(u_prev, u, p)
   check_p(p)
   local e = ds.empty({})
-  K.energy:launch({u_prev = u_prev, u = u, c = phys(p.c, "c"), energy = e},
+  K.energy:launch({u_prev = u_prev, u = u, c = phys(p, "c"), energy = e},
     {dt = p.dt, dx = p.dx, boundary = p.boundary or 0})
   return e
 end

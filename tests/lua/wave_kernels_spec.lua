@@ -147,6 +147,21 @@ describe("wave: whole rollouts", function()
     assert.are.equal(c1, c2)
     assert.are.equal(a1, a2)
   end)
+  it("plain-number c and alpha survive a garbage collection between forward and recomputation", function()
+    -- the 0-dim tensors made for plain numbers must be the same ones when a
+    -- checkpoint segment is recomputed, or the tape refuses the backward
+    local p = wave.params{n = 16, alpha = 0.001}
+    local x = ds.randn({16, 16}, 35, 0.1):requires_grad()
+    local tape = ds.tape()
+    local loss = tape:record(function()
+      local uT = wave.rollout(x, p, {steps = 30, tape = tape, checkpoint = 8})
+      return ds.sum(ds.square(uT))
+    end)
+    collectgarbage("collect")
+    collectgarbage("collect")
+    assert.has_no.errors(function() tape:backward(loss) end)
+    assert.is_true(x.grad:norm():item() > 0)
+  end)
   it("checkpointed rollout gives the same gradient as the plain one", function()
     local p = wave.params{n = 16}
     local u0 = ds.randn({16, 16}, 31, 0.1)
