@@ -6,21 +6,39 @@
 --   local img = render.refract(height, image, render.reference)       -- the reference renderer
 --
 -- height {h, w}; image {h, w} or {h, w, c} on the same grid; returns the image
--- seen from above through the surface. Differentiable w.r.t. height and image.
+-- seen from above through the surface. Differentiable w.r.t. height and image,
+-- and w.r.t. the depth (snell) or scale (linear) and the index of refraction
+-- when they are given as 0-dim tensors:
+--   local depth, ior = ds.tensor(20):requires_grad(), ds.tensor(1.2):requires_grad()
+--   local img = render.refract(height, image, {depth = depth, ior = ior})
+-- The kernel is launched by argument and param name (names from its C tables).
 local ds = require("diffsim")
 
 local M = {}
 local K = {refract = ds.kernel("render.refract")}
 
--- The reference water renderer: displacement = -2 x slope (slope per unit
--- length, with dx = 1/256), zero height outside the grid.
-M.reference = {mode = "linear", scale = 2, dx = 1 / 256, boundary = "zero"}
+-- depth/scale and ior as the kernel takes them: a tensor as it is; a plain
+-- number as a 0-dim tensor made once and kept in the options table (field
+-- _const; module defaults for nil options), so rendering every frame allocates
+-- no constants and a checkpoint's recomputation reads the same tensor.
+local defaults = {}
+local function scalar(o, key, v)
+  if ds.is_tensor(v) then return v end
+  if type(v) ~= "number" then error("render.refract: " .. key .. " must be a number or a 0-dim tensor, got " .. type(v), 3) end
+  local cache = rawget(o, "_const")
+  if not cache then cache = {}; o._const = cache end
+  local e = cache[key]
+  if e and e[1] == v then return e[2] end -- (NaN never matches: the kernel refuses it by name)
+  local t = ds.tensor(v)
+  cache[key] = {v, t}
+  return t
+end
 
 local modes = {linear = 0, snell = 1}
 local bcs = {zero = 0, dirichlet = 0, reflect = 1, reflecting = 1, neumann = 1}
 
 function M.refract(height, image, o)
-  o = o or {}
+  o = o or defaults
   local mode = modes[o.mode or "snell"]
   if not mode then error("render.refract: mode must be 'snell' or 'linear', got '" .. tostring(o.mode) .. "'", 2) end
   local bc = type(o.boundary) == "number" and o.boundary or bcs[o.boundary or "zero"]
@@ -29,10 +47,11 @@ function M.refract(height, image, o)
     error("render.refract: height and image must be tensors", 2)
   end
   local a
-  if mode == 0 then a = o.scale or 2 else a = o.depth or 32 end
+  if mode == 0 then a = scalar(o, "scale", o.scale or 2) else a = scalar(o, "depth", o.depth or 32) end
   local dx = o.dx or 1 / height:shape()[1]
   local out = ds.empty_like(image)
-  K.refract:launch({height, image, out}, {mode, a, o.ior or 1.33, dx, bc})
+  K.refract:launch({height = height, image = image, a = a, ior = scalar(o, "ior", o.ior or 1.33), out = out},
+    {mode = mode, dx = dx, boundary = bc})
   return out
 end
 

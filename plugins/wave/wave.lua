@@ -9,7 +9,13 @@
 --   local f = wave.drops(drops, field_or_shape)    -- Gaussian drops {n, 4}: row, col, amplitude, width
 --
 -- Every function records on the active tape, so gradients flow to the initial
--- height, the initial velocity, sources and drop parameters.
+-- height, the initial velocity, sources and drop parameters, and to the wave
+-- speed and damping when they are given as tensors:
+--   local c = ds.tensor(300):requires_grad()
+--   local p = wave.params{n = 64, c = c, alpha = ds.tensor(0.001):requires_grad()}
+--   ... tape:backward(loss) ... c.grad:item()
+-- Kernels are launched by argument and param name; the names and their order
+-- are written once, in the C tables.
 local ds = require("diffsim")
 
 local M = {}
@@ -23,19 +29,41 @@ local K = {
 
 M.boundaries = {dirichlet = 0, zero = 0, reflect = 1, reflecting = 1, neumann = 1}
 
+-- c and alpha as the kernels take them: a tensor as it is; a plain number as
+-- a 0-dim tensor made once and kept in the params table (field _const), so a
+-- rollout allocates nothing per step, and a checkpoint's recomputation reads
+-- the very tensor its forward read (a fresh one would be a different input).
+local function phys(p, key)
+  local v = p[key] or 0
+  if ds.is_tensor(v) then return v end
+  if type(v) ~= "number" then error("wave: " .. key .. " must be a number or a 0-dim tensor, got " .. type(v), 4) end
+  local cache = rawget(p, "_const")
+  if not cache then cache = {}; p._const = cache end
+  local e = cache[key]
+  if e and e[1] == v then return e[2] end -- (NaN never matches: the kernel refuses it by name)
+  local t = ds.tensor(v)
+  cache[key] = {v, t}
+  return t
+end
+-- The value of a number or 0-dim tensor, for host-side choices such as the default dt.
+local function value(v) return ds.is_tensor(v) and v:item() or v end
+
 -- Largest stable dt for the leap-frog scheme in 2-D: c^2 dt^2 + 2 c alpha dt <= dx^2/2.
 function M.dt_max(c, dx, alpha)
-  alpha = alpha or 0
+  c, alpha = value(c), value(alpha or 0)
   return (math.sqrt(alpha * alpha + 0.5 * dx * dx) - alpha) / c
 end
 
 -- The reference's choice: Courant number 1/sqrt(3) (dt solves c^2dt^2 + 2c alpha dt = dx^2/3).
 function M.dt_reference(c, dx, alpha)
-  alpha = alpha or 0
+  c, alpha = value(c), value(alpha or 0)
   return (math.sqrt(alpha * alpha + dx * dx / 3) - alpha) / c
 end
 
--- Physical parameters as a table {c, dt, dx, alpha, boundary}; defaults are the reference scene's.
+-- Physical parameters as a table {c, dt, dx, alpha, boundary}; defaults are the
+-- reference scene's. c and alpha may be numbers or 0-dim tensors that require
+-- grad (the default dt is then computed from their current values; the CFL
+-- limit is checked by every kernel launch against the values at that time).
 function M.params(o)
   o = o or {}
   local n = o.n or 256
@@ -49,32 +77,37 @@ function M.params(o)
   return p
 end
 
-local function plist(p)
+local function check_p(p)
   if type(p) ~= "table" or not p.c then error("wave: expected a params table from wave.params{...}", 3) end
-  return {p.c, p.dt, p.dx, p.alpha or 0, p.boundary or 0}
 end
 
 function M.step(u_prev, u, p, src, gain)
+  check_p(p)
   local out = ds.empty_like(u)
+  local c, alpha = phys(p, "c"), phys(p, "alpha")
   if src then
-    local pl = plist(p)
-    pl[6] = gain or 1
-    K.step_src:launch({u_prev, u, src, out}, pl)
+    K.step_src:launch({u_prev = u_prev, u = u, src = src, c = c, alpha = alpha, u_next = out},
+      {dt = p.dt, dx = p.dx, boundary = p.boundary or 0, gain = gain or 1})
   else
-    K.step:launch({u_prev, u, out}, plist(p))
+    K.step:launch({u_prev = u_prev, u = u, c = c, alpha = alpha, u_next = out},
+      {dt = p.dt, dx = p.dx, boundary = p.boundary or 0})
   end
   return out
 end
 
 function M.start(u0, v0, p)
+  check_p(p)
   local out = ds.empty_like(u0)
-  K.start:launch({u0, v0 or ds.zeros(u0:shape()), out}, plist(p))
+  K.start:launch({u0 = u0, v0 = v0 or ds.zeros(u0:shape()), c = phys(p, "c"), alpha = phys(p, "alpha"),
+                  u1 = out}, {dt = p.dt, dx = p.dx, boundary = p.boundary or 0})
   return out
 end
 
 function M.energy(u_prev, u, p)
+  check_p(p)
   local e = ds.empty({})
-  K.energy:launch({u_prev, u, e}, plist(p))
+  K.energy:launch({u_prev = u_prev, u = u, c = phys(p, "c"), energy = e},
+    {dt = p.dt, dx = p.dx, boundary = p.boundary or 0})
   return e
 end
 
@@ -82,7 +115,7 @@ end
 -- zero field of the given shape {h, w}.
 function M.drops(drops, field)
   if not ds.is_tensor(field) then field = ds.zeros(field) end
-  K.drops:launch({drops, field})
+  K.drops:launch({drops = drops, field = field})
   return field
 end
 
@@ -130,8 +163,8 @@ function M.rollout(u0, p, o)
     while t < steps do
       local t1 = math.min(t + seg, steps)
       local t0 = t
-      -- the source rides along as a segment input so its gradient is accounted for
-      a, b = o.tape:checkpoint(function(x, y) return advance(t0, t1, x, y) end, a, b, o.src)
+      -- the source, c and alpha ride along as segment inputs so their gradients are accounted for
+      a, b = o.tape:checkpoint(function(x, y) return advance(t0, t1, x, y) end, a, b, o.src, p.c, p.alpha)
       t = t1
     end
   else

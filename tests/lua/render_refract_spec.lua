@@ -8,6 +8,7 @@ local wave = ds.plugin("wave")
 local K = ds.kernel("render.refract")
 
 local H, W = 9, 11
+local errs = {}
 describe("render.refract adjoint (f64 central differences)", function()
   for _, mode in ipairs{0, 1} do
     for _, bc in ipairs{0, 1} do
@@ -16,15 +17,62 @@ describe("render.refract adjoint (f64 central differences)", function()
           local shape = nc > 0 and {H, W, nc} or {H, W}
           local height = ds.randn({H, W}, 1, 0.4)
           local image = ds.randn(shape, 2)
-          -- linear: d = -a s; snell: depth 6 px; dx = 1 so slopes are O(0.3)
+          -- linear: d = -a s; snell: depth 6 px; dx = 1 so slopes are O(0.3). The
+          -- depth/scale a and the index ior are 0-dim inputs: checked like the fields.
           local a = mode == 0 and 1.5 or 6
-          local ok, rep = ds.gradcheck_kernel("render.refract", {height, image, ds.zeros(shape)}, {mode, a, 1.33, 1, bc},
+          local ok, rep = ds.gradcheck_kernel("render.refract",
+            {height, image, ds.tensor(a), ds.tensor(1.33), ds.zeros(shape)}, {mode = mode, dx = 1, boundary = bc},
             {max_elems = 400, rtol = 1e-6, atol = 1e-8})
           assert(ok, rep.message)
+          errs[#errs + 1] = rep.max_rel_err
         end)
       end
     end
   end
+end)
+
+describe("render.refract: gradients of the depth/scale and the index", function()
+  for _, mode in ipairs{"snell", "linear"} do
+    it(mode .. ": d loss/d a and d loss/d ior by f64 central differences, alone and through a rollout", function()
+      local n = 12
+      local p = wave.params{n = n}
+      local image = ds.randn({n, n, 3}, 17)
+      local u0 = ds.randn({n, n}, 18, 0.002)
+      local weights = ds.randn({n, n, 3}, 19)
+      local a, ior = ds.tensor(mode == "snell" and 5 or 1.5), ds.tensor(1.4)
+      local wrt = mode == "snell" and {a, ior} or {a}
+      local ok, rep = ds.gradcheck(function(aa, ii)
+        local uT = wave.rollout(u0, p, {steps = 12})
+        local seen = render.refract(uT, image, {mode = mode, depth = aa, scale = aa, ior = ii or ior, dx = p.dx})
+        return ds.dot(seen, weights)
+      end, wrt, {rtol = 1e-6, atol = 1e-9})
+      assert(ok, rep.message)
+      errs[#errs + 1] = rep.max_rel_err
+      print(string.format("fd render.refract %s wrt a%s max_rel_err %.3g", mode, mode == "snell" and ",ior" or "",
+        rep.max_rel_err))
+    end)
+  end
+  it("the small-slope limit: a flat surface has d loss/d ior = 0 and d loss/d depth = 0", function()
+    local depth, ior = ds.tensor(8):requires_grad(), ds.tensor(1.33):requires_grad()
+    local tape = ds.tape()
+    local loss = tape:record(function()
+      return ds.sum(render.refract(ds.zeros{6, 6}, ds.randn({6, 6}, 3), {depth = depth, ior = ior}))
+    end)
+    tape:backward(loss)
+    assert.are.equal(0, depth.grad:item())
+    assert.are.equal(0, ior.grad:item())
+  end)
+  it("bad values of a and ior are refused in the forward, naming the argument", function()
+    local ok, err = pcall(render.refract, ds.zeros{8, 8}, ds.zeros{8, 8}, {ior = ds.tensor(0.9)})
+    assert.is_false(ok)
+    assert.matches("render.refract: argument 'ior' (refractive index of the water) must be >= 1, got 0.9", err, 1, true)
+    ok, err = pcall(render.refract, ds.zeros{8, 8}, ds.zeros{8, 8}, {depth = ds.tensor(-2)})
+    assert.is_false(ok)
+    assert.matches("render.refract: argument 'a' (water depth in pixels) must be >= 0", err, 1, true)
+    ok, err = pcall(render.refract, ds.zeros{8, 8}, ds.zeros{8, 8}, {depth = ds.zeros{2}})
+    assert.is_false(ok)
+    assert.matches("argument 'a' (#3) has 1 dims", err, 1, true)
+  end)
 end)
 
 describe("render.refract physics", function()
@@ -105,14 +153,18 @@ describe("render: bad input", function()
     ok, err = pcall(render.refract, ds.zeros{64, 64}, ds.zeros{64})
     assert.is_false(ok)
     assert.matches("'image'", err, 1, true)
-    ok, err = pcall(K.launch, K, {ds.zeros{8, 8}, ds.zeros{8, 8, 3}, ds.zeros{8, 8, 4}}, {1, 4, 1.33, 1, 0})
+    ok, err = pcall(K.launch, K, {height = ds.zeros{8, 8}, image = ds.zeros{8, 8, 3}, a = 4, ior = 1.33,
+                                  out = ds.zeros{8, 8, 4}}, {mode = 1, dx = 1, boundary = 0})
     assert.is_false(ok)
     assert.matches("'out'", err, 1, true)
   end)
   it("bad params are refused by name", function()
+    -- {mode, a, ior, dx, boundary}, and the word the message must name
     for _, case in ipairs{{{2, 4, 1.33, 1, 0}, "mode"}, {{1, 4, 0.5, 1, 0}, "ior"}, {{1, 4, 1.33, 0, 0}, "dx"},
                           {{1, 4, 1.33, 1, 7}, "boundary"}, {{1, -1, 1.33, 1, 0}, "depth"}} do
-      local ok, err = pcall(K.launch, K, {ds.zeros{8, 8}, ds.zeros{8, 8}, ds.zeros{8, 8}}, case[1])
+      local v = case[1]
+      local ok, err = pcall(K.launch, K, {height = ds.zeros{8, 8}, image = ds.zeros{8, 8}, a = v[2], ior = v[3],
+                                          out = ds.zeros{8, 8}}, {mode = v[1], dx = v[4], boundary = v[5]})
       assert.is_false(ok)
       assert.matches(case[2], err, 1, true)
     end
@@ -129,5 +181,14 @@ describe("render: bad input", function()
     local lo, hi = ds.io.range(img)
     assert.is_true(lo >= 0 and hi <= 1 and hi > lo)
     assert.are.same({64, 64, 3}, render.load_image("taichi.png", 64, 64):shape())
+  end)
+end)
+
+describe("render: FD report", function()
+  it("prints the worst relative error of the kernel checks", function()
+    local worst = 0
+    for _, e in ipairs(errs) do worst = math.max(worst, e) end
+    print(string.format("fd render.refract (all kernel and param checks) max_rel_err %.3g", worst))
+    assert.is_true(#errs > 0)
   end)
 end)
