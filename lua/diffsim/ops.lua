@@ -210,6 +210,23 @@ return function(ds)
     return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
   end
 
+  -- A Lua function receiving the core's and plugins' log messages (level,
+  -- text), or nil to restore the default (warnings to stderr). C calls back
+  -- into Lua from inside launches, which LuaJIT forbids from compiled code, so
+  -- the JIT compiler is off while a Lua log function is set: for debugging.
+  local log_cb
+  function ds.set_log(fn)
+    if fn ~= nil and type(fn) ~= "function" then error("ds.set_log: expected a function or nil", 2) end
+    C.ds_set_log(ctx, nil, nil)
+    if log_cb then log_cb:free(); log_cb = nil; jit.on() end
+    if fn then
+      jit.flush()
+      jit.off()
+      log_cb = ffi.cast("ds_log_fn", function(_, level, msg) fn(level, ffi.string(msg)) end)
+      C.ds_set_log(ctx, log_cb, nil)
+    end
+  end
+
   function ds.set_threads(n) ds.check(C.ds_set_threads(ctx, n), 2) end
   function ds.threads() return C.ds_threads(ctx) end
   function ds.set_anomaly(on) C.ds_set_anomaly(ctx, on and 1 or 0) end

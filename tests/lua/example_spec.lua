@@ -58,11 +58,9 @@ describe("example plugin", function()
 
   it("per-context state: a long step is reported once per context", function()
     local seen = {}
-    local cb = ffi.cast("ds_log_fn", function(_, _, msg) seen[#seen + 1] = ffi.string(msg) end)
-    ds.C.ds_set_log(ds.ctx, cb, nil)
+    ds.set_log(function(_, msg) seen[#seen + 1] = msg end)
     for _ = 1, 3 do ex.step(ds.tensor{0}, ds.tensor{0}, 2, 0) end
-    ds.C.ds_set_log(ds.ctx, nil, nil)
-    cb:free()
+    ds.set_log(nil)
     local n = 0
     for _, m in ipairs(seen) do if m:find("dt = 2 s is long", 1, true) then n = n + 1 end end
     assert.are.equal(1, n)
