@@ -67,9 +67,10 @@ static int check_anomaly(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args
     if (!adjoint && (role == DS_OUT || role == DS_ACC)) t = args[i];
     if (adjoint && role == DS_IN) t = args[i]->grad_;
     if (!t) continue;
+    /* both calls go through the device interface: outputs may live off the CPU */
     int bad = ds_tensor_has_nonfinite(t);
     if (bad) {
-      const ds_real v = ((const ds_real *)t->ptr)[bad - 1];
+      const double v = ds_tensor_get(t, bad - 1);
       return ds_fail(ctx, DS_ERR_ANOMALY, "anomaly: kernel %s %s produced %s in %s'%s' at element %d", k->name,
                      adjoint ? "adjoint" : "forward", v != v ? "NaN" : "Inf", adjoint ? "the gradient of " : "",
                      k->desc.args[i].name, bad - 1);
