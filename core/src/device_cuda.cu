@@ -29,7 +29,13 @@ const char *cuda_unavailable() {
   if (!g_probed) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
-    if (e != cudaSuccess) {
+    if (e == cudaErrorInsufficientDriver) {
+      // also what a machine with no NVIDIA driver at all reports
+      snprintf(g_reason, sizeof g_reason, "no CUDA device found (no NVIDIA driver, or one older than CUDA %d.%d)",
+               CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10);
+      cudaGetLastError();
+      g_unavailable = g_reason;
+    } else if (e != cudaSuccess) {
       snprintf(g_reason, sizeof g_reason, "no CUDA device found (cudaGetDeviceCount: %s)", cudaGetErrorString(e));
       cudaGetLastError();
       g_unavailable = g_reason;
