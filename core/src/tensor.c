@@ -141,10 +141,14 @@ int ds_tensor_copy(ds_tensor *dst, const ds_tensor *src) {
 }
 
 int ds_tensor_fill(ds_tensor *t, double v) {
-  int32_t i32 = (int32_t)v;
-  ds_real r = (ds_real)v;
-  int rc = t->dtype == DS_I32 ? ds_device_fill(t->ctx, t->device, t->ptr, &i32, 4, t->count)
-                              : ds_device_fill(t->ctx, t->device, t->ptr, &r, (int)sizeof r, t->count);
+  int rc;
+  if (t->dtype == DS_I32) { /* converted only when asked: (int32_t)NaN is undefined */
+    int32_t i32 = (int32_t)v;
+    rc = ds_device_fill(t->ctx, t->device, t->ptr, &i32, 4, t->count);
+  } else {
+    ds_real r = (ds_real)v;
+    rc = ds_device_fill(t->ctx, t->device, t->ptr, &r, (int)sizeof r, t->count);
+  }
   if (rc) return rc;
   t->ver++;
   return DS_OK;
