@@ -58,8 +58,13 @@ int ds_png_write(ds_ctx *ctx, const char *path, const ds_tensor *t) {
   img.format = c == 1 ? PNG_FORMAT_GRAY : c == 2 ? PNG_FORMAT_GA : c == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_RGBA;
   unsigned char *buf = malloc((size_t)t->count);
   if (!buf) return ds_fail(ctx, DS_ERR_NOMEM, "png_write: out of memory");
-  const ds_real *p = t->ptr;
+  const ds_real *p = ds_host_view(t, 1, "png_write"); /* off the CPU: a host copy */
+  if (!p) {
+    free(buf);
+    return DS_ERR_NOMEM;
+  }
   for (int64_t i = 0; i < t->count; i++) buf[i] = to_byte(p[i]);
+  ds_host_done(t, (void *)p);
   int ok = png_image_write_to_file(&img, path, 0, buf, 0, NULL);
   free(buf);
   if (!ok) return ds_fail(ctx, DS_ERR_IO, "png_write: cannot write '%s': %s", path, img.message);
@@ -157,10 +162,16 @@ int ds_gif_write(ds_ctx *ctx, const char *path, const ds_tensor *t, int delay_cs
     return ds_fail(ctx, DS_ERR_ARG, "gif_write: frames must be a real tensor {n, h, w} or {n, h, w, 3}");
   int64_t nf = t->dims[0], h = t->dims[1], w = t->dims[2];
   if (nf < 1 || h < 1 || w < 1) return ds_fail(ctx, DS_ERR_ARG, "gif_write: no frames");
+  const ds_real *p = ds_host_view(t, 1, "gif_write"); /* off the CPU: a host copy */
+  if (!p) return DS_ERR_NOMEM;
   FILE *f = fopen(path, "wb");
-  if (!f) return ds_fail(ctx, DS_ERR_IO, "gif_write: cannot open '%s' for writing", path);
+  if (!f) {
+    ds_host_done(t, (void *)p);
+    return ds_fail(ctx, DS_ERR_IO, "gif_write: cannot open '%s' for writing", path);
+  }
   unsigned char *px = malloc((size_t)(h * w));
   if (!px) {
+    ds_host_done(t, (void *)p);
     fclose(f);
     return ds_fail(ctx, DS_ERR_NOMEM, "gif_write: out of memory");
   }
@@ -185,7 +196,6 @@ int ds_gif_write(ds_ctx *ctx, const char *path, const ds_tensor *t, int delay_cs
   }
   /* loop forever */
   fwrite("\x21\xFF\x0BNETSCAPE2.0\x03\x01\x00\x00\x00", 1, 19, f);
-  const ds_real *p = t->ptr;
   for (int64_t k = 0; k < nf; k++) {
     for (int64_t i = 0; i < h * w; i++) {
       if (rgb) {
@@ -207,12 +217,14 @@ int ds_gif_write(ds_ctx *ctx, const char *path, const ds_tensor *t, int delay_cs
     put16(f, (int)h);
     fputc(0, f);
     if (lzw_frame(f, px, h * w)) {
+      ds_host_done(t, (void *)p);
       free(px);
       fclose(f);
       return ds_fail(ctx, DS_ERR_NOMEM, "gif_write: out of memory");
     }
   }
   fputc(0x3B, f);
+  ds_host_done(t, (void *)p);
   free(px);
   if (fclose(f)) return ds_fail(ctx, DS_ERR_IO, "gif_write: error writing '%s'", path);
   return DS_OK;

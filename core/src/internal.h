@@ -2,6 +2,7 @@
 #ifndef DIFFSIM_INTERNAL_H
 #define DIFFSIM_INTERNAL_H
 
+#include "diffsim/device.h"
 #include "diffsim/plugin.h"
 
 #include <stdarg.h>
@@ -42,7 +43,12 @@ struct ds_registrar {
   char name[64];
 };
 
-typedef struct ds_pool_block { struct ds_pool_block *next; } ds_pool_block;
+/* A cached block of one device. The link lives outside the block because the
+ * host may not touch device memory; spent links are recycled, not freed. */
+typedef struct ds_pool_block {
+  struct ds_pool_block *next;
+  void *ptr;
+} ds_pool_block;
 
 struct ds_ctx {
   char error[DS_ERRMSG];
@@ -67,7 +73,8 @@ struct ds_ctx {
   uint64_t watch_limit[8], watch_hash[8];
   /* memory */
   int64_t live, peak, cached;
-  ds_pool_block *free_lists[DS_POOL_CLASSES];
+  ds_pool_block *free_lists[DS_DEVICE_COUNT][DS_POOL_CLASSES];
+  ds_pool_block *spare_links;
   uint64_t next_id;
   ds_scratch_chunk *scratch;  /* newest first */
   ds_host_api host;
@@ -88,12 +95,28 @@ void ds_host_log(ds_ctx *ctx, int level, const char *fmt, ...);
 void ds_ctx_ref(ds_ctx *ctx);
 void ds_ctx_unref(ds_ctx *ctx);
 
-/* pool.c */
-void *ds_pool_get(ds_ctx *ctx, int64_t bytes);
-void ds_pool_put(ds_ctx *ctx, void *p, int64_t bytes);
+/* pool.c: tensor memory of any device, recycled per device and size class */
+void *ds_pool_get(ds_ctx *ctx, int device, int64_t bytes);
+void ds_pool_put(ds_ctx *ctx, int device, void *p, int64_t bytes);
 void ds_pool_free_all(ds_ctx *ctx);
+
+/* device_cpu.c: 64-byte aligned host memory (also the plugins' scratch) */
 void *ds_aligned_alloc(size_t bytes);
 void ds_aligned_free(void *p);
+
+/* device_mock.c: the host address behind a mock device pointer, for the
+ * core's mock kernel trampolines (NULL stays NULL). Only mock pointers. */
+void *ds_mock_host_ptr(const void *device_ptr);
+
+/* stage.c: host access to a tensor's elements for the core's host-side code.
+ * On the CPU the view is the tensor's own memory; on other devices a
+ * temporary host copy (with the elements when `read`, uninitialised if not).
+ * ds_host_commit writes a view back to the device (nothing to do on the CPU);
+ * ds_host_done drops it. Both free a temporary. `fn` names the caller in
+ * messages; a failed view returns NULL with ds_last_error set. */
+void *ds_host_view(const ds_tensor *t, int read, const char *fn);
+int ds_host_commit(ds_tensor *t, void *view);
+void ds_host_done(const ds_tensor *t, void *view);
 
 /* parallel.c */
 void ds_parallel_for(ds_ctx *ctx, int64_t n, int64_t grain, ds_range_fn fn, void *user);
@@ -107,6 +130,19 @@ void ds_scratch_free(ds_ctx *ctx);
 /* cpuload.c */
 int ds_free_cpus(void); /* CPUs other processes leave us, 0 = unknown */
 
+/* vector_<device>.c: the optimizers' vector kernels on one device's
+ * pointers; vector.c checks operands and dispatches through one table by
+ * device (a NULL table: not implemented on that device yet). */
+typedef struct ds_vec_ops {
+  void (*axpy)(ds_real *y, double a, const ds_real *x, int64_t n);      /* y += a x */
+  void (*scal)(ds_real *y, double a, int64_t n);                         /* y *= a */
+  void (*clamp)(ds_real *y, double lo, double hi, int64_t n);
+  double (*dot)(const ds_real *a, const ds_real *b, int64_t n);          /* blocked, in double */
+  /* c: lr, b1, b2, eps, 1 - b1^step, 1 - b2^step */
+  void (*adam)(ds_real *p, const ds_real *g, ds_real *m, ds_real *v, int64_t n, const double c[6]);
+} ds_vec_ops;
+extern const ds_vec_ops ds_vec_cpu, ds_vec_mock;
+
 /* registry.c */
 int ds_registry_init(ds_ctx *ctx);
 void ds_registry_free(ds_ctx *ctx);
@@ -114,6 +150,7 @@ int ds_builtin_begin(ds_registrar *reg);
 
 /* tensor.c */
 int64_t ds_dtype_size(int dtype);
+int64_t ds_tensor_bytes(const ds_tensor *t);
 const char *ds_dtype_name(int dtype);
 int ds_shape_str(const ds_tensor *t, char *buf, size_t n);
 
@@ -145,11 +182,5 @@ void ds_solve_cache_free(ds_ctx *ctx);
 struct ds_solve_api;
 const struct ds_solve_api *ds_solve_api_get(void);
 int ds_register_kit_ops(const ds_host_api *host, ds_registrar *reg); /* ops_kit.c */
-
-/* device_mock.c: the host address behind a mock-device pointer. */
-#ifndef DS_MOCK_BIT
-#define DS_MOCK_BIT (1ull << 62)
-#endif
-void *ds_mock_host_ptr(const void *device_ptr);
 
 #endif

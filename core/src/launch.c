@@ -78,6 +78,7 @@ static int check_anomaly(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args
     if (!adjoint && (role == DS_OUT || role == DS_ACC)) t = args[i];
     if (adjoint && role == DS_IN) t = args[i]->grad_;
     if (!t) continue;
+    /* both calls go through the device interface: outputs may live off the CPU */
     int bad = ds_tensor_has_nonfinite(t);
     if (bad) {
       double v = ds_tensor_get(t, bad - 1);

@@ -33,6 +33,3 @@ static int run_on_host(const ds_call *call, int adjoint) {
 int ds_mock_forward(const ds_call *call) { return run_on_host(call, 0); }
 int ds_mock_adjoint(const ds_call *call) { return run_on_host(call, 1); }
 
-/* Placeholder until the device interface lands: mock pointers are host
- * pointers with a bit set that makes them non-canonical. */
-void *ds_mock_host_ptr(const void *p) { return p ? (void *)((uintptr_t)p ^ DS_MOCK_BIT) : NULL; }

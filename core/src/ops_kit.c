@@ -142,10 +142,10 @@ static int mlp_fwd(const ds_call *c) {
   int64_t B = c->args[0]->dims[0];
   ds_kit_mlp_query_impl(c->ctx, c->kernel_name, "'spec' (#3)", &net, B, &sz);
   int64_t bytes = (B * sz.save + 1) * (int64_t)sizeof(ds_real);
-  ds_real *save = ds_pool_get(c->ctx, bytes); /* the caching pool: no page faults per launch */
+  ds_real *save = ds_pool_get(c->ctx, DS_CPU, bytes); /* the caching pool: no page faults per launch */
   if (!save) return c->host->error(c, "out of memory");
   int rc = ds_kit_mlp_forward_batch(c->ctx, &net, ds_rdata(c->args[1]), ds_rdata(c->args[0]), B, ds_rdata(c->args[3]), save);
-  ds_pool_put(c->ctx, save, bytes);
+  ds_pool_put(c->ctx, DS_CPU, save, bytes);
   return relay(c, rc);
 }
 
@@ -160,14 +160,14 @@ static int mlp_adj(const ds_call *c) {
   int64_t nout = net.sizes[net.layers];
   /* save | recomputed output | backward work */
   int64_t bytes = (B * sz.save + B * nout + sz.batch_work + 1) * (int64_t)sizeof(ds_real);
-  ds_real *mem = ds_pool_get(c->ctx, bytes);
+  ds_real *mem = ds_pool_get(c->ctx, DS_CPU, bytes);
   if (!mem) return c->host->error(c, "out of memory");
   const ds_real *x = ds_rdata(c->args[0]), *w = ds_rdata(c->args[1]);
   int rc = ds_kit_mlp_forward_batch(c->ctx, &net, w, x, B, mem + B * sz.save, mem);
   if (!rc)
     rc = ds_kit_mlp_backward_batch(c->ctx, &net, w, x, mem, ds_rgrad(c->args[3]), B, gx, gw,
                                    mem + B * sz.save + B * nout);
-  ds_pool_put(c->ctx, mem, bytes);
+  ds_pool_put(c->ctx, DS_CPU, mem, bytes);
   return relay(c, rc);
 }
 

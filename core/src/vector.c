@@ -8,23 +8,42 @@
 #include <math.h>
 #include <string.h>
 
-static int same(const char *fn, const ds_tensor *a, const ds_tensor *b) {
-  if (a->count != b->count || a->dtype != DS_REAL || b->dtype != DS_REAL)
-    return ds_fail(a->ctx, DS_ERR_ARG, "%s: tensors of %lld and %lld elements (both must be real and equal in size)", fn,
-                   (long long)a->count, (long long)b->count);
-  return DS_OK;
+/* The vector kernels of each device; NULL: not implemented there yet (the
+ * CUDA kernels come with the CUDA backend). */
+static const ds_vec_ops *const vec_ops[DS_DEVICE_COUNT] = {
+    [DS_CPU] = &ds_vec_cpu,
+    [DS_CUDA] = NULL,
+    [DS_MOCK] = &ds_vec_mock,
+};
+
+/* The kernels for tensor `a`'s device, or NULL with a message naming fn. */
+static const ds_vec_ops *ops_for(const char *fn, const ds_tensor *a) {
+  const ds_vec_ops *o = a->device >= 0 && a->device < DS_DEVICE_COUNT ? vec_ops[a->device] : NULL;
+  if (!o) ds_fail(a->ctx, DS_ERR_ARG, "%s: not implemented on %s yet", fn, ds_device_name(a->device));
+  return o;
 }
 
 static int real(const char *fn, const ds_tensor *a) {
   return a->dtype == DS_REAL ? DS_OK : ds_fail(a->ctx, DS_ERR_ARG, "%s: tensor must be real, not i32", fn);
 }
 
+/* b is an operand of a's op: real, equal in size, on the same device. */
+static int same(const char *fn, const ds_tensor *a, const char *an, const ds_tensor *b, const char *bn) {
+  if (a->count != b->count || a->dtype != DS_REAL || b->dtype != DS_REAL)
+    return ds_fail(a->ctx, DS_ERR_ARG, "%s: tensors of %lld and %lld elements (both must be real and equal in size)", fn,
+                   (long long)a->count, (long long)b->count);
+  if (a->device != b->device)
+    return ds_fail(a->ctx, DS_ERR_ARG, "%s: '%s' is on %s but '%s' is on %s (operands must share a device)", fn, an,
+                   ds_device_name(a->device), bn, ds_device_name(b->device));
+  return DS_OK;
+}
+
 int ds_axpy(ds_tensor *y, double a, const ds_tensor *x) {
-  int rc = same("axpy", y, x);
+  int rc = same("axpy", y, "y", x, "x");
   if (rc) return rc;
-  ds_real *py = y->ptr;
-  const ds_real *px = x->ptr;
-  for (int64_t i = 0; i < y->count; i++) py[i] += (ds_real)(a * px[i]);
+  const ds_vec_ops *o = ops_for("axpy", y);
+  if (!o) return DS_ERR_ARG;
+  o->axpy(y->ptr, a, x->ptr, y->count);
   y->ver++;
   return DS_OK;
 }
@@ -32,8 +51,9 @@ int ds_axpy(ds_tensor *y, double a, const ds_tensor *x) {
 int ds_scal(ds_tensor *y, double a) {
   int rc = real("scal", y);
   if (rc) return rc;
-  ds_real *p = y->ptr;
-  for (int64_t i = 0; i < y->count; i++) p[i] = (ds_real)(a * p[i]);
+  const ds_vec_ops *o = ops_for("scal", y);
+  if (!o) return DS_ERR_ARG;
+  o->scal(y->ptr, a, y->count);
   y->ver++;
   return DS_OK;
 }
@@ -42,35 +62,33 @@ int ds_clamp_inplace(ds_tensor *y, double lo, double hi) {
   int rc = real("clamp_", y);
   if (rc) return rc;
   if (lo > hi) return ds_fail(y->ctx, DS_ERR_ARG, "clamp_: lo=%g is above hi=%g", lo, hi);
-  ds_real *p = y->ptr;
-  for (int64_t i = 0; i < y->count; i++) p[i] = p[i] < lo ? (ds_real)lo : p[i] > hi ? (ds_real)hi : p[i];
+  const ds_vec_ops *o = ops_for("clamp_", y);
+  if (!o) return DS_ERR_ARG;
+  o->clamp(y->ptr, lo, hi, y->count);
   y->ver++;
   return DS_OK;
 }
 
-/* The kit's deterministic blocked dot product (same blocks as core.dot), on
- * the tensor's context threads. */
+/* Deterministic blocked dot product in double (same blocks as core.dot);
+ * NaN with ds_last_error set on bad operands. */
 double ds_vdot(const ds_tensor *a, const ds_tensor *b) {
-  if (same("vdot", a, b)) return NAN;
-  return ds_kit_dot(a->ctx, a->ptr, b->ptr, a->count);
+  if (same("vdot", a, "a", b, "b")) return NAN;
+  const ds_vec_ops *o = ops_for("vdot", a);
+  if (!o) return NAN;
+  return o->dot(a->ptr, b->ptr, a->count);
 }
 
 int ds_adam_step(ds_tensor *p, const ds_tensor *g, ds_tensor *m, ds_tensor *v, double lr, double b1, double b2,
                  double eps, int64_t step) {
-  int rc = same("adam", p, g);
-  if (!rc) rc = same("adam", p, m);
-  if (!rc) rc = same("adam", p, v);
+  int rc = same("adam", p, "param", g, "grad");
+  if (!rc) rc = same("adam", p, "param", m, "m");
+  if (!rc) rc = same("adam", p, "param", v, "v");
   if (rc) return rc;
   if (step < 1) return ds_fail(p->ctx, DS_ERR_ARG, "adam: step must be >= 1, got %lld", (long long)step);
-  ds_real *pp = p->ptr, *pm = m->ptr, *pv = v->ptr;
-  const ds_real *pg = g->ptr;
-  double c1 = 1 - pow(b1, (double)step), c2 = 1 - pow(b2, (double)step);
-  for (int64_t i = 0; i < p->count; i++) {
-    double gi = pg[i];
-    pm[i] = (ds_real)(b1 * pm[i] + (1 - b1) * gi);
-    pv[i] = (ds_real)(b2 * pv[i] + (1 - b2) * gi * gi);
-    pp[i] -= (ds_real)(lr * (pm[i] / c1) / (sqrt(pv[i] / c2) + eps));
-  }
+  const ds_vec_ops *o = ops_for("adam", p);
+  if (!o) return DS_ERR_ARG;
+  const double c[6] = {lr, b1, b2, eps, 1 - pow(b1, (double)step), 1 - pow(b2, (double)step)};
+  o->adam(p->ptr, g->ptr, m->ptr, v->ptr, p->count, c);
   p->ver++;
   m->ver++;
   v->ver++;
@@ -78,13 +96,14 @@ int ds_adam_step(ds_tensor *p, const ds_tensor *g, ds_tensor *m, ds_tensor *v, d
 }
 
 int ds_tensor_add_grad(ds_tensor *t, const ds_tensor *g) {
-  int rc = same("add_grad", t, g);
+  int rc = same("add_grad", t, "tensor", g, "grad");
   if (rc) return rc;
+  const ds_vec_ops *o = ops_for("add_grad", t);
+  if (!o) return DS_ERR_ARG;
   ds_tensor *dst = ds_tensor_ensure_grad(t);
   if (!dst) return ds_fail(t->ctx, DS_ERR_NOMEM, "add_grad: out of memory");
-  ds_real *pd = dst->ptr;
-  const ds_real *ps = g->ptr;
-  for (int64_t i = 0; i < t->count; i++) pd[i] += ps[i];
+  /* grad += 1 * g is bitwise grad += g: 1 * x and its rounding are exact */
+  o->axpy(dst->ptr, 1.0, g->ptr, t->count);
   return DS_OK;
 }
 
@@ -101,13 +120,15 @@ int ds_fill_randn(ds_tensor *t, uint64_t seed, double mean, double std) {
   int rc = real("randn", t);
   if (rc) return rc;
   uint64_t s = seed * 0x2545f4914f6cdd1dull + 1;
-  ds_real *p = t->ptr;
+  ds_real *p = ds_host_view(t, 0, "randn"); /* generated on the host, the same stream for every device */
+  if (!p) return DS_ERR_NOMEM;
   for (int64_t i = 0; i < t->count; i += 2) {
     double u = uniform01(&s), v = uniform01(&s);
     double r = sqrt(-2 * log(u));
     p[i] = (ds_real)(mean + std * r * cos(2 * M_PI * v));
     if (i + 1 < t->count) p[i + 1] = (ds_real)(mean + std * r * sin(2 * M_PI * v));
   }
+  if ((rc = ds_host_commit(t, p))) return rc;
   t->ver++;
   return DS_OK;
 }
@@ -116,8 +137,10 @@ int ds_fill_uniform(ds_tensor *t, uint64_t seed, double lo, double hi) {
   int rc = real("rand", t);
   if (rc) return rc;
   uint64_t s = seed * 0x2545f4914f6cdd1dull + 7;
-  ds_real *p = t->ptr;
+  ds_real *p = ds_host_view(t, 0, "rand");
+  if (!p) return DS_ERR_NOMEM;
   for (int64_t i = 0; i < t->count; i++) p[i] = (ds_real)(lo + (hi - lo) * uniform01(&s));
+  if ((rc = ds_host_commit(t, p))) return rc;
   t->ver++;
   return DS_OK;
 }
@@ -139,10 +162,18 @@ int ds_image_resize(ds_tensor *dst, const ds_tensor *src) {
   if (src->ndim < 2 || src->ndim > 3 || dst->ndim != src->ndim || (src->ndim == 3 && src->dims[2] != dst->dims[2]) ||
       src->dtype != DS_REAL || dst->dtype != DS_REAL)
     return ds_fail(src->ctx, DS_ERR_ARG, "image_resize: source and destination must be real {h, w[, c]} with equal channels");
+  if (src->device != dst->device)
+    return ds_fail(src->ctx, DS_ERR_ARG, "image_resize: destination is on %s but source is on %s", ds_device_name(dst->device),
+                   ds_device_name(src->device));
   int64_t H = dst->dims[0], W = dst->dims[1], h = src->dims[0], w = src->dims[1];
   int64_t c = src->ndim == 3 ? src->dims[2] : 1;
-  const ds_real *s = src->ptr;
-  ds_real *d = dst->ptr;
+  /* resampled on the host; off the CPU both images travel through host copies */
+  const ds_real *s = ds_host_view(src, 1, "image_resize");
+  ds_real *d = s ? ds_host_view(dst, 0, "image_resize") : NULL;
+  if (!d) {
+    if (s) ds_host_done(src, (void *)s);
+    return DS_ERR_NOMEM;
+  }
   for (int64_t i = 0; i < H; i++) {
     int64_t y0, y1;
     double fy = source_coord(i, H, h, &y0, &y1);
@@ -156,18 +187,24 @@ int ds_image_resize(ds_tensor *dst, const ds_tensor *src) {
       }
     }
   }
+  ds_host_done(src, (void *)s);
+  int rc = ds_host_commit(dst, d);
+  if (rc) return rc;
   dst->ver++;
   return DS_OK;
 }
 
 int ds_tensor_range(const ds_tensor *t, double *lo, double *hi) {
   if (t->count == 0) return ds_fail(t->ctx, DS_ERR_ARG, "range: empty tensor");
+  const void *p = ds_host_view(t, 1, "range");
+  if (!p) return DS_ERR_NOMEM;
   double a = INFINITY, b = -INFINITY;
   for (int64_t i = 0; i < t->count; i++) {
-    double v = t->dtype == DS_I32 ? ((const int32_t *)t->ptr)[i] : ((const ds_real *)t->ptr)[i];
+    double v = t->dtype == DS_I32 ? ((const int32_t *)p)[i] : ((const ds_real *)p)[i];
     if (v < a) a = v;
     if (v > b) b = v;
   }
+  ds_host_done(t, (void *)p);
   *lo = a;
   *hi = b;
   return DS_OK;

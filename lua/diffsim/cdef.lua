@@ -1,5 +1,6 @@
--- The only ffi.cdef of diffsim: the public C API of core/include/diffsim/core.h.
--- tests/lua/cdef_spec.lua checks that every function declared there appears here.
+-- The only ffi.cdef of diffsim: the public C API of core/include/diffsim/core.h
+-- and device.h. tests/lua/cdef_spec.lua checks that every function declared
+-- there appears here.
 -- `real` is substituted with float or double for the precision in use.
 return function(real)
   return ([[
@@ -50,6 +51,9 @@ void ds_mem_trim(ds_ctx *ctx);
 ds_tensor *ds_tensor_new(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape);
 ds_tensor *ds_tensor_empty(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape);
 ds_tensor *ds_tensor_empty_like(const ds_tensor *t);
+ds_tensor *ds_tensor_new_on(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape, int device);
+ds_tensor *ds_tensor_empty_on(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape, int device);
+ds_tensor *ds_tensor_to(const ds_tensor *t, int device);
 void ds_tensor_retain(ds_tensor *t);
 void ds_tensor_release(ds_tensor *t);
 int ds_tensor_bump(ds_tensor *t);
@@ -122,6 +126,18 @@ int ds_tensor_add_grad(ds_tensor *t, const ds_tensor *g);
 int ds_fill_randn(ds_tensor *t, uint64_t seed, double mean, double std);
 int ds_fill_uniform(ds_tensor *t, uint64_t seed, double lo, double hi);
 int ds_tensor_range(const ds_tensor *t, double *lo, double *hi);
+
+int ds_device_count(void);
+const char *ds_device_name(int device);
+int ds_device_find(const char *name);
+int ds_device_available(int device);
+const char *ds_device_unavailable(int device);
+void *ds_device_alloc(ds_ctx *ctx, int device, int64_t bytes);
+void ds_device_free(ds_ctx *ctx, int device, void *ptr);
+int ds_device_copy(ds_ctx *ctx, int dst_device, void *dst, int src_device, const void *src, int64_t bytes);
+int ds_device_memset(ds_ctx *ctx, int device, void *dst, int byte, int64_t bytes);
+int ds_device_fill(ds_ctx *ctx, int device, void *dst, const void *value, int elem_size, int64_t count);
+int ds_device_sync(ds_ctx *ctx, int device);
 
 ds_tensor *ds_png_read(ds_ctx *ctx, const char *path);
 int ds_png_write(ds_ctx *ctx, const char *path, const ds_tensor *img);

@@ -320,20 +320,29 @@ return function(ds)
     function(a, b) local out = empty_like(b); rdiv_k:launch({b, out}, {a}); return out end)
 
   local scalar = {}
+  -- Outputs live on their first input's device.
+  local on = {}
+  local function where(x)
+    local d = ds.is_tensor(x) and x.p ~= nil and x.p.device or 0
+    if d == 0 then return nil end
+    local o = on[d]
+    if not o then o = {device = ffi.string(C.ds_device_name(d))}; on[d] = o end
+    return o
+  end
   local function reduce(name)
     local k = K[name]
     return function(x)
-      local out = empty(scalar)
+      local out = empty(scalar, where(x))
       k:launch({x, out})
       return out
     end
   end
   ds.sum, ds.mean, ds.norm = reduce("sum"), reduce("mean"), reduce("norm")
-  function ds.dot(a, b) local out = empty(scalar); K.dot:launch({a, b, out}); return out end
+  function ds.dot(a, b) local out = empty(scalar, where(a)); K.dot:launch({a, b, out}); return out end
   function ds.sum_rows(x)
     local s = x:shape()
     table.remove(s, 1)
-    local out = empty(s)
+    local out = empty(s, where(x))
     K.sum_rows:launch({x, out})
     return out
   end
@@ -347,7 +356,7 @@ return function(ds)
     if V(a2).ndim ~= 2 or V(b2).ndim ~= 2 then error("ds.matmul: operands must be 1-D or 2-D", 2) end
     local m = ta and V(a2).dims[1] or V(a2).dims[0]
     local n = tb and V(b2).dims[0] or V(b2).dims[1]
-    local out = empty({tonumber(m), tonumber(n)})
+    local out = empty({tonumber(m), tonumber(n)}, where(a))
     K.matmul:launch({a2, b2, out}, {ta and 1 or 0, tb and 1 or 0})
     if vec_a and vec_b then return ds.reshape(out, {}) end
     if vec_a or vec_b then return ds.reshape(out, {out:numel()}) end
@@ -377,24 +386,24 @@ return function(ds)
     return s
   end
   function ds.gather(src, idx)
-    local out = empty(rows_shape(src, idx:numel()))
+    local out = empty(rows_shape(src, idx:numel()), where(src))
     K.gather:launch({src, idx, out})
     return out
   end
   function ds.scatter_add(src, idx, nrows, into)
-    local out = into or ds.zeros(rows_shape(src, nrows))
+    local out = into or ds.zeros(rows_shape(src, nrows), where(src))
     K.scatter_add:launch({src, idx, out})
     return out
   end
   -- element i (1-based, flat) of x as a one-element tensor
   function ds.pick(x, i)
-    local out = empty(scalar)
+    local out = empty(scalar, where(x))
     K.pick:launch({x, out}, {i - 1})
     return out
   end
   -- rows [start, start + count) of x, 1-based start like Lua
   function ds.slice_rows(x, start, count)
-    local out = empty(rows_shape(x, count))
+    local out = empty(rows_shape(x, count), where(x))
     K.slice_rows:launch({x, out}, {start - 1})
     return out
   end
@@ -405,7 +414,7 @@ return function(ds)
       if not is_tensor(list[i]) or V(list[i]).ndim < 1 then error("ds.concat: element " .. i .. " must be a tensor with rows", 2) end
       rows = rows + tonumber(V(list[i]).dims[0])
     end
-    local out = ds.zeros(rows_shape(list[1], rows))
+    local out = ds.zeros(rows_shape(list[1], rows), where(list[1]))
     local at = 0
     for i = 1, #list do
       K.place_rows:launch({list[i], out}, {at})

@@ -117,48 +117,93 @@ return function(ds)
   end
   ds.wrap = wrap
 
-  local function dtype_code(dtype, fn)
+  local function dtype_code(dtype, fn, level)
     if dtype == nil or dtype == "real" or dtype == "f32" or dtype == "f64" then return DS_REAL end
     if dtype == "i32" then return DS_I32 end
-    error(fn .. ": unknown dtype '" .. tostring(dtype) .. "' (use 'real' or 'i32')", 3)
+    error(fn .. ": unknown dtype '" .. tostring(dtype) .. "' (use 'real' or 'i32')", level + 1)
+  end
+
+  -- Devices by name, in id order: "cpu", "cuda", "mock".
+  local device_names = {}
+  for d = 0, C.ds_device_count() - 1 do device_names[d] = ffi.string(C.ds_device_name(d)) end
+  local function device_code(name, fn, level)
+    if name == nil then return 0 end
+    local d = type(name) == "string" and C.ds_device_find(name) or -1
+    if d < 0 then
+      local known = {}
+      for i = 0, #device_names do known[#known + 1] = device_names[i] end
+      error(fn .. ": unknown device '" .. tostring(name) .. "' (expected " .. table.concat(known, ", ") .. ")", level + 1)
+    end
+    local why = C.ds_device_unavailable(d)
+    if why ~= nil then error(fn .. ": device '" .. name .. "' is not available: " .. ffi.string(why), level + 1) end
+    return d
+  end
+  ds.device_code = device_code
+
+  -- Available devices, in id order (the CPU first).
+  function ds.devices()
+    local out = {}
+    for d = 0, #device_names do
+      if C.ds_device_available(d) ~= 0 then out[#out + 1] = device_names[d] end
+    end
+    return out
+  end
+
+  -- Where ds.empty and friends take a dtype: a dtype string ("real", "i32"),
+  -- or an options table {dtype =, device =}.
+  local function options(opts, fn, level)
+    local dtype, device = opts, nil
+    if type(opts) == "table" then dtype, device = opts.dtype, opts.device end
+    return dtype_code(dtype, fn, level + 1), device_code(device, fn, level + 1)
   end
 
   local function fill_shape(shape, fn)
     if type(shape) == "number" then shape = {shape} end
-    if type(shape) ~= "table" then error(fn .. ": shape must be a table of sizes", 3) end
-    if #shape > 4 then error(fn .. ": at most 4 dims, got " .. #shape, 3) end
+    if type(shape) ~= "table" then error(fn .. ": shape must be a table of sizes", 4) end
+    if #shape > 4 then error(fn .. ": at most 4 dims, got " .. #shape, 4) end
     for i = 1, #shape do
       local n = shape[i]
       if type(n) ~= "number" or n < 0 or n ~= math.floor(n) then
-        error(fn .. ": dimension " .. i .. " must be a non-negative integer, got " .. tostring(n), 3)
+        error(fn .. ": dimension " .. i .. " must be a non-negative integer, got " .. tostring(n), 4)
       end
       shape_buf[i - 1] = n
     end
     return #shape
   end
 
-  function ds.empty(shape, dtype)
-    local nd = fill_shape(shape, "ds.empty")
-    return wrap(C.ds_tensor_empty(ctx, dtype_code(dtype, "ds.empty"), nd, shape_buf))
+  -- A new tensor for the public constructors; `fn` names the one called, and
+  -- errors point at its caller.
+  local function make(shape, opts, fn, zero)
+    local nd = fill_shape(shape, fn)
+    local dtype, device = options(opts, fn, 3)
+    if zero then return wrap(C.ds_tensor_new_on(ctx, dtype, nd, shape_buf, device)) end
+    return wrap(C.ds_tensor_empty_on(ctx, dtype, nd, shape_buf, device))
   end
-  function ds.zeros(shape, dtype)
-    local nd = fill_shape(shape, "ds.zeros")
-    return wrap(C.ds_tensor_new(ctx, dtype_code(dtype, "ds.zeros"), nd, shape_buf))
-  end
-  function ds.full(shape, v, dtype)
+
+  function ds.empty(shape, opts) return make(shape, opts, "ds.empty", false) end
+  function ds.zeros(shape, opts) return make(shape, opts, "ds.zeros", true) end
+  function ds.full(shape, v, opts)
     if type(v) ~= "number" then error("ds.full: value must be a number", 2) end
-    local t = ds.empty(shape, dtype)
-    C.ds_tensor_fill(t.p, v)
+    local t = make(shape, opts, "ds.full", false)
+    check(C.ds_tensor_fill(t.p, v), 2)
     return t
   end
-  function ds.ones(shape, dtype) return ds.full(shape, 1, dtype) end
-  function ds.randn(shape, seed, std)
-    local t = ds.empty(shape)
+  function ds.ones(shape, opts)
+    local t = make(shape, opts, "ds.ones", false)
+    check(C.ds_tensor_fill(t.p, 1), 2)
+    return t
+  end
+  -- ds.randn(shape, seed, std [, opts]) or ds.randn(shape, {seed =, std =, device =})
+  function ds.randn(shape, seed, std, opts)
+    if type(seed) == "table" then seed, std, opts = seed.seed, seed.std, seed end
+    local t = make(shape, opts, "ds.randn", false)
     check(C.ds_fill_randn(t.p, seed or 0, 0, std or 1), 2)
     return t
   end
-  function ds.rand(shape, seed, lo, hi)
-    local t = ds.empty(shape)
+  -- ds.rand(shape, seed, lo, hi [, opts]) or ds.rand(shape, {seed =, lo =, hi =, device =})
+  function ds.rand(shape, seed, lo, hi, opts)
+    if type(seed) == "table" then seed, lo, hi, opts = seed.seed, seed.lo, seed.hi, seed end
+    local t = make(shape, opts, "ds.rand", false)
     check(C.ds_fill_uniform(t.p, seed or 0, lo or 0, hi or 1), 2)
     return t
   end
@@ -167,14 +212,19 @@ return function(ds)
     for i = 0, V(t).ndim - 1 do s[i + 1] = tonumber(V(t).dims[i]) end
     return s
   end
+  -- Same shape, dtype and device.
   function ds.empty_like(t) return wrap(C.ds_tensor_empty_like(V(t))) end
-  function ds.zeros_like(t) return ds.zeros(shape_of(t), V(t).dtype == DS_I32 and "i32" or nil) end
+  function ds.zeros_like(t)
+    local p = V(t)
+    return wrap(C.ds_tensor_new_on(ctx, p.dtype, p.ndim, p.dims, p.device))
+  end
 
-  -- ds.tensor{1, 2, 3}, ds.tensor{{1, 2}, {3, 4}}, ds.tensor(tbl, "i32"), ds.tensor(5)
-  function ds.tensor(tbl, dtype)
+  -- ds.tensor{1, 2, 3}, ds.tensor{{1, 2}, {3, 4}}, ds.tensor(tbl, "i32"), ds.tensor(5),
+  -- ds.tensor(tbl, {dtype = "i32", device = "mock"})
+  function ds.tensor(tbl, opts)
     if type(tbl) == "number" then
-      local t = ds.empty({}, dtype)
-      C.ds_tensor_set(t.p, 0, tbl)
+      local t = make({}, opts, "ds.tensor", false)
+      check(C.ds_tensor_set(t.p, 0, tbl), 2)
       return t
     end
     if type(tbl) ~= "table" then error("ds.tensor: expected a number or a (nested) table of numbers", 2) end
@@ -201,7 +251,7 @@ return function(ds)
       for i = 1, #x do walk(x[i], d + 1) end
     end
     walk(tbl, 1)
-    local t = ds.empty(shape, dtype)
+    local t = make(shape, opts, "ds.tensor", false)
     check(C.ds_tensor_from_doubles(t.p, buf, n), 2)
     return t
   end
@@ -215,8 +265,20 @@ return function(ds)
   function methods.numel(t) return tonumber(V(t).count) end
   function methods.dim(t) return V(t).ndim end
   function methods.dtype_name(t) return V(t).dtype == DS_I32 and "i32" or "real" end
+  -- Only CPU memory has host addresses; a raw pointer into a device would
+  -- crash (mock) or be garbage (cuda) when dereferenced from Lua.
   function methods.data(t)
-    return ffi.cast(t.p.dtype == DS_I32 and "int32_t *" or "ds_real *", t.p.ptr)
+    local p = V(t)
+    if p.device ~= 0 then
+      error("tensor:data: the tensor is on device '" .. device_names[p.device] ..
+            "', whose memory the host cannot read; use t:to('cpu') first", 2)
+    end
+    return ffi.cast(p.dtype == DS_I32 and "int32_t *" or "ds_real *", p.ptr)
+  end
+  -- A copy on another device ("cpu", "cuda", "mock"); never recorded, no grad.
+  function methods.to(t, device)
+    local d = device_code(device, "tensor:to", 2)
+    return wrap(C.ds_tensor_to(V(t), d))
   end
   function methods.item(t)
     if V(t).count ~= 1 then error("tensor:item: tensor has " .. tonumber(V(t).count) .. " elements, not 1", 2) end
@@ -231,7 +293,7 @@ return function(ds)
   function methods.totable(t)
     local n = tonumber(V(t).count)
     local buf = ffi.new("double[?]", math.max(n, 1))
-    C.ds_tensor_to_doubles(t.p, buf, n)
+    check(C.ds_tensor_to_doubles(t.p, buf, n), 2)
     local shape, k = shape_of(t), 0
     if #shape == 0 then return buf[0] end
     local function build(d)
@@ -252,7 +314,7 @@ return function(ds)
   function methods.tolist(t)
     local n = tonumber(V(t).count)
     local buf = ffi.new("double[?]", math.max(n, 1))
-    C.ds_tensor_to_doubles(t.p, buf, n)
+    check(C.ds_tensor_to_doubles(t.p, buf, n), 2)
     local out = {}
     for i = 1, n do out[i] = buf[i - 1] end
     return out
@@ -267,7 +329,7 @@ return function(ds)
   function methods.zero_grad(t) C.ds_tensor_zero_grad(t.p); return t end
   function methods.drop_grad(t) C.ds_tensor_drop_grad(t.p); return t end
   function methods.copy_(t, src) check(C.ds_tensor_copy(t.p, src.p), 2); return t end
-  function methods.fill_(t, v) C.ds_tensor_fill(t.p, v); return t end
+  function methods.fill_(t, v) check(C.ds_tensor_fill(V(t), v), 2); return t end
   function methods.clamp_(t, lo, hi) check(C.ds_clamp_inplace(t.p, lo, hi), 2); return t end
   function methods.axpy_(t, a, x) check(C.ds_axpy(t.p, a, x.p), 2); return t end
   function methods.scale_(t, a) check(C.ds_scal(t.p, a), 2); return t end
@@ -296,6 +358,7 @@ return function(ds)
 
   mt.__index = function(t, k)
     if k == "grad" then return grad_of(t) end
+    if k == "device" then return device_names[V(t).device] end
     return methods[k]
   end
   mt.__tostring = function(t)

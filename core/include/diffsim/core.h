@@ -98,11 +98,16 @@ void ds_mem_trim(ds_ctx *ctx);              /* return cached blocks to the OS */
 /* ---- tensors ---------------------------------------------------------- */
 ds_tensor *ds_tensor_new(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape);  /* zeroed */
 ds_tensor *ds_tensor_empty(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape); /* uninitialised */
-ds_tensor *ds_tensor_empty_like(const ds_tensor *t); /* same shape and dtype, uninitialised */
+ds_tensor *ds_tensor_empty_like(const ds_tensor *t); /* same shape, dtype and device, uninitialised */
+/* On a device (ds_device; see diffsim/device.h for which are available). An
+ * unavailable device is an error that says why. */
+ds_tensor *ds_tensor_new_on(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape, int device);   /* zeroed */
+ds_tensor *ds_tensor_empty_on(ds_ctx *ctx, int dtype, int ndim, const int64_t *shape, int device); /* uninitialised */
+ds_tensor *ds_tensor_to(const ds_tensor *t, int device); /* a new copy on `device` (no grad, not recorded) */
 void ds_tensor_retain(ds_tensor *t);
 void ds_tensor_release(ds_tensor *t);
 int ds_tensor_bump(ds_tensor *t);            /* record an outside write (raw pointer) */
-int ds_tensor_copy(ds_tensor *dst, const ds_tensor *src);
+int ds_tensor_copy(ds_tensor *dst, const ds_tensor *src); /* across devices too */
 int ds_tensor_fill(ds_tensor *t, double v);
 int ds_tensor_set_requires_grad(ds_tensor *t, int on);
 int ds_tensor_retain_grad(ds_tensor *t);
@@ -111,7 +116,8 @@ ds_tensor *ds_tensor_ensure_grad(ds_tensor *t); /* allocates a zero grad if none
 void ds_tensor_zero_grad(ds_tensor *t);
 void ds_tensor_drop_grad(ds_tensor *t);
 int ds_tensor_reshape(ds_tensor *t, int ndim, const int64_t *shape); /* same numel */
-/* element access for tests and small host work; index is the flat index */
+/* element access for tests and small host work; index is the flat index.
+ * On a device other than the CPU these copy through the host. */
 double ds_tensor_get(const ds_tensor *t, int64_t i);
 int ds_tensor_set(ds_tensor *t, int64_t i, double v);
 int ds_tensor_from_doubles(ds_tensor *t, const double *src, int64_t n);
@@ -181,7 +187,8 @@ uint64_t ds_watch_pop(ds_ctx *ctx);
 int ds_tape_segment_io(ds_tape *tape, int64_t record, ds_tensor **inputs, int *ninputs,
                        ds_tensor **outputs, int *noutputs);
 
-/* ---- in-place vector updates (optimizers; never recorded) ------------- */
+/* ---- in-place vector updates (optimizers; never recorded) -------------
+ * Operands must share a device; cpu and mock are implemented, cuda not yet. */
 int ds_axpy(ds_tensor *y, double a, const ds_tensor *x);    /* y += a x */
 int ds_scal(ds_tensor *y, double a);                         /* y *= a */
 int ds_clamp_inplace(ds_tensor *y, double lo, double hi);

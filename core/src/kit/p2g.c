@@ -180,7 +180,7 @@ static void scatter_phase(int64_t t0, int64_t t1, void *u) {
 static void release(ds_ctx *ctx, void *work, char *mem, size_t bytes) {
   if (work) return;
   if (ctx)
-    ds_pool_put(ctx, mem, (int64_t)bytes);
+    ds_pool_put(ctx, DS_CPU, mem, (int64_t)bytes);
   else
     ds_aligned_free(mem);
 }
@@ -196,7 +196,7 @@ int ds_kit_p2g_impl(ds_ctx *ctx, const char *who, const char *xname, const ds_ki
   layout L = layout_of(&B, np, g->channels);
   if (B.nchunks * B.nblocks > 0x7fffffff) return ds_fail(ctx, DS_ERR_ARG, "%s: grid too large to bin", who);
   /* no caller work: the context's caching pool (a step loop reuses one block) */
-  char *mem = work ? work : ctx ? ds_pool_get(ctx, (int64_t)L.total) : ds_aligned_alloc(L.total);
+  char *mem = work ? work : ctx ? ds_pool_get(ctx, DS_CPU, (int64_t)L.total) : ds_aligned_alloc(L.total);
   if (!mem) return ds_fail(ctx, DS_ERR_NOMEM, "%s: out of memory for %zu bytes of binning work", who, L.total);
   p2g_job j = {pg_geom_of(g), B, x, v, grid, np, (int32_t *)(mem + L.blk), (int32_t *)(mem + L.hist),
                (int32_t *)(mem + L.start), (int64_t *)(mem + L.bad), (ds_real *)(mem + L.xs),

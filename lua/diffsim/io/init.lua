@@ -87,14 +87,21 @@ return function(ds)
     return ds.no_grad(ds.affine, t, 1 / (hi - lo), -lo / (hi - lo))
   end
 
+  -- Images are made on the host: a tensor on another device is copied to the
+  -- CPU first (normalising runs a kernel, which must find CPU tensors).
+  local function on_cpu(t) return t.device == "cpu" and t or t:to("cpu") end
+
   function io_.write_png(path, t, opts)
     if not ds.is_tensor(t) then error("ds.io.write_png: image must be a tensor", 2) end
-    ds.check(C.ds_png_write(ctx, path, normalised(t, opts or {}).p), 2)
+    ds.check(C.ds_png_write(ctx, path, normalised(on_cpu(t), opts or {}).p), 2)
   end
 
   function io_.write_gif(path, frames, opts)
     opts = opts or {}
     if type(frames) ~= "table" or #frames == 0 then error("ds.io.write_gif: expected a list of frames", 2) end
+    for i = 1, #frames do
+      if not ds.is_tensor(frames[i]) then error("ds.io.write_gif: frame " .. i .. " is not a tensor", 2) end
+    end
     local shape = frames[1]:shape()
     local n = #frames
     local all = ds.empty({n, unpack(shape)})
@@ -102,7 +109,7 @@ return function(ds)
     local dst = all:data()
     for i = 1, n do
       if frames[i]:numel() ~= per then error("ds.io.write_gif: frame " .. i .. " has another size", 2) end
-      ffi.copy(dst + (i - 1) * per, normalised(frames[i], opts):data(), per * ffi.sizeof("ds_real"))
+      ffi.copy(dst + (i - 1) * per, normalised(on_cpu(frames[i]), opts):data(), per * ffi.sizeof("ds_real"))
     end
     ds.check(C.ds_gif_write(ctx, path, all.p, opts.delay or 4), 2)
   end

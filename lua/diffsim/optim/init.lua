@@ -2,7 +2,10 @@
 --   local opt = ds.optim.adam(params, {lr = 1e-2})
 --   opt:zero_grad(); local loss = tape:record(f); tape:backward(loss); opt:step()
 --   ds.optim.lbfgs(params, {...}):step(closure)   -- closure: zero_grad, record, backward, return loss
--- The arithmetic runs in C (ds_axpy, ds_adam_step, ...), never element by element in Lua.
+-- The arithmetic runs in C (ds_axpy, ds_adam_step, ...), never element by element in Lua,
+-- on the parameters' device: state buffers are made with zeros_like/detach, so
+-- they live beside their parameter, and a failed update raises (e.g. an op not
+-- implemented on that device yet, or a grad on another device).
 return function(ds)
   local C = ds.C
   local optim = {}
@@ -82,11 +85,11 @@ return function(ds)
       if g then
         if self.momentum ~= 0 then
           local b = self.bufs[i]
-          C.ds_scal(b.p, self.momentum)
-          C.ds_axpy(b.p, 1, g.p)
-          C.ds_axpy(p.p, -self.lr, b.p)
+          ds.check(C.ds_scal(b.p, self.momentum), 2)
+          ds.check(C.ds_axpy(b.p, 1, g.p), 2)
+          ds.check(C.ds_axpy(p.p, -self.lr, b.p), 2)
         else
-          C.ds_axpy(p.p, -self.lr, g.p)
+          ds.check(C.ds_axpy(p.p, -self.lr, g.p), 2)
         end
       end
     end
