@@ -11,10 +11,18 @@
  * float atomics, each fixed block of rows scatters into its own buffer covering
  * just the rows its samples reach, and a second pass adds the buffers into the
  * gradient row by row in block order. Blocks depend only on the grid size, so
- * the gradient is bitwise the same for any thread count. */
+ * the gradient is bitwise the same for any thread count.
+ *
+ * The interpolation and its adjoint are written once, in interp.h; this file is
+ * the traversal: which cells, in which order, on which thread.
+ *
+ * Memory: per-call tables come from host->scratch. The per-block scatter
+ * buffers and sample tables are sized by where a block's samples land, known
+ * only inside the worker, and host->scratch serves the calling thread only, so
+ * those come from host->alloc (thread-safe) and are freed before returning. */
 #include <stdlib.h>
 
-#include "smoke.h"
+#include "interp.h"
 
 typedef struct adv {
   grid g;
@@ -123,9 +131,8 @@ static inline __attribute__((always_inline)) void samp2(int per, ds_real fi, int
   }
 }
 
-#define BILERP(f, ra, rb, ca, cb, wx, wy) \
-  ((1 - (wx)) * ((1 - (wy)) * (f)[(ra) + (ca)] + (wy) * (f)[(ra) + (cb)]) + \
-   (wx) * ((1 - (wy)) * (f)[(rb) + (ca)] + (wy) * (f)[(rb) + (cb)]))
+/* Loads the four corners (32-bit offsets) for interp.h. */
+#define BILERP(f, ra, rb, ca, cb, wx, wy) bilerp_at(f, (ra) + (ca), (ra) + (cb), (rb) + (ca), (rb) + (cb), wx, wy)
 
 SMOKE_CLONES static void row_fwd2(int per, int nf, const ds_real *restrict f0, const ds_real *restrict f1,
                                   ds_real *restrict o0, ds_real *restrict o1, const ds_real *restrict vx,
@@ -174,13 +181,13 @@ SMOKE_CLONES static void row_adj2(int per, int nf, const ds_real *restrict f0, c
     samp2(PER, fi, j, vx[j], vy[j], nx, ny, &ra, &rb, &ca, &cb, &lx, &wx, &wy, &mx, &my);                \
     ra_[j] = ra, rb_[j] = rb, ca_[j] = ca, cb_[j] = cb, lx_[j] = lx, wx_[j] = wx, wy_[j] = wy;          \
     if (GRAD) {                                                                                          \
-      ds_real g = g0[j], a = f0[ra + ca], b = f0[ra + cb], c = f0[rb + ca], d = f0[rb + cb];             \
-      ds_real gx = g * (((1 - wy) * c + wy * d) - ((1 - wy) * a + wy * b));                              \
-      ds_real gy = g * ((1 - wx) * (b - a) + wx * (d - c));                                              \
+      ds_real sx, sy;                                                                                    \
+      bilerp_slopes(f0[ra + ca], f0[ra + cb], f0[rb + ca], f0[rb + cb], wx, wy, &sx, &sy);               \
+      ds_real gx = g0[j] * sx, gy = g0[j] * sy;                                                          \
       if (NF == 2) {                                                                                     \
-        ds_real h = g1[j], a1 = f1[ra + ca], b1 = f1[ra + cb], c1 = f1[rb + ca], d1 = f1[rb + cb];       \
-        gx += h * (((1 - wy) * c1 + wy * d1) - ((1 - wy) * a1 + wy * b1));                               \
-        gy += h * ((1 - wx) * (b1 - a1) + wx * (d1 - c1));                                               \
+        bilerp_slopes(f1[ra + ca], f1[ra + cb], f1[rb + ca], f1[rb + cb], wx, wy, &sx, &sy);             \
+        gx += g1[j] * sx;                                                                                \
+        gy += g1[j] * sy;                                                                                \
       }                                                                                                  \
       gvx[j] -= (ds_real)mx * gx;                                                                        \
       gvy[j] -= (ds_real)my * gy;                                                                        \
@@ -225,11 +232,11 @@ static inline __attribute__((always_inline)) void axis1(int per, ds_real pos, in
   }
 }
 
-#define TRILERP(f, o00, o01, o10, o11, za, zb, wx, wy, wz)                                        \
-  ((1 - (wx)) * ((1 - (wy)) * ((1 - (wz)) * (f)[(o00) + (za)] + (wz) * (f)[(o00) + (zb)]) +           \
-                 (wy) * ((1 - (wz)) * (f)[(o01) + (za)] + (wz) * (f)[(o01) + (zb)])) +                \
-   (wx) * ((1 - (wy)) * ((1 - (wz)) * (f)[(o10) + (za)] + (wz) * (f)[(o10) + (zb)]) +                 \
-           (wy) * ((1 - (wz)) * (f)[(o11) + (za)] + (wz) * (f)[(o11) + (zb)])))
+/* Loads the eight corners (32-bit offsets) in interp.h's order. */
+#define CORNERS3(c, f, o00, o01, o10, o11, za, zb)                                                     \
+  const ds_real c[8] = {(f)[(o00) + (za)], (f)[(o00) + (zb)], (f)[(o01) + (za)], (f)[(o01) + (zb)],    \
+                        (f)[(o10) + (za)], (f)[(o10) + (zb)], (f)[(o11) + (za)], (f)[(o11) + (zb)]}
+#define TRILERP(f, o00, o01, o10, o11, za, zb, wx, wy, wz) trilerp_at(f, o00, o01, o10, o11, za, zb, wx, wy, wz)
 
 #define SAMP3(PER)                                                                                   \
   int xa, xb, xl, ya, yb, yl, za, zb, zl, mx, my, mz;                                               \
@@ -289,14 +296,12 @@ typedef struct samp3buf {
 /* The velocity gradient of one field at the sample: d f / d(x, y, z). */
 #define GRAD3(f, g)                                                                                  \
   {                                                                                                  \
-    ds_real f000 = (f)[o00 + za], f001 = (f)[o00 + zb], f010 = (f)[o01 + za], f011 = (f)[o01 + zb];  \
-    ds_real f100 = (f)[o10 + za], f101 = (f)[o10 + zb], f110 = (f)[o11 + za], f111 = (f)[o11 + zb];  \
-    ds_real e00 = (1 - wz) * f000 + wz * f001, e01 = (1 - wz) * f010 + wz * f011;                     \
-    ds_real e10 = (1 - wz) * f100 + wz * f101, e11 = (1 - wz) * f110 + wz * f111;                     \
-    gx += (g) * (((1 - wy) * e10 + wy * e11) - ((1 - wy) * e00 + wy * e01));                          \
-    gy += (g) * ((1 - wx) * (e01 - e00) + wx * (e11 - e10));                                          \
-    gz += (g) * ((1 - wx) * ((1 - wy) * (f001 - f000) + wy * (f011 - f010)) +                         \
-                 wx * ((1 - wy) * (f101 - f100) + wy * (f111 - f110)));                               \
+    CORNERS3(cf, f, o00, o01, o10, o11, za, zb);                                                     \
+    ds_real sx, sy, sz;                                                                              \
+    trilerp_slopes(cf, wx, wy, wz, &sx, &sy, &sz);                                                   \
+    gx += (g) * sx;                                                                                  \
+    gy += (g) * sy;                                                                                  \
+    gz += (g) * sz;                                                                                  \
   }
 
 #define ADJ3_LOOP(PER, NF, GRAD)                                                                     \
@@ -374,7 +379,7 @@ static void fwd2(int64_t b0, int64_t b1, void *u) {
         const int64_t c00 = x0 * ny + y0, c01 = x0 * ny + y1, c10 = x1 * ny + y0, c11 = x1 * ny + y1;
         for (int q = 0; q < A->nf; q++) {
           const ds_real *f = A->f[q];
-          A->out[q][idx] = (1 - rw) * ((1 - bw) * f[c00] + bw * f[c01]) + rw * ((1 - bw) * f[c10] + bw * f[c11]);
+          A->out[q][idx] = bilerp_at(f, c00, c01, c10, c11, rw, bw);
         }
       }
     }
@@ -418,11 +423,7 @@ static void fwd3(int64_t b0, int64_t b1, void *u) {
                         a3 = (x1 * ny + y1) * nz;
           for (int q = 0; q < A->nf; q++) {
             const ds_real *f = A->f[q];
-            ds_real e00 = (1 - wz) * f[a0 + z0] + wz * f[a0 + z1];
-            ds_real e01 = (1 - wz) * f[a1 + z0] + wz * f[a1 + z1];
-            ds_real e10 = (1 - wz) * f[a2 + z0] + wz * f[a2 + z1];
-            ds_real e11 = (1 - wz) * f[a3 + z0] + wz * f[a3 + z1];
-            A->out[q][idx] = (1 - wx) * ((1 - wy) * e00 + wy * e01) + wx * ((1 - wy) * e10 + wy * e11);
+            A->out[q][idx] = trilerp_at(f, a0, a1, a2, a3, z0, z1, wx, wy, wz);
           }
         }
       }
@@ -456,19 +457,6 @@ static void setup_ptrs(adv *A, const ds_call *c, int nd, int bc, const ds_tensor
   A->lim = (ds_real)(nmin - 1);
 }
 
-/* args (scalar): f, v_0..v_{nd-1}, out; (pair) v_0..v_{nd-1}, out_0..out_{nd-1}; params: bc */
-static void setup(adv *A, const ds_call *c, int nd, int pair) {
-  const ds_real *f[3], *v[3];
-  ds_real *out[3];
-  int vo = pair ? 0 : 1, nf = pair ? nd : 1;
-  for (int d = 0; d < nd; d++) v[d] = ds_rdata(c->args[vo + d]);
-  for (int q = 0; q < nf; q++) {
-    f[q] = pair ? v[q] : ds_rdata(c->args[0]);
-    out[q] = ds_rdata(c->args[vo + nd + q]);
-  }
-  setup_ptrs(A, c, nd, (int)c->params[0], c->args[0], nf, f, v, out);
-}
-
 /* vo: index of the first velocity argument, for messages */
 static int report_bad(const ds_call *c, const adv *A, int vo) {
   for (int64_t b = 0; b < A->nblocks; b++) {
@@ -476,9 +464,10 @@ static int report_bad(const ds_call *c, const adv *A, int vo) {
     int64_t idx = A->bad[b] - 1;
     for (int d = 0; d < A->g.nd; d++) {
       ds_real u = A->v[d][idx];
+      char lab[64];
       if (!vel_ok(u))
-        return c->host->error(c, "argument '%s' (#%d) holds %s velocity %g at element %lld (|v| must be finite and "
-                              "at most %g cells per step)", c->arg_desc[vo + d].name, vo + d + 1,
+        return c->host->error(c, "argument %s holds %s velocity %g at element %lld (|v| must be finite and "
+                              "at most %g cells per step)", smoke_arg_label(c, vo + d, lab, sizeof lab),
                               isfinite((double)u) ? "an out-of-range" : "a non-finite", (double)u, (long long)idx,
                               SMOKE_VMAX);
     }
@@ -488,21 +477,14 @@ static int report_bad(const ds_call *c, const adv *A, int vo) {
 
 static int adv_forward(const ds_call *c, adv *A, int vo) {
   int64_t bad[64];
-  int64_t *badp = A->nblocks <= 64 ? bad : c->host->alloc((size_t)A->nblocks * sizeof(int64_t));
-  if (!badp) return c->host->error(c, "out of memory");
+  int64_t *badp = A->nblocks <= 64 ? bad : c->host->scratch(c, (size_t)A->nblocks * sizeof(int64_t));
+  if (!badp) return DS_ERR_NOMEM; /* host->scratch set the error */
   memset(badp, 0, (size_t)A->nblocks * sizeof(int64_t));
   A->bad = badp;
   c->host->parallel_for(c->ctx, A->nblocks, 1, A->g.nd == 2 ? fwd2 : fwd3, A);
   int rc = report_bad(c, A, vo);
-  if (badp != bad) c->host->free(badp);
   A->bad = NULL;
   return rc;
-}
-
-int smoke_advect_fwd(const ds_call *c, int nd, int pair) {
-  adv A;
-  setup(&A, c, nd, pair);
-  return adv_forward(c, &A, pair ? 0 : 1);
 }
 
 int smoke_advect_run(const ds_call *c, int nd, int bc, const ds_tensor *shape, int nf, const ds_real *const *f,
@@ -604,17 +586,19 @@ static void adj2_slow(int64_t b0, int64_t b1, void *u) {
           ds_real g = A->go[q][idx];
           if (A->gv[0] || A->gv[1]) {
             const ds_real *f = A->f[q];
-            ds_real a = f[c00], b = f[c01], cc = f[c10], d = f[c11];
-            gx += g * (((1 - bw) * cc + bw * d) - ((1 - bw) * a + bw * b));
-            gy += g * ((1 - rw) * (b - a) + rw * (d - cc));
+            ds_real sx, sy;
+            bilerp_slopes(f[c00], f[c01], f[c10], f[c11], rw, bw, &sx, &sy);
+            gx += g * sx;
+            gy += g * sy;
           }
           ds_real *B = bufs[q];
           if (B) {
-            ds_real gl = g * (1 - rw), gr = g * rw;
-            B[o0 * ny + y0] += gl * (1 - bw);
-            B[o0 * ny + y1] += gl * bw;
-            B[o1 * ny + y0] += gr * (1 - bw);
-            B[o1 * ny + y1] += gr * bw;
+            ds_real w[4];
+            bilerp_weights(rw, bw, g, w);
+            B[o0 * ny + y0] += w[0];
+            B[o0 * ny + y1] += w[1];
+            B[o1 * ny + y0] += w[2];
+            B[o1 * ny + y1] += w[3];
           }
         }
         /* out depends on v through x - v: d/dv = -d/dx */
@@ -681,11 +665,12 @@ static void adj2(int64_t b0, int64_t b1, void *u) {
         for (int64_t c = 0; c < m; c++) {
           /* full: the buffer is the whole grid; else rows start at lmin */
           int64_t r0 = full ? ra[c] : (int64_t)(lx[c] - lmin) * ny, r1 = full ? rbx[c] : r0 + ny;
-          ds_real gl = g[c] * (1 - wx[c]), gr = g[c] * wx[c];
-          B[r0 + ca[c]] += gl * (1 - wy[c]);
-          B[r0 + cb[c]] += gl * wy[c];
-          B[r1 + ca[c]] += gr * (1 - wy[c]);
-          B[r1 + cb[c]] += gr * wy[c];
+          ds_real w[4];
+          bilerp_weights(wx[c], wy[c], g[c], w);
+          B[r0 + ca[c]] += w[0];
+          B[r0 + cb[c]] += w[1];
+          B[r1 + ca[c]] += w[2];
+          B[r1 + cb[c]] += w[3];
         }
       }
     }
@@ -731,25 +716,22 @@ static void adj3_slow(int64_t b0, int64_t b1, void *u) {
             ds_real g = A->go[q][idx];
             if (want_v) {
               const ds_real *f = A->f[q];
-              ds_real f000 = f[a0 + z0], f001 = f[a0 + z1], f010 = f[a1 + z0], f011 = f[a1 + z1];
-              ds_real f100 = f[a2 + z0], f101 = f[a2 + z1], f110 = f[a3 + z0], f111 = f[a3 + z1];
-              ds_real e00 = (1 - wz) * f000 + wz * f001, e01 = (1 - wz) * f010 + wz * f011;
-              ds_real e10 = (1 - wz) * f100 + wz * f101, e11 = (1 - wz) * f110 + wz * f111;
-              ds_real lo = (1 - wy) * e00 + wy * e01, hi = (1 - wy) * e10 + wy * e11;
-              gx += g * (hi - lo);
-              gy += g * ((1 - wx) * (e01 - e00) + wx * (e11 - e10));
-              ds_real d00 = f001 - f000, d01 = f011 - f010, d10 = f101 - f100, d11 = f111 - f110;
-              gz += g * ((1 - wx) * ((1 - wy) * d00 + wy * d01) + wx * ((1 - wy) * d10 + wy * d11));
+              const ds_real cf[8] = {f[a0 + z0], f[a0 + z1], f[a1 + z0], f[a1 + z1],
+                                     f[a2 + z0], f[a2 + z1], f[a3 + z0], f[a3 + z1]};
+              ds_real sx, sy, sz;
+              trilerp_slopes(cf, wx, wy, wz, &sx, &sy, &sz);
+              gx += g * sx;
+              gy += g * sy;
+              gz += g * sz;
             }
             ds_real *B = bufs[q];
             if (B) {
-              ds_real *B0 = B + o0 * S, *B1 = B + o1 * S;
-              ds_real g0 = g * (1 - wx), g1 = g * wx;
-              ds_real g00 = g0 * (1 - wy), g01 = g0 * wy, g10 = g1 * (1 - wy), g11 = g1 * wy;
-              B0[s00 + z0] += g00 * (1 - wz), B0[s00 + z1] += g00 * wz;
-              B0[s01 + z0] += g01 * (1 - wz), B0[s01 + z1] += g01 * wz;
-              B1[s00 + z0] += g10 * (1 - wz), B1[s00 + z1] += g10 * wz;
-              B1[s01 + z0] += g11 * (1 - wz), B1[s01 + z1] += g11 * wz;
+              ds_real *B0 = B + o0 * S, *B1 = B + o1 * S, w[8];
+              trilerp_weights(wx, wy, wz, g, w);
+              B0[s00 + z0] += w[0], B0[s00 + z1] += w[1];
+              B0[s01 + z0] += w[2], B0[s01 + z1] += w[3];
+              B1[s00 + z0] += w[4], B1[s00 + z1] += w[5];
+              B1[s01 + z0] += w[6], B1[s01 + z1] += w[7];
             }
           }
           if (A->gv[0] && mx) A->gv[0][idx] -= gx;
@@ -822,12 +804,12 @@ static void adj3(int64_t b0, int64_t b1, void *u) {
           int64_t r1 = full ? (int64_t)all.xb[c] * S : r0 + S;
           const ds_real wx = all.wx[c], wy = all.wy[c], wz = all.wz[c];
           const int64_t ya = (int64_t)all.ya[c] * nz, yb = (int64_t)all.yb[c] * nz, za = all.za[c], zb = all.zb[c];
-          ds_real g0 = g[c] * (1 - wx), g1 = g[c] * wx;
-          ds_real g00 = g0 * (1 - wy), g01 = g0 * wy, g10 = g1 * (1 - wy), g11 = g1 * wy;
-          Bq[r0 + ya + za] += g00 * (1 - wz), Bq[r0 + ya + zb] += g00 * wz;
-          Bq[r0 + yb + za] += g01 * (1 - wz), Bq[r0 + yb + zb] += g01 * wz;
-          Bq[r1 + ya + za] += g10 * (1 - wz), Bq[r1 + ya + zb] += g10 * wz;
-          Bq[r1 + yb + za] += g11 * (1 - wz), Bq[r1 + yb + zb] += g11 * wz;
+          ds_real w[8];
+          trilerp_weights(wx, wy, wz, g[c], w);
+          Bq[r0 + ya + za] += w[0], Bq[r0 + ya + zb] += w[1];
+          Bq[r0 + yb + za] += w[2], Bq[r0 + yb + zb] += w[3];
+          Bq[r1 + ya + za] += w[4], Bq[r1 + ya + zb] += w[5];
+          Bq[r1 + yb + za] += w[6], Bq[r1 + yb + zb] += w[7];
         }
       }
     }
@@ -861,8 +843,8 @@ static int adv_adjoint(const ds_call *c, adv *A) {
   int64_t nb = A->nblocks;
   void *mem = NULL;
   if (A->nscatter) {
-    mem = c->host->alloc((size_t)nb * (sizeof(ds_real *) + 2 * sizeof(int64_t) + sizeof(int)));
-    if (!mem) return c->host->error(c, "out of memory");
+    mem = c->host->scratch(c, (size_t)nb * (sizeof(ds_real *) + 2 * sizeof(int64_t) + sizeof(int)));
+    if (!mem) return DS_ERR_NOMEM; /* host->scratch set the error */
     A->buf = mem;
     A->base = (int64_t *)(A->buf + nb);
     A->rows = A->base + nb;
@@ -875,21 +857,8 @@ static int adv_adjoint(const ds_call *c, adv *A) {
   else if (A->nscatter) c->host->parallel_for(c->ctx, A->g.n[0], A->grain, reduce_fn, A);
   if (mem) {
     for (int64_t b = 0; b < nb; b++) c->host->free(A->buf[b]);
-    c->host->free(mem);
   }
   return rc;
-}
-
-int smoke_advect_adj(const ds_call *c, int nd, int pair) {
-  adv A;
-  setup(&A, c, nd, pair);
-  int vo = pair ? 0 : 1;
-  for (int d = 0; d < nd; d++) A.gv[d] = ds_rgrad(c->args[vo + d]);
-  for (int q = 0; q < A.nf; q++) {
-    A.go[q] = ds_rgrad(c->args[vo + nd + q]);
-    A.gf[q] = pair ? A.gv[q] : ds_rgrad(c->args[0]);
-  }
-  return adv_adjoint(c, &A);
 }
 
 /* Adjoint with explicit buffers: go (output grads), gf (field grads to scatter
