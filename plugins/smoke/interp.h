@@ -8,9 +8,11 @@
  *
  * The lower / upper cell along an axis are a / b (0 / 1 in corner names).
  *
- * The expressions keep one fixed association so that every path gives the same
- * bits (the fast and scalar paths are interchangeable row by row). Everything is
- * static inline and always inlined: these sit inside the loops that vectorise. */
+ * The expressions keep one fixed association. The vectorised rows are built as
+ * AVX2 / AVX-512 clones, where the compiler may fuse multiply-adds, and the
+ * scalar fallback is not, so the two may differ in the last bit; each is
+ * deterministic. Everything is static inline and always inlined: these sit
+ * inside the loops that vectorise. */
 #ifndef SMOKE_INTERP_H
 #define SMOKE_INTERP_H
 

@@ -157,7 +157,10 @@ function M.force(v, s, f, opts)
   local dt = opts.dt or 1
   local zero
   local outs = {}
-  for i = 1, nd do
+  -- Last component first: the tape runs the adjoints in reverse, so the smoke
+  -- gradient sums its buoyancy terms x, y, z in order, as one fused kernel would
+  -- (same rounding in f32 as before the kernel was split per component).
+  for i = nd, 1, -1 do
     local fi = f and f[i]
     if not fi then zero = zero or ds.zeros(v[1]:shape()); fi = zero end
     local bi = whole and b or b[i] or 0
