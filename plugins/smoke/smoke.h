@@ -89,7 +89,7 @@ static inline int64_t line_nb(const grid *g, int64_t l, int d, int64_t s) {
   return i * g->n[1] + j;
 }
 
-/* ---- shared operators (ops.c) ------------------------------------------ */
+/* ---- shared operators (operators.c) ------------------------------------------ */
 /* div = -h/2 * sum_d (v_d[+1] - v_d[-1]) - h^2 * extra (extra may be NULL).
  * At walls, v_d reads as zero outside the grid and on the wall cells normal to d.
  * Lines [l0, l1). */
@@ -122,24 +122,68 @@ void smoke_gradsub_line(const grid *g, double h, const ds_real *const *v, const 
 
 unsigned smoke_wall_bits(const grid *g, int64_t l);
 
-/* ---- kernels --------------------------------------------------------------- */
-int smoke_advect_fwd(const ds_call *c, int nd, int pair);
-int smoke_advect_adj(const ds_call *c, int nd, int pair);
-/* Advection on explicit buffers (the fused step): nf fields f advected by v. */
+/* ---- per-context state (host->state_size) ---------------------------------- */
+/* CG counters of this context, read by smoke.cg_stats: {fwd solves, fwd
+ * iterations, adj solves, adj iterations, last fwd iterations, last adj
+ * iterations, last relative residual, unconverged solves}. */
+typedef struct smoke_state {
+  double cg[8];
+} smoke_state;
+
+/* ---- checks shared by the kernels (checks.c) ------------------------------- */
+/* Every real argument has the shape of argument #1; nd dims (-1: any), each >= min_cells. */
+int smoke_check_grid(const ds_call *c, int nd, int min_cells);
+/* The velocity list holds 2 or 3 components and the grid has that many dims. */
+int smoke_check_list(const ds_call *c);
+int smoke_check_bc(const ds_call *c, double bc);
+int smoke_check_h(const ds_call *c, double h);
+int smoke_check_int(const ds_call *c, const char *name, double v, double lo, double hi);
+/* "'name' (#i)" or, for an entry of the list slot, "'name[k]' (#i)": for messages. */
+const char *smoke_arg_label(const ds_call *c, int i, char *buf, size_t n);
+
+/* ---- shared line passes (passes.c) ----------------------------------------- */
+enum { P_DIV, P_JAC, P_GRADSUB, P_SCALE, P_LAP, P_JACW, P_MUL };
+typedef struct pass {
+  const grid *g;
+  int op;
+  double h;
+  const ds_real *v[3];
+  const ds_real *extra, *src, *p;
+  ds_real *out, *outs[3];
+  int acc;
+  ds_real scale;
+  const ds_real *zero, *dinv;
+} pass;
+/* Runs P->op over every line of g on the context's threads. */
+void smoke_run_pass(const ds_call *c, const grid *g, pass *P);
+/* Lines per parallel block: about 16k cells, so small grids run in one block. */
+int64_t smoke_line_grain(const grid *g);
+/* A zeroed line of scratch (the "outside the wall" neighbour), or NULL. */
+ds_real *smoke_zero_line(const ds_call *c, const grid *g);
+/* 1 / diag(A) of the consistent Laplacian, into scratch, or NULL. */
+ds_real *smoke_lap_dinv(const ds_call *c, const grid *g);
+
+/* ---- engines on explicit buffers (used by the kernels and the fused step) --- */
+/* Advection: nf fields f advected by v into out. vel_arg: the flat index of the
+ * first velocity argument, for messages naming a bad velocity. */
 int smoke_advect_run(const ds_call *c, int nd, int bc, const ds_tensor *shape, int nf, const ds_real *const *f,
                      const ds_real *const *v, ds_real *const *out, int vel_arg);
+/* Its adjoint: go (output grads), gf (field grads to scatter into, entries may
+ * be NULL), gv (velocity grads, entries may be NULL). */
 int smoke_advect_adj_run(const ds_call *c, int nd, int bc, const ds_tensor *shape, int nf, const ds_real *const *f,
                          const ds_real *const *v, const ds_real *const *go, ds_real *const *gf, ds_real *const *gv);
-/* Jacobi projection on explicit buffers: out = (acc ? out : 0) + in - G M (D in - h^2 extra);
+/* Jacobi projection: out = (acc ? out : 0) + in - G M (D in - h^2 extra);
  * pout (may be NULL) receives M (D in - h^2 extra). */
 int smoke_jacobi_run(const ds_call *c, int nd, int bc, const ds_tensor *shape, int iters, double h,
                      const ds_real *const *in, const ds_real *extra, ds_real *const *out, int acc, ds_real *pout);
-int smoke_step_fwd(const ds_call *c, int nd);
-int smoke_step_adj(const ds_call *c, int nd);
-int smoke_jacobi_fwd(const ds_call *c, int nd);
-int smoke_jacobi_adj(const ds_call *c, int nd);
-int smoke_cg_fwd(const ds_call *c, int nd);
-int smoke_cg_adj(const ds_call *c, int nd);
-void smoke_cg_stats(double out[8], int reset);
+
+/* ---- registration, one function per file ------------------------------------ */
+int smoke_register_advect(const ds_host_api *host, ds_registrar *reg);
+int smoke_register_jacobi(const ds_host_api *host, ds_registrar *reg);
+int smoke_register_cg(const ds_host_api *host, ds_registrar *reg);
+int smoke_register_step(const ds_host_api *host, ds_registrar *reg);
+int smoke_register_operators(const ds_host_api *host, ds_registrar *reg);
+int smoke_register_forces(const ds_host_api *host, ds_registrar *reg);
+int smoke_register_initial(const ds_host_api *host, ds_registrar *reg);
 
 #endif

@@ -68,11 +68,7 @@ function M.advect(f, ...)
   local v, opts = split(...)
   check_tensors("advect", {f, unpack(v)}, 3, 4)
   local out = ds.empty_like(f)
-  if #v == 3 then
-    K.advect3:launch({f, v[1], v[2], v[3], out}, {bc_code(opts, "advect")})
-  else
-    K.advect:launch({f, v[1], v[2], out}, {bc_code(opts, "advect")})
-  end
+  K.advect:launch({f = f, out = out, v = v}, {bc = bc_code(opts, "advect")})
   return out
 end
 
@@ -83,13 +79,16 @@ function M.advect_velocity(...)
   local bc = bc_code(opts, "advect_velocity")
   if #v == 3 then
     local a, b, c = ds.empty_like(v[1]), ds.empty_like(v[2]), ds.empty_like(v[3])
-    K.advect_vel3:launch({v[1], v[2], v[3], a, b, c}, {bc})
+    K.advect_vel3:launch({vx = v[1], vy = v[2], vz = v[3], vx_out = a, vy_out = b, vz_out = c}, {bc = bc})
     return a, b, c
   end
   local a, b = ds.empty_like(v[1]), ds.empty_like(v[2])
-  K.advect_vel:launch({v[1], v[2], a, b}, {bc})
+  K.advect_vel:launch({vx = v[1], vy = v[2], vx_out = a, vy_out = b}, {bc = bc})
   return a, b
 end
+
+-- Velocity component slot names of the kernels that keep a 2D and a 3D form.
+local AXES = {"vx", "vy", "vz"}
 
 local function default_tol() return ds.precision == "f64" and 1e-6 or 1e-5 end
 
@@ -102,36 +101,26 @@ function M.project(...)
   for i = 1, #v do outs[i] = ds.empty_like(v[i]) end
   local p = ds.empty_like(v[1])
   local solver = opts.solver or "jacobi"
+  local args = {p = p}
+  for i = 1, #v do args[AXES[i]], args[AXES[i] .. "_out"] = v[i], outs[i] end
   if solver == "jacobi" then
-    local args = {}
-    for i = 1, #v do args[i] = v[i] end
-    for i = 1, #v do args[#v + i] = outs[i] end
-    args[2 * #v + 1] = p
-    K[#v == 3 and "project3" or "project"]:launch(args, {bc, opts.iters or 6, h})
-    outs[#v + 1] = p
-    return unpack(outs, 1, #v + 1)
+    K[#v == 3 and "project3" or "project"]:launch(args, {bc = bc, iters = opts.iters or 6, h = h})
   elseif solver == "cg" then
-    local guess = opts.p_guess or ds.zeros(v[1]:shape())
-    local args = {}
-    for i = 1, #v do args[i] = v[i] end
-    args[#v + 1] = guess
-    for i = 1, #v do args[#v + 1 + i] = outs[i] end
-    args[2 * #v + 2] = p
+    args.p_guess = opts.p_guess or ds.zeros(v[1]:shape())
     K[#v == 3 and "project3_cg" or "project_cg"]:launch(args,
-      {bc, h, opts.tol or default_tol(), opts.max_iters or 2000})
-    outs[#v + 1] = p
-    return unpack(outs, 1, #v + 1)
+      {bc = bc, h = h, tol = opts.tol or default_tol(), max_iters = opts.max_iters or 2000})
+  else
+    error("smoke.project: solver must be 'jacobi' or 'cg', got '" .. tostring(solver) .. "'", 2)
   end
-  error("smoke.project: solver must be 'jacobi' or 'cg', got '" .. tostring(solver) .. "'", 2)
+  outs[#v + 1] = p
+  return unpack(outs, 1, #v + 1)
 end
 
 function M.divergence(...)
   local v, opts = split(...)
   check_tensors("divergence", v, 2, 3)
   local div = ds.empty_like(v[1])
-  local args = {unpack(v)}
-  args[#v + 1] = div
-  K[#v == 3 and "divergence3" or "divergence"]:launch(args, {bc_code(opts, "divergence"), cell_size(opts, v[1])})
+  K.divergence:launch({div = div, v = v}, {bc = bc_code(opts, "divergence"), h = cell_size(opts, v[1])})
   return div
 end
 
@@ -140,47 +129,55 @@ function M.gradsub(...)
   local v, opts = split(...)
   check_tensors("gradsub", v, 3, 4)
   local nd = #v - 1
-  local args = {unpack(v)}
+  local p, bc, h = v[nd + 1], bc_code(opts, "gradsub"), cell_size(opts, v[1])
   local outs = {}
-  for i = 1, nd do
+  for i = 1, nd do -- one launch per component: out_i = v_i - G_i p
     outs[i] = ds.empty_like(v[i])
-    args[#args + 1] = outs[i]
+    K.gradsub:launch({v = v[i], p = p, out = outs[i]}, {bc = bc, h = h, axis = i - 1})
   end
-  K[nd == 3 and "gradsub3" or "gradsub"]:launch(args, {bc_code(opts, "gradsub"), cell_size(opts, v[1])})
   return unpack(outs)
 end
 
 -- A p = D G p, the operator the CG projection inverts (self-adjoint).
 function M.laplacian(p, opts)
   local out = ds.empty_like(p)
-  K.laplacian:launch({p, out}, {bc_code(opts, "laplacian")})
+  K.laplacian:launch({p = p, out = out}, {bc = bc_code(opts, "laplacian")})
   return out
 end
 
 -- v + dt (f + b s): external force fields f (tensors or nil for none) and a
--- buoyancy vector b per unit of smoke s.
+-- buoyancy b per unit of smoke s. opts.buoyancy is a table with one entry per
+-- component (a number or a 0-dim tensor; missing: 0) or one {D} tensor. A
+-- tensor that requires grad gets its gradient (identify buoyancy from data).
 function M.force(v, s, f, opts)
   opts = opts or {}
   local nd = #v
   local b = opts.buoyancy or {}
-  local args, params = {}, {opts.dt or 1}
-  for i = 1, nd do args[i] = v[i] end
-  args[nd + 1] = s
-  for i = 1, nd do args[nd + 1 + i] = (f and f[i]) or ds.zeros(v[1]:shape()) end
+  local whole = ds.is_tensor(b) -- one {D} tensor for all components
+  local dt = opts.dt or 1
+  local zero
   local outs = {}
-  for i = 1, nd do
+  -- Last component first: the tape runs the adjoints in reverse, so the smoke
+  -- gradient sums its buoyancy terms x, y, z in order, as one fused kernel would
+  -- (same rounding in f32 as before the kernel was split per component).
+  for i = nd, 1, -1 do
+    local fi = f and f[i]
+    if not fi then zero = zero or ds.zeros(v[1]:shape()); fi = zero end
+    local bi = whole and b or b[i] or 0
+    if type(bi) == "number" then bi = ds.tensor(bi) end
+    if not ds.is_tensor(bi) then
+      error(string.format("smoke.force: buoyancy[%d] must be a number or a tensor, got %s", i, type(bi)), 2)
+    end
     outs[i] = ds.empty_like(v[i])
-    args[2 * nd + 1 + i] = outs[i]
-    params[1 + i] = b[i] or 0
+    K.force:launch({v = v[i], s = s, f = fi, buoyancy = bi, out = outs[i]}, {dt = dt, axis = i - 1})
   end
-  K[nd == 3 and "force3" or "force"]:launch(args, params)
   return outs
 end
 
 -- s + mask (value - s): sets the source cells (mask 1) to value.
 function M.inflow(s, mask, value)
   local out = ds.empty_like(s)
-  K.inflow:launch({s, mask, value, out}, {})
+  K.inflow:launch({s = s, mask = mask, value = value, out = out})
   return out
 end
 
@@ -203,12 +200,10 @@ function M.step(state, opts)
     local outs = {}
     for i = 1, nd do outs[i] = ds.empty_like(v[i]) end
     local ns = ds.empty_like(s)
-    local params = {bc_code(opts, "step"), opts.iters or 6, cell_size(opts, v[1])}
-    if nd == 3 then
-      K.step3:launch({v[1], v[2], v[3], s, outs[1], outs[2], outs[3], ns}, params)
-    else
-      K.step:launch({v[1], v[2], s, outs[1], outs[2], ns}, params)
-    end
+    local params = {bc = bc_code(opts, "step"), iters = opts.iters or 6, h = cell_size(opts, v[1])}
+    local args = {s = s, s_out = ns}
+    for i = 1, nd do args[AXES[i]], args[AXES[i] .. "_out"] = v[i], outs[i] end
+    K[nd == 3 and "step3" or "step"]:launch(args, params)
     return {v = outs, s = ns}
   end
   local a = {M.advect_velocity(v[1], v[2], v[3], opts)}
@@ -237,11 +232,11 @@ function M.rollout(state, steps, opts)
   return state
 end
 
--- CG counters of this process: {fwd_solves, fwd_iters, adj_solves, adj_iters,
+-- CG counters of this context (each ds context has its own): {fwd_solves, fwd_iters, adj_solves, adj_iters,
 -- last_fwd_iters, last_adj_iters, last_relres, unconverged}; reset=true zeroes them.
 function M.cg_stats(reset)
   local t = ds.zeros({8})
-  ds.no_grad(function() K.cg_stats:launch({t}, {reset and 1 or 0}) end)
+  ds.no_grad(function() K.cg_stats:launch({stats = t}, {reset = reset and 1 or 0}) end)
   local v = t:tolist()
   return {fwd_solves = v[1], fwd_iters = v[2], adj_solves = v[3], adj_iters = v[4], last_fwd_iters = v[5],
           last_adj_iters = v[6], last_relres = v[7], unconverged = v[8]}
@@ -302,14 +297,14 @@ end
 -- checker(shape, period): 1 on the odd squares of a checkerboard of period cells.
 function M.checker(shape, period)
   local t = ds.empty(shape)
-  K.checker:launch({t}, {period})
+  K.checker:launch({out = t}, {period = period})
   return t
 end
 -- blob(shape, center, radius): a soft ball max(0, 1 - |x - c|^2 / r^2), cell units
 -- (0-based centre coordinates).
 function M.blob(shape, center, radius)
   local t = ds.empty(shape)
-  K.blob:launch({t}, {center[1] or 0, center[2] or 0, center[3] or 0, radius})
+  K.blob:launch({out = t}, {c0 = center[1] or 0, c1 = center[2] or 0, c2 = center[3] or 0, radius = radius})
   return t
 end
 

@@ -13,16 +13,45 @@
  *   gv'  += local part of d s' / d v'          (smoke advection, gather half)
  *   gs   += scatter of gs'                      (smoke advection, scatter half)
  *   gv1   = P gv'                               (projection adjoint)
- *   gv   += advect_vel adjoint of gv1           (gather + scatter) */
+ *   gv   += advect_vel adjoint of gv1           (gather + scatter)
+ *
+ * Inputs and outputs are per component and a kernel has one list slot at most,
+ * so step (2D) and step3 are two registrations of one implementation. */
 #include "smoke.h"
 
-int smoke_step_fwd(const ds_call *c, int nd) {
+#define STEP_PARAMS(P) P(bc) P(iters) P(h)
+DS_DECLARE_PARAMS(step, STEP_PARAMS)
+#define STEP2_ARGS(A)                                                                                         \
+  A(vx, DS_IN, DS_REAL, 2, 0) A(vy, DS_IN, DS_REAL, 2, 0) A(s, DS_IN, DS_REAL, 2, 0)                          \
+  A(vx_out, DS_OUT, DS_REAL, 2, 0) A(vy_out, DS_OUT, DS_REAL, 2, 0) A(s_out, DS_OUT, DS_REAL, 2, 0)
+#define STEP3_ARGS(A)                                                                                         \
+  A(vx, DS_IN, DS_REAL, 3, 0) A(vy, DS_IN, DS_REAL, 3, 0) A(vz, DS_IN, DS_REAL, 3, 0) A(s, DS_IN, DS_REAL, 3, 0) \
+  A(vx_out, DS_OUT, DS_REAL, 3, 0) A(vy_out, DS_OUT, DS_REAL, 3, 0) A(vz_out, DS_OUT, DS_REAL, 3, 0)           \
+  A(s_out, DS_OUT, DS_REAL, 3, 0)
+DS_DECLARE_ARGS(step2, STEP2_ARGS)
+DS_DECLARE_ARGS(step3, STEP3_ARGS)
+
+#define NDIM(c) ((int)(c)->args[0]->ndim)
+
+/* The same checks as the Jacobi projection (the advection needs less). */
+static int step_check(const ds_call *c) {
+  const step_params *p = DS_PARAMS(c, step);
+  int rc = smoke_check_grid(c, NDIM(c), SMOKE_MIN_CELLS);
+  if (!rc) rc = smoke_check_bc(c, p->bc);
+  if (!rc) rc = smoke_check_int(c, "iters", p->iters, 0, 100000);
+  if (!rc) rc = smoke_check_h(c, p->h);
+  return rc;
+}
+
+static int step_forward(const ds_call *c) {
+  const int nd = NDIM(c);
   const ds_tensor *t0 = c->args[0];
-  const int bc = (int)c->params[0], K = (int)c->params[1];
-  const double h = c->params[2];
+  const step_params *p = DS_PARAMS(c, step);
+  const int bc = (int)p->bc, K = (int)p->iters;
+  const double h = p->h;
   const int64_t cells = t0->count;
-  ds_real *v1buf = c->host->alloc((size_t)(nd * cells) * sizeof(ds_real));
-  if (!v1buf) return c->host->error(c, "out of memory for scratch");
+  ds_real *v1buf = c->host->scratch(c, (size_t)(nd * cells) * sizeof(ds_real));
+  if (!v1buf) return DS_ERR_NOMEM; /* host->scratch set the error */
   const ds_real *v[3] = {0};
   ds_real *v1[3] = {0}, *vo[3] = {0};
   for (int d = 0; d < nd; d++) {
@@ -39,14 +68,15 @@ int smoke_step_fwd(const ds_call *c, int nd) {
     const ds_real *voc[3] = {vo[0], vo[1], vo[2]};
     rc = smoke_advect_run(c, nd, bc, t0, 1, s, voc, so, nd + 1);
   }
-  c->host->free(v1buf);
   return rc;
 }
 
-int smoke_step_adj(const ds_call *c, int nd) {
+static int step_adjoint(const ds_call *c) {
+  const int nd = NDIM(c);
   const ds_tensor *t0 = c->args[0];
-  const int bc = (int)c->params[0], K = (int)c->params[1];
-  const double h = c->params[2];
+  const step_params *p = DS_PARAMS(c, step);
+  const int bc = (int)p->bc, K = (int)p->iters;
+  const double h = p->h;
   const int64_t cells = t0->count;
   ds_real *gv[3] = {0};
   int want_v = 0;
@@ -61,8 +91,8 @@ int smoke_step_adj(const ds_call *c, int nd) {
   const ds_real *s[1] = {ds_rdata(c->args[nd])};
   const ds_real *gso[1] = {ds_rgrad(c->args[2 * nd + 1])};
   ds_real *gsl[1] = {gs};
-  ds_real *buf = want_v ? c->host->alloc((size_t)(2 * nd * cells) * sizeof(ds_real)) : NULL;
-  if (want_v && !buf) return c->host->error(c, "out of memory for scratch");
+  ds_real *buf = want_v ? c->host->scratch(c, (size_t)(2 * nd * cells) * sizeof(ds_real)) : NULL;
+  if (want_v && !buf) return DS_ERR_NOMEM; /* host->scratch set the error */
   ds_real *gvo[3] = {0}, *gv1[3] = {0};
   if (want_v)
     for (int d = 0; d < nd; d++) {
@@ -79,6 +109,12 @@ int smoke_step_adj(const ds_call *c, int nd) {
       rc = smoke_advect_adj_run(c, nd, bc, t0, nd, v, v, go, gv, gv);
     }
   }
-  c->host->free(buf);
   return rc;
+}
+
+int smoke_register_step(const ds_host_api *host, ds_registrar *reg) {
+  const ds_kernel_desc k2 = {"step", step2_args, step_param_names, step_check, {step_forward}, {step_adjoint}};
+  const ds_kernel_desc k3 = {"step3", step3_args, step_param_names, step_check, {step_forward}, {step_adjoint}};
+  int rc = host->register_kernel(reg, &k2);
+  return rc ? rc : host->register_kernel(reg, &k3);
 }

@@ -5,12 +5,48 @@ local ds = require("diffsim")
 ds.init{precision = "f64", threads = 2}
 local smoke = ds.plugin("smoke")
 
+-- Every check's worst errors, printed at the end when SMOKE_FD_REPORT is set.
+local fd_report = {}
+
+-- Checks a kernel's adjoint against central differences of its forward, with
+-- loss = sum_j <w_j, out_j> for fixed random weights w_j. args are positional
+-- (the core's ds.gradcheck_kernel) or named, where a list slot (the velocity
+-- components) is a table of tensors; every real input, list entries included,
+-- is perturbed.
 local function check(name, args, params, opts)
   opts = opts or {}
-  local ok, rep = ds.gradcheck_kernel(name, args, params,
-    {max_elems = opts.max_elems or 400, rtol = opts.rtol or 1e-6, atol = opts.atol or 1e-8, eps = 1e-6})
+  local o = {max_elems = opts.max_elems or 400, rtol = opts.rtol or 1e-6, atol = opts.atol or 1e-8, eps = 1e-6}
+  local ok, rep
+  if args[1] ~= nil then
+    ok, rep = ds.gradcheck_kernel(name, args, params, o)
+  else
+    local k = ds.kernel(name)
+    local inputs, outs = {}, {}
+    for i, slot in ipairs(k.slots) do
+      local role, a = ds.C.ds_kernel_arg_role(k.ptr, i - 1), args[slot]
+      local list = ds.is_tensor(a) and {a} or a
+      for _, t in ipairs(list) do
+        if role == 0 then inputs[#inputs + 1] = t end
+        if role == 2 then outs[#outs + 1] = {slot = slot, w = ds.randn(t:shape(), 1000 + #outs)} end
+      end
+    end
+    ok, rep = ds.gradcheck(function()
+      local fresh = {}
+      for slot, a in pairs(args) do fresh[slot] = a end
+      for _, out in ipairs(outs) do fresh[out.slot] = ds.empty_like(args[out.slot]) end
+      k:launch(fresh, params)
+      local total
+      for _, out in ipairs(outs) do
+        local d = ds.dot(fresh[out.slot], out.w)
+        total = total and total + d or d
+      end
+      return total
+    end, inputs, o)
+  end
   assert(ok, name .. ": " .. tostring(rep.message))
   assert.is_true(rep.checked > 0)
+  fd_report[#fd_report + 1] = string.format("fd %-18s checked %4d max_abs_err %.2e max_rel_err %.2e", name, rep.checked,
+    rep.max_abs_err, rep.max_rel_err)
   return rep
 end
 
@@ -27,10 +63,10 @@ describe("smoke kernels: adjoints match central differences in f64", function()
   for _, bc in ipairs{0, 1} do
     local tag = bc == 0 and "periodic" or "walls"
     it("advect " .. tag, function()
-      check("smoke.advect", {f2(1), f2(2, 2.5), f2(3, 2.5), e2()}, {bc})
+      check("smoke.advect", {f = f2(1), out = e2(), v = {f2(2, 2.5), f2(3, 2.5)}}, {bc = bc})
     end)
     it("advect with displacements of several grid lengths " .. tag, function()
-      check("smoke.advect", {f2(1), f2(2, 25), f2(3, 25), e2()}, {bc})
+      check("smoke.advect", {f = f2(1), out = e2(), v = {f2(2, 25), f2(3, 25)}}, {bc = bc})
     end)
     it("advect_vel " .. tag, function()
       check("smoke.advect_vel", {f2(4, 2), f2(5, 2), e2(), e2()}, {bc})
@@ -51,27 +87,35 @@ describe("smoke kernels: adjoints match central differences in f64", function()
       check("smoke.project_cg", {f2(8), f2(9), f2(10), e2(), e2(), e2()}, {bc, 1 / NX, 1e-13, 10000})
     end)
     it("divergence, gradsub, laplacian " .. tag, function()
-      check("smoke.divergence", {f2(11), f2(12), e2()}, {bc, 0.1})
-      check("smoke.gradsub", {f2(13), f2(14), f2(15), e2(), e2()}, {bc, 0.1})
+      check("smoke.divergence", {div = e2(), v = {f2(11), f2(12)}}, {bc = bc, h = 0.1})
+      for axis = 0, 1 do
+        check("smoke.gradsub", {v = f2(13 + axis), p = f2(15), out = e2()}, {bc = bc, h = 0.1, axis = axis})
+      end
       check("smoke.laplacian", {f2(16), e2()}, {bc})
     end)
-    it("advect3 and advect_vel3 " .. tag, function()
-      check("smoke.advect3", {f3(1), f3(2, 2), f3(3, 2), f3(4, 2), e3()}, {bc})
+    it("advect (3D) and advect_vel3 " .. tag, function()
+      check("smoke.advect", {f = f3(1), out = e3(), v = {f3(2, 2), f3(3, 2), f3(4, 2)}}, {bc = bc})
       check("smoke.advect_vel3", {f3(5, 2), f3(6, 2), f3(7, 2), e3(), e3(), e3()}, {bc})
     end)
     it("project3 (Jacobi) and project3_cg " .. tag, function()
       check("smoke.project3", {f3(8), f3(9), f3(10), e3(), e3(), e3(), e3()}, {bc, 3, 0.2})
       check("smoke.project3_cg", {f3(8), f3(9), f3(10), ds.zeros(S3), e3(), e3(), e3(), e3()}, {bc, 0.2, 1e-13, 10000})
     end)
-    it("divergence3, gradsub3, laplacian (3D) " .. tag, function()
-      check("smoke.divergence3", {f3(11), f3(12), f3(13), e3()}, {bc, 0.2})
-      check("smoke.gradsub3", {f3(14), f3(15), f3(16), f3(17), e3(), e3(), e3()}, {bc, 0.2})
+    it("divergence, gradsub, laplacian (3D) " .. tag, function()
+      check("smoke.divergence", {div = e3(), v = {f3(11), f3(12), f3(13)}}, {bc = bc, h = 0.2})
+      for axis = 0, 2 do
+        check("smoke.gradsub", {v = f3(14 + axis), p = f3(17), out = e3()}, {bc = bc, h = 0.2, axis = axis})
+      end
       check("smoke.laplacian", {f3(18), e3()}, {bc})
     end)
   end
-  it("force (external field + buoyancy) and force3", function()
-    check("smoke.force", {f2(1), f2(2), f2(3), f2(4), f2(5), e2(), e2()}, {0.3, 0.5, -2})
-    check("smoke.force3", {f3(1), f3(2), f3(3), f3(4), f3(5), f3(6), f3(7), e3(), e3(), e3()}, {0.3, 0.5, -2, 1})
+  it("force (external field + buoyancy; the coefficient is differentiable), 2D and 3D", function()
+    -- a 0-dim coefficient per component, and one {D} vector
+    check("smoke.force", {v = f2(1), s = f2(3), f = f2(4), buoyancy = ds.tensor(0.5), out = e2()}, {dt = 0.3, axis = 0})
+    check("smoke.force", {v = f2(2), s = f2(3), f = f2(5), buoyancy = ds.tensor({0.5, -2}), out = e2()},
+      {dt = 0.3, axis = 1})
+    check("smoke.force", {v = f3(1), s = f3(4), f = f3(5), buoyancy = ds.tensor({0.5, -2, 1}), out = e3()},
+      {dt = 0.3, axis = 2})
   end)
   it("inflow", function()
     check("smoke.inflow", {f2(1), ds.rand({NX, NY}, 2), f2(3), e2()}, {})
@@ -148,13 +192,13 @@ describe("smoke kernels: bad input gives a clear error", function()
   it("a non-finite velocity names the kernel and the argument", function()
     local vx, vy, s = ds.zeros{8, 8}, ds.zeros{8, 8}, ds.zeros{8, 8}
     vy:set(10, 0 / 0)
-    fails("smoke%.advect: argument 'vy' %(#3%) holds a non%-finite velocity", function() smoke.advect(s, vx, vy) end)
+    fails("smoke%.advect: argument 'v%[2%]' %(#4%) holds a non%-finite velocity", function() smoke.advect(s, vx, vy) end)
     vx:set(3, math.huge)
     fails("smoke%.advect_vel: argument 'vx' %(#1%) holds a non%-finite velocity", function() smoke.advect_velocity(vx, vy) end)
     local v3 = ds.zeros{4, 4, 4}
     local w3 = ds.zeros{4, 4, 4}
     w3:set(5, -1 / 0)
-    fails("smoke%.advect3: argument 'vz'", function() smoke.advect(v3, v3, v3, w3) end)
+    fails("smoke%.advect: argument 'v%[3%]'", function() smoke.advect(v3, v3, v3, w3) end)
   end)
   it("a non-finite velocity inside a fused step names smoke.step and the argument", function()
     local vx = ds.zeros{8, 8}
@@ -175,11 +219,23 @@ describe("smoke kernels: bad input gives a clear error", function()
       smoke.advect(ds.zeros{8, 1}, ds.zeros{8, 1}, ds.zeros{8, 1}) end)
   end)
   it("mismatched shapes name the argument", function()
-    fails("smoke%.advect: argument 'vy' %(#3%) has shape {8,9}, expected {8,8}", function()
+    fails("smoke%.advect: argument 'v%[2%]' %(#4%) has shape {8,9}, expected {8,8}", function()
       smoke.advect(ds.zeros{8, 8}, ds.zeros{8, 8}, ds.zeros{8, 9}) end)
     fails("smoke%.project: argument 'vy' %(#2%) has shape", function() smoke.project(ds.zeros{8, 8}, ds.zeros{9, 8}) end)
     fails("smoke%.advect: argument 'f' %(#1%) must be a 2D grid, got 3 dims", function()
       smoke.advect(ds.zeros{4, 4, 4}, ds.zeros{4, 4}, ds.zeros{4, 4}) end)
+  end)
+  it("a velocity list of the wrong length, a bad axis, a wrong buoyancy shape", function()
+    local z = ds.zeros{8, 8}
+    fails("smoke%.advect: argument 'v' %(the velocity list%) needs 2 or 3 components, got 1", function()
+      ds.kernel("smoke.advect"):launch({f = z, out = ds.zeros{8, 8}, v = {z}}, {bc = 0}) end)
+    fails("smoke%.divergence: argument 'v' %(the velocity list%) needs 2 or 3 components, got 4", function()
+      ds.kernel("smoke.divergence"):launch({div = ds.zeros{8, 8}, v = {z, z, z, z}}, {bc = 0, h = 1}) end)
+    fails("smoke%.gradsub: param 'axis' must be an integer in %[0, 1%], got 2", function()
+      ds.kernel("smoke.gradsub"):launch({v = z, p = z, out = ds.zeros{8, 8}}, {bc = 0, h = 1, axis = 2}) end)
+    fails("smoke%.force: argument 'f' %(#3%) has shape {8,9}, expected {8,8}", function()
+      ds.kernel("smoke.force"):launch({v = z, s = z, f = ds.zeros{8, 9}, buoyancy = ds.tensor(1), out = ds.zeros{8, 8}},
+        {dt = 1, axis = 0}) end)
   end)
   it("bad options and params", function()
     fails("bc must be 'periodic' or 'wall'", function() smoke.advect(ds.zeros{8, 8}, ds.zeros{8, 8}, ds.zeros{8, 8}, {bc = "open"}) end)
@@ -189,3 +245,12 @@ describe("smoke kernels: bad input gives a clear error", function()
     fails("param 'h'", function() smoke.project(ds.zeros{8, 8}, ds.zeros{8, 8}, {h = -1}) end)
   end)
 end)
+
+if os.getenv("SMOKE_FD_REPORT") then
+  describe("smoke kernels: FD report", function()
+    it("prints the worst errors of every check", function()
+      for _, l in ipairs(fd_report) do io.stderr:write(l, "\n") end
+      assert.is_true(#fd_report > 0)
+    end)
+  end)
+end

@@ -4,7 +4,7 @@
  *
  * D and G are central differences with G = D^T / h^2. That identity is what
  * makes every projection here self-adjoint, so the adjoint of a projection is the
- * same projection applied to the output gradient (see project.c).
+ * same projection applied to the output gradient (see project_jacobi.c).
  *
  * Walls: the velocity component normal to a wall is zero on the wall's own cells
  * (index 0 and n-1 along that axis): D reads it as zero and v - G p writes zero

@@ -1,0 +1,101 @@
+/* Advection kernels (the traversal is in advect.c, the interpolation in interp.h):
+ *
+ *   advect(f, out, v...)   out = f(x - v(x)); the velocity is a list of 2 or 3
+ *                          components, and the grid's dimension is its length
+ *   advect_vel / advect_vel3
+ *                          v advected by itself, all components sampled at once.
+ *                          Inputs and outputs are both per component and a
+ *                          kernel has one list slot at most, so 2D and 3D stay
+ *                          two registrations of one implementation.
+ * params: bc (0 periodic, 1 walls). */
+#include "smoke.h"
+
+/* ---- advect ------------------------------------------------------------------- */
+#define ADVECT_ARGS(A) A(f, DS_IN, DS_REAL, -1, 0) A(out, DS_OUT, DS_REAL, -1, 0) A(v, DS_IN, DS_REAL, -1, DS_LIST)
+#define ADVECT_PARAMS(P) P(bc)
+DS_DECLARE_ARGS(advect, ADVECT_ARGS)
+DS_DECLARE_PARAMS(advect, ADVECT_PARAMS)
+
+static int advect_check(const ds_call *c) {
+  int rc = smoke_check_list(c);
+  if (!rc) rc = smoke_check_grid(c, c->list_len, 2);
+  return rc ? rc : smoke_check_bc(c, DS_PARAMS(c, advect)->bc);
+}
+
+static int advect_forward(const ds_call *c) {
+  const advect_argv *a = DS_ARGV(c, advect);
+  const int nd = c->list_len, v0 = DS_SLOT(advect, v);
+  const ds_real *v[3] = {0}, *f[1] = {ds_rdata(a->f)};
+  ds_real *out[1] = {ds_rdata(a->out)};
+  for (int d = 0; d < nd; d++) v[d] = ds_rdata(ds_list(c, d));
+  return smoke_advect_run(c, nd, (int)DS_PARAMS(c, advect)->bc, a->f, 1, f, v, out, v0);
+}
+
+static int advect_adjoint(const ds_call *c) {
+  const advect_argv *a = DS_ARGV(c, advect);
+  const int nd = c->list_len;
+  const ds_real *v[3] = {0}, *f[1] = {ds_rdata(a->f)}, *go[1] = {ds_rgrad(a->out)};
+  ds_real *gf[1] = {ds_rgrad(a->f)}, *gv[3] = {0};
+  for (int d = 0; d < nd; d++) {
+    v[d] = ds_rdata(ds_list(c, d));
+    gv[d] = ds_rgrad(ds_list(c, d));
+  }
+  return smoke_advect_adj_run(c, nd, (int)DS_PARAMS(c, advect)->bc, a->f, 1, f, v, go, gf, gv);
+}
+
+/* ---- advect_vel (2D) and advect_vel3 -------------------------------------------- */
+#define ADVECT_VEL2_ARGS(A)                                                                                   \
+  A(vx, DS_IN, DS_REAL, 2, 0) A(vy, DS_IN, DS_REAL, 2, 0) A(vx_out, DS_OUT, DS_REAL, 2, 0)                    \
+  A(vy_out, DS_OUT, DS_REAL, 2, 0)
+#define ADVECT_VEL3_ARGS(A)                                                                                   \
+  A(vx, DS_IN, DS_REAL, 3, 0) A(vy, DS_IN, DS_REAL, 3, 0) A(vz, DS_IN, DS_REAL, 3, 0)                         \
+  A(vx_out, DS_OUT, DS_REAL, 3, 0) A(vy_out, DS_OUT, DS_REAL, 3, 0) A(vz_out, DS_OUT, DS_REAL, 3, 0)
+DS_DECLARE_ARGS(advect_vel2, ADVECT_VEL2_ARGS)
+DS_DECLARE_ARGS(advect_vel3, ADVECT_VEL3_ARGS)
+/* the same param table as advect */
+#define advect_vel_param_names advect_param_names
+
+#define NDIM(c) ((int)(c)->args[0]->ndim)
+
+static int advect_vel_check(const ds_call *c) {
+  int rc = smoke_check_grid(c, NDIM(c), 2);
+  return rc ? rc : smoke_check_bc(c, DS_PARAMS(c, advect)->bc);
+}
+
+/* args: v_0..v_{nd-1}, out_0..out_{nd-1} */
+static int advect_vel_forward(const ds_call *c) {
+  const int nd = NDIM(c);
+  const ds_real *v[3] = {0};
+  ds_real *out[3] = {0};
+  for (int d = 0; d < nd; d++) v[d] = ds_rdata(c->args[d]), out[d] = ds_rdata(c->args[nd + d]);
+  return smoke_advect_run(c, nd, (int)DS_PARAMS(c, advect)->bc, c->args[0], nd, v, v, out, 0);
+}
+
+/* The fields are the velocity itself: the scatter half and the gather half
+ * both land in gv. */
+static int advect_vel_adjoint(const ds_call *c) {
+  const int nd = NDIM(c);
+  const ds_real *v[3] = {0}, *go[3] = {0};
+  ds_real *gv[3] = {0};
+  for (int d = 0; d < nd; d++) {
+    v[d] = ds_rdata(c->args[d]);
+    gv[d] = ds_rgrad(c->args[d]);
+    go[d] = ds_rgrad(c->args[nd + d]);
+  }
+  return smoke_advect_adj_run(c, nd, (int)DS_PARAMS(c, advect)->bc, c->args[0], nd, v, v, go, gv, gv);
+}
+
+int smoke_register_advect(const ds_host_api *host, ds_registrar *reg) {
+  const ds_kernel_desc k[] = {
+      {"advect", advect_args, advect_param_names, advect_check, {advect_forward}, {advect_adjoint}},
+      {"advect_vel", advect_vel2_args, advect_vel_param_names, advect_vel_check, {advect_vel_forward},
+       {advect_vel_adjoint}},
+      {"advect_vel3", advect_vel3_args, advect_vel_param_names, advect_vel_check, {advect_vel_forward},
+       {advect_vel_adjoint}},
+  };
+  for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+    int rc = host->register_kernel(reg, &k[i]);
+    if (rc) return rc;
+  }
+  return DS_OK;
+}
