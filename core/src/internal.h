@@ -14,12 +14,17 @@ struct ds_kernel {
   char name[96];              /* "plugin.op" */
   int plugin;                 /* index into ctx->plugins; 0 = built-in core */
   int nslots, nparams;        /* counted from the NULL-terminated tables */
-  int has_list;               /* the last slot takes a list of tensors */
+  int nlists;                 /* list slots: the last nlists declared slots */
 };
 
-/* The declared slot of flat argument i (list entries share the last slot). */
-static inline const ds_arg_desc *ds_slot_of(const ds_kernel *k, int i) {
-  return &k->desc.args[i < k->nslots ? i : k->nslots - 1];
+/* The length of each list in a launch of nargs flat arguments. */
+static inline int ds_list_len(const ds_kernel *k, int nargs) {
+  return k->nlists ? (nargs - (k->nslots - k->nlists)) / k->nlists : 0;
+}
+/* The declared slot of flat argument i of a launch with nargs arguments. */
+static inline const ds_arg_desc *ds_slot_of(const ds_kernel *k, int nargs, int i) {
+  int first = k->nslots - k->nlists, len = ds_list_len(k, nargs);
+  return &k->desc.args[i < first ? i : first + (i - first) / (len > 0 ? len : 1)];
 }
 
 typedef struct ds_plugin_rec {

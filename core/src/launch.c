@@ -15,10 +15,13 @@ static const char *device_label(int device) {
 static int validate(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, const double *params,
                     int nparams, int *device_out) {
   const ds_kernel_desc *d = &k->desc;
-  if (k->has_list ? nargs < k->nslots - 1 || nargs > DS_MAX_ARGS : nargs != k->nslots) {
-    if (k->has_list)
-      return ds_fail(ctx, DS_ERR_ARG, "%s: expected at least %d tensor arguments (then the list '%s'), got %d",
-                     k->name, k->nslots - 1, d->args[k->nslots - 1].name, nargs);
+  int fixed = k->nslots - k->nlists;
+  if (k->nlists ? nargs < fixed || nargs > DS_MAX_ARGS || (nargs - fixed) % k->nlists : nargs != k->nslots) {
+    if (k->nlists)
+      return ds_fail(ctx, DS_ERR_ARG,
+                     "%s: expected %d tensor arguments then %d list%s of one length ('%s'%s), got %d tensors", k->name,
+                     fixed, k->nlists, k->nlists > 1 ? "s" : "", d->args[fixed].name, k->nlists > 1 ? ", ..." : "",
+                     nargs);
     return ds_fail(ctx, DS_ERR_ARG, "%s: expected %d tensor arguments, got %d", k->name, k->nslots, nargs);
   }
   if (nparams != k->nparams)
@@ -27,7 +30,7 @@ static int validate(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int
   if (nargs > 0 && !args) return ds_fail(ctx, DS_ERR_ARG, "%s: arguments missing", k->name);
   int device = -1;
   for (int i = 0; i < nargs; i++) {
-    const ds_arg_desc *a = ds_slot_of(k, i);
+    const ds_arg_desc *a = ds_slot_of(k, nargs, i);
     const ds_tensor *t = args[i];
     if (!t) return ds_fail(ctx, DS_ERR_ARG, "%s: argument '%s' (#%d) is nil", k->name, a->name, i + 1);
     if (t->ctx != ctx)
@@ -49,7 +52,7 @@ static int validate(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int
       for (int j = 0; j < nargs; j++)
         if (j != i && args[j] == t)
           return ds_fail(ctx, DS_ERR_ARG, "%s: output '%s' (#%d) is also passed as argument '%s' (#%d)", k->name,
-                         a->name, i + 1, ds_slot_of(k, j)->name, j + 1);
+                         a->name, i + 1, ds_slot_of(k, nargs, j)->name, j + 1);
     }
   }
   if (device < 0) device = DS_CPU;
@@ -67,13 +70,13 @@ static int validate(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int
 ds_call ds_make_call(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, const double *params,
                      int nparams, int device) {
   ds_call c = {&ctx->host, ctx, k->name, k->desc.args, args, nargs, nparams, params, k->nslots,
-               k->has_list ? nargs - (k->nslots - 1) : 0, ctx->plugins[k->plugin].state, device, k};
+               ds_list_len(k, nargs), k->nlists, ctx->plugins[k->plugin].state, device, k};
   return c;
 }
 
 static int check_anomaly(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, int adjoint) {
   for (int i = 0; i < nargs; i++) {
-    int role = ds_slot_of(k, i)->role;
+    int role = ds_slot_of(k, nargs, i)->role;
     const ds_tensor *t = NULL;
     if (!adjoint && (role == DS_OUT || role == DS_ACC)) t = args[i];
     if (adjoint && role == DS_IN) t = args[i]->grad_;
@@ -84,7 +87,7 @@ static int check_anomaly(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args
       double v = ds_tensor_get(t, bad - 1);
       return ds_fail(ctx, DS_ERR_ANOMALY, "anomaly: kernel %s %s produced %s in %s'%s' at element %d", k->name,
                      adjoint ? "adjoint" : "forward", v != v ? "NaN" : "Inf", adjoint ? "the gradient of " : "",
-                     ds_slot_of(k, i)->name, bad - 1);
+                     ds_slot_of(k, nargs, i)->name, bad - 1);
     }
   }
   return DS_OK;
@@ -96,7 +99,7 @@ static void watch(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int n
   for (int w = 0; w < ctx->nwatch; w++) {
     uint64_t h = ctx->watch_hash[w];
     for (int i = 0; i < nargs; i++) {
-      int role = ds_slot_of(k, i)->role;
+      int role = ds_slot_of(k, nargs, i)->role;
       if ((role == DS_IN || role == DS_NODIFF) && args[i]->id <= ctx->watch_limit[w]) {
         h = (h ^ args[i]->id) * 0x100000001b3ull;
         h = (h ^ args[i]->ver) * 0x100000001b3ull;
@@ -136,13 +139,13 @@ int ds_launch(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs
   int grad = 0;
   for (int i = 0; i < nargs; i++) {
     if (!(args[i]->flags & DS_FLAG_REQUIRES_GRAD)) continue;
-    int role = ds_slot_of(k, i)->role;
+    int role = ds_slot_of(k, nargs, i)->role;
     if (role == DS_IN) grad = 1;
-    if (role == DS_NODIFF && (tape || ctx->nwatch) && !(ds_slot_of(k, i)->flags & DS_GUESS))
+    if (role == DS_NODIFF && (tape || ctx->nwatch) && !(ds_slot_of(k, nargs, i)->flags & DS_GUESS))
       return ds_fail(ctx, DS_ERR_ARG,
                      "%s: argument '%s' (#%d) requires grad, but the kernel does not differentiate it; detach it "
                      "or pass it where a gradient is computed",
-                     k->name, ds_slot_of(k, i)->name, i + 1);
+                     k->name, ds_slot_of(k, nargs, i)->name, i + 1);
   }
   if (grad && tape && !k->desc.adjoint[device])
     return ds_fail(ctx, DS_ERR_ARG, "%s: not differentiable on device '%s', but an input requires a gradient on "
@@ -154,7 +157,7 @@ int ds_launch(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs
     return rc;
   }
   for (int i = 0; i < nargs; i++) {
-    int role = ds_slot_of(k, i)->role;
+    int role = ds_slot_of(k, nargs, i)->role;
     if (role == DS_OUT || role == DS_ACC) {
       args[i]->ver++;
       if (grad && (tape || ctx->nwatch)) args[i]->flags |= DS_FLAG_REQUIRES_GRAD;
@@ -171,7 +174,7 @@ int ds_run_adjoint(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int 
                    int nparams) {
   int device = nargs > 0 ? args[0]->device : DS_CPU;
   for (int i = 0; i < nargs; i++) {
-    int role = ds_slot_of(k, i)->role;
+    int role = ds_slot_of(k, nargs, i)->role;
     if (role == DS_OUT || role == DS_ACC || (role == DS_IN && (args[i]->flags & DS_FLAG_REQUIRES_GRAD))) {
       if (!ds_tensor_ensure_grad(args[i])) return ds_fail(ctx, DS_ERR_NOMEM, "%s adjoint: out of memory", k->name);
     }

@@ -127,8 +127,9 @@ static int host_register(ds_registrar *reg, const ds_kernel_desc *d) {
         a->ndim > DS_MAX_DIMS || (a->flags & ~(DS_LIST | DS_GUESS)) ||
         ((a->flags & DS_GUESS) && a->role != DS_NODIFF))
       return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: argument '%s' (#%d) is badly described", full, a->name, i + 1);
-    if ((a->flags & DS_LIST) && i != nslots - 1)
-      return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: list argument '%s' must be the last one", full, a->name);
+    if (i > 0 && (d->args[i - 1].flags & DS_LIST) && !(a->flags & DS_LIST))
+      return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: argument '%s' follows a list; list arguments come last", full,
+                     a->name);
     for (int j = 0; j < i; j++)
       if (strcmp(d->args[j].name, a->name) == 0)
         return ds_fail(ctx, DS_ERR_PLUGIN, "kernel %s: two arguments are named '%s'", full, a->name);
@@ -157,7 +158,7 @@ static int host_register(ds_registrar *reg, const ds_kernel_desc *d) {
   k->plugin = reg->plugin;
   k->nslots = nslots;
   k->nparams = nparams;
-  k->has_list = (d->args[nslots - 1].flags & DS_LIST) != 0;
+  for (int i = 0; i < nslots; i++) k->nlists += (d->args[i].flags & DS_LIST) != 0;
   ctx->kernels[ctx->nkernels++] = k;
   return DS_OK;
 }

@@ -144,11 +144,11 @@ int64_t ds_tape_add_segment(ds_tape *t, int64_t segment_id, ds_tensor *const *in
 /* Role of argument i of record r: segments have inputs then outputs. */
 static int role_of(const record *r, int i) {
   if (!r->kernel) return i < r->nparams ? DS_IN : DS_OUT;
-  return ds_slot_of(r->kernel, i)->role;
+  return ds_slot_of(r->kernel, r->nargs, i)->role;
 }
 
 static const char *arg_name(const record *r, int i) {
-  if (r->kernel) return ds_slot_of(r->kernel, i)->name;
+  if (r->kernel) return ds_slot_of(r->kernel, r->nargs, i)->name;
   return i < r->nparams ? "segment input" : "segment output";
 }
 

@@ -98,27 +98,39 @@ return function(ds)
   -- loss = sum_j <w_j, out_j> with fixed random weights w_j on every output.
   -- args: the kernel's tensors (outputs may be anything of the right shape);
   -- acc outputs are reset to their initial values before every forward.
-  -- Named arguments ({x = ..., out = ...}, a list slot as a table) in slot order.
-  local function positional(k, args)
-    if args[1] ~= nil or next(args) == nil then return args end
-    local flat = {}
+  -- Arguments (named, or positional with list slots as tables) as the flat
+  -- list the kernel sees, with the declared slot of each entry.
+  local function flatten_args(k, args)
+    local flat, slot = {}, {}
+    local named = not (args[1] ~= nil or next(args) == nil)
+    local single_flat = not named and k.list and k.first_list == k.nargs and
+                        (#args ~= k.nargs or ds.is_tensor(args[k.nargs]))
+    local function add(a, i)
+      if type(a) == "number" then a = ds.tensor(a) end -- a plain number for a 0-dim input
+      flat[#flat + 1], slot[#flat + 1] = a, i
+    end
+    if single_flat then
+      for i = 1, #args do add(args[i], math.min(i, k.nargs)) end
+      return flat, slot
+    end
     for i, s in ipairs(k.slots) do
-      local a = args[s]
-      if k.list and i == #k.slots and type(a) == "table" and not ds.is_tensor(a) then
-        for j = 1, #a do flat[#flat + 1] = a[j] end
+      local a = named and args[s] or args[i]
+      if i >= k.first_list then
+        for j = 1, #(a or {}) do add(a[j], i) end
       elseif a ~= nil then
-        flat[#flat + 1] = a
+        add(a, i)
       end
     end
-    return flat
+    return flat, slot
   end
 
   function ds.gradcheck_kernel(name, args, params, opts)
     local k = ds.kernel(name)
-    args = positional(k, args)
+    local slot
+    args, slot = flatten_args(k, args)
     local weights, inputs, init = {}, {}, {}
     for i = 1, #args do
-      local role = C.ds_kernel_arg_role(k.ptr, math.min(i, k.nargs) - 1)
+      local role = C.ds_kernel_arg_role(k.ptr, slot[i] - 1)
       if not ds.is_tensor(args[i]) then
         -- a plain number for a 0-dim input: nothing to differentiate
       elseif (role == 2 or role == 3) and args[i]:dtype_name() == "i32" then
@@ -139,7 +151,7 @@ return function(ds)
           fresh[i] = args[i]
         end
       end
-      k:launch(fresh, params)
+      k:launch_flat(fresh, params)
       local total
       for i = 1, #args do
         if weights[i] then

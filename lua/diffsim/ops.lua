@@ -32,7 +32,12 @@ return function(ds)
       k.scalar[i + 1] = C.ds_kernel_arg_dtype(p, i) == 0 and C.ds_kernel_arg_ndim(p, i) == 0 and
                         C.ds_kernel_arg_role(p, i) ~= 2 and C.ds_kernel_arg_role(p, i) ~= 3
     end
-    k.list = bit.band(C.ds_kernel_arg_flags(p, nslots - 1), LIST) ~= 0
+    -- list slots are the last ones: [first_list, nslots]
+    k.first_list = nslots + 1
+    for i = nslots - 1, 0, -1 do
+      if bit.band(C.ds_kernel_arg_flags(p, i), LIST) ~= 0 then k.first_list = i + 1 end
+    end
+    k.list = k.first_list <= nslots
     for i = 0, nparams - 1 do
       local s = ffi.string(C.ds_kernel_param_name(p, i))
       k.params[i + 1], k.param_index[s] = s, i + 1
@@ -56,28 +61,46 @@ return function(ds)
     return a
   end
 
-  -- Positional: args[i] in slot order (a list slot takes the rest, or a table).
+  -- Positional: args[i] in slot order; a list slot takes a table of tensors
+  -- (with a single list, its tensors may also follow the fixed ones flat).
   -- Named: args.name for each slot (a list slot takes a table of tensors).
-  -- Plain numbers given for 0-dim real inputs become tensors; they are kept in
-  -- `keep` until the launch returns.
+  -- Lists of one launch have one length. Plain numbers given for 0-dim real
+  -- inputs become tensors; they are kept in `keep` until the launch returns.
   local keep = {}
+  local function fill_list(k, a, slot, n, len, level)
+    if getmetatable(a) == tensor_mt or type(a) ~= "table" then
+      error(string.format("%s: argument '%s' is a list: pass a table of tensors", k.name, k.slots[slot]), level + 1)
+    end
+    if len and #a ~= len then
+      error(string.format("%s: list '%s' has %d tensors, list '%s' has %d; lists of one launch have one length",
+        k.name, k.slots[slot], #a, k.slots[k.first_list], len), level + 1)
+    end
+    for j = 1, #a do n = n + 1; keep[n] = put(k, n, a[j], slot, level + 1) end
+    return n, #a
+  end
+
   local function fill_args(k, args, level)
     if type(args) ~= "table" then error(k.name .. ": arguments must be a table", level) end
-    local ns, n = k.nargs, 0
+    local ns, fl, n = k.nargs, k.first_list, 0
     if args[1] ~= nil or next(args) == nil then
-      local total = #args
+      local total, len = #args, nil
+      local flat = k.list and fl == ns and (total ~= fl or getmetatable(args[fl]) == tensor_mt)
       for i = 1, total do
         local a = args[i]
-        if k.list and i == ns and getmetatable(a) ~= tensor_mt and type(a) == "table" then
-          for j = 1, #a do n = n + 1; keep[n] = put(k, n, a[j], ns, level) end
+        if i >= fl and not flat then
+          if i > ns then
+            error(string.format("%s: expected %d arguments (%s), got %d", k.name, ns, table.concat(k.slots, ", "),
+              total), level)
+          end
+          n, len = fill_list(k, a, i, n, len, level)
         else
           n = n + 1
-          keep[n] = put(k, n, a, i < ns and i or ns, level)
+          keep[n] = put(k, n, a, i < fl and i or fl, level)
         end
       end
-      if n < ns - (k.list and 1 or 0) or (n > ns and not k.list) then
+      if n < fl - 1 or (n > ns and not k.list) or (not flat and k.list and total < ns) then
         error(string.format("%s: expected %s%d tensor arguments, got %d (arguments: %s)", k.name,
-          k.list and "at least " or "", k.list and ns - 1 or ns, n, table.concat(k.slots, ", ")), level)
+          k.list and "at least " or "", k.list and fl - 1 or ns, n, table.concat(k.slots, ", ")), level)
       end
       return n
     end
@@ -87,18 +110,13 @@ return function(ds)
           table.concat(k.slots, ", ")), level)
       end
     end
+    local len
     for i = 1, ns do
       local a = args[k.slots[i]]
-      if a == nil and not (k.list and i == ns) then
+      if i >= fl then
+        n, len = fill_list(k, a == nil and {} or a, i, n, len, level)
+      elseif a == nil then
         error(string.format("%s: argument '%s' is missing", k.name, k.slots[i]), level)
-      end
-      if k.list and i == ns then
-        if a ~= nil then
-          if getmetatable(a) == tensor_mt or type(a) ~= "table" then
-            error(string.format("%s: argument '%s' is a list: pass a table of tensors", k.name, k.slots[i]), level)
-          end
-          for j = 1, #a do n = n + 1; keep[n] = put(k, n, a[j], ns, level) end
-        end
       else
         n = n + 1
         keep[n] = put(k, n, a, i, level)
@@ -153,6 +171,20 @@ return function(ds)
     local rc = C.ds_launch(ctx, self.ptr, argbuf, n, parbuf, np)
     release_keep(n)
     if rc ~= 0 then raise(2) end
+  end
+  -- The flat argument list the kernel sees (lists expanded in slot order), for
+  -- tools such as the gradient checker; the C side validates the layout.
+  function Kernel:launch_flat(flat, params)
+    local n = #flat
+    if n > 64 then error(self.name .. ": more than 64 tensor arguments", 2) end
+    for i = 1, n do
+      if getmetatable(flat[i]) ~= tensor_mt or flat[i].p == nil then
+        error(string.format("%s: flat argument #%d is not a live tensor", self.name, i), 2)
+      end
+      argbuf[i - 1] = flat[i].p
+    end
+    local np = fill_params(self, params, 3)
+    if C.ds_launch(ctx, self.ptr, argbuf, n, parbuf, np) ~= 0 then raise(2) end
   end
   -- Runs the adjoint alone (no tape): used by kernel gradient checks.
   function Kernel:launch_adjoint(args, params)

@@ -76,7 +76,7 @@ int main(void) {
   CHECK(!ds_kernel_has_device(bump, DS_CUDA, 0));
   CHECK(ds_kernel_nargs(bump) == 2 && ds_kernel_nparams(bump) == 1);
   CHECK(strcmp(ds_kernel_param_name(bump, 0), "scale") == 0);
-  CHECK(ds_kernel_count(ctx) == with_example + 2);
+  CHECK(ds_kernel_count(ctx) == with_example + 3);
   CHECK(ds_kernel_find(ctx, "example.nope") == NULL);
   CHECK_CONTAINS(ds_last_error(ctx), "unknown kernel 'example.nope'");
   ds_ctx_free(ctx);

@@ -40,6 +40,42 @@ static int count_cpu(const ds_call *c) {
 }
 static const ds_arg_desc COUNT_ARGS[] = {{"out", DS_OUT, DS_REAL, -1, 0}, {0}};
 
+/* Two list slots of one length: ys[i] = a * xs[i] (velocity in / velocity out
+ * in a real plugin). */
+#define SCALE_ARGS(A) A(a, DS_IN, DS_REAL, 0, 0) A(xs, DS_IN, DS_REAL, -1, DS_LIST) A(ys, DS_OUT, DS_REAL, -1, DS_LIST)
+DS_DECLARE_ARGS(scale_all, SCALE_ARGS)
+
+static int scale_all_check(const ds_call *c) {
+  for (int i = 0; i < c->list_len; i++) {
+    const ds_tensor *x = ds_list_of(c, DS_SLOT(scale_all, xs), i), *y = ds_list_of(c, DS_SLOT(scale_all, ys), i);
+    if (x->count != y->count) return c->host->error(c, "xs[%d] and ys[%d] differ in size", i + 1, i + 1);
+  }
+  return DS_OK;
+}
+static int scale_all_forward(const ds_call *c) {
+  const ds_real a = ds_rdata(DS_ARGV(c, scale_all)->a)[0];
+  for (int i = 0; i < c->list_len; i++) {
+    const ds_tensor *x = ds_list_of(c, DS_SLOT(scale_all, xs), i), *y = ds_list_of(c, DS_SLOT(scale_all, ys), i);
+    for (int64_t e = 0; e < x->count; e++) ds_rdata(y)[e] = a * ds_rdata(x)[e];
+  }
+  return DS_OK;
+}
+static int scale_all_adjoint(const ds_call *c) {
+  const ds_tensor *at = DS_ARGV(c, scale_all)->a;
+  const ds_real a = ds_rdata(at)[0];
+  ds_real *ga = ds_rgrad(at);
+  for (int i = 0; i < c->list_len; i++) {
+    const ds_tensor *x = ds_list_of(c, DS_SLOT(scale_all, xs), i), *y = ds_list_of(c, DS_SLOT(scale_all, ys), i);
+    ds_real *gx = ds_rgrad(x);
+    const ds_real *gy = ds_rgrad(y);
+    for (int64_t e = 0; e < x->count; e++) {
+      if (gx) gx[e] += a * gy[e];
+      if (ga) ga[0] += ds_rdata(x)[e] * gy[e];
+    }
+  }
+  return DS_OK;
+}
+
 int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
   int rc = ds_plugin_begin(host, reg, "two_devices");
   if (rc) return rc;
@@ -48,5 +84,7 @@ int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
   ds_kernel_desc mock = {"bump", bump_args, bump_param_names, 0, {[DS_MOCK] = bump_mock}, {0}};
   ds_kernel_desc count = {"count", COUNT_ARGS, 0, 0, {count_cpu}, {0}};
   if ((rc = host->register_kernel(reg, &cpu)) || (rc = host->register_kernel(reg, &mock))) return rc;
+  ds_kernel_desc scale = {"scale_all", scale_all_args, 0, scale_all_check, {scale_all_forward}, {scale_all_adjoint}};
+  if ((rc = host->register_kernel(reg, &scale))) return rc;
   return host->register_kernel(reg, &count);
 }

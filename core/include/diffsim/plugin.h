@@ -41,7 +41,8 @@ struct ds_kit_api;   /* diffsim/kit.h */
 
 /* Argument flags. */
 typedef enum ds_arg_flags {
-  DS_LIST = 1, /* the last slot may take any number (0 or more) of tensors: network weights, 2D/3D components */
+  DS_LIST = 1, /* a list of tensors (network weights, 2D/3D velocity components). List slots come last;
+                  a kernel may have several (e.g. velocity in and velocity out), all of one length per launch */
   DS_GUESS = 2 /* a DS_NODIFF starting guess the result does not depend on (an iterative solver's warm
                   start): a tensor that requires grad may be passed, since no gradient is lost */
 } ds_arg_flags;
@@ -55,8 +56,8 @@ typedef struct ds_arg_desc {
 } ds_arg_desc;
 
 /* One launch as the kernel sees it. `args` is flat: one entry per fixed slot,
- * then list_len entries for the list slot, if the kernel declares one.
- * A list slot is always the last, so args[slot] for every fixed slot. */
+ * then list_len entries for each list slot in declared order. List slots come
+ * last, so args[slot] is right for every fixed slot; use ds_list_of for lists. */
 typedef struct ds_call {
   const ds_host_api *host;
   ds_ctx *ctx;
@@ -67,7 +68,8 @@ typedef struct ds_call {
   int32_t nparams;
   const double *params;           /* in the order of the kernel's param table */
   int32_t nslots;                 /* declared slots */
-  int32_t list_len;               /* tensors in the list slot (the last one), 0 if none */
+  int32_t list_len;               /* tensors in each list slot, 0 if none */
+  int32_t nlists;                 /* list slots (the last nlists declared slots) */
   void *state;                    /* the plugin's per-context state (NULL if it asked for none) */
   int32_t device;                 /* ds_device the launch runs on */
   const ds_kernel *kernel;        /* the kernel being run (opaque) */
@@ -117,8 +119,8 @@ struct ds_host_api {
  * of tensor pointers overlaying call->args (prefix_argv) and the
  * NULL-terminated table (prefix_args); the parameter list makes a struct of
  * doubles overlaying call->params (prefix_params) and the NULL-terminated name
- * table (prefix_param_names). A list slot must be the last one: its member is
- * the list's first tensor (see ds_list).
+ * table (prefix_param_names). List slots come last; the struct's members are
+ * right for the fixed slots, and lists are read with ds_list_of.
  *
  *   #define STEP_ARGS(A) A(x, DS_IN, DS_REAL, 2, 0) A(x_out, DS_OUT, DS_REAL, 2, 0)
  *   #define STEP_PARAMS(P) P(dt) P(accel)
@@ -148,11 +150,17 @@ static inline int ds_plugin_begin(const ds_host_api *h, ds_registrar *r, const c
   return h->begin(r, name, DS_ABI_VERSION, (int)sizeof(ds_real), (int)sizeof(ds_tensor),
                   (int)sizeof(ds_kernel_desc));
 }
-/* The i-th tensor of the list slot (the last slot). */
-static inline ds_tensor *ds_list(const ds_call *c, int i) { return c->args[c->nslots - 1 + i]; }
+/* The i-th tensor of list slot `slot` (a declared slot index, e.g. DS_SLOT(step, v)). */
+static inline ds_tensor *ds_list_of(const ds_call *c, int slot, int i) {
+  int first = c->nslots - c->nlists;
+  return c->args[first + (slot - first) * c->list_len + i];
+}
+/* The i-th tensor of the first list slot. */
+static inline ds_tensor *ds_list(const ds_call *c, int i) { return c->args[c->nslots - c->nlists + i]; }
 /* The declaration of flat argument i (list entries share their slot's). */
 static inline const ds_arg_desc *ds_arg_desc_of(const ds_call *c, int i) {
-  return &c->arg_desc[i < c->nslots ? i : c->nslots - 1];
+  int first = c->nslots - c->nlists;
+  return &c->arg_desc[i < first ? i : first + (i - first) / (c->list_len > 0 ? c->list_len : 1)];
 }
 static inline ds_real *ds_rdata(const ds_tensor *t) { return (ds_real *)t->ptr; }
 static inline int32_t *ds_idata(const ds_tensor *t) { return (int32_t *)t->ptr; }
