@@ -43,54 +43,45 @@ static int advect_adjoint(const ds_call *c) {
   return smoke_advect_adj_run(c, nd, (int)DS_PARAMS(c, advect)->bc, a->f, 1, f, v, go, gf, gv);
 }
 
-/* ---- advect_vel (2D) and advect_vel3 -------------------------------------------- */
-#define ADVECT_VEL2_ARGS(A)                                                                                   \
-  A(vx, DS_IN, DS_REAL, 2, 0) A(vy, DS_IN, DS_REAL, 2, 0) A(vx_out, DS_OUT, DS_REAL, 2, 0)                    \
-  A(vy_out, DS_OUT, DS_REAL, 2, 0)
-#define ADVECT_VEL3_ARGS(A)                                                                                   \
-  A(vx, DS_IN, DS_REAL, 3, 0) A(vy, DS_IN, DS_REAL, 3, 0) A(vz, DS_IN, DS_REAL, 3, 0)                         \
-  A(vx_out, DS_OUT, DS_REAL, 3, 0) A(vy_out, DS_OUT, DS_REAL, 3, 0) A(vz_out, DS_OUT, DS_REAL, 3, 0)
-DS_DECLARE_ARGS(advect_vel2, ADVECT_VEL2_ARGS)
-DS_DECLARE_ARGS(advect_vel3, ADVECT_VEL3_ARGS)
+/* ---- advect_vel: the velocity advected by itself, 2D or 3D ------------------------
+ * args: v (list of 2 or 3 components, in), v_out (list, out); params: bc. */
+#define ADVECT_VEL_ARGS(A) A(v, DS_IN, DS_REAL, -1, DS_LIST) A(v_out, DS_OUT, DS_REAL, -1, DS_LIST)
+DS_DECLARE_ARGS(advect_vel, ADVECT_VEL_ARGS)
 /* the same param table as advect */
 #define advect_vel_param_names advect_param_names
 
-#define NDIM(c) ((int)(c)->args[0]->ndim)
-
 static int advect_vel_check(const ds_call *c) {
-  int rc = smoke_check_grid(c, NDIM(c), 2);
+  int rc = smoke_check_list(c);
+  if (!rc) rc = smoke_check_grid(c, c->list_len, 2);
   return rc ? rc : smoke_check_bc(c, DS_PARAMS(c, advect)->bc);
 }
 
-/* args: v_0..v_{nd-1}, out_0..out_{nd-1} */
 static int advect_vel_forward(const ds_call *c) {
-  const int nd = NDIM(c);
+  const int nd = c->list_len, V = DS_SLOT(advect_vel, v), VO = DS_SLOT(advect_vel, v_out);
   const ds_real *v[3] = {0};
   ds_real *out[3] = {0};
-  for (int d = 0; d < nd; d++) v[d] = ds_rdata(c->args[d]), out[d] = ds_rdata(c->args[nd + d]);
-  return smoke_advect_run(c, nd, (int)DS_PARAMS(c, advect)->bc, c->args[0], nd, v, v, out, 0);
+  for (int d = 0; d < nd; d++) v[d] = ds_rdata(ds_list_of(c, V, d)), out[d] = ds_rdata(ds_list_of(c, VO, d));
+  return smoke_advect_run(c, nd, (int)DS_PARAMS(c, advect)->bc, ds_list_of(c, V, 0), nd, v, v, out, 0);
 }
 
 /* The fields are the velocity itself: the scatter half and the gather half
  * both land in gv. */
 static int advect_vel_adjoint(const ds_call *c) {
-  const int nd = NDIM(c);
+  const int nd = c->list_len, V = DS_SLOT(advect_vel, v), VO = DS_SLOT(advect_vel, v_out);
   const ds_real *v[3] = {0}, *go[3] = {0};
   ds_real *gv[3] = {0};
   for (int d = 0; d < nd; d++) {
-    v[d] = ds_rdata(c->args[d]);
-    gv[d] = ds_rgrad(c->args[d]);
-    go[d] = ds_rgrad(c->args[nd + d]);
+    v[d] = ds_rdata(ds_list_of(c, V, d));
+    gv[d] = ds_rgrad(ds_list_of(c, V, d));
+    go[d] = ds_rgrad(ds_list_of(c, VO, d));
   }
-  return smoke_advect_adj_run(c, nd, (int)DS_PARAMS(c, advect)->bc, c->args[0], nd, v, v, go, gv, gv);
+  return smoke_advect_adj_run(c, nd, (int)DS_PARAMS(c, advect)->bc, ds_list_of(c, V, 0), nd, v, v, go, gv, gv);
 }
 
 int smoke_register_advect(const ds_host_api *host, ds_registrar *reg) {
   const ds_kernel_desc k[] = {
       {"advect", advect_args, advect_param_names, advect_check, {advect_forward}, {advect_adjoint}},
-      {"advect_vel", advect_vel2_args, advect_vel_param_names, advect_vel_check, {advect_vel_forward},
-       {advect_vel_adjoint}},
-      {"advect_vel3", advect_vel3_args, advect_vel_param_names, advect_vel_check, {advect_vel_forward},
+      {"advect_vel", advect_vel_args, advect_vel_param_names, advect_vel_check, {advect_vel_forward},
        {advect_vel_adjoint}},
   };
   for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {

@@ -8,8 +8,9 @@
 
 const char *smoke_arg_label(const ds_call *c, int i, char *buf, size_t n) {
   const ds_arg_desc *a = ds_arg_desc_of(c, i);
-  if ((a->flags & DS_LIST) && i >= c->nslots - 1)
-    snprintf(buf, n, "'%s[%d]' (#%d)", a->name, i - (c->nslots - 1) + 1, i + 1);
+  const int first = c->nslots - c->nlists;
+  if ((a->flags & DS_LIST) && i >= first && c->list_len > 0)
+    snprintf(buf, n, "'%s[%d]' (#%d)", a->name, (i - first) % c->list_len + 1, i + 1);
   else
     snprintf(buf, n, "'%s' (#%d)", a->name, i + 1);
   return buf;
@@ -34,7 +35,7 @@ int smoke_check_grid(const ds_call *c, int nd, int min_cells) {
     int ok = t->ndim == t0->ndim;
     for (int d = 0; ok && d < t0->ndim; d++) ok = t->dims[d] == t0->dims[d];
     if (ok) continue;
-    if (i < c->nslots - 1 || !(a->flags & DS_LIST)) { /* the usual message, for fixed slots */
+    if (!(a->flags & DS_LIST)) { /* the usual message, for fixed slots */
       int rc = ds_expect_shape(c, i, t0->ndim, t0->dims[0], t0->ndim > 1 ? t0->dims[1] : -1,
                                t0->ndim > 2 ? t0->dims[2] : -1, t0->ndim > 3 ? t0->dims[3] : -1);
       if (rc) return rc;
@@ -51,7 +52,7 @@ int smoke_check_grid(const ds_call *c, int nd, int min_cells) {
 }
 
 int smoke_check_list(const ds_call *c) {
-  const ds_arg_desc *a = &c->arg_desc[c->nslots - 1];
+  const ds_arg_desc *a = &c->arg_desc[c->nslots - c->nlists];
   if (c->list_len != 2 && c->list_len != 3)
     return c->host->error(c, "argument '%s' (the velocity list) needs 2 or 3 components, got %d", a->name,
                           c->list_len);

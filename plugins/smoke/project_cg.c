@@ -281,21 +281,19 @@ static int cg_project(const ds_call *c, const cgproj *P, const char *what) {
  * registrations of one implementation (a kernel has one list slot at most). */
 #define PROJECT_CG_PARAMS(P) P(bc) P(h) P(tol) P(max_iters)
 DS_DECLARE_PARAMS(project_cg, PROJECT_CG_PARAMS)
-#define PROJECT_CG2_ARGS(A)                                                                                   \
-  A(vx, DS_IN, DS_REAL, 2, 0) A(vy, DS_IN, DS_REAL, 2, 0) A(p_guess, DS_NODIFF, DS_REAL, 2, DS_GUESS)          \
-  A(vx_out, DS_OUT, DS_REAL, 2, 0) A(vy_out, DS_OUT, DS_REAL, 2, 0) A(p, DS_OUT, DS_REAL, 2, 0)
-#define PROJECT_CG3_ARGS(A)                                                                                   \
-  A(vx, DS_IN, DS_REAL, 3, 0) A(vy, DS_IN, DS_REAL, 3, 0) A(vz, DS_IN, DS_REAL, 3, 0)                         \
-  A(p_guess, DS_NODIFF, DS_REAL, 3, DS_GUESS) A(vx_out, DS_OUT, DS_REAL, 3, 0) A(vy_out, DS_OUT, DS_REAL, 3, 0) \
-  A(vz_out, DS_OUT, DS_REAL, 3, 0) A(p, DS_OUT, DS_REAL, 3, 0)
-DS_DECLARE_ARGS(project_cg2, PROJECT_CG2_ARGS)
-DS_DECLARE_ARGS(project_cg3, PROJECT_CG3_ARGS)
+/* args: p_guess (warm start), p (out), v (list of 2 or 3 components, in), v_out (list, out) */
+#define PROJECT_CG_ARGS(A)                                                                                    \
+  A(p_guess, DS_NODIFF, DS_REAL, -1, DS_GUESS) A(p, DS_OUT, DS_REAL, -1, 0) A(v, DS_IN, DS_REAL, -1, DS_LIST)  \
+  A(v_out, DS_OUT, DS_REAL, -1, DS_LIST)
+DS_DECLARE_ARGS(project_cg, PROJECT_CG_ARGS)
+#define VIN(c, d) ds_list_of(c, DS_SLOT(project_cg, v), d)
+#define VOUT(c, d) ds_list_of(c, DS_SLOT(project_cg, v_out), d)
 
-#define NDIM(c) ((int)(c)->args[0]->ndim)
 
 static int project_cg_check(const ds_call *c) {
   const project_cg_params *p = DS_PARAMS(c, project_cg);
-  int rc = smoke_check_grid(c, NDIM(c), SMOKE_MIN_CELLS);
+  int rc = smoke_check_list(c);
+  if (!rc) rc = smoke_check_grid(c, c->list_len, SMOKE_MIN_CELLS);
   if (!rc) rc = smoke_check_bc(c, p->bc);
   if (!rc) rc = smoke_check_h(c, p->h);
   if (!rc && !(p->tol > 0 && p->tol < 1))
@@ -307,35 +305,35 @@ static int project_cg_check(const ds_call *c) {
 static void cgproj_init(cgproj *P, const ds_call *c) {
   const project_cg_params *p = DS_PARAMS(c, project_cg);
   memset(P, 0, sizeof *P);
-  P->g = grid_make(NDIM(c), (int)p->bc, c->args[0]);
+  P->g = grid_make(c->list_len, (int)p->bc, c->args[0]);
   P->h = p->h, P->tol = p->tol, P->max_iters = (int)p->max_iters;
 }
 
 static int project_cg_forward(const ds_call *c) {
-  const int nd = NDIM(c);
+  const int nd = c->list_len;
   cgproj P;
   cgproj_init(&P, c);
   for (int d = 0; d < nd; d++) {
-    P.in[d] = ds_rdata(c->args[d]);
-    P.out[d] = ds_rdata(c->args[nd + 1 + d]);
+    P.in[d] = ds_rdata(VIN(c, d));
+    P.out[d] = ds_rdata(VOUT(c, d));
   }
-  P.x0 = ds_rdata(c->args[nd]);
-  P.pout = ds_rdata(c->args[2 * nd + 1]);
+  P.x0 = ds_rdata(DS_ARGV(c, project_cg)->p_guess);
+  P.pout = ds_rdata(DS_ARGV(c, project_cg)->p);
   return cg_project(c, &P, "forward");
 }
 
 /* The implicit adjoint: gv += gv' - G A^+ (D gv' - h^2 gp), one CG solve. */
 static int project_cg_adjoint(const ds_call *c) {
-  const int nd = NDIM(c);
+  const int nd = c->list_len;
   cgproj P;
   cgproj_init(&P, c);
   int any = 0;
   for (int d = 0; d < nd; d++) {
-    P.in[d] = ds_rgrad(c->args[nd + 1 + d]);
-    any |= (P.out[d] = ds_rgrad(c->args[d])) != NULL;
+    P.in[d] = ds_rgrad(VOUT(c, d));
+    any |= (P.out[d] = ds_rgrad(VIN(c, d))) != NULL;
   }
   if (!any) return DS_OK;
-  P.extra = ds_rgrad(c->args[2 * nd + 1]);
+  P.extra = ds_rgrad(DS_ARGV(c, project_cg)->p);
   P.acc = 1;
   P.adjoint = 1;
   return cg_project(c, &P, "adjoint");
@@ -359,9 +357,7 @@ static int cg_stats_forward(const ds_call *c) {
 
 int smoke_register_cg(const ds_host_api *host, ds_registrar *reg) {
   const ds_kernel_desc k[] = {
-      {"project_cg", project_cg2_args, project_cg_param_names, project_cg_check, {project_cg_forward},
-       {project_cg_adjoint}},
-      {"project3_cg", project_cg3_args, project_cg_param_names, project_cg_check, {project_cg_forward},
+      {"project_cg", project_cg_args, project_cg_param_names, project_cg_check, {project_cg_forward},
        {project_cg_adjoint}},
       {"cg_stats", cg_stats_args, cg_stats_param_names, NULL, {cg_stats_forward}, {NULL}},
   };

@@ -169,28 +169,18 @@ int smoke_jacobi_run(const ds_call *c, int nd, int bc, const ds_tensor *shape, i
   return jacobi_project(c, &J);
 }
 
-/* ---- kernels: project (2D) and project3 ------------------------------------
- * args: v_0..v_{nd-1} (in), v'_0..v'_{nd-1} (out), p (out); params bc, iters, h.
- * Both velocity inputs and outputs are per component, and a kernel has at most
- * one list slot, so the 2D and 3D forms stay two registrations of one
- * implementation (nd from the grid). */
+/* ---- kernel: project, 2D or 3D --------------------------------------------------
+ * args: p (out), v (list of 2 or 3 components, in), v_out (list, out); params
+ * bc, iters, h. */
 #define PROJECT_PARAMS(P) P(bc) P(iters) P(h)
 DS_DECLARE_PARAMS(project, PROJECT_PARAMS)
-#define PROJECT2_ARGS(A)                                                                                      \
-  A(vx, DS_IN, DS_REAL, 2, 0) A(vy, DS_IN, DS_REAL, 2, 0) A(vx_out, DS_OUT, DS_REAL, 2, 0)                    \
-  A(vy_out, DS_OUT, DS_REAL, 2, 0) A(p, DS_OUT, DS_REAL, 2, 0)
-#define PROJECT3_ARGS(A)                                                                                      \
-  A(vx, DS_IN, DS_REAL, 3, 0) A(vy, DS_IN, DS_REAL, 3, 0) A(vz, DS_IN, DS_REAL, 3, 0)                         \
-  A(vx_out, DS_OUT, DS_REAL, 3, 0) A(vy_out, DS_OUT, DS_REAL, 3, 0) A(vz_out, DS_OUT, DS_REAL, 3, 0)           \
-  A(p, DS_OUT, DS_REAL, 3, 0)
-DS_DECLARE_ARGS(project2, PROJECT2_ARGS)
-DS_DECLARE_ARGS(project3, PROJECT3_ARGS)
-
-#define NDIM(c) ((int)(c)->args[0]->ndim)
+#define PROJECT_ARGS(A) A(p, DS_OUT, DS_REAL, -1, 0) A(v, DS_IN, DS_REAL, -1, DS_LIST) A(v_out, DS_OUT, DS_REAL, -1, DS_LIST)
+DS_DECLARE_ARGS(project, PROJECT_ARGS)
 
 static int project_check(const ds_call *c) {
   const project_params *p = DS_PARAMS(c, project);
-  int rc = smoke_check_grid(c, NDIM(c), SMOKE_MIN_CELLS);
+  int rc = smoke_check_list(c);
+  if (!rc) rc = smoke_check_grid(c, c->list_len, SMOKE_MIN_CELLS);
   if (!rc) rc = smoke_check_bc(c, p->bc);
   if (!rc) rc = smoke_check_int(c, "iters", p->iters, 0, 100000);
   if (!rc) rc = smoke_check_h(c, p->h);
@@ -198,36 +188,33 @@ static int project_check(const ds_call *c) {
 }
 
 static int project_forward(const ds_call *c) {
-  const int nd = NDIM(c);
+  const int nd = c->list_len, V = DS_SLOT(project, v), VO = DS_SLOT(project, v_out);
   const project_params *p = DS_PARAMS(c, project);
   const ds_real *in[3] = {0};
   ds_real *out[3] = {0};
-  for (int d = 0; d < nd; d++) in[d] = ds_rdata(c->args[d]), out[d] = ds_rdata(c->args[nd + d]);
-  return smoke_jacobi_run(c, nd, (int)p->bc, c->args[0], (int)p->iters, p->h, in, NULL, out, 0,
-                          ds_rdata(c->args[2 * nd]));
+  for (int d = 0; d < nd; d++) in[d] = ds_rdata(ds_list_of(c, V, d)), out[d] = ds_rdata(ds_list_of(c, VO, d));
+  return smoke_jacobi_run(c, nd, (int)p->bc, DS_ARGV(c, project)->p, (int)p->iters, p->h, in, NULL, out, 0,
+                          ds_rdata(DS_ARGV(c, project)->p));
 }
 
 /* The projection is self-adjoint (see the top): gv += P gv' - G M (-h^2 gp). */
 static int project_adjoint(const ds_call *c) {
-  const int nd = NDIM(c);
+  const int nd = c->list_len, V = DS_SLOT(project, v), VO = DS_SLOT(project, v_out);
   const project_params *p = DS_PARAMS(c, project);
   const ds_real *in[3] = {0};
   ds_real *out[3] = {0};
   int any = 0;
   for (int d = 0; d < nd; d++) {
-    in[d] = ds_rgrad(c->args[nd + d]);
-    any |= (out[d] = ds_rgrad(c->args[d])) != NULL;
+    in[d] = ds_rgrad(ds_list_of(c, VO, d));
+    any |= (out[d] = ds_rgrad(ds_list_of(c, V, d))) != NULL;
   }
   if (!any) return DS_OK;
-  return smoke_jacobi_run(c, nd, (int)p->bc, c->args[0], (int)p->iters, p->h, in, ds_rgrad(c->args[2 * nd]), out, 1,
-                          NULL);
+  return smoke_jacobi_run(c, nd, (int)p->bc, DS_ARGV(c, project)->p, (int)p->iters, p->h, in,
+                          ds_rgrad(DS_ARGV(c, project)->p), out, 1, NULL);
 }
 
 int smoke_register_jacobi(const ds_host_api *host, ds_registrar *reg) {
-  const ds_kernel_desc k2 = {"project", project2_args, project_param_names, project_check, {project_forward},
-                             {project_adjoint}};
-  const ds_kernel_desc k3 = {"project3", project3_args, project_param_names, project_check, {project_forward},
-                             {project_adjoint}};
-  int rc = host->register_kernel(reg, &k2);
-  return rc ? rc : host->register_kernel(reg, &k3);
+  const ds_kernel_desc k = {"project", project_args, project_param_names, project_check, {project_forward},
+                            {project_adjoint}};
+  return host->register_kernel(reg, &k);
 }

@@ -79,16 +79,14 @@ function M.advect_velocity(...)
   local bc = bc_code(opts, "advect_velocity")
   if #v == 3 then
     local a, b, c = ds.empty_like(v[1]), ds.empty_like(v[2]), ds.empty_like(v[3])
-    K.advect_vel3:launch({vx = v[1], vy = v[2], vz = v[3], vx_out = a, vy_out = b, vz_out = c}, {bc = bc})
+    K.advect_vel:launch({v = v, v_out = {a, b, c}}, {bc = bc})
     return a, b, c
   end
   local a, b = ds.empty_like(v[1]), ds.empty_like(v[2])
-  K.advect_vel:launch({vx = v[1], vy = v[2], vx_out = a, vy_out = b}, {bc = bc})
+  K.advect_vel:launch({v = v, v_out = {a, b}}, {bc = bc})
   return a, b
 end
 
--- Velocity component slot names of the kernels that keep a 2D and a 3D form.
-local AXES = {"vx", "vy", "vz"}
 
 local function default_tol() return ds.precision == "f64" and 1e-6 or 1e-5 end
 
@@ -101,13 +99,12 @@ function M.project(...)
   for i = 1, #v do outs[i] = ds.empty_like(v[i]) end
   local p = ds.empty_like(v[1])
   local solver = opts.solver or "jacobi"
-  local args = {p = p}
-  for i = 1, #v do args[AXES[i]], args[AXES[i] .. "_out"] = v[i], outs[i] end
+  local args = {p = p, v = v, v_out = outs}
   if solver == "jacobi" then
-    K[#v == 3 and "project3" or "project"]:launch(args, {bc = bc, iters = opts.iters or 6, h = h})
+    K.project:launch(args, {bc = bc, iters = opts.iters or 6, h = h})
   elseif solver == "cg" then
     args.p_guess = opts.p_guess or ds.zeros(v[1]:shape())
-    K[#v == 3 and "project3_cg" or "project_cg"]:launch(args,
+    K.project_cg:launch(args,
       {bc = bc, h = h, tol = opts.tol or default_tol(), max_iters = opts.max_iters or 2000})
   else
     error("smoke.project: solver must be 'jacobi' or 'cg', got '" .. tostring(solver) .. "'", 2)
@@ -201,9 +198,7 @@ function M.step(state, opts)
     for i = 1, nd do outs[i] = ds.empty_like(v[i]) end
     local ns = ds.empty_like(s)
     local params = {bc = bc_code(opts, "step"), iters = opts.iters or 6, h = cell_size(opts, v[1])}
-    local args = {s = s, s_out = ns}
-    for i = 1, nd do args[AXES[i]], args[AXES[i] .. "_out"] = v[i], outs[i] end
-    K[nd == 3 and "step3" or "step"]:launch(args, params)
+    K.step:launch({s = s, s_out = ns, v = v, v_out = outs}, params)
     return {v = outs, s = ns}
   end
   local a = {M.advect_velocity(v[1], v[2], v[3], opts)}

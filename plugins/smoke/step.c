@@ -21,22 +21,21 @@
 
 #define STEP_PARAMS(P) P(bc) P(iters) P(h)
 DS_DECLARE_PARAMS(step, STEP_PARAMS)
-#define STEP2_ARGS(A)                                                                                         \
-  A(vx, DS_IN, DS_REAL, 2, 0) A(vy, DS_IN, DS_REAL, 2, 0) A(s, DS_IN, DS_REAL, 2, 0)                          \
-  A(vx_out, DS_OUT, DS_REAL, 2, 0) A(vy_out, DS_OUT, DS_REAL, 2, 0) A(s_out, DS_OUT, DS_REAL, 2, 0)
-#define STEP3_ARGS(A)                                                                                         \
-  A(vx, DS_IN, DS_REAL, 3, 0) A(vy, DS_IN, DS_REAL, 3, 0) A(vz, DS_IN, DS_REAL, 3, 0) A(s, DS_IN, DS_REAL, 3, 0) \
-  A(vx_out, DS_OUT, DS_REAL, 3, 0) A(vy_out, DS_OUT, DS_REAL, 3, 0) A(vz_out, DS_OUT, DS_REAL, 3, 0)           \
-  A(s_out, DS_OUT, DS_REAL, 3, 0)
-DS_DECLARE_ARGS(step2, STEP2_ARGS)
-DS_DECLARE_ARGS(step3, STEP3_ARGS)
+/* args: s (in), s_out (out), v (list of 2 or 3 components, in), v_out (list, out) */
+#define STEP_ARGS(A)                                                                                          \
+  A(s, DS_IN, DS_REAL, -1, 0) A(s_out, DS_OUT, DS_REAL, -1, 0) A(v, DS_IN, DS_REAL, -1, DS_LIST)               \
+  A(v_out, DS_OUT, DS_REAL, -1, DS_LIST)
+DS_DECLARE_ARGS(step, STEP_ARGS)
 
-#define NDIM(c) ((int)(c)->args[0]->ndim)
+/* component d of the velocity in / out */
+#define VIN(c, d) ds_list_of(c, DS_SLOT(step, v), d)
+#define VOUT(c, d) ds_list_of(c, DS_SLOT(step, v_out), d)
 
 /* The same checks as the Jacobi projection (the advection needs less). */
 static int step_check(const ds_call *c) {
   const step_params *p = DS_PARAMS(c, step);
-  int rc = smoke_check_grid(c, NDIM(c), SMOKE_MIN_CELLS);
+  int rc = smoke_check_list(c);
+  if (!rc) rc = smoke_check_grid(c, c->list_len, SMOKE_MIN_CELLS);
   if (!rc) rc = smoke_check_bc(c, p->bc);
   if (!rc) rc = smoke_check_int(c, "iters", p->iters, 0, 100000);
   if (!rc) rc = smoke_check_h(c, p->h);
@@ -44,7 +43,7 @@ static int step_check(const ds_call *c) {
 }
 
 static int step_forward(const ds_call *c) {
-  const int nd = NDIM(c);
+  const int nd = c->list_len;
   const ds_tensor *t0 = c->args[0];
   const step_params *p = DS_PARAMS(c, step);
   const int bc = (int)p->bc, K = (int)p->iters;
@@ -55,24 +54,24 @@ static int step_forward(const ds_call *c) {
   const ds_real *v[3] = {0};
   ds_real *v1[3] = {0}, *vo[3] = {0};
   for (int d = 0; d < nd; d++) {
-    v[d] = ds_rdata(c->args[d]);
+    v[d] = ds_rdata(VIN(c, d));
     v1[d] = v1buf + d * cells;
-    vo[d] = ds_rdata(c->args[nd + 1 + d]);
+    vo[d] = ds_rdata(VOUT(c, d));
   }
-  int rc = smoke_advect_run(c, nd, bc, t0, nd, v, v, v1, 0);
+  int rc = smoke_advect_run(c, nd, bc, t0, nd, v, v, v1, DS_SLOT(step, v));
   const ds_real *v1c[3] = {v1[0], v1[1], v1[2]};
   if (!rc) rc = smoke_jacobi_run(c, nd, bc, t0, K, h, v1c, NULL, vo, 0, NULL);
   if (!rc) {
-    const ds_real *s[1] = {ds_rdata(c->args[nd])};
-    ds_real *so[1] = {ds_rdata(c->args[2 * nd + 1])};
+    const ds_real *s[1] = {ds_rdata(DS_ARGV(c, step)->s)};
+    ds_real *so[1] = {ds_rdata(DS_ARGV(c, step)->s_out)};
     const ds_real *voc[3] = {vo[0], vo[1], vo[2]};
-    rc = smoke_advect_run(c, nd, bc, t0, 1, s, voc, so, nd + 1);
+    rc = smoke_advect_run(c, nd, bc, t0, 1, s, voc, so, DS_SLOT(step, v) + nd); /* v_out[0] */
   }
   return rc;
 }
 
 static int step_adjoint(const ds_call *c) {
-  const int nd = NDIM(c);
+  const int nd = c->list_len;
   const ds_tensor *t0 = c->args[0];
   const step_params *p = DS_PARAMS(c, step);
   const int bc = (int)p->bc, K = (int)p->iters;
@@ -80,16 +79,16 @@ static int step_adjoint(const ds_call *c) {
   const int64_t cells = t0->count;
   ds_real *gv[3] = {0};
   int want_v = 0;
-  for (int d = 0; d < nd; d++) want_v |= (gv[d] = ds_rgrad(c->args[d])) != NULL;
-  ds_real *gs = ds_rgrad(c->args[nd]);
+  for (int d = 0; d < nd; d++) want_v |= (gv[d] = ds_rgrad(VIN(c, d))) != NULL;
+  ds_real *gs = ds_rgrad(DS_ARGV(c, step)->s);
   if (!want_v && !gs) return DS_OK;
   const ds_real *v[3] = {0}, *vo[3] = {0};
   for (int d = 0; d < nd; d++) {
-    v[d] = ds_rdata(c->args[d]);
-    vo[d] = ds_rdata(c->args[nd + 1 + d]);
+    v[d] = ds_rdata(VIN(c, d));
+    vo[d] = ds_rdata(VOUT(c, d));
   }
-  const ds_real *s[1] = {ds_rdata(c->args[nd])};
-  const ds_real *gso[1] = {ds_rgrad(c->args[2 * nd + 1])};
+  const ds_real *s[1] = {ds_rdata(DS_ARGV(c, step)->s)};
+  const ds_real *gso[1] = {ds_rgrad(DS_ARGV(c, step)->s_out)};
   ds_real *gsl[1] = {gs};
   ds_real *buf = want_v ? c->host->scratch(c, (size_t)(2 * nd * cells) * sizeof(ds_real)) : NULL;
   if (want_v && !buf) return DS_ERR_NOMEM; /* host->scratch set the error */
@@ -98,7 +97,7 @@ static int step_adjoint(const ds_call *c) {
     for (int d = 0; d < nd; d++) {
       gvo[d] = buf + d * cells;
       gv1[d] = buf + (nd + d) * cells;
-      memcpy(gvo[d], ds_rgrad(c->args[nd + 1 + d]), (size_t)cells * sizeof(ds_real));
+      memcpy(gvo[d], ds_rgrad(VOUT(c, d)), (size_t)cells * sizeof(ds_real));
     }
   int rc = smoke_advect_adj_run(c, nd, bc, t0, 1, s, vo, gso, gsl, gvo);
   if (!rc && want_v) {
@@ -113,8 +112,6 @@ static int step_adjoint(const ds_call *c) {
 }
 
 int smoke_register_step(const ds_host_api *host, ds_registrar *reg) {
-  const ds_kernel_desc k2 = {"step", step2_args, step_param_names, step_check, {step_forward}, {step_adjoint}};
-  const ds_kernel_desc k3 = {"step3", step3_args, step_param_names, step_check, {step_forward}, {step_adjoint}};
-  int rc = host->register_kernel(reg, &k2);
-  return rc ? rc : host->register_kernel(reg, &k3);
+  const ds_kernel_desc k = {"step", step_args, step_param_names, step_check, {step_forward}, {step_adjoint}};
+  return host->register_kernel(reg, &k);
 }

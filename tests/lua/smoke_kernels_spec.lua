@@ -8,41 +8,14 @@ local smoke = ds.plugin("smoke")
 -- Every check's worst errors, printed at the end when SMOKE_FD_REPORT is set.
 local fd_report = {}
 
--- Checks a kernel's adjoint against central differences of its forward, with
--- loss = sum_j <w_j, out_j> for fixed random weights w_j. args are positional
--- (the core's ds.gradcheck_kernel) or named, where a list slot (the velocity
--- components) is a table of tensors; every real input, list entries included,
--- is perturbed.
+-- Checks a kernel's adjoint against central differences of its forward
+-- (ds.gradcheck_kernel: loss = sum_j <w_j, out_j> for fixed random weights;
+-- args positional or named, list slots as tables; every real input, each list
+-- entry included, is perturbed).
 local function check(name, args, params, opts)
   opts = opts or {}
   local o = {max_elems = opts.max_elems or 400, rtol = opts.rtol or 1e-6, atol = opts.atol or 1e-8, eps = 1e-6}
-  local ok, rep
-  if args[1] ~= nil then
-    ok, rep = ds.gradcheck_kernel(name, args, params, o)
-  else
-    local k = ds.kernel(name)
-    local inputs, outs = {}, {}
-    for i, slot in ipairs(k.slots) do
-      local role, a = ds.C.ds_kernel_arg_role(k.ptr, i - 1), args[slot]
-      local list = ds.is_tensor(a) and {a} or a
-      for _, t in ipairs(list) do
-        if role == 0 then inputs[#inputs + 1] = t end
-        if role == 2 then outs[#outs + 1] = {slot = slot, w = ds.randn(t:shape(), 1000 + #outs)} end
-      end
-    end
-    ok, rep = ds.gradcheck(function()
-      local fresh = {}
-      for slot, a in pairs(args) do fresh[slot] = a end
-      for _, out in ipairs(outs) do fresh[out.slot] = ds.empty_like(args[out.slot]) end
-      k:launch(fresh, params)
-      local total
-      for _, out in ipairs(outs) do
-        local d = ds.dot(fresh[out.slot], out.w)
-        total = total and total + d or d
-      end
-      return total
-    end, inputs, o)
-  end
+  local ok, rep = ds.gradcheck_kernel(name, args, params, o)
   assert(ok, name .. ": " .. tostring(rep.message))
   assert.is_true(rep.checked > 0)
   fd_report[#fd_report + 1] = string.format("fd %-18s checked %4d max_abs_err %.2e max_rel_err %.2e", name, rep.checked,
@@ -69,22 +42,26 @@ describe("smoke kernels: adjoints match central differences in f64", function()
       check("smoke.advect", {f = f2(1), out = e2(), v = {f2(2, 25), f2(3, 25)}}, {bc = bc})
     end)
     it("advect_vel " .. tag, function()
-      check("smoke.advect_vel", {f2(4, 2), f2(5, 2), e2(), e2()}, {bc})
+      check("smoke.advect_vel", {v = {f2(4, 2), f2(5, 2)}, v_out = {e2(), e2()}}, {bc = bc})
     end)
     for _, K in ipairs{0, 1, 2, 6} do
       it(string.format("project (Jacobi, %d sweeps) %s", K, tag), function()
-        check("smoke.project", {f2(6), f2(7), e2(), e2(), e2()}, {bc, K, 1 / NX})
+        check("smoke.project", {p = e2(), v = {f2(6), f2(7)}, v_out = {e2(), e2()}}, {bc = bc, iters = K, h = 1 / NX})
       end)
     end
     it("step (fused advect_vel + Jacobi projection + advect) " .. tag, function()
-      check("smoke.step", {f2(4, 2), f2(5, 2), ds.rand({NX, NY}, 6), e2(), e2(), e2()}, {bc, 6, 1 / NX})
-      check("smoke.step3", {f3(4, 1.5), f3(5, 1.5), f3(6, 1.5), ds.rand(S3, 7), e3(), e3(), e3(), e3()}, {bc, 4, 0.2})
+      check("smoke.step", {s = ds.rand({NX, NY}, 6), s_out = e2(), v = {f2(4, 2), f2(5, 2)}, v_out = {e2(), e2()}},
+        {bc = bc, iters = 6, h = 1 / NX})
+      check("smoke.step", {s = ds.rand(S3, 7), s_out = e3(), v = {f3(4, 1.5), f3(5, 1.5), f3(6, 1.5)},
+        v_out = {e3(), e3(), e3()}}, {bc = bc, iters = 4, h = 0.2})
     end)
     it("project_cg (implicit adjoint) " .. tag, function()
-      check("smoke.project_cg", {f2(8), f2(9), ds.zeros{NX, NY}, e2(), e2(), e2()}, {bc, 1 / NX, 1e-13, 10000})
+      check("smoke.project_cg", {p_guess = ds.zeros{NX, NY}, p = e2(), v = {f2(8), f2(9)}, v_out = {e2(), e2()}},
+        {bc = bc, h = 1 / NX, tol = 1e-13, max_iters = 10000})
     end)
     it("project_cg from a warm start " .. tag, function()
-      check("smoke.project_cg", {f2(8), f2(9), f2(10), e2(), e2(), e2()}, {bc, 1 / NX, 1e-13, 10000})
+      check("smoke.project_cg", {p_guess = f2(10), p = e2(), v = {f2(8), f2(9)}, v_out = {e2(), e2()}},
+        {bc = bc, h = 1 / NX, tol = 1e-13, max_iters = 10000})
     end)
     it("divergence, gradsub, laplacian " .. tag, function()
       check("smoke.divergence", {div = e2(), v = {f2(11), f2(12)}}, {bc = bc, h = 0.1})
@@ -93,13 +70,14 @@ describe("smoke kernels: adjoints match central differences in f64", function()
       end
       check("smoke.laplacian", {f2(16), e2()}, {bc})
     end)
-    it("advect (3D) and advect_vel3 " .. tag, function()
+    it("advect and advect_vel in 3D " .. tag, function()
       check("smoke.advect", {f = f3(1), out = e3(), v = {f3(2, 2), f3(3, 2), f3(4, 2)}}, {bc = bc})
-      check("smoke.advect_vel3", {f3(5, 2), f3(6, 2), f3(7, 2), e3(), e3(), e3()}, {bc})
+      check("smoke.advect_vel", {v = {f3(5, 2), f3(6, 2), f3(7, 2)}, v_out = {e3(), e3(), e3()}}, {bc = bc})
     end)
-    it("project3 (Jacobi) and project3_cg " .. tag, function()
-      check("smoke.project3", {f3(8), f3(9), f3(10), e3(), e3(), e3(), e3()}, {bc, 3, 0.2})
-      check("smoke.project3_cg", {f3(8), f3(9), f3(10), ds.zeros(S3), e3(), e3(), e3(), e3()}, {bc, 0.2, 1e-13, 10000})
+    it("project (Jacobi) and project_cg in 3D " .. tag, function()
+      check("smoke.project", {p = e3(), v = {f3(8), f3(9), f3(10)}, v_out = {e3(), e3(), e3()}}, {bc = bc, iters = 3, h = 0.2})
+      check("smoke.project_cg", {p_guess = ds.zeros(S3), p = e3(), v = {f3(8), f3(9), f3(10)}, v_out = {e3(), e3(), e3()}},
+        {bc = bc, h = 0.2, tol = 1e-13, max_iters = 10000})
     end)
     it("divergence, gradsub, laplacian (3D) " .. tag, function()
       check("smoke.divergence", {div = e3(), v = {f3(11), f3(12), f3(13)}}, {bc = bc, h = 0.2})
@@ -122,10 +100,10 @@ describe("smoke kernels: adjoints match central differences in f64", function()
   end)
   it("the tiled multi-block Jacobi projection (grid large enough to split)", function()
     local big = {96, 64}
-    check("smoke.project", {ds.randn(big, 1), ds.randn(big, 2), ds.zeros(big), ds.zeros(big), ds.zeros(big)},
-      {0, 6, 1 / 96}, {max_elems = 60, atol = 1e-7})
-    check("smoke.project", {ds.randn(big, 1), ds.randn(big, 2), ds.zeros(big), ds.zeros(big), ds.zeros(big)},
-      {1, 6, 1 / 96}, {max_elems = 60, atol = 1e-7})
+    for bc = 0, 1 do
+      check("smoke.project", {p = ds.zeros(big), v = {ds.randn(big, 1), ds.randn(big, 2)}, v_out = {ds.zeros(big), ds.zeros(big)}},
+        {bc = bc, iters = 6, h = 1 / 96}, {max_elems = 60, atol = 1e-7})
+    end
   end)
 end)
 
@@ -194,7 +172,7 @@ describe("smoke kernels: bad input gives a clear error", function()
     vy:set(10, 0 / 0)
     fails("smoke%.advect: argument 'v%[2%]' %(#4%) holds a non%-finite velocity", function() smoke.advect(s, vx, vy) end)
     vx:set(3, math.huge)
-    fails("smoke%.advect_vel: argument 'vx' %(#1%) holds a non%-finite velocity", function() smoke.advect_velocity(vx, vy) end)
+    fails("smoke%.advect_vel: argument 'v%[1%]' %(#1%) holds a non%-finite velocity", function() smoke.advect_velocity(vx, vy) end)
     local v3 = ds.zeros{4, 4, 4}
     local w3 = ds.zeros{4, 4, 4}
     w3:set(5, -1 / 0)
@@ -203,7 +181,7 @@ describe("smoke kernels: bad input gives a clear error", function()
   it("a non-finite velocity inside a fused step names smoke.step and the argument", function()
     local vx = ds.zeros{8, 8}
     vx:set(7, 0 / 0)
-    fails("smoke%.step: argument 'vx' %(#1%) holds a non%-finite velocity",
+    fails("smoke%.step: argument 'v%[1%]' %(#3%) holds a non%-finite velocity",
       function() smoke.rollout({v = {vx, ds.zeros{8, 8}}, s = ds.zeros{8, 8}}, 3, {}) end)
   end)
   it("an absurd finite velocity is refused too (it would overflow the cell index)", function()
@@ -211,7 +189,7 @@ describe("smoke kernels: bad input gives a clear error", function()
     fails("out%-of%-range velocity", function() smoke.advect(ds.zeros{8, 8}, vx, ds.zeros{8, 8}) end)
   end)
   it("a grid too small for the stencil", function()
-    fails("smoke%.project: argument 'vx' %(#1%): grid axis 1 has 3 cells; the stencils need at least 4",
+    fails("smoke%.project: argument 'p' %(#1%): grid axis 1 has 3 cells; the stencils need at least 4",
       function() smoke.project(ds.zeros{3, 8}, ds.zeros{3, 8}) end)
     fails("smoke%.project_cg: .*need at least 4", function()
       smoke.project(ds.zeros{8, 2}, ds.zeros{8, 2}, {solver = "cg"}) end)
@@ -221,7 +199,7 @@ describe("smoke kernels: bad input gives a clear error", function()
   it("mismatched shapes name the argument", function()
     fails("smoke%.advect: argument 'v%[2%]' %(#4%) has shape {8,9}, expected {8,8}", function()
       smoke.advect(ds.zeros{8, 8}, ds.zeros{8, 8}, ds.zeros{8, 9}) end)
-    fails("smoke%.project: argument 'vy' %(#2%) has shape", function() smoke.project(ds.zeros{8, 8}, ds.zeros{9, 8}) end)
+    fails("smoke%.project: argument 'v%[2%]' %(#3%) has shape", function() smoke.project(ds.zeros{8, 8}, ds.zeros{9, 8}) end)
     fails("smoke%.advect: argument 'f' %(#1%) must be a 2D grid, got 3 dims", function()
       smoke.advect(ds.zeros{4, 4, 4}, ds.zeros{4, 4}, ds.zeros{4, 4}) end)
   end)
