@@ -275,10 +275,8 @@ static int cg_project(const ds_call *c, const cgproj *P, const char *what) {
   return DS_OK;
 }
 
-/* ---- kernels: project_cg (2D) and project3_cg ----------------------------------
- * args: v_0..v_{nd-1} (in), p_guess (warm start, DS_GUESS), v'_0.. (out), p (out);
- * params: bc, h, tol, max_iters. Per-component inputs and outputs: two
- * registrations of one implementation (a kernel has one list slot at most). */
+/* ---- kernel: project_cg, 2D or 3D ---------------------------------------------
+ * params: bc, h, tol, max_iters. */
 #define PROJECT_CG_PARAMS(P) P(bc) P(h) P(tol) P(max_iters)
 DS_DECLARE_PARAMS(project_cg, PROJECT_CG_PARAMS)
 /* args: p_guess (warm start), p (out), v (list of 2 or 3 components, in), v_out (list, out) */

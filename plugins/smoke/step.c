@@ -15,8 +15,7 @@
  *   gv1   = P gv'                               (projection adjoint)
  *   gv   += advect_vel adjoint of gv1           (gather + scatter)
  *
- * Inputs and outputs are per component and a kernel has one list slot at most,
- * so step (2D) and step3 are two registrations of one implementation. */
+ * The velocity in and out are two list slots of one length: one kernel for 2D and 3D. */
 #include "smoke.h"
 
 #define STEP_PARAMS(P) P(bc) P(iters) P(h)
