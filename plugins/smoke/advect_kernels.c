@@ -2,11 +2,9 @@
  *
  *   advect(f, out, v...)   out = f(x - v(x)); the velocity is a list of 2 or 3
  *                          components, and the grid's dimension is its length
- *   advect_vel / advect_vel3
- *                          v advected by itself, all components sampled at once.
- *                          Inputs and outputs are both per component and a
- *                          kernel has one list slot at most, so 2D and 3D stay
- *                          two registrations of one implementation.
+ *   advect_vel(v..., v_out...)
+ *                          v advected by itself, all components sampled at once;
+ *                          velocity in and out are two list slots of one length
  * params: bc (0 periodic, 1 walls). */
 #include "smoke.h"
 
