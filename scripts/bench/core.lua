@@ -4,7 +4,7 @@
 --   diffsim scripts/bench/core.lua [--precision f32|f64] [--threads T]
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/core.lua", name = "bench_core", out = "out/bench",
-                                flags = {launches = 1000000, steps = 10000, segment = 100, width = 1000}})
+                                flags = {solve_sizes = "64,256,512", launches = 1000000, steps = 10000, segment = 100, width = 1000}})
 local ffi = require("ffi")
 local wall = ds.now
 local mb = function(b) return b / 2^20 end
@@ -155,3 +155,8 @@ do
   ds.set_threads(opt.threads or 0)
   if not ok then error(err, 0) end
 end
+
+-- 5. ds.solve on 2D Poisson matrices: CHOLMOD factor, solve and adjoint solve
+-- (one transposed solve reusing the factor), CG forward and adjoint, and the
+-- ratio of adjoint to forward time (scripts/bench/solve.lua runs more methods).
+require("scripts.bench.poisson_solves")(ds, {reps = 3, sizes = opt.solve_sizes, methods = "cholmod,cg", cg_max = 512})
