@@ -10,7 +10,8 @@
 -- one iteration per printed line. There is no reference version of this scene.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "cage", script = "scripts/cage.lua", iters = 10, out = "out/cage",
-                                precision = "f64", flags = {n = 5, time = 2.0, dx = 0.03, dy = 0.04, dz = -0.02}})
+                                precision = "f64", flags = {n = 5, time = 2.0, dx = 0.03, dy = 0.04, dz = -0.02},
+                                checks = {n = {int = true, ge = 2, le = 64}, time = {gt = 0, le = 1e4}}})
 local springs = ds.plugin("springs")
 local cage = require("scenes.cage").build{n = opt.n}
 local sys = springs.system(cage.scene)

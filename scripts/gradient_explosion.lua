@@ -12,7 +12,8 @@
 -- Writes table.csv (T, alpha, gradient) and plot.png (log scale, one curve per alpha).
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "gradient_explosion", script = "scripts/gradient_explosion.lua", iters = 0,
-                                out = "out/gradient_explosion", precision = "f64", flags = {steps = 10000}})
+                                out = "out/gradient_explosion", precision = "f64", flags = {steps = 10000},
+                                checks = {steps = {int = true, ge = 1, le = 1e7}}})
 local springs = ds.plugin("springs")
 local dt, a, Tmax = 1e-3, 1, opt.steps
 local alphas = {0, 1, 10, 100}

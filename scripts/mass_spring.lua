@@ -18,7 +18,10 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "mass_spring", script = "scripts/mass_spring.lua", iters = 100,
   out = "out/mass_spring",
-  flags = {robot = 0, toi = true, naive = false, lr = 0.2, steps = 682, gif = true, hidden = 32, width = 480}})
+  flags = {robot = 0, toi = true, naive = false, lr = 0.2, steps = 682, gif = true, hidden = 32, width = 480},
+  checks = {robot = {int = true, ge = 0, le = 3, help = "robot 0..3 (A..D)"}, lr = {gt = 0},
+            steps = {int = true, ge = 2, le = 1e6}, hidden = {int = true, ge = 1, le = 4096},
+            width = {int = true, ge = 100, le = 8192}}})
 local springs = ds.plugin("springs")
 local robots = require("scenes.robots")
 

@@ -15,7 +15,8 @@
 -- Prints `iter n loss l`, then `result rest_lengths l1 l2 l3` and `result final_loss l`.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "mass_spring_simple", script = "scripts/mass_spring_simple.lua", iters = 25,
-                                out = "out/mass_spring_simple", precision = "f64", flags = {lr = 5, steps = 1023}})
+                                out = "out/mass_spring_simple", precision = "f64", flags = {lr = 5, steps = 1023},
+                                checks = {lr = {gt = 0}, steps = {int = true, ge = 1, le = 1e7}}})
 local springs = ds.plugin("springs")
 
 local sys = springs.system{

@@ -7,7 +7,9 @@
 --   diffsim scripts/projectile.lua --iters 200 --out out/projectile
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/projectile.lua", name = "projectile", iters = 200,
-                                out = "out/projectile", flags = {lr = 0.5, n = 64, steps = 100}})
+                                out = "out/projectile", flags = {lr = 0.5, n = 64, steps = 100},
+                                checks = {lr = {gt = 0}, n = {int = true, ge = 2, le = 1e7},
+                                          steps = {int = true, ge = 1, le = 1e6}}})
 local ex = ds.plugin("example")
 
 local n, steps, dt, g = opt.n, opt.steps, 0.01, -9.8

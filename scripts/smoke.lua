@@ -24,14 +24,17 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "smoke", script = "scripts/smoke.lua", iters = 50, out = "out/smoke",
   flags = {solver = "jacobi", lr = 100, steps = 99, n = 110, jacobi_iters = 6, tol = 0, max_cg = 2000,
-           bc = "periodic", checkpoint = 0, gif = true}})
+           bc = "periodic", checkpoint = 0, gif = true},
+  checks = {solver = {"jacobi", "cg"}, bc = {"periodic", "wall"}, lr = {gt = 0}, steps = {int = true, ge = 1, le = 1e6},
+            n = {int = true, ge = 4, le = 8192}, jacobi_iters = {int = true, ge = 1, le = 1e6}, tol = {ge = 0},
+            max_cg = {int = true, ge = 1, le = 1e7}, checkpoint = {int = true, ge = 0}}})
 local smoke = ds.plugin("smoke")
 
 local n = opt.n
 local init, target = smoke.peer_images()
 if n ~= 110 then
-  init = ds.io.read_png("init_smoke.png", {channel = 1, size = {n, n}})
-  target = ds.io.read_png("peace.png", {channel = "alpha", step = 2, size = {n, n}})
+  init = ds.io.read_png(ds.io.scene_image("init_smoke.png"), {channel = 1, size = {n, n}})
+  target = ds.io.read_png(ds.io.scene_image("peace.png"), {channel = "alpha", step = 2, size = {n, n}})
 end
 local sim = {solver = opt.solver, iters = opt.jacobi_iters, bc = opt.bc, h = 1 / n,
              tol = opt.tol > 0 and opt.tol or nil, max_iters = opt.max_cg}

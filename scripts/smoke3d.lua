@@ -17,7 +17,9 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "smoke3d", script = "scripts/smoke3d.lua", iters = 30, out = "out/smoke3d",
   flags = {n = 64, steps = 24, solver = "jacobi", jacobi_iters = 10, lr = 0.25, buoyancy = 0.05, tol = 1e-4,
-           gif = true}})
+           gif = true},
+  checks = {n = {int = true, ge = 4, le = 1024}, steps = {int = true, ge = 1, le = 1e6}, solver = {"jacobi", "cg"},
+            jacobi_iters = {int = true, ge = 1, le = 1e6}, lr = {gt = 0}, tol = {gt = 0}}})
 local smoke = ds.plugin("smoke")
 
 local n = opt.n

@@ -21,7 +21,9 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "smoke_control", script = "scripts/smoke_control.lua", iters = 40,
   out = "out/smoke_control", flags = {n = 96, steps = 48, lr = 0.01, reg = 0.1, solver = "jacobi",
-                                      jacobi_iters = 10, tol = 1e-4, gif = true}})
+                                      jacobi_iters = 10, tol = 1e-4, gif = true},
+  checks = {n = {int = true, ge = 4, le = 8192}, steps = {int = true, ge = 1, le = 1e6}, lr = {gt = 0}, reg = {ge = 0},
+            solver = {"jacobi", "cg"}, jacobi_iters = {int = true, ge = 1, le = 1e6}, tol = {gt = 0}}})
 local smoke = ds.plugin("smoke")
 
 local n = opt.n

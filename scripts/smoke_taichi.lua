@@ -14,12 +14,15 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "smoke_taichi", script = "scripts/smoke_taichi.lua", iters = 240,
   out = "out/smoke_taichi", flags = {lr = 400, n = 128, steps = 99, jacobi_iters = 10, solver = "jacobi", tol = 0,
-                                     checkpoint = 0, gif = true}})
+                                     checkpoint = 0, gif = true},
+  checks = {lr = {gt = 0}, n = {int = true, ge = 4, le = 8192}, steps = {int = true, ge = 1, le = 1e6},
+            jacobi_iters = {int = true, ge = 1, le = 1e6}, solver = {"jacobi", "cg"}, tol = {ge = 0},
+            checkpoint = {int = true, ge = 0}}})
 local smoke = ds.plugin("smoke")
 
 local n = opt.n
 local init = smoke.checker({n, n}, 16)
-local target = ds.io.read_png("taichi.png", {channel = 3, size = {n, n}})
+local target = ds.io.read_png(ds.io.scene_image("taichi.png"), {channel = 3, size = {n, n}})
 local sim = {iters = opt.jacobi_iters, solver = opt.solver, tol = opt.tol > 0 and opt.tol or nil}
 ds.io.write_png(opt.out .. "/target.png", target)
 ds.io.write_png(opt.out .. "/init.png", init)

@@ -12,7 +12,9 @@
 -- scan.csv and scan.png: y_final and the gradient of both over a scan of dy.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "toi", script = "scripts/toi.lua", iters = 0, out = "out/toi", precision = "f64",
-                                flags = {steps = 204, scan = 41, range = 0.02}})
+                                flags = {steps = 204, scan = 41, range = 0.02},
+                                checks = {steps = {int = true, ge = 1, le = 1e7}, scan = {int = true, ge = 1, le = 1e5},
+                                          range = {ge = 0}}})
 local springs = ds.plugin("springs")
 
 local function run(mode, dy)

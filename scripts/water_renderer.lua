@@ -25,7 +25,9 @@ local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "water_renderer", script = "scripts/water_renderer.lua", iters = 100,
   out = "out/water_renderer",
   flags = {background = "peace.png", pattern = "taichi.png", amp = 0.004, depth = 24, ior = 1.33, lr = 0,
-           optimizer = "", n = 256, steps = 256, gif = true}})
+           optimizer = "", n = 256, steps = 256, gif = true},
+  checks = {background = {nonempty = true}, pattern = {nonempty = true}, depth = {gt = 0}, ior = {gt = 0}, lr = {ge = 0},
+            optimizer = {"", "adam", "gd"}, n = {int = true, ge = 4, le = 8192}, steps = {int = true, ge = 2, le = 1e6}}})
 local wave = ds.plugin("wave")
 local render = ds.plugin("render")
 

@@ -21,7 +21,9 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "wave", script = "scripts/wave.lua", iters = 200, out = "out/wave",
   flags = {lr = 0, n = 256, steps = 256, alpha = 0, boundary = "dirichlet", checkpoint = 0, frames = false,
-           gif = true}})
+           gif = true},
+  checks = {lr = {ge = 0}, n = {int = true, ge = 4, le = 8192}, steps = {int = true, ge = 2, le = 1e6}, alpha = {ge = 0},
+            boundary = {"dirichlet", "reflect"}, checkpoint = {int = true, ge = 0}}})
 local wave = ds.plugin("wave")
 
 local n = opt.n

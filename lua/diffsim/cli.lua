@@ -2,84 +2,326 @@
 --
 --   local cli = require("diffsim.cli")
 --   local opt, ds = cli.parse(arg, {name = "wave", iters = 200, out = "out/wave",
---                                   flags = {lr = 1.0, solver = "jacobi", toi = true}})
+--                                   flags = {lr = 1.0, solver = "jacobi", toi = true},
+--                                   checks = {lr = {gt = 0}, solver = {"jacobi", "cg"}}})
 --
 -- Common flags: --iters N --out DIR --seed S --threads T --precision f32|f64
--- --reference, plus the script's own (--name value, or --name / --no-name for
--- booleans). It initialises diffsim with the precision and threads asked for,
--- creates the output directory, and returns the options and the ds module.
+-- --reference, plus the script's own (--name value or --name=value, or --name /
+-- --no-name for booleans). A flag's type is its default's; `checks` narrows a
+-- flag: {int = true, ge =, gt =, le =, lt =} for numbers, a list of strings for
+-- a choice, {nonempty = true} for strings, and `help` texts for --help.
+--
+-- Every flag is validated before any work: an unknown flag, a missing or
+-- malformed value, a value out of range (--iters -1, --threads 5000), or an
+-- --out directory that cannot be created or written (checked by writing a probe
+-- file) ends the process with exit code 2 and ONE line on stderr naming the flag
+-- and what is expected. --help prints the flags and exits 0. Then diffsim is
+-- initialised with the precision and threads asked for.
+--
+-- When a script calls cli.parse(arg, ...) from its main chunk, the rest of the
+-- script runs under an error handler: an error raised anywhere in the run ends
+-- the process with exit code 1 and one line on stderr, `<name>: error: <message>`,
+-- without a Lua stack traceback (set DIFFSIM_TRACEBACK=1 to get one).
 -- Scripts print `iter <n> loss <value>` per iteration and `result <name> <value>`
 -- lines at the end; cli.iter and cli.result keep that format in one place.
 local M = {}
 
-local function usage(spec)
-  local lines = {"usage: diffsim " .. (spec.script or "script.lua") ..
-    " [--iters N] [--out DIR] [--seed S] [--threads T] [--precision f32|f64] [--reference]"}
-  local names = {}
-  for k in pairs(spec.flags or {}) do names[#names + 1] = k end
-  table.sort(names)
-  for _, k in ipairs(names) do
-    lines[#lines + 1] = string.format("  --%s (default %s)", k:gsub("_", "-"), tostring(spec.flags[k]))
+local COMMON = {
+  iters = {type = "number", int = true, ge = 0, le = 1e9, help = "iterations"},
+  out = {type = "string", nonempty = true, help = "output directory (created; must be writable)"},
+  seed = {type = "number", int = true, ge = 0, le = 2147483647, help = "random seed"},
+  threads = {type = "number", int = true, ge = 0, le = 1024, help = "worker threads (0: all free cores)"},
+  precision = {type = "string", choices = {"f32", "f64"}, help = "floating-point precision"},
+  reference = {type = "boolean", help = "reference-suite semantics (SCENES.md)"},
+}
+local COMMON_ORDER = {"iters", "out", "seed", "threads", "precision", "reference"}
+local SPEC_KEYS = {name = true, script = true, iters = true, out = true, seed = true, precision = true,
+                   threads = true, flags = true, checks = true, help = true, wrap = true}
+local CHECK_KEYS = {int = true, ge = true, gt = true, le = true, lt = true, nonempty = true, help = true}
+
+local function spec_error(msg) require("diffsim.options").raise("cli.parse: " .. msg) end
+
+local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- Creates dir and checks that a file can be written in it (by writing and then
+-- removing a probe file). Returns nil when it can, else the reason.
+function M.writable_dir(dir)
+  if type(dir) ~= "string" or dir == "" then return "not a directory name" end
+  local r = os.execute("mkdir -p " .. quote(dir) .. " 2>/dev/null")
+  if not (r == 0 or r == true) then
+    local f = io.open(dir, "rb")
+    if f then
+      f:close()
+      local d = io.open(dir .. "/.", "rb")
+      if d then d:close() else return "it exists and is not a directory" end
+    end
+    return "cannot create the directory"
   end
+  local probe = dir .. "/.diffsim_write_probe"
+  local f, err = io.open(probe, "wb")
+  if not f then
+    local why = tostring(err):match(":%s*([^:]+)$") or tostring(err)
+    return "cannot write a file in it (" .. why .. ")"
+  end
+  local ok = f:write("x")
+  local closed = f:close()
+  os.remove(probe)
+  if not ok or not closed then return "cannot write a file in it" end
+  return nil
+end
+
+-- What a flag accepts, in words (for errors and --help).
+local function expects(c)
+  if c.type == "boolean" then return "no value (use --name or --no-name)" end
+  if c.choices then
+    local q = {}
+    for i, v in ipairs(c.choices) do q[i] = v == "" and "''" or v end
+    return "one of " .. table.concat(q, ", ")
+  end
+  if c.type == "string" then return c.nonempty and "a non-empty string" or "a string" end
+  local function g(x) return string.format("%.10g", x) end
+  if c.ge and c.le and not c.gt and not c.lt then
+    return (c.int and "an integer" or "a number") .. " from " .. g(c.ge) .. " to " .. g(c.le)
+  end
+  local parts = {c.int and "an integer" or "a finite number"}
+  local bounds = {}
+  if c.ge then bounds[#bounds + 1] = ">= " .. g(c.ge) end
+  if c.gt then bounds[#bounds + 1] = "> " .. g(c.gt) end
+  if c.le then bounds[#bounds + 1] = "<= " .. g(c.le) end
+  if c.lt then bounds[#bounds + 1] = "< " .. g(c.lt) end
+  if #bounds > 0 then parts[#parts + 1] = table.concat(bounds, " and ") end
+  return table.concat(parts, " ")
+end
+
+-- The checks of every flag: {type, int, ge, ..., choices, help}.
+local function flag_table(spec)
+  local flags = spec.flags or {}
+  if type(flags) ~= "table" then spec_error("'flags' must be a table of defaults") end
+  local checks = spec.checks or {}
+  if type(checks) ~= "table" then spec_error("'checks' must be a table") end
+  local out = {}
+  for k, c in pairs(COMMON) do
+    local t = {}
+    for kk, v in pairs(c) do t[kk] = v end
+    out[k] = t
+  end
+  for k, v in pairs(flags) do
+    if type(k) ~= "string" or not k:match("^[%a][%w_]*$") then spec_error("flag name " .. tostring(k) .. " is not a name") end
+    if COMMON[k] then spec_error("flag '" .. k .. "' is a common flag; set its default in the spec") end
+    local tv = type(v)
+    if tv ~= "number" and tv ~= "string" and tv ~= "boolean" then
+      spec_error("the default of flag '" .. k .. "' must be a number, string or boolean")
+    end
+    out[k] = {type = tv}
+  end
+  for k, c in pairs(checks) do
+    local f = out[k]
+    if not f then spec_error("checks name an unknown flag '" .. tostring(k) .. "'") end
+    if type(c) ~= "table" then spec_error("checks." .. k .. " must be a table") end
+    if c[1] ~= nil then
+      if f.type ~= "string" then spec_error("checks." .. k .. ": a list of choices needs a string flag") end
+      f.choices = {}
+      for i, v in ipairs(c) do f.choices[i] = v end
+    end
+    for kk, v in pairs(c) do
+      if type(kk) == "string" then
+        if not CHECK_KEYS[kk] then spec_error("checks." .. k .. ": unknown check '" .. kk .. "'") end
+        f[kk] = v
+      end
+    end
+  end
+  return out
+end
+
+local function usage(spec, fl)
+  local lines = {"usage: diffsim " .. (spec.script or "script.lua") .. " [flags]"}
+  if spec.help then lines[#lines + 1] = spec.help end
+  lines[#lines + 1] = "flags:"
+  local names = {}
+  for _, k in ipairs(COMMON_ORDER) do names[#names + 1] = k end
+  local own = {}
+  for k in pairs(fl) do if not COMMON[k] then own[#own + 1] = k end end
+  table.sort(own)
+  for _, k in ipairs(own) do names[#names + 1] = k end
+  for _, k in ipairs(names) do
+    local c = fl[k]
+    local flag = "--" .. k:gsub("_", "-")
+    local arg = c.type == "boolean" and "" or (c.type == "number" and (c.int and " N" or " X") or " S")
+    local def = c.default
+    local dtext
+    if c.type == "boolean" then dtext = def and "on; --no-" .. k:gsub("_", "-") .. " turns it off" or "off"
+    elseif def == nil then dtext = k == "threads" and "all free cores" or "none"
+    else dtext = type(def) == "string" and (def == "" and "''" or def) or string.format("%.10g", def) end
+    local what = c.type ~= "boolean" and expects(c) or nil
+    lines[#lines + 1] = string.format("  %-22s %s%s(default %s)", flag .. arg, c.help and (c.help .. "; ") or "",
+      what and (what .. "; ") or "", dtext)
+  end
+  lines[#lines + 1] = "  --help                 print this and exit"
   return table.concat(lines, "\n")
 end
 
+-- The one line a usage error prints, then exit 2.
+local function fail(spec, msg)
+  io.stderr:write((spec.name or "diffsim") .. ": error: " .. msg .. " (see --help)\n")
+  io.stderr:flush()
+  os.exit(2)
+end
+
+local function finite(x) return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge end
+
+-- Is v acceptable for flag c? (number flags get numbers, etc.)
+local function valid(c, v)
+  if c.type == "boolean" then return type(v) == "boolean" end
+  if c.type == "string" then
+    if type(v) ~= "string" then return false end
+    if c.nonempty and v == "" then return false end
+    if c.choices then
+      for _, x in ipairs(c.choices) do if x == v then return true end end
+      return false
+    end
+    return true
+  end
+  if not finite(v) then return false end
+  if c.int and v ~= math.floor(v) then return false end
+  if c.ge and not (v >= c.ge) then return false end
+  if c.gt and not (v > c.gt) then return false end
+  if c.le and not (v <= c.le) then return false end
+  if c.lt and not (v < c.lt) then return false end
+  return true
+end
+
+local running -- {opt, ds} while cli.parse runs the script body under its handler
+
+-- The script's main chunk called cli.parse(arg, ...): rerun its body under the
+-- error handler (the body's own call to cli.parse returns the parsed options).
+local function wrappable(argv, spec)
+  if spec.wrap == false or argv ~= _G.arg or type(argv) ~= "table" or type(argv[0]) ~= "string" then return false end
+  local info = debug.getinfo(3, "S")
+  return info and info.what == "main" and info.source == "@" .. argv[0]
+end
+
+local function run_wrapped(argv, spec, opt, ds)
+  local chunk, err = loadfile(argv[0])
+  if not chunk then
+    io.stderr:write((spec.name or "diffsim") .. ": error: " .. tostring(err) .. "\n")
+    os.exit(1)
+  end
+  running = {opt = opt, ds = ds}
+  local trace = os.getenv("DIFFSIM_TRACEBACK")
+  trace = trace ~= nil and trace ~= "" and trace ~= "0"
+  local ok, msg = xpcall(chunk, function(e)
+    local m = type(e) == "string" and e or tostring(e)
+    if trace then m = debug.traceback(m, 2) end
+    return m
+  end, unpack(argv, 1, #argv))
+  io.stdout:flush()
+  if not ok then
+    if not trace then msg = msg:gsub("%s*\n%s*", "; ") end
+    io.stderr:write((spec.name or "diffsim") .. ": error: " .. msg .. "\n")
+    io.stderr:flush()
+    os.exit(1)
+  end
+  os.exit(0)
+end
+
 function M.parse(argv, spec)
+  if running then return running.opt, running.ds end
   spec = spec or {}
-  local opt = {iters = spec.iters or 10, out = spec.out or ("out/" .. (spec.name or "run")), seed = spec.seed or 0,
-               threads = nil, precision = spec.precision or "f32", reference = false}
-  local flags = spec.flags or {}
-  for k, v in pairs(flags) do opt[k] = v end
-  local known = {iters = "number", out = "string", seed = "number", threads = "number", precision = "string",
-                 reference = "boolean"}
-  for k, v in pairs(flags) do known[k] = type(v) end
-  local i = 1
+  if type(spec) ~= "table" then spec_error("the spec must be a table") end
+  for k in pairs(spec) do
+    if not SPEC_KEYS[k] then
+      local names = {}
+      for n in pairs(SPEC_KEYS) do names[#names + 1] = n end
+      table.sort(names)
+      spec_error("unknown spec key '" .. tostring(k) .. "' (valid: " .. table.concat(names, ", ") .. ")")
+    end
+  end
   argv = argv or {}
+  if type(argv) ~= "table" then spec_error("argv must be a list of strings (the script's arg)") end
+  local fl = flag_table(spec)
+  local opt = {iters = spec.iters or 10, out = spec.out or ("out/" .. (spec.name or "run")), seed = spec.seed or 0,
+               threads = spec.threads, precision = spec.precision or "f32", reference = false}
+  for k, v in pairs(spec.flags or {}) do opt[k] = v end
+  for k, c in pairs(fl) do c.default = opt[k] end
+  -- the defaults must pass the checks too (a script's own mistake)
+  for k, c in pairs(fl) do
+    if opt[k] ~= nil and not valid(c, opt[k]) then
+      spec_error("the default of --" .. k .. " (" .. tostring(opt[k]) .. ") is not " .. expects(c))
+    end
+  end
+  local function name_of(key)
+    local list = {}
+    for k in pairs(fl) do list[#list + 1] = "--" .. k:gsub("_", "-") end
+    table.sort(list)
+    return table.concat(list, " ")
+  end
+  local given = {}
+  local i = 1
   while i <= #argv do
     local a = argv[i]
+    if type(a) ~= "string" then fail(spec, "argument " .. i .. " is not a string") end
     if a == "-h" or a == "--help" then
-      print(usage(spec))
+      print(usage(spec, fl))
+      io.stdout:flush()
       os.exit(0)
     end
-    local name = a:match("^%-%-([%w%-_]+)$")
+    local name, inline = a:match("^%-%-([%w][%w%-_]*)=(.*)$")
+    if not name then name = a:match("^%-%-([%w][%w%-_]*)$") end
     if not name then
-      io.stderr:write("error: unexpected argument '" .. a .. "'\n" .. usage(spec) .. "\n")
-      os.exit(2)
+      fail(spec, "unexpected argument '" .. a .. "'; flags start with -- (" .. name_of() .. ")")
     end
     local key = name:gsub("-", "_")
     local neg = key:match("^no_(.+)$")
-    if neg and known[neg] == "boolean" then
-      opt[neg] = false
-    elseif known[key] == "boolean" then
-      opt[key] = true
-    elseif known[key] then
-      local v = argv[i + 1]
-      if v == nil then
-        io.stderr:write("error: --" .. name .. " needs a value\n")
-        os.exit(2)
+    local c = fl[key]
+    if not c and neg and fl[neg] and fl[neg].type == "boolean" then
+      if inline then fail(spec, "--" .. name .. " takes no value") end
+      opt[neg], given[neg] = false, true
+    elseif not c then
+      fail(spec, "unknown flag --" .. name .. " (known: " .. name_of() .. ")")
+    elseif c.type == "boolean" then
+      if inline == nil then
+        opt[key] = true
+      elseif inline == "true" or inline == "1" or inline == "yes" or inline == "on" then
+        opt[key] = true
+      elseif inline == "false" or inline == "0" or inline == "no" or inline == "off" then
+        opt[key] = false
+      else
+        fail(spec, "--" .. name .. " is a switch: use --" .. name .. " or --no-" .. name .. ", got '" .. inline .. "'")
       end
-      if known[key] == "number" then
-        v = tonumber(v)
-        if not v then
-          io.stderr:write("error: --" .. name .. " needs a number, got '" .. argv[i + 1] .. "'\n")
-          os.exit(2)
-        end
-      end
-      opt[key] = v
-      i = i + 1
+      given[key] = true
     else
-      io.stderr:write("error: unknown flag --" .. name .. "\n" .. usage(spec) .. "\n")
-      os.exit(2)
+      local v = inline
+      if v == nil then
+        v = argv[i + 1]
+        if v == nil or (type(v) == "string" and v:match("^%-%-[%a]")) then
+          fail(spec, "--" .. name .. " needs a value: " .. expects(c))
+        end
+        i = i + 1
+      end
+      if c.type == "number" then
+        local x = tonumber(v)
+        if x == nil or not finite(x) then
+          fail(spec, "--" .. name .. " expects " .. expects(c) .. ", got '" .. tostring(v) .. "'")
+        end
+        v = x
+      end
+      if not valid(c, v) then
+        fail(spec, "--" .. name .. " expects " .. expects(c) .. ", got '" .. tostring(v) .. "'")
+      end
+      opt[key], given[key] = v, true
     end
     i = i + 1
   end
-  if opt.precision ~= "f32" and opt.precision ~= "f64" then
-    io.stderr:write("error: --precision must be f32 or f64\n")
-    os.exit(2)
+  -- the output directory: created, and a file must be writable in it
+  local why = M.writable_dir(opt.out)
+  if why then fail(spec, "--out '" .. opt.out .. "' is not a writable directory: " .. why) end
+  local ok, ds = pcall(require, "diffsim")
+  if ok then ok, ds = pcall(ds.init, {precision = opt.precision, threads = opt.threads}) end
+  if not ok then
+    io.stderr:write((spec.name or "diffsim") .. ": error: " .. tostring(ds):gsub("%s*\n%s*", "; ") .. "\n")
+    os.exit(1)
   end
-  local ds = require("diffsim")
-  ds.init{precision = opt.precision, threads = opt.threads}
-  ds.io.mkdir(opt.out)
+  if wrappable(argv, spec) then run_wrapped(argv, spec, opt, ds) end
   return opt, ds
 end
 
@@ -96,12 +338,14 @@ function M.result(name, ...)
 end
 
 -- Writes loss.csv and loss.png for a list of losses (one per iteration).
+-- NaN losses are written as "nan" in the CSV and left out of the plot.
 function M.write_losses(ds, out, losses, extra_cols)
   local rows = {}
   for i, l in ipairs(losses) do rows[i] = {i, l} end
   ds.io.write_csv(out .. "/loss.csv", {"iter", "loss"}, rows)
+  if #losses == 0 then return end
   local positive = true
-  for _, l in ipairs(losses) do if l <= 0 then positive = false end end
+  for _, l in ipairs(losses) do if not (l > 0) then positive = false end end
   ds.io.plot_png(out .. "/loss.png", losses, {log = positive})
 end
 

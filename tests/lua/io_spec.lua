@@ -35,7 +35,7 @@ describe("io", function()
   it("a missing file is a clear error", function()
     local ok, err = pcall(ds.io.read_png, "/nonexistent/none.png")
     assert.is_false(ok)
-    assert.matches("png_read: cannot read '/nonexistent/none.png'", err, 1, true)
+    assert.matches("ds.io.read_png: cannot read '/nonexistent/none.png'", err, 1, true)
   end)
 
   it("writes an animated GIF with one frame per tensor", function()

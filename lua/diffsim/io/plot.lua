@@ -1,6 +1,10 @@
 -- A line plot rendered to PNG with no dependencies: white canvas, axes, one
 -- colour per series, and the y range printed with a tiny built-in digit font.
 --   ds.io.plot_png("loss.png", {{1.0, 0.5, 0.2, ...}, {...}}, {log = true, width = 640, height = 400})
+-- series: one list of numbers, or a list of them (a 1-D tensor counts as a list).
+-- Non-finite values (NaN, +-Inf), and values <= 0 on a log scale, are not
+-- drawn: the line breaks there. Options: log (boolean), width (100..8192),
+-- height (60..8192); anything else is an error.
 local ffi = require("ffi")
 
 -- 3x5 glyphs for digits and a few symbols, one row per string, '#' = ink.
@@ -16,11 +20,53 @@ local GLYPHS = {
 local COLORS = {{0.12, 0.47, 0.71}, {0.84, 0.15, 0.16}, {0.17, 0.63, 0.17}, {1.0, 0.5, 0.05}, {0.58, 0.4, 0.74}}
 
 return function(ds)
+  local O = require("diffsim.options").install(ds)
+  local raise = O.raise
+  local PLOT_OPTS = {"log", "width", "height"}
+  local who = "ds.io.plot_png"
+  -- A series as a plain list of numbers.
+  local function as_list(s, name)
+    if ds.is_tensor(s) then
+      if s.p == nil then raise(who .. ": " .. name .. " has been freed") end
+      if #s:shape() ~= 1 then raise(who .. ": " .. name .. " must be a 1-D tensor, got {" ..
+        table.concat(s:shape(), ", ") .. "}") end
+      return s:tolist()
+    end
+    if type(s) ~= "table" or getmetatable(s) ~= nil then
+      raise(string.format("%s: %s must be a list of numbers, got %s", who, name, O.describe(s)))
+    end
+    local n = #s
+    for k, v in pairs(s) do
+      if type(k) ~= "number" or k < 1 or k > n or k ~= math.floor(k) then
+        raise(string.format("%s: %s must be a list of numbers (keys 1..%d), got key %s", who, name, n, O.describe(k)))
+      end
+      if type(v) ~= "number" then
+        raise(string.format("%s: %s[%d] must be a number, got %s", who, name, k, O.describe(v)))
+      end
+    end
+    return s
+  end
   return function(path, series, opts)
-    opts = opts or {}
-    if type(series) ~= "table" or #series == 0 then error("ds.io.plot_png: expected a list of series", 2) end
-    if type(series[1]) == "number" then series = {series} end
-    local W, H = opts.width or 640, opts.height or 400
+    O.string(who, "path", path)
+    opts = O.check(who, opts, PLOT_OPTS)
+    O.boolean(who, "log", opts.log, false)
+    local W = O.number(who, "width", opts.width, 640, {int = true, ge = 100, le = 8192})
+    local H = O.number(who, "height", opts.height, 400, {int = true, ge = 60, le = 8192})
+    if type(series) ~= "table" or (getmetatable(series) ~= nil and not ds.is_tensor(series)) then
+      raise(who .. ": argument 'series' must be a list of numbers or a list of such lists, got " .. O.describe(series))
+    end
+    if ds.is_tensor(series) or type(series[1]) == "number" then
+      series = {as_list(series, "series")}
+    else
+      if #series == 0 then raise(who .. ": argument 'series' is empty: nothing to plot") end
+      local list = {}
+      for i = 1, #series do list[i] = as_list(series[i], "series[" .. i .. "]") end
+      series = list
+    end
+    local f, err = io.open(path, "ab")
+    if not f then raise(string.format("%s: cannot write '%s': %s", who, path, tostring(err):match(":%s*([^:]+)$") or
+      tostring(err))) end
+    f:close()
     local img = ds.ones({H, W, 3})
     local px = img:data()
     local function put(x, y, c)
@@ -82,6 +128,8 @@ return function(ds)
             put(x, y, c)
           end
           px0, py0 = x, y
+        else
+          px0, py0 = nil, nil -- not drawn: the line breaks here
         end
       end
     end

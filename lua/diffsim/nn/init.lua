@@ -2,33 +2,57 @@
 --   local net = ds.nn.mlp{sizes = {n_in, 32, n_out}, act = "tanh", out_act = "tanh", seed = 0}
 --   local y = net:forward(x)       -- x: {n_in} or {batch, n_in}
 --   opt = ds.optim.adam(net:parameters(), {lr = 1e-3})
+--
+-- Options are checked (unknown names and bad values are errors naming the
+-- function and the option): linear {std, uniform, bias_uniform, seed};
+-- mlp {sizes, act, out_act, seed, std, uniform, bias_uniform}.
 return function(ds)
   local V = ds.view
+  local O = require("diffsim.options").install(ds)
+  local raise = O.raise
   local nn = {}
 
   local Linear = {}
   Linear.__index = Linear
 
   -- opts.std: weights ~ N(0, std^2) (default: Glorot-style sqrt(2 / (n_in + n_out)));
-  -- opts.uniform: weights ~ U(-u, u) instead; biases start at 0.
-  function nn.linear(n_in, n_out, opts)
-    opts = opts or {}
-    if type(n_in) ~= "number" or type(n_out) ~= "number" or n_in < 1 or n_out < 1 then
-      error("ds.nn.linear: sizes must be positive numbers", 2)
-    end
-    local seed = opts.seed or 0
+  -- opts.uniform: weights ~ U(-u, u) instead; biases start at 0, or
+  -- ~ U(-bias_uniform, bias_uniform).
+  local LINEAR_OPTS = {"std", "uniform", "bias_uniform", "seed"}
+  local MAX_SIZE = 2^31 - 1
+  local function linear(who, n_in, n_out, opts)
+    O.number(who, "n_in", n_in, nil, {int = true, ge = 1, le = MAX_SIZE, arg = true})
+    O.number(who, "n_out", n_out, nil, {int = true, ge = 1, le = MAX_SIZE, arg = true})
+    opts = O.check(who, opts, LINEAR_OPTS)
+    local seed = O.number(who, "seed", opts.seed, 0, {int = true, ge = 0})
+    if opts.std ~= nil and opts.uniform ~= nil then raise(who .. ": options 'std' and 'uniform' exclude each other") end
     local W
-    if opts.uniform then
-      W = ds.rand({n_in, n_out}, seed, -opts.uniform, opts.uniform)
+    if opts.uniform ~= nil then
+      local u = O.number(who, "uniform", opts.uniform, nil, {gt = 0})
+      W = ds.rand({n_in, n_out}, seed, -u, u)
     else
-      W = ds.randn({n_in, n_out}, seed, opts.std or math.sqrt(2 / (n_in + n_out)))
+      W = ds.randn({n_in, n_out}, seed, O.number(who, "std", opts.std, math.sqrt(2 / (n_in + n_out)), {ge = 0}))
     end
-    local b = opts.bias_uniform and ds.rand({n_out}, seed + 7919, -opts.bias_uniform, opts.bias_uniform) or ds.zeros{n_out}
+    local b
+    if opts.bias_uniform ~= nil then
+      local u = O.number(who, "bias_uniform", opts.bias_uniform, nil, {gt = 0})
+      b = ds.rand({n_out}, seed + 7919, -u, u)
+    else
+      b = ds.zeros{n_out}
+    end
     return setmetatable({W = W:requires_grad(), b = b:requires_grad(), n_in = n_in, n_out = n_out}, Linear)
   end
+  function nn.linear(n_in, n_out, opts) return linear("ds.nn.linear", n_in, n_out, opts) end
 
   function Linear:forward(x)
-    if not ds.is_tensor(x) then error("nn.linear:forward: input must be a tensor", 2) end
+    if getmetatable(self) ~= Linear then raise("linear:forward: call it as a method (layer:forward(x))") end
+    if not ds.is_tensor(x) then raise("linear:forward: argument 'x' must be a tensor, got " .. O.describe(x)) end
+    if x.p == nil then raise("linear:forward: argument 'x' has been freed") end
+    local shape = x:shape()
+    if (#shape ~= 1 and #shape ~= 2) or shape[#shape] ~= self.n_in then
+      raise(string.format("linear:forward: argument 'x' must have shape {%d} or {batch, %d}, got {%s}", self.n_in,
+        self.n_in, table.concat(shape, ", ")))
+    end
     if V(x).ndim == 1 then
       return ds.reshape(ds.add_row(ds.matmul(ds.reshape(x, {1, self.n_in}), self.W), self.b), {self.n_out})
     end
@@ -42,27 +66,45 @@ return function(ds)
   local MLP = {}
   MLP.__index = MLP
 
-  -- opts: sizes (list), act ("tanh" | "relu" | "sigmoid"), out_act (default none),
-  -- seed, std (list per layer or number), uniform (number)
+  -- opts: sizes (list), act ("tanh" | "relu" | "sigmoid" | "sin" | "identity" | "none"),
+  -- out_act (default none), seed, std (list per layer or number), uniform (number),
+  -- bias_uniform (number)
+  local MLP_OPTS = {"sizes", "act", "out_act", "seed", "std", "uniform", "bias_uniform"}
+  local ACT_NAMES = {"identity", "none", "relu", "sigmoid", "sin", "tanh"}
   function nn.mlp(opts)
-    if type(opts) ~= "table" or type(opts.sizes) ~= "table" or #opts.sizes < 2 then
-      error("ds.nn.mlp: expected {sizes = {in, hidden..., out}}", 2)
+    local who = "ds.nn.mlp"
+    if type(opts) ~= "table" or getmetatable(opts) ~= nil then
+      raise(who .. ": expected an options table {sizes = {in, hidden..., out}, ...}, got " .. O.describe(opts))
     end
-    local act = acts[opts.act or "tanh"]
-    local out_act = acts[opts.out_act or "none"]
-    if not act or not out_act then error("ds.nn.mlp: unknown activation", 2) end
+    O.check(who, opts, MLP_OPTS)
+    local sizes = opts.sizes
+    if type(sizes) ~= "table" or getmetatable(sizes) ~= nil or #sizes < 2 then
+      raise(who .. ": option 'sizes' must be a list of at least two layer sizes {in, hidden..., out}, got " ..
+        O.describe(sizes))
+    end
+    for i = 1, #sizes do O.number(who, "sizes[" .. i .. "]", sizes[i], nil, {int = true, ge = 1, le = MAX_SIZE}) end
+    local act_name = O.choice(who, "act", opts.act, "tanh", ACT_NAMES)
+    local out_name = O.choice(who, "out_act", opts.out_act, "none", ACT_NAMES)
+    local seed = O.number(who, "seed", opts.seed, 0, {int = true, ge = 0})
+    if type(opts.std) == "table" then
+      if getmetatable(opts.std) ~= nil or #opts.std ~= #sizes - 1 then
+        raise(string.format("%s: option 'std' must be a number or a list of %d numbers (one per layer)", who,
+          #sizes - 1))
+      end
+    end
     local layers = {}
-    for i = 1, #opts.sizes - 1 do
+    for i = 1, #sizes - 1 do
       local std = type(opts.std) == "table" and opts.std[i] or opts.std
-      layers[i] = nn.linear(opts.sizes[i], opts.sizes[i + 1],
-        {seed = (opts.seed or 0) * 1000 + i, std = std, uniform = opts.uniform, bias_uniform = opts.bias_uniform})
+      layers[i] = linear(who, sizes[i], sizes[i + 1],
+        {seed = seed * 1000 + i, std = std, uniform = opts.uniform, bias_uniform = opts.bias_uniform})
     end
     -- the names too, so ds.kit.mlp can run the same network fused
-    return setmetatable({layers = layers, act = act, out_act = out_act, act_name = opts.act or "tanh",
-                         out_act_name = opts.out_act or "none"}, MLP)
+    return setmetatable({layers = layers, act = acts[act_name], out_act = acts[out_name], act_name = act_name,
+                         out_act_name = out_name}, MLP)
   end
 
   function MLP:forward(x)
+    if getmetatable(self) ~= MLP then raise("mlp:forward: call it as a method (net:forward(x))") end
     local n = #self.layers
     for i = 1, n do
       x = self.layers[i]:forward(x)
@@ -80,8 +122,16 @@ return function(ds)
   end
 
   function nn.count(params)
+    if type(params) ~= "table" or getmetatable(params) ~= nil then
+      raise("ds.nn.count: argument 'params' must be a list of tensors, got " .. O.describe(params))
+    end
     local n = 0
-    for _, p in ipairs(params) do n = n + p:numel() end
+    for i, p in ipairs(params) do
+      if not ds.is_tensor(p) or p.p == nil then
+        raise(string.format("ds.nn.count: params[%d] is not a live tensor (got %s)", i, O.describe(p)))
+      end
+      n = n + p:numel()
+    end
     return n
   end
 

@@ -6,33 +6,98 @@
 -- on the parameters' device: state buffers are made with zeros_like/detach, so
 -- they live beside their parameter, and a failed update raises (e.g. an op not
 -- implemented on that device yet, or a grad on another device).
+--
+-- Options are checked: an unknown name or a bad value is an error naming the
+-- optimizer and the option (docs/lua-api.md, "Options"). Parameters must be a
+-- non-empty list of distinct real leaf tensors; a leaf that does not require
+-- grad yet is marked (t:requires_grad()) by the constructor.
+--   gd    {lr = 1e-2, normalize = false, clip = nil}
+--   sgd   {lr = 1e-2, momentum = 0, weight_decay = 0}   weight decay coupled (L2): g + wd p
+--   adam  {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0}
+--         weight decay decoupled (AdamW): p -= lr wd p before the Adam update
+--   adamw the same as adam with weight_decay = 1e-2 by default
+--   lbfgs {lr = 1, history = 10, max_iter = 20, tol_grad = 1e-10, tol_change = 1e-14, c1 = 1e-4, max_ls = 25}
 return function(ds)
   local C = ds.C
+  local O = require("diffsim.options").install(ds)
+  local raise = O.raise
   local optim = {}
 
   local function check_params(params, who)
-    if type(params) ~= "table" or #params == 0 then error(who .. ": expected a non-empty list of tensors", 3) end
-    for i, p in ipairs(params) do
-      if not ds.is_tensor(p) then error(who .. ": parameter " .. i .. " is not a tensor", 3) end
-      p:requires_grad()
+    if ds.is_tensor(params) then
+      raise(who .. ": argument 'params' must be a list of tensors, got a tensor (wrap it: {t})")
+    end
+    if type(params) ~= "table" or getmetatable(params) ~= nil then
+      raise(who .. ": argument 'params' must be a non-empty list of tensors, got " .. O.describe(params))
+    end
+    local n = #params
+    if n == 0 then raise(who .. ": argument 'params' is an empty list: nothing to optimise") end
+    for k in pairs(params) do
+      if type(k) ~= "number" or k < 1 or k > n or k ~= math.floor(k) then
+        raise(who .. ": argument 'params' must be a list (keys 1.." .. n .. "), got key " .. O.describe(k))
+      end
+    end
+    local seen = {}
+    for i = 1, n do
+      local p = params[i]
+      if not ds.is_tensor(p) then
+        raise(string.format("%s: params[%d] is not a tensor (got %s)", who, i, O.describe(p)))
+      end
+      if p.p == nil then raise(string.format("%s: params[%d] has been freed", who, i)) end
+      if p:dtype_name() ~= "real" then
+        raise(string.format("%s: params[%d] is an %s tensor; parameters must be real", who, i, p:dtype_name()))
+      end
+      if p:needs_grad() and not p:is_leaf() then
+        raise(string.format("%s: params[%d] is not a leaf tensor (an operation on the tape made it); " ..
+          "optimise the tensor it was computed from", who, i))
+      end
+      if seen[p] then
+        raise(string.format("%s: params[%d] is the same tensor as params[%d]", who, i, seen[p]))
+      end
+      seen[p] = i
+    end
+    for i = 1, n do params[i]:requires_grad() end
+    local copy = {}
+    for i = 1, n do copy[i] = params[i] end
+    return copy
+  end
+
+  local function number(x, who)
+    if type(x) == "number" then return x end
+    if ds.is_tensor(x) and x.p ~= nil and x:numel() == 1 then return x:item() end
+    raise(who .. ": the closure must return the loss (a number or a one-element tensor), got " .. O.describe(x))
+  end
+
+  local function check_self(self, cls, who)
+    if getmetatable(self) ~= cls then raise(who .. ": call it as a method (opt:" .. who:match("[^:]+$") .. "(...))") end
+    for i, p in ipairs(self.params) do
+      if p.p == nil then raise(string.format("%s: parameter %d has been freed", who, i)) end
     end
   end
 
-  local function number(x)
-    if type(x) == "number" then return x end
-    if ds.is_tensor(x) then return x:item() end
-    error("optimizer closure must return the loss (a number or a scalar tensor)", 3)
-  end
+  -- The options every optimizer checks in its constructor and again in step
+  -- (a schedule may set opt.lr between steps).
+  local function positive(who, name, v) return O.number(who, name, v, nil, {gt = 0}) end
 
   local Base = {}
   Base.__index = Base
   function Base:zero_grad()
-    for _, p in ipairs(self.params) do p:zero_grad() end
+    if type(self) ~= "table" or type(self.params) ~= "table" then
+      raise("optimizer:zero_grad: call it as a method (opt:zero_grad())")
+    end
+    for i, p in ipairs(self.params) do
+      if p.p == nil then raise(string.format("optimizer:zero_grad: parameter %d has been freed", i)) end
+      p:zero_grad()
+    end
   end
   -- Global gradient norm over all parameters (missing grads count as zero).
   function Base:grad_norm()
+    if type(self) ~= "table" or type(self.params) ~= "table" then
+      raise("optimizer:grad_norm: call it as a method (opt:grad_norm())")
+    end
     local s = 0
-    for _, p in ipairs(self.params) do
+    for i, p in ipairs(self.params) do
+      if p.p == nil then raise(string.format("optimizer:grad_norm: parameter %d has been freed", i)) end
       local g = p.grad
       if g then s = s + C.ds_vdot(g.p, g.p) end
     end
@@ -49,13 +114,22 @@ return function(ds)
   --   normalize:  p -= lr g / (|g| + 1e-6)
   --   clip = c:   p -= lr min(1, c / (|g| + 1e-4)) g
   local GD = class()
+  local GD_OPTS = {"lr", "normalize", "clip"}
   function optim.gd(params, opts)
-    check_params(params, "ds.optim.gd")
-    opts = opts or {}
-    return setmetatable({params = params, lr = opts.lr or 1e-2, normalize = opts.normalize, clip = opts.clip}, GD)
+    local who = "ds.optim.gd"
+    params = check_params(params, who)
+    opts = O.check(who, opts, GD_OPTS)
+    local lr = O.number(who, "lr", opts.lr, 1e-2, {gt = 0})
+    local normalize = O.boolean(who, "normalize", opts.normalize, false)
+    local clip = opts.clip ~= nil and O.number(who, "clip", opts.clip, nil, {gt = 0}) or nil
+    if normalize and clip then raise(who .. ": options 'normalize' and 'clip' exclude each other") end
+    return setmetatable({params = params, lr = lr, normalize = normalize or nil, clip = clip}, GD)
   end
   function GD:step(closure)
-    local loss = closure and number(closure())
+    check_self(self, GD, "gd:step")
+    O.func("gd:step", "closure", closure, true)
+    local loss = closure and number(closure(), "gd:step")
+    positive("gd:step", "lr", self.lr)
     local scale = self.lr
     if self.normalize or self.clip then
       local n = self:grad_norm()
@@ -69,48 +143,85 @@ return function(ds)
     return loss
   end
 
-  -- SGD with (optional) heavy-ball momentum: b = mu b + g; p -= lr b.
+  -- SGD with (optional) heavy-ball momentum and L2 weight decay:
+  --   d = g + wd p;  b = mu b + d;  p -= lr b   (PyTorch's SGD, dampening 0)
   local SGD = class()
+  local SGD_OPTS = {"lr", "momentum", "weight_decay"}
   function optim.sgd(params, opts)
-    check_params(params, "ds.optim.sgd")
-    opts = opts or {}
+    local who = "ds.optim.sgd"
+    params = check_params(params, who)
+    opts = O.check(who, opts, SGD_OPTS)
+    local lr = O.number(who, "lr", opts.lr, 1e-2, {gt = 0})
+    local momentum = O.number(who, "momentum", opts.momentum, 0, {ge = 0, lt = 1})
+    local wd = O.number(who, "weight_decay", opts.weight_decay, 0, {ge = 0})
     local bufs = {}
     for i, p in ipairs(params) do bufs[i] = ds.zeros_like(p) end
-    return setmetatable({params = params, lr = opts.lr or 1e-2, momentum = opts.momentum or 0, bufs = bufs}, SGD)
+    return setmetatable({params = params, lr = lr, momentum = momentum, weight_decay = wd, bufs = bufs}, SGD)
   end
   function SGD:step(closure)
-    local loss = closure and number(closure())
+    check_self(self, SGD, "sgd:step")
+    O.func("sgd:step", "closure", closure, true)
+    local loss = closure and number(closure(), "sgd:step")
+    local lr = positive("sgd:step", "lr", self.lr)
+    local wd = O.number("sgd:step", "weight_decay", self.weight_decay, 0, {ge = 0})
+    local mu = O.number("sgd:step", "momentum", self.momentum, 0, {ge = 0, lt = 1})
     for i, p in ipairs(self.params) do
       local g = p.grad
       if g then
-        if self.momentum ~= 0 then
+        if mu ~= 0 then
           local b = self.bufs[i]
-          ds.check(C.ds_scal(b.p, self.momentum), 2)
+          ds.check(C.ds_scal(b.p, mu), 2)
           ds.check(C.ds_axpy(b.p, 1, g.p), 2)
-          ds.check(C.ds_axpy(p.p, -self.lr, b.p), 2)
+          if wd ~= 0 then ds.check(C.ds_axpy(b.p, wd, p.p), 2) end
+          ds.check(C.ds_axpy(p.p, -lr, b.p), 2)
         else
-          ds.check(C.ds_axpy(p.p, -self.lr, g.p), 2)
+          if wd ~= 0 then ds.check(C.ds_scal(p.p, 1 - lr * wd), 2) end
+          ds.check(C.ds_axpy(p.p, -lr, g.p), 2)
         end
       end
     end
     return loss
   end
 
+  -- Adam; weight_decay is decoupled (AdamW, Loshchilov & Hutter): p -= lr wd p,
+  -- then the Adam update from the gradient alone.
   local Adam = class()
-  function optim.adam(params, opts)
-    check_params(params, "ds.optim.adam")
-    opts = opts or {}
+  local ADAM_OPTS = {"lr", "betas", "eps", "weight_decay"}
+  local function adam(who, params, opts, wd_default)
+    params = check_params(params, who)
+    opts = O.check(who, opts, ADAM_OPTS)
+    local lr = O.number(who, "lr", opts.lr, 1e-3, {gt = 0})
+    local betas = opts.betas
+    local b1, b2 = 0.9, 0.999
+    if betas ~= nil then
+      if type(betas) ~= "table" or getmetatable(betas) ~= nil or #betas ~= 2 then
+        raise(who .. ": option 'betas' must be a list of two numbers {b1, b2} in [0, 1), got " .. O.describe(betas))
+      end
+      b1 = O.number(who, "betas[1]", betas[1], nil, {ge = 0, lt = 1})
+      b2 = O.number(who, "betas[2]", betas[2], nil, {ge = 0, lt = 1})
+    end
+    local eps = O.number(who, "eps", opts.eps, 1e-8, {gt = 0})
+    local wd = O.number(who, "weight_decay", opts.weight_decay, wd_default, {ge = 0})
     local m, v = {}, {}
     for i, p in ipairs(params) do m[i], v[i] = ds.zeros_like(p), ds.zeros_like(p) end
-    return setmetatable({params = params, lr = opts.lr or 1e-3, b1 = opts.betas and opts.betas[1] or 0.9,
-                         b2 = opts.betas and opts.betas[2] or 0.999, eps = opts.eps or 1e-8, m = m, v = v, t = 0}, Adam)
+    return setmetatable({params = params, lr = lr, b1 = b1, b2 = b2, eps = eps, weight_decay = wd,
+                         m = m, v = v, t = 0}, Adam)
   end
+  function optim.adam(params, opts) return adam("ds.optim.adam", params, opts, 0) end
+  function optim.adamw(params, opts) return adam("ds.optim.adamw", params, opts, 1e-2) end
   function Adam:step(closure)
-    local loss = closure and number(closure())
+    check_self(self, Adam, "adam:step")
+    O.func("adam:step", "closure", closure, true)
+    local loss = closure and number(closure(), "adam:step")
+    local lr = positive("adam:step", "lr", self.lr)
+    local wd = O.number("adam:step", "weight_decay", self.weight_decay, 0, {ge = 0})
     self.t = self.t + 1
     for i, p in ipairs(self.params) do
       local g = p.grad
-      if g then ds.check(C.ds_adam_step(p.p, g.p, self.m[i].p, self.v[i].p, self.lr, self.b1, self.b2, self.eps, self.t), 2) end
+      if g then
+        if wd ~= 0 then ds.check(C.ds_scal(p.p, 1 - lr * wd), 2) end
+        ds.check(C.ds_adam_step(p.p, g.p, self.m[i].p, self.v[i].p, lr, self.b1, self.b2, self.eps, self.t), 2)
+      end
     end
     return loss
   end
@@ -118,13 +229,20 @@ return function(ds)
   -- L-BFGS with a backtracking (Armijo) line search. step(closure) runs up to
   -- max_iter iterations and returns the final loss.
   local LBFGS = class()
+  local LBFGS_OPTS = {"lr", "history", "max_iter", "tol_grad", "tol_change", "c1", "max_ls"}
   function optim.lbfgs(params, opts)
-    check_params(params, "ds.optim.lbfgs")
-    opts = opts or {}
-    return setmetatable({params = params, lr = opts.lr or 1, history = opts.history or 10,
-                         max_iter = opts.max_iter or 20, tol_grad = opts.tol_grad or 1e-10,
-                         tol_change = opts.tol_change or 1e-14, c1 = opts.c1 or 1e-4,
-                         max_ls = opts.max_ls or 25, s = {}, y = {}, rho = {}, evals = 0}, LBFGS)
+    local who = "ds.optim.lbfgs"
+    params = check_params(params, who)
+    opts = O.check(who, opts, LBFGS_OPTS)
+    return setmetatable({params = params,
+      lr = O.number(who, "lr", opts.lr, 1, {gt = 0}),
+      history = O.number(who, "history", opts.history, 10, {int = true, ge = 1}),
+      max_iter = O.number(who, "max_iter", opts.max_iter, 20, {int = true, ge = 1}),
+      tol_grad = O.number(who, "tol_grad", opts.tol_grad, 1e-10, {ge = 0}),
+      tol_change = O.number(who, "tol_change", opts.tol_change, 1e-14, {ge = 0}),
+      c1 = O.number(who, "c1", opts.c1, 1e-4, {gt = 0, lt = 1}),
+      max_ls = O.number(who, "max_ls", opts.max_ls, 25, {int = true, ge = 1}),
+      s = {}, y = {}, rho = {}, evals = 0}, LBFGS)
   end
 
   local function vdot(a, b)
@@ -167,9 +285,14 @@ return function(ds)
   end
 
   function LBFGS:step(closure)
-    if type(closure) ~= "function" then error("lbfgs:step: a closure is required", 2) end
+    check_self(self, LBFGS, "lbfgs:step")
+    if type(closure) ~= "function" then
+      raise("lbfgs:step: argument 'closure' must be a function (zero_grad, record, backward, return the loss), got " ..
+        O.describe(closure))
+    end
+    positive("lbfgs:step", "lr", self.lr)
     local params = self.params
-    local loss = number(closure())
+    local loss = number(closure(), "lbfgs:step")
     self.evals = self.evals + 1
     local g = grads(params)
     for _ = 1, self.max_iter do
@@ -192,14 +315,14 @@ return function(ds)
           p:copy_(x0[j])
           C.ds_axpy(p.p, t, d[j].p)
         end
-        new_loss = number(closure())
+        new_loss = number(closure(), "lbfgs:step")
         self.evals = self.evals + 1
         if new_loss == new_loss and new_loss <= loss + self.c1 * t * gtd then accepted = true break end
         t = t * 0.5
       end
       if not accepted then
         for j, p in ipairs(params) do p:copy_(x0[j]) end
-        number(closure()) -- leave grads consistent with the restored parameters
+        number(closure(), "lbfgs:step") -- leave grads consistent with the restored parameters
         break
       end
       local g_new = grads(params)
