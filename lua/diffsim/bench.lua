@@ -5,9 +5,13 @@
 --   local fwd_ms, bwd_ms, peak_mb = bench.time_iter(params, fwd, {reps = 10, after = step_fn})
 --   bench.case("robot_d", {forward_ms = fwd_ms, backward_ms = bwd_ms, peak_mb = peak_mb, steps = 682})
 return function(ds)
+  local O = require("diffsim.options").install(ds)
   local M = {}
 
   function M.median(t)
+    if type(t) ~= "table" or #t == 0 then
+      O.raise("ds.bench.median: argument 't' must be a non-empty list of numbers, got " .. O.describe(t))
+    end
     local s = {}
     for i, v in ipairs(t) do s[i] = v end
     table.sort(s)
@@ -24,8 +28,17 @@ return function(ds)
   -- the fastest iteration's total ms (on a shared machine a median can include
   -- waits for a core another process holds).
   function M.time_iter(params, fwd, opts)
-    opts = opts or {}
-    local reps = opts.reps or 10
+    local who = "ds.bench.time_iter"
+    if type(params) ~= "table" or getmetatable(params) ~= nil then
+      O.raise(who .. ": argument 'params' must be a list of tensors, got " .. O.describe(params))
+    end
+    for i, p in ipairs(params) do
+      if not ds.is_tensor(p) then O.raise(string.format("%s: params[%d] is not a tensor (got %s)", who, i, O.describe(p))) end
+    end
+    O.func(who, "fwd", fwd)
+    opts = O.check(who, opts, {"reps", "after"})
+    local reps = O.number(who, "reps", opts.reps, 10, {int = true, ge = 1})
+    O.func(who, "after", opts.after, true)
     local tape = ds.tape()
     local tf, tb, peak, fastest = {}, {}, 0, math.huge
     for r = 1, reps + 2 do
@@ -49,7 +62,8 @@ return function(ds)
 
   -- Median wall-clock ms of fn() over reps calls (after one warm-up call).
   function M.time(fn, reps)
-    reps = reps or 10
+    O.func("ds.bench.time", "fn", fn)
+    reps = O.number("ds.bench.time", "reps", reps, 10, {int = true, ge = 1, arg = true})
     fn()
     local ts = {}
     for i = 1, reps do
@@ -63,6 +77,8 @@ return function(ds)
   -- The machine's memory bandwidth in GB/s (read + write bytes): the best of
   -- reps copies of n reals into an existing tensor, larger than any cache.
   function M.copy_gbps(n, reps)
+    O.number("ds.bench.copy_gbps", "n", n, nil, {int = true, ge = 1, arg = true})
+    O.number("ds.bench.copy_gbps", "reps", reps, 5, {int = true, ge = 1, arg = true})
     local src, dst = ds.ones{n}, ds.zeros{n}
     dst:copy_(src) -- touch every page first
     local best = math.huge
@@ -80,6 +96,10 @@ return function(ds)
   -- Prints "case <name> key value ..." with the keys in the given order
   -- (fields is a list of {key, value} pairs or a table with an `order` list).
   function M.case(name, fields, order)
+    if type(name) ~= "string" then O.raise("ds.bench.case: argument 'name' must be a string, got " .. O.describe(name)) end
+    if type(fields) ~= "table" then
+      O.raise("ds.bench.case: argument 'fields' must be a table, got " .. O.describe(fields))
+    end
     local parts = {"case", name}
     local keys = order
     if not keys then

@@ -34,7 +34,7 @@ end
 
 -- Raises msg located at the first caller outside the package.
 function M.raise(msg)
-  error(msg, M.level() + 1)
+  error(msg, M.level())
 end
 local raise = M.raise
 

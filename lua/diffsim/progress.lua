@@ -8,8 +8,17 @@ local function tty()
 end
 
 function M.new(total, label)
+  local O = require("diffsim.options")
+  O.number("ds.progress.new", "total", total, nil, {ge = 0, arg = true})
+  if label ~= nil and type(label) ~= "string" then
+    O.raise("ds.progress.new: argument 'label' must be a string, got " .. O.describe(label))
+  end
   local p = {total = total, label = label or "", on = tty(), last = -1}
   function p:update(i, extra)
+    if type(self) ~= "table" or self.total == nil then O.raise("progress:update: call it as a method (bar:update(i))") end
+    if type(i) ~= "number" or i ~= i then
+      O.raise("progress:update: argument 'i' must be a number, got " .. O.describe(i))
+    end
     if not self.on then return end
     local frac = math.min(1, i / math.max(1, self.total))
     local pct = math.floor(frac * 100)
