@@ -268,6 +268,14 @@ function M.parse(argv, spec)
     local name, inline = a:match("^%-%-([%w][%w%-_]*)=(.*)$")
     if not name then name = a:match("^%-%-([%w][%w%-_]*)$") end
     if not name then
+      local prev = i > 1 and type(argv[i - 1]) == "string" and argv[i - 1]:match("^%-%-([%w][%w%-_]*)$")
+      local pk = prev and prev:gsub("-", "_")
+      local pneg = pk and pk:match("^no_(.+)$")
+      if pk and ((fl[pk] and fl[pk].type == "boolean") or (pneg and fl[pneg] and fl[pneg].type == "boolean")) then
+        local base = (fl[pk] and pk or pneg):gsub("_", "-")
+        fail(spec, "unexpected argument '" .. a .. "': --" .. base .. " is a switch and takes no value (use --" ..
+          base .. " or --no-" .. base .. ")")
+      end
       fail(spec, "unexpected argument '" .. a .. "'; flags start with -- (" .. name_of() .. ")")
     end
     local key = name:gsub("-", "_")
