@@ -333,14 +333,30 @@ function M.parse(argv, spec)
   return opt, ds
 end
 
+local function arg_check(who, name, ok, want, v)
+  if not ok then
+    require("diffsim.options").raise(string.format("%s: argument '%s' must be %s, got %s", who, name, want,
+      type(v) == "string" and "'" .. v .. "'" or tostring(v)))
+  end
+end
+
 function M.iter(n, loss, extra)
+  arg_check("cli.iter", "n", type(n) == "number" and n == math.floor(n), "an integer", n)
+  arg_check("cli.iter", "loss", type(loss) == "number", "a number", loss)
+  arg_check("cli.iter", "extra", extra == nil or type(extra) == "string", "a string", extra)
   print(string.format("iter %d loss %.9g%s", n, loss, extra and (" " .. extra) or ""))
   io.stdout:flush()
 end
 
 function M.result(name, ...)
+  arg_check("cli.result", "name", type(name) == "string" and name ~= "", "a non-empty string", name)
   local parts = {"result", name}
-  for _, v in ipairs({...}) do parts[#parts + 1] = type(v) == "number" and string.format("%.9g", v) or tostring(v) end
+  for i = 1, select("#", ...) do
+    local v = select(i, ...)
+    arg_check("cli.result", "value " .. i, type(v) == "number" or type(v) == "string" or type(v) == "boolean",
+      "a number, string or boolean", v)
+    parts[#parts + 1] = type(v) == "number" and string.format("%.9g", v) or tostring(v)
+  end
   print(table.concat(parts, " "))
   io.stdout:flush()
 end
@@ -348,6 +364,9 @@ end
 -- Writes loss.csv and loss.png for a list of losses (one per iteration).
 -- NaN losses are written as "nan" in the CSV and left out of the plot.
 function M.write_losses(ds, out, losses, extra_cols)
+  arg_check("cli.write_losses", "ds", type(ds) == "table" and ds.io ~= nil, "the diffsim module", ds)
+  arg_check("cli.write_losses", "out", type(out) == "string" and out ~= "", "a directory name", out)
+  arg_check("cli.write_losses", "losses", type(losses) == "table", "a list of numbers", losses)
   local rows = {}
   for i, l in ipairs(losses) do rows[i] = {i, l} end
   ds.io.write_csv(out .. "/loss.csv", {"iter", "loss"}, rows)

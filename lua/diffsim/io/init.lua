@@ -100,7 +100,10 @@ return function(ds)
     opts = O.check(who, opts, READ_OPTS)
     local step = opts.step ~= nil and O.number(who, "step", opts.step, nil, {int = true, ge = 1}) or nil
     local sh, sw
-    if opts.size ~= nil then sh, sw = size_pair(who, "size", opts.size) end
+    if opts.size ~= nil then
+      sh, sw = size_pair(who, "size", opts.size)
+      if sh * sw > 2^26 then raise(string.format("%s: option 'size' {%d, %d} is larger than 2^26 pixels", who, sh, sw)) end
+    end
     if opts.channel ~= nil and opts.channel ~= "alpha" then
       O.number(who, "channel", opts.channel, nil, {int = true, ge = 1, le = 4})
     end

@@ -3,8 +3,8 @@
 --   ds.io.plot_png("loss.png", {{1.0, 0.5, 0.2, ...}, {...}}, {log = true, width = 640, height = 400})
 -- series: one list of numbers, or a list of them (a 1-D tensor counts as a list).
 -- Non-finite values (NaN, +-Inf), and values <= 0 on a log scale, are not
--- drawn: the line breaks there. Options: log (boolean), width (100..8192),
--- height (60..8192); anything else is an error.
+-- drawn: the line breaks there. Options: log (boolean), width (100..4096),
+-- height (60..4096); anything else is an error.
 local ffi = require("ffi")
 
 -- 3x5 glyphs for digits and a few symbols, one row per string, '#' = ink.
@@ -50,8 +50,8 @@ return function(ds)
     O.string(who, "path", path)
     opts = O.check(who, opts, PLOT_OPTS)
     O.boolean(who, "log", opts.log, false)
-    local W = O.number(who, "width", opts.width, 640, {int = true, ge = 100, le = 8192})
-    local H = O.number(who, "height", opts.height, 400, {int = true, ge = 60, le = 8192})
+    local W = O.number(who, "width", opts.width, 640, {int = true, ge = 100, le = 4096})
+    local H = O.number(who, "height", opts.height, 400, {int = true, ge = 60, le = 4096})
     if type(series) ~= "table" or (getmetatable(series) ~= nil and not ds.is_tensor(series)) then
       raise(who .. ": argument 'series' must be a list of numbers or a list of such lists, got " .. O.describe(series))
     end

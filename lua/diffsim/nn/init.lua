@@ -58,7 +58,10 @@ return function(ds)
     end
     return ds.add_row(ds.matmul(x, self.W), self.b)
   end
-  function Linear:parameters() return {self.W, self.b} end
+  function Linear:parameters()
+    if getmetatable(self) ~= Linear then raise("linear:parameters: call it as a method (layer:parameters())") end
+    return {self.W, self.b}
+  end
 
   local acts = {tanh = ds.tanh, relu = ds.relu, sigmoid = ds.sigmoid, sin = ds.sin,
                 identity = function(x) return x end, none = function(x) return x end}
@@ -114,6 +117,7 @@ return function(ds)
   end
 
   function MLP:parameters()
+    if getmetatable(self) ~= MLP then raise("mlp:parameters: call it as a method (net:parameters())") end
     local ps = {}
     for _, l in ipairs(self.layers) do
       for _, p in ipairs(l:parameters()) do ps[#ps + 1] = p end
