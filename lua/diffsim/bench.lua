@@ -10,7 +10,8 @@ return function(ds)
 
   function M.median(t)
     if type(t) ~= "table" or #t == 0 then
-      O.raise("ds.bench.median: argument 't' must be a non-empty list of numbers, got " .. O.describe(t))
+      O.raise("ds.bench.median: argument 't' must be a non-empty list of numbers, got " ..
+        (type(t) == "table" and "an empty list" or O.describe(t)))
     end
     local s = {}
     for i, v in ipairs(t) do s[i] = v end

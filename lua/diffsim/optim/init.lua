@@ -294,6 +294,7 @@ return function(ds)
     local params = self.params
     local loss = number(closure(), "lbfgs:step")
     self.evals = self.evals + 1
+    if loss ~= loss then raise("lbfgs:step: the closure returned a NaN loss at the starting point") end
     local g = grads(params)
     for _ = 1, self.max_iter do
       local gnorm = math.sqrt(vdot(g, g))
