@@ -25,7 +25,8 @@
 extern "C" {
 #endif
 
-enum { DS_KIT_VERSION = 1 };
+/* 2: mlp_backward_inject appended. */
+enum { DS_KIT_VERSION = 2 };
 
 /* ---- particle <-> grid ------------------------------------------------------
  * Grid: `dim` axes of n[0] x n[1] (x n[2]) nodes, node (i, j, k) at
@@ -142,6 +143,17 @@ typedef struct ds_kit_api {
   int (*mlp_backward_batch)(ds_ctx *ctx, const ds_kit_mlp *net, const ds_real *w, const ds_real *x,
                             const ds_real *save, const ds_real *gy, int64_t batch, ds_real *gx, ds_real *gw,
                             ds_real *work);
+
+  /* ---- appended in version 2 (check offsetof < size before calling) ---- */
+  /* mlp_backward, plus gradients that arrive at the saved values themselves:
+   * gsave {sizes.save} (NULL: none) is laid out like save, [z_1, a_1, ..., z_L, a_L].
+   * Its a_l part is added to d loss/d a_l before the activation's derivative (for
+   * l = L, to gy), its z_l part after it. A rollout that hands out hidden
+   * activations (or the whole save) as differentiable outputs feeds their
+   * gradients in here. Per step it adds in the same order as mlp_backward:
+   * d/d a_{l-1} = gsave_a + (8-lane dot of W_l's row with d/d z_l). */
+  void (*mlp_backward_inject)(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, const ds_real *save,
+                              const ds_real *gy, const ds_real *gsave, ds_real *gx, ds_real *gw, ds_real *scratch);
 } ds_kit_api;
 
 /* The core's table (core side only; plugins use host->kit). */

@@ -75,9 +75,22 @@ int ds_kit_mlp_query_impl(ds_ctx *ctx, const char *who, const char *argname, con
   return DS_OK;
 }
 
+/* The per-sample mat-vecs dominate a controller step inside a rollout; with
+ * target_clones the loader picks an AVX2/FMA build of them where the CPU has
+ * it (the project's baseline is x86-64-v2) and the portable one elsewhere.
+ * The helpers below are always inlined, so each clone gets its own copy (and
+ * the same contractions into FMA as the rest of that clone). Not under ASan,
+ * whose instrumentation and ifunc resolvers do not mix. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define HOT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HOT_CLONES
+#endif
+#define KIT_INLINE static inline __attribute__((always_inline))
+
 /* A dot product in 8 lanes added in a fixed order: it vectorises without
  * -ffast-math, and the order (hence the bits) is in the code, not the compiler. */
-static inline ds_real dot8(const ds_real *restrict a, const ds_real *restrict b, int64_t n) {
+KIT_INLINE ds_real dot8(const ds_real *restrict a, const ds_real *restrict b, int64_t n) {
   ds_real l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -86,7 +99,7 @@ static inline ds_real dot8(const ds_real *restrict a, const ds_real *restrict b,
   return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
-static void activate(int act, const ds_real *restrict z, ds_real *restrict a, int64_t n) {
+KIT_INLINE void activate(int act, const ds_real *restrict z, ds_real *restrict a, int64_t n) {
   switch (act) {
     case DS_KIT_ACT_TANH: for (int64_t o = 0; o < n; o++) a[o] = R_TANH(z[o]); break;
     case DS_KIT_ACT_RELU: for (int64_t o = 0; o < n; o++) a[o] = z[o] > 0 ? z[o] : 0; break;
@@ -97,7 +110,8 @@ static void activate(int act, const ds_real *restrict z, ds_real *restrict a, in
 }
 
 /* g *= act'(z) in place (a = act(z)). */
-static void activate_adj(int act, const ds_real *restrict z, const ds_real *restrict a, ds_real *restrict g, int64_t n) {
+KIT_INLINE void activate_adj(int act, const ds_real *restrict z, const ds_real *restrict a, ds_real *restrict g,
+                             int64_t n) {
   switch (act) {
     case DS_KIT_ACT_TANH: for (int64_t o = 0; o < n; o++) g[o] *= (ds_real)1 - a[o] * a[o]; break;
     case DS_KIT_ACT_RELU: for (int64_t o = 0; o < n; o++) g[o] = z[o] > 0 ? g[o] : 0; break;
@@ -107,20 +121,22 @@ static void activate_adj(int act, const ds_real *restrict z, const ds_real *rest
   }
 }
 
-void ds_kit_mlp_forward(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, ds_real *y, ds_real *save) {
+/* z = b, then z += in[i] W[i, :] row by row (rows of W are contiguous, so the
+ * inner loop vectorises). Starting from the bias, not from 0, is the order the
+ * springs robots' controller always used: their losses stay the same bits. */
+HOT_CLONES void ds_kit_mlp_forward(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, ds_real *y,
+                                   ds_real *save) {
   const ds_real *in = x;
   ds_real *s = save;
   for (int l = 0; l < net->layers; l++) {
     const int64_t ni = net->sizes[l], no = net->sizes[l + 1];
-    const ds_real *W = w, *b = w + ni * no;
+    const ds_real *W = w, *restrict b = w + ni * no;
     ds_real *restrict z = s, *a = s + no;
-    for (int64_t o = 0; o < no; o++) z[o] = 0;
-    /* rows of W are contiguous: z += in[i] * W[i, :] vectorises */
+    for (int64_t o = 0; o < no; o++) z[o] = b[o];
     for (int64_t i = 0; i < ni; i++) {
       const ds_real xi = in[i], *restrict row = W + i * no;
       for (int64_t o = 0; o < no; o++) z[o] += xi * row[o];
     }
-    for (int64_t o = 0; o < no; o++) z[o] += b[o];
     activate(net->acts[l], z, a, no);
     in = a;
     w += ni * no + no;
@@ -129,17 +145,26 @@ void ds_kit_mlp_forward(const ds_kit_mlp *net, const ds_real *w, const ds_real *
   memcpy(y, in, (size_t)net->sizes[net->layers] * sizeof(ds_real));
 }
 
-void ds_kit_mlp_backward(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, const ds_real *save,
-                         const ds_real *gy, ds_real *gx, ds_real *gw, ds_real *scratch) {
+/* Per layer, from the output back: g = d loss/d a_l, times act'(z_l) gives
+ * d/d z_l; the bias gradient adds g, row i of W's gradient adds in[i] g, and
+ * d/d a_{l-1}[i] = (injected) + dot8(W row i, g). */
+HOT_CLONES void ds_kit_mlp_backward_inject(const ds_kit_mlp *net, const ds_real *w, const ds_real *x,
+                                           const ds_real *save, const ds_real *gy, const ds_real *gsave, ds_real *gx,
+                                           ds_real *gw, ds_real *scratch) {
   const int L = net->layers;
   int64_t woff = 0, soff = 0;
   for (int l = 0; l < L; l++) {
     woff += (int64_t)net->sizes[l] * net->sizes[l + 1] + net->sizes[l + 1];
     soff += 2 * (int64_t)net->sizes[l + 1];
   }
-  const int64_t mw = max_width(net);
+  const int64_t mw = max_width(net), nout = net->sizes[L];
   ds_real *g = scratch, *gn = scratch + mw;
-  memcpy(g, gy, (size_t)net->sizes[L] * sizeof(ds_real));
+  if (gsave) {
+    const ds_real *ga = gsave + soff - nout; /* a_L */
+    for (int64_t o = 0; o < nout; o++) g[o] = gy[o] + ga[o];
+  } else {
+    memcpy(g, gy, (size_t)nout * sizeof(ds_real));
+  }
   for (int l = L - 1; l >= 0; l--) {
     const int64_t ni = net->sizes[l], no = net->sizes[l + 1];
     woff -= ni * no + no;
@@ -147,6 +172,10 @@ void ds_kit_mlp_backward(const ds_kit_mlp *net, const ds_real *w, const ds_real 
     const ds_real *W = w + woff, *z = save + soff, *a = z + no;
     const ds_real *in = l > 0 ? save + soff - ni : x; /* a_{l-1} ends where z_l starts */
     activate_adj(net->acts[l], z, a, g, no);
+    if (gsave) { /* a separate pass: never fused with the derivative's product */
+      const ds_real *restrict gz = gsave + soff;
+      for (int64_t o = 0; o < no; o++) g[o] += gz[o];
+    }
     if (gw) {
       ds_real *restrict gb = gw + woff + ni * no;
       for (int64_t o = 0; o < no; o++) gb[o] += g[o];
@@ -157,7 +186,12 @@ void ds_kit_mlp_backward(const ds_kit_mlp *net, const ds_real *w, const ds_real 
       }
     }
     if (l > 0) {
-      for (int64_t i = 0; i < ni; i++) gn[i] = dot8(W + i * no, g, no);
+      if (gsave) {
+        const ds_real *ga = gsave + soff - ni; /* a_{l-1} */
+        for (int64_t i = 0; i < ni; i++) gn[i] = ga[i] + dot8(W + i * no, g, no);
+      } else {
+        for (int64_t i = 0; i < ni; i++) gn[i] = dot8(W + i * no, g, no);
+      }
       ds_real *t = g;
       g = gn;
       gn = t;
@@ -165,6 +199,11 @@ void ds_kit_mlp_backward(const ds_kit_mlp *net, const ds_real *w, const ds_real 
       for (int64_t i = 0; i < ni; i++) gx[i] += dot8(W + i * no, g, no);
     }
   }
+}
+
+void ds_kit_mlp_backward(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, const ds_real *save,
+                         const ds_real *gy, ds_real *gx, ds_real *gw, ds_real *scratch) {
+  ds_kit_mlp_backward_inject(net, w, x, save, gy, NULL, gx, gw, scratch);
 }
 
 typedef struct batch_job {
