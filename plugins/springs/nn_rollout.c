@@ -13,17 +13,14 @@
 /* w: the flat weights in the kit's layout (ds.kit.flatten of net:parameters()).
  * spec: i32 {2 L + 1}, the L + 1 widths then the L activation codes (ds_kit_act),
  * as core.mlp takes it. Outputs: the states, the hidden layers' activations
- * concatenated per step {T, sum of hidden widths}, the output layer's
- * activations (the springs' actuation) {T, ns}, and save {T, S}: the kit's
- * per-step save ([z_1, a_1, ..., z_L, a_L], S = 2 * sum of layer widths), which
- * the adjoint reads instead of recomputing the network. save is an ordinary
- * differentiable output (its gradient is injected too), so nothing is hidden
- * from the tape or the gradient checker. */
+ * concatenated per step {T, sum of hidden widths}, and the output layer's
+ * activations, the springs' actuation {T, ns}. Those activations are all the
+ * adjoint needs of the network's forward (the kit's backward reads z only for
+ * sin layers, which it recomputes), so nothing else is stored. */
 #define NN_ROLLOUT_ARGS(A)                                                                          \
   A(x0, DS_IN, DS_REAL, 2, 0) A(v0, DS_IN, DS_REAL, 2, 0) SYSTEM_ARGS(A)                             \
   A(w, DS_IN, DS_REAL, 1, 0) A(spec, DS_NODIFF, DS_I32, 1, 0) A(xs, DS_OUT, DS_REAL, 3, 0)           \
-  A(vs, DS_OUT, DS_REAL, 3, 0) A(hidden, DS_OUT, DS_REAL, 2, 0) A(acts, DS_OUT, DS_REAL, 2, 0)       \
-  A(save, DS_OUT, DS_REAL, 2, 0)
+  A(vs, DS_OUT, DS_REAL, 3, 0) A(hidden, DS_OUT, DS_REAL, 2, 0) A(acts, DS_OUT, DS_REAL, 2, 0)
 #define NN_ROLLOUT_PARAMS(P) PHYS_PARAMS(P) P(steps) P(t0) CTRL_PARAMS(P)
 DS_DECLARE_ARGS(nn_rollout, NN_ROLLOUT_ARGS)
 DS_DECLARE_PARAMS(nn_rollout, NN_ROLLOUT_PARAMS)
@@ -109,8 +106,7 @@ static int nn_rollout_check(const ds_call *c) {
   if ((rc = ds_expect_shape(c, DS_SLOT(nn_rollout, xs), 3, T + 1, n, D, -1))) return rc;
   if ((rc = ds_expect_shape(c, DS_SLOT(nn_rollout, vs), 3, T + 1, n, D, -1))) return rc;
   if ((rc = ds_expect_shape(c, DS_SLOT(nn_rollout, hidden), 2, T, hidden_width(&net), -1, -1))) return rc;
-  if ((rc = ds_expect_shape(c, DS_SLOT(nn_rollout, acts), 2, T, ns, -1, -1))) return rc;
-  return ds_expect_shape(c, DS_SLOT(nn_rollout, save), 2, T, sz.save, -1, -1);
+  return ds_expect_shape(c, DS_SLOT(nn_rollout, acts), 2, T, ns, -1, -1);
 }
 
 static ctrl nn_ctrl(const ds_call *c, const step_job *j) {
@@ -130,6 +126,31 @@ static ctrl nn_ctrl(const ds_call *c, const step_job *j) {
   return k;
 }
 
+/* The kit's save of one step holds [z_1, a_1, ..., z_L, a_L]; the rollout's
+ * outputs keep the a_l: hidden row t = a_1 ... a_{L-1}, acts row t = a_L. */
+static void save_to_rows(const ds_kit_mlp *net, const R *st, R *h) {
+  for (int l = 1, off = 0; l < net->layers; l++) {
+    memcpy(h, st + off + net->sizes[l], (size_t)net->sizes[l] * sizeof(R));
+    h += net->sizes[l];
+    off += 2 * net->sizes[l];
+  }
+}
+static void rows_to_save(const ds_kit_mlp *net, const R *h, const R *act, R *st) {
+  int off = 0;
+  for (int l = 1; l < net->layers; l++) {
+    memcpy(st + off + net->sizes[l], h, (size_t)net->sizes[l] * sizeof(R));
+    h += net->sizes[l];
+    off += 2 * net->sizes[l];
+  }
+  memcpy(st + off + net->sizes[net->layers], act, (size_t)net->sizes[net->layers] * sizeof(R));
+}
+
+static int has_sin(const ds_kit_mlp *net) {
+  for (int l = 0; l < net->layers; l++)
+    if (net->acts[l] == DS_KIT_ACT_SIN) return 1;
+  return 0;
+}
+
 static int nn_rollout_forward(const ds_call *c) {
   const nn_rollout_argv *a = DS_ARGV(c, nn_rollout);
   const ds_kit_api *kit = c->host->kit;
@@ -139,15 +160,17 @@ static int nn_rollout_forward(const ds_call *c) {
   if (job_init(&j, c, &p, 0)) return DS_ERR_NOMEM;
   ctrl k = nn_ctrl(c, &j);
   ds_kit_mlp net = nn_net(c);
-  const int64_t S = a->save->dims[1], Hs = a->hidden->dims[1];
+  ds_kit_mlp_sizes sz;
+  if (kit->mlp_query(c->ctx, &net, 1, &sz)) return DS_ERR_ARG;
+  const int64_t Hs = a->hidden->dims[1];
   size_t nn = (size_t)j.g.n * j.D, ns = (size_t)j.g.ns;
   const R *w = ds_rdata(a->w);
   R *xs = ds_rdata(a->xs), *vs = ds_rdata(a->vs), *hid = ds_rdata(a->hidden), *acts = ds_rdata(a->acts);
-  R *save = ds_rdata(a->save);
   memcpy(xs, ds_rdata(a->x0), nn * sizeof(R));
   memcpy(vs, ds_rdata(a->v0), nn * sizeof(R));
-  R *in = c->host->scratch(c, (size_t)k.n_in * sizeof(R));
+  R *in = c->host->scratch(c, ((size_t)k.n_in + (size_t)sz.save) * sizeof(R));
   if (!in) return DS_ERR_NOMEM;
+  R *st = in + k.n_in; /* the kit's save of the current step */
   for (int64_t t = 0; t < T; t++) {
     j.x = xs + t * nn;
     j.v = vs + t * nn;
@@ -155,15 +178,8 @@ static int nn_rollout_forward(const ds_call *c) {
     j.vo = vs + (t + 1) * nn;
     j.act = acts + t * ns;
     ctrl_input(&k, t, j.x, j.v, in);
-    R *st = save + t * S;
     kit->mlp_forward(&net, w, in, acts + t * ns, st);
-    /* hidden row t: a_1, ..., a_{L-1}, which sit after each z_l in the save */
-    R *h = hid + t * Hs;
-    for (int l = 1, off = 0; l < net.layers; l++) {
-      memcpy(h, st + off + net.sizes[l], (size_t)net.sizes[l] * sizeof(R));
-      h += net.sizes[l];
-      off += 2 * net.sizes[l];
-    }
+    save_to_rows(&net, st, hid + t * Hs);
     sim_forward(&j);
   }
   return DS_OK;
@@ -180,17 +196,22 @@ static int nn_rollout_adjoint(const ds_call *c) {
   ds_kit_mlp net = nn_net(c);
   ds_kit_mlp_sizes sz;
   if (kit->mlp_query(c->ctx, &net, 1, &sz)) return DS_ERR_ARG;
-  const int64_t S = a->save->dims[1], Hs = a->hidden->dims[1];
+  const int recompute = has_sin(&net);
+  const int64_t Hs = a->hidden->dims[1];
   size_t nn = (size_t)j.g.n * j.D, ns = (size_t)j.g.ns;
-  const R *w = ds_rdata(a->w), *xs = ds_rdata(a->xs), *vs = ds_rdata(a->vs), *acts = ds_rdata(a->acts);
-  const R *save = ds_rdata(a->save);
+  const R *w = ds_rdata(a->w), *xs = ds_rdata(a->xs), *vs = ds_rdata(a->vs), *hid = ds_rdata(a->hidden);
+  const R *acts = ds_rdata(a->acts);
   const R *gxs = ds_rgrad(a->xs), *gvs = ds_rgrad(a->vs), *ghid = ds_rgrad(a->hidden), *gacts = ds_rgrad(a->acts);
-  const R *gsave = ds_rgrad(a->save);
   R *gw = ds_rgrad(a->w);
-  R *buf = c->host->scratch(c, (4 * nn + ns + 2 * (size_t)k.n_in + (size_t)S + (size_t)sz.scratch) * sizeof(R));
+  R *buf = c->host->scratch(c, (4 * nn + 2 * ns + 2 * (size_t)k.n_in + (size_t)sz.save + (size_t)sz.scratch) *
+                                   sizeof(R));
   if (!buf) return DS_ERR_NOMEM;
   R *gx_next = buf, *gv_next = gx_next + nn, *gx_cur = gv_next + nn, *gv_cur = gx_cur + nn;
-  R *gact = gv_cur + nn, *in = gact + ns, *gin = in + k.n_in, *gs = gin + k.n_in, *kscratch = gs + S;
+  R *gact = gv_cur + nn, *y = gact + ns, *in = y + ns, *gin = in + k.n_in, *st = gin + k.n_in;
+  R *kscratch = st + sz.save;
+  /* z slots stay unread unless a layer is sin (then the step's forward is
+   * recomputed); zero them once so nothing uninitialised is ever in play */
+  memset(st, 0, (size_t)sz.save * sizeof(R));
   memcpy(gx_next, gxs + T * nn, nn * sizeof(R));
   memcpy(gv_next, gvs + T * nn, nn * sizeof(R));
   for (int64_t t = T - 1; t >= 0; t--) {
@@ -207,18 +228,12 @@ static int nn_rollout_adjoint(const ds_call *c) {
     j.gv = gv_cur;
     sim_adjoint(&j); /* gact += what the physics sends back to the actuation */
     ctrl_input(&k, t, j.x, j.v, in);
-    /* What arrives at the saved values: save's own gradient, plus hidden's at the
-     * a_l slots (the output layer's arrives as gact). */
-    memcpy(gs, gsave + t * S, (size_t)S * sizeof(R));
-    const R *gh = ghid + t * Hs;
-    for (int l = 1, off = 0; l < net.layers; l++) {
-      R *ga = gs + off + net.sizes[l];
-      for (int32_t i = 0; i < net.sizes[l]; i++) ga[i] += gh[i];
-      gh += net.sizes[l];
-      off += 2 * net.sizes[l];
-    }
+    if (recompute)
+      kit->mlp_forward(&net, w, in, y, st); /* the same bits as the forward's */
+    else
+      rows_to_save(&net, hid + t * Hs, acts + t * ns, st);
     memset(gin, 0, (size_t)k.n_in * sizeof(R));
-    kit->mlp_backward_inject(&net, w, in, save + t * S, gact, gs, gin, gw, kscratch);
+    kit->mlp_backward_inject(&net, w, in, st, gact, ghid + t * Hs, gin, gw, kscratch);
     ctrl_input_adjoint(&k, gin, gx_cur, gv_cur);
     R *tx = gx_next, *tv = gv_next;
     gx_next = gx_cur, gv_next = gv_cur;

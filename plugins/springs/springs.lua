@@ -313,8 +313,7 @@ end
 -- {W1, b1, W2, b2} list (2 layers, tanh on both: the reference robots). Its
 -- parameters go in as one flat tensor (ds.kit.flatten, on the tape, so their
 -- gradients flow). Returns xs, vs {T+1, n, D}, hidden {T, sum of hidden widths}
--- (every hidden layer's activations, concatenated per step), acts {T, ns}, and
--- save {T, S} (the kit's per-step [z_1, a_1, ..., z_L, a_L]).
+-- (every hidden layer's activations, concatenated per step) and acts {T, ns}.
 function System:nn_rollout(T, net, opts)
   opts = opts or {}
   if type(net) ~= "table" then fail("nn_rollout", "net must be a ds.nn.mlp or {W1, b1, W2, b2}", 2) end
@@ -336,18 +335,15 @@ function System:nn_rollout(T, net, opts)
     fail("nn_rollout", string.format("the network maps %d inputs to %d outputs; the controller has %d inputs " ..
       "(sys:n_inputs()) and %d outputs (one per spring)", sizes[1], sizes[#sizes], n_in, self.ns), 2)
   end
-  local H, S = 0, 0
-  for l = 2, #sizes do
-    if l < #sizes then H = H + sizes[l] end
-    S = S + 2 * sizes[l]
-  end
+  local H = 0
+  for l = 2, #sizes - 1 do H = H + sizes[l] end
   local x0, v0 = opts.x0 or self.x0, opts.v0 or self.v0
   local xs, vs = ds.empty({T + 1, self.n, self.dim}), ds.empty({T + 1, self.n, self.dim})
-  local hid, acts_out, save = ds.empty({T, H}), ds.empty({T, self.ns}), ds.empty({T, S})
+  local hid, acts_out = ds.empty({T, H}), ds.empty({T, self.ns})
   K.nn_rollout:launch(system_args(self, {x0 = x0, v0 = v0, w = ds.kit.flatten(params), spec = spec_of(self, sizes, acts),
-                                         xs = xs, vs = vs, hidden = hid, acts = acts_out, save = save}),
+                                         xs = xs, vs = vs, hidden = hid, acts = acts_out}),
                       phys_params(self, ctrl_params(opts, {steps = T, t0 = opts.t0 or 0})))
-  return xs, vs, hid, acts_out, save
+  return xs, vs, hid, acts_out
 end
 
 -- The controller input at step t for a state, for controllers written in Lua.

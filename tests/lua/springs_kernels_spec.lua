@@ -104,22 +104,21 @@ describe("springs kernels: gradients (float64 central differences)", function()
     local sizes = {sys:n_inputs()}
     for _, h in ipairs(hidden) do sizes[#sizes + 1] = h end
     sizes[#sizes + 1] = sys.ns
-    local nw, H, S = 0, 0, 0
+    local nw, H = 0, 0
     for l = 1, #sizes - 1 do
       nw = nw + sizes[l] * sizes[l + 1] + sizes[l + 1]
-      S = S + 2 * sizes[l + 1]
       if l < #sizes - 1 then H = H + sizes[l + 1] end
     end
     return {x0 = sys.x0, v0 = sys.v0, w = ds.randn({nw}, seed, 0.3), spec = ds.kit.mlp_spec(sizes, acts),
             xs = ds.empty({T + 1, sys.n, 2}), vs = ds.empty({T + 1, sys.n, 2}), hidden = ds.empty({T, H}),
-            acts = ds.empty({T, sys.ns}), save = ds.empty({T, S})}
+            acts = ds.empty({T, sys.ns})}
   end
   local function nn_params(sys, T)
     return springs.phys_params(sys, {steps = T, t0 = 3, n_sin = 10, omega = 10, input_scale = 0.05,
                                      goal_x = 0.9, goal_y = 0.2, goal_z = 0})
   end
   -- Every output carries a random weight in the checker's loss, so the
-  -- gradients arriving at hidden, acts and save (the kit's injection) are checked.
+  -- gradients arriving at hidden (the kit's injection) and acts are checked.
   it("springs.nn_rollout: the fused controller (2-layer tanh/tanh) and physics", function()
     -- sticky (the robots) and Coulomb with restitution
     for _, ground in ipairs{{mode = "toi", y = 0.1, restitution = 0.2, friction = "sticky"},

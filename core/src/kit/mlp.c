@@ -109,36 +109,68 @@ KIT_INLINE void activate(int act, const ds_real *restrict z, ds_real *restrict a
   }
 }
 
-/* g *= act'(z) in place (a = act(z)). */
+/* g *= act'(z) in place (a = act(z)). Only sin reads z: a caller that keeps
+ * the activations alone (a rollout's outputs) can hand in a save whose z slots
+ * are not filled, as long as no layer is sin. */
 KIT_INLINE void activate_adj(int act, const ds_real *restrict z, const ds_real *restrict a, ds_real *restrict g,
                              int64_t n) {
   switch (act) {
     case DS_KIT_ACT_TANH: for (int64_t o = 0; o < n; o++) g[o] *= (ds_real)1 - a[o] * a[o]; break;
-    case DS_KIT_ACT_RELU: for (int64_t o = 0; o < n; o++) g[o] = z[o] > 0 ? g[o] : 0; break;
+    /* a > 0 exactly when z > 0 (NaN gives 0 both ways): relu needs no z */
+    case DS_KIT_ACT_RELU: for (int64_t o = 0; o < n; o++) g[o] = a[o] > 0 ? g[o] : 0; break;
     case DS_KIT_ACT_SIGMOID: for (int64_t o = 0; o < n; o++) g[o] *= a[o] * ((ds_real)1 - a[o]); break;
     case DS_KIT_ACT_SIN: for (int64_t o = 0; o < n; o++) g[o] *= R_COS(z[o]); break;
     default: break;
   }
 }
 
-/* z = b, then z += in[i] W[i, :] row by row (rows of W are contiguous, so the
- * inner loop vectorises). Starting from the bias, not from 0, is the order the
- * springs robots' controller always used: their losses stay the same bits. */
+/* One layer's pre-activation: z = b, then z += in[i] W[i, :] row by row (rows
+ * of W are contiguous, so the inner loop vectorises). Starting from the bias,
+ * not from 0, is the order the springs robots' controller always used: their
+ * losses stay the same bits. The restrict parameters (kept through inlining)
+ * spare the compiler a runtime overlap check per row. */
+KIT_INLINE void layer_fwd(const ds_real *restrict W, const ds_real *restrict b, const ds_real *restrict in,
+                          ds_real *restrict z, int64_t ni, int64_t no) {
+  for (int64_t o = 0; o < no; o++) z[o] = b[o];
+  for (int64_t i = 0; i < ni; i++) {
+    const ds_real xi = in[i], *restrict row = W + i * no;
+    for (int64_t o = 0; o < no; o++) z[o] += xi * row[o];
+  }
+}
+
+/* One layer's backward from g = d loss/d z: the bias gradient adds g, row i of
+ * W's gradient adds in[i] g (gW may be NULL), and
+ * gin[i] = (ga ? ga[i] : 0) + dot8(W row i, g), or gin[i] += dot8(...) when
+ * accumulate (the network's input gradient). Row by row, so W's row and its
+ * gradient row are touched once. */
+KIT_INLINE void layer_bwd(const ds_real *restrict W, const ds_real *restrict in, const ds_real *restrict g,
+                          const ds_real *restrict ga, ds_real *restrict gW, ds_real *restrict gb,
+                          ds_real *restrict gin, int accumulate, int64_t ni, int64_t no) {
+  if (gb)
+    for (int64_t o = 0; o < no; o++) gb[o] += g[o];
+  for (int64_t i = 0; i < ni; i++) {
+    const ds_real *restrict row = W + i * no;
+    if (gin) {
+      const ds_real d = dot8(row, g, no);
+      gin[i] = accumulate ? gin[i] + d : ga ? ga[i] + d : d;
+    }
+    if (gW) {
+      ds_real *restrict grow = gW + i * no;
+      const ds_real xi = in[i];
+      for (int64_t o = 0; o < no; o++) grow[o] += xi * g[o];
+    }
+  }
+}
+
 HOT_CLONES void ds_kit_mlp_forward(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, ds_real *y,
                                    ds_real *save) {
   const ds_real *in = x;
   ds_real *s = save;
   for (int l = 0; l < net->layers; l++) {
     const int64_t ni = net->sizes[l], no = net->sizes[l + 1];
-    const ds_real *W = w, *restrict b = w + ni * no;
-    ds_real *restrict z = s, *a = s + no;
-    for (int64_t o = 0; o < no; o++) z[o] = b[o];
-    for (int64_t i = 0; i < ni; i++) {
-      const ds_real xi = in[i], *restrict row = W + i * no;
-      for (int64_t o = 0; o < no; o++) z[o] += xi * row[o];
-    }
-    activate(net->acts[l], z, a, no);
-    in = a;
+    layer_fwd(w, w + ni * no, in, s, ni, no);
+    activate(net->acts[l], s, s + no, no);
+    in = s + no;
     w += ni * no + no;
     s += 2 * no;
   }
@@ -146,57 +178,39 @@ HOT_CLONES void ds_kit_mlp_forward(const ds_kit_mlp *net, const ds_real *w, cons
 }
 
 /* Per layer, from the output back: g = d loss/d a_l, times act'(z_l) gives
- * d/d z_l; the bias gradient adds g, row i of W's gradient adds in[i] g, and
- * d/d a_{l-1}[i] = (injected) + dot8(W row i, g). */
+ * d/d z_l, then layer_bwd. Gradients arriving at the hidden activations
+ * (ghidden, a_1 ... a_{L-1} concatenated) are added to d/d a_l before the
+ * derivative, ahead of the dot: injected + dot8(W row, g), the order of the
+ * springs robots' controller. */
 HOT_CLONES void ds_kit_mlp_backward_inject(const ds_kit_mlp *net, const ds_real *w, const ds_real *x,
-                                           const ds_real *save, const ds_real *gy, const ds_real *gsave, ds_real *gx,
-                                           ds_real *gw, ds_real *scratch) {
+                                           const ds_real *save, const ds_real *gy, const ds_real *ghidden,
+                                           ds_real *gx, ds_real *gw, ds_real *scratch) {
   const int L = net->layers;
-  int64_t woff = 0, soff = 0;
+  int64_t woff = 0, soff = 0, hoff = 0;
   for (int l = 0; l < L; l++) {
     woff += (int64_t)net->sizes[l] * net->sizes[l + 1] + net->sizes[l + 1];
     soff += 2 * (int64_t)net->sizes[l + 1];
+    if (l + 1 < L) hoff += net->sizes[l + 1];
   }
-  const int64_t mw = max_width(net), nout = net->sizes[L];
+  const int64_t mw = max_width(net);
   ds_real *g = scratch, *gn = scratch + mw;
-  if (gsave) {
-    const ds_real *ga = gsave + soff - nout; /* a_L */
-    for (int64_t o = 0; o < nout; o++) g[o] = gy[o] + ga[o];
-  } else {
-    memcpy(g, gy, (size_t)nout * sizeof(ds_real));
-  }
+  memcpy(g, gy, (size_t)net->sizes[L] * sizeof(ds_real));
   for (int l = L - 1; l >= 0; l--) {
     const int64_t ni = net->sizes[l], no = net->sizes[l + 1];
     woff -= ni * no + no;
     soff -= 2 * no;
-    const ds_real *W = w + woff, *z = save + soff, *a = z + no;
+    const ds_real *z = save + soff, *a = z + no;
     const ds_real *in = l > 0 ? save + soff - ni : x; /* a_{l-1} ends where z_l starts */
     activate_adj(net->acts[l], z, a, g, no);
-    if (gsave) { /* a separate pass: never fused with the derivative's product */
-      const ds_real *restrict gz = gsave + soff;
-      for (int64_t o = 0; o < no; o++) g[o] += gz[o];
-    }
-    if (gw) {
-      ds_real *restrict gb = gw + woff + ni * no;
-      for (int64_t o = 0; o < no; o++) gb[o] += g[o];
-      for (int64_t i = 0; i < ni; i++) {
-        ds_real *restrict grow = gw + woff + i * no;
-        const ds_real xi = in[i];
-        for (int64_t o = 0; o < no; o++) grow[o] += xi * g[o];
-      }
-    }
+    ds_real *gW = gw ? gw + woff : NULL, *gb = gw ? gw + woff + ni * no : NULL;
     if (l > 0) {
-      if (gsave) {
-        const ds_real *ga = gsave + soff - ni; /* a_{l-1} */
-        for (int64_t i = 0; i < ni; i++) gn[i] = ga[i] + dot8(W + i * no, g, no);
-      } else {
-        for (int64_t i = 0; i < ni; i++) gn[i] = dot8(W + i * no, g, no);
-      }
+      hoff -= ni; /* a_{l-1}'s columns in ghidden */
+      layer_bwd(w + woff, in, g, ghidden ? ghidden + hoff : NULL, gW, gb, gn, 0, ni, no);
       ds_real *t = g;
       g = gn;
       gn = t;
-    } else if (gx) {
-      for (int64_t i = 0; i < ni; i++) gx[i] += dot8(W + i * no, g, no);
+    } else {
+      layer_bwd(w + woff, in, g, NULL, gW, gb, gx, 1, ni, no);
     }
   }
 }
