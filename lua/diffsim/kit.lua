@@ -87,6 +87,7 @@ return function(ds)
   -- The activation name of a ds.nn.mlp's activation function, from the function
   -- itself (what net:forward runs), never from a name that may be stale. The
   -- identity is recognised by returning its argument; anything else is nil.
+  local KNOWN = {tanh = ds.tanh, relu = ds.relu, sigmoid = ds.sigmoid, sin = ds.sin}
   local function act_name(f, probe)
     if f == ds.tanh then return "tanh" elseif f == ds.relu then return "relu"
     elseif f == ds.sigmoid then return "sigmoid" elseif f == ds.sin then return "sin" end
@@ -113,9 +114,8 @@ return function(ds)
       local f = last and net.out_act or net.act
       local name = last and net.out_act_name or net.act_name
       if f ~= nil then
-        -- the stored name only names one of the recognised functions
-        local known = {tanh = ds.tanh, relu = ds.relu, sigmoid = ds.sigmoid, sin = ds.sin}
-        if not (name and known[name] == f) then
+        -- the stored name counts only when it names this very function
+        if not (name and KNOWN[name] == f) then
           probe = probe or ds.zeros{1}
           name = act_name(f, probe)
         end
