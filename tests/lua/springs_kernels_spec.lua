@@ -128,17 +128,21 @@ describe("springs kernels: gradients (float64 central differences)", function()
       local ok, rep = check_kernel("springs.nn_rollout", sys, nn_named(sys, T, {8}, {"tanh", "tanh"}, 1),
                                    nn_params(sys, T), {eps = 1e-6, rtol = 1e-4, atol = 1e-7, max_elems = 24})
       assert(ok, rep.message)
+      print(string.format("# nn_rollout tanh/tanh (%s ground): %d checked, max abs err %.2e, max rel err %.2e",
+                          tostring(ground.friction), rep.checked, rep.max_abs_err, rep.max_rel_err))
     end
   end)
-  it("springs.nn_rollout: a 3-layer relu/sigmoid network and an identity output", function()
+  it("springs.nn_rollout: 3-layer relu/sigmoid and sin nets, an identity output, no hidden layer", function()
     local sys = frame{dt = 4e-3, ground = {mode = "toi", y = 0.1, restitution = 0.3, friction = 0.4}}
     local T = 20
     for _, case in ipairs{{{8, 6}, {"relu", "relu", "sigmoid"}}, {{7}, {"tanh", "identity"}},
-                          {{5, 4}, {"sin", "sigmoid", "identity"}}} do
+                          {{5, 4}, {"sin", "sigmoid", "identity"}}, {{}, {"tanh"}}} do
       local ok, rep = check_kernel("springs.nn_rollout", sys, nn_named(sys, T, case[1], case[2], 4), nn_params(sys, T),
                                    {eps = 1e-6, rtol = 1e-4, atol = 1e-7, max_elems = 24})
       assert(ok, table.concat(case[2], "/") .. ": " .. tostring(rep.message))
-      assert.is_true(rep.checked > 100)
+      print(string.format("# nn_rollout %s: %d checked, max abs err %.2e, max rel err %.2e",
+                          table.concat(case[2], "/"), rep.checked, rep.max_abs_err, rep.max_rel_err))
+      assert.is_true(rep.checked > 50)
     end
   end)
   it("springs.nn_input", function()
