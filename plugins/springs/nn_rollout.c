@@ -10,17 +10,20 @@
 #include "springs.h"
 
 /* =================================================================== nn_rollout */
-/* w: the flat weights in the kit's layout (ds.kit.flatten of net:parameters()).
- * spec: i32 {2 L + 1}, the L + 1 widths then the L activation codes (ds_kit_act),
- * as core.mlp takes it. Outputs: the states, the hidden layers' activations
- * concatenated per step {T, sum of hidden widths}, and the output layer's
- * activations, the springs' actuation {T, ns}. Those activations are all the
- * adjoint needs of the network's forward (the kit's backward reads z only for
- * sin layers, which it recomputes), so nothing else is stored. */
+/* spec: i32 {2 L + 1}, the L + 1 widths then the L activation codes (ds_kit_act),
+ * as core.mlp takes it. w (a list, the last slot): either the 2 L tensors of
+ * net:parameters() (W_1 {in, h_1}, b_1 {h_1}, W_2, b_2, ...), whose gradients the
+ * adjoint adds straight into theirs, or one flat tensor in the kit's layout
+ * (ds.kit.flatten). The list spares a training loop a flatten launch each way.
+ * Outputs: the states, the hidden layers' activations concatenated per step
+ * {T, sum of hidden widths}, and the output layer's activations, the springs'
+ * actuation {T, ns}. Those activations are all the adjoint needs of the
+ * network's forward (the kit's backward reads z only for sin layers, which it
+ * recomputes), so nothing else is stored. */
 #define NN_ROLLOUT_ARGS(A)                                                                          \
   A(x0, DS_IN, DS_REAL, 2, 0) A(v0, DS_IN, DS_REAL, 2, 0) SYSTEM_ARGS(A)                             \
-  A(w, DS_IN, DS_REAL, 1, 0) A(spec, DS_NODIFF, DS_I32, 1, 0) A(xs, DS_OUT, DS_REAL, 3, 0)           \
-  A(vs, DS_OUT, DS_REAL, 3, 0) A(hidden, DS_OUT, DS_REAL, 2, 0) A(acts, DS_OUT, DS_REAL, 2, 0)
+  A(spec, DS_NODIFF, DS_I32, 1, 0) A(xs, DS_OUT, DS_REAL, 3, 0) A(vs, DS_OUT, DS_REAL, 3, 0)         \
+  A(hidden, DS_OUT, DS_REAL, 2, 0) A(acts, DS_OUT, DS_REAL, 2, 0) A(w, DS_IN, DS_REAL, -1, DS_LIST)
 #define NN_ROLLOUT_PARAMS(P) PHYS_PARAMS(P) P(steps) P(t0) CTRL_PARAMS(P)
 DS_DECLARE_ARGS(nn_rollout, NN_ROLLOUT_ARGS)
 DS_DECLARE_PARAMS(nn_rollout, NN_ROLLOUT_PARAMS)
@@ -84,6 +87,57 @@ static int check_spec(const ds_call *c, int64_t n_in, int64_t ns) {
   return DS_OK;
 }
 
+/* The weight list: one flat tensor of the spec's weight count, or W_l, b_l per
+ * layer with the spec's shapes; every value finite. */
+static int check_weights(const ds_call *c, const ds_kit_mlp *net, int64_t nw) {
+  const int slot = DS_SLOT(nn_rollout, w);
+  const int L = net->layers;
+  if (c->list_len == 1) {
+    const ds_tensor *t = ds_list(c, 0);
+    if (t->ndim != 1 || t->count != nw)
+      return c->host->error(c,
+                            "argument 'w' (#%d): one flat tensor must be {%lld} for the network of 'spec' (the kit's "
+                            "layout: W_1 {in, out} row-major, b_1, W_2, b_2, ...; ds.kit.flatten(net:parameters())), "
+                            "got %lld elements in %d dims",
+                            slot + 1, (long long)nw, (long long)t->count, t->ndim);
+  } else if (c->list_len == 2 * L) {
+    for (int l = 0; l < L; l++) {
+      const ds_tensor *W = ds_list(c, 2 * l), *b = ds_list(c, 2 * l + 1);
+      if (W->ndim != 2 || W->dims[0] != net->sizes[l] || W->dims[1] != net->sizes[l + 1] || b->ndim != 1 ||
+          b->dims[0] != net->sizes[l + 1])
+        return c->host->error(c, "argument 'w' (#%d): layer %d must be W {%d, %d} and b {%d} (net:parameters() order)",
+                              slot + 1, l + 1, net->sizes[l], net->sizes[l + 1], net->sizes[l + 1]);
+    }
+  } else {
+    return c->host->error(c,
+                          "argument 'w' (#%d) is a list of %d tensors; the network of 'spec' takes its %d layers' "
+                          "W, b (%d tensors) or one flat tensor",
+                          slot + 1, c->list_len, L, 2 * L);
+  }
+  for (int i = 0; i < c->list_len; i++) {
+    const ds_tensor *t = ds_list(c, i);
+    const R *p = ds_rdata(t);
+    for (int64_t k = 0; k < t->count; k++)
+      if (!isfinite(p[k]))
+        return c->host->error(c, "argument 'w' (#%d): tensor %d of the list has a non-finite value (%g) at element %lld",
+                              slot + 1, i + 1, (double)p[k], (long long)k + 1);
+  }
+  return DS_OK;
+}
+
+/* The flat weights of a launch: the single tensor's data, or the list copied
+ * into `flat` (nw reals of scratch) in the kit's layout. */
+static const R *flat_weights(const ds_call *c, R *flat) {
+  if (c->list_len == 1) return ds_rdata(ds_list(c, 0));
+  R *p = flat;
+  for (int i = 0; i < c->list_len; i++) {
+    const ds_tensor *t = ds_list(c, i);
+    memcpy(p, ds_rdata(t), (size_t)t->count * sizeof(R));
+    p += t->count;
+  }
+  return flat;
+}
+
 static int nn_rollout_check(const ds_call *c) {
   int rc = check_system(c);
   if (rc) return rc;
@@ -97,12 +151,7 @@ static int nn_rollout_check(const ds_call *c) {
   ds_kit_mlp net = nn_net(c);
   ds_kit_mlp_sizes sz;
   if ((rc = c->host->kit->mlp_query(c->ctx, &net, 1, &sz))) return rc;
-  if (a->w->count != sz.weights)
-    return c->host->error(c,
-                          "argument 'w' (#%d) has %lld elements; the network of 'spec' has %lld weights (the kit's "
-                          "flat layout: W_1 {in, out} row-major, b_1, W_2, b_2, ...; ds.kit.flatten(net:parameters()))",
-                          DS_SLOT(nn_rollout, w) + 1, (long long)a->w->count, (long long)sz.weights);
-  if ((rc = check_finite(c, DS_SLOT(nn_rollout, w)))) return rc;
+  if ((rc = check_weights(c, &net, sz.weights))) return rc;
   if ((rc = ds_expect_shape(c, DS_SLOT(nn_rollout, xs), 3, T + 1, n, D, -1))) return rc;
   if ((rc = ds_expect_shape(c, DS_SLOT(nn_rollout, vs), 3, T + 1, n, D, -1))) return rc;
   if ((rc = ds_expect_shape(c, DS_SLOT(nn_rollout, hidden), 2, T, hidden_width(&net), -1, -1))) return rc;
@@ -164,13 +213,13 @@ static int nn_rollout_forward(const ds_call *c) {
   if (kit->mlp_query(c->ctx, &net, 1, &sz)) return DS_ERR_ARG;
   const int64_t Hs = a->hidden->dims[1];
   size_t nn = (size_t)j.g.n * j.D, ns = (size_t)j.g.ns;
-  const R *w = ds_rdata(a->w);
   R *xs = ds_rdata(a->xs), *vs = ds_rdata(a->vs), *hid = ds_rdata(a->hidden), *acts = ds_rdata(a->acts);
   memcpy(xs, ds_rdata(a->x0), nn * sizeof(R));
   memcpy(vs, ds_rdata(a->v0), nn * sizeof(R));
-  R *in = c->host->scratch(c, ((size_t)k.n_in + (size_t)sz.save) * sizeof(R));
+  R *in = c->host->scratch(c, ((size_t)k.n_in + (size_t)sz.save + (size_t)sz.weights) * sizeof(R));
   if (!in) return DS_ERR_NOMEM;
   R *st = in + k.n_in; /* the kit's save of the current step */
+  const R *w = flat_weights(c, st + sz.save);
   for (int64_t t = 0; t < T; t++) {
     j.x = xs + t * nn;
     j.v = vs + t * nn;
@@ -199,16 +248,27 @@ static int nn_rollout_adjoint(const ds_call *c) {
   const int recompute = has_sin(&net);
   const int64_t Hs = a->hidden->dims[1];
   size_t nn = (size_t)j.g.n * j.D, ns = (size_t)j.g.ns;
-  const R *w = ds_rdata(a->w), *xs = ds_rdata(a->xs), *vs = ds_rdata(a->vs), *hid = ds_rdata(a->hidden);
-  const R *acts = ds_rdata(a->acts);
+  const R *xs = ds_rdata(a->xs), *vs = ds_rdata(a->vs), *hid = ds_rdata(a->hidden), *acts = ds_rdata(a->acts);
   const R *gxs = ds_rgrad(a->xs), *gvs = ds_rgrad(a->vs), *ghid = ds_rgrad(a->hidden), *gacts = ds_rgrad(a->acts);
-  R *gw = ds_rgrad(a->w);
-  R *buf = c->host->scratch(c, (4 * nn + 2 * ns + 2 * (size_t)k.n_in + (size_t)sz.save + (size_t)sz.scratch) *
-                                   sizeof(R));
+  const size_t nw = (size_t)sz.weights;
+  R *buf = c->host->scratch(c, (4 * nn + 2 * ns + 2 * (size_t)k.n_in + (size_t)sz.save + (size_t)sz.scratch +
+                                2 * nw) * sizeof(R));
   if (!buf) return DS_ERR_NOMEM;
   R *gx_next = buf, *gv_next = gx_next + nn, *gx_cur = gv_next + nn, *gv_cur = gx_cur + nn;
   R *gact = gv_cur + nn, *y = gact + ns, *in = y + ns, *gin = in + k.n_in, *st = gin + k.n_in;
-  R *kscratch = st + sz.save;
+  R *kscratch = st + sz.save, *wflat = kscratch + sz.scratch, *gflat = wflat + nw;
+  const R *w = flat_weights(c, wflat);
+  /* The weight gradient: straight into a single flat tensor's; for a list, into
+   * gflat (zeroed), added to each tensor's gradient after the last step. */
+  int any_grad = 0;
+  for (int i = 0; i < c->list_len; i++) any_grad |= ds_rgrad(ds_list(c, i)) != NULL;
+  R *gw = NULL;
+  if (c->list_len == 1) {
+    gw = ds_rgrad(ds_list(c, 0));
+  } else if (any_grad) {
+    gw = gflat;
+    memset(gw, 0, nw * sizeof(R));
+  }
   /* z slots stay unread unless a layer is sin (then the step's forward is
    * recomputed); zero them once so nothing uninitialised is ever in play */
   memset(st, 0, (size_t)sz.save * sizeof(R));
@@ -244,6 +304,16 @@ static int nn_rollout_adjoint(const ds_call *c) {
     for (size_t i = 0; i < nn; i++) gx0[i] += gx_next[i];
   if (gv0)
     for (size_t i = 0; i < nn; i++) gv0[i] += gv_next[i];
+  if (c->list_len != 1 && any_grad) {
+    const R *g = gflat;
+    for (int i = 0; i < c->list_len; i++) {
+      const ds_tensor *t = ds_list(c, i);
+      R *gt = ds_rgrad(t);
+      if (gt)
+        for (int64_t e = 0; e < t->count; e++) gt[e] += g[e];
+      g += t->count;
+    }
+  }
   job_finish_grads(&j, c);
   return DS_OK;
 }

@@ -311,8 +311,9 @@ end
 -- activations the kit runs (tanh, relu, sigmoid, sin, identity/none; any depth)
 -- from sys:n_inputs(opts) inputs to one actuation per spring, or a plain
 -- {W1, b1, W2, b2} list (2 layers, tanh on both: the reference robots). Its
--- parameters go in as one flat tensor (ds.kit.flatten, on the tape, so their
--- gradients flow). Returns xs, vs {T+1, n, D}, hidden {T, sum of hidden widths}
+-- parameters go in as the kernel's weight list, as they are (the kernel lays
+-- them out flat for the kit and adds the gradients back into each): no flatten
+-- launch per iteration. Returns xs, vs {T+1, n, D}, hidden {T, sum of hidden widths}
 -- (every hidden layer's activations, concatenated per step) and acts {T, ns}.
 function System:nn_rollout(T, net, opts)
   opts = opts or {}
@@ -340,7 +341,7 @@ function System:nn_rollout(T, net, opts)
   local x0, v0 = opts.x0 or self.x0, opts.v0 or self.v0
   local xs, vs = ds.empty({T + 1, self.n, self.dim}), ds.empty({T + 1, self.n, self.dim})
   local hid, acts_out = ds.empty({T, H}), ds.empty({T, self.ns})
-  K.nn_rollout:launch(system_args(self, {x0 = x0, v0 = v0, w = ds.kit.flatten(params), spec = spec_of(self, sizes, acts),
+  K.nn_rollout:launch(system_args(self, {x0 = x0, v0 = v0, w = params, spec = spec_of(self, sizes, acts),
                                          xs = xs, vs = vs, hidden = hid, acts = acts_out}),
                       phys_params(self, ctrl_params(opts, {steps = T, t0 = opts.t0 or 0})))
   return xs, vs, hid, acts_out

@@ -145,6 +145,21 @@ describe("springs kernels: gradients (float64 central differences)", function()
       assert.is_true(rep.checked > 50)
     end
   end)
+  it("springs.nn_rollout: weights as the per-layer list of net:parameters()", function()
+    local sys = frame{dt = 4e-3, ground = {mode = "toi", y = 0.1, restitution = 0.3, friction = 0.4}}
+    local T = 15
+    local named = nn_named(sys, T, {6, 5}, {"relu", "tanh", "sigmoid"}, 6)
+    local net = ds.nn.mlp{sizes = {sys:n_inputs(), 6, 5, sys.ns}, act = "relu", seed = 8, std = 0.4}
+    named.w = nil
+    local args = positional("springs.nn_rollout", setmetatable({w = ds.zeros{1}}, {__index = springs.system_args(sys, named)}))
+    args[#args] = nil -- the list slot: the parameters follow as the rest of the positional arguments
+    for _, p in ipairs(net:parameters()) do args[#args + 1] = p:detach() end
+    local ok, rep = ds.gradcheck_kernel("springs.nn_rollout", args, nn_params(sys, T),
+                                        {eps = 1e-6, rtol = 1e-4, atol = 1e-7, max_elems = 16})
+    assert(ok, rep.message)
+    print(string.format("# nn_rollout per-layer list relu/tanh/sigmoid: %d checked, max abs err %.2e",
+                        rep.checked, rep.max_abs_err))
+  end)
   it("springs.nn_input", function()
     local sys = frame()
     local x, v = perturbed(sys.x0, 1, 0.01), sys.v0:detach()
@@ -262,18 +277,27 @@ describe("springs kernels: gradients (float64 central differences)", function()
     local spec = named.spec:tolist()
     spec[#spec] = 9
     named.spec = ds.tensor(spec, "i32")
+    named.w = {named.w} -- a named launch takes the weight list as a table
     ok, err = pcall(ds.kernel("springs.nn_rollout").launch, ds.kernel("springs.nn_rollout"),
                     springs.system_args(sys, named), nn_params(sys, T))
     assert.is_false(ok)
     assert.matches("springs.nn_rollout: argument 'spec' (#", err, 1, true)
     assert.matches("layer 2 has activation code 9, which the fused MLP does not support", err, 1, true)
     named = nn_named(sys, T, {8}, {"tanh", "tanh"}, 1)
-    named.w = ds.zeros{10}
+    named.w = {ds.zeros{10}}
     ok, err = pcall(ds.kernel("springs.nn_rollout").launch, ds.kernel("springs.nn_rollout"),
                     springs.system_args(sys, named), nn_params(sys, T))
     assert.is_false(ok)
     assert.matches("springs.nn_rollout: argument 'w' (#", err, 1, true)
-    assert.matches("has 10 elements", err, 1, true)
+    assert.matches("one flat tensor must be {", err, 1, true)
+    assert.matches("got 10 elements", err, 1, true)
+    -- a per-layer list whose shapes do not fit the spec
+    named.w = {ds.zeros{n_in, 8}, ds.zeros{8}, ds.zeros{7, sys.ns}, ds.zeros{sys.ns}}
+    ok, err = pcall(ds.kernel("springs.nn_rollout").launch, ds.kernel("springs.nn_rollout"),
+                    springs.system_args(sys, named), nn_params(sys, T))
+    assert.is_false(ok)
+    assert.matches("argument 'w' (#" .. #ds.kernel("springs.nn_rollout"):arg_names() .. "): layer 2 must be W {8, " ..
+                   sys.ns .. "}", err, 1, true)
   end)
   it("nn_rollout still takes a plain {W1, b1, W2, b2} list (tanh/tanh)", function()
     local sys = frame{dt = 4e-3}
