@@ -84,24 +84,48 @@ return function(ds)
     return ds.tensor(s, "i32")
   end
 
-  -- The activation name of a ds.nn.mlp's activation function.
+  -- The activation name of a ds.nn.mlp's activation function, from the function
+  -- itself (what net:forward runs), never from a name that may be stale. The
+  -- identity is recognised by returning its argument; anything else is nil.
+  local KNOWN = {tanh = ds.tanh, relu = ds.relu, sigmoid = ds.sigmoid, sin = ds.sin}
   local function act_name(f, probe)
     if f == ds.tanh then return "tanh" elseif f == ds.relu then return "relu"
     elseif f == ds.sigmoid then return "sigmoid" elseif f == ds.sin then return "sin" end
-    if type(f) == "function" and f(probe) == probe then return "identity" end
+    if type(f) == "function" then
+      local ok, y = pcall(f, probe)
+      if ok and rawequal(y, probe) then return "identity" end
+    end
     return nil
   end
 
-  -- The sizes and per-layer activations of a ds.nn.mlp.
-  function kit.describe(net)
-    local sizes, acts, probe = {net.layers[1].n_in}, {}, ds.zeros{1}
+  -- The sizes and per-layer activations of a ds.nn.mlp. A network whose
+  -- activation functions were set by hand is described by those functions (an
+  -- unknown one is an error), so the fused MLP never runs another network than
+  -- net:forward would. `who` names the caller in errors (default ds.kit.mlp).
+  function kit.describe(net, who)
+    who = who or "ds.kit.mlp"
+    if type(net) ~= "table" or type(net.layers) ~= "table" or #net.layers == 0 then
+      error(who .. ": net must be a ds.nn.mlp", 3)
+    end
+    local sizes, acts, probe = {net.layers[1].n_in}, {}, nil
     for l, layer in ipairs(net.layers) do
       sizes[l + 1] = layer.n_out
       local last = l == #net.layers
-      acts[l] = (last and net.out_act_name or net.act_name) or act_name(last and net.out_act or net.act, probe)
-      if not acts[l] then
-        error("ds.kit.mlp: layer " .. l .. " has an activation the fused MLP does not support; supported: " .. ACT_LIST, 3)
+      local f = last and net.out_act or net.act
+      local name = last and net.out_act_name or net.act_name
+      if f ~= nil then
+        -- the stored name counts only when it names this very function
+        if not (name and KNOWN[name] == f) then
+          probe = probe or ds.zeros{1}
+          name = act_name(f, probe)
+        end
       end
+      if not (name and kit.ACT[name]) then
+        error(string.format("%s: layer %d of the net has an activation (%s) that the fused MLP does not support; " ..
+          "supported: %s (a ds.nn.mlp built with one of them, not a function set by hand)", who, l,
+          type(f) == "function" and "a custom function" or tostring(name), ACT_LIST), 3)
+      end
+      acts[l] = name
     end
     return sizes, acts
   end

@@ -13,7 +13,7 @@
 --   }
 --   local x1, v1 = sys:step(x, v, act)                    -- one step
 --   local xs, vs = sys:rollout(T, {act = act})            -- T steps, states {T+1, n, D}
---   local xs, vs, hid, acts = sys:nn_rollout(T, net, {goal = {0.9, 0.2}})
+--   local xs, vs, hid, acts = sys:nn_rollout(T, net, {goal = {0.9, 0.2}})   -- any ds.kit-runnable mlp
 --
 -- Spring rest lengths default to the initial distances. sys.rest, sys.stiffness,
 -- sys.amplitude and sys.spring_damping are tensors {ns}: make them require grad to
@@ -293,31 +293,58 @@ function System:n_inputs(opts)
   return ((opts and opts.n_sin) or 10) + 2 * self.dim * self.n + self.dim
 end
 
--- The reference robots' closed loop, fused: T steps of controller + physics in
--- one launch. net: a ds.nn.mlp with sizes {n_inputs, H, ns} (tanh/tanh), or
--- {W1, b1, W2, b2}. Returns xs, vs {T+1, n, D}, hidden {T, H}, acts {T, ns}.
+-- The spec tensor of a network (widths, then activation codes), one per distinct
+-- network shape: a training loop does not allocate it again every iteration.
+local function spec_of(self, sizes, acts)
+  local key = table.concat(sizes, ",") .. ":" .. table.concat(acts, ",")
+  self.specs = self.specs or {}
+  local spec = self.specs[key]
+  if not spec then
+    spec = ds.kit.mlp_spec(sizes, acts)
+    self.specs[key] = spec
+  end
+  return spec
+end
+
+-- The closed loop, fused: T steps of controller + physics in one launch. The
+-- controller is the core's fused MLP (ds.kit): net is any ds.nn.mlp whose
+-- activations the kit runs (tanh, relu, sigmoid, sin, identity/none; any depth)
+-- from sys:n_inputs(opts) inputs to one actuation per spring, or a plain
+-- {W1, b1, W2, b2} list (2 layers, tanh on both: the reference robots). Its
+-- parameters go in as the kernel's weight list, as they are (the kernel lays
+-- them out flat for the kit and adds the gradients back into each): no flatten
+-- launch per iteration. Returns xs, vs {T+1, n, D}, hidden {T, sum of hidden widths}
+-- (every hidden layer's activations, concatenated per step) and acts {T, ns}.
 function System:nn_rollout(T, net, opts)
   opts = opts or {}
-  -- The fused controller is the reference robots' network: two layers, tanh
-  -- on both. Any other network is refused rather than run as that one.
+  if type(net) ~= "table" then fail("nn_rollout", "net must be a ds.nn.mlp or {W1, b1, W2, b2}", 2) end
+  local sizes, acts, params
   if net.layers then
-    local a, o = net.act_name or "tanh", net.out_act_name or "none"
-    if #net.layers ~= 2 or a ~= "tanh" or o ~= "tanh" then
-      fail("nn_rollout", string.format("the fused controller runs a 2-layer tanh/tanh network; this net has %d " ..
-        "layers, act='%s', out_act='%s' (step it from Lua with sys:nn_input and net:forward instead)",
-        #net.layers, a, o), 2)
+    sizes, acts = ds.kit.describe(net, "springs.nn_rollout")
+    params = net:parameters()
+  else
+    if #net ~= 4 then fail("nn_rollout", "net must be a ds.nn.mlp or {W1, b1, W2, b2}", 2) end
+    for i = 1, 4 do
+      if not is_tensor(net[i]) then fail("nn_rollout", "net[" .. i .. "] must be a tensor ({W1, b1, W2, b2})", 2) end
     end
+    local s1, s2 = net[1]:shape(), net[3]:shape()
+    if #s1 ~= 2 or #s2 ~= 2 then fail("nn_rollout", "W1 and W2 of {W1, b1, W2, b2} must be matrices {in, out}", 2) end
+    sizes, acts, params = {s1[1], s1[2], s2[2]}, {"tanh", "tanh"}, net
   end
-  local w = net.layers and {net.layers[1].W, net.layers[1].b, net.layers[2].W, net.layers[2].b} or net
-  if #w ~= 4 then fail("nn_rollout", "net must be a 2-layer ds.nn.mlp or {W1, b1, W2, b2}", 2) end
-  local H = w[1]:shape()[2] or 0
+  local n_in = self:n_inputs(opts)
+  if sizes[1] ~= n_in or sizes[#sizes] ~= self.ns then
+    fail("nn_rollout", string.format("the network maps %d inputs to %d outputs; the controller has %d inputs " ..
+      "(sys:n_inputs()) and %d outputs (one per spring)", sizes[1], sizes[#sizes], n_in, self.ns), 2)
+  end
+  local H = 0
+  for l = 2, #sizes - 1 do H = H + sizes[l] end
   local x0, v0 = opts.x0 or self.x0, opts.v0 or self.v0
   local xs, vs = ds.empty({T + 1, self.n, self.dim}), ds.empty({T + 1, self.n, self.dim})
-  local hid, acts = ds.empty({T, H}), ds.empty({T, self.ns})
-  K.nn_rollout:launch(system_args(self, {x0 = x0, v0 = v0, W1 = w[1], b1 = w[2], W2 = w[3], b2 = w[4], xs = xs, vs = vs,
-                                         hidden = hid, acts = acts}),
+  local hid, acts_out = ds.empty({T, H}), ds.empty({T, self.ns})
+  K.nn_rollout:launch(system_args(self, {x0 = x0, v0 = v0, w = params, spec = spec_of(self, sizes, acts),
+                                         xs = xs, vs = vs, hidden = hid, acts = acts_out}),
                       phys_params(self, ctrl_params(opts, {steps = T, t0 = opts.t0 or 0})))
-  return xs, vs, hid, acts
+  return xs, vs, hid, acts_out
 end
 
 -- The controller input at step t for a state, for controllers written in Lua.

@@ -6,6 +6,7 @@
 #include <diffsim/kit.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "check.h"
@@ -262,6 +263,62 @@ static void test_mlp(ds_ctx *ctx, const ds_kit_api *K) {
   }
 }
 
+/* mlp_backward_inject: gradients arriving at the hidden activations. L = <y, gy>
+ * + <[a_1, a_2], gh>; d/dx and d/dw by central differences (f64), for every
+ * activation in every layer. With ghidden = NULL it is mlp_backward, bit for bit;
+ * and without a sin layer it never reads z (the z slots may hold anything). */
+static void test_mlp_inject(ds_ctx *ctx, const ds_kit_api *K) {
+  CHECK(offsetof(ds_kit_api, mlp_backward_inject) < K->size);
+  int32_t sizes[4] = {5, 7, 6, 3}, acts[3];
+  ds_kit_mlp net = {3, sizes, acts};
+  ds_kit_mlp_sizes sz;
+  for (int a = 0; a < DS_KIT_ACT_COUNT; a++) {
+    acts[0] = a, acts[1] = (a + 2) % DS_KIT_ACT_COUNT, acts[2] = (a + 4) % DS_KIT_ACT_COUNT;
+    CHECK(K->mlp_query(ctx, &net, 1, &sz) == DS_OK);
+    const int64_t nw = sz.weights, nh = 7 + 6;
+    ds_real *w = malloc(nw * sizeof *w), *save = malloc(sz.save * sizeof *save), *save2 = malloc(sz.save * sizeof *save2);
+    ds_real *scratch = malloc(sz.scratch * sizeof *scratch), *gw = calloc(nw, sizeof *gw), *gw1 = calloc(nw, sizeof *gw1);
+    ds_real *gw2 = calloc(nw, sizeof *gw2), x[5], y[3], gy[3], gh[13], gx[5] = {0}, gx1[5] = {0}, gx2[5] = {0};
+    fill(w, nw, -0.8, 0.8), fill(x, 5, -1, 1), fill(gy, 3, -1, 1), fill(gh, nh, -1, 1);
+    K->mlp_forward(&net, w, x, y, save);
+    K->mlp_backward_inject(&net, w, x, save, gy, gh, gx, gw, scratch);
+    /* NULL injection = mlp_backward */
+    K->mlp_backward_inject(&net, w, x, save, gy, NULL, gx1, gw1, scratch);
+    K->mlp_backward(&net, w, x, save, gy, gx2, gw2, scratch);
+    CHECK(memcmp(gx1, gx2, sizeof gx1) == 0 && memcmp(gw1, gw2, nw * sizeof(ds_real)) == 0);
+    /* z is read for sin only: garbage in the z slots changes nothing otherwise */
+    int sin_net = acts[0] == DS_KIT_ACT_SIN || acts[1] == DS_KIT_ACT_SIN || acts[2] == DS_KIT_ACT_SIN;
+    if (!sin_net) {
+      memcpy(save2, save, sz.save * sizeof(ds_real));
+      for (int64_t off = 0, l = 1; l <= 3; off += 2 * sizes[l], l++)
+        for (int o = 0; o < sizes[l]; o++) save2[off + o] = (ds_real)1e30;
+      memset(gx2, 0, sizeof gx2), memset(gw2, 0, nw * sizeof(ds_real));
+      K->mlp_backward_inject(&net, w, x, save2, gy, gh, gx2, gw2, scratch);
+      CHECK(memcmp(gx, gx2, sizeof gx) == 0 && memcmp(gw, gw2, nw * sizeof(ds_real)) == 0);
+    }
+    if (FD_TOL > 0) {
+      double h = 1e-6, worst = 0;
+      for (int64_t k = 0; k < nw + 5; k++) {
+        ds_real *p = k < nw ? w + k : x + (k - nw), keep = *p;
+        double f[2];
+        for (int s = 0; s < 2; s++) {
+          *p = keep + (ds_real)(s ? -h : h);
+          K->mlp_forward(&net, w, x, y, save2);
+          /* a_1 at save[7..14), a_2 at save[2*7 + 6 ..) */
+          f[s] = dotd(y, gy, 3) + dotd(save2 + 7, gh, 7) + dotd(save2 + 14 + 6, gh + 7, 6);
+        }
+        *p = keep;
+        double ana = k < nw ? gw[k] : gx[k - nw], err = fabs((f[0] - f[1]) / (2 * h) - ana);
+        worst = err > worst ? err : worst;
+      }
+      CHECK(worst < 1e-7);
+      printf("# kit.mlp_backward_inject acts %s/%s/%s: max |FD - adjoint| = %.2e\n", K->act_name(acts[0]),
+             K->act_name(acts[1]), K->act_name(acts[2]), worst);
+    }
+    free(w), free(save), free(save2), free(scratch), free(gw), free(gw1), free(gw2);
+  }
+}
+
 int main(void) {
   ds_ctx *ctx = ds_ctx_new(2);
   const ds_kit_api *K = ds_kit_api_get();
@@ -275,6 +332,7 @@ int main(void) {
   }
   test_errors(ctx, K);
   test_mlp(ctx, K);
+  test_mlp_inject(ctx, K);
   ds_ctx_free(ctx);
   TEST_DONE();
 }

@@ -180,4 +180,19 @@ describe("ds.kit bad input", function()
     assert.is_false(ok)
     assert.matches("core.mlp: argument 'x' %(#1%) has shape {1,5}, expected {%*,2}", err)
   end)
+  it("describes a net by its activation functions, refusing one set by hand", function()
+    local net = ds.nn.mlp{sizes = {2, 4, 3}, act = "relu", out_act = "none"}
+    local sizes, acts = ds.kit.describe(net)
+    assert.are.same({2, 4, 3}, sizes)
+    assert.are.same({"relu", "identity"}, acts)
+    -- the name still says relu, but net:forward would run exp: never run it as relu
+    net.act = ds.exp
+    local ok, err = pcall(ds.kit.mlp, net, ds.zeros{1, 2})
+    assert.is_false(ok)
+    assert.matches("ds.kit.mlp: layer 1 of the net has an activation (a custom function)", err, 1, true)
+    -- a known function set by hand is described as what it is
+    net.act = ds.sigmoid
+    sizes, acts = ds.kit.describe(net)
+    assert.are.same({"sigmoid", "identity"}, acts)
+  end)
 end)

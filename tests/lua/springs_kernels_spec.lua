@@ -98,22 +98,67 @@ describe("springs kernels: gradients (float64 central differences)", function()
                                  springs.phys_params(sys, {steps = T}), {eps = 1e-6, rtol = 1e-4, atol = 1e-7})
     assert(ok, rep.message)
   end)
-  it("springs.nn_rollout: the fused controller and physics", function()
+  -- nn_rollout's arguments for a network of the given hidden widths and
+  -- activations (random weights in the kit's flat layout).
+  local function nn_named(sys, T, hidden, acts, seed)
+    local sizes = {sys:n_inputs()}
+    for _, h in ipairs(hidden) do sizes[#sizes + 1] = h end
+    sizes[#sizes + 1] = sys.ns
+    local nw, H = 0, 0
+    for l = 1, #sizes - 1 do
+      nw = nw + sizes[l] * sizes[l + 1] + sizes[l + 1]
+      if l < #sizes - 1 then H = H + sizes[l + 1] end
+    end
+    return {x0 = sys.x0, v0 = sys.v0, w = ds.randn({nw}, seed, 0.3), spec = ds.kit.mlp_spec(sizes, acts),
+            xs = ds.empty({T + 1, sys.n, 2}), vs = ds.empty({T + 1, sys.n, 2}), hidden = ds.empty({T, H}),
+            acts = ds.empty({T, sys.ns})}
+  end
+  local function nn_params(sys, T)
+    return springs.phys_params(sys, {steps = T, t0 = 3, n_sin = 10, omega = 10, input_scale = 0.05,
+                                     goal_x = 0.9, goal_y = 0.2, goal_z = 0})
+  end
+  -- Every output carries a random weight in the checker's loss, so the
+  -- gradients arriving at hidden (the kit's injection) and acts are checked.
+  it("springs.nn_rollout: the fused controller (2-layer tanh/tanh) and physics", function()
     -- sticky (the robots) and Coulomb with restitution
     for _, ground in ipairs{{mode = "toi", y = 0.1, restitution = 0.2, friction = "sticky"},
                             {mode = "toi", y = 0.1, restitution = 0.3, friction = 0.4}} do
       local sys = frame{dt = 4e-3, ground = ground}
-      local T, H = 30, 8
-      local n_in = sys:n_inputs()
-      local p = springs.phys_params(sys, {steps = T, t0 = 3, n_sin = 10, omega = 10, input_scale = 0.05,
-                                          goal_x = 0.9, goal_y = 0.2, goal_z = 0})
-      local named = {x0 = sys.x0, v0 = sys.v0, W1 = ds.randn({n_in, H}, 1, 0.3), b1 = ds.randn({H}, 2, 0.1),
-                     W2 = ds.randn({H, sys.ns}, 3, 0.5), b2 = ds.randn({sys.ns}, 4, 0.1),
-                     xs = ds.empty({T + 1, sys.n, 2}), vs = ds.empty({T + 1, sys.n, 2}), hidden = ds.empty({T, H}),
-                     acts = ds.empty({T, sys.ns})}
-      local ok, rep = check_kernel("springs.nn_rollout", sys, named, p, {eps = 1e-6, rtol = 1e-4, atol = 1e-7, max_elems = 24})
+      local T = 30
+      local ok, rep = check_kernel("springs.nn_rollout", sys, nn_named(sys, T, {8}, {"tanh", "tanh"}, 1),
+                                   nn_params(sys, T), {eps = 1e-6, rtol = 1e-4, atol = 1e-7, max_elems = 24})
       assert(ok, rep.message)
+      print(string.format("# nn_rollout tanh/tanh (%s ground): %d checked, max abs err %.2e, max rel err %.2e",
+                          tostring(ground.friction), rep.checked, rep.max_abs_err, rep.max_rel_err))
     end
+  end)
+  it("springs.nn_rollout: 3-layer relu/sigmoid and sin nets, an identity output, no hidden layer", function()
+    local sys = frame{dt = 4e-3, ground = {mode = "toi", y = 0.1, restitution = 0.3, friction = 0.4}}
+    local T = 20
+    for _, case in ipairs{{{8, 6}, {"relu", "relu", "sigmoid"}}, {{7}, {"tanh", "identity"}},
+                          {{5, 4}, {"sin", "sigmoid", "identity"}}, {{}, {"tanh"}}} do
+      local ok, rep = check_kernel("springs.nn_rollout", sys, nn_named(sys, T, case[1], case[2], 4), nn_params(sys, T),
+                                   {eps = 1e-6, rtol = 1e-4, atol = 1e-7, max_elems = 24})
+      assert(ok, table.concat(case[2], "/") .. ": " .. tostring(rep.message))
+      print(string.format("# nn_rollout %s: %d checked, max abs err %.2e, max rel err %.2e",
+                          table.concat(case[2], "/"), rep.checked, rep.max_abs_err, rep.max_rel_err))
+      assert.is_true(rep.checked > 50)
+    end
+  end)
+  it("springs.nn_rollout: weights as the per-layer list of net:parameters()", function()
+    local sys = frame{dt = 4e-3, ground = {mode = "toi", y = 0.1, restitution = 0.3, friction = 0.4}}
+    local T = 15
+    local named = nn_named(sys, T, {6, 5}, {"relu", "tanh", "sigmoid"}, 6)
+    local net = ds.nn.mlp{sizes = {sys:n_inputs(), 6, 5, sys.ns}, act = "relu", seed = 8, std = 0.4}
+    named.w = nil
+    local args = positional("springs.nn_rollout", setmetatable({w = ds.zeros{1}}, {__index = springs.system_args(sys, named)}))
+    args[#args] = nil -- the list slot: the parameters follow as the rest of the positional arguments
+    for _, p in ipairs(net:parameters()) do args[#args + 1] = p:detach() end
+    local ok, rep = ds.gradcheck_kernel("springs.nn_rollout", args, nn_params(sys, T),
+                                        {eps = 1e-6, rtol = 1e-4, atol = 1e-7, max_elems = 16})
+    assert(ok, rep.message)
+    print(string.format("# nn_rollout per-layer list relu/tanh/sigmoid: %d checked, max abs err %.2e",
+                        rep.checked, rep.max_abs_err))
   end)
   it("springs.nn_input", function()
     local sys = frame()
@@ -135,27 +180,132 @@ describe("springs kernels: gradients (float64 central differences)", function()
   end)
   it("the fused nn_rollout equals a Lua controller stepping springs.step", function()
     local sys = frame{dt = 4e-3, ground = {mode = "toi", y = 0.1, friction = "sticky"}}
-    local net = sys:controller{hidden = 8, seed = 3}
+    local n_in = sys:n_inputs()
+    local nets = {sys:controller{hidden = 8, seed = 3},
+                  ds.nn.mlp{sizes = {n_in, 8, 6, sys.ns}, act = "relu", out_act = "tanh", seed = 5, std = 0.4},
+                  ds.nn.mlp{sizes = {n_in, 6, sys.ns}, act = "sigmoid", out_act = "none", seed = 6, std = 0.4}}
     local T = 12
-    local xs = sys:nn_rollout(T, net)
-    local x, v = sys.x0, sys.v0
-    for t = 0, T - 1 do
-      local act = net:forward(sys:nn_input(x, v, t))
-      x, v = sys:step(x, v, act)
+    for k, net in ipairs(nets) do
+      local xs, _, hid, acts = sys:nn_rollout(T, net)
+      local x, v = sys.x0, sys.v0
+      for t = 0, T - 1 do
+        local input = sys:nn_input(x, v, t)
+        -- the hidden activations of the step, concatenated, as the fused rollout gives them
+        local h, parts = input, {}
+        for l = 1, #net.layers - 1 do
+          h = net.act(net.layers[l]:forward(h))
+          parts[l] = h:tolist()
+        end
+        local act = net:forward(input)
+        local fused_h, i = springs.row(hid, t + 1):tolist(), 0
+        for _, part in ipairs(parts) do
+          for _, val in ipairs(part) do
+            i = i + 1
+            assert.is_true(math.abs(fused_h[i] - val) < 1e-12)
+          end
+        end
+        assert.are.equal(#fused_h, i)
+        local fa, la = springs.row(acts, t + 1):tolist(), act:tolist()
+        for j = 1, #la do assert.is_true(math.abs(fa[j] - la[j]) < 1e-12) end
+        x, v = sys:step(x, v, act)
+      end
+      local a, b = springs.row(xs, T + 1):tolist(), x:tolist()
+      for i = 1, #a do assert.is_true(math.abs(a[i] - b[i]) < 1e-12, "net " .. k) end
     end
-    local a, b = springs.row(xs, T + 1):tolist(), x:tolist()
-    for i = 1, #a do assert.is_true(math.abs(a[i] - b[i]) < 1e-12) end
   end)
-  it("nn_rollout refuses a network its fused controller cannot run instead of running it as tanh", function()
+  it("nn_rollout's gradients reach the net's parameters and agree with the Lua controller's", function()
+    local sys = frame{dt = 4e-3, ground = {mode = "toi", y = 0.1, friction = "sticky"}}
+    local net = ds.nn.mlp{sizes = {sys:n_inputs(), 8, 5, sys.ns}, act = "relu", out_act = "tanh", seed = 7, std = 0.4}
+    local T = 10
+    local function grads(fused)
+      local params = net:parameters()
+      for _, p in ipairs(params) do p:requires_grad():zero_grad() end
+      local tape = ds.tape()
+      local loss = tape:record(function()
+        if fused then
+          local xs, _, hid = sys:nn_rollout(T, net)
+          return springs.select(xs, -1, 1, 1, -1) + ds.sum(hid) * 0.01
+        end
+        local x, v, hsum = sys.x0, sys.v0, nil
+        for t = 0, T - 1 do
+          local input = sys:nn_input(x, v, t)
+          local h1 = net.act(net.layers[1]:forward(input))
+          local h2 = net.act(net.layers[2]:forward(h1))
+          local s = ds.sum(h1) + ds.sum(h2)
+          hsum = hsum and hsum + s or s
+          x, v = sys:step(x, v, ds.tanh(net.layers[3]:forward(h2)))
+        end
+        return springs.select(ds.reshape(x, {1, sys.n, 2}), 1, 1, 1, -1) + hsum * 0.01
+      end)
+      tape:backward(loss)
+      local out = {}
+      for i, p in ipairs(params) do out[i] = p.grad:tolist() end
+      return out
+    end
+    local gf, gl = grads(true), grads(false)
+    local checked = 0
+    for i = 1, #gf do
+      for j = 1, #gf[i] do
+        assert.is_true(math.abs(gf[i][j] - gl[i][j]) < 1e-10 * (1 + math.abs(gl[i][j])))
+        checked = checked + 1
+      end
+    end
+    assert.is_true(checked > 300)
+  end)
+  it("nn_rollout refuses a network the fused MLP cannot run, naming itself", function()
     local sys = frame{dt = 4e-3}
     local n_in = sys:n_inputs{}
-    for _, spec in ipairs{{sizes = {n_in, 8, sys.ns}, act = "relu", out_act = "tanh"},
-                          {sizes = {n_in, 8, sys.ns}, act = "tanh", out_act = "none"},
-                          {sizes = {n_in, 8, 8, sys.ns}, act = "tanh", out_act = "tanh"}} do
-      local ok, err = pcall(sys.nn_rollout, sys, 3, ds.nn.mlp(spec))
-      assert.is_false(ok)
-      assert.matches("springs.nn_rollout: the fused controller runs a 2-layer tanh/tanh network", err, 1, true)
-    end
+    -- an activation function set by hand: net:forward would run it, the kit cannot
+    local net = ds.nn.mlp{sizes = {n_in, 8, sys.ns}, act = "tanh", out_act = "tanh"}
+    net.act = ds.exp
+    local ok, err = pcall(sys.nn_rollout, sys, 3, net)
+    assert.is_false(ok)
+    assert.matches("springs.nn_rollout: layer 1 of the net has an activation (a custom function) that the fused MLP " ..
+                   "does not support", err, 1, true)
+    net = ds.nn.mlp{sizes = {n_in, 8, sys.ns}, out_act = "tanh"}
+    net.out_act = function(x) return ds.tanh(x) * 2 end
+    ok, err = pcall(sys.nn_rollout, sys, 3, net)
+    assert.is_false(ok)
+    assert.matches("springs.nn_rollout: layer 2", err, 1, true)
+    -- the wrong number of inputs or outputs
+    ok, err = pcall(sys.nn_rollout, sys, 3, ds.nn.mlp{sizes = {n_in + 1, 8, sys.ns}})
+    assert.is_false(ok)
+    assert.matches("springs.nn_rollout: the network maps " .. (n_in + 1) .. " inputs", err, 1, true)
+    -- straight at the kernel: an activation code the kit does not have, a weight count that does not fit
+    local T = 3
+    local named = nn_named(sys, T, {8}, {"tanh", "tanh"}, 1)
+    local spec = named.spec:tolist()
+    spec[#spec] = 9
+    named.spec = ds.tensor(spec, "i32")
+    named.w = {named.w} -- a named launch takes the weight list as a table
+    ok, err = pcall(ds.kernel("springs.nn_rollout").launch, ds.kernel("springs.nn_rollout"),
+                    springs.system_args(sys, named), nn_params(sys, T))
+    assert.is_false(ok)
+    assert.matches("springs.nn_rollout: argument 'spec' (#", err, 1, true)
+    assert.matches("layer 2 has activation code 9, which the fused MLP does not support", err, 1, true)
+    named = nn_named(sys, T, {8}, {"tanh", "tanh"}, 1)
+    named.w = {ds.zeros{10}}
+    ok, err = pcall(ds.kernel("springs.nn_rollout").launch, ds.kernel("springs.nn_rollout"),
+                    springs.system_args(sys, named), nn_params(sys, T))
+    assert.is_false(ok)
+    assert.matches("springs.nn_rollout: argument 'w' (#", err, 1, true)
+    assert.matches("one flat tensor must be {", err, 1, true)
+    assert.matches("got 10 elements", err, 1, true)
+    -- a per-layer list whose shapes do not fit the spec
+    named.w = {ds.zeros{n_in, 8}, ds.zeros{8}, ds.zeros{7, sys.ns}, ds.zeros{sys.ns}}
+    ok, err = pcall(ds.kernel("springs.nn_rollout").launch, ds.kernel("springs.nn_rollout"),
+                    springs.system_args(sys, named), nn_params(sys, T))
+    assert.is_false(ok)
+    assert.matches("argument 'w' (#" .. #ds.kernel("springs.nn_rollout"):arg_names() .. "): layer 2 must be W {8, " ..
+                   sys.ns .. "}", err, 1, true)
+  end)
+  it("nn_rollout still takes a plain {W1, b1, W2, b2} list (tanh/tanh)", function()
+    local sys = frame{dt = 4e-3}
+    local net = sys:controller{hidden = 6, seed = 2}
+    local l = net.layers
+    local a = sys:nn_rollout(8, net)
+    local b = sys:nn_rollout(8, {l[1].W, l[1].b, l[2].W, l[2].b})
+    assert.are.same(a:tolist(), b:tolist())
   end)
 end)
 

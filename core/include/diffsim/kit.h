@@ -25,7 +25,8 @@
 extern "C" {
 #endif
 
-enum { DS_KIT_VERSION = 1 };
+/* 2: mlp_backward_inject appended. */
+enum { DS_KIT_VERSION = 2 };
 
 /* ---- particle <-> grid ------------------------------------------------------
  * Grid: `dim` axes of n[0] x n[1] (x n[2]) nodes, node (i, j, k) at
@@ -131,7 +132,8 @@ typedef struct ds_kit_api {
   /* One sample: y {out} from x {in}; save {sizes.save} keeps what backward needs. */
   void (*mlp_forward)(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, ds_real *y, ds_real *save);
   /* One sample, from forward's save and gy = d loss/d y: gx {in} += d loss/d x and
-   * gw {weights} += d loss/d w (either may be NULL). scratch {sizes.scratch}. */
+   * gw {weights} += d loss/d w (either may be NULL). scratch {sizes.scratch}.
+   * Of save it reads every a_l, and z_l only where act_l is sin. */
   void (*mlp_backward)(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, const ds_real *save,
                        const ds_real *gy, ds_real *gx, ds_real *gw, ds_real *scratch);
   /* A batch {batch, in} -> {batch, out}, save {batch, sizes.save}, on ctx's threads. */
@@ -142,6 +144,18 @@ typedef struct ds_kit_api {
   int (*mlp_backward_batch)(ds_ctx *ctx, const ds_kit_mlp *net, const ds_real *w, const ds_real *x,
                             const ds_real *save, const ds_real *gy, int64_t batch, ds_real *gx, ds_real *gw,
                             ds_real *work);
+
+  /* ---- appended in version 2 (check offsetof < size before calling) ---- */
+  /* mlp_backward, plus gradients that arrive at the hidden activations:
+   * ghidden {sum of the hidden widths} (NULL: none) holds d loss/d a_1, ...,
+   * d loss/d a_{L-1} concatenated, and each is added to d loss/d a_l before the
+   * activation's derivative: d/d a_{l-1}[i] = ghidden + dot(W_l row i, d/d z_l)
+   * (8 lanes, as everywhere in the kit). A rollout that hands out the hidden
+   * activations as a differentiable output feeds their gradient in here.
+   * Like mlp_backward it reads save's z_l only where act_l is sin, so a caller
+   * that keeps only the activations may leave the other z slots unfilled. */
+  void (*mlp_backward_inject)(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, const ds_real *save,
+                              const ds_real *gy, const ds_real *ghidden, ds_real *gx, ds_real *gw, ds_real *scratch);
 } ds_kit_api;
 
 /* The core's table (core side only; plugins use host->kit). */

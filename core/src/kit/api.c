@@ -55,6 +55,7 @@ static const ds_kit_api KIT = {
     ds_kit_mlp_backward,
     ds_kit_mlp_forward_batch,
     ds_kit_mlp_backward_batch,
+    ds_kit_mlp_backward_inject,
 };
 
 const ds_kit_api *ds_kit_api_get(void) { return &KIT; }

@@ -36,6 +36,8 @@ int ds_kit_act_from_name(const char *name);
 void ds_kit_mlp_forward(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, ds_real *y, ds_real *save);
 void ds_kit_mlp_backward(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, const ds_real *save,
                          const ds_real *gy, ds_real *gx, ds_real *gw, ds_real *scratch);
+void ds_kit_mlp_backward_inject(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, const ds_real *save,
+                                const ds_real *gy, const ds_real *ghidden, ds_real *gx, ds_real *gw, ds_real *scratch);
 int ds_kit_mlp_forward_batch(ds_ctx *ctx, const ds_kit_mlp *net, const ds_real *w, const ds_real *x, int64_t batch,
                              ds_real *y, ds_real *save);
 int ds_kit_mlp_backward_batch(ds_ctx *ctx, const ds_kit_mlp *net, const ds_real *w, const ds_real *x,

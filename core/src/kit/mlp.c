@@ -75,9 +75,22 @@ int ds_kit_mlp_query_impl(ds_ctx *ctx, const char *who, const char *argname, con
   return DS_OK;
 }
 
+/* The per-sample mat-vecs dominate a controller step inside a rollout; with
+ * target_clones the loader picks an AVX2/FMA build of them where the CPU has
+ * it (the project's baseline is x86-64-v2) and the portable one elsewhere.
+ * The helpers below are always inlined, so each clone gets its own copy (and
+ * the same contractions into FMA as the rest of that clone). Not under ASan,
+ * whose instrumentation and ifunc resolvers do not mix. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define HOT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HOT_CLONES
+#endif
+#define KIT_INLINE static inline __attribute__((always_inline))
+
 /* A dot product in 8 lanes added in a fixed order: it vectorises without
  * -ffast-math, and the order (hence the bits) is in the code, not the compiler. */
-static inline ds_real dot8(const ds_real *restrict a, const ds_real *restrict b, int64_t n) {
+KIT_INLINE ds_real dot8(const ds_real *restrict a, const ds_real *restrict b, int64_t n) {
   ds_real l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -86,7 +99,7 @@ static inline ds_real dot8(const ds_real *restrict a, const ds_real *restrict b,
   return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
-static void activate(int act, const ds_real *restrict z, ds_real *restrict a, int64_t n) {
+KIT_INLINE void activate(int act, const ds_real *restrict z, ds_real *restrict a, int64_t n) {
   switch (act) {
     case DS_KIT_ACT_TANH: for (int64_t o = 0; o < n; o++) a[o] = R_TANH(z[o]); break;
     case DS_KIT_ACT_RELU: for (int64_t o = 0; o < n; o++) a[o] = z[o] > 0 ? z[o] : 0; break;
@@ -96,46 +109,104 @@ static void activate(int act, const ds_real *restrict z, ds_real *restrict a, in
   }
 }
 
-/* g *= act'(z) in place (a = act(z)). */
-static void activate_adj(int act, const ds_real *restrict z, const ds_real *restrict a, ds_real *restrict g, int64_t n) {
+/* g *= act'(z) in place (a = act(z)). Only sin reads z: a caller that keeps
+ * the activations alone (a rollout's outputs) can hand in a save whose z slots
+ * are not filled, as long as no layer is sin. */
+KIT_INLINE void activate_adj(int act, const ds_real *restrict z, const ds_real *restrict a, ds_real *restrict g,
+                             int64_t n) {
   switch (act) {
     case DS_KIT_ACT_TANH: for (int64_t o = 0; o < n; o++) g[o] *= (ds_real)1 - a[o] * a[o]; break;
-    case DS_KIT_ACT_RELU: for (int64_t o = 0; o < n; o++) g[o] = z[o] > 0 ? g[o] : 0; break;
+    /* a > 0 exactly when z > 0 (NaN gives 0 both ways): relu needs no z */
+    case DS_KIT_ACT_RELU: for (int64_t o = 0; o < n; o++) g[o] = a[o] > 0 ? g[o] : 0; break;
     case DS_KIT_ACT_SIGMOID: for (int64_t o = 0; o < n; o++) g[o] *= a[o] * ((ds_real)1 - a[o]); break;
     case DS_KIT_ACT_SIN: for (int64_t o = 0; o < n; o++) g[o] *= R_COS(z[o]); break;
     default: break;
   }
 }
 
-void ds_kit_mlp_forward(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, ds_real *y, ds_real *save) {
+/* One layer's pre-activation: z = b, then z += in[i] W[i, :] row by row (rows
+ * of W are contiguous, so the inner loop vectorises). Starting from the bias,
+ * not from 0, is the order the springs robots' controller always used: their
+ * losses stay the same bits. The restrict parameters (kept through inlining)
+ * spare the compiler a runtime overlap check per row. */
+KIT_INLINE void layer_fwd(const ds_real *restrict W, const ds_real *restrict b, const ds_real *restrict in,
+                          ds_real *restrict z, int64_t ni, int64_t no) {
+  for (int64_t o = 0; o < no; o++) z[o] = b[o];
+  int64_t i = 0;
+  /* Four rows per pass over z: each z[o] still receives x_i W[i, o] for
+   * i = 0, 1, 2, ... one at a time (the same roundings, the same bits as one
+   * row per pass), but is loaded and stored once per four rows, not per row. */
+  for (; i + 4 <= ni; i += 4) {
+    const ds_real x0 = in[i], x1 = in[i + 1], x2 = in[i + 2], x3 = in[i + 3];
+    const ds_real *restrict r0 = W + i * no, *restrict r1 = r0 + no, *restrict r2 = r1 + no, *restrict r3 = r2 + no;
+    for (int64_t o = 0; o < no; o++) {
+      ds_real t = z[o];
+      t += x0 * r0[o];
+      t += x1 * r1[o];
+      t += x2 * r2[o];
+      t += x3 * r3[o];
+      z[o] = t;
+    }
+  }
+  for (; i < ni; i++) {
+    const ds_real xi = in[i], *restrict row = W + i * no;
+    for (int64_t o = 0; o < no; o++) z[o] += xi * row[o];
+  }
+}
+
+/* One layer's backward from g = d loss/d z: the bias gradient adds g, row i of
+ * W's gradient adds in[i] g (gW may be NULL), and
+ * gin[i] = (ga ? ga[i] : 0) + dot8(W row i, g), or gin[i] += dot8(...) when
+ * accumulate (the network's input gradient). Row by row, so W's row and its
+ * gradient row are touched once. */
+KIT_INLINE void layer_bwd(const ds_real *restrict W, const ds_real *restrict in, const ds_real *restrict g,
+                          const ds_real *restrict ga, ds_real *restrict gW, ds_real *restrict gb,
+                          ds_real *restrict gin, int accumulate, int64_t ni, int64_t no) {
+  if (gb)
+    for (int64_t o = 0; o < no; o++) gb[o] += g[o];
+  for (int64_t i = 0; i < ni; i++) {
+    const ds_real *restrict row = W + i * no;
+    if (gin) {
+      const ds_real d = dot8(row, g, no);
+      gin[i] = accumulate ? gin[i] + d : ga ? ga[i] + d : d;
+    }
+    if (gW) {
+      ds_real *restrict grow = gW + i * no;
+      const ds_real xi = in[i];
+      for (int64_t o = 0; o < no; o++) grow[o] += xi * g[o];
+    }
+  }
+}
+
+HOT_CLONES void ds_kit_mlp_forward(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, ds_real *y,
+                                   ds_real *save) {
   const ds_real *in = x;
   ds_real *s = save;
   for (int l = 0; l < net->layers; l++) {
     const int64_t ni = net->sizes[l], no = net->sizes[l + 1];
-    const ds_real *W = w, *b = w + ni * no;
-    ds_real *restrict z = s, *a = s + no;
-    for (int64_t o = 0; o < no; o++) z[o] = 0;
-    /* rows of W are contiguous: z += in[i] * W[i, :] vectorises */
-    for (int64_t i = 0; i < ni; i++) {
-      const ds_real xi = in[i], *restrict row = W + i * no;
-      for (int64_t o = 0; o < no; o++) z[o] += xi * row[o];
-    }
-    for (int64_t o = 0; o < no; o++) z[o] += b[o];
-    activate(net->acts[l], z, a, no);
-    in = a;
+    layer_fwd(w, w + ni * no, in, s, ni, no);
+    activate(net->acts[l], s, s + no, no);
+    in = s + no;
     w += ni * no + no;
     s += 2 * no;
   }
   memcpy(y, in, (size_t)net->sizes[net->layers] * sizeof(ds_real));
 }
 
-void ds_kit_mlp_backward(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, const ds_real *save,
-                         const ds_real *gy, ds_real *gx, ds_real *gw, ds_real *scratch) {
+/* Per layer, from the output back: g = d loss/d a_l, times act'(z_l) gives
+ * d/d z_l, then layer_bwd. Gradients arriving at the hidden activations
+ * (ghidden, a_1 ... a_{L-1} concatenated) are added to d/d a_l before the
+ * derivative, ahead of the dot: injected + dot8(W row, g), the order of the
+ * springs robots' controller. */
+HOT_CLONES void ds_kit_mlp_backward_inject(const ds_kit_mlp *net, const ds_real *w, const ds_real *x,
+                                           const ds_real *save, const ds_real *gy, const ds_real *ghidden,
+                                           ds_real *gx, ds_real *gw, ds_real *scratch) {
   const int L = net->layers;
-  int64_t woff = 0, soff = 0;
+  int64_t woff = 0, soff = 0, hoff = 0;
   for (int l = 0; l < L; l++) {
     woff += (int64_t)net->sizes[l] * net->sizes[l + 1] + net->sizes[l + 1];
     soff += 2 * (int64_t)net->sizes[l + 1];
+    if (l + 1 < L) hoff += net->sizes[l + 1];
   }
   const int64_t mw = max_width(net);
   ds_real *g = scratch, *gn = scratch + mw;
@@ -144,27 +215,25 @@ void ds_kit_mlp_backward(const ds_kit_mlp *net, const ds_real *w, const ds_real 
     const int64_t ni = net->sizes[l], no = net->sizes[l + 1];
     woff -= ni * no + no;
     soff -= 2 * no;
-    const ds_real *W = w + woff, *z = save + soff, *a = z + no;
+    const ds_real *z = save + soff, *a = z + no;
     const ds_real *in = l > 0 ? save + soff - ni : x; /* a_{l-1} ends where z_l starts */
     activate_adj(net->acts[l], z, a, g, no);
-    if (gw) {
-      ds_real *restrict gb = gw + woff + ni * no;
-      for (int64_t o = 0; o < no; o++) gb[o] += g[o];
-      for (int64_t i = 0; i < ni; i++) {
-        ds_real *restrict grow = gw + woff + i * no;
-        const ds_real xi = in[i];
-        for (int64_t o = 0; o < no; o++) grow[o] += xi * g[o];
-      }
-    }
+    ds_real *gW = gw ? gw + woff : NULL, *gb = gw ? gw + woff + ni * no : NULL;
     if (l > 0) {
-      for (int64_t i = 0; i < ni; i++) gn[i] = dot8(W + i * no, g, no);
+      hoff -= ni; /* a_{l-1}'s columns in ghidden */
+      layer_bwd(w + woff, in, g, ghidden ? ghidden + hoff : NULL, gW, gb, gn, 0, ni, no);
       ds_real *t = g;
       g = gn;
       gn = t;
-    } else if (gx) {
-      for (int64_t i = 0; i < ni; i++) gx[i] += dot8(W + i * no, g, no);
+    } else {
+      layer_bwd(w + woff, in, g, NULL, gW, gb, gx, 1, ni, no);
     }
   }
+}
+
+void ds_kit_mlp_backward(const ds_kit_mlp *net, const ds_real *w, const ds_real *x, const ds_real *save,
+                         const ds_real *gy, ds_real *gx, ds_real *gw, ds_real *scratch) {
+  ds_kit_mlp_backward_inject(net, w, x, save, gy, NULL, gx, gw, scratch);
 }
 
 typedef struct batch_job {
