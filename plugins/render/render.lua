@@ -73,6 +73,17 @@ end
 -- channels; RGBA is composited over white, so transparent parts show as paper.
 -- Channel mixing is a matmul of the {h w, c} pixels by a c x 3 matrix: no Lua loops.
 function M.load_image(path, h, w, channel)
+  if type(path) ~= "string" then error("render.load_image: path must be a string, got " .. type(path), 2) end
+  for _, a in ipairs{{"h", h}, {"w", w}} do
+    local v = a[2]
+    if type(v) ~= "number" or v ~= math.floor(v) or v < 1 or v > 65536 then
+      error("render.load_image: " .. a[1] .. " must be an integer in [1, 65536], got " .. tostring(v), 2)
+    end
+  end
+  if channel ~= nil and channel ~= "alpha" and
+     (type(channel) ~= "number" or channel ~= math.floor(channel) or channel < 1 or channel > 4) then
+    error("render.load_image: channel must be an integer in [1, 4] or 'alpha', got " .. tostring(channel), 2)
+  end
   if channel then return ds.io.read_png(path, {channel = channel, size = {h, w}}) end
   return ds.no_grad(function()
     local img = ds.io.read_png(path, {size = {h, w}})

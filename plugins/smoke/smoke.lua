@@ -63,6 +63,15 @@ end
 
 function M.bc_code(opts) return bc_code(opts, "bc_code") end
 
+-- An integer argument in [lo, hi], refused by name with the valid range.
+local function int_arg(fn, name, v, lo, hi, level)
+  hi = hi or 2 ^ 31 - 1
+  if type(v) ~= "number" or v ~= math.floor(v) or v < lo or v > hi then
+    error(string.format("smoke.%s: %s must be an integer in [%d, %d], got %s", fn, name, lo, hi, tostring(v)), level + 1)
+  end
+  return v
+end
+
 -- f(x - v(x)), bilinear (2D) or trilinear (3D).
 function M.advect(f, ...)
   local v, opts = split(...)
@@ -262,6 +271,7 @@ end
 -- steps steps of M.step; opts.frames (a table) collects the smoke after each
 -- step, opts.on_step(t, state) is called after each step.
 function M.rollout(state, steps, opts)
+  int_arg("rollout", "steps", steps, 0, nil, 2)
   opts = opts or {}
   for t = 1, steps do
     state = M.step(state, opts)
@@ -294,6 +304,12 @@ end
 -- checkpoint segment, 0: none), on_iter(it, loss, state) after every iteration.
 -- Returns the velocity list and the list of losses.
 function M.fit_velocity(opts)
+  if type(opts) ~= "table" or not ds.is_tensor(opts.target) or not ds.is_tensor(opts.init) then
+    error("smoke.fit_velocity: expected {init = tensor, target = tensor, steps =, iters =, lr =, ...}", 2)
+  end
+  int_arg("fit_velocity", "steps", opts.steps, 1, nil, 2)
+  int_arg("fit_velocity", "iters", opts.iters, 0, nil, 2)
+  if opts.checkpoint ~= nil then int_arg("fit_velocity", "checkpoint (steps per segment, 0: none)", opts.checkpoint, 0, nil, 2) end
   local shape = opts.target:shape()
   local v = opts.v0 or {}
   for d = 1, #shape do v[d] = v[d] or ds.zeros(shape) end
@@ -347,6 +363,7 @@ end
 -- Initial conditions made in C (no per-cell Lua):
 -- checker(shape, period): 1 on the odd squares of a checkerboard of period cells.
 function M.checker(shape, period)
+  int_arg("checker", "period (cells)", period, 1, nil, 2)
   local t = ds.empty(shape)
   K.checker:launch({out = t}, {period = period})
   return t
