@@ -7,8 +7,14 @@
 --   diffsim scripts/smoke_taichi.lua [--iters 240] [--out out/smoke_taichi] [--lr 400]
 --     [--solver jacobi|cg] [--n 128] [--steps 99] [--jacobi-iters 10] [--checkpoint K] [--no-gif]
 --
--- Modes: default and --reference are the same (the scene has no quirk to undo);
--- --solver cg projects exactly (to --tol) with the implicit-adjoint CG solve.
+-- Modes:
+--   default      each step projects from p = 0 with --jacobi-iters sweeps and corrects the
+--                velocity with the last sweep.
+--   --reference  the reference's pressure chain (smoke_taichi.py): step t's sweeps continue
+--                from step t-1's last sweep (zero at step 1), and step t's velocity is
+--                corrected with sweep K-1 of step t-1 (step 1 is not corrected); the
+--                gradient flows through the chain (smoke.step, opts.reference).
+--   --solver cg projects exactly (to --tol) with the implicit-adjoint CG solve (default mode only).
 -- Writes: target.png, init.png, final_unoptimized.png, final_optimized.png,
 -- rollout.gif, loss.csv, loss.png.
 local cli = require("diffsim.cli")
@@ -23,7 +29,11 @@ local smoke = ds.plugin("smoke")
 local n = opt.n
 local init = smoke.checker({n, n}, 16)
 local target = ds.io.read_png(ds.io.scene_image("taichi.png"), {channel = 3, size = {n, n}})
-local sim = {iters = opt.jacobi_iters, solver = opt.solver, tol = opt.tol > 0 and opt.tol or nil}
+if opt.reference and opt.solver ~= "jacobi" then
+  error("--reference runs the reference's Jacobi chain; --solver " .. opt.solver .. " is not allowed with it", 0)
+end
+local sim = {iters = opt.jacobi_iters, solver = opt.solver, tol = opt.tol > 0 and opt.tol or nil,
+             reference = opt.reference or nil}
 ds.io.write_png(opt.out .. "/target.png", target)
 ds.io.write_png(opt.out .. "/init.png", init)
 

@@ -15,6 +15,7 @@
 --                deep, the surface released at rest (second-order first step),
 --                Adam on the initial height (lr 2e-4 by default, in height units).
 --   --reference  the reference's renderer and start: displacement = -2 x slope,
+--                sample positions clamped to [0, n-2] as in the reference,
 --                level 1 = 0, plain GD with lr 0.1. The reference's loss (VGG16
 --                class scores) needs a pretrained network and is not reproduced:
 --                both modes use the image loss mean((view - target)^2).
@@ -33,7 +34,7 @@ local render = ds.plugin("render")
 
 local n = opt.n
 local p = wave.params{n = n}
-local view_opts = opt.reference and {mode = "linear", scale = 2, dx = p.dx, boundary = "zero"}
+local view_opts = opt.reference and {mode = "reference", scale = 2, dx = p.dx, boundary = "zero"}
   or {mode = "snell", depth = opt.depth, ior = opt.ior, dx = p.dx, boundary = "zero"}
 local optimizer = opt.optimizer ~= "" and opt.optimizer or (opt.reference and "gd" or "adam")
 local lr = opt.lr ~= 0 and opt.lr or (optimizer == "gd" and 0.1 or 2e-4)

@@ -8,13 +8,16 @@
  *    outside the grid the height is 0 (boundary 0, like the wave's zero wall) or
  *    mirrors the edge cell (boundary 1, reflecting).
  * 2. Where the camera ray meets the bottom, as a displacement d(s) in pixels:
- *    mode 0 "linear" (the reference renderer): d = -a s.
+ *    mode 0 "linear": d = -a s.
+ *    mode 2 "reference" (the reference renderer, water_renderer.py): d = -a s, and step 3
+ *      clamps the sample position to [0, n-2] instead of [0, n-1].
  *    mode 1 "snell": the vertical ray refracts at the tilted surface (normal
  *      (-s, 1)/|.|, index ratio eta = 1/ior) and travels a depth of a pixels:
  *      d = a tan(theta_i - theta_t) s/|s|, theta_i = atan|s|, sin theta_t = eta sin theta_i.
  *      It bends toward the uphill side and stays bounded for steep slopes.
  * 3. The pixel shows the image bilinearly sampled at (i, j) + d, clamped to the
- *    image. A flat surface has d = 0 and samples texel centres exactly, so it
+ *    image (no gradient flows through a clamped coordinate). A NaN or infinite height is an
+ *    error; slopes beyond +-1e100 are clamped to it (refract.h). A flat surface has d = 0 and samples texel centres exactly, so it
  *    renders the image unchanged, bit for bit.
  *
  * The adjoint is differentiable w.r.t. the height, the image, the depth/scale a
@@ -190,9 +193,11 @@ static int refract_check(const ds_call *c) {
   if ((rc = ds_expect_shape(c, DS_SLOT(refract, out), img->ndim, img->dims[0], img->dims[1],
                             img->ndim == 3 ? img->dims[2] : -1, -1)))
     return rc;
-  if (p->mode != MODE_LINEAR && p->mode != MODE_SNELL)
-    return c->host->error(c, "param 'mode' must be 0 (linear, the reference) or 1 (snell), got %g", p->mode);
-  if (!(p->dx > 0)) return c->host->error(c, "param 'dx' must be positive, got %g", p->dx);
+  if (p->mode != MODE_LINEAR && p->mode != MODE_SNELL && p->mode != MODE_REFERENCE)
+    return c->host->error(c, "param 'mode' must be 0 (linear), 1 (snell) or 2 (reference: linear, clamped to n-2), got %g",
+                          p->mode);
+  if (!(p->dx > 0) || !isfinite(0.5 / p->dx))
+    return c->host->error(c, "param 'dx' must be positive, finite and above 1e-300, got %g", p->dx);
   if (p->boundary != 0 && p->boundary != 1)
     return c->host->error(c, "param 'boundary' must be 0 (zero) or 1 (reflecting), got %g", p->boundary);
   return DS_OK;
@@ -207,6 +212,13 @@ static int check_values(const ds_call *c, const job *J) {
     return c->host->error(c, "argument 'a' (water depth in pixels) must be >= 0 in snell mode, got %g", a);
   if (J->mode == MODE_SNELL && !(ior >= 1 && isfinite(ior)))
     return c->host->error(c, "argument 'ior' (refractive index of the water) must be >= 1, got %g", ior);
+  /* a NaN or infinite height has no sample position (finite ones of any size
+   * do: the slope is clamped, refract.h) */
+  const int64_t n = J->h * J->w;
+  for (int64_t k = 0; k < n; k++)
+    if (!isfinite(J->hgt[k]))
+      return c->host->error(c, "argument 'height' (#1) holds a non-finite value %g at element %lld (row %lld, column %lld)",
+                            (double)J->hgt[k], (long long)(k + 1), (long long)(k / J->w + 1), (long long)(k % J->w + 1));
   return DS_OK;
 }
 

@@ -9,7 +9,21 @@
 
 typedef ds_real real;
 
-enum { MODE_LINEAR = 0, MODE_SNELL = 1 };
+/* MODE_REFERENCE: the linear displacement with the reference renderer's clamp of
+ * the sample position to [0, n-2] (water_renderer.py); the other modes clamp to
+ * [0, n-1]. */
+enum { MODE_LINEAR = 0, MODE_SNELL = 1, MODE_REFERENCE = 2 };
+
+/* Slopes beyond +-SLOPE_MAX (or a NaN from an overflowing difference) are
+ * clamped to it before the displacement: a sample that far out is clamped to
+ * the image edge anyway (linear) or saturates (snell), and the clamp keeps r^2
+ * and the Jacobian finite, so no NaN reaches an integer cell index. */
+#define SLOPE_MAX 1e100
+static inline double clamp_slope(double s) {
+  if (s > SLOPE_MAX) return SLOPE_MAX;
+  if (s < -SLOPE_MAX) return -SLOPE_MAX;
+  return s == s ? s : 0;
+}
 
 typedef struct {
   const real *hgt, *img, *gout;
@@ -38,7 +52,7 @@ static inline real H(const job *J, int64_t i, int64_t j) {
 
 /* Displacement d(s) and its Jacobian (symmetric 2x2: jxx, jxy, jyy). */
 static inline void displace(const job *J, double sx, double sy, double *dx, double *dy, double *jac) {
-  if (J->mode == MODE_LINEAR) {
+  if (J->mode != MODE_SNELL) {
     *dx = -J->a * sx;
     *dy = -J->a * sy;
     jac[0] = -J->a;
@@ -54,6 +68,9 @@ static inline void displace(const job *J, double sx, double sy, double *dx, doub
     Tp = 1 - eta;
   } else {
     double q = 1 + r2, sin_t = eta * r / sqrt(q), cos_t = sqrt(1 - sin_t * sin_t);
+    /* steep slopes: 1 - sin_t^2 = (1 + (1 - eta^2) r^2) / q exactly, which stays
+     * positive at eta = 1 where the rounded form reaches 0 */
+    if (r > 1e4) cos_t = sqrt((1 + (1 - eta * eta) * r2) / q);
     double phi = atan(r) - asin(sin_t);
     double T = tan(phi);
     double dphi = 1 / q - eta / (q * sqrt(q) * cos_t);
@@ -74,7 +91,7 @@ static inline void displace(const job *J, double sx, double sy, double *dx, doub
  * dd/da = (T/r) s and dd/deta = a (dT/deta)/r s with
  * dT/deta = (1 + T^2) dphi/deta = -(1 + T^2) (r/sqrt(q)) / cos(theta_t). */
 static inline void displace_dparams(const job *J, double sx, double sy, double dda[2], double ddeta[2]) {
-  if (J->mode == MODE_LINEAR) {
+  if (J->mode != MODE_SNELL) {
     dda[0] = -sx;
     dda[1] = -sy;
     ddeta[0] = ddeta[1] = 0;
@@ -87,6 +104,7 @@ static inline void displace_dparams(const job *J, double sx, double sy, double d
     dTr = -1;
   } else {
     double q = 1 + r2, sin_t = eta * r / sqrt(q), cos_t = sqrt(1 - sin_t * sin_t);
+    if (r > 1e4) cos_t = sqrt((1 + (1 - eta * eta) * r2) / q); /* as in displace */
     double T = tan(atan(r) - asin(sin_t));
     T_r = T / r;
     dTr = -(1 + T * T) / (sqrt(q) * cos_t);
@@ -109,18 +127,21 @@ typedef struct {
 
 static inline sample locate(const job *J, int64_t i, int64_t j) {
   sample S;
-  double sx = ((double)H(J, i + 1, j) - H(J, i - 1, j)) * J->inv2dx;
-  double sy = ((double)H(J, i, j + 1) - H(J, i, j - 1)) * J->inv2dx;
+  double sx = clamp_slope(((double)H(J, i + 1, j) - H(J, i - 1, j)) * J->inv2dx);
+  double sy = clamp_slope(((double)H(J, i, j + 1) - H(J, i, j - 1)) * J->inv2dx);
   double ddx, ddy;
   S.sx = sx;
   S.sy = sy;
   displace(J, sx, sy, &ddx, &ddy, S.jac);
   double x = (double)i + ddx, y = (double)j + ddy;
-  double xmax = (double)(J->h - 1), ymax = (double)(J->w - 1);
+  /* the reference clamps to [0, n-2] (the last texel is only an interpolation partner) */
+  const int64_t top = J->mode == MODE_REFERENCE ? 2 : 1;
+  double xmax = (double)(J->h > top ? J->h - top : 0), ymax = (double)(J->w > top ? J->w - top : 0);
   S.mx = (x >= 0 && x <= xmax) ? 1 : 0;
   S.my = (y >= 0 && y <= ymax) ? 1 : 0;
-  x = x < 0 ? 0 : x > xmax ? xmax : x;
-  y = y < 0 ? 0 : y > ymax ? ymax : y;
+  /* !(x >= 0) also catches a NaN: never cast one to an index */
+  x = !(x >= 0) ? 0 : x > xmax ? xmax : x;
+  y = !(y >= 0) ? 0 : y > ymax ? ymax : y;
   int64_t x0 = (int64_t)floor(x), y0 = (int64_t)floor(y);
   if (x0 > J->h - 2) x0 = J->h >= 2 ? J->h - 2 : 0;
   if (y0 > J->w - 2) y0 = J->w >= 2 ? J->w - 2 : 0;

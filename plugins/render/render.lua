@@ -5,6 +5,11 @@
 --   local img = render.refract(height, image, {depth = 40, ior = 1.33, dx = 1/256, boundary = "reflect"})
 --   local img = render.refract(height, image, render.reference)       -- the reference renderer
 --
+-- Modes: "snell" (default), "linear" (d = -scale slope, samples clamped to [0, n-1]),
+-- "reference" (linear, clamped to [0, n-2] like the reference; the last row and
+-- column of the image are only interpolation partners). A NaN or infinite height
+-- is an error naming the element; slopes beyond +-1e100 are clamped to it.
+--
 -- height {h, w}; image {h, w} or {h, w, c} on the same grid; returns the image
 -- seen from above through the surface. Differentiable w.r.t. height and image,
 -- and w.r.t. the depth (snell) or scale (linear) and the index of refraction
@@ -16,6 +21,11 @@ local ds = require("diffsim")
 
 local M = {}
 local K = {refract = ds.kernel("render.refract")}
+
+-- The reference renderer (water_renderer.py): sample = (i, j) - 2 slope, the
+-- slope by central differences with zero outside the grid, the sample position
+-- clamped to [0, n-2] (mode "reference"; mode "linear" clamps to [0, n-1]).
+M.reference = {mode = "reference", scale = 2, boundary = "zero"}
 
 -- depth/scale and ior as the kernel takes them: a tensor as it is; a plain
 -- number as a 0-dim tensor made once and kept in the options table (field
@@ -34,21 +44,24 @@ local function scalar(o, key, v)
   return t
 end
 
-local modes = {linear = 0, snell = 1}
+local modes = {linear = 0, snell = 1, reference = 2}
 local bcs = {zero = 0, dirichlet = 0, reflect = 1, reflecting = 1, neumann = 1}
 
 function M.refract(height, image, o)
   o = o or defaults
   local mode = modes[o.mode or "snell"]
-  if not mode then error("render.refract: mode must be 'snell' or 'linear', got '" .. tostring(o.mode) .. "'", 2) end
+  if not mode then error("render.refract: mode must be 'snell', 'linear' or 'reference', got '" .. tostring(o.mode) .. "'", 2) end
   local bc = type(o.boundary) == "number" and o.boundary or bcs[o.boundary or "zero"]
   if not bc then error("render.refract: boundary must be 'zero' or 'reflect', got '" .. tostring(o.boundary) .. "'", 2) end
   if not ds.is_tensor(height) or not ds.is_tensor(image) then
     error("render.refract: height and image must be tensors", 2)
   end
   local a
-  if mode == 0 then a = scalar(o, "scale", o.scale or 2) else a = scalar(o, "depth", o.depth or 32) end
+  if mode ~= 1 then a = scalar(o, "scale", o.scale or 2) else a = scalar(o, "depth", o.depth or 32) end
   local dx = o.dx or 1 / height:shape()[1]
+  if type(dx) ~= "number" or not (dx > 0) or dx == math.huge then
+    error("render.refract: dx must be a positive finite number, got " .. tostring(dx), 2)
+  end
   local out = ds.empty_like(image)
   K.refract:launch({height = height, image = image, a = a, ior = scalar(o, "ior", o.ior or 1.33), out = out},
     {mode = mode, dx = dx, boundary = bc})
@@ -60,6 +73,17 @@ end
 -- channels; RGBA is composited over white, so transparent parts show as paper.
 -- Channel mixing is a matmul of the {h w, c} pixels by a c x 3 matrix: no Lua loops.
 function M.load_image(path, h, w, channel)
+  if type(path) ~= "string" then error("render.load_image: path must be a string, got " .. type(path), 2) end
+  for _, a in ipairs{{"h", h}, {"w", w}} do
+    local v = a[2]
+    if type(v) ~= "number" or v ~= math.floor(v) or v < 1 or v > 65536 then
+      error("render.load_image: " .. a[1] .. " must be an integer in [1, 65536], got " .. tostring(v), 2)
+    end
+  end
+  if channel ~= nil and channel ~= "alpha" and
+     (type(channel) ~= "number" or channel ~= math.floor(channel) or channel < 1 or channel > 4) then
+    error("render.load_image: channel must be an integer in [1, 4] or 'alpha', got " .. tostring(channel), 2)
+  end
   if channel then return ds.io.read_png(path, {channel = channel, size = {h, w}}) end
   return ds.no_grad(function()
     local img = ds.io.read_png(path, {size = {h, w}})

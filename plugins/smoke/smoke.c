@@ -17,7 +17,7 @@ int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
   if ((rc = host->state_size(reg, sizeof(smoke_state), NULL))) return rc;
   int (*const groups[])(const ds_host_api *, ds_registrar *) = {
       smoke_register_advect, smoke_register_jacobi,    smoke_register_cg,      smoke_register_step,
-      smoke_register_operators, smoke_register_forces, smoke_register_initial,
+      smoke_register_operators, smoke_register_forces, smoke_register_initial, smoke_register_jacobi_warm,
   };
   for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
     if ((rc = groups[i](host, reg)) != DS_OK) return rc;

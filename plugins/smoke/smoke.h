@@ -180,6 +180,7 @@ int smoke_jacobi_run(const ds_call *c, int nd, int bc, const ds_tensor *shape, i
 /* ---- registration, one function per file ------------------------------------ */
 int smoke_register_advect(const ds_host_api *host, ds_registrar *reg);
 int smoke_register_jacobi(const ds_host_api *host, ds_registrar *reg);
+int smoke_register_jacobi_warm(const ds_host_api *host, ds_registrar *reg);
 int smoke_register_cg(const ds_host_api *host, ds_registrar *reg);
 int smoke_register_step(const ds_host_api *host, ds_registrar *reg);
 int smoke_register_operators(const ds_host_api *host, ds_registrar *reg);

@@ -63,6 +63,15 @@ end
 
 function M.bc_code(opts) return bc_code(opts, "bc_code") end
 
+-- An integer argument in [lo, hi], refused by name with the valid range.
+local function int_arg(fn, name, v, lo, hi, level)
+  hi = hi or 2 ^ 31 - 1
+  if type(v) ~= "number" or v ~= math.floor(v) or v < lo or v > hi then
+    error(string.format("smoke.%s: %s must be an integer in [%d, %d], got %s", fn, name, lo, hi, tostring(v)), level + 1)
+  end
+  return v
+end
+
 -- f(x - v(x)), bilinear (2D) or trilinear (3D).
 function M.advect(f, ...)
   local v, opts = split(...)
@@ -135,6 +144,21 @@ function M.gradsub(...)
   return unpack(outs)
 end
 
+-- iters Jacobi sweeps of the compact periodic Laplacian from the initial
+-- pressure p0 (the reference's warm-started chain): returns sweep iters - 1 and
+-- sweep iters. Differentiable in div and p0.
+function M.jacobi(div, p0, opts)
+  opts = opts or {}
+  check_tensors("jacobi", {div, p0}, 2, 2)
+  local iters = opts.iters or 6
+  if type(iters) ~= "number" or iters ~= math.floor(iters) or iters < 1 then
+    error("smoke.jacobi: iters must be an integer >= 1, got " .. tostring(iters), 2)
+  end
+  local p_prev, p = ds.empty_like(div), ds.empty_like(div)
+  K.jacobi:launch({div = div, p0 = p0, p_prev = p_prev, p = p}, {bc = bc_code(opts, "jacobi"), iters = iters})
+  return p_prev, p
+end
+
 -- A p = D G p, the operator the CG projection inverts (self-adjoint).
 function M.laplacian(p, opts)
   local out = ds.empty_like(p)
@@ -183,6 +207,34 @@ end
 -- Jacobi and no inflow it is one fused kernel (smoke.step); opts.fused = false
 -- composes it from the three kernels instead (the same numbers).
 -- state = {v = {vx, vy [, vz]}, s = smoke [, p = last pressure (CG warm start)]}
+--
+-- opts.reference = true: the reference's (smoke_taichi.py) pressure chain. Its
+-- Jacobi sweeps of step t start from step t-1's last sweep (warm start; zero at
+-- step 1), and its velocity correction of step t uses sweep iters-1 of step t-1
+-- (zero at step 1, so step 1 is not projected):
+--   v1 = advect(v, v); p_lag', p' = jacobi(div v1, from p); v = v1 - grad p_lag
+-- state.p and state.p_lag carry the two pressures (missing: zero); the gradient
+-- flows through them, as through the reference's pressure buffers.
+local function reference_step(state, v, s, opts)
+  if opts.solver and opts.solver ~= "jacobi" then
+    error("smoke.step: reference = true runs the reference's Jacobi chain, not solver '" .. tostring(opts.solver) .. "'", 3)
+  end
+  local nd = #v
+  local a = {M.advect_velocity(v[1], v[2], v[3], opts)}
+  local div = M.divergence(a[1], a[2], a[3], opts)
+  local zero
+  local function z() zero = zero or ds.zeros(v[1]:shape()); return zero end
+  local p_lag, p = M.jacobi(div, state.p or z(), opts)
+  local g = {}
+  for i = 1, nd do g[i] = a[i] end
+  g[nd + 1] = state.p_lag or z()
+  g[nd + 2] = opts
+  local nv = {M.gradsub(unpack(g, 1, nd + 2))}
+  if opts.inflow then s = M.inflow(s, opts.inflow.mask, opts.inflow.value) end
+  local ns = M.advect(s, nv[1], nv[2], nv[3], opts)
+  return {v = nv, s = ns, p = p, p_lag = p_lag}
+end
+
 function M.step(state, opts)
   opts = opts or {}
   local v = state.v
@@ -191,6 +243,7 @@ function M.step(state, opts)
   if opts.force or opts.buoyancy then
     v = M.force(v, s, opts.force, {dt = opts.dt or 1, buoyancy = opts.buoyancy})
   end
+  if opts.reference then return reference_step(state, v, s, opts) end
   local solver = opts.solver or "jacobi"
   if solver == "jacobi" and not opts.inflow and opts.fused ~= false then
     -- the fused step kernel: one launch, v1 never stored (same numbers)
@@ -218,6 +271,7 @@ end
 -- steps steps of M.step; opts.frames (a table) collects the smoke after each
 -- step, opts.on_step(t, state) is called after each step.
 function M.rollout(state, steps, opts)
+  int_arg("rollout", "steps", steps, 0, nil, 2)
   opts = opts or {}
   for t = 1, steps do
     state = M.step(state, opts)
@@ -250,6 +304,12 @@ end
 -- checkpoint segment, 0: none), on_iter(it, loss, state) after every iteration.
 -- Returns the velocity list and the list of losses.
 function M.fit_velocity(opts)
+  if type(opts) ~= "table" or not ds.is_tensor(opts.target) or not ds.is_tensor(opts.init) then
+    error("smoke.fit_velocity: expected {init = tensor, target = tensor, steps =, iters =, lr =, ...}", 2)
+  end
+  int_arg("fit_velocity", "steps", opts.steps, 1, nil, 2)
+  int_arg("fit_velocity", "iters", opts.iters, 0, nil, 2)
+  if opts.checkpoint ~= nil then int_arg("fit_velocity", "checkpoint (steps per segment, 0: none)", opts.checkpoint, 0, nil, 2) end
   local shape = opts.target:shape()
   local v = opts.v0 or {}
   for d = 1, #shape do v[d] = v[d] or ds.zeros(shape) end
@@ -262,15 +322,27 @@ function M.fit_velocity(opts)
     local final
     local loss = tape:record(function()
       local st = {v = v, s = opts.init}
+      local ref = opts.sim and opts.sim.reference
       if K > 0 then
+        -- the reference's pressure chain (sim.reference) crosses the segments too
+        if ref then st.p, st.p_lag = ds.zeros(shape), ds.zeros(shape) end
         local t = 0
         while t < opts.steps do
           local m = math.min(K, opts.steps - t)
-          local res = {tape:checkpoint(function(s, ...)
-            local r = M.rollout({v = {...}, s = s}, m, opts.sim)
-            return r.s, unpack(r.v)
-          end, st.s, unpack(st.v))}
-          st = {s = res[1], v = {unpack(res, 2)}}
+          local res
+          if ref then
+            res = {tape:checkpoint(function(s, p, pl, ...)
+              local r = M.rollout({v = {...}, s = s, p = p, p_lag = pl}, m, opts.sim)
+              return r.s, r.p, r.p_lag, unpack(r.v)
+            end, st.s, st.p, st.p_lag, unpack(st.v))}
+            st = {s = res[1], p = res[2], p_lag = res[3], v = {unpack(res, 4)}}
+          else
+            res = {tape:checkpoint(function(s, ...)
+              local r = M.rollout({v = {...}, s = s}, m, opts.sim)
+              return r.s, unpack(r.v)
+            end, st.s, unpack(st.v))}
+            st = {s = res[1], v = {unpack(res, 2)}}
+          end
           t = t + m
         end
         final = st
@@ -291,6 +363,7 @@ end
 -- Initial conditions made in C (no per-cell Lua):
 -- checker(shape, period): 1 on the odd squares of a checkerboard of period cells.
 function M.checker(shape, period)
+  int_arg("checker", "period (cells)", period, 1, nil, 2)
   local t = ds.empty(shape)
   K.checker:launch({out = t}, {period = period})
   return t

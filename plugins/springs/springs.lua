@@ -39,6 +39,29 @@ local is_tensor = ds.is_tensor
 
 local function fail(fn, msg, level) error("springs." .. fn .. ": " .. msg, (level or 1) + 1) end
 
+-- An integer index argument in [lo, hi] (refused by name with the valid range);
+-- from_end: -1 counts from the end (-1 = hi). Returns the index as 1-based.
+local function index_arg(fn, name, v, lo, hi, from_end, level)
+  local ok = type(v) == "number" and v == math.floor(v) and v == v
+  if ok and from_end and v < 0 then v = hi + 1 + v end
+  if not ok or v < lo or v > hi then
+    if hi < lo then
+      fail(fn, string.format("%s: the tensor has no entries along that dimension (got %s)", name, tostring(v)), level + 1)
+    end
+    fail(fn, string.format("%s must be an integer in [%d, %d]%s, got %s (out of range)", name, lo, hi,
+      from_end and string.format(" (or -%d..-1 from the end)", hi) or "", tostring(v)), level + 1)
+  end
+  return v
+end
+
+-- A count argument: an integer in [lo, hi].
+local function count_arg(fn, name, v, lo, hi, level)
+  if type(v) ~= "number" or v ~= math.floor(v) or v < lo or v > (hi or 2 ^ 31 - 1) then
+    fail(fn, string.format("%s must be an integer in [%d, %d], got %s", name, lo, hi or 2 ^ 31 - 1, tostring(v)), level + 1)
+  end
+  return v
+end
+
 local function per_spring(value, ns, name)
   if type(value) == "table" then
     if #value ~= ns then fail("system", name .. " has " .. #value .. " entries for " .. ns .. " springs", 4) end
@@ -125,7 +148,9 @@ function M.system(scene)
     end
   end
   local fixed = {}
-  for _, i in ipairs(scene.fixed or {}) do fixed[i] = true end
+  if scene.fixed ~= nil and type(scene.fixed) ~= "table" then fail("system", "fixed must be a list of mass indices", 2) end
+  for k, i in ipairs(scene.fixed or {}) do fixed[index_arg("system", "fixed[" .. k .. "] (mass index, 1-based)", i, 1, n, false, 2)] = true end
+  if scene.head ~= nil then index_arg("system", "head (mass index, 1-based)", scene.head, 1, n, false, 2) end
   local sp = scene.springs or {}
   local ns = #sp
   local pairs_, rest, k, amp, c = {}, {}, {}, {}, {}
@@ -271,6 +296,7 @@ end
 -- T steps in one launch. opts.x0, opts.v0 (default the scene's), opts.act
 -- {T, ns} or {1, ns} (default none). Returns xs, vs of shape {T+1, n, D}.
 function System:rollout(T, opts)
+  count_arg("rollout", "T (steps)", T, 0, nil, 2)
   opts = opts or {}
   local x0, v0 = opts.x0 or self.x0, opts.v0 or self.v0
   if not opts.act and not self.zero_act_row then self.zero_act_row = ds.zeros{1, self.ns} end
@@ -316,6 +342,7 @@ end
 -- launch per iteration. Returns xs, vs {T+1, n, D}, hidden {T, sum of hidden widths}
 -- (every hidden layer's activations, concatenated per step) and acts {T, ns}.
 function System:nn_rollout(T, net, opts)
+  count_arg("nn_rollout", "T (steps)", T, 1, nil, 2)
   opts = opts or {}
   if type(net) ~= "table" then fail("nn_rollout", "net must be a ds.nn.mlp or {W1, b1, W2, b2}", 2) end
   local sizes, acts, params
@@ -379,7 +406,9 @@ end
 
 -- Row t (1-based) of a {T, ...} tensor as a new tensor (no tape).
 function M.row(xs, t)
+  if not is_tensor(xs) or #xs:shape() < 1 then fail("row", "xs must be a tensor {T, ...}", 2) end
   local s = xs:shape()
+  t = index_arg("row", "t (row index, 1-based)", t, 1, s[1], true, 2)
   local per = xs:numel() / s[1]
   table.remove(s, 1)
   local out = ds.empty(s)
@@ -393,11 +422,11 @@ end
 function M.select(xs, t, i, d, scale)
   if not is_tensor(xs) or #xs:shape() ~= 3 then fail("select", "xs must be a trajectory tensor {T, n, D}", 2) end
   local s = xs:shape()
-  if type(t) == "number" and t < 0 then t = s[1] + 1 + t end
-  for k, q in ipairs{t, i, d} do
-    if type(q) ~= "number" or q ~= math.floor(q) or q < 1 or q > s[k] then
-      fail("select", string.format("index #%d (%s) is out of range for xs with dim %d = %d", k, tostring(q), k, s[k]), 2)
-    end
+  t = index_arg("select", "t (step index, 1-based)", t, 1, s[1], true, 2)
+  i = index_arg("select", "i (mass index, 1-based)", i, 1, s[2], false, 2)
+  d = index_arg("select", "d (coordinate, 1-based)", d, 1, s[3], false, 2)
+  if scale ~= nil and (type(scale) ~= "number" or scale ~= scale) then
+    fail("select", "scale must be a number, got " .. tostring(scale), 2)
   end
   local out = ds.pick(xs, ((t - 1) * s[2] + (i - 1)) * s[3] + d)
   if scale and scale ~= 1 then out = ds.affine(out, scale, 0) end
@@ -408,7 +437,8 @@ end
 -- opts: width, height, view = {x_lo, x_hi, y_lo, y_hi}
 function System:render(x, act, opts)
   opts = opts or {}
-  local W, H = opts.width or 320, opts.height or 160
+  local W = count_arg("render", "width", opts.width or 320, 1, 16384, 2)
+  local H = count_arg("render", "height", opts.height or 160, 1, 16384, 2)
   local v = opts.view or {0, 1, 0, 0.5}
   local img = ds.empty({H, W, 3})
   K.render:launch({x = x, topo = self.topo, act = act or self.zero_act, amplitude = self.amplitude, image = img},
@@ -420,8 +450,9 @@ end
 -- Frames of a rollout (every `every` states), optionally following the center in x.
 function System:frames(xs, acts, opts)
   opts = opts or {}
+  if not is_tensor(xs) or #xs:shape() ~= 3 then fail("frames", "xs must be a trajectory tensor {T, n, D}", 2) end
   local T1 = xs:shape()[1]
-  local every = opts.every or math.max(1, math.floor(T1 / 60))
+  local every = count_arg("frames", "every", opts.every or math.max(1, math.floor(T1 / 60)), 1, nil, 2)
   local frames = {}
   for t = 1, T1, every do
     local act = acts and t <= acts:shape()[1] and M.row(acts, t) or nil

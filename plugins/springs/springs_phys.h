@@ -96,7 +96,9 @@ FORCE_INLINE void fric_fwd(R *u, int D, int axis, R r) {
     if (k != axis) u[k] *= s;
 }
 /* u: the components before friction; g: grad of those after; adds into gu and
- * returns the grad of r. */
+ * returns the grad of r. Sliding (|u_t| > r): the Coulomb shrink's Jacobian.
+ * Not sliding: sticking (r > 0, zero Jacobian) or frictionless (r = 0, so
+ * |u_t| = 0: the identity, see below). */
 FORCE_INLINE R fric_adj(const R *u, const R *g, R *gu, int D, int axis, R r) {
   R t2 = 0, ug = 0;
   for (int k = 0; k < D; k++)
@@ -105,7 +107,16 @@ FORCE_INLINE R fric_adj(const R *u, const R *g, R *gu, int D, int axis, R r) {
       ug += u[k] * g[k];
     }
   R tn = RSQRT(t2);
-  if (!(tn > r)) return 0;
+  if (!(tn > r)) {
+    /* No friction (r = 0) at a zero tangential velocity: the map is the identity
+     * here (u_t = 0 in, 0 out, and u_t for any u_t nearby), so the gradient passes
+     * through; d/dr is 0 (u_t = 0 stays 0 for every r >= 0). With r > 0 the node
+     * sticks: the map is locally constant and passes nothing. */
+    if (!(r > 0))
+      for (int k = 0; k < D; k++)
+        if (k != axis) gu[k] += g[k];
+    return 0;
+  }
   R s = 1 - r / tn, c = r * ug / (tn * tn * tn);
   for (int k = 0; k < D; k++)
     if (k != axis) gu[k] += s * g[k] + c * u[k];

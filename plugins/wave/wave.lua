@@ -131,7 +131,16 @@ end
 function M.rollout(u0, p, o)
   o = o or {}
   local steps = o.steps or 256
-  if steps < 2 then error("wave.rollout: steps must be >= 2 (levels 0 and 1 are the initial ones)", 2) end
+  if type(steps) ~= "number" or steps ~= math.floor(steps) or steps < 2 or steps > 2 ^ 31 - 1 then
+    error("wave.rollout: steps must be an integer in [2, 2147483647] (levels 0 and 1 are the initial ones), got " ..
+          tostring(steps), 2)
+  end
+  if o.checkpoint ~= nil and (type(o.checkpoint) ~= "number" or o.checkpoint ~= math.floor(o.checkpoint) or o.checkpoint < 0) then
+    error("wave.rollout: checkpoint must be an integer >= 0 (steps per segment, 0: none), got " .. tostring(o.checkpoint), 2)
+  end
+  if o.src_steps ~= nil and (type(o.src_steps) ~= "number" or not (o.src_steps >= 0)) then
+    error("wave.rollout: src_steps must be a number >= 0, got " .. tostring(o.src_steps), 2)
+  end
   local a, b = u0, nil
   if o.reference then
     b = ds.zeros(u0:shape())
@@ -179,6 +188,12 @@ end
 -- channel 0 is blue: channel 3 of the RGB file here.
 function M.target_image(n, path, channel)
   path, channel = path or "taichi.png", channel or 3
+  if type(n) ~= "number" or n ~= math.floor(n) or n < 1 or n > 65536 then
+    error("wave.target_image: n must be an integer in [1, 65536], got " .. tostring(n), 2)
+  end
+  if channel ~= "alpha" and (type(channel) ~= "number" or channel ~= math.floor(channel) or channel < 1 or channel > 4) then
+    error("wave.target_image: channel must be an integer in [1, 4] or 'alpha', got " .. tostring(channel), 2)
+  end
   -- the mean of the full-size image; bilinear resizing keeps constants, so
   -- subtracting it after resizing equals the reference's subtract-then-resize
   local mean = ds.mean(ds.io.read_png(path, {channel = channel})):item()
