@@ -165,6 +165,16 @@ return function(ds)
 
   local function release_keep(n) for i = 1, n do keep[i] = nil end end
 
+  -- A launch made by a ds.* function on behalf of its caller: errors point at
+  -- the line that called the ds.* function.
+  local function klaunch(k, args, params)
+    local n = fill_args(k, args, 4)
+    local np = fill_params(k, params, 4)
+    local rc = C.ds_launch(ctx, k.ptr, argbuf, n, parbuf, np)
+    release_keep(n)
+    if rc ~= 0 then raise(3) end
+  end
+
   function Kernel:launch(args, params)
     local n = fill_args(self, args, 3)
     local np = fill_params(self, params, 3)
@@ -219,7 +229,7 @@ return function(ds)
         (name == "" and "an empty string" or type(name)), level + 1)
     end
     if name:find("\0", 1, true) then error(fn .. ": name contains a NUL byte", level + 1) end
-    if C.ds_plugin_load(ctx, name) ~= 0 then raise(level + 1) end
+    if C.ds_plugin_load(ctx, name) ~= 0 then error(fn .. ": " .. ffi.string(C.ds_last_error(ctx)), level + 1) end
   end
   function ds.load_plugin(name) load_plugin(name, "ds.load_plugin", 2) end
   -- ds.plugin(name): loads the plugin's kernels and returns its Lua front end
@@ -325,10 +335,10 @@ return function(ds)
       V(x, fname)
       local out = empty_like(x)
       local np = select("#", ...)
-      if np ~= k.nparams then k:launch({x, out}, {...}) return out end
+      if np ~= k.nparams then klaunch(k, {x, out}, {...}) return out end
       for i = 1, np do
         local v = select(i, ...)
-        if type(v) ~= "number" then k:launch({x, out}, {...}) return out end
+        if type(v) ~= "number" then klaunch(k, {x, out}, {...}) return out end
         parbuf[i - 1] = v
       end
       launch2(k, x, out, np, 2)
@@ -343,7 +353,7 @@ return function(ds)
     if not is_tensor(x) or type(a) ~= "number" or type(b) ~= "number" then
       V(x, "ds.affine")
       local out = empty_like(x)
-      affine_k:launch({x, out}, {a, b})
+      klaunch(affine_k, {x, out}, {a, b})
       return out
     end
     local out = empty_like(V(x) and x)
@@ -354,12 +364,12 @@ return function(ds)
   function ds.clamp(x, lo, hi)
     V(x, "ds.clamp")
     local out = empty_like(x)
-    K.clamp:launch({x, out}, {lo, hi})
+    klaunch(K.clamp, {x, out}, {lo, hi})
     return out
   end
   ds.clone = ds.copy
-  function ds.neg(x) return ds.affine(x, -1, 0) end
-  function ds.scale(x, a) return ds.affine(x, a, 0) end
+  function ds.neg(x) V(x, "ds.neg") return ds.affine(x, -1, 0) end
+  function ds.scale(x, a) V(x, "ds.scale") return ds.affine(x, a, 0) end
 
   local function bigger(a, b) return (V(b).count > V(a).count) and b or a end
   local function binary(name)
@@ -369,26 +379,26 @@ return function(ds)
       local pa, pb = V(a, fname), V(b, fname)
       local out = empty_like(pb.count > pa.count and b or a)
       argbuf[0], argbuf[1], argbuf[2] = pa, pb, out.p
-      if C.ds_launch(ctx, k.ptr, argbuf, 3, parbuf, 0) ~= 0 then raise(3) end
+      if C.ds_launch(ctx, k.ptr, argbuf, 3, parbuf, 0) ~= 0 then raise(2) end
       return out
     end
   end
   local add_t, sub_t, mul_t, div_t = binary("add"), binary("sub"), binary("mul"), binary("div")
 
-  local function arith(tt, tn, nt)
+  local function arith(tt, tn, nt, fname)
     return function(a, b)
       local ta, tb = is_tensor(a), is_tensor(b)
       if ta and tb then return tt(a, b) end
-      if ta and type(b) == "number" then return tn(a, b) end
-      if tb and type(a) == "number" then return nt(a, b) end
+      if ta and type(b) == "number" then V(a, fname) return tn(a, b) end
+      if tb and type(a) == "number" then V(b, fname) return nt(a, b) end
       error("tensor arithmetic: operands must be tensors or numbers, got " .. type(a) .. " and " .. type(b), 2)
     end
   end
-  ds.add = arith(add_t, function(a, b) return ds.affine(a, 1, b) end, function(a, b) return ds.affine(b, 1, a) end)
-  ds.sub = arith(sub_t, function(a, b) return ds.affine(a, 1, -b) end, function(a, b) return ds.affine(b, -1, a) end)
-  ds.mul = arith(mul_t, function(a, b) return ds.affine(a, b, 0) end, function(a, b) return ds.affine(b, a, 0) end)
+  ds.add = arith(add_t, function(a, b) return ds.affine(a, 1, b) end, function(a, b) return ds.affine(b, 1, a) end, "ds.add")
+  ds.sub = arith(sub_t, function(a, b) return ds.affine(a, 1, -b) end, function(a, b) return ds.affine(b, -1, a) end, "ds.sub")
+  ds.mul = arith(mul_t, function(a, b) return ds.affine(a, b, 0) end, function(a, b) return ds.affine(b, a, 0) end, "ds.mul")
   ds.div = arith(div_t, function(a, b) return ds.affine(a, 1 / b, 0) end,
-    function(a, b) local out = empty_like(b); rdiv_k:launch({b, out}, {a}); return out end)
+    function(a, b) local out = empty_like(b); klaunch(rdiv_k, {b, out}, {a}); return out end, "ds.div")
 
   local scalar = {}
   -- Outputs live on their first input's device.
@@ -415,7 +425,7 @@ return function(ds)
     local s = {}
     for i = 0, nd - 1 do if i ~= dim - 1 then s[#s + 1] = tonumber(p.dims[i]) end end
     local out = empty(s, where(x))
-    K[name .. "_dim"]:launch({x, out}, {dim - 1})
+    klaunch(K[name .. "_dim"], {x, out}, {dim - 1})
     return out
   end
   local function reduce(name, with_dim)
@@ -431,7 +441,7 @@ return function(ds)
         return out
       end
       local out = empty(scalar, where(x))
-      k:launch({x, out})
+      klaunch(k, {x, out})
       return out
     end
   end
@@ -439,7 +449,7 @@ return function(ds)
   function ds.dot(a, b)
     V(a, "ds.dot"); V(b, "ds.dot")
     local out = empty(scalar, where(a))
-    K.dot:launch({a, b, out})
+    klaunch(K.dot, {a, b, out})
     return out
   end
   function ds.sum_rows(x)
@@ -447,7 +457,7 @@ return function(ds)
     local s = x:shape()
     table.remove(s, 1)
     local out = empty(s, where(x))
-    K.sum_rows:launch({x, out})
+    klaunch(K.sum_rows, {x, out})
     return out
   end
 
@@ -462,7 +472,7 @@ return function(ds)
     local m = ta and V(a2).dims[1] or V(a2).dims[0]
     local n = tb and V(b2).dims[0] or V(b2).dims[1]
     local out = empty({tonumber(m), tonumber(n)}, where(a))
-    K.matmul:launch({a2, b2, out}, {ta and 1 or 0, tb and 1 or 0})
+    klaunch(K.matmul, {a2, b2, out}, {ta and 1 or 0, tb and 1 or 0})
     if vec_a and vec_b then return ds.reshape(out, {}) end
     if vec_a or vec_b then return ds.reshape(out, {out:numel()}) end
     return out
@@ -471,7 +481,7 @@ return function(ds)
   function ds.add_row(x, bias)
     V(x, "ds.add_row")
     local out = empty_like(x)
-    K.add_row:launch({x, bias, out})
+    klaunch(K.add_row, {x, bias, out})
     return out
   end
 
@@ -489,7 +499,7 @@ return function(ds)
         table.concat(s, ","), tonumber(p.count), table.concat(shape, ","), n), 2)
     end
     local out = empty_like(x)
-    K.copy:launch({x, out})
+    klaunch(K.copy, {x, out})
     for i = 1, nd do reshape_buf[i - 1] = shape[i] end
     if C.ds_tensor_reshape(out.p, nd, reshape_buf) ~= 0 then raise(2) end
     return out
@@ -504,7 +514,7 @@ return function(ds)
     V(src, "ds.gather"); V(idx, "ds.gather")
     if V(src).ndim < 1 then error("ds.gather: argument 'src' must have rows (at least 1 dim)", 2) end
     local out = empty(rows_shape(src, idx:numel()), where(src))
-    K.gather:launch({src, idx, out})
+    klaunch(K.gather, {src, idx, out})
     return out
   end
   function ds.scatter_add(src, idx, nrows, into)
@@ -514,7 +524,7 @@ return function(ds)
       error("ds.scatter_add: nrows must be a non-negative integer, got " .. tostring(nrows), 2)
     end
     local out = into or ds.zeros(rows_shape(src, nrows), where(src))
-    K.scatter_add:launch({src, idx, out})
+    klaunch(K.scatter_add, {src, idx, out})
     return out
   end
   -- element i (1-based, flat) of x as a one-element tensor
@@ -522,7 +532,7 @@ return function(ds)
     V(x, "ds.pick")
     if type(i) ~= "number" then error("ds.pick: index must be a number, got " .. type(i), 2) end
     local out = empty(scalar, where(x))
-    K.pick:launch({x, out}, {i - 1})
+    klaunch(K.pick, {x, out}, {i - 1})
     return out
   end
   -- rows [start, start + count) of x, 1-based start like Lua
@@ -533,7 +543,7 @@ return function(ds)
       error("ds.slice_rows: expected (x, start, count) with integer start and count >= 0", 2)
     end
     local out = empty(rows_shape(x, count), where(x))
-    K.slice_rows:launch({x, out}, {start - 1})
+    klaunch(K.slice_rows, {x, out}, {start - 1})
     return out
   end
   function ds.concat(list)
@@ -546,7 +556,7 @@ return function(ds)
     local out = ds.zeros(rows_shape(list[1], rows), where(list[1]))
     local at = 0
     for i = 1, #list do
-      K.place_rows:launch({list[i], out}, {at})
+      klaunch(K.place_rows, {list[i], out}, {at})
       at = at + tonumber(V(list[i]).dims[0])
     end
     return out

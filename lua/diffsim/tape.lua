@@ -16,6 +16,8 @@ return function(ds)
   local iobuf_in, iobuf_out = ffi.new("ds_tensor *[16]"), ffi.new("ds_tensor *[16]")
   local nio = ffi.new("int[2]")
   local raise, is_tensor = ds.raise, ds.is_tensor
+  -- inside backward's pcall: the message alone; tape:backward adds the caller's position
+  local function raise0() error(ffi.string(C.ds_last_error(ctx)), 0) end
 
   local segments = {}   -- id -> {fn, args, hash, out_pos}
   local next_segment = 0
@@ -168,11 +170,11 @@ return function(ds)
     local seg = segments[id]
     if not seg then error("tape:backward: checkpoint segment " .. id .. " is gone (was the tape cleared?)", 0) end
     local record = C.ds_tape_current_segment(tape_ptr)
-    if C.ds_tape_segment_io(tape_ptr, record, iobuf_in, nio, iobuf_out, nio + 1) ~= 0 then raise(1) end
+    if C.ds_tape_segment_io(tape_ptr, record, iobuf_in, nio, iobuf_out, nio + 1) ~= 0 then raise0() end
     local orig = {}
     for i = 1, nio[1] do orig[i] = iobuf_out[i - 1] end
     local sub = new_tape()
-    if C.ds_tape_begin(sub.ptr) ~= 0 then raise(1) end
+    if C.ds_tape_begin(sub.ptr) ~= 0 then raise0() end
     by_ptr[key(sub.ptr)] = sub
     C.ds_watch_push(ctx)
     local res = {pcall(seg.fn, unpack(seg.args, 1, seg.args.n))}
@@ -188,7 +190,7 @@ return function(ds)
       local g = orig[j].grad_
       if g ~= nil then
         if not is_tensor(y2) then error("tape:backward: checkpoint segment " .. id .. " returned different outputs", 0) end
-        if C.ds_tensor_add_grad(y2.p, g) ~= 0 then raise(1) end
+        if C.ds_tensor_add_grad(y2.p, g) ~= 0 then raise0() end
       end
     end
     run(sub.ptr, C.ds_tape_backward_seeded(sub.ptr, segbuf))
@@ -202,7 +204,7 @@ return function(ds)
       recompute(tape_ptr, tonumber(segbuf[0]))
       rc = C.ds_tape_backward_continue(tape_ptr, segbuf)
     end
-    if rc ~= 0 then raise(1) end
+    if rc ~= 0 then raise0() end
   end
 
   -- Back-propagates from a scalar loss. The tape is cleared afterwards (its
@@ -229,7 +231,10 @@ return function(ds)
     end
     local ok, err = pcall(run, ptr, C.ds_tape_backward(ptr, lp, segbuf))
     if not (opts and opts.retain) then self:clear() end
-    if not ok then error(err, 2) end
+    if not ok then
+      -- a message that already has a position (an error in a segment's Lua) keeps it alone
+      error(err, type(err) == "string" and err:match("^[^%s:]+:%d+: ") and 0 or 2)
+    end
   end
 
   -- Runs fn with recording paused (evaluation, metrics).

@@ -233,7 +233,7 @@ return function(ds)
       if type(n) ~= "number" or not (n >= 0) or n ~= math.floor(n) or n > MAX_DIM then
         error(fn .. ": dimension " .. i .. " must be a non-negative integer" ..
           (type(n) == "number" and n > MAX_DIM and n < math.huge and " of at most 2^40" or "") ..
-          ", got " .. tostring(n), level)
+          ", got " .. (type(n) == "string" and "the string '" .. n .. "'" or tostring(n)), level)
       end
       shape_buf[i - 1] = n
     end
@@ -264,8 +264,8 @@ return function(ds)
     end
   end
 
-  function ds.empty(shape, opts) return make(shape, opts, "ds.empty", false) end
-  function ds.zeros(shape, opts) return make(shape, opts, "ds.zeros", true) end
+  function ds.empty(shape, opts) local t = make(shape, opts, "ds.empty", false); return t end
+  function ds.zeros(shape, opts) local t = make(shape, opts, "ds.zeros", true); return t end
   function ds.full(shape, v, opts)
     local t = make(shape, opts, "ds.full", false)
     check_value(v, t.p.dtype == DS_I32, "ds.full", "value", 2)
@@ -579,7 +579,7 @@ return function(ds)
   end
 
   mt.__index = function(t, k)
-    if k == "grad" then return grad_of(t) end
+    if k == "grad" then local g = grad_of(t); return g end
     if k == "device" then return device_names[P(t, "tensor.device", 2).device] end
     -- t.p is nil only once t:free() ran: code reading the raw pointer of a
     -- freed tensor (writers, plugin front ends) gets an error, not a NULL
