@@ -422,7 +422,7 @@ return function(ds)
 
   -- A 1-based flat index: an integer in [1, numel].
   local function index_of(p, i, fn)
-    if type(i) ~= "number" or i ~= math.floor(i) or i < 1 or i > p.count then
+    if type(i) ~= "number" or i ~= math.floor(i) or i < 1 or i > tonumber(p.count) then
       error(string.format("%s: index %s is out of range: indices are 1-based integers in [1, %d]", fn,
         type(i) == "number" and tostring(i) or "of type " .. type(i), tonumber(p.count)), 3)
     end
