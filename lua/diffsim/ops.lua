@@ -176,6 +176,7 @@ return function(ds)
   end
 
   function Kernel:launch(args, params)
+    if getmetatable(self) ~= Kernel then error("kernel:launch: call it as k:launch(...) on a handle from ds.kernel", 2) end
     local n = fill_args(self, args, 3)
     local np = fill_params(self, params, 3)
     local rc = C.ds_launch(ctx, self.ptr, argbuf, n, parbuf, np)
@@ -185,6 +186,7 @@ return function(ds)
   -- The flat argument list the kernel sees (lists expanded in slot order), for
   -- tools such as the gradient checker; the C side validates the layout.
   function Kernel:launch_flat(flat, params)
+    if getmetatable(self) ~= Kernel then error("kernel:launch_flat: call it as k:launch_flat(...) on a handle from ds.kernel", 2) end
     local n = #flat
     if n > 64 then error(self.name .. ": more than 64 tensor arguments", 2) end
     for i = 1, n do
@@ -198,6 +200,7 @@ return function(ds)
   end
   -- Runs the adjoint alone (no tape): used by kernel gradient checks.
   function Kernel:launch_adjoint(args, params)
+    if getmetatable(self) ~= Kernel then error("kernel:launch_adjoint: call it as k:launch_adjoint(...) on a handle from ds.kernel", 2) end
     local n = fill_args(self, args, 3)
     local np = fill_params(self, params, 3)
     local rc = C.ds_launch_adjoint(ctx, self.ptr, argbuf, n, parbuf, np)
