@@ -10,7 +10,11 @@ ds_ctx *ds_ctx_new(int threads) {
   ds_ctx *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return NULL;
   ctx->refs = 1;
-  ds_set_threads(ctx, threads);
+  /* a count the runtime cannot honour is refused: no context, never one with 0 threads */
+  if (ds_set_threads(ctx, threads) != DS_OK) {
+    free(ctx);
+    return NULL;
+  }
   if (ds_registry_init(ctx) != DS_OK) {
     ds_ctx_free(ctx);
     return NULL;

@@ -18,14 +18,30 @@ typedef struct job {
 } job;
 
 /* ---- binary ----------------------------------------------------------- */
-/* Either operand may hold a single element, broadcast over the other. */
+/* The rule: identical shapes, or either operand holds a single element that
+ * is broadcast over the other. Nothing else (no {3,1} + {1,3}, no {2,3} + {3,2}). */
+
+static int same_shape(const ds_tensor *a, const ds_tensor *b) {
+  if (a->ndim != b->ndim) return 0;
+  for (int d = 0; d < a->ndim; d++)
+    if (a->dims[d] != b->dims[d]) return 0;
+  return 1;
+}
 
 static int check_binary(const ds_call *c) {
-  int64_t na = c->args[0]->count, nb = c->args[1]->count, no = c->args[2]->count;
+  const ds_tensor *a = c->args[0], *b = c->args[1];
+  int64_t na = a->count, nb = b->count, no = c->args[2]->count;
   int64_t n = na > nb ? na : nb;
-  if ((na != n && na != 1) || (nb != n && nb != 1))
-    return c->host->error(c, "arguments 'a' and 'b' have %lld and %lld elements; they must match or one must be a scalar",
-                          (long long)na, (long long)nb);
+  if (na != 1 && nb != 1 && !same_shape(a, b)) {
+    char sa[96], sb[96];
+    ds_shape_str(a, sa, sizeof sa);
+    ds_shape_str(b, sb, sizeof sb);
+    if (na != nb)
+      return c->host->error(c, "arguments 'a' and 'b' have %lld and %lld elements (shapes %s and %s); elementwise "
+                            "ops need identical shapes or a one-element operand", (long long)na, (long long)nb, sa, sb);
+    return c->host->error(c, "arguments 'a' and 'b' have shapes %s and %s; elementwise ops need identical shapes or "
+                          "a one-element operand (reshape one of them first)", sa, sb);
+  }
   if (no != n) return c->host->error(c, "output 'out' has %lld elements, expected %lld", (long long)no, (long long)n);
   return DS_OK;
 }

@@ -124,6 +124,77 @@ static int sum_rows_adj(const ds_call *c) {
   return DS_OK;
 }
 
+/* sum_dim / mean_dim: x {d1..dk} -> out, the shape of x without axis `dim`
+ * (0-based), summed (or averaged) over that axis. Each output element sums its
+ * n inputs in index order: deterministic for any thread count. */
+typedef struct dim_job { const ds_call *c; int64_t outer, n, inner; double scale; } dim_job;
+static void dim_fwd_block(int64_t lo, int64_t hi, void *u) {
+  const dim_job *j = u;
+  const ds_real *x = ds_rdata(j->c->args[0]);
+  ds_real *o = ds_rdata(j->c->args[1]);
+  for (int64_t e = lo; e < hi; e++) {
+    int64_t a = e / j->inner, i = e % j->inner;
+    const ds_real *p = x + a * j->n * j->inner + i;
+    double s = 0;
+    for (int64_t k = 0; k < j->n; k++) s += p[k * j->inner];
+    o[e] = (ds_real)(s * j->scale);
+  }
+}
+static void dim_adj_block(int64_t lo, int64_t hi, void *u) {
+  const dim_job *j = u;
+  ds_real *gx = ds_rgrad(j->c->args[0]);
+  const ds_real *go = ds_rgrad(j->c->args[1]);
+  for (int64_t e = lo; e < hi; e++) {
+    int64_t a = e / j->inner, i = e % j->inner;
+    ds_real g = (ds_real)(go[e] * j->scale);
+    ds_real *p = gx + a * j->n * j->inner + i;
+    for (int64_t k = 0; k < j->n; k++) p[k * j->inner] += g;
+  }
+}
+static int dim_check(const ds_call *c) {
+  const ds_tensor *x = c->args[0], *o = c->args[1];
+  double d = c->params[0];
+  if (!(d >= 0 && d < x->ndim) || d != (double)(int64_t)d)
+    return c->host->error(c, "param 'dim'=%g is out of range: x has %d dims (dims are 0-based here, 1-based in Lua)", d,
+                          x->ndim);
+  int dim = (int)d, k = 0;
+  if (o->ndim != x->ndim - 1)
+    return c->host->error(c, "output 'out' has %d dims, expected %d", o->ndim, x->ndim - 1);
+  for (int i = 0; i < x->ndim; i++) {
+    if (i == dim) continue;
+    if (o->dims[k] != x->dims[i])
+      return c->host->error(c, "output 'out' dimension %d is %lld, expected %lld", k + 1, (long long)o->dims[k],
+                            (long long)x->dims[i]);
+    k++;
+  }
+  return DS_OK;
+}
+static dim_job dim_setup(const ds_call *c, int mean) {
+  const ds_tensor *x = c->args[0];
+  int dim = (int)c->params[0];
+  dim_job j = {c, 1, x->dims[dim], 1, 1.0};
+  for (int i = 0; i < dim; i++) j.outer *= x->dims[i];
+  for (int i = dim + 1; i < x->ndim; i++) j.inner *= x->dims[i];
+  if (mean) j.scale = j.n ? 1.0 / (double)j.n : 0;
+  return j;
+}
+static int dim_fwd(const ds_call *c, int mean) {
+  dim_job j = dim_setup(c, mean);
+  c->host->parallel_for(c->ctx, j.outer * j.inner, 1024, dim_fwd_block, &j);
+  return DS_OK;
+}
+static int dim_adj(const ds_call *c, int mean) {
+  if (!ds_rgrad(c->args[0])) return DS_OK;
+  dim_job j = dim_setup(c, mean);
+  c->host->parallel_for(c->ctx, j.outer * j.inner, 1024, dim_adj_block, &j);
+  return DS_OK;
+}
+static int sum_dim_fwd(const ds_call *c) { return dim_fwd(c, 0); }
+static int sum_dim_adj(const ds_call *c) { return dim_adj(c, 0); }
+static int mean_dim_fwd(const ds_call *c) { return dim_fwd(c, 1); }
+static int mean_dim_adj(const ds_call *c) { return dim_adj(c, 1); }
+static const char *const DIM_PARAMS[] = {"dim", NULL};
+
 static const ds_arg_desc RED_ARGS[] = {{"x", DS_IN, DS_REAL, -1, 0}, {"out", DS_OUT, DS_REAL, -1, 0}, {0}};
 static const ds_arg_desc DOT_ARGS[] = {{"a", DS_IN, DS_REAL, -1, 0}, {"b", DS_IN, DS_REAL, -1, 0}, {"out", DS_OUT, DS_REAL, -1, 0}, {0}};
 
@@ -134,6 +205,8 @@ int ds_register_reduce(const ds_host_api *h, ds_registrar *r) {
       {"norm", RED_ARGS, 0, check_reduce, {norm_fwd}, {norm_adj}},
       {"dot", DOT_ARGS, 0, check_reduce, {dot_fwd}, {dot_adj}},
       {"sum_rows", RED_ARGS, 0, sum_rows_check, {sum_rows_fwd}, {sum_rows_adj}},
+      {"sum_dim", RED_ARGS, DIM_PARAMS, dim_check, {sum_dim_fwd}, {sum_dim_adj}},
+      {"mean_dim", RED_ARGS, DIM_PARAMS, dim_check, {mean_dim_fwd}, {mean_dim_adj}},
   };
   for (unsigned i = 0; i < sizeof ds / sizeof ds[0]; i++) {
     int rc = h->register_kernel(r, &ds[i]);

@@ -13,6 +13,7 @@
 static int effective_threads(ds_ctx *ctx) {
   if (!ctx) return 1;
   int t = ctx->threads;
+  if (t < 1) t = 1; /* never 0: a context always has at least one thread */
   if (ctx->threads_auto && t > 1) {
     int avail = ds_free_cpus();
     if (avail > 0 && avail < t) t = avail;
@@ -46,12 +47,17 @@ void ds_parallel_for(ds_ctx *ctx, int64_t n, int64_t grain, ds_range_fn fn, void
  * region would run on now. */
 int ds_host_threads(ds_ctx *ctx) { return effective_threads(ctx); }
 
-/* threads <= 0: auto, all the cores of this process's affinity mask, fewer
- * while other processes keep some of them busy. */
+/* threads == 0: auto, all the cores of this process's affinity mask, fewer
+ * while other processes keep some of them busy. A negative count, or more than
+ * DS_MAX_THREADS, is an error that leaves the context's threads unchanged. */
+enum { DS_MAX_THREADS = 1024 };
 int ds_set_threads(ds_ctx *ctx, int threads) {
-  int autom = threads <= 0;
+  if (threads < 0 || threads > DS_MAX_THREADS)
+    return ds_fail(ctx, DS_ERR_ARG, "set_threads: threads=%d is out of range (0 for all cores, or 1..%d)", threads,
+                   DS_MAX_THREADS);
+  int autom = threads == 0;
   if (autom) threads = omp_get_num_procs();
-  if (threads > 1024) return ds_fail(ctx, DS_ERR_ARG, "ds_set_threads: threads=%d is out of range", threads);
+  if (threads < 1) threads = 1;
   ctx->threads = threads;
   ctx->threads_auto = autom;
   return DS_OK;

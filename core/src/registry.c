@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <elf.h>
+#endif
 
 #ifndef DS_BUILD_PLUGIN_DIR
 #define DS_BUILD_PLUGIN_DIR ""
@@ -273,6 +276,7 @@ const char *ds_plugin_path(const ds_ctx *ctx) {
 }
 
 int ds_plugin_add_path(ds_ctx *ctx, const char *dir) {
+  if (!dir || !*dir) return ds_fail(ctx, DS_ERR_ARG, "plugin_add_path: the directory is %s", dir ? "empty" : "NULL");
   size_t old = ctx->search_path ? strlen(ctx->search_path) : 0;
   char *s = malloc(old + strlen(dir) + 2);
   if (!s) return ds_fail(ctx, DS_ERR_NOMEM, "plugin_add_path: out of memory");
@@ -309,6 +313,112 @@ static int find_plugin(ds_ctx *ctx, const char *name, char *out, size_t n) {
   return 0;
 }
 
+/* What can be checked before dlopen, which may crash (SIGBUS on a truncated
+ * mapping) or give a cryptic message: the path is a regular, non-empty file,
+ * an ELF shared object of this platform's class, byte order and machine, and
+ * every loadable segment lies inside the file. */
+#ifdef __linux__
+#if defined(__x86_64__)
+#define DS_EM EM_X86_64
+#elif defined(__aarch64__)
+#define DS_EM EM_AARCH64
+#elif defined(__i386__)
+#define DS_EM EM_386
+#elif defined(__arm__)
+#define DS_EM EM_ARM
+#elif defined(__powerpc64__)
+#define DS_EM EM_PPC64
+#elif defined(__riscv)
+#define DS_EM EM_RISCV
+#endif
+#if UINTPTR_MAX > 0xffffffffu
+typedef Elf64_Ehdr ds_ehdr;
+typedef Elf64_Phdr ds_phdr;
+#define DS_ELFCLASS ELFCLASS64
+#else
+typedef Elf32_Ehdr ds_ehdr;
+typedef Elf32_Phdr ds_phdr;
+#define DS_ELFCLASS ELFCLASS32
+#endif
+
+static const char *machine_name(int m) {
+  switch (m) {
+    case EM_X86_64: return "x86-64";
+    case EM_AARCH64: return "AArch64";
+    case EM_386: return "x86 (32-bit)";
+    case EM_ARM: return "ARM (32-bit)";
+    case EM_PPC64: return "PowerPC64";
+    case EM_RISCV: return "RISC-V";
+    default: return "another machine";
+  }
+}
+
+static int check_shared_object(ds_ctx *ctx, const char *label, const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': cannot open %s: no such file", label, path);
+  if (S_ISDIR(st.st_mode))
+    return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s is a directory, not a shared object", label, path);
+  if (!S_ISREG(st.st_mode))
+    return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s is not a regular file", label, path);
+  if (st.st_size == 0) return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s is empty, not a shared object", label, path);
+  FILE *f = fopen(path, "rb");
+  if (!f) return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': cannot open %s for reading", label, path);
+  unsigned char id[EI_NIDENT] = {0};
+  size_t got = fread(id, 1, sizeof id, f);
+  int rc = DS_OK;
+  if (got < SELFMAG || memcmp(id, ELFMAG, SELFMAG) != 0) {
+    rc = ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s is not an ELF shared object (no ELF header)", label, path);
+  } else if (got < EI_NIDENT || (size_t)st.st_size < sizeof(ds_ehdr)) {
+    rc = ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s is truncated (%lld bytes, shorter than an ELF header)", label,
+                 path, (long long)st.st_size);
+  } else if (id[EI_CLASS] != DS_ELFCLASS) {
+    rc = ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s is a %s ELF object, this process is %s", label, path,
+                 id[EI_CLASS] == ELFCLASS32 ? "32-bit" : id[EI_CLASS] == ELFCLASS64 ? "64-bit" : "bad-class",
+                 DS_ELFCLASS == ELFCLASS64 ? "64-bit" : "32-bit");
+  } else {
+    ds_ehdr eh;
+    rewind(f);
+    if (fread(&eh, 1, sizeof eh, f) != sizeof eh) {
+      rc = ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s is truncated (cannot read its ELF header)", label, path);
+    } else if ((id[EI_DATA] == ELFDATA2LSB) != (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)) {
+      rc = ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s has the other byte order than this machine", label, path);
+    } else if (eh.e_type != ET_DYN) {
+      rc = ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s is an ELF %s, not a shared object (build it with -shared)",
+                   label, path, eh.e_type == ET_EXEC ? "executable" : eh.e_type == ET_REL ? "object file" : "file");
+#ifdef DS_EM
+    } else if (eh.e_machine != DS_EM) {
+      rc = ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s is built for %s (ELF machine %d), this machine is %s", label,
+                   path, machine_name(eh.e_machine), (int)eh.e_machine, machine_name(DS_EM));
+#endif
+    } else if (eh.e_phentsize != sizeof(ds_phdr) || eh.e_phnum == 0 ||
+               (uint64_t)eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(ds_phdr) > (uint64_t)st.st_size) {
+      rc = ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s is truncated or corrupt (program headers past the end of "
+                   "its %lld bytes)", label, path, (long long)st.st_size);
+    } else if (fseek(f, (long)eh.e_phoff, SEEK_SET) == 0) {
+      for (int i = 0; i < eh.e_phnum && rc == DS_OK; i++) {
+        ds_phdr ph;
+        if (fread(&ph, 1, sizeof ph, f) != sizeof ph) {
+          rc = ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s is truncated (cannot read program header %d)", label, path,
+                       i);
+        } else if (ph.p_type == PT_LOAD && (uint64_t)ph.p_offset + (uint64_t)ph.p_filesz > (uint64_t)st.st_size) {
+          rc = ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s is truncated (%lld bytes; a loadable segment ends at %llu)",
+                       label, path, (long long)st.st_size, (unsigned long long)(ph.p_offset + ph.p_filesz));
+        }
+      }
+    }
+  }
+  fclose(f);
+  return rc;
+}
+#else
+static int check_shared_object(ds_ctx *ctx, const char *label, const char *path) {
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': %s is a directory, not a shared object", label, path);
+  return DS_OK;
+}
+#endif
+
 int ds_plugin_load(ds_ctx *ctx, const char *name_or_path) {
   if (!name_or_path || !*name_or_path) return ds_fail(ctx, DS_ERR_ARG, "plugin_load: empty plugin name");
   const char *slash = strchr(name_or_path, '/');
@@ -329,6 +439,8 @@ int ds_plugin_load(ds_ctx *ctx, const char *name_or_path) {
   }
   for (int p = 0; p < ctx->nplugins; p++)
     if (strcmp(ctx->plugins[p].path, path) == 0) return DS_OK;
+  int checked = check_shared_object(ctx, label, path);
+  if (checked != DS_OK) return checked;
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!h) return ds_fail(ctx, DS_ERR_PLUGIN, "plugin '%s': cannot open %s: %s", label, path, dlerror());
   int (*init)(const ds_host_api *, ds_registrar *) = NULL;

@@ -79,6 +79,7 @@ void ds_tape_free(ds_tape *t) {
 int ds_tape_begin(ds_tape *t) {
   if (t->ctx->active && t->ctx->active != t)
     return ds_fail(t->ctx, DS_ERR_STATE, "tape:record: another tape is already recording");
+  if (t->recording) return ds_fail(t->ctx, DS_ERR_STATE, "tape:record: this tape is already recording");
   ds_tape_clear(t);
   t->recording = 1;
   t->ctx->active = t;
@@ -236,6 +237,19 @@ int ds_tape_backward_continue(ds_tape *t, int64_t *segment_id) {
   return DS_OK;
 }
 
+/* Whether some record of this tape wrote `x` (as an output or a segment output). */
+static int produced(const ds_tape *t, const ds_tensor *x) {
+  for (int64_t r = t->nrecs - 1; r >= 0; r--) {
+    const record *rec = &t->recs[r];
+    for (int i = 0; i < rec->nargs; i++) {
+      if (t->tens[rec->arg_off + i] != x) continue;
+      int role = role_of(rec, i);
+      if (role == DS_OUT || role == DS_ACC) return 1;
+    }
+  }
+  return 0;
+}
+
 static int start(ds_tape *t) {
   if (t->recording) return ds_fail(t->ctx, DS_ERR_STATE, "tape:backward: the tape is still recording");
   t->cursor = t->nrecs - 1;
@@ -253,6 +267,10 @@ int ds_tape_backward(ds_tape *t, ds_tensor *loss, int64_t *segment_id) {
   if (!(loss->flags & DS_FLAG_REQUIRES_GRAD))
     return ds_fail(t->ctx, DS_ERR_ARG,
                    "tape:backward: the loss does not depend on any tensor that requires grad on this tape");
+  if (!produced(t, loss))
+    return ds_fail(t->ctx, DS_ERR_ARG,
+                   "tape:backward: the loss was not computed on this tape (record it with this tape's record, "
+                   "or call backward on the tape that recorded it)");
   drop_output_grads(t);
   ds_tensor *g = ds_tensor_ensure_grad(loss);
   if (!g) return ds_fail(t->ctx, DS_ERR_NOMEM, "tape:backward: out of memory");

@@ -140,8 +140,14 @@ int ds_tensor_copy(ds_tensor *dst, const ds_tensor *src) {
   return DS_OK;
 }
 
+/* A double an i32 element can hold: NaN, +-Inf and out-of-range values are
+ * refused (casting them is undefined behaviour, in practice -2147483648). */
+static int i32_ok(double v) { return v >= -2147483648.0 && v <= 2147483647.0; }
+
 int ds_tensor_fill(ds_tensor *t, double v) {
   int rc;
+  if (t->dtype == DS_I32 && !i32_ok(v))
+    return ds_fail(t->ctx, DS_ERR_ARG, "fill: value %g does not fit an i32 tensor", v);
   if (t->dtype == DS_I32) { /* converted only when asked: (int32_t)NaN is undefined */
     int32_t i32 = (int32_t)v;
     rc = ds_device_fill(t->ctx, t->device, t->ptr, &i32, 4, t->count);
@@ -190,7 +196,12 @@ int ds_tensor_reshape(ds_tensor *t, int ndim, const int64_t *shape) {
   if (ndim < 0 || ndim > DS_MAX_DIMS)
     return ds_fail(t->ctx, DS_ERR_ARG, "reshape: %d dims requested, at most %d", ndim, DS_MAX_DIMS);
   int64_t n = 1;
-  for (int d = 0; d < ndim; d++) n *= shape[d] < 0 ? -1 : shape[d];
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] < 0)
+      return ds_fail(t->ctx, DS_ERR_ARG, "reshape: dimension %d is %lld; sizes must be non-negative", d + 1,
+                     (long long)shape[d]);
+    n *= shape[d];
+  }
   if (n != t->count)
     return ds_fail(t->ctx, DS_ERR_ARG, "reshape: %lld elements cannot take a shape of %lld",
                    (long long)t->count, (long long)n);
@@ -223,6 +234,8 @@ int ds_tensor_set(ds_tensor *t, int64_t i, double v) {
     int32_t i;
     ds_real r;
   } e;
+  if (t->dtype == DS_I32 && !i32_ok(v))
+    return ds_fail(t->ctx, DS_ERR_ARG, "set: value %g at index %lld does not fit an i32 tensor", v, (long long)i);
   if (t->dtype == DS_I32)
     e.i = (int32_t)v;
   else
@@ -236,6 +249,11 @@ int ds_tensor_set(ds_tensor *t, int64_t i, double v) {
 int ds_tensor_from_doubles(ds_tensor *t, const double *src, int64_t n) {
   if (n != t->count)
     return ds_fail(t->ctx, DS_ERR_ARG, "from_doubles: %lld values for %lld elements", (long long)n, (long long)t->count);
+  if (t->dtype == DS_I32)
+    for (int64_t i = 0; i < n; i++)
+      if (!i32_ok(src[i]))
+        return ds_fail(t->ctx, DS_ERR_ARG, "from_doubles: element %lld is %g, which does not fit an i32 tensor",
+                       (long long)(i + 1), src[i]);
   void *host = ds_host_view(t, 0, "from_doubles");
   if (!host) return DS_ERR_NOMEM;
   if (t->dtype == DS_I32) {

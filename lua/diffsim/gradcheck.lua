@@ -10,8 +10,16 @@ local ffi = require("ffi")
 return function(ds)
   local C = ds.C
 
-  local function defaults(opts)
+  local GRADCHECK_OPTS = {"eps", "rtol", "atol", "max_elems"}
+  local function defaults(opts, fn)
+    ds.check_options(opts, GRADCHECK_OPTS, fn, 3)
     opts = opts or {}
+    for _, k in ipairs(GRADCHECK_OPTS) do
+      local v = opts[k]
+      if v ~= nil and (type(v) ~= "number" or not (v > 0) or v == math.huge) then
+        error(fn .. ": option '" .. k .. "' must be a positive number, got " .. tostring(v), 3)
+      end
+    end
     local f64 = ds.precision == "f64"
     return {
       eps = opts.eps or (f64 and 1e-6 or 1e-2),
@@ -41,7 +49,7 @@ return function(ds)
   end
 
   function ds.gradcheck(fn, inputs, opts)
-    local o = defaults(opts)
+    local o = defaults(opts, "ds.gradcheck")
     if type(fn) ~= "function" or type(inputs) ~= "table" then
       error("ds.gradcheck: expected (fn, {tensors...}, opts)", 2)
     end
@@ -125,6 +133,8 @@ return function(ds)
   end
 
   function ds.gradcheck_kernel(name, args, params, opts)
+    defaults(opts, "ds.gradcheck_kernel")
+    if type(args) ~= "table" then error("ds.gradcheck_kernel: args must be a table of tensors", 2) end
     local k = ds.kernel(name)
     local slot
     args, slot = flatten_args(k, args)

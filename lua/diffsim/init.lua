@@ -27,11 +27,31 @@ function ds.root()
   return src:match("^(.*)/lua/diffsim/init%.lua$") or "."
 end
 
+local INIT_OPTS = {precision = true, threads = true, anomaly = true}
+
+local function check_threads(threads, what)
+  if type(threads) ~= "number" or threads ~= math.floor(threads) or threads < 0 or threads > 1024 then
+    error("ds.init: " .. what .. " must be 0 (all cores) or an integer in 1..1024, got " .. tostring(threads), 3)
+  end
+end
+
+-- ds.init{precision = "f32" | "f64", threads = n, anomaly = bool}: every option
+-- is optional; an unknown one is an error.
 function ds.init(opts)
+  if opts ~= nil and type(opts) ~= "table" then error("ds.init: options must be a table, got " .. type(opts), 2) end
   opts = opts or {}
+  for k in pairs(opts) do
+    if not INIT_OPTS[k] then
+      error("ds.init: unknown option '" .. tostring(k) .. "' (known options: anomaly, precision, threads)", 2)
+    end
+  end
   local precision = opts.precision or os.getenv("DIFFSIM_PRECISION") or "f32"
   if precision ~= "f32" and precision ~= "f64" then
     error("ds.init: precision must be 'f32' or 'f64', got '" .. tostring(precision) .. "'", 2)
+  end
+  if opts.threads ~= nil then check_threads(opts.threads, "threads") end
+  if opts.anomaly ~= nil and type(opts.anomaly) ~= "boolean" then
+    error("ds.init: anomaly must be true or false, got " .. type(opts.anomaly), 2)
   end
   if initialised then
     if opts.precision and opts.precision ~= ds.precision then
@@ -42,9 +62,14 @@ function ds.init(opts)
     if opts.anomaly ~= nil then ds.set_anomaly(opts.anomaly) end
     return ds
   end
-  local threads = opts.threads or tonumber(os.getenv("DIFFSIM_THREADS") or "") or 0
-  if type(threads) ~= "number" or threads < 0 then
-    error("ds.init: threads must be a non-negative number", 2)
+  local threads = opts.threads
+  if threads == nil then
+    local env = os.getenv("DIFFSIM_THREADS")
+    threads = env and env ~= "" and tonumber(env) or 0
+    if env and env ~= "" and not tonumber(env) then
+      error("ds.init: DIFFSIM_THREADS='" .. env .. "' is not a number", 2)
+    end
+    check_threads(threads, "DIFFSIM_THREADS")
   end
   local real = precision == "f64" and "double" or "float"
   ffi.cdef((require("diffsim.cdef")(real)))

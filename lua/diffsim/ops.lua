@@ -19,7 +19,7 @@ return function(ds)
   function ds.kernel(name)
     local k = cache[name]
     if k then return k end
-    if type(name) ~= "string" then error("ds.kernel: name must be a string like 'plugin.op'", 2) end
+    if type(name) ~= "string" then error("ds.kernel: name must be a string like 'plugin.op', got " .. type(name), 2) end
     local p = C.ds_kernel_find(ctx, name)
     if p == nil then raise(2) end
     local nslots, nparams = C.ds_kernel_nargs(p), C.ds_kernel_nparams(p)
@@ -55,7 +55,7 @@ return function(ds)
           type(a)), level + 1)
       end
     end
-    if a.p == nil then error(string.format("%s: argument '%s' (#%d) was freed", k.name, k.slots[slot], i), level + 1) end
+    if rawget(a, "p") == nil then error(string.format("%s: argument '%s' (#%d) was freed", k.name, k.slots[slot], i), level + 1) end
     if i > 64 then error(string.format("%s: more than 64 tensor arguments", k.name), level + 1) end
     argbuf[i - 1] = a.p
     return a
@@ -165,7 +165,18 @@ return function(ds)
 
   local function release_keep(n) for i = 1, n do keep[i] = nil end end
 
+  -- A launch made by a ds.* function on behalf of its caller: errors point at
+  -- the line that called the ds.* function.
+  local function klaunch(k, args, params)
+    local n = fill_args(k, args, 4)
+    local np = fill_params(k, params, 4)
+    local rc = C.ds_launch(ctx, k.ptr, argbuf, n, parbuf, np)
+    release_keep(n)
+    if rc ~= 0 then raise(3) end
+  end
+
   function Kernel:launch(args, params)
+    if getmetatable(self) ~= Kernel then error("kernel:launch: call it as k:launch(...) on a handle from ds.kernel", 2) end
     local n = fill_args(self, args, 3)
     local np = fill_params(self, params, 3)
     local rc = C.ds_launch(ctx, self.ptr, argbuf, n, parbuf, np)
@@ -175,10 +186,11 @@ return function(ds)
   -- The flat argument list the kernel sees (lists expanded in slot order), for
   -- tools such as the gradient checker; the C side validates the layout.
   function Kernel:launch_flat(flat, params)
+    if getmetatable(self) ~= Kernel then error("kernel:launch_flat: call it as k:launch_flat(...) on a handle from ds.kernel", 2) end
     local n = #flat
     if n > 64 then error(self.name .. ": more than 64 tensor arguments", 2) end
     for i = 1, n do
-      if getmetatable(flat[i]) ~= tensor_mt or flat[i].p == nil then
+      if getmetatable(flat[i]) ~= tensor_mt or rawget(flat[i], "p") == nil then
         error(string.format("%s: flat argument #%d is not a live tensor", self.name, i), 2)
       end
       argbuf[i - 1] = flat[i].p
@@ -188,6 +200,7 @@ return function(ds)
   end
   -- Runs the adjoint alone (no tape): used by kernel gradient checks.
   function Kernel:launch_adjoint(args, params)
+    if getmetatable(self) ~= Kernel then error("kernel:launch_adjoint: call it as k:launch_adjoint(...) on a handle from ds.kernel", 2) end
     local n = fill_args(self, args, 3)
     local np = fill_params(self, params, 3)
     local rc = C.ds_launch_adjoint(ctx, self.ptr, argbuf, n, parbuf, np)
@@ -213,26 +226,45 @@ return function(ds)
 
   -- Plugins: the C side by name on the search path, then its Lua front end.
   local fronts = {}
-  function ds.load_plugin(name)
-    if type(name) ~= "string" then error("ds.plugin: name must be a string", 2) end
-    if C.ds_plugin_load(ctx, name) ~= 0 then raise(2) end
+  local function load_plugin(name, fn, level)
+    if type(name) ~= "string" or name == "" then
+      error(fn .. ": name must be a plugin name or a path to a shared object, got " ..
+        (name == "" and "an empty string" or type(name)), level + 1)
+    end
+    if name:find("\0", 1, true) then error(fn .. ": name contains a NUL byte", level + 1) end
+    if C.ds_plugin_load(ctx, name) ~= 0 then error(fn .. ": " .. ffi.string(C.ds_last_error(ctx)), level + 1) end
   end
+  function ds.load_plugin(name) load_plugin(name, "ds.load_plugin", 2) end
+  -- ds.plugin(name): loads the plugin's kernels and returns its Lua front end
+  -- (the module plugins/<name>/<name>.lua). A plugin without a front end is
+  -- legitimate: its kernels are there through ds.kernel, and ds.plugin returns
+  -- an empty table. A front end that exists but fails to load is an error.
   function ds.plugin(name)
-    if fronts[name] then return fronts[name] end
-    ds.load_plugin(name)
+    local f = fronts[name]
+    if f then return f end
+    load_plugin(name, "ds.plugin", 2)
     if name:find("/") then return true end
     local ok, front = pcall(require, name)
     if not ok then
       if tostring(front):find("module '" .. name .. "' not found", 1, true) then
         front = {} -- a plugin may have no Lua front end; its kernels are still there
       else
-        error(front, 2)
+        error("ds.plugin: the Lua front end of plugin '" .. name .. "' failed to load: " .. tostring(front), 2)
       end
     end
     fronts[name] = front
     return front
   end
-  function ds.add_plugin_path(dir) ds.check(C.ds_plugin_add_path(ctx, dir), 2) end
+  function ds.add_plugin_path(dir)
+    if type(dir) ~= "string" or dir == "" then
+      error("ds.add_plugin_path: dir must be a directory path (a non-empty string), got " ..
+        (dir == "" and "an empty string" or type(dir)), 2)
+    end
+    if dir:find("\0", 1, true) or dir:find(":", 1, true) then
+      error("ds.add_plugin_path: dir must not contain ':' or NUL bytes (add one directory per call)", 2)
+    end
+    ds.check(C.ds_plugin_add_path(ctx, dir), 2)
+  end
 
   -- Monotonic wall-clock seconds, for benchmarks (kernels run on several threads,
   -- so os.clock's CPU time would overcount).
@@ -259,9 +291,22 @@ return function(ds)
     end
   end
 
-  function ds.set_threads(n) ds.check(C.ds_set_threads(ctx, n), 2) end
+  -- threads: 0 for all cores (auto), or a count in 1..1024.
+  local function check_threads(n, fn, level)
+    if type(n) ~= "number" or n ~= math.floor(n) or n < 0 or n > 1024 then
+      error(fn .. ": threads must be 0 (all cores) or an integer in 1..1024, got " .. tostring(n), level + 1)
+    end
+  end
+  ds.check_threads = check_threads
+  function ds.set_threads(n)
+    check_threads(n, "ds.set_threads", 2)
+    ds.check(C.ds_set_threads(ctx, n), 2)
+  end
   function ds.threads() return C.ds_threads(ctx) end
-  function ds.set_anomaly(on) C.ds_set_anomaly(ctx, on and 1 or 0) end
+  function ds.set_anomaly(on)
+    if on ~= nil and type(on) ~= "boolean" then error("ds.set_anomaly: expected true or false, got " .. type(on), 2) end
+    C.ds_set_anomaly(ctx, on and 1 or 0)
+  end
   local mem = ffi.new("int64_t[3]")
   function ds.memory()
     ds.release_unreachable()
@@ -288,15 +333,15 @@ return function(ds)
   end
   local function unary(name)
     local k = K[name]
+    local fname = "ds." .. name
     return function(x, ...)
-      if not is_tensor(x) then error("ds." .. name .. ": argument must be a tensor", 2) end
-      V(x)
+      V(x, fname)
       local out = empty_like(x)
       local np = select("#", ...)
-      if np ~= k.nparams then k:launch({x, out}, {...}) return out end
+      if np ~= k.nparams then klaunch(k, {x, out}, {...}) return out end
       for i = 1, np do
         local v = select(i, ...)
-        if type(v) ~= "number" then k:launch({x, out}, {...}) return out end
+        if type(v) ~= "number" then klaunch(k, {x, out}, {...}) return out end
         parbuf[i - 1] = v
       end
       launch2(k, x, out, np, 2)
@@ -309,8 +354,9 @@ return function(ds)
   local affine_k, rdiv_k = K.affine, K.rdiv
   function ds.affine(x, a, b)
     if not is_tensor(x) or type(a) ~= "number" or type(b) ~= "number" then
+      V(x, "ds.affine")
       local out = empty_like(x)
-      affine_k:launch({x, out}, {a, b})
+      klaunch(affine_k, {x, out}, {a, b})
       return out
     end
     local out = empty_like(V(x) and x)
@@ -318,69 +364,109 @@ return function(ds)
     launch2(affine_k, x, out, 2, 2)
     return out
   end
-  function ds.clamp(x, lo, hi) local out = empty_like(x); K.clamp:launch({x, out}, {lo, hi}); return out end
+  function ds.clamp(x, lo, hi)
+    V(x, "ds.clamp")
+    local out = empty_like(x)
+    klaunch(K.clamp, {x, out}, {lo, hi})
+    return out
+  end
   ds.clone = ds.copy
-  function ds.neg(x) return ds.affine(x, -1, 0) end
-  function ds.scale(x, a) return ds.affine(x, a, 0) end
+  function ds.neg(x) V(x, "ds.neg") return ds.affine(x, -1, 0) end
+  function ds.scale(x, a) V(x, "ds.scale") return ds.affine(x, a, 0) end
 
   local function bigger(a, b) return (V(b).count > V(a).count) and b or a end
   local function binary(name)
     local k = K[name]
+    local fname = "ds." .. name
     return function(a, b)
-      local pa, pb = V(a), V(b)
+      local pa, pb = V(a, fname), V(b, fname)
       local out = empty_like(pb.count > pa.count and b or a)
       argbuf[0], argbuf[1], argbuf[2] = pa, pb, out.p
-      if C.ds_launch(ctx, k.ptr, argbuf, 3, parbuf, 0) ~= 0 then raise(3) end
+      if C.ds_launch(ctx, k.ptr, argbuf, 3, parbuf, 0) ~= 0 then raise(2) end
       return out
     end
   end
   local add_t, sub_t, mul_t, div_t = binary("add"), binary("sub"), binary("mul"), binary("div")
 
-  local function arith(tt, tn, nt)
+  local function arith(tt, tn, nt, fname)
     return function(a, b)
       local ta, tb = is_tensor(a), is_tensor(b)
       if ta and tb then return tt(a, b) end
-      if ta and type(b) == "number" then return tn(a, b) end
-      if tb and type(a) == "number" then return nt(a, b) end
+      if ta and type(b) == "number" then V(a, fname) return tn(a, b) end
+      if tb and type(a) == "number" then V(b, fname) return nt(a, b) end
       error("tensor arithmetic: operands must be tensors or numbers, got " .. type(a) .. " and " .. type(b), 2)
     end
   end
-  ds.add = arith(add_t, function(a, b) return ds.affine(a, 1, b) end, function(a, b) return ds.affine(b, 1, a) end)
-  ds.sub = arith(sub_t, function(a, b) return ds.affine(a, 1, -b) end, function(a, b) return ds.affine(b, -1, a) end)
-  ds.mul = arith(mul_t, function(a, b) return ds.affine(a, b, 0) end, function(a, b) return ds.affine(b, a, 0) end)
+  ds.add = arith(add_t, function(a, b) return ds.affine(a, 1, b) end, function(a, b) return ds.affine(b, 1, a) end, "ds.add")
+  ds.sub = arith(sub_t, function(a, b) return ds.affine(a, 1, -b) end, function(a, b) return ds.affine(b, -1, a) end, "ds.sub")
+  ds.mul = arith(mul_t, function(a, b) return ds.affine(a, b, 0) end, function(a, b) return ds.affine(b, a, 0) end, "ds.mul")
   ds.div = arith(div_t, function(a, b) return ds.affine(a, 1 / b, 0) end,
-    function(a, b) local out = empty_like(b); rdiv_k:launch({b, out}, {a}); return out end)
+    function(a, b) local out = empty_like(b); klaunch(rdiv_k, {b, out}, {a}); return out end, "ds.div")
 
   local scalar = {}
   -- Outputs live on their first input's device.
   local on = {}
   local function where(x)
-    local d = ds.is_tensor(x) and x.p ~= nil and x.p.device or 0
+    local p = ds.is_tensor(x) and rawget(x, "p")
+    local d = p and p.device or 0
     if d == 0 then return nil end
     local o = on[d]
     if not o then o = {device = ffi.string(C.ds_device_name(d))}; on[d] = o end
     return o
   end
-  local function reduce(name)
+  -- ds.sum(x) / ds.mean(x): over every element, a one-element tensor.
+  -- ds.sum(x, dim) / ds.mean(x, dim): over axis dim (1-based, or negative
+  -- from the end), the result has x's shape without that axis.
+  local function reduce_dim(name, x, dim, fname)
+    local p = V(x, fname)
+    local nd = p.ndim
+    if type(dim) ~= "number" or dim ~= math.floor(dim) or dim == 0 or dim > nd or dim < -nd then
+      error(string.format("%s: dim must be an integer in 1..%d (or -%d..-1) for a tensor of %d dims, got %s", fname,
+        nd, nd, nd, tostring(dim)), 3)
+    end
+    if dim < 0 then dim = nd + 1 + dim end
+    local s = {}
+    for i = 0, nd - 1 do if i ~= dim - 1 then s[#s + 1] = tonumber(p.dims[i]) end end
+    local out = empty(s, where(x))
+    klaunch(K[name .. "_dim"], {x, out}, {dim - 1})
+    return out
+  end
+  local function reduce(name, with_dim)
     local k = K[name]
-    return function(x)
+    local fname = "ds." .. name
+    return function(x, dim, ...)
+      if dim ~= nil or select("#", ...) > 0 then
+        if not with_dim or select("#", ...) > 0 then
+          error(string.format("%s: expected (x%s), got %d arguments", fname, with_dim and " [, dim]" or "",
+            2 + select("#", ...)), 2)
+        end
+        local out = reduce_dim(name, x, dim, fname)
+        return out
+      end
       local out = empty(scalar, where(x))
-      k:launch({x, out})
+      klaunch(k, {x, out})
       return out
     end
   end
-  ds.sum, ds.mean, ds.norm = reduce("sum"), reduce("mean"), reduce("norm")
-  function ds.dot(a, b) local out = empty(scalar, where(a)); K.dot:launch({a, b, out}); return out end
+  ds.sum, ds.mean, ds.norm = reduce("sum", true), reduce("mean", true), reduce("norm", false)
+  function ds.dot(a, b)
+    V(a, "ds.dot"); V(b, "ds.dot")
+    local out = empty(scalar, where(a))
+    klaunch(K.dot, {a, b, out})
+    return out
+  end
   function ds.sum_rows(x)
+    V(x, "ds.sum_rows")
     local s = x:shape()
     table.remove(s, 1)
     local out = empty(s, where(x))
-    K.sum_rows:launch({x, out})
+    klaunch(K.sum_rows, {x, out})
     return out
   end
 
   -- matmul(a, b [, transpose_a, transpose_b]); 1-D operands act as a row / column.
   function ds.matmul(a, b, ta, tb)
+    V(a, "ds.matmul"); V(b, "ds.matmul")
     local a2, b2 = a, b
     local vec_a, vec_b = V(a).ndim == 1, V(b).ndim == 1
     if vec_a then a2 = ds.reshape(a, {1, a:numel()}) end
@@ -389,26 +475,36 @@ return function(ds)
     local m = ta and V(a2).dims[1] or V(a2).dims[0]
     local n = tb and V(b2).dims[0] or V(b2).dims[1]
     local out = empty({tonumber(m), tonumber(n)}, where(a))
-    K.matmul:launch({a2, b2, out}, {ta and 1 or 0, tb and 1 or 0})
+    klaunch(K.matmul, {a2, b2, out}, {ta and 1 or 0, tb and 1 or 0})
     if vec_a and vec_b then return ds.reshape(out, {}) end
     if vec_a or vec_b then return ds.reshape(out, {out:numel()}) end
     return out
   end
 
   function ds.add_row(x, bias)
+    V(x, "ds.add_row")
     local out = empty_like(x)
-    K.add_row:launch({x, bias, out})
+    klaunch(K.add_row, {x, bias, out})
     return out
   end
 
   -- A differentiable reshape: a copy with another shape.
+  local reshape_buf = ffi.new("int64_t[4]")
   function ds.reshape(x, shape)
+    local p = V(x, "ds.reshape")
+    local nd = ds.fill_shape(shape, "ds.reshape", 3)
+    local n = 1
+    for i = 1, nd do n = n * shape[i] end
+    if n ~= tonumber(p.count) then
+      local s = {}
+      for i = 0, p.ndim - 1 do s[#s + 1] = tonumber(p.dims[i]) end
+      error(string.format("ds.reshape: a tensor of shape {%s} (%d elements) cannot take the shape {%s} (%d elements)",
+        table.concat(s, ","), tonumber(p.count), table.concat(shape, ","), n), 2)
+    end
     local out = empty_like(x)
-    K.copy:launch({x, out})
-    local nd = #shape
-    local buf = ffi.new("int64_t[4]")
-    for i = 1, nd do buf[i - 1] = shape[i] end
-    if C.ds_tensor_reshape(out.p, nd, buf) ~= 0 then raise(2) end
+    klaunch(K.copy, {x, out})
+    for i = 1, nd do reshape_buf[i - 1] = shape[i] end
+    if C.ds_tensor_reshape(out.p, nd, reshape_buf) ~= 0 then raise(2) end
     return out
   end
 
@@ -418,25 +514,39 @@ return function(ds)
     return s
   end
   function ds.gather(src, idx)
+    V(src, "ds.gather"); V(idx, "ds.gather")
+    if V(src).ndim < 1 then error("ds.gather: argument 'src' must have rows (at least 1 dim)", 2) end
     local out = empty(rows_shape(src, idx:numel()), where(src))
-    K.gather:launch({src, idx, out})
+    klaunch(K.gather, {src, idx, out})
     return out
   end
   function ds.scatter_add(src, idx, nrows, into)
+    V(src, "ds.scatter_add"); V(idx, "ds.scatter_add")
+    if V(src).ndim < 1 then error("ds.scatter_add: argument 'src' must have rows (at least 1 dim)", 2) end
+    if into == nil and (type(nrows) ~= "number" or nrows < 0 or nrows ~= math.floor(nrows)) then
+      error("ds.scatter_add: nrows must be a non-negative integer, got " .. tostring(nrows), 2)
+    end
     local out = into or ds.zeros(rows_shape(src, nrows), where(src))
-    K.scatter_add:launch({src, idx, out})
+    klaunch(K.scatter_add, {src, idx, out})
     return out
   end
   -- element i (1-based, flat) of x as a one-element tensor
   function ds.pick(x, i)
+    V(x, "ds.pick")
+    if type(i) ~= "number" then error("ds.pick: index must be a number, got " .. type(i), 2) end
     local out = empty(scalar, where(x))
-    K.pick:launch({x, out}, {i - 1})
+    klaunch(K.pick, {x, out}, {i - 1})
     return out
   end
   -- rows [start, start + count) of x, 1-based start like Lua
   function ds.slice_rows(x, start, count)
+    V(x, "ds.slice_rows")
+    if V(x).ndim < 1 then error("ds.slice_rows: argument 'x' must have rows (at least 1 dim)", 2) end
+    if type(start) ~= "number" or type(count) ~= "number" or count < 0 or count ~= math.floor(count) then
+      error("ds.slice_rows: expected (x, start, count) with integer start and count >= 0", 2)
+    end
     local out = empty(rows_shape(x, count), where(x))
-    K.slice_rows:launch({x, out}, {start - 1})
+    klaunch(K.slice_rows, {x, out}, {start - 1})
     return out
   end
   function ds.concat(list)
@@ -449,7 +559,7 @@ return function(ds)
     local out = ds.zeros(rows_shape(list[1], rows), where(list[1]))
     local at = 0
     for i = 1, #list do
-      K.place_rows:launch({list[i], out}, {at})
+      klaunch(K.place_rows, {list[i], out}, {at})
       at = at + tonumber(V(list[i]).dims[0])
     end
     return out

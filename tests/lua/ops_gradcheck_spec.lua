@@ -32,6 +32,8 @@ local cases = {
   norm = function() return {rnd({7}, 4), ds.empty{}} end,
   dot = function() return {rnd({7}, 4), rnd({7}, 5), ds.empty{}} end,
   sum_rows = function() return {rnd({4, 3}, 4), ds.empty{3}} end,
+  sum_dim = function() return {rnd({3, 4, 2}, 4), ds.empty{3, 2}}, {1} end,
+  mean_dim = function() return {rnd({3, 4, 2}, 4), ds.empty{4, 2}}, {0} end,
   matmul = function() return {rnd({3, 4}, 6), rnd({4, 2}, 7), ds.empty{3, 2}}, {0, 0} end,
   add_row = function() return {rnd({3, 4}, 6), rnd({4}, 7), ds.empty{3, 4}} end,
   gather = function() return {rnd({4, 2}, 8), idx{3, 0, 3, 1, 2}, ds.empty{5, 2}} end,
@@ -61,6 +63,8 @@ local variants = {
   {"mul", function() return {rnd({}, 1), rnd({5}, 2), ds.empty{5}} end},
   {"div", function() return {rnd({5}, 1), pos({}, 2), ds.empty{5}} end},
   {"sub", function() return {rnd({}, 1), rnd({5}, 2), ds.empty{5}} end},
+  {"sum_dim", function() return {rnd({3, 4, 2}, 4), ds.empty{3, 4}}, {2} end},
+  {"mean_dim", function() return {rnd({3, 4}, 4), ds.empty{3}}, {1} end},
 }
 
 describe("core kernel adjoints (float64 central differences)", function()

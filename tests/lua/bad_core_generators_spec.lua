@@ -1,0 +1,43 @@
+-- Random numbers: an explicit seed repeats; without one, draws come from a
+-- generator that advances, restarted by ds.manual_seed (docs/lua-api.md, "Seeding").
+local ds = require("diffsim")
+ds.init{precision = "f64", threads = 2}
+
+local function fails_with(text, fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert.is_false(ok, "expected an error with " .. text)
+  assert.is_truthy(tostring(err):find(text, 1, true), "expected '" .. text .. "' in: " .. tostring(err))
+end
+
+describe("seeding", function()
+  it("unseeded draws differ from call to call", function()
+    assert.are_not.same(ds.randn{4}:totable(), ds.randn{4}:totable())
+    assert.are_not.same(ds.rand{4}:totable(), ds.rand{4}:totable())
+    assert.are_not.same(ds.randn({4}, {std = 2}):totable(), ds.randn({4}, {std = 2}):totable())
+  end)
+  it("an explicit seed gives the same numbers every time, whatever the generator did", function()
+    local a = ds.randn({5}, 42):totable()
+    local _ = ds.randn{10}
+    assert.same(a, ds.randn({5}, 42):totable())
+    assert.same(ds.rand({3}, 7, -1, 1):totable(), ds.rand({3}, {seed = 7, lo = -1, hi = 1}):totable())
+  end)
+  it("ds.manual_seed restarts the generator", function()
+    ds.manual_seed(123)
+    local a, b = ds.randn{3}:totable(), ds.rand{3}:totable()
+    ds.manual_seed(123)
+    assert.same(a, ds.randn{3}:totable())
+    assert.same(b, ds.rand{3}:totable())
+    ds.manual_seed(124)
+    assert.are_not.same(a, ds.randn{3}:totable())
+  end)
+  it("bad seeds and parameters are errors", function()
+    fails_with("ds.randn: seed must be a non-negative integer, got -1", ds.randn, {2}, -1)
+    fails_with("ds.randn: seed must be a non-negative integer, got 1.5", ds.randn, {2}, 1.5)
+    fails_with("ds.rand: seed must be a non-negative integer, got x", ds.rand, {2}, "x")
+    fails_with("ds.manual_seed: seed must be a non-negative integer, got nil", ds.manual_seed)
+    fails_with("ds.randn: std must be a number, got x", ds.randn, {2}, 1, "x")
+    fails_with("ds.rand: lo must be a number, got nan", ds.rand, {2}, 1, 0 / 0, 1)
+    fails_with("ds.randn: unknown option 'sed'", ds.randn, {2}, {sed = 1})
+    fails_with("ds.rand: unknown option 'low'", ds.rand, {2}, {low = 1})
+  end)
+end)
