@@ -12,7 +12,7 @@ return function(ds)
 
   local GRADCHECK_OPTS = {"eps", "rtol", "atol", "max_elems"}
   local function defaults(opts, fn)
-    ds.check_options(opts, GRADCHECK_OPTS, fn, 3)
+    ds.check_options(fn, opts, GRADCHECK_OPTS)
     opts = opts or {}
     for _, k in ipairs(GRADCHECK_OPTS) do
       local v = opts[k]

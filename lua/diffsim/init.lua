@@ -27,7 +27,6 @@ function ds.root()
   return src:match("^(.*)/lua/diffsim/init%.lua$") or "."
 end
 
-local INIT_OPTS = {precision = true, threads = true, anomaly = true}
 
 local function check_threads(threads, what)
   if type(threads) ~= "number" or threads ~= math.floor(threads) or threads < 0 or threads > 1024 then
@@ -38,13 +37,7 @@ end
 -- ds.init{precision = "f32" | "f64", threads = n, anomaly = bool}: every option
 -- is optional; an unknown one is an error.
 function ds.init(opts)
-  if opts ~= nil and type(opts) ~= "table" then error("ds.init: options must be a table, got " .. type(opts), 2) end
-  opts = opts or {}
-  for k in pairs(opts) do
-    if not INIT_OPTS[k] then
-      error("ds.init: unknown option '" .. tostring(k) .. "' (known options: anomaly, precision, threads)", 2)
-    end
-  end
+  opts = require("diffsim.options").check("ds.init", opts, {"anomaly", "precision", "threads"})
   local precision = opts.precision or os.getenv("DIFFSIM_PRECISION") or "f32"
   if precision ~= "f32" and precision ~= "f64" then
     error("ds.init: precision must be 'f32' or 'f64', got '" .. tostring(precision) .. "'", 2)

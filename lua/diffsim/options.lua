@@ -155,9 +155,7 @@ function M.func(fn, name, v, optional)
 end
 
 function M.install(ds)
-  if rawget(ds, "check_options") then return M end
   M.is_tensor = ds.is_tensor
-  ds.check_options = M.check
   ds.options = M
   return M
 end

@@ -216,7 +216,7 @@ return function(ds)
   local BACKWARD_OPTS = {"retain"}
   function Tape:backward(loss, opts)
     local ptr = T(self, "tape:backward")
-    ds.check_options(opts, BACKWARD_OPTS, "tape:backward", 2)
+    ds.check_options("tape:backward", opts, BACKWARD_OPTS)
     if opts and opts.retain ~= nil and type(opts.retain) ~= "boolean" then
       error("tape:backward: option 'retain' must be true or false, got " .. type(opts.retain), 2)
     end

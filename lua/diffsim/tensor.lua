@@ -139,24 +139,12 @@ return function(ds)
   -- Every key of an options table must be a known option: a misspelt one is
   -- an error naming the function and the option, never silently ignored.
   -- known: a list of option names.
-  local function check_options(opts, known, fn, level)
-    if opts == nil then return end
-    if type(opts) ~= "table" then
-      error(fn .. ": options must be a table, got " .. type(opts), (level or 2) + 1)
-    end
-    for k in pairs(opts) do
-      local found = false
-      for i = 1, #known do if known[i] == k then found = true break end end
-      if not found then
-        local names = {}
-        for i = 1, #known do names[i] = known[i] end
-        table.sort(names)
-        error(string.format("%s: unknown option '%s' (known options: %s)", fn, tostring(k),
-          #names > 0 and table.concat(names, ", ") or "none"), (level or 2) + 1)
-      end
-    end
+  -- Unknown option names are errors everywhere: one rule, ds.check_options(fn, opts, allowed).
+  local options = require("diffsim.options")
+  local function check_options(opts, known, fn)
+    options.check(fn, opts, known)
   end
-  ds.check_options = check_options
+  ds.check_options = options.check
 
   -- "real" and the context's own precision name are the real dtype; the other
   -- precision is an error: ds.init chooses the precision, once.

@@ -27,7 +27,7 @@ return function(ds)
   -- A series as a plain list of numbers.
   local function as_list(s, name)
     if ds.is_tensor(s) then
-      if s.p == nil then raise(who .. ": " .. name .. " has been freed") end
+      if rawget(s, "p") == nil then raise(who .. ": " .. name .. " has been freed") end
       if #s:shape() ~= 1 then raise(who .. ": " .. name .. " must be a 1-D tensor, got {" ..
         table.concat(s:shape(), ", ") .. "}") end
       return s:tolist()
