@@ -63,8 +63,12 @@ typedef struct ds_krylov_info {
   double residual;     /* final |b - A x|_2 / |b|_2 (0 when b = 0) */
 } ds_krylov_info;
 
-/* Preconditioned conjugate gradients: A symmetric positive definite.
- * x (n reals) receives the solution. opts and info may be NULL. */
+/* Preconditioned conjugate gradients: A symmetric positive definite (or
+ * semi-definite with b in its range). x (n reals) receives the solution; opts
+ * and info may be NULL. Stops at |r| <= max(tol |b|, atol); |r|^2 <= 1e-30 |b|^2
+ * is round-off and counts as converged. Fixed blocks of opts->block elements,
+ * eight double partial sums per block, block sums added in block order: the
+ * same bits for any thread count (docs/solvers.md). */
 int ds_cg(ds_ctx *ctx, const ds_linop *A, const ds_real *b, ds_real *x, const ds_krylov_opts *opts,
           ds_krylov_info *info);
 /* Bytes of opts->work that ds_cg needs for n unknowns with these options

@@ -186,7 +186,11 @@ static void cg_phase(ds_ctx *ctx, cg_state *S, int phase, int64_t nblocks, int64
     for (int k = 0; k < 3; k++) out[k] += S->part[3 * b + k];
 }
 
-static int64_t cg_block_size(const ds_krylov_opts *o) { return o && o->block > 0 ? o->block : CG_BLOCK; }
+/* A block past n is one block of n: the same sums, and no overflow in the block count. */
+static int64_t cg_block_size(const ds_krylov_opts *o, int64_t n) {
+  int64_t block = o && o->block > 0 ? o->block : CG_BLOCK;
+  return block > n && n > 0 ? n : block;
+}
 
 /* The workspace: r, z, d, q, the inverse diagonal (n reals each), then the
  * partial sums; every piece starts on a 64-byte boundary. */
@@ -194,7 +198,7 @@ static int64_t round64(int64_t bytes) { return (bytes + 63) & ~(int64_t)63; }
 
 int64_t ds_cg_work_bytes(int64_t n, const ds_krylov_opts *o) {
   if (n < 0) return -1;
-  int64_t block = cg_block_size(o), nblocks = (n + block - 1) / block;
+  int64_t block = cg_block_size(o, n), nblocks = (n + block - 1) / block;
   return 5 * round64(n * (int64_t)sizeof(ds_real)) + round64(3 * nblocks * (int64_t)sizeof(double));
 }
 
@@ -203,7 +207,7 @@ int ds_cg(ds_ctx *ctx, const ds_linop *A, const ds_real *b, ds_real *x, const ds
   kry K;
   int rc = setup(ctx, "ds_cg", A, b, x, o, &K);
   if (rc) return rc;
-  const int64_t n = A->n, block = cg_block_size(o), nblocks = (n + block - 1) / block;
+  const int64_t n = A->n, block = cg_block_size(o, n), nblocks = (n + block - 1) / block;
   /* a task of at least CG_TASK elements: less work than that costs more to hand to a thread */
   const int64_t grain = block >= CG_TASK ? 1 : CG_TASK / block;
   if (o && o->work && ((uintptr_t)o->work & 63))
