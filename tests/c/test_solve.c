@@ -308,7 +308,13 @@ static void test_cg_options(ds_ctx *ctx) {
   o.label = "toy.project";
   CHECK(ds_cg(ctx, &op, b, y, &o, &i4) == DS_ERR_ARG);
   CHECK_CONTAINS(ds_last_error(ctx), "ds_cg in toy.project: opts.work is not 64-byte aligned");
-  o.work = NULL, o.label = NULL;
+  o.work = NULL;
+  ds_real keep = b[1];
+  b[1] = (ds_real)NAN;
+  CHECK(ds_cg(ctx, &op, b, y, &o, &i4) == DS_ERR_ARG);
+  CHECK_CONTAINS(ds_last_error(ctx), "ds_cg in toy.project: b[1] is NaN");
+  b[1] = keep;
+  o.label = NULL;
   /* the absolute floor: a tolerance below round-off still stops at |r| <= atol */
   o.tol = 1e-30;
   o.atol = 1e-3 * bn;

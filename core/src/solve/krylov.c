@@ -31,13 +31,18 @@ static void apply(const kry *K, const ds_real *x, ds_real *y) {
 static int setup(ds_ctx *ctx, const char *fn, const ds_linop *A, const ds_real *b, ds_real *x,
                  const ds_krylov_opts *o, kry *K) {
   if (!ctx) return DS_ERR_ARG;
-  if (!A || !A->apply) return ds_fail(ctx, DS_ERR_ARG, "%s: operator 'A' is NULL or has no apply", fn);
-  if (A->n < 0) return ds_fail(ctx, DS_ERR_ARG, "%s: operator size n = %lld is negative", fn, (long long)A->n);
-  if (A->n > 0 && (!b || !x)) return ds_fail(ctx, DS_ERR_ARG, "%s: %s is NULL", fn, b ? "x" : "b");
+  /* "ds_cg in smoke.project_cg forward": the caller's label tells the user which solve */
+  const char *in = o && o->label ? " in " : "", *label = o && o->label ? o->label : "";
+  if (!A || !A->apply) return ds_fail(ctx, DS_ERR_ARG, "%s%s%s: operator 'A' is NULL or has no apply", fn, in, label);
+  if (A->n < 0)
+    return ds_fail(ctx, DS_ERR_ARG, "%s%s%s: operator size n = %lld is negative", fn, in, label, (long long)A->n);
+  if (A->n > 0 && (!b || !x)) return ds_fail(ctx, DS_ERR_ARG, "%s%s%s: %s is NULL", fn, in, label, b ? "x" : "b");
   int bad = ds_sv_first_nonfinite(b, A->n);
-  if (bad) return ds_fail(ctx, DS_ERR_ARG, "%s: b[%d] is %s", fn, bad - 1, isnan(b[bad - 1]) ? "NaN" : "infinite");
+  if (bad)
+    return ds_fail(ctx, DS_ERR_ARG, "%s%s%s: b[%d] is %s", fn, in, label, bad - 1,
+                   isnan(b[bad - 1]) ? "NaN" : "infinite");
   if (o && o->x0 && (bad = ds_sv_first_nonfinite(o->x0, A->n)))
-    return ds_fail(ctx, DS_ERR_ARG, "%s: x0[%d] is not finite", fn, bad - 1);
+    return ds_fail(ctx, DS_ERR_ARG, "%s%s%s: x0[%d] is not finite", fn, in, label, bad - 1);
   K->ctx = ctx, K->A = A, K->fn = fn;
   K->transpose = o ? o->transpose != 0 : 0;
   K->label = o && o->label ? o->label : NULL;
