@@ -6,6 +6,7 @@
 #include <diffsim/solve.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 
@@ -251,6 +252,89 @@ static void test_determinism(ds_ctx *ctx) {
   CHECK(i1.iters == i4.iters && memcmp(x1, x4, sizeof(ds_real) * n) == 0);
   ds_set_threads(ctx, 2);
   free(b), free(x1), free(x4);
+  ds_sparse_free(A);
+  trip_free(&t);
+}
+
+/* CG's appended options: the caller's reduction block (any block, same bits for
+ * 1 and 4 threads), an absolute floor, and a caller-provided workspace. */
+typedef struct ring { int n; } ring;
+static void ring_apply(void *u, const ds_real *x, ds_real *y) { /* periodic 1D Laplacian: singular, PSD */
+  int n = ((ring *)u)->n;
+  for (int i = 0; i < n; i++) y[i] = 2 * x[i] - x[(i + n - 1) % n] - x[(i + 1) % n];
+}
+
+static void test_cg_options(ds_ctx *ctx) {
+  const int N = 120, n = N * N;
+  trip t = poisson(N);
+  ds_sparse *A = ds_sparse_new(ctx, n, n, t.nnz, t.r, t.c, t.v);
+  ds_real *b = malloc(sizeof(ds_real) * n), *x = malloc(sizeof(ds_real) * n), *y = malloc(sizeof(ds_real) * n);
+  ds_real *xc = malloc(sizeof(ds_real) * n);
+  double *xcd = malloc(sizeof(double) * n);
+  unsigned s = 5;
+  double bn = 0;
+  for (int i = 0; i < n; i++) b[i] = (ds_real)(urand(&s) - 0.5), bn += (double)b[i] * b[i];
+  bn = sqrt(bn);
+  CHECK(ds_sparse_solve(A, DS_SOLVE_CHOLMOD, 0, b, xc, NULL, NULL) == DS_OK);
+  for (int i = 0; i < n; i++) xcd[i] = xc[i];
+  ds_linop op;
+  ds_sparse_linop(A, &op);
+  ds_krylov_opts o = {0};
+  o.tol = F64 ? 1e-10 : 1e-5;
+  ds_krylov_info i1, i4;
+  /* block sizes: one block, blocks with a short last one; each the same bits on 1 and 4 threads */
+  const int64_t blocks[] = {0, n, 1000, 8, 3};
+  for (int k = 0; k < 5; k++) {
+    o.block = blocks[k];
+    ds_set_threads(ctx, 1);
+    CHECK(ds_cg(ctx, &op, b, x, &o, &i1) == DS_OK && i1.converged == 1);
+    CHECK(rel_err(n, x, xcd) < (F64 ? 1e-8 : 1e-3));
+    ds_set_threads(ctx, 4);
+    CHECK(ds_cg(ctx, &op, b, y, &o, &i4) == DS_OK);
+    CHECK(i1.iters == i4.iters && memcmp(x, y, sizeof(ds_real) * n) == 0);
+  }
+  ds_set_threads(ctx, 2);
+  /* the workspace: the same bits as the solver's own allocation */
+  o.block = 1000;
+  int64_t bytes = ds_cg_work_bytes(n, &o);
+  CHECK(bytes >= 5 * n * (int64_t)sizeof(ds_real) && ds_cg_work_bytes(-1, NULL) == -1 && ds_cg_work_bytes(0, NULL) >= 0);
+  char *work = NULL;
+  CHECK(posix_memalign((void **)&work, 64, (size_t)bytes + 64) == 0);
+  memset(work, 0x7f, (size_t)bytes + 64); /* garbage: the solver must not read it before writing */
+  CHECK(ds_cg(ctx, &op, b, x, &o, &i1) == DS_OK);
+  o.work = work;
+  CHECK(ds_cg(ctx, &op, b, y, &o, &i4) == DS_OK && i4.iters == i1.iters && memcmp(x, y, sizeof(ds_real) * n) == 0);
+  o.work = work + 8;
+  o.label = "toy.project";
+  CHECK(ds_cg(ctx, &op, b, y, &o, &i4) == DS_ERR_ARG);
+  CHECK_CONTAINS(ds_last_error(ctx), "ds_cg in toy.project: opts.work is not 64-byte aligned");
+  o.work = NULL;
+  ds_real keep = b[1];
+  b[1] = (ds_real)NAN;
+  CHECK(ds_cg(ctx, &op, b, y, &o, &i4) == DS_ERR_ARG);
+  CHECK_CONTAINS(ds_last_error(ctx), "ds_cg in toy.project: b[1] is NaN");
+  b[1] = keep;
+  o.label = NULL;
+  /* the absolute floor: a tolerance below round-off still stops at |r| <= atol */
+  o.tol = 1e-30;
+  o.atol = 1e-3 * bn;
+  CHECK(ds_cg(ctx, &op, b, x, &o, &i1) == DS_OK && i1.converged == 1 && i1.iters > 0);
+  CHECK(i1.residual * bn <= o.atol && i1.residual > 1e-30);
+  o.atol = 2 * bn; /* b itself is below the floor: zero iterations, x = x0 = 0 */
+  CHECK(ds_cg(ctx, &op, b, x, &o, &i1) == DS_OK && i1.converged == 1 && i1.iters == 0 && x[0] == 0 && x[n - 1] == 0);
+  o.atol = 0;
+  /* a semi-definite operator with b in its range (periodic Laplacian, zero-mean b), no diagonal */
+  ring R = {64};
+  ds_linop rop = {R.n, &R, ring_apply, NULL, NULL};
+  ds_real rb[64], rx[64], ry[64];
+  for (int i = 0; i < R.n; i++) rb[i] = (ds_real)((i % 2 ? 1.0 : -1.0) + (i % 8 == 0 ? 0.5 : 0) - (i % 8 == 4 ? 0.5 : 0));
+  o.tol = F64 ? 1e-12 : 1e-6;
+  CHECK(ds_cg(ctx, &rop, rb, rx, &o, &i1) == DS_OK && i1.converged == 1);
+  ring_apply(&R, rx, ry);
+  double e = 0, nb = 0;
+  for (int i = 0; i < R.n; i++) e += (double)(ry[i] - rb[i]) * (ry[i] - rb[i]), nb += (double)rb[i] * rb[i];
+  CHECK(sqrt(e / nb) < (F64 ? 1e-10 : 1e-4));
+  free(b), free(x), free(y), free(xc), free(xcd), free(work);
   ds_sparse_free(A);
   trip_free(&t);
 }
@@ -582,6 +666,7 @@ int main(void) {
   test_nonsymmetric(ctx);
   test_duplicates_and_refactor(ctx);
   test_determinism(ctx);
+  test_cg_options(ctx);
   test_errors(ctx);
   test_newton_ift(ctx);
   ds_ctx_free(ctx);

@@ -47,6 +47,14 @@ typedef struct ds_krylov_opts {
   int32_t allow_unconverged; /* nonzero: not converging is not an error (check info.converged) */
   const ds_real *x0;   /* warm start; NULL: zero */
   const char *label;   /* names the caller in messages, e.g. "smoke.project" */
+  /* Appended (issue 9): CG only; zero keeps the behaviour above. */
+  int64_t block;       /* elements per reduction block; <= 0: 4096. The sums, hence the bits of x,
+                          depend on it (and on n), never on the thread count: a plugin passes the
+                          partition its own kernels use to keep its numbers */
+  double atol;         /* absolute floor: also stop when |b - A x|_2 <= atol (e.g. the round-off
+                          level of b); <= 0: none */
+  void *work;          /* optional workspace of ds_cg_work_bytes(n, opts) bytes, 64-byte aligned
+                          (a kernel passes host->scratch: no allocation per solve); NULL: allocated */
 } ds_krylov_opts;
 
 typedef struct ds_krylov_info {
@@ -55,10 +63,17 @@ typedef struct ds_krylov_info {
   double residual;     /* final |b - A x|_2 / |b|_2 (0 when b = 0) */
 } ds_krylov_info;
 
-/* Preconditioned conjugate gradients: A symmetric positive definite.
- * x (n reals) receives the solution. opts and info may be NULL. */
+/* Preconditioned conjugate gradients: A symmetric positive definite (or
+ * semi-definite with b in its range). x (n reals) receives the solution; opts
+ * and info may be NULL. Stops at |r| <= max(tol |b|, atol); |r|^2 <= 1e-30 |b|^2
+ * is round-off and counts as converged. Fixed blocks of opts->block elements,
+ * eight double partial sums per block, block sums added in block order: the
+ * same bits for any thread count (docs/solvers.md). */
 int ds_cg(ds_ctx *ctx, const ds_linop *A, const ds_real *b, ds_real *x, const ds_krylov_opts *opts,
           ds_krylov_info *info);
+/* Bytes of opts->work that ds_cg needs for n unknowns with these options
+ * (opts may be NULL); -1 when n is negative. */
+int64_t ds_cg_work_bytes(int64_t n, const ds_krylov_opts *opts);
 /* Preconditioned BiCGSTAB: A square, any symmetry. */
 int ds_bicgstab(ds_ctx *ctx, const ds_linop *A, const ds_real *b, ds_real *x, const ds_krylov_opts *opts,
                 ds_krylov_info *info);
@@ -177,6 +192,8 @@ typedef struct ds_solve_api {
                 ds_newton_info *info);
   int (*ift_adjoint)(ds_ctx *ctx, const ds_jacobian *J, const ds_real *ybar, ds_real *lambda,
                      ds_krylov_info *info);
+  /* appended (issue 9) */
+  int64_t (*cg_work_bytes)(int64_t n, const ds_krylov_opts *opts);
 } ds_solve_api;
 
 #ifdef __cplusplus

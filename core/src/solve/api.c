@@ -23,6 +23,7 @@ static const ds_solve_api API = {
     ds_sparse_factored,
     ds_newton,
     ds_ift_adjoint,
+    ds_cg_work_bytes,
 };
 
 const ds_solve_api *ds_solve_api_get(void) { return &API; }
