@@ -23,7 +23,7 @@ void bins_build(sim *s) {
 
 void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1, R *out) {
   const int64_t ny = s->ny;
-  const int32_t *start = s->start, *order = s->order;
+  const int32_t *start = s->start;
   for (int64_t i = i0; i < i1; i++)
     for (int64_t j = 0; j < ny; j++) {
       R acc[3] = {0, 0, 0};
@@ -36,7 +36,7 @@ void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1
           int64_t cell = ci * ny + cj;
           const int off = (a * 3 + b) * ch;
           for (int32_t k = start[cell]; k < start[cell + 1]; k++) {
-            const R *q = src + (int64_t)order[k] * 9 * ch + off;
+            const R *q = src + (int64_t)k * 9 * ch + off; /* src is in bin order */
             for (int c = 0; c < ch; c++) acc[c] += q[c];
           }
         }

@@ -47,15 +47,29 @@ MPM_INLINE void particle_pre(const sim *s, int64_t p, pre *q) {
 }
 
 /* ---- A: per-particle contributions ------------------------------------------ */
-static void pass_a(int64_t lo, int64_t hi, void *user) {
+/* Base cells only (bins need them before A writes contributions in bin order). */
+static void pass_cells(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   for (int64_t p = lo; p < hi; p++) {
+    const R *x = s->x + 2 * p;
+    const int32_t b0 = (int32_t)(x[0] * s->inv_dx - (R)0.5), b1 = (int32_t)(x[1] * s->inv_dx - (R)0.5);
+    s->cell[p] = (int32_t)(b0 * s->ny + b1);
+  }
+}
+
+/* Particle passes run in bin order (k -> particle order[k]): the contributions of
+ * a bin are then contiguous for the node gathers, and neighbours in k read
+ * neighbouring nodes. Each still writes only its own particle's rows. */
+static void pass_a(int64_t lo, int64_t hi, void *user) {
+  sim *s = user;
+  for (int64_t k = lo; k < hi; k++) {
+    const int64_t p = s->order[k];
     pre q;
     particle_pre(s, p, &q);
     if (s->Fo) memcpy(s->Fo + 4 * p, q.Fout, sizeof q.Fout);
     const R *v = s->v + 2 * p;
     const R mv0 = q.m * v[0], mv1 = q.m * v[1];
-    R *out = s->contrib + p * 27;
+    R *out = s->contrib + k * 27;
     for (int a = 0; a < 3; a++)
       for (int b = 0; b < 3; b++) {
         const R w = q.st.w[0][a] * q.st.w[1][b];
@@ -65,7 +79,6 @@ static void pass_a(int64_t lo, int64_t hi, void *user) {
         o[1] = w * (mv0 + q.A[0] * d0 + q.A[1] * d1);
         o[2] = w * (mv1 + q.A[2] * d0 + q.A[3] * d1);
       }
-    s->cell[p] = (int32_t)(q.st.base[0] * s->ny + q.st.base[1]);
   }
 }
 
@@ -92,7 +105,8 @@ static void pass_b(int64_t lo, int64_t hi, void *user) {
 static void pass_c(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const R kc = 4 * s->inv_dx; /* C = 4/dx^2 sum w v_i (x_i - x_p)^T with x_i - x_p = (o - f) dx */
-  for (int64_t p = lo; p < hi; p++) {
+  for (int64_t k = lo; k < hi; k++) {
+    const int64_t p = s->order[k];
     stencil2 st;
     stencil_of(s->x + 2 * p, s->inv_dx, &st);
     R v0 = 0, v1 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
@@ -114,8 +128,9 @@ static void pass_c(int64_t lo, int64_t hi, void *user) {
 }
 
 void pass_forward(sim *s) {
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_a, s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
   bins_build(s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_a, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_b, s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_c, s);
 }
@@ -124,7 +139,8 @@ void pass_forward(sim *s) {
 static void pass_d(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const R kc = 4 * s->inv_dx;
-  for (int64_t p = lo; p < hi; p++) {
+  for (int64_t k = lo; k < hi; k++) {
+    const int64_t p = s->order[k];
     stencil2 st;
     stencil_of(s->x + 2 * p, s->inv_dx, &st);
     const R *gxo = s->gxo ? s->gxo + 2 * p : NULL;
@@ -133,7 +149,7 @@ static void pass_d(int64_t lo, int64_t hi, void *user) {
     const R zero[4] = {0, 0, 0, 0};
     const R *gC = s->gCo ? s->gCo + 4 * p : zero;
     R gx0 = gxo ? gxo[0] : 0, gx1 = gxo ? gxo[1] : 0;
-    R *out = s->gcontrib + p * 18;
+    R *out = s->gcontrib + k * 18;
     for (int a = 0; a < 3; a++)
       for (int b = 0; b < 3; b++) {
         const R *g = s->gvel + 2 * ((int64_t)(st.base[0] + a) * s->ny + st.base[1] + b);
@@ -188,7 +204,8 @@ static void pass_f(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const R dt = s->dt, dx = s->dx;
   const R kst = -dt * 4 * s->inv_dx * s->inv_dx; /* A = kst vol tau + m C */
-  for (int64_t p = lo; p < hi; p++) {
+  for (int64_t k = lo; k < hi; k++) {
+    const int64_t p = s->order[k];
     pre q;
     particle_pre(s, p, &q);
     const R *v = s->v + 2 * p, *C = s->C + 4 * p, *F = s->F + 4 * p;
@@ -247,8 +264,9 @@ static void pass_f(int64_t lo, int64_t hi, void *user) {
 
 void pass_adjoint(sim *s) {
   s->Fo = NULL;
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_a, s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
   bins_build(s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_a, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_b, s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_d, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_e, s);
