@@ -1,0 +1,60 @@
+/* mpm: what the plugin's files share (internal, not installed).
+ *
+ *   substep.c   mpm.substep: the fused kernel (args, check, forward, adjoint)
+ *   passes.c    the parallel passes of one substep and of its adjoint
+ *   bins.c      the deterministic particle -> node gather (counting sort by cell)
+ *   validate.c  the data checks of a launch (positions, F, masses, stability)
+ *   render.c    mpm.render: a picture of the particles (no adjoint)
+ *   register.c  the entry point */
+#ifndef MPM_H
+#define MPM_H
+
+#include "mpm_phys.h"
+
+/* One substep's inputs, outputs, grads and scratch, as the passes use them.
+ * Per-particle constants (mass, vol, mu, lam, bulk) may be shared (one value,
+ * stride 0) or per particle (stride 1). */
+typedef struct sim {
+  ds_ctx *ctx;
+  const ds_host_api *host;
+  int64_t n, nx, ny, ncell, ngroup;
+  R dt, dx, inv_dx, strength, gravity;
+  band bd;
+  const R *x, *v, *C, *F, *act;
+  const int32_t *group, *mat;
+  const R *mass, *vol, *mu, *lam, *bulk;
+  int smass, svol, smu, slam, sbulk;
+  R *xo, *vo, *Co, *Fo;          /* forward outputs (NULL in the adjoint) */
+  /* scratch */
+  R *contrib;                    /* {n, 9, 3}: (m, mv) per stencil node, in bin order (row k: particle order[k]) */
+  int32_t *cell, *start, *order; /* bins: base cell per particle, CSR of cells, particles by cell */
+  R *gmm, *gvel;                 /* grid (mass, momentum) {ncell, 3} and velocity {ncell, 2} */
+  /* adjoint */
+  const R *gxo, *gvo, *gCo, *gFo; /* incoming grads (may be NULL: zero) */
+  R *gx, *gv, *gC, *gF;           /* outgoing (may be NULL: not wanted) */
+  R *gcontrib;                    /* {n, 9, 2}: grads of the grid velocity reads, in bin order */
+  R *ggvel;                       /* {ncell, 2}: grad of the grid velocity */
+  R *ggmm;                        /* {ncell, 3}: grads of the grid mass and momentum */
+  double *rows;                   /* {nx, 2}: per-row sums of the gravity and friction grads */
+  R *pg;                          /* {6, n}: per-particle grads of mass, vol, mu, lam, bulk, act */
+} sim;
+
+enum { PG_MASS = 0, PG_VOL, PG_MU, PG_LAM, PG_BULK, PG_ACT, PG_COUNT };
+
+/* bins.c */
+void bins_build(sim *s);
+/* Sums, per node (i, j), the per-particle stencil values src {n, 9, ch} (in bin order) of the
+ * particles whose stencil covers it, in a fixed order (stencil slot, then
+ * particle index), into out {ncell, ch} for rows [i0, i1). */
+void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1, R *out);
+
+/* passes.c */
+void pass_forward(sim *s);
+void pass_adjoint(sim *s);
+
+/* validate.c: the data checks of the forward (names the argument and particle). */
+int validate(const ds_call *c, const sim *s);
+
+extern const ds_kernel_desc mpm_substep_kernel, mpm_render_kernel;
+
+#endif

@@ -1,0 +1,198 @@
+-- Lua front end of the mpm plugin: 2D MLS-MPM scenes stepped on the tape.
+--
+--   local mpm = ds.plugin("mpm")
+--   local sim = mpm.sim{
+--     grid = 120,                 -- nodes per axis (or nx =, ny =); dx = 1 / grid unless given
+--     dt = 3e-4, bound = 3,       -- substep; boundary band width in nodes
+--     gravity = 9.8,              -- number or 0-dim tensor (pulls along -y)
+--     mu = 100, lam = 100,        -- Lame constants, or E = , nu = ; bulk = fluid bulk modulus
+--     mass = 1, vol = 1,          -- per particle: number, 0-dim tensor, or tensor {n}
+--     wall = "slip", ceiling = "slip", floor = "coulomb", friction = 0.5,
+--     reference = false,          -- true: the reference's floor (velocity zeroed first: sticky)
+--     strength = 4,               -- actuation stress scale
+--     x = positions {n, 2} (tensor or table of rows), material = "corotated" | "neohookean" |
+--         "fluid" | table {n} of those or codes, group = -1 or table {n} (actuator ids, 0-based)
+--     groups = number of actuator groups (default 1)
+--   }
+--   local s = sim:state{v = v0}           -- {x, v, C, F}; C = 0, F = I
+--   local s1 = sim:substep(s, act)        -- one substep (act {groups}, default zeros)
+--   local sT = sim:rollout(s, T, {tape = tape, checkpoint = 32, act = function(t) ... end})
+--   local m = mpm.mean_x(sT.x)            -- {2}, differentiable
+--
+-- Every constant given as a tensor that requires grad gets its gradient. E and
+-- nu are turned into mu and lam by differentiable ops once per rollout.
+local ds = require("diffsim")
+ds.load_plugin("mpm")
+
+local M = {}
+local K = {substep = ds.kernel("mpm.substep"), render = ds.kernel("mpm.render")}
+M.kernels = K
+M.materials = {fluid = 0, corotated = 1, neohookean = 2, ["neo-hookean"] = 2}
+local BC = {slip = 0, sticky = 1, coulomb = 2}
+
+local function fail(fn, msg, level) error("mpm." .. fn .. ": " .. msg, (level or 1) + 1) end
+local is_tensor = ds.is_tensor
+
+-- A constant as the kernel takes it: a tensor as is, a number as a 0-dim tensor.
+local function const(v, name)
+  if is_tensor(v) then return v end
+  if type(v) ~= "number" or v ~= v then fail("sim", name .. " must be a number or a tensor, got " .. tostring(v), 4) end
+  return ds.tensor(v)
+end
+
+local function bc(v, name, allow_coulomb)
+  local code = BC[v]
+  if code == nil or (code == 2 and not allow_coulomb) then
+    fail("sim", name .. " must be " .. (allow_coulomb and "'slip', 'sticky' or 'coulomb'" or "'slip' or 'sticky'") ..
+      ", got '" .. tostring(v) .. "'", 4)
+  end
+  return code
+end
+
+local function per_particle_i32(v, n, name, map)
+  local out = {}
+  for i = 1, n do
+    local e = type(v) == "table" and v[i] or v
+    if map and type(e) == "string" then
+      local code = map[e]
+      if code == nil then fail("sim", name .. " " .. i .. " is unknown: '" .. e .. "'", 4) end
+      e = code
+    end
+    if type(e) ~= "number" then fail("sim", name .. " " .. i .. " must be a number, got " .. tostring(e), 4) end
+    out[i] = e
+  end
+  return ds.tensor(out, "i32")
+end
+
+local Sim = {}
+Sim.__index = Sim
+
+function M.sim(o)
+  if type(o) ~= "table" or o.x == nil then fail("sim", "expected a table with particle positions x", 2) end
+  local x = is_tensor(o.x) and o.x or ds.tensor(o.x)
+  local shape = x:shape()
+  if #shape ~= 2 or shape[2] ~= 2 then fail("sim", "x must have shape {n, 2}", 2) end
+  local n = shape[1]
+  local s = setmetatable({n = n, x0 = x}, Sim)
+  local g = o.grid or 128
+  s.nx, s.ny = o.nx or g, o.ny or g
+  s.dx = o.dx or 1 / g
+  s.dt = o.dt or 1e-3
+  s.groups = o.groups or 1
+  s.params = {dt = s.dt, dx = s.dx, nx = s.nx, ny = s.ny, bound = o.bound or 3, wall = bc(o.wall or "slip", "wall"),
+              ceiling = bc(o.ceiling or o.wall or "slip", "ceiling"), floor = bc(o.floor or "coulomb", "floor", true),
+              reference = o.reference and 1 or 0, strength = o.strength or 4}
+  s.material = per_particle_i32(o.material or "corotated", n, "material", M.materials)
+  s.group = per_particle_i32(o.group or -1, n, "group")
+  s.gravity = const(o.gravity or 9.8, "gravity")
+  s.friction = const(o.friction or 0.5, "friction")
+  s.mass = const(o.mass or 1, "mass")
+  s.vol = const(o.vol or 1, "vol")
+  s.bulk = const(o.bulk or 0, "bulk")
+  if o.E ~= nil then
+    s.E, s.nu = o.E, o.nu or 0.2
+  else
+    s.mu, s.lam = const(o.mu or 10, "mu"), const(o.lam or o.mu or 10, "lam")
+  end
+  s.zero_act = ds.zeros{s.groups}
+  return s
+end
+
+-- mu and lam now: from E and nu (differentiable when they are tensors), or as given.
+function Sim:lame()
+  if self.E == nil then return self.mu, self.lam end
+  local E, nu = self.E, self.nu
+  if not is_tensor(E) and not is_tensor(nu) then
+    local key = E .. "/" .. nu
+    if self._lame_key ~= key then
+      self._lame_key = key
+      self._lame = {ds.tensor(E / (2 * (1 + nu))), ds.tensor(E * nu / ((1 + nu) * (1 - 2 * nu)))}
+    end
+    return self._lame[1], self._lame[2]
+  end
+  local mu = E / ((1 + nu) * 2)
+  local lam = E * nu / ((1 + nu) * (1 - nu * 2))
+  return mu, lam
+end
+
+-- The initial state: x (default the sim's positions), v (tensor {n, 2}, or nil: 0), C = 0, F = I.
+function Sim:state(o)
+  o = o or {}
+  local n = self.n
+  local F = ds.zeros{n, 2, 2}
+  local p = F:data()
+  for i = 0, n - 1 do p[4 * i] = 1; p[4 * i + 3] = 1 end
+  return {x = o.x or self.x0, v = o.v or ds.zeros{n, 2}, C = ds.zeros{n, 2, 2}, F = F}
+end
+
+-- One substep from state s with actuation act {groups} (nil: none); mu, lam as from sim:lame().
+function Sim:substep(s, act, mu, lam)
+  if mu == nil then mu, lam = self:lame() end
+  local n = self.n
+  local out = {x = ds.empty{n, 2}, v = ds.empty{n, 2}, C = ds.empty{n, 2, 2}, F = ds.empty{n, 2, 2}}
+  K.substep:launch({x = s.x, v = s.v, C = s.C, F = s.F, act = act or self.zero_act, group = self.group,
+                    material = self.material, mass = self.mass, vol = self.vol, mu = mu, lam = lam, bulk = self.bulk,
+                    gravity = self.gravity, friction = self.friction, x_out = out.x, v_out = out.v, C_out = out.C,
+                    F_out = out.F}, self.params)
+  return out
+end
+
+-- T substeps. o.act: a tensor {groups} for every step or function(t, state) -> tensor (t from 0);
+-- o.tape + o.checkpoint = k: segments of k substeps whose states are recomputed in backward
+-- (memory O(T/k + k) states instead of O(T)); o.inputs: extra tensors an act function reads
+-- (controller weights), so a segment accounts for their grads; o.on_step(t, state) after each step.
+function Sim:rollout(s, T, o)
+  o = o or {}
+  local mu, lam = self:lame()
+  local function advance(t0, t1, x, v, C, F)
+    local st = {x = x, v = v, C = C, F = F}
+    for t = t0, t1 - 1 do
+      local act = o.act
+      if type(act) == "function" then act = act(t, st) end
+      st = self:substep(st, act, mu, lam)
+      if o.on_step then o.on_step(t + 1, st) end
+    end
+    return st.x, st.v, st.C, st.F
+  end
+  local seg = o.checkpoint
+  local x, v, C, F = s.x, s.v, s.C, s.F
+  if seg and seg > 0 and o.tape then
+    local t = 0
+    while t < T do
+      local t0, t1 = t, math.min(t + seg, T)
+      local extra = {self.mass, self.vol, mu, lam, self.bulk, self.gravity, self.friction}
+      if is_tensor(o.act) then extra[#extra + 1] = o.act end
+      for _, e in ipairs(o.inputs or {}) do extra[#extra + 1] = e end
+      x, v, C, F = o.tape:checkpoint(function(a, b, c, d) return advance(t0, t1, a, b, c, d) end, x, v, C, F,
+        unpack(extra))
+      t = t1
+    end
+  else
+    x, v, C, F = advance(0, T, x, v, C, F)
+  end
+  return {x = x, v = v, C = C, F = F}
+end
+
+-- Mean position {2} of positions {n, 2} (differentiable).
+function M.mean_x(x) return ds.sum_rows(x) * (1 / x:shape()[1]) end
+
+-- A picture {h, w, 3} of the particles, coloured by color {n} in [0, 1] (default: material).
+function Sim:render(x, o)
+  o = o or {}
+  local size = o.size or 256
+  local img = ds.empty{size, size, 3}
+  local color = o.color
+  if color == nil then
+    if not self._mat_color then
+      local t = self.material:totable()
+      for i = 1, #t do t[i] = t[i] / 2 end
+      self._mat_color = ds.tensor(t)
+    end
+    color = self._mat_color
+  end
+  K.render:launch({x = x, color = color, image = img},
+    {extent_x = self.nx * self.dx, extent_y = self.ny * self.dx, band = self.params.bound * self.dx})
+  return img
+end
+
+return M

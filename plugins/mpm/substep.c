@@ -1,0 +1,182 @@
+/* mpm.substep: one fused 2D MLS-MPM substep (P2G -> grid update -> G2P) with
+ * its adjoint. The state (x, v, C, F) in, the next state out; actuation per
+ * group, the material constants and the physical constants are differentiable
+ * inputs. mass, vol, mu, lam and bulk are each either one shared value (shape
+ * {} or {1}) or one per particle ({n}); their grads follow the same shape.
+ *
+ * The adjoint keeps nothing from the forward: it recomputes the scatter and the
+ * grid from the step's inputs, so a rollout on the tape holds particle states
+ * only (and tape:checkpoint bounds even that). */
+#include <string.h>
+
+#include <diffsim/kit.h>
+
+#include "mpm.h"
+
+#define SUBSTEP_ARGS(A)                                                                                      \
+  A(x, DS_IN, DS_REAL, 2, 0) A(v, DS_IN, DS_REAL, 2, 0) A(C, DS_IN, DS_REAL, 3, 0) A(F, DS_IN, DS_REAL, 3, 0) \
+  A(act, DS_IN, DS_REAL, 1, 0) A(group, DS_NODIFF, DS_I32, 1, 0) A(material, DS_NODIFF, DS_I32, 1, 0)          \
+  A(mass, DS_IN, DS_REAL, -1, 0) A(vol, DS_IN, DS_REAL, -1, 0) A(mu, DS_IN, DS_REAL, -1, 0)                    \
+  A(lam, DS_IN, DS_REAL, -1, 0) A(bulk, DS_IN, DS_REAL, -1, 0) A(gravity, DS_IN, DS_REAL, 0, 0)                \
+  A(friction, DS_IN, DS_REAL, 0, 0) A(x_out, DS_OUT, DS_REAL, 2, 0) A(v_out, DS_OUT, DS_REAL, 2, 0)            \
+  A(C_out, DS_OUT, DS_REAL, 3, 0) A(F_out, DS_OUT, DS_REAL, 3, 0)
+/* dt; dx: node spacing (the domain is [0, nx dx) x [0, ny dx)); nx, ny: nodes
+ * per axis; bound: the band width in nodes; wall, floor, ceiling: 0 slip,
+ * 1 sticky, 2 Coulomb (floor only); reference: 1 zeroes the floor velocity
+ * before the friction projection, as the reference does (a sticky floor);
+ * strength: actuation scale (stress += act strength (F e_y)(F e_y)^T). */
+#define SUBSTEP_PARAMS(P) P(dt) P(dx) P(nx) P(ny) P(bound) P(wall) P(floor) P(ceiling) P(reference) P(strength)
+DS_DECLARE_ARGS(substep, SUBSTEP_ARGS)
+DS_DECLARE_PARAMS(substep, SUBSTEP_PARAMS)
+
+static int is_int(double v, double lo, double hi) { return v == (double)(int64_t)v && v >= lo && v <= hi; }
+
+/* A shared-or-per-particle constant: {} or {1} (shared), or {n}. */
+static int check_const(const ds_call *c, int slot, int64_t n) {
+  const ds_tensor *t = c->args[slot];
+  if (t->count == 1 && t->ndim <= 1) return DS_OK;
+  if (t->ndim == 1 && t->dims[0] == n) return DS_OK;
+  return c->host->error(c, "argument '%s' (#%d) must be one shared value (shape {} or {1}) or one per particle {%lld}",
+                        substep_args[slot].name, slot + 1, (long long)n);
+}
+
+static int substep_check(const ds_call *c) {
+  const substep_argv *a = DS_ARGV(c, substep);
+  const substep_params *p = DS_PARAMS(c, substep);
+  const int64_t n = a->x->dims[0];
+  int rc;
+  if (n < 1) return c->host->error(c, "argument 'x' (#1) has no particles");
+#define SHAPE(name, nd, d1, d2) \
+  if ((rc = ds_expect_shape(c, DS_SLOT(substep, name), nd, n, d1, d2, -1))) return rc;
+  SHAPE(x, 2, 2, -1) SHAPE(v, 2, 2, -1) SHAPE(C, 3, 2, 2) SHAPE(F, 3, 2, 2) SHAPE(group, 1, -1, -1)
+  SHAPE(material, 1, -1, -1) SHAPE(x_out, 2, 2, -1) SHAPE(v_out, 2, 2, -1) SHAPE(C_out, 3, 2, 2) SHAPE(F_out, 3, 2, 2)
+#undef SHAPE
+  if (a->act->dims[0] < 1)
+    return c->host->error(c, "argument 'act' (#5) must have at least one entry (pass {0} without actuators)");
+  static const int consts[] = {DS_SLOT(substep, mass), DS_SLOT(substep, vol), DS_SLOT(substep, mu),
+                               DS_SLOT(substep, lam), DS_SLOT(substep, bulk)};
+  for (int i = 0; i < 5; i++)
+    if ((rc = check_const(c, consts[i], n))) return rc;
+  if (!(p->dt > 0) || p->dt > 1e30) return c->host->error(c, "param 'dt' must be positive and finite, got %g", p->dt);
+  if (!(p->dx > 0) || p->dx > 1e30) return c->host->error(c, "param 'dx' must be positive and finite, got %g", p->dx);
+  if (!is_int(p->bound, 0, 1e6)) return c->host->error(c, "param 'bound' must be an integer >= 0, got %g", p->bound);
+  /* the stencil needs 3 nodes, and each band must leave room for it */
+  const double min_n = 2 * p->bound + 3 > 5 ? 2 * p->bound + 3 : 5;
+  if (!is_int(p->nx, min_n, 1 << 20) || !is_int(p->ny, min_n, 1 << 20) || p->nx * p->ny > 2e9)
+    return c->host->error(c, "grid too small or too large: params 'nx' = %g, 'ny' = %g must be integers in [%g, 2^20] "
+                          "(3 stencil nodes plus a band of 'bound' = %g on each side)",
+                          p->nx, p->ny, min_n, p->bound);
+  if (!is_int(p->wall, 0, 1)) return c->host->error(c, "param 'wall' must be 0 (slip) or 1 (sticky), got %g", p->wall);
+  if (!is_int(p->ceiling, 0, 1))
+    return c->host->error(c, "param 'ceiling' must be 0 (slip) or 1 (sticky), got %g", p->ceiling);
+  if (!is_int(p->floor, 0, 2))
+    return c->host->error(c, "param 'floor' must be 0 (slip), 1 (sticky) or 2 (Coulomb), got %g", p->floor);
+  if (!is_int(p->reference, 0, 1)) return c->host->error(c, "param 'reference' must be 0 or 1, got %g", p->reference);
+  if (!(p->strength == p->strength) || p->strength > 1e30 || p->strength < -1e30)
+    return c->host->error(c, "param 'strength' must be finite, got %g", p->strength);
+  return DS_OK;
+}
+
+static const R *rd(const ds_tensor *t) { return ds_rdata(t); }
+static int stride(const ds_tensor *t) { return t->count == 1 ? 0 : 1; }
+
+/* Scratch shared by forward and adjoint. */
+static int sim_init(sim *s, const ds_call *c, int adjoint) {
+  const substep_argv *a = DS_ARGV(c, substep);
+  const substep_params *p = DS_PARAMS(c, substep);
+  memset(s, 0, sizeof *s);
+  s->ctx = c->ctx;
+  s->host = c->host;
+  s->n = a->x->dims[0];
+  s->nx = (int64_t)p->nx, s->ny = (int64_t)p->ny, s->ncell = s->nx * s->ny;
+  s->ngroup = a->act->dims[0];
+  s->dt = (R)p->dt, s->dx = (R)p->dx, s->inv_dx = (R)(1 / p->dx), s->strength = (R)p->strength;
+  s->gravity = rd(a->gravity)[0];
+  s->bd.bound = (int32_t)p->bound, s->bd.nx = (int32_t)p->nx, s->bd.ny = (int32_t)p->ny;
+  s->bd.wall = (int)p->wall, s->bd.ceiling = (int)p->ceiling, s->bd.floor = (int)p->floor;
+  if (s->bd.floor == BC_COULOMB && p->reference != 0) s->bd.floor = BC_STICKY; /* v zeroed first */
+  s->bd.mu = rd(a->friction)[0];
+  s->x = rd(a->x), s->v = rd(a->v), s->C = rd(a->C), s->F = rd(a->F), s->act = rd(a->act);
+  s->group = ds_idata(a->group), s->mat = ds_idata(a->material);
+  s->mass = rd(a->mass), s->smass = stride(a->mass);
+  s->vol = rd(a->vol), s->svol = stride(a->vol);
+  s->mu = rd(a->mu), s->smu = stride(a->mu);
+  s->lam = rd(a->lam), s->slam = stride(a->lam);
+  s->bulk = rd(a->bulk), s->sbulk = stride(a->bulk);
+  const int64_t n = s->n, nc = s->ncell;
+  s->contrib = c->host->scratch(c, (size_t)n * 27 * sizeof(R));
+  s->cell = c->host->scratch(c, (size_t)n * sizeof(int32_t));
+  s->order = c->host->scratch(c, (size_t)n * sizeof(int32_t));
+  s->start = c->host->scratch(c, (size_t)(nc + 1) * sizeof(int32_t));
+  s->gmm = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
+  s->gvel = c->host->scratch(c, (size_t)nc * 2 * sizeof(R));
+  if (!s->contrib || !s->cell || !s->order || !s->start || !s->gmm || !s->gvel) return DS_ERR_NOMEM;
+  if (!adjoint) return DS_OK;
+  s->gcontrib = c->host->scratch(c, (size_t)n * 18 * sizeof(R));
+  s->ggvel = c->host->scratch(c, (size_t)nc * 2 * sizeof(R));
+  s->ggmm = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
+  s->rows = c->host->scratch(c, (size_t)s->nx * 2 * sizeof(double));
+  s->pg = c->host->scratch(c, (size_t)n * PG_COUNT * sizeof(R));
+  if (!s->gcontrib || !s->ggvel || !s->ggmm || !s->rows || !s->pg) return DS_ERR_NOMEM;
+  return DS_OK;
+}
+
+static int substep_forward(const ds_call *c) {
+  const substep_argv *a = DS_ARGV(c, substep);
+  sim s;
+  int rc = sim_init(&s, c, 0);
+  if (rc) return rc;
+  if ((rc = validate(c, &s))) return rc;
+  s.xo = ds_rdata(a->x_out), s.vo = ds_rdata(a->v_out), s.Co = ds_rdata(a->C_out), s.Fo = ds_rdata(a->F_out);
+  pass_forward(&s);
+  return DS_OK;
+}
+
+/* Adds the per-particle grads of a constant into its grad: directly when it is
+ * per particle, as one deterministic (block-ordered, double) sum when shared. */
+static void finish_const(const sim *s, const ds_tensor *t, const R *pg) {
+  R *g = ds_rgrad(t);
+  if (!g) return;
+  if (t->count == 1) {
+    g[0] += (R)s->host->kit->sum(s->ctx, pg, s->n);
+  } else {
+    for (int64_t p = 0; p < s->n; p++) g[p] += pg[p];
+  }
+}
+
+static int substep_adjoint(const ds_call *c) {
+  const substep_argv *a = DS_ARGV(c, substep);
+  sim s;
+  int rc = sim_init(&s, c, 1);
+  if (rc) return rc;
+  s.gxo = ds_rgrad(a->x_out), s.gvo = ds_rgrad(a->v_out), s.gCo = ds_rgrad(a->C_out), s.gFo = ds_rgrad(a->F_out);
+  s.gx = ds_rgrad(a->x), s.gv = ds_rgrad(a->v), s.gC = ds_rgrad(a->C), s.gF = ds_rgrad(a->F);
+  pass_adjoint(&s);
+  const int64_t n = s.n;
+  finish_const(&s, a->mass, s.pg + PG_MASS * n);
+  finish_const(&s, a->vol, s.pg + PG_VOL * n);
+  finish_const(&s, a->mu, s.pg + PG_MU * n);
+  finish_const(&s, a->lam, s.pg + PG_LAM * n);
+  finish_const(&s, a->bulk, s.pg + PG_BULK * n);
+  R *gact = ds_rgrad(a->act);
+  if (gact) {
+    /* few groups: one serial pass in particle order, summed in double */
+    double *acc = c->host->scratch(c, (size_t)s.ngroup * sizeof(double));
+    if (!acc) return DS_ERR_NOMEM;
+    memset(acc, 0, (size_t)s.ngroup * sizeof(double));
+    for (int64_t p = 0; p < n; p++)
+      if (s.group[p] >= 0) acc[s.group[p]] += s.pg[PG_ACT * n + p];
+    for (int64_t g = 0; g < s.ngroup; g++) gact[g] += (R)acc[g];
+  }
+  R *gg = ds_rgrad(a->gravity), *gf = ds_rgrad(a->friction);
+  if (gg || gf) {
+    double sg = 0, sf = 0;
+    for (int64_t i = 0; i < s.nx; i++) sg += s.rows[2 * i], sf += s.rows[2 * i + 1];
+    if (gg) gg[0] += (R)sg;
+    if (gf) gf[0] += (R)sf;
+  }
+  return DS_OK;
+}
+
+const ds_kernel_desc mpm_substep_kernel = {"substep", substep_args, substep_param_names, substep_check,
+                                           {substep_forward}, {substep_adjoint}};
