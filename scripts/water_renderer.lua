@@ -7,7 +7,7 @@
 -- (wave c = 340, dx = 1/256, dt = dx/(c sqrt 3), zero walls).
 --
 --   diffsim scripts/water_renderer.lua [--iters 100] [--out out/water_renderer] [--reference]
---     [--background peace.png] [--pattern taichi.png] [--amp 0.004] [--depth 24] [--ior 1.33]
+--     [--background PNG (default scenes/images/peace.png)] [--pattern PNG (default scenes/images/taichi.png)] [--amp 0.004] [--depth 24] [--ior 1.33]
 --     [--lr X] [--optimizer adam|gd]
 --
 -- Modes:
@@ -25,9 +25,9 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "water_renderer", script = "scripts/water_renderer.lua", iters = 100,
   out = "out/water_renderer",
-  flags = {background = "peace.png", pattern = "taichi.png", amp = 0.004, depth = 24, ior = 1.33, lr = 0,
+  flags = {background = "", pattern = "", amp = 0.004, depth = 24, ior = 1.33, lr = 0,
            optimizer = "", n = 256, steps = 256, gif = true},
-  checks = {background = {nonempty = true}, pattern = {nonempty = true}, depth = {gt = 0}, ior = {gt = 0}, lr = {ge = 0},
+  checks = {depth = {gt = 0}, ior = {gt = 0}, lr = {ge = 0},
             optimizer = {"", "adam", "gd"}, n = {int = true, ge = 4, le = 8192}, steps = {int = true, ge = 2, le = 1e6}}})
 local wave = ds.plugin("wave")
 local render = ds.plugin("render")
@@ -39,9 +39,10 @@ local view_opts = opt.reference and {mode = "reference", scale = 2, dx = p.dx, b
 local optimizer = opt.optimizer ~= "" and opt.optimizer or (opt.reference and "gd" or "adam")
 local lr = opt.lr ~= 0 and opt.lr or (optimizer == "gd" and 0.1 or 2e-4)
 
-local background = render.load_image(opt.background, n, n)
+-- empty flags: the reference's images from scenes/images
+local background = render.load_image(opt.background ~= "" and opt.background or ds.io.scene_image("peace.png"), n, n)
 -- the hidden surface: the pattern in [-1/2, 1/2] (zero mean) times 2 amp
-local h_true = ds.no_grad(function() return wave.target_image(n, opt.pattern) * (2 * opt.amp) end)
+local h_true = ds.no_grad(function() return wave.target_image(n, opt.pattern ~= "" and opt.pattern or nil) * (2 * opt.amp) end)
 
 local function view(h0, tape, on_level)
   local uT = wave.rollout(h0, p, {steps = opt.steps, reference = opt.reference, tape = tape, on_level = on_level})

@@ -247,7 +247,20 @@ return function(ds)
     local ok, front = pcall(require, name)
     if not ok then
       if tostring(front):find("module '" .. name .. "' not found", 1, true) then
-        front = {} -- a plugin may have no Lua front end; its kernels are still there
+        -- No Lua front end: the plugin's kernels by op name (front.step is the
+        -- kernel "name.step"); any other key is an error, never a silent nil.
+        front = setmetatable({}, {__index = function(_, op)
+          if type(op) == "string" and C.ds_kernel_find(ctx, name .. "." .. op) ~= nil then
+            return ds.kernel(name .. "." .. op)
+          end
+          C.ds_clear_error(ctx)
+          local ops = {}
+          for _, k in ipairs(ds.kernels()) do
+            if k:sub(1, #name + 1) == name .. "." then ops[#ops + 1] = k:sub(#name + 2) end
+          end
+          error(string.format("ds.plugin('%s'): the plugin has no Lua front end (%s.lua on LUA_PATH) and no kernel " ..
+            "'%s' (kernels: %s)", name, name, tostring(op), table.concat(ops, ", ")), 2)
+        end})
       else
         error("ds.plugin: the Lua front end of plugin '" .. name .. "' failed to load: " .. tostring(front), 2)
       end

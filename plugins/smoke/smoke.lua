@@ -383,8 +383,8 @@ M.peer = {n = 110, steps = 99, iters = 6, lr = 100, opt_iters = 50,
 -- Reads the peer's images: initial smoke = channel 1 of init_smoke.png,
 -- target = alpha of peace.png subsampled [::2, ::2]; both {110, 110} in [0, 1].
 function M.peer_images()
-  local init = ds.io.read_png("init_smoke.png", {channel = 1})
-  local target = ds.io.read_png("peace.png", {channel = "alpha", step = 2})
+  local init = ds.io.read_png(ds.io.scene_image("init_smoke.png"), {channel = 1})
+  local target = ds.io.read_png(ds.io.scene_image("peace.png"), {channel = "alpha", step = 2})
   return init, target
 end
 

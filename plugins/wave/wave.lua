@@ -187,7 +187,7 @@ end
 -- mean, resized to n x n. The reference reads taichi.png with OpenCV, whose
 -- channel 0 is blue: channel 3 of the RGB file here.
 function M.target_image(n, path, channel)
-  path, channel = path or "taichi.png", channel or 3
+  path, channel = path or ds.io.scene_image("taichi.png"), channel or 3
   if type(n) ~= "number" or n ~= math.floor(n) or n < 1 or n > 65536 then
     error("wave.target_image: n must be an integer in [1, 65536], got " .. tostring(n), 2)
   end

@@ -52,7 +52,7 @@ describe("unknown options", function()
 
   it("files and pictures", function()
     local img = ds.zeros{4, 4}
-    rejects("ds.io.read_png", "channels", "channel", function() return ds.io.read_png("taichi.png", {channels = 1}) end)
+    rejects("ds.io.read_png", "channels", "channel", function() return ds.io.read_png(ds.io.scene_image("taichi.png"), {channels = 1}) end)
     rejects("ds.io.write_png", "normalize", "symmetric",
       function() return ds.io.write_png(tmp .. "/a.png", img, {normalize = true}) end)
     rejects("ds.io.write_gif", "fps", "delay", function() return ds.io.write_gif(tmp .. "/a.gif", {img}, {fps = 10}) end)

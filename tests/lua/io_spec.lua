@@ -24,11 +24,11 @@ describe("io", function()
   end)
 
   it("reads the scene images by name, one channel, resized", function()
-    local t = ds.io.read_png("taichi.png", {channel = 1, size = {64, 64}})
+    local t = ds.io.read_png(ds.io.scene_image("taichi.png"), {channel = 1, size = {64, 64}})
     assert.are.same({64, 64}, t:shape())
     local lo, hi = ds.io.range(t)
     assert.is_true(lo >= 0 and hi <= 1 and hi > lo)
-    local peace = ds.io.read_png("peace.png", {channel = "alpha", step = 2})
+    local peace = ds.io.read_png(ds.io.scene_image("peace.png"), {channel = "alpha", step = 2})
     assert.are.equal(2, #peace:shape())
   end)
 

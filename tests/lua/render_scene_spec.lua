@@ -9,7 +9,7 @@ local function scene(reference, iters, n, steps)
   local p = wave.params{n = n}
   local view_opts = reference and {mode = "linear", scale = 2, dx = p.dx}
     or {mode = "snell", depth = 12, dx = p.dx}
-  local background = render.load_image("peace.png", n, n)
+  local background = render.load_image(ds.io.scene_image("peace.png"), n, n)
   local h_true = ds.no_grad(function() return wave.target_image(n) * 0.008 end)
   local function view(h0)
     return render.refract(wave.rollout(h0, p, {steps = steps, reference = reference}), background, view_opts)

@@ -119,7 +119,7 @@ describe("smoke_taichi scene, float64 losses (128^2, 99 steps, 10 sweeps, lr 400
   local function losses(reference, iters, checkpoint)
     local n = 128
     local init = smoke.checker({n, n}, 16)
-    local target = ds.io.read_png("taichi.png", {channel = 3, size = {n, n}})
+    local target = ds.io.read_png(ds.io.scene_image("taichi.png"), {channel = 3, size = {n, n}})
     local _, l = smoke.fit_velocity{init = init, target = target, steps = 99, lr = 400, iters = iters,
       checkpoint = checkpoint, sim = {iters = 10, solver = "jacobi", reference = reference}}
     return l

@@ -10,11 +10,9 @@
 -- caller's line. A destination that cannot be written is an error before any
 -- work; a source that is missing, unreadable or not a PNG is an error too.
 --
--- Paths are read exactly as given. The one lookup: a bare file name (no '/')
--- that does not exist in the current directory but names one of the
--- repository's scene images (scenes/images/, e.g. "taichi.png") reads that
--- image; ds.io.scene_image(name) is the explicit form. A path with a directory
--- part is never replaced by another file.
+-- Paths are read exactly as given: a missing file is an error, never another
+-- file found elsewhere. The repository's scene images are named explicitly with
+-- ds.io.scene_image(name) (e.g. "taichi.png" -> <root>/scenes/images/taichi.png).
 local ffi = require("ffi")
 
 return function(ds)
@@ -69,11 +67,6 @@ return function(ds)
   local function resolve(path)
     local f, err = io.open(path, "rb")
     if f then f:close(); return path end
-    if not path:find("/", 1, true) then
-      local alt = ds.root() .. "/scenes/images/" .. path
-      local g = io.open(alt, "rb")
-      if g then g:close(); return alt end
-    end
     return nil, reason(err)
   end
   function io_.find(path)
