@@ -123,6 +123,9 @@ void *ds_host_view(const ds_tensor *t, int read, const char *fn);
 int ds_host_commit(ds_tensor *t, void *view);
 void ds_host_done(const ds_tensor *t, void *view);
 
+/* image.c: a [0, 1] value to a byte (NaN -> 0), shared by the image writers */
+unsigned char ds_to_byte(double v);
+
 /* parallel.c */
 void ds_parallel_for(ds_ctx *ctx, int64_t n, int64_t grain, ds_range_fn fn, void *user);
 int ds_host_threads(ds_ctx *ctx);

@@ -144,6 +144,20 @@ int ds_png_write(ds_ctx *ctx, const char *path, const ds_tensor *img);
 int ds_image_resize(ds_tensor *dst, const ds_tensor *src);
 int ds_gif_write(ds_ctx *ctx, const char *path, const ds_tensor *frames, int delay_cs);
 
+/* media.h: plots, text in images, MP4 */
+typedef enum ds_plot_flags { DS_PLOT_XLOG = 1, DS_PLOT_YLOG = 2, DS_PLOT_GRID = 4 } ds_plot_flags;
+typedef enum ds_colormap { DS_CMAP_VIRIDIS = 0, DS_CMAP_DIVERGING = 1, DS_CMAP_GREY = 2 } ds_colormap;
+int ds_plot_lines(ds_ctx *ctx, const char *path, const char *format, int width, int height, const char *title,
+                  const char *xlabel, const char *ylabel, int flags, int nseries, const int64_t *offsets,
+                  const double *x, const double *y, const char *const *labels);
+int ds_plot_field(ds_ctx *ctx, const char *path, const char *format, int width, int height, const ds_tensor *field,
+                  double lo, double hi, int colormap, const char *title, const char *xlabel, const char *ylabel,
+                  const char *bar_label);
+int ds_image_text(ds_ctx *ctx, ds_tensor *img, const char *text, double x, double y, double size, double r, double g,
+                  double b);
+int ds_mp4_write(ds_ctx *ctx, const char *path, const ds_tensor *frames, int fps);
+const char *ds_mp4_codec(void);
+
 void *malloc(size_t);
 void free(void *);
 int isatty(int fd);

@@ -2,9 +2,14 @@
 --   ds.io.read_png(path [, {channel = 1, size = {h, w}, step = 2}]) -> {h, w, c} or {h, w}, values in [0, 1]
 --   ds.io.scene_image(name)  -> the path of one of the repository's scene images (scenes/images/name)
 --   ds.io.write_png(path, t [, {range = {lo, hi}} | {auto = true} | {symmetric = true}])
---   ds.io.write_gif(path, frames [, {delay = 4, range = {lo, hi}}])   frames: list of {h, w} or {h, w, 3}
+--   ds.io.write_gif(path, frames [, {delay = 4, range = {lo, hi}, labels = {...}}])   giflib
+--   ds.io.write_mp4(path, frames [, {fps = 25, range = {lo, hi}, labels = {...}}])   FFmpeg (H.264)
+--       frames: a list of {h, w} or {h, w, 3} tensors of one size; labels: one string per frame
 --   ds.io.write_csv(path, header, rows [, {nan = "nan"}])   RFC 4180 cells
---   ds.io.plot_png(path, series, {log =, width =, height =})
+--   ds.io.plot(path, series, {title =, xlabel =, ylabel =, labels =, log =, ...})   PNG/SVG (io/plot.lua)
+--   ds.io.plot_png(path, series, opts)  ds.io.plot_field(path, t, opts)  ds.io.field_png(path, t, opts)
+--   ds.io.draw_text(img, text [, {x =, y =, size =, color =}])
+--   ds.io.write_vtk(path, data)  ds.io.write_vtk_series(path, list [, {times =}])   ParaView (io/vtk.lua)
 -- Every function checks its arguments and options (unknown option names are
 -- errors) and raises an error naming itself and the argument, located at the
 -- caller's line. A destination that cannot be written is an error before any
@@ -261,18 +266,27 @@ return function(ds)
     if C.ds_png_write(ctx, path, img.p) ~= 0 then raise(who .. ": " .. ffi.string(C.ds_last_error(ctx))) end
   end
 
-  local GIF_OPTS = {"delay", "range", "auto", "symmetric"}
-  function io_.write_gif(path, frames, opts)
-    local who = "ds.io.write_gif"
-    O.string(who, "path", path)
-    opts = O.check(who, opts, GIF_OPTS)
-    check_map(who, opts)
-    local delay = O.number(who, "delay", opts.delay, 4, {int = true, ge = 0, le = 65535})
+  -- Frames for an animation: checked (one shape, {h, w} or {h, w, 3}, real),
+  -- mapped to [0, 1] by range/auto/symmetric, labelled (opts.labels: one string
+  -- per frame, drawn top-left), and packed into one {n, h, w[, 3]} tensor.
+  local function pack_frames(who, frames, opts, max_side)
     if type(frames) ~= "table" or getmetatable(frames) ~= nil or #frames == 0 then
       raise(who .. ": argument 'frames' must be a non-empty list of tensors, got " ..
         (type(frames) == "table" and getmetatable(frames) == nil and "an empty list" or O.describe(frames)))
     end
     local n = #frames
+    local labels = opts.labels
+    if labels ~= nil then
+      if type(labels) ~= "table" or getmetatable(labels) ~= nil or #labels ~= n then
+        raise(string.format("%s: option 'labels' must be a list of %d strings (one per frame), got %s", who, n,
+          type(labels) == "table" and getmetatable(labels) == nil and (#labels .. " entries") or O.describe(labels)))
+      end
+      for i = 1, n do
+        if type(labels[i]) ~= "string" then
+          raise(string.format("%s: labels[%d] must be a string, got %s", who, i, O.describe(labels[i])))
+        end
+      end
+    end
     local shape
     for i = 1, n do
       local f = frames[i]
@@ -283,8 +297,8 @@ return function(ds)
         raise(string.format("%s: frames[%d] must have shape {h, w} or {h, w, 3}, got {%s}", who, i,
           table.concat(s, ", ")))
       end
-      if s[1] > 65535 or s[2] > 65535 then
-        raise(string.format("%s: frames[%d] is larger than a GIF allows (65535 x 65535)", who, i))
+      if s[1] > max_side or s[2] > max_side then
+        raise(string.format("%s: frames[%d] is larger than %d x %d pixels", who, i, max_side, max_side))
       end
       if not shape then
         shape = s
@@ -293,15 +307,52 @@ return function(ds)
           who, i, table.concat(s, ", "), table.concat(shape, ", ")))
       end
     end
-    check_dest(who, path)
     local all = ds.empty({n, unpack(shape)})
     local per = frames[1]:numel()
     local dst = all:data()
+    local one = labels and ds.empty(shape)
     for i = 1, n do
-      ffi.copy(dst + (i - 1) * per, normalised(who, on_cpu(frames[i]), opts):data(), per * ffi.sizeof("ds_real"))
+      local img = normalised(who, on_cpu(frames[i]), opts)
+      if labels and labels[i] ~= "" then
+        -- drawn into a copy: the caller's frame is never written
+        ffi.copy(one:data(), img:data(), per * ffi.sizeof("ds_real"))
+        one:touch()
+        ds.io.draw_text(one, labels[i])
+        img = one
+      end
+      ffi.copy(dst + (i - 1) * per, img:data(), per * ffi.sizeof("ds_real"))
     end
+    all:touch()
+    return all
+  end
+
+  local GIF_OPTS = {"delay", "range", "auto", "symmetric", "labels"}
+  function io_.write_gif(path, frames, opts)
+    local who = "ds.io.write_gif"
+    O.string(who, "path", path)
+    opts = O.check(who, opts, GIF_OPTS)
+    check_map(who, opts)
+    local delay = O.number(who, "delay", opts.delay, 4, {int = true, ge = 0, le = 65535})
+    local all = pack_frames(who, frames, opts, 65535)
+    check_dest(who, path)
     if C.ds_gif_write(ctx, path, all.p, delay) ~= 0 then raise(who .. ": " .. ffi.string(C.ds_last_error(ctx))) end
   end
+
+  -- MP4 video (H.264 where libavcodec has libx264, else MPEG-4 part 2):
+  --   ds.io.write_mp4(path, frames [, {fps = 25, labels = {...}, range = | auto = | symmetric =}])
+  local MP4_OPTS = {"fps", "range", "auto", "symmetric", "labels"}
+  function io_.write_mp4(path, frames, opts)
+    local who = "ds.io.write_mp4"
+    O.string(who, "path", path)
+    opts = O.check(who, opts, MP4_OPTS)
+    check_map(who, opts)
+    local fps = O.number(who, "fps", opts.fps, 25, {int = true, ge = 1, le = 240})
+    local all = pack_frames(who, frames, opts, 8192)
+    check_dest(who, path)
+    if C.ds_mp4_write(ctx, path, all.p, fps) ~= 0 then raise(who .. ": " .. ffi.string(C.ds_last_error(ctx))) end
+  end
+  -- The encoder write_mp4 uses ("libx264" or "mpeg4").
+  function io_.mp4_codec() return ffi.string(C.ds_mp4_codec()) end
 
   -- RFC 4180 cells: a cell holding a comma, a double quote, CR or LF is
   -- quoted, with its quotes doubled. Numbers are written with the shortest
@@ -400,6 +451,7 @@ return function(ds)
     if not ok then raise(string.format("%s: cannot write '%s': %s", who, path, reason(werr))) end
   end
 
-  io_.plot_png = require("diffsim.io.plot")(ds)
+  for k, f in pairs(require("diffsim.io.plot")(ds)) do io_[k] = f end
+  for k, f in pairs(require("diffsim.io.vtk")(ds)) do io_[k] = f end
   return io_
 end
