@@ -44,15 +44,18 @@ io.stderr:write(string.format("cage: %d particles, %d springs, %d steps; centre 
 local initial = ds.no_grad(function() return loss_of(sys:rollout(T)) end):item()
 local lbfgs = ds.optim.lbfgs({rest}, {max_iter = 1, history = 10})
 local losses = {}
+local bar = ds.progress.new(opt.iters, "cage")
 local t0 = ds.now()
 for it = 1, opt.iters do
   lbfgs:step(closure)
   losses[it] = ds.no_grad(function() return loss_of(sys:rollout(T)) end):item()
   cli.iter(it, losses[it])
+  bar:update(it, losses[it])
   if losses[it] < 1e-14 then break end
 end
+bar:done()
 local secs = ds.now() - t0
-cli.write_losses(ds, opt.out, losses)
+cli.write_losses(ds, opt.out, losses, {title = "cage", ylabel = "squared distance to the target (m^2)"})
 local xs = ds.no_grad(function() return (sys:rollout(T)) end)
 local final = springs.row(xs, T + 1)
 ds.io.write_png(opt.out .. "/cage.png", sys:render(final, nil, {width = 400, height = 400, view = {0.2, 1.1, 0.2, 1.1}}))

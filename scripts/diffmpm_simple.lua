@@ -51,13 +51,16 @@ local final = ds.no_grad(function() return loss_of(nil) end):item()
 cli.iter(opt.iters + 1, final, "(after the last update)")
 
 if opt.gif then
-  local frames, every = {}, math.max(1, math.floor(T / opt.frames))
+  local frames, labels, every = {}, {}, math.max(1, math.floor(T / opt.frames))
   ds.no_grad(function()
     sim:rollout(sim:state{v = ds.add_row(zeros_v, init_v)}, T, {on_step = function(t, st)
-      if t % every == 0 then frames[#frames + 1] = sim:render(st.x, {size = 256}) end
+      if t % every == 0 then
+        frames[#frames + 1] = sim:render(st.x, {size = 256})
+        labels[#labels + 1] = string.format("step %d  t = %.3f s", t, t * 3e-4)
+      end
     end})
   end)
-  ds.io.write_gif(opt.out .. "/particles.gif", frames, {delay = 6})
+  ds.io.write_gif(opt.out .. "/particles.gif", frames, {delay = 6, labels = labels})
 end
 
 local v = init_v:totable()

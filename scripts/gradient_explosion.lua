@@ -67,9 +67,17 @@ for ai, alpha in ipairs(alphas) do
   cli.result("grad_T" .. Tmax .. "_alpha" .. alpha, series[ai][Tmax])
 end
 ds.io.write_csv(opt.out .. "/table.csv", {"T", "alpha", "dxT_da", "tape", "closed_form"}, rows)
-local thin = {}
-for ai = 1, #series do
-  thin[ai] = {}
-  for T = 1, Tmax, math.max(1, math.floor(Tmax / 500)) do thin[ai][#thin[ai] + 1] = series[ai][T] end
+-- one curve per alpha over T, thinned to ~500 points spread evenly on the log T axis
+local Ts, seen = {}, {}
+for k = 0, 500 do
+  local T = math.floor(10 ^ (k / 500 * math.log10(Tmax)) + 0.5)
+  if not seen[T] then seen[T] = true; Ts[#Ts + 1] = T end
 end
-ds.io.plot_png(opt.out .. "/plot.png", thin, {log = true})
+local curves = {}
+for ai = 1, #series do
+  local ys = {}
+  for k, T in ipairs(Ts) do ys[k] = series[ai][T] end
+  curves[ai] = {x = Ts, y = ys, label = "alpha = " .. alphas[ai] .. " 1/s"}
+end
+ds.io.plot_png(opt.out .. "/plot.png", curves, {logx = true, log = true, width = 720, height = 480,
+  title = "gradient of x_T with respect to the force a (dt = 1e-3 s)", xlabel = "T (steps)", ylabel = "dx_T / da", legend = "bottom-right"})

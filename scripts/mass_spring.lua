@@ -14,11 +14,15 @@
 -- The controller and the physics run fused in one kernel (springs.nn_rollout), so
 -- an iteration is one forward and one adjoint launch.
 -- --reference changes nothing here: these are the reference semantics already.
--- Writes loss.csv, loss.png, gait.gif (the final gait) and gait.png (its last frame).
+-- Writes loss.csv, loss.png, gait.gif (the final gait, each frame labelled with
+-- its step and time, ground marked every 0.1), gait.mp4 (the same frames) and
+-- gait.png (its last frame); --vtk also writes gait.pvd + gait_NNNN.vtp (masses
+-- and springs per frame, for ParaView).
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "mass_spring", script = "scripts/mass_spring.lua", iters = 100,
   out = "out/mass_spring",
-  flags = {robot = 0, toi = true, naive = false, lr = 0.2, steps = 682, gif = true, hidden = 32, width = 480},
+  flags = {robot = 0, toi = true, naive = false, lr = 0.2, steps = 682, gif = true, hidden = 32, width = 480,
+           vtk = false},
   checks = {robot = {int = true, ge = 0, le = 3, help = "robot 0..3 (A..D)"}, lr = {gt = 0},
             steps = {int = true, ge = 2, le = 1e6}, hidden = {int = true, ge = 1, le = 4096},
             width = {int = true, ge = 100, le = 8192}}})
@@ -42,6 +46,7 @@ io.stderr:write(string.format("robot %s: %d masses, %d springs, %d controller pa
   scene.name, sys.n, sys.ns, ds.nn.count(params), opt.toi and "TOI" or "naive"))
 local losses = {}
 local tape = ds.tape()
+local bar = ds.progress.new(opt.iters, "mass_spring")
 local t0 = ds.now()
 for it = 1, opt.iters do
   gd:zero_grad()
@@ -53,18 +58,50 @@ for it = 1, opt.iters do
     os.exit(1)
   end
   cli.iter(it, losses[it])
+  bar:update(it, losses[it])
   gd:step()
 end
+bar:done()
 local secs = ds.now() - t0
 
 local xs, _, _, acts = ds.no_grad(rollout)
 local final = loss_of(xs):item()
-cli.write_losses(ds, opt.out, losses)
+cli.write_losses(ds, opt.out, losses, {title = "mass_spring (robot " .. scene.name .. ")", ylabel = "loss = -x of the head"})
+local every = 8
 if opt.gif then
   local view = {0, 1.2, 0, 0.4}
-  local frames = sys:frames(xs, acts, {every = 8, width = opt.width, height = math.floor(opt.width / 3), view = view})
-  ds.io.write_gif(opt.out .. "/gait.gif", frames, {delay = 4})
-  ds.io.write_png(opt.out .. "/gait.png", frames[#frames])
+  local W, H = opt.width, math.floor(opt.width / 3)
+  local frames = sys:frames(xs, acts, {every = every, width = W, height = H, view = view})
+  -- ground marks every 0.1 (taller every 0.5), so that the walk reads as distance
+  local gy = math.floor((1 - (scene.ground.y - view[3]) / (view[4] - view[3])) * H + 0.5)
+  local marks = {}
+  for k = 0, math.floor(view[2] / 0.1 + 1e-9) do
+    marks[#marks + 1] = {math.floor(k * 0.1 / view[2] * (W - 1) + 0.5), k % 5 == 0 and 8 or 4}
+  end
+  local labels = {}
+  for i, f in ipairs(frames) do
+    local p = f:data()
+    for _, m in ipairs(marks) do
+      for y = gy, math.min(H - 1, gy + m[2]) do
+        local q = (y * W + m[1]) * 3
+        p[q], p[q + 1], p[q + 2] = 0.15, 0.15, 0.15
+      end
+    end
+    f:touch()
+    local step = (i - 1) * every
+    labels[i] = string.format("step %d  t = %.2f s", step, step * sys:dt())
+  end
+  ds.io.write_gif(opt.out .. "/gait.gif", frames, {delay = 4, labels = labels})
+  ds.io.write_mp4(opt.out .. "/gait.mp4", frames, {fps = 25, labels = labels})
+  ds.io.write_png(opt.out .. "/gait.png", ds.io.draw_text(frames[#frames], labels[#labels]))
+end
+if opt.vtk then
+  local list, times = {}, {}
+  for t = 1, xs:shape()[1], every do
+    list[#list + 1] = {points = springs.row(xs, t), lines = sys.pairs}
+    times[#times + 1] = (t - 1) * sys:dt()
+  end
+  ds.io.write_vtk_series(opt.out .. "/gait.pvd", list, {times = times})
 end
 cli.result("final_loss", final)
 cli.result("head_x", -final)

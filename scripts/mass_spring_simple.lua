@@ -41,16 +41,19 @@ end
 local gd = ds.optim.gd({rest}, {lr = opt.lr})
 local losses = {}
 local tape = ds.tape()
+local bar = ds.progress.new(opt.iters, "mass_spring_simple")
 for it = 1, opt.iters do
   gd:zero_grad()
   local loss = tape:record(function() return loss_of(sys:rollout(T)) end)
   tape:backward(loss)
   losses[it] = loss:item()
   cli.iter(it, losses[it])
+  bar:update(it, losses[it])
   gd:step()
 end
+bar:done()
 local final = ds.no_grad(function() return loss_of(sys:rollout(T)) end):item()
-cli.write_losses(ds, opt.out, losses)
+cli.write_losses(ds, opt.out, losses, {title = "mass_spring_simple", ylabel = "(area - 0.1)^2"})
 cli.result("rest_lengths", unpack(rest:tolist()))
 cli.result("final_loss", final)
 if final ~= final then os.exit(1) end

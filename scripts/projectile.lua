@@ -47,8 +47,9 @@ for it = 1, opt.iters do
   adam:step()
   losses[it] = loss:item()
   cli.iter(it, losses[it])
-  bar:update(it)
+  bar:update(it, losses[it])
 end
+bar:done()
 
 -- picture: 256x256, target red, reached blue
 local x, y = ds.no_grad(fly)
@@ -72,7 +73,7 @@ for i = 1, n do dot(tx[i], ty[i], 0.9, 0.1, 0.1) end
 for i = 1, n do dot(xs[i], ys[i], 0.1, 0.2, 0.9) end
 img:touch()
 ds.io.write_png(opt.out .. "/final.png", img)
-cli.write_losses(ds, opt.out, losses)
+cli.write_losses(ds, opt.out, losses, {title = "projectile", ylabel = "mean squared distance to the circle"})
 cli.result("projectile", "loss_initial", losses[1], "loss_final", losses[#losses])
 if not (losses[#losses] < losses[1] * 1e-2) then
   io.stderr:write("projectile: the loss did not fall a hundredfold\n")

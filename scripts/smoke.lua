@@ -20,11 +20,13 @@
 -- --checkpoint K keeps only every K-th step's state on the tape and recomputes the
 -- rest during backward (memory O(steps/K + K) instead of O(steps)).
 -- Writes: target.png, init.png, final_unoptimized.png, final_optimized.png,
--- velocity_x.png, velocity_y.png, rollout.gif (the optimised rollout), loss.csv, loss.png.
+-- velocity_x.png, velocity_y.png (colour-bar plots), rollout.gif and rollout.mp4 (the
+-- optimised rollout, frames labelled with their step), loss.csv, loss.png; --vtk also
+-- writes smoke.pvd + smoke_NNNN.vti (density per step) and velocity.vti, for ParaView.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "smoke", script = "scripts/smoke.lua", iters = 50, out = "out/smoke",
   flags = {solver = "jacobi", lr = 100, steps = 99, n = 110, jacobi_iters = 6, tol = 0, max_cg = 2000,
-           bc = "periodic", checkpoint = 0, gif = true},
+           bc = "periodic", checkpoint = 0, gif = true, vtk = false},
   checks = {solver = {"jacobi", "cg"}, bc = {"periodic", "wall"}, lr = {gt = 0}, steps = {int = true, ge = 1, le = 1e6},
             n = {int = true, ge = 4, le = 8192}, jacobi_iters = {int = true, ge = 1, le = 1e6}, tol = {ge = 0},
             max_cg = {int = true, ge = 1, le = 1e7}, checkpoint = {int = true, ge = 0}}})
@@ -80,12 +82,29 @@ local final = ds.no_grad(rollout, nil, opt.gif and frames or nil)
 local final_loss = ds.no_grad(loss_of, final.s):item()
 if first_final then ds.io.write_png(opt.out .. "/final_unoptimized.png", first_final) end
 ds.io.write_png(opt.out .. "/final_optimized.png", final.s)
-ds.io.write_png(opt.out .. "/velocity_x.png", vx, {symmetric = true})
-ds.io.write_png(opt.out .. "/velocity_y.png", vy, {symmetric = true})
+-- signed fields: a diverging map (white = 0) with a colour bar
+ds.io.field_png(opt.out .. "/velocity_x.png", vx, {symmetric = true, title = "optimised initial velocity, x",
+  label = "vx (cells/step)", xlabel = "x (cells)", ylabel = "y (cells)"})
+ds.io.field_png(opt.out .. "/velocity_y.png", vy, {symmetric = true, title = "optimised initial velocity, y",
+  label = "vy (cells/step)", xlabel = "x (cells)", ylabel = "y (cells)"})
 if #frames > 0 then
-  local every = {}
-  for i = 1, #frames, 2 do every[#every + 1] = frames[i] end
-  ds.io.write_gif(opt.out .. "/rollout.gif", every, {delay = 6, range = {0, 1}})
+  local every, labels = {}, {}
+  for i = 1, #frames, 2 do
+    every[#every + 1] = frames[i]
+    labels[#labels + 1] = string.format("step %d", i)
+  end
+  ds.io.write_gif(opt.out .. "/rollout.gif", every, {delay = 6, range = {0, 1}, labels = labels})
+  ds.io.write_mp4(opt.out .. "/rollout.mp4", every, {fps = 15, range = {0, 1}, labels = labels})
+  if opt.vtk then
+    -- ParaView: the smoke density per step, and the optimised initial velocity
+    local list, times = {}, {}
+    for i = 1, #frames do list[i], times[i] = {grid = frames[i], name = "density"}, i end
+    ds.io.write_vtk_series(opt.out .. "/smoke.pvd", list, {times = times})
+  end
+end
+if opt.vtk then
+  ds.io.write_vtk(opt.out .. "/velocity.vti", {grid = init, name = "density0",
+    point_data = {vx = vx, vy = vy}})
 end
 local extra = {}
 if opt.solver == "cg" then

@@ -69,5 +69,9 @@ local final_loss = ds.no_grad(function() return ds.mean(ds.square(final.s - targ
 if first then ds.io.write_png(opt.out .. "/final_unoptimized.png", project_image(first), show) end
 ds.io.write_png(opt.out .. "/final_optimized.png", project_image(final.s), show)
 ds.io.write_png(opt.out .. "/slice_optimized.png", mid_slice(final.s), {range = {0, 1}})
-if #frames > 0 then ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 8, range = show.range}) end
+if #frames > 0 then
+  local labels = {}
+  for i = 1, #frames do labels[i] = string.format("step %d", i) end
+  ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 8, range = show.range, labels = labels})
+end
 cli.finish(ds, opt, "smoke3d", losses, final_loss, secs, {{"cells", n * n * n}})

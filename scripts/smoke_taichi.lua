@@ -44,7 +44,7 @@ local v, losses = smoke.fit_velocity{init = init, target = target, steps = opt.s
   iters = opt.iters, checkpoint = opt.checkpoint, on_iter = function(it, l, final)
     if it == 1 then first = final.s:detach() end
     cli.iter(it, l)
-    bar:update(it)
+    bar:update(it, l)
   end}
 bar:done()
 local secs = ds.now() - t0
@@ -62,6 +62,8 @@ ds.io.write_png(opt.out .. "/final_optimized.png", final.s)
 if #frames > 0 then
   local every = {}
   for i = 1, #frames, 2 do every[#every + 1] = frames[i] end
-  ds.io.write_gif(opt.out .. "/rollout.gif", every, {delay = 6, range = {0, 1}})
+  local labels = {}
+  for k = 1, #every do labels[k] = string.format("step %d", 2 * k - 1) end
+  ds.io.write_gif(opt.out .. "/rollout.gif", every, {delay = 6, range = {0, 1}, labels = labels})
 end
 cli.finish(ds, opt, "smoke_taichi", losses, final_loss, secs)

@@ -9,7 +9,8 @@
 -- the naive one (reflect once the ball is below the ground) reports +1, because
 -- within a step its bounce does not move when y0 moves.
 -- Prints `result dyfinal_dy0_toi -1`, `result dyfinal_dy0_naive 1`, and writes
--- scan.csv and scan.png: y_final and the gradient of both over a scan of dy.
+-- scan.csv, scan.png (the gradient of both over a scan of dy) and scan_y.png
+-- (y_final of both over the same scan).
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "toi", script = "scripts/toi.lua", iters = 0, out = "out/toi", precision = "f64",
                                 flags = {steps = 204, scan = 41, range = 0.02},
@@ -37,7 +38,15 @@ for k = 0, opt.scan - 1 do
   series[3][#series[3] + 1], series[4][#series[4] + 1] = gt, gn
 end
 ds.io.write_csv(opt.out .. "/scan.csv", {"dy", "y_final_toi", "grad_toi", "y_final_naive", "grad_naive"}, rows)
-ds.io.plot_png(opt.out .. "/scan.png", {series[3], series[4]}) -- blue: TOI gradient, red: naive
+local dys = {}
+for k = 1, #rows do dys[k] = rows[k][1] * 1000 end
+ds.io.plot_png(opt.out .. "/scan.png", {series[3], series[4]}, {x = dys,
+  labels = {"time of impact", "naive (reflect below the ground)"},
+  title = string.format("d y_final / d y0 over %d steps (true value -1)", opt.steps),
+  xlabel = "dy: start height offset (mm)", ylabel = "d y_final / d y0", legend = "right"})
+ds.io.plot_png(opt.out .. "/scan_y.png", {series[1], series[2]}, {x = dys,
+  labels = {"time of impact", "naive (reflect below the ground)"}, title = "final height of the ball",
+  xlabel = "dy: start height offset (mm)", ylabel = "y_final (m)", legend = "right"})
 local _, g_toi = run("toi", 0)
 local _, g_naive = run("naive", 0)
 cli.result("dyfinal_dy0_toi", g_toi)

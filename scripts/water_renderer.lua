@@ -52,7 +52,8 @@ end
 local target = ds.no_grad(view, h_true)
 ds.io.write_png(opt.out .. "/background.png", background)
 ds.io.write_png(opt.out .. "/target.png", target)
-ds.io.write_png(opt.out .. "/height_true.png", h_true, {symmetric = true})
+ds.io.field_png(opt.out .. "/height_true.png", h_true, {symmetric = true, title = "hidden initial height",
+  label = "height (pool units)", xlabel = "x (pixels)", ylabel = "y (pixels)"})
 
 local h0 = ds.zeros{n, n}:requires_grad()
 local o = optimizer == "gd" and ds.optim.gd({h0}, {lr = lr}) or ds.optim.adam({h0}, {lr = lr})
@@ -71,6 +72,11 @@ local final = ds.no_grad(function()
 end)
 local final_loss = ds.no_grad(function() return ds.mean(ds.square(final - target)) end):item()
 ds.io.write_png(opt.out .. "/after.png", final)
-ds.io.write_png(opt.out .. "/height_optimized.png", h0, {symmetric = true})
-if #frames > 0 then ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 6}) end
+ds.io.field_png(opt.out .. "/height_optimized.png", h0, {symmetric = true, title = "optimised initial height",
+  label = "height (pool units)", xlabel = "x (pixels)", ylabel = "y (pixels)"})
+if #frames > 0 then
+  local labels = {}
+  for i = 1, #frames do labels[i] = string.format("step %d", 8 * i - 1) end
+  ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 6, labels = labels})
+end
 cli.finish(ds, opt, "water_renderer", losses, final_loss, secs)

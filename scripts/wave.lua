@@ -16,7 +16,8 @@
 --                gain 1 (the loss Hessian is 2 dx^2 M^T M with |M| <= 1). lr = 1 would
 --                barely move in this mode: with the reference's start, slow modes are
 --                amplified by up to 1/sin(theta) ~ 100, which is what made lr = 1 work there.
--- Writes: target.png, final_unoptimized.png, final_optimized.png, initial_optimized.png,
+-- Writes: target.png, final_unoptimized.png, final_optimized.png (grey, u + 0.5),
+-- initial_optimized.png and final_height.png (colour-bar plots, diverging map),
 -- rollout.gif (the optimised rollout), loss.csv, loss.png; --frames also writes PNG frames.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "wave", script = "scripts/wave.lua", iters = 200, out = "out/wave",
@@ -62,6 +63,13 @@ end)
 local final_loss = ds.no_grad(wave.l2_loss, final, target, p.dx):item()
 if first_final then ds.io.write_png(opt.out .. "/final_unoptimized.png", first_final, show) end
 ds.io.write_png(opt.out .. "/final_optimized.png", final, show)
-ds.io.write_png(opt.out .. "/initial_optimized.png", u0, {symmetric = true})
-if #frames > 0 then ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 4, range = {-0.5, 0.5}}) end
+ds.io.field_png(opt.out .. "/initial_optimized.png", u0, {symmetric = true, title = "optimised initial height u0",
+  label = "height", xlabel = "x (cells)", ylabel = "y (cells)"})
+ds.io.field_png(opt.out .. "/final_height.png", final, {symmetric = true, title = "height after the optimised rollout",
+  label = "height", xlabel = "x (cells)", ylabel = "y (cells)"})
+if #frames > 0 then
+  local labels = {}
+  for i = 1, #frames do labels[i] = string.format("step %d  t = %.2f ms", 4 * i - 1, (4 * i - 1) * p.dt * 1000) end
+  ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 4, range = {-0.5, 0.5}, labels = labels})
+end
 cli.finish(ds, opt, "wave", losses, final_loss, secs, {{"lr", lr}})

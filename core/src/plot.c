@@ -166,7 +166,9 @@ int ds_plot_lines(ds_ctx *ctx, const char *path, const char *format, int width, 
   }
   if (nl > 0) {
     PLFLT lw, lh;
-    pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE,
+    PLINT pos = PL_POSITION_INSIDE | ((flags & DS_PLOT_LEGEND_LEFT) ? PL_POSITION_LEFT : PL_POSITION_RIGHT);
+    if (!(flags & DS_PLOT_LEGEND_MIDDLE)) pos |= (flags & DS_PLOT_LEGEND_BOTTOM) ? PL_POSITION_BOTTOM : PL_POSITION_TOP;
+    pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, pos,
              0.02, 0.02, 0.08, 0, 1, 1, 0, 0, nl, opt, 1.0, 0.9, 2.0, 0.0, tcol, (const char *const *)text, NULL,
              NULL, NULL, NULL, lcol, lsty, lwid, NULL, NULL, NULL, NULL);
   }

@@ -145,7 +145,8 @@ int ds_image_resize(ds_tensor *dst, const ds_tensor *src);
 int ds_gif_write(ds_ctx *ctx, const char *path, const ds_tensor *frames, int delay_cs);
 
 /* media.h: plots, text in images, MP4 */
-typedef enum ds_plot_flags { DS_PLOT_XLOG = 1, DS_PLOT_YLOG = 2, DS_PLOT_GRID = 4 } ds_plot_flags;
+typedef enum ds_plot_flags { DS_PLOT_XLOG = 1, DS_PLOT_YLOG = 2, DS_PLOT_GRID = 4, DS_PLOT_LEGEND_BOTTOM = 8,
+  DS_PLOT_LEGEND_LEFT = 16, DS_PLOT_LEGEND_MIDDLE = 32 } ds_plot_flags;
 typedef enum ds_colormap { DS_CMAP_VIRIDIS = 0, DS_CMAP_DIVERGING = 1, DS_CMAP_GREY = 2 } ds_colormap;
 int ds_plot_lines(ds_ctx *ctx, const char *path, const char *format, int width, int height, const char *title,
                   const char *xlabel, const char *ylabel, int flags, int nseries, const int64_t *offsets,

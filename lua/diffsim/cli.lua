@@ -344,12 +344,14 @@ function M.iter(n, loss, extra)
   arg_check("cli.iter", "n", type(n) == "number" and n == math.floor(n), "an integer", n)
   arg_check("cli.iter", "loss", type(loss) == "number", "a number", loss)
   arg_check("cli.iter", "extra", extra == nil or type(extra) == "string", "a string", extra)
+  require("diffsim.progress").clear() -- a bar on the terminal is redrawn below the line
   print(string.format("iter %d loss %.9g%s", n, loss, extra and (" " .. extra) or ""))
   io.stdout:flush()
 end
 
 function M.result(name, ...)
   arg_check("cli.result", "name", type(name) == "string" and name ~= "", "a non-empty string", name)
+  require("diffsim.progress").clear()
   local parts = {"result", name}
   for i = 1, select("#", ...) do
     local v = select(i, ...)
@@ -362,18 +364,29 @@ function M.result(name, ...)
 end
 
 -- Writes loss.csv and loss.png for a list of losses (one per iteration).
--- NaN losses are written as "nan" in the CSV and left out of the plot.
-function M.write_losses(ds, out, losses, extra_cols)
+-- NaN losses are written as "nan" in the CSV and left out of the plot. The
+-- plot is titled with the script's name (opts.title, else the --out folder's
+-- name) and uses a log y axis when every loss is positive and they span more
+-- than a decade. opts: title, ylabel (default "loss").
+function M.write_losses(ds, out, losses, opts)
   arg_check("cli.write_losses", "ds", type(ds) == "table" and ds.io ~= nil, "the diffsim module", ds)
   arg_check("cli.write_losses", "out", type(out) == "string" and out ~= "", "a directory name", out)
   arg_check("cli.write_losses", "losses", type(losses) == "table", "a list of numbers", losses)
+  opts = opts or {}
+  arg_check("cli.write_losses", "opts", type(opts) == "table", "a table {title =, ylabel =}", opts)
   local rows = {}
   for i, l in ipairs(losses) do rows[i] = {i, l} end
   ds.io.write_csv(out .. "/loss.csv", {"iter", "loss"}, rows)
   if #losses == 0 then return end
-  local positive = true
-  for _, l in ipairs(losses) do if not (l > 0) then positive = false end end
-  ds.io.plot_png(out .. "/loss.png", losses, {log = positive})
+  local positive, lo, hi = true, math.huge, -math.huge
+  for _, l in ipairs(losses) do
+    if not (l > 0) then positive = false end
+    if l == l and math.abs(l) ~= math.huge then lo, hi = math.min(lo, l), math.max(hi, l) end
+  end
+  local log = positive and hi > 10 * lo
+  local name = opts.title or (out:gsub("/+$", ""):match("([^/]+)$") or out)
+  ds.io.plot_png(out .. "/loss.png", losses, {log = log, title = name .. ": loss per iteration",
+    xlabel = "iteration", ylabel = opts.ylabel or "loss"})
 end
 
 -- The optimisation loop of a script: each iteration zeroes the grads, records
@@ -394,7 +407,7 @@ function M.train(ds, opt, name, optimizer, loss_fn, on_iter)
     losses[it] = l
     if on_iter then on_iter(it, l, unpack(res, 2, table.maxn(res))) end
     M.iter(it, l)
-    bar:update(it)
+    bar:update(it, l)
     optimizer:step()
   end
   bar:done()
@@ -414,7 +427,7 @@ end
 -- script's own `extra` result lines ({name, values...} each), and exit 1 when
 -- iterations ran but the loss did not fall.
 function M.finish(ds, opt, name, losses, final_loss, secs, extra)
-  if #losses > 0 then M.write_losses(ds, opt.out, losses) end
+  if #losses > 0 then M.write_losses(ds, opt.out, losses, {title = name}) end
   local l0 = losses[1] or final_loss
   M.result("loss_initial", l0)
   M.result("loss_final", final_loss)

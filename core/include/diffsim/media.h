@@ -14,7 +14,11 @@ extern "C" {
 typedef enum ds_plot_flags {
   DS_PLOT_XLOG = 1, /* log10 x axis, labelled as powers of ten */
   DS_PLOT_YLOG = 2,
-  DS_PLOT_GRID = 4  /* light grid lines at the major ticks */
+  DS_PLOT_GRID = 4, /* light grid lines at the major ticks */
+  /* where the legend goes inside the plot (default: top right) */
+  DS_PLOT_LEGEND_BOTTOM = 8,
+  DS_PLOT_LEGEND_LEFT = 16,
+  DS_PLOT_LEGEND_MIDDLE = 32 /* vertically centred */
 } ds_plot_flags;
 
 typedef enum ds_colormap {

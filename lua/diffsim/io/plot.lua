@@ -9,7 +9,8 @@
 --     labels (one legend name per series), x (shared x values), log / logy
 --     (log10 y axis), logx, grid (default true), width (100..4096, default
 --     640), height (60..4096, default 400). A log axis is labelled 10^n and its
---     label gets " (log scale)". Non-finite points, and points <= 0 on a log
+--     label gets " (log scale)". legend: where the legend goes ("top-right"
+--     (default), "top-left", "bottom-right", "bottom-left", "right", "left"). Non-finite points, and points <= 0 on a log
 --     axis, are not drawn: the line breaks there.
 --   ds.io.plot_field(path, t [, opts])      2D field {h, w} as an image plot
 --   ds.io.field_png(path, t [, opts])       always PNG
@@ -76,7 +77,10 @@ return function(ds)
     f:close()
   end
 
-  local LINE_OPTS = {"log", "logx", "logy", "title", "xlabel", "ylabel", "labels", "x", "grid", "width", "height"}
+  local LINE_OPTS = {"log", "logx", "logy", "title", "xlabel", "ylabel", "labels", "x", "grid", "width", "height",
+                     "legend"}
+  local LEGEND = {["top-right"] = 0, ["top-left"] = 16, ["bottom-right"] = 8, ["bottom-left"] = 24, right = 32,
+                  left = 48}
   local function lines(who, path, series, opts, forced)
     O.string(who, "path", path)
     opts = O.check(who, opts, LINE_OPTS)
@@ -85,6 +89,8 @@ return function(ds)
     logy = O.boolean(who, "logy", opts.logy, logy)
     local logx = O.boolean(who, "logx", opts.logx, false)
     local grid = O.boolean(who, "grid", opts.grid, true)
+    local legend = LEGEND[O.choice(who, "legend", opts.legend, "top-right",
+      {"top-right", "top-left", "bottom-right", "bottom-left", "right", "left"})]
     local W = O.number(who, "width", opts.width, 640, {int = true, ge = 100, le = 4096})
     local H = O.number(who, "height", opts.height, 400, {int = true, ge = 60, le = 4096})
     local title, xlabel, ylabel = opt_string(who, "title", opts.title), opt_string(who, "xlabel", opts.xlabel),
@@ -159,7 +165,7 @@ return function(ds)
       if s.label then keep[i] = s.label; labels[i - 1] = s.label end
     end
     offs[#list] = k
-    local flags = (logx and C.DS_PLOT_XLOG or 0) + (logy and C.DS_PLOT_YLOG or 0) + (grid and C.DS_PLOT_GRID or 0)
+    local flags = (logx and C.DS_PLOT_XLOG or 0) + (logy and C.DS_PLOT_YLOG or 0) + (grid and C.DS_PLOT_GRID or 0) + legend
     if logx then xlabel = (xlabel or "") .. " (log scale)" end
     if logy then ylabel = (ylabel or "") .. " (log scale)" end
     if C.ds_plot_lines(ctx, path, fmt, W, H, title, xlabel, ylabel, flags, #list, offs, xs, ys, labels) ~= 0 then
