@@ -74,9 +74,9 @@ local after = ds.no_grad(captured, final.s):item()
 if first then ds.io.write_png(opt.out .. "/final_unoptimized.png", first, {range = {0, 1}}) end
 ds.io.write_png(opt.out .. "/final_optimized.png", final.s, {range = {0, 1}})
 ds.io.field_png(opt.out .. "/force_x.png", fx, {symmetric = true, title = "optimised force field, x",
-  label = "fx (cells/step^2)", xlabel = "x (cells)", ylabel = "y (cells)"})
+  label = "fx (cells/step²)", xlabel = "x (cells)", ylabel = "y (cells)"})
 ds.io.field_png(opt.out .. "/force_y.png", fy, {symmetric = true, title = "optimised force field, y",
-  label = "fy (cells/step^2)", xlabel = "x (cells)", ylabel = "y (cells)"})
+  label = "fy (cells/step²)", xlabel = "x (cells)", ylabel = "y (cells)"})
 if #frames > 0 then
   local labels = {}
   for i = 1, #frames do labels[i] = string.format("step %d", i) end

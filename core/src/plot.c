@@ -231,7 +231,7 @@ int ds_plot_field(ds_ctx *ctx, const char *path, const char *format, int width, 
   set_cmap(colormap);
   pladv(0);
   plschr(0, 1.0);
-  plvpas(0.1, 0.8, 0.1, 0.9, (double)h / (double)w);
+  plvpas(0.1, 0.76, 0.1, 0.88, (double)h / (double)w);
   plwind(0, (double)w, 0, (double)h);
   plimagefr((const PLFLT *const *)cols, (PLINT)w, (PLINT)h, 0, (double)w, 0, (double)h, lo, hi, lo, hi, NULL, NULL);
   plcol0(1);
