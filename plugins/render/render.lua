@@ -20,7 +20,8 @@
 local ds = require("diffsim")
 
 local M = {}
-local K = {refract = ds.kernel("render.refract"), volume = ds.kernel("render.volume")}
+local K = {refract = ds.kernel("render.refract"), volume = ds.kernel("render.volume"),
+           torus = ds.kernel("render.torus")}
 
 -- The reference renderer (water_renderer.py): sample = (i, j) - 2 slope, the
 -- slope by central differences with zero outside the grid, the sample position
@@ -157,6 +158,19 @@ function M.volume(density, angles, o)
   local out = ds.empty{V, res, res}
   K.volume:launch({density = density, angles = angles, out = out},
     {dx = o.dx or 0.02, steps = o.steps or 1000, fov = o.fov or 1, radius = o.radius or 1, mode = mode})
+  return out
+end
+
+-- The volume scene's target density (volume_scene.c): an {n, n, n} grid with
+-- `value` (default 1/n, the reference's) inside a torus of ring radius r1 (0.4)
+-- and tube radius r2 (0.1) around the x axis, 0 outside.
+function M.torus(n, o)
+  o = o or {}
+  if type(n) ~= "number" or n ~= math.floor(n) or n < 2 or n > 4096 then
+    error("render.torus: n must be an integer in [2, 4096], got " .. tostring(n), 2)
+  end
+  local out = ds.empty{n, n, n}
+  K.torus:launch({out = out}, {r1 = o.r1 or 0.4, r2 = o.r2 or 0.1, value = o.value or 1 / n})
   return out
 end
 

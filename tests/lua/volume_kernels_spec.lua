@@ -95,6 +95,20 @@ describe("render.volume physics", function()
   end)
 end)
 
+describe("render.torus (the scene's target)", function()
+  it("fills the torus's volume 2 pi^2 r1 r2^2 with density 1/n, symmetric under y -> -y and z -> -z", function()
+    local n = 64
+    local t = render.torus(n)
+    local inside = ds.sum(t):item() * n -- voxels of value 1/n
+    local want = 2 * math.pi ^ 2 * 0.4 * 0.1 ^ 2 * n ^ 3
+    assert.is_true(math.abs(inside / want - 1) < 0.05, inside .. " voxels, expected about " .. want)
+    local a = t:totable()
+    -- the ring lies in the y-z plane: (x=0, y=0.4, z=0) is inside, (x=0.4, y=0, z=0) is not
+    assert.are.equal(1 / n, a[n / 2 + 1][math.floor((0.4 + 0.5) * n) + 1][n / 2 + 1])
+    assert.are.equal(0, a[n / 2 + 1][n / 2 + 1][math.floor((0.4 + 0.5) * n) + 1])
+  end)
+end)
+
 describe("render.volume bad input", function()
   local function err(f) local ok, e = pcall(f); assert.is_false(ok); return tostring(e) end
   it("names the kernel and the argument", function()
