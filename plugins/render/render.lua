@@ -20,7 +20,8 @@
 local ds = require("diffsim")
 
 local M = {}
-local K = {refract = ds.kernel("render.refract")}
+local K = {refract = ds.kernel("render.refract"), volume = ds.kernel("render.volume"),
+           torus = ds.kernel("render.torus")}
 
 -- The reference renderer (water_renderer.py): sample = (i, j) - 2 slope, the
 -- slope by central differences with zero outside the grid, the sample position
@@ -106,6 +107,71 @@ function M.load_image(path, h, w, channel)
     end
     return ds.reshape(out, {h, w, 3})
   end)
+end
+
+-- Emission-only volume rendering (volume.c, docs/volume.md):
+--   local imgs = render.volume(density, angles [, {res = 512, mode = "trilinear" | "nearest",
+--                              dx = 0.02, steps = 1000, fov = 1, radius = 1}])
+-- density {n, n, n} ([z][y][x], the box [-0.5, 0.5)^3); angles: a list of
+-- numbers or a {V} tensor (radians; camera at radius (sin a, 0, cos a)
+-- looking at the centre); returns images {V, res, res}, pixel = sum of the
+-- density samples at origin + (k+1) dx dir, k < steps, inside the box.
+-- Differentiable in the density. mode "nearest" is the reference's lookup
+-- (render.volume_reference); "trilinear" (default) interpolates between voxel
+-- centres, so the image and its gradient vary smoothly with the density's position.
+M.volume_reference = {mode = "nearest"}
+M.volume_angles = function(V)
+  -- the reference's cameras: view v at pi/V v - pi/2 (a half circle)
+  local a = {}
+  for v = 0, V - 1 do a[v + 1] = math.pi / V * v - math.pi / 2 end
+  return a
+end
+local vmodes = {trilinear = 0, nearest = 1}
+local VOPTS = {res = true, mode = true, dx = true, steps = true, fov = true, radius = true, _angles = true}
+function M.volume(density, angles, o)
+  o = o or defaults
+  if type(o) ~= "table" then error("render.volume: options must be a table", 2) end
+  for k in pairs(o) do
+    if not VOPTS[k] then error("render.volume: unknown option '" .. tostring(k) .. "' (options: res, mode, dx, steps, fov, radius)", 2) end
+  end
+  if not ds.is_tensor(density) then error("render.volume: density must be a {n, n, n} tensor", 2) end
+  local mode = vmodes[o.mode or "trilinear"]
+  if not mode then error("render.volume: mode must be 'trilinear' or 'nearest', got '" .. tostring(o.mode) .. "'", 2) end
+  local res = o.res or 512
+  if type(res) ~= "number" or res ~= math.floor(res) or res < 1 or res > 16384 then
+    error("render.volume: res must be an integer in [1, 16384], got " .. tostring(res), 2)
+  end
+  if type(angles) == "table" and not ds.is_tensor(angles) then
+    if #angles == 0 then error("render.volume: angles must list at least one view", 2) end
+    -- one tensor per list, kept in the options table, so a training loop does not rebuild it
+    local key = table.concat(angles, ",")
+    local cached = rawget(o, "_angles")
+    if not (cached and cached[1] == key) then
+      cached = {key, ds.tensor(angles)}
+      if o ~= defaults then rawset(o, "_angles", cached) end
+    end
+    angles = cached[2]
+  elseif not ds.is_tensor(angles) then
+    error("render.volume: angles must be a list of numbers or a {V} tensor", 2)
+  end
+  local V = angles:shape()[1] or 0
+  local out = ds.empty{V, res, res}
+  K.volume:launch({density = density, angles = angles, out = out},
+    {dx = o.dx or 0.02, steps = o.steps or 1000, fov = o.fov or 1, radius = o.radius or 1, mode = mode})
+  return out
+end
+
+-- The volume scene's target density (volume_scene.c): an {n, n, n} grid with
+-- `value` (default 1/n, the reference's) inside a torus of ring radius r1 (0.4)
+-- and tube radius r2 (0.1) around the x axis, 0 outside.
+function M.torus(n, o)
+  o = o or {}
+  if type(n) ~= "number" or n ~= math.floor(n) or n < 2 or n > 4096 then
+    error("render.torus: n must be an integer in [2, 4096], got " .. tostring(n), 2)
+  end
+  local out = ds.empty{n, n, n}
+  K.torus:launch({out = out}, {r1 = o.r1 or 0.4, r2 = o.r2 or 0.1, value = o.value or 1 / n})
+  return out
 end
 
 return M
