@@ -143,7 +143,7 @@ const ds_kernel_desc rigid2d_disc_step_kernel = {"disc_step", dstep_args, dstep_
 #define ROLL_ARGS(A) \
   A(x0, DS_IN, DS_REAL, 2, 0) A(v0, DS_IN, DS_REAL, 2, 0) DISC_SYSTEM_ARGS(A) \
   A(xs, DS_OUT, DS_REAL, 3, 0) A(vs, DS_OUT, DS_REAL, 3, 0)
-#define ROLL_PARAMS(P) P(dt) P(steps) P(reference)
+#define ROLL_PARAMS(P) P(dt) P(steps) P(reference) P(allow_overlap)
 DS_DECLARE_ARGS(droll, ROLL_ARGS)
 DS_DECLARE_PARAMS(droll, ROLL_PARAMS)
 #define Q_(name) DS_SLOT(droll, name)
@@ -156,6 +156,8 @@ static int droll_check(const ds_call *c) {
   if (rc) return rc;
   int64_t T;
   if ((rc = r2_check_steps(c, p->steps, "steps", &T))) return rc;
+  if (p->allow_overlap != 0 && p->allow_overlap != 1)
+    return c->host->error(c, "param 'allow_overlap' must be 0 or 1, got %g", p->allow_overlap);
   const int64_t n = a->x0->dims[0];
   if ((rc = ds_expect_shape(c, Q_(xs), 3, T + 1, n, 2, -1))) return rc;
   return ds_expect_shape(c, Q_(vs), 3, T + 1, n, 2, -1);
@@ -173,11 +175,13 @@ static int droll_forward(const ds_call *c) {
   work_buf b;
   if ((rc = work_open(c, &b, s.n, first_cap(s.n)))) return rc;
   /* overlapping discs at the start have no meaningful contact response (the
-   * impulse only acts on approach): refuse them instead of letting them pass */
+   * impulse only acts on approach): refuse them instead of letting them pass,
+   * unless asked (allow_overlap = 1: the reference never checks, and its
+   * optimiser may move the cue ball into the triangle) */
   int64_t i, j;
   double depth;
-  int ov;
-  while ((ov = disc_first_overlap(&s, ds_rdata(a->x0), &b.w, &i, &j, &depth)) < 0) {
+  int ov = 0;
+  while (!p->allow_overlap && (ov = disc_first_overlap(&s, ds_rdata(a->x0), &b.w, &i, &j, &depth)) < 0) {
     if ((rc = pairs_of(c, &(disc_sys){.n = s.n, .radius = s.radius, .mass = s.mass}, ds_rdata(a->x0),
                        ds_rdata(a->x0), &b)))
       break;

@@ -6,6 +6,7 @@
 --     radius = 0.03, mass = 1,                       -- number, list of n, or tensor {n}
 --     restitution = 0.8,                             -- number or 0-dim tensor
 --     dt = 3e-3, reference = false,                  -- reference: O(n^2) pairs (same results)
+--     allow_overlap = false,                         -- true: discs may overlap at the start
 --   }
 --   local xs, vs = sys:rollout(T, {x0 = x0, v0 = v0})  -- states {T+1, n, 2}, one launch
 --   local x1, v1 = sys:step(x, v)
@@ -84,6 +85,7 @@ function M.discs(scene)
   self.mass = per_body("discs", "mass", scene.mass, n, 1)
   self.restitution = scene.restitution or 0.8
   self.params = {dt = dt, reference = scene.reference and 1 or 0}
+  self.allow_overlap = scene.allow_overlap and 1 or 0
   return self
 end
 
@@ -106,7 +108,8 @@ function Discs:rollout(T, opts)
   end
   opts = opts or {}
   local xs, vs = ds.empty({T + 1, self.n, 2}), ds.empty({T + 1, self.n, 2})
-  local p = {dt = self.params.dt, reference = self.params.reference, steps = T}
+  local p = {dt = self.params.dt, reference = self.params.reference, steps = T,
+             allow_overlap = (opts.allow_overlap or self.allow_overlap == 1) and 1 or 0}
   K.disc_rollout:launch(self:args{x0 = opts.x0 or self.x0, v0 = opts.v0 or self.v0, xs = xs, vs = vs}, p)
   return xs, vs
 end
