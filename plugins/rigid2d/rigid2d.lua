@@ -19,7 +19,7 @@ ds.load_plugin("rigid2d")
 
 local M = {}
 local K = {}
-for _, name in ipairs{"disc_step", "disc_rollout"} do K[name] = ds.kernel("rigid2d." .. name) end
+for _, name in ipairs{"disc_step", "disc_rollout", "box_step", "box_rollout"} do K[name] = ds.kernel("rigid2d." .. name) end
 M.kernels = K
 local is_tensor = ds.is_tensor
 
@@ -130,4 +130,102 @@ function M.select(xs, t, i, d)
 end
 
 M.Discs = Discs
+
+-- ---------------------------------------------------------------------- boxes
+--   local sys = rigid2d.boxes{
+--     bodies = {{x = {0.3, 0.3}, halfsize = {0.05, 0.02}, rotation = 0, v = {0, 0}, omega = 0}, ...},
+--     springs = {{1, 2, {0.05, 0}, {-0.05, 0}, rest = 0.1, k = 100, amp = 0.05}, ...},  -- a, b, anchors
+--     joints  = ... (a spring with joint = true: target length 0, relative velocity projected),
+--     density = 1, gravity = -9.8, damping = 10, friction = 1, restitution = 0,
+--     ground_y = 0.1, dt = 1e-3, toi = true,
+--   }
+--   sys.state0 {n, 6}: x, y, theta, vx, vy, omega per body.
+--   local st1 = sys:step(st, act)              -- act {ns} (default zeros)
+--   local states = sys:rollout(T, {state0 =, acts = {T, ns} or {1, ns}})
+-- sys.halfsize {n, 2}, sys.rest, sys.stiffness, sys.amplitude {ns} are tensors, and
+-- density, gravity, damping, friction, restitution numbers or 0-dim tensors: any
+-- of them may require grad.
+local Boxes = {}
+Boxes.__index = Boxes
+
+function M.boxes(scene)
+  if type(scene) ~= "table" or type(scene.bodies) ~= "table" or #scene.bodies == 0 then
+    fail("boxes", "expected a scene table with bodies = {{x = {x, y}, halfsize = {hx, hy}, rotation =}, ...}", 2)
+  end
+  local n = #scene.bodies
+  local st, hs = {}, {}
+  for i, b in ipairs(scene.bodies) do
+    if type(b) ~= "table" or type(b.x) ~= "table" or type(b.halfsize) ~= "table" then
+      fail("boxes", "body " .. i .. " needs x = {x, y} and halfsize = {hx, hy}", 2)
+    end
+    local v = b.v or {0, 0}
+    st[i] = {b.x[1], b.x[2], b.rotation or 0, v[1], v[2], b.omega or 0}
+    hs[i] = {b.halfsize[1], b.halfsize[2]}
+  end
+  local sp, an, rest, k, amp = {}, {}, {}, {}, {}
+  for s, e in ipairs(scene.springs or {}) do
+    local a, b = e[1], e[2]
+    for _, idx in ipairs{a, b} do
+      if type(idx) ~= "number" or idx ~= math.floor(idx) or idx < 1 or idx > n then
+        fail("boxes", string.format("spring %d: body index %s must be an integer in [1, %d]", s, tostring(idx), n), 2)
+      end
+    end
+    local oa, ob = e[3] or {0, 0}, e[4] or {0, 0}
+    sp[s] = {a - 1, b - 1, e.joint and 1 or 0}
+    an[s] = {oa[1], oa[2], ob[1], ob[2]}
+    rest[s] = e.joint and 0 or (e.rest or 0)
+    k[s] = e.k or scene.stiffness or 0
+    amp[s] = e.amp or scene.amplitude or 0
+  end
+  local ns = #sp
+  local self = setmetatable({n = n, ns = ns, scene = scene}, Boxes)
+  self.state0 = ds.tensor(st)
+  self.halfsize = ds.tensor(hs)
+  self.springs = ns > 0 and ds.tensor(sp, "i32") or ds.zeros({0, 3}, "i32")
+  self.anchors = ns > 0 and ds.tensor(an) or ds.zeros{0, 4}
+  self.rest = ns > 0 and ds.tensor(rest) or ds.zeros{0}
+  self.stiffness = ns > 0 and ds.tensor(k) or ds.zeros{0}
+  self.amplitude = ns > 0 and ds.tensor(amp) or ds.zeros{0}
+  self.density = scene.density or 1
+  self.gravity = scene.gravity or -9.8
+  self.damping = scene.damping or 0
+  self.friction = scene.friction or 0
+  self.restitution = scene.restitution or 0
+  local dt = scene.dt or 1e-3
+  if not finite(dt) or dt <= 0 then fail("boxes", "dt must be a positive number, got " .. tostring(dt), 2) end
+  self.params = {dt = dt, ground_y = scene.ground_y or 0.1, toi = scene.toi == false and 0 or 1}
+  self.zero_act = ds.zeros{ns}
+  self.zero_acts = ds.zeros{1, ns}
+  return self
+end
+
+function Boxes:args(a)
+  a.halfsize, a.springs, a.anchors = self.halfsize, self.springs, self.anchors
+  a.rest, a.stiffness, a.amplitude = self.rest, self.stiffness, self.amplitude
+  for _, key in ipairs{"density", "gravity", "damping", "friction", "restitution"} do a[key] = scalar_arg(self, key) end
+  return a
+end
+
+function Boxes:set_toi(on) self.params.toi = on and 1 or 0 return self end
+
+function Boxes:step(st, act)
+  local out = ds.empty_like(st)
+  K.box_step:launch(self:args{state = st, act = act or self.zero_act, state_out = out}, self.params)
+  return out
+end
+
+function Boxes:rollout(T, opts)
+  if type(T) ~= "number" or T ~= math.floor(T) or T < 0 then
+    fail("rollout", "T (steps) must be an integer >= 0, got " .. tostring(T), 2)
+  end
+  opts = opts or {}
+  local states = ds.empty({T + 1, self.n, 6})
+  local p = {steps = T}
+  for key, v in pairs(self.params) do p[key] = v end
+  K.box_rollout:launch(self:args{state = opts.state0 or self.state0, acts = opts.acts or self.zero_acts,
+                                 states = states}, p)
+  return states
+end
+
+M.Boxes = Boxes
 return M
