@@ -17,7 +17,7 @@ local opt, ds = cli.parse(arg, {name = "billiards_scan", script = "scripts/billi
   checks = {samples = {int = true, ge = 2, le = 1e6}, zoom = {gt = 0, le = 2}, steps = {int = true, ge = 1, le = 1e6}}})
 local rigid2d = ds.plugin("rigid2d")
 local scene = require("scenes.billiards")
-local svg = require("scripts.billiards_svg")
+local svg = require("plugins.rigid2d.svg_plot")
 
 local sys = rigid2d.discs(scene.discs{reference = opt.reference})
 local n = sys.n

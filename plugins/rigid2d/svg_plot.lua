@@ -1,6 +1,6 @@
 -- A line plot as SVG text with a title and labelled axes (ds.io.plot_png has no
--- text beyond numbers). Used by scripts/billiards_scan.lua.
---   require("scripts.billiards_svg").write(path, xs, {ys1, ys2}, {title =, xlabel =, ylabel =, names = {...}})
+-- text beyond numbers). Used by scripts/billiards_scan.lua and rigid_body_discontinuity.lua.
+--   require("plugins.rigid2d.svg_plot").write(path, xs, {ys1, ys2}, {title =, xlabel =, ylabel =, names = {...}})
 local M = {}
 
 local function nice(v) return string.format("%.3g", v) end
