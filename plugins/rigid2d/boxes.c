@@ -1,0 +1,153 @@
+/* rigid2d: the box step (physics in boxes.h), written once over dual numbers;
+ * box_vjp turns it into the adjoint (dual.h says why). Accumulation order is
+ * fixed (bodies, corners, springs in index order), so results are bitwise
+ * reproducible; the reference adds with atomics in no fixed order. */
+#include "boxes.h"
+
+#define TOI_VCAP ((R)-1e-3)
+#define SPRING_EPS ((R)1e-4)
+#define JOINT_EPS ((R)1e-1)
+
+int64_t box_work_len(int64_t n) { return 8 * n; }
+
+typedef struct incs {
+  dn *vx, *vy, *w, *xx, *xy, *th, *im, *ii; /* velocity, spin and TOI position increments; 1/m, 1/I */
+} incs;
+
+/* rotate (ox, oy) by theta = (c, s) */
+static inline void rot(dn c, dn s, dn ox, dn oy, dn *rx, dn *ry) {
+  *rx = dsub(dmul(c, ox), dmul(s, oy));
+  *ry = dadd(dmul(s, ox), dmul(c, oy));
+}
+
+/* The reference's apply_impulse: impulse (px, py) at world point (lx, ly) on body
+ * i; toi (clamped to [0, dt]) shifts the body back by toi times the change. */
+static inline void apply_impulse(const box_sys *s, incs *q, const dn *st, int64_t i, dn px, dn py, dn lx, dn ly,
+                                 dn toi, int with_toi) {
+  const dn dvx = dmul(px, q->im[i]), dvy = dmul(py, q->im[i]);
+  const dn dw = dmul(dcross(dsub(lx, st[6 * i]), dsub(ly, st[6 * i + 1]), px, py), q->ii[i]);
+  if (with_toi) {
+    dn t = dmin(dmax(dc(0), toi), dc(s->dt));
+    q->xx[i] = dsub(q->xx[i], dmul(t, dvx));
+    q->xy[i] = dsub(q->xy[i], dmul(t, dvy));
+    q->th[i] = dsub(q->th[i], dmul(t, dw));
+  }
+  q->vx[i] = dadd(q->vx[i], dvx);
+  q->vy[i] = dadd(q->vy[i], dvy);
+  q->w[i] = dadd(q->w[i], dw);
+}
+
+static void collide(const box_sys *s, incs *q, const dn *st) {
+  const R dt = s->dt, gy = s->ground_y;
+  const dn one_e = daddc(s->restitution, 1);
+  for (int64_t i = 0; i < s->n; i++) {
+    const dn *b = st + 6 * i;
+    const dn c = dcos(b[2]), sn = dsin(b[2]);
+    for (int k = 0; k < 4; k++) {
+      const R sx = (R)(k % 2 * 2 - 1), sy = (R)(k / 2 % 2 * 2 - 1);
+      dn rx, ry;
+      rot(c, sn, dscl(s->hs[2 * i], sx), dscl(s->hs[2 * i + 1], sy), &rx, &ry);
+      const dn cx = dadd(b[0], rx), cy = dadd(b[1], ry);
+      /* corner velocity v + w x r, plus this step's gravity */
+      const dn cvx = dsub(b[3], dmul(b[5], ry));
+      const dn cvy = dadd(dadd(b[4], dmul(b[5], rx)), dscl(s->gravity, dt));
+      const dn ncx = dadd(cx, dscl(cvx, dt)), ncy = dadd(cy, dscl(cvy, dt));
+      if (!(cvy.v < 0 && ncy.v < gy)) continue;
+      /* normal (0, 1): r x n = rx; tangent (1, 0): r x t = -ry */
+      const dn ic = dadd(q->im[i], dmul(dmul(rx, rx), q->ii[i]));
+      const dn tc = dadd(q->im[i], dmul(dmul(ry, ry), q->ii[i]));
+      const dn imp = ddiv(dneg(dmul(one_e, cvy)), ic);
+      dn timp = dc(0), toi = dc(0);
+      if (imp.v > 0) {
+        const dn lim = dmul(s->friction, imp);
+        timp = dmin(lim, dmax(dneg(lim), ddiv(dneg(cvx), tc)));
+        if (cy.v > gy) toi = ddiv(dneg(daddc(cy, -gy)), dmin(cvy, dc(TOI_VCAP)));
+      }
+      apply_impulse(s, q, st, i, timp, imp, ncx, ncy, toi, s->toi);
+    }
+  }
+}
+
+static void springs(const box_sys *s, incs *q, const dn *st, const dn *act) {
+  const R dt = s->dt;
+  for (int64_t k = 0; k < s->ns; k++) {
+    const int32_t a = s->sp[3 * k], b = s->sp[3 * k + 1], joint = s->sp[3 * k + 2];
+    const R *an = s->anchor + 4 * k;
+    const dn *A = st + 6 * a, *B = st + 6 * b;
+    dn rax, ray, rbx, rby;
+    rot(dcos(A[2]), dsin(A[2]), dc(an[0]), dc(an[1]), &rax, &ray);
+    rot(dcos(B[2]), dsin(B[2]), dc(an[2]), dc(an[3]), &rbx, &rby);
+    const dn pax = dadd(A[0], rax), pay = dadd(A[1], ray), pbx = dadd(B[0], rbx), pby = dadd(B[1], rby);
+    const dn dx = dsub(pax, pbx), dy = dsub(pay, pby);
+    const dn len = daddc(dsqrt(dadd(dmul(dx, dx), dmul(dy, dy))), SPRING_EPS);
+    dn target = dc(0);
+    if (!joint) {
+      dn a_t = act ? act[k] : dc(0);
+      target = dmul(s->rest[k], daddc(dmul(s->amp[k], a_t), 1));
+    }
+    const dn f = ddiv(dscl(dmul(dsub(len, target), s->stiff[k]), dt), len);
+    dn px = dmul(f, dx), py = dmul(f, dy);
+    if (joint) {
+      /* relative velocity of the anchors, projected out along its own direction */
+      const dn vax = dsub(A[3], dmul(A[5], ray)), vay = dadd(A[4], dmul(A[5], rax));
+      const dn vbx = dsub(B[3], dmul(B[5], rby)), vby = dadd(B[4], dmul(B[5], rbx));
+      const dn rvx = dsub(vax, vbx), rvy = dsub(vay, vby);
+      const dn rvn = daddc(dsqrt(dadd(dmul(rvx, rvx), dmul(rvy, rvy))), JOINT_EPS);
+      const dn ux = ddiv(rvx, rvn), uy = ddiv(rvy, rvn);
+      const dn ca = dcross(ux, uy, rax, ray), cb = dcross(ux, uy, rbx, rby);
+      const dn ic = dadd(dadd(q->im[a], dmul(dmul(ca, ca), q->ii[a])), dadd(q->im[b], dmul(dmul(cb, cb), q->ii[b])));
+      const dn m = ddiv(rvn, ic);
+      px = dadd(px, dmul(m, ux));
+      py = dadd(py, dmul(m, uy));
+    }
+    apply_impulse(s, q, st, a, dneg(px), dneg(py), pax, pay, dc(0), 0);
+    apply_impulse(s, q, st, b, px, py, pbx, pby, dc(0), 0);
+  }
+}
+
+void box_step(const box_sys *s, const dn *st, const dn *act, dn *out, dn *work) {
+  const int64_t n = s->n;
+  incs q = {work, work + n, work + 2 * n, work + 3 * n, work + 4 * n, work + 5 * n, work + 6 * n, work + 7 * n};
+  for (int64_t i = 0; i < n; i++) {
+    q.vx[i] = q.vy[i] = q.w[i] = q.xx[i] = q.xy[i] = q.th[i] = dc(0);
+    const dn hx = s->hs[2 * i], hy = s->hs[2 * i + 1];
+    const dn m = dmul(dscl(dmul(hx, hy), 4), s->density);
+    q.im[i] = ddiv(dc(1), m);
+    q.ii[i] = ddiv(dc(3), dmul(m, dadd(dmul(hx, hx), dmul(hy, hy))));
+  }
+  collide(s, &q, st);
+  springs(s, &q, st, act);
+  const dn decay = dexp(dscl(s->damping, -s->dt));
+  const dn gdt = dscl(s->gravity, s->dt);
+  for (int64_t i = 0; i < n; i++) {
+    const dn *b = st + 6 * i;
+    dn *o = out + 6 * i;
+    o[3] = dadd(dmul(decay, b[3]), q.vx[i]);
+    o[4] = dadd(dadd(dmul(decay, b[4]), q.vy[i]), gdt);
+    o[5] = dadd(dmul(decay, b[5]), q.w[i]);
+    o[0] = dadd(b[0], dscl(o[3], s->dt));
+    o[1] = dadd(b[1], dscl(o[4], s->dt));
+    o[2] = dadd(b[2], dscl(o[5], s->dt));
+    if (s->toi) {
+      o[0] = dadd(o[0], q.xx[i]);
+      o[1] = dadd(o[1], q.xy[i]);
+      o[2] = dadd(o[2], q.th[i]);
+    }
+  }
+}
+
+void box_vjp(const box_sys *s, dn *st, dn *act, dn *out, dn *work, const R *gout, const box_dir *dirs, int64_t nd) {
+  const int64_t no = 6 * s->n;
+  (void)st, (void)act;
+  for (int64_t d0 = 0; d0 < nd; d0 += NL) {
+    const int64_t m = nd - d0 < NL ? nd - d0 : NL;
+    for (int64_t k = 0; k < m; k++) dirs[d0 + k].in->d[k] = 1;
+    box_step(s, st, act, out, work);
+    for (int64_t k = 0; k < m; k++) {
+      dirs[d0 + k].in->d[k] = 0;
+      double acc = 0;
+      for (int64_t o = 0; o < no; o++) acc += (double)gout[o] * out[o].d[k];
+      *dirs[d0 + k].grad += (R)acc;
+    }
+  }
+}
