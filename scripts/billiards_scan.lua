@@ -17,7 +17,6 @@ local opt, ds = cli.parse(arg, {name = "billiards_scan", script = "scripts/billi
   checks = {samples = {int = true, ge = 2, le = 1e6}, zoom = {gt = 0, le = 2}, steps = {int = true, ge = 1, le = 1e6}}})
 local rigid2d = ds.plugin("rigid2d")
 local scene = require("scenes.billiards")
-local svg = require("plugins.rigid2d.svg_plot")
 
 local sys = rigid2d.discs(scene.discs{reference = opt.reference})
 local n = sys.n
@@ -48,9 +47,10 @@ for i = 0, opt.samples - 1 do
 end
 bar:done()
 ds.io.write_csv(opt.out .. "/scan.csv", {"angle_deg", "distance", "objective", "d_objective_d_angle"}, rows)
-svg.write(opt.out .. "/scan.svg", angles, {dist}, {title = "Billiards: final distance of the last ball to the goal",
-  xlabel = "initial angle of the cue ball's velocity (degrees)", ylabel = "final distance to goal"})
-ds.io.plot_png(opt.out .. "/scan.png", dist)
+local plot = {x = angles, title = "Billiards: final distance of the last ball to the goal",
+  xlabel = "initial angle of the cue ball's velocity (degrees)", ylabel = "final distance to goal"}
+ds.io.plot(opt.out .. "/scan.svg", {dist}, plot)
+ds.io.plot(opt.out .. "/scan.png", {dist}, plot)
 
 -- flat region: the objective does not change with the angle (the cue misses or
 -- the last ball is never hit); local minima: interior samples below both neighbours

@@ -79,7 +79,8 @@ local final_xs = ds.no_grad(function() return select(2, loss_of(held_out[1])) en
 local xs, g = final_xs:totable(), held_out[1].goal:totable()
 local sx, sy, gx, gy = {}, {}, {}, {}
 for t = 1, T do sx[t], sy[t], gx[t], gy[t] = xs[t + 1][1], xs[t + 1][2], g[t][1], g[t][2] end
-ds.io.plot_png(opt.out .. "/track.png", {sx, gx, sy, gy})
+ds.io.plot(opt.out .. "/track.png", {sx, gx, sy, gy}, {title = "electric: the charge against a held-out goal path",
+  xlabel = "step", ylabel = "position", labels = {"charge x", "goal x", "charge y", "goal y"}})
 local w = math.max(1, math.floor(#losses / 10))
 local function window(a, b) local s = 0; for i = a, b do s = s + losses[i] end; return s / (b - a + 1) end
 cli.result("semantics", "controller_reads_state_t-1")
