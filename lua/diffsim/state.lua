@@ -10,7 +10,7 @@
 -- plain table of tensors and numbers that ds.save writes and ds.load returns:
 --   linear   {W =, b =}
 --   mlp      {layers = {{W =, b =}, ...}}
---   gd       {}                        (no state)
+--   gd       {}                        (no state; load_state(nil) is fine too)
 --   sgd      {bufs = {...}}            momentum buffers, one per parameter
 --   adam     {t =, m = {...}, v = {...}}  step count and moments (adamw too)
 --   lbfgs    {evals =, s = {{...}, ...}, y = {{...}, ...}}  the curvature pairs,
@@ -147,7 +147,11 @@ return function(ds)
       return self
     end
   end
-  define(oc.gd, "gd", function() return {} end, function(_, s, who) check_keys(who, "state", s, {}) end)
+  -- gd has no state. nil is accepted too: an empty table is not kept by an
+  -- .npz (it holds tensors only), so ck.opt of a saved gd state loads as nil.
+  define(oc.gd, "gd", function() return {} end, function(_, s, who)
+    if s ~= nil then check_keys(who, "state", s, {}) end
+  end)
 
   define(oc.sgd, "sgd", function(self) return {bufs = copy_list(self.bufs)} end, function(self, s, who)
     check_keys(who, "state", s, {"bufs"})
