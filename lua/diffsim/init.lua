@@ -59,6 +59,13 @@ local function lib_dir()
   if env and env ~= "" then return env end
   local rel = relative(config.rel_lib_dir, "libdiffsim_f32.so")
   if rel then return rel end
+  if config.lib_dir and config.lib_dir ~= "" and readable(config.lib_dir .. "/libdiffsim_f32.so") then
+    return config.lib_dir
+  end
+  -- LuaRocks deploys a rock's lib/ into <tree>/lib/lua/5.1, apart from the
+  -- prefix the build was configured for; this file is <tree>/share/lua/5.1/diffsim.
+  local rock = here .. "/../../../../lib/lua/5.1"
+  if installed and readable(rock .. "/libdiffsim_f32.so") then return rock end
   if config.lib_dir and config.lib_dir ~= "" then return config.lib_dir end
   return (src_root or ".") .. "/build"
 end
