@@ -5,11 +5,14 @@
  * an init that fails half way) the loader removes every kernel that plugin
  * registered, closes the library and reports why: the registry is left exactly
  * as it was. */
+/* dladdr (where this library was loaded from) is a GNU extension. */
+#define _GNU_SOURCE
 #include "internal.h"
 #include "diffsim/kit.h"
 #include "diffsim/solve.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,9 @@
 #endif
 #ifndef DS_INSTALL_PLUGIN_DIR
 #define DS_INSTALL_PLUGIN_DIR ""
+#endif
+#ifndef DS_BUILD_LIB_DIR
+#define DS_BUILD_LIB_DIR ""
 #endif
 
 static const char *precision_suffix(void) { return sizeof(ds_real) == 8 ? "f64" : "f32"; }
@@ -266,12 +272,47 @@ int ds_builtin_begin(ds_registrar *reg) {
 
 /* ---- search path ------------------------------------------------------ */
 
+/* The built-in part of the search path depends on where this core library was
+ * loaded from. From the build tree: the build's plugins (never the installed
+ * ones, which may be of another build). Installed: <libdir>/diffsim/plugins
+ * beside the library itself, so an install moved to another prefix (a test's
+ * temporary one, a relocated package) still finds its own plugins, then the
+ * configured install directory. Computed once; it cannot change. */
+static const char *builtin_plugin_path(void) {
+  static char buf[2048];
+  static int done;
+  if (done) return buf;
+  char self[1024] = "";
+  Dl_info info;
+  if (dladdr((void *)&builtin_plugin_path, &info) && info.dli_fname && strchr(info.dli_fname, '/')) {
+    snprintf(self, sizeof self, "%s", info.dli_fname);
+    *strrchr(self, '/') = 0;
+  }
+  /* Compared resolved: the library may have been opened through a relative
+   * path or a symlink. */
+  char self_real[PATH_MAX], build_real[PATH_MAX];
+  int in_build = *self && *DS_BUILD_LIB_DIR && realpath(self, self_real) && realpath(DS_BUILD_LIB_DIR, build_real) &&
+                 strcmp(self_real, build_real) == 0;
+  if (in_build) {
+    snprintf(buf, sizeof buf, "%s", DS_BUILD_PLUGIN_DIR);
+  } else {
+    char near[1100] = "";
+    if (*self) snprintf(near, sizeof near, "%s/diffsim/plugins", self);
+    int same = *near && strcmp(near, DS_INSTALL_PLUGIN_DIR) == 0;
+    snprintf(buf, sizeof buf, "%s%s%s", same ? "" : near, (!same && *near && *DS_INSTALL_PLUGIN_DIR) ? ":" : "",
+             DS_INSTALL_PLUGIN_DIR);
+    if (!*buf) snprintf(buf, sizeof buf, "%s", DS_BUILD_PLUGIN_DIR);
+  }
+  done = 1;
+  return buf;
+}
+
 const char *ds_plugin_path(const ds_ctx *ctx) {
   ds_ctx *c = (ds_ctx *)ctx;
   const char *env = getenv("DIFFSIM_PLUGIN_PATH");
-  snprintf(c->path_buf, sizeof c->path_buf, "%s%s%s%s%s%s%s", ctx->search_path ? ctx->search_path : "",
-           ctx->search_path ? ":" : "", env ? env : "", env ? ":" : "", DS_BUILD_PLUGIN_DIR,
-           *DS_INSTALL_PLUGIN_DIR ? ":" : "", DS_INSTALL_PLUGIN_DIR);
+  if (env && !*env) env = NULL;
+  snprintf(c->path_buf, sizeof c->path_buf, "%s%s%s%s%s", ctx->search_path ? ctx->search_path : "",
+           ctx->search_path ? ":" : "", env ? env : "", env ? ":" : "", builtin_plugin_path());
   return c->path_buf;
 }
 

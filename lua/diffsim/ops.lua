@@ -235,16 +235,55 @@ return function(ds)
     if C.ds_plugin_load(ctx, name) ~= 0 then error(fn .. ": " .. ffi.string(C.ds_last_error(ctx)), level + 1) end
   end
   function ds.load_plugin(name) load_plugin(name, "ds.load_plugin", 2) end
-  -- ds.plugin(name): loads the plugin's kernels and returns its Lua front end
-  -- (the module plugins/<name>/<name>.lua). A plugin without a front end is
-  -- legitimate: its kernels are there through ds.kernel, and ds.plugin returns
-  -- an empty table. A front end that exists but fails to load is an error.
+  -- ds.plugin(name): loads the plugin's kernels and returns its Lua front end.
+  -- A plugin without a front end is legitimate: its kernels are there through
+  -- ds.kernel, and ds.plugin returns them by op name. A front end that exists
+  -- but fails to load is an error. The front end is looked for, first found wins:
+  --   1. <name>.lua in the folder the plugin's .so was loaded from (a plugin
+  --      built in its own folder: no LUA_PATH needed);
+  --   2. require(name): LUA_PATH (the source tree's plugins/<name>/<name>.lua);
+  --   3. diffsim/plugins/<name>.lua beside this package (installed front ends,
+  --      namespaced so generic names like "wave" never clash with other modules).
+  local pkg_dir = debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/ops%.lua$") or "."
+  local function is_file(p)
+    local fh = io.open(p, "rb")
+    if fh then fh:close() return true end
+    return false
+  end
+  -- The .so the loader picked: the same search, in the same order, as the core's.
+  local function plugin_file(name)
+    local path = ffi.string(C.ds_plugin_path(ctx))
+    for dir in path:gmatch("[^:]+") do
+      for _, form in ipairs({"%s/libds_%s_%s.so", "%s/ds_%s_%s.so", "%s/%s_%s.so"}) do
+        local p = string.format(form, dir, name, ds.precision)
+        if is_file(p) then return p, dir end
+      end
+    end
+  end
+  local function load_front_file(name, file)
+    local chunk, err = loadfile(file)
+    if not chunk then return false, err end
+    local ok, mod = pcall(chunk, name, file)
+    if not ok then return false, mod end
+    if mod == nil then mod = true end
+    package.loaded[name] = package.loaded[name] or mod
+    return true, mod
+  end
+  local function find_front(name)
+    local _, dir = plugin_file(name)
+    if dir and is_file(dir .. "/" .. name .. ".lua") then return load_front_file(name, dir .. "/" .. name .. ".lua") end
+    local ok, front = pcall(require, name)
+    if ok or not tostring(front):find("module '" .. name .. "' not found", 1, true) then return ok, front end
+    local installed = pkg_dir .. "/plugins/" .. name .. ".lua"
+    if is_file(installed) then return load_front_file(name, installed) end
+    return false, front
+  end
   function ds.plugin(name)
     local f = fronts[name]
     if f then return f end
     load_plugin(name, "ds.plugin", 2)
     if name:find("/") then return true end
-    local ok, front = pcall(require, name)
+    local ok, front = find_front(name)
     if not ok then
       if tostring(front):find("module '" .. name .. "' not found", 1, true) then
         -- No Lua front end: the plugin's kernels by op name (front.step is the
@@ -258,8 +297,8 @@ return function(ds)
           for _, k in ipairs(ds.kernels()) do
             if k:sub(1, #name + 1) == name .. "." then ops[#ops + 1] = k:sub(#name + 2) end
           end
-          error(string.format("ds.plugin('%s'): the plugin has no Lua front end (%s.lua on LUA_PATH) and no kernel " ..
-            "'%s' (kernels: %s)", name, name, tostring(op), table.concat(ops, ", ")), 2)
+          error(string.format("ds.plugin('%s'): the plugin has no Lua front end (%s.lua beside its .so or on " ..
+            "LUA_PATH) and no kernel '%s' (kernels: %s)", name, name, tostring(op), table.concat(ops, ", ")), 2)
         end})
       else
         error("ds.plugin: the Lua front end of plugin '" .. name .. "' failed to load: " .. tostring(front), 2)

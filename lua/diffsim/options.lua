@@ -12,11 +12,18 @@
 -- the package's own modules call (nn, optim and io, whichever loads first).
 local M = {}
 
--- Is this chunk source part of the package (lua/diffsim/ or a plugin's Lua)?
+-- The package's own folder as a chunk source prefix: installed, it is
+-- <prefix>/share/lua/5.1/diffsim/, which has no "lua/diffsim/" in it.
+local own = debug.getinfo(1, "S").source:match("^(@.*/)options%.lua$")
+
+-- Is this chunk source part of the package (lua/diffsim/ or a plugin's Lua:
+-- plugins/<name>/<name>.lua in the source tree, <name>.lua beside a plugin
+-- built in its own folder)?
 local function internal(src)
   if type(src) ~= "string" or src:sub(1, 1) ~= "@" then return false end
-  return src:find("lua/diffsim/", 1, true) ~= nil or src:find("/plugins/[^/]+/[^/]+%.lua$") ~= nil or
-         src:find("^@plugins/[^/]+/[^/]+%.lua$") ~= nil
+  return src:find("lua/diffsim/", 1, true) ~= nil or (own ~= nil and src:sub(1, #own) == own) or
+         src:find("/plugins/[^/]+/[^/]+%.lua$") ~= nil or src:find("^@plugins/[^/]+/[^/]+%.lua$") ~= nil or
+         src:find("/plugins/[^/]+%.lua$") ~= nil
 end
 M.internal = internal
 

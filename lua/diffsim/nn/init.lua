@@ -139,5 +139,7 @@ return function(ds)
     return n
   end
 
+  -- the classes, for diffsim.state's m:state() / m:load_state()
+  nn._classes = {linear = Linear, mlp = MLP}
   return nn
 end

@@ -348,5 +348,7 @@ return function(ds)
     return loss
   end
 
+  -- the classes, for diffsim.state's opt:state() / opt:load_state()
+  optim._classes = {gd = GD, sgd = SGD, adam = Adam, lbfgs = LBFGS}
   return optim
 end
