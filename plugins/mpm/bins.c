@@ -9,17 +9,18 @@
 
 #include "mpm.h"
 
-void bins_build(sim *s) {
+void bins_sort(int64_t n, int64_t ncell, const int32_t *cell, int32_t *start, int32_t *order) {
   /* Serial: O(n + cells) integer work, a few microseconds at 6400 particles. */
-  int32_t *start = s->start;
-  memset(start, 0, (size_t)(s->ncell + 1) * sizeof *start);
-  for (int64_t p = 0; p < s->n; p++) start[s->cell[p] + 1]++;
-  for (int64_t c = 0; c < s->ncell; c++) start[c + 1] += start[c];
+  memset(start, 0, (size_t)(ncell + 1) * sizeof *start);
+  for (int64_t p = 0; p < n; p++) start[cell[p] + 1]++;
+  for (int64_t c = 0; c < ncell; c++) start[c + 1] += start[c];
   /* place with start[c] as the cursor, then shift back */
-  for (int64_t p = 0; p < s->n; p++) s->order[start[s->cell[p]]++] = (int32_t)p;
-  for (int64_t c = s->ncell; c > 0; c--) start[c] = start[c - 1];
+  for (int64_t p = 0; p < n; p++) order[start[cell[p]]++] = (int32_t)p;
+  for (int64_t c = ncell; c > 0; c--) start[c] = start[c - 1];
   start[0] = 0;
 }
+
+void bins_build(sim *s) { bins_sort(s->n, s->ncell, s->cell, s->start, s->order); }
 
 void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1, R *out) {
   const int64_t ny = s->ny;

@@ -42,6 +42,8 @@ typedef struct sim {
 enum { PG_MASS = 0, PG_VOL, PG_MU, PG_LAM, PG_BULK, PG_ACT, PG_COUNT };
 
 /* bins.c */
+/* Stable counting sort of n particles by cell: start {ncell + 1} (CSR), order {n}. */
+void bins_sort(int64_t n, int64_t ncell, const int32_t *cell, int32_t *start, int32_t *order);
 void bins_build(sim *s);
 /* Sums, per node (i, j), the per-particle stencil values src {n, 9, ch} (in bin order) of the
  * particles whose stencil covers it, in a fixed order (stencil slot, then
