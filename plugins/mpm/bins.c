@@ -1,9 +1,10 @@
 /* The particle -> node transfer without float atomics: particles are binned by
  * the cell of their stencil's base node (a stable counting sort, so each bin
- * lists its particles in index order), and every node gathers from the 3 x 3
- * bins whose stencils reach it. Each node's sum runs in one fixed order
- * (stencil slot a*3+b, then particle index) whatever the thread count, so the
- * grid is bitwise identical for any number of threads. The same gather serves
+ * lists its particles in index order); each cell sums its particles' stencil
+ * values into a patch {9, ch} (passes.c), and every node adds the 3 x 3 patches
+ * that reach it. Each sum runs in one fixed order (particle index within a cell,
+ * then stencil slot a*3+b) whatever the thread count, so the grid is bitwise
+ * identical for any number of threads. The same gather serves
  * the forward (mass, momentum) and the adjoint (grads of grid velocity reads). */
 #include <string.h>
 
@@ -35,11 +36,9 @@ void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1
           int64_t cj = j - b;
           if (cj < 0) continue;
           int64_t cell = ci * ny + cj;
-          const int off = (a * 3 + b) * ch;
-          for (int32_t k = start[cell]; k < start[cell + 1]; k++) {
-            const R *q = src + (int64_t)k * 9 * ch + off; /* src is in bin order */
-            for (int c = 0; c < ch; c++) acc[c] += q[c];
-          }
+          if (start[cell] == start[cell + 1]) continue; /* empty cell: its patch is not written */
+          const R *q = src + (cell * 9 + a * 3 + b) * ch;
+          for (int c = 0; c < ch; c++) acc[c] += q[c];
         }
       }
       R *o = out + (i * ny + j) * ch;

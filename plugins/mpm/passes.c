@@ -57,28 +57,36 @@ static void pass_cells(int64_t lo, int64_t hi, void *user) {
   }
 }
 
-/* Particle passes run in bin order (k -> particle order[k]): the contributions of
- * a bin are then contiguous for the node gathers, and neighbours in k read
- * neighbouring nodes. Each still writes only its own particle's rows. */
+/* P2G, fused with the binning: parallel over node rows of cells; each cell
+ * sums the 3 x 3 stencil contributions (m, mv) of its particles, in bin order,
+ * into its patch {9, 3}; the node pass then adds the 9 patches that reach a node.
+ * No per-particle contribution array is written or read back, every sum has one
+ * fixed order (particles of a cell in index order, then the 9 stencil slots),
+ * so the grid is bitwise identical for any thread count. */
 static void pass_a(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
-  for (int64_t k = lo; k < hi; k++) {
-    const int64_t p = s->order[k];
-    pre q;
-    particle_pre(s, p, &q);
-    if (s->Fo) memcpy(s->Fo + 4 * p, q.Fout, sizeof q.Fout);
-    const R *v = s->v + 2 * p;
-    const R mv0 = q.m * v[0], mv1 = q.m * v[1];
-    R *out = s->contrib + k * 27;
-    for (int a = 0; a < 3; a++)
-      for (int b = 0; b < 3; b++) {
-        const R w = q.st.w[0][a] * q.st.w[1][b];
-        const R d0 = ((R)a - q.st.f[0]) * s->dx, d1 = ((R)b - q.st.f[1]) * s->dx;
-        R *o = out + (a * 3 + b) * 3;
-        o[0] = w * q.m;
-        o[1] = w * (mv0 + q.A[0] * d0 + q.A[1] * d1);
-        o[2] = w * (mv1 + q.A[2] * d0 + q.A[3] * d1);
-      }
+  const int32_t *start = s->start;
+  for (int64_t cell = lo * s->ny; cell < hi * s->ny; cell++) {
+    if (start[cell] == start[cell + 1]) continue; /* empty: the node pass skips it */
+    R patch[27] = {0};
+    for (int32_t k = start[cell]; k < start[cell + 1]; k++) {
+      const int64_t p = s->order[k];
+      pre q;
+      particle_pre(s, p, &q);
+      if (s->Fo) memcpy(s->Fo + 4 * p, q.Fout, sizeof q.Fout);
+      const R *v = s->v + 2 * p;
+      const R mv0 = q.m * v[0], mv1 = q.m * v[1];
+      for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++) {
+          const R w = q.st.w[0][a] * q.st.w[1][b];
+          const R d0 = ((R)a - q.st.f[0]) * s->dx, d1 = ((R)b - q.st.f[1]) * s->dx;
+          R *o = patch + (a * 3 + b) * 3;
+          o[0] += w * q.m;
+          o[1] += w * (mv0 + q.A[0] * d0 + q.A[1] * d1);
+          o[2] += w * (mv1 + q.A[2] * d0 + q.A[3] * d1);
+        }
+    }
+    memcpy(s->contrib + cell * 27, patch, sizeof patch);
   }
 }
 
@@ -130,46 +138,54 @@ static void pass_c(int64_t lo, int64_t hi, void *user) {
 void pass_forward(sim *s) {
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
   bins_build(s);
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_a, s);
+  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_a, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_b, s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_c, s);
 }
 
 /* ---- D: G2P adjoint ----------------------------------------------------------- */
+/* Over cell rows like pass A: each cell sums its particles' grads of the 9 grid
+ * velocity reads into its patch {9, 2} (pass E adds the patches reaching a node),
+ * and each particle's x grad through its weights goes to its own row. */
 static void pass_d(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const R kc = 4 * s->inv_dx;
-  for (int64_t k = lo; k < hi; k++) {
-    const int64_t p = s->order[k];
-    stencil2 st;
-    stencil_of(s->x + 2 * p, s->inv_dx, &st);
-    const R *gxo = s->gxo ? s->gxo + 2 * p : NULL;
-    R gv0 = s->gvo ? s->gvo[2 * p] : 0, gv1 = s->gvo ? s->gvo[2 * p + 1] : 0;
-    if (gxo) gv0 += s->dt * gxo[0], gv1 += s->dt * gxo[1]; /* x' = x + dt v' */
-    const R zero[4] = {0, 0, 0, 0};
-    const R *gC = s->gCo ? s->gCo + 4 * p : zero;
-    R gx0 = gxo ? gxo[0] : 0, gx1 = gxo ? gxo[1] : 0;
-    R *out = s->gcontrib + k * 18;
-    for (int a = 0; a < 3; a++)
-      for (int b = 0; b < 3; b++) {
-        const R *g = s->gvel + 2 * ((int64_t)(st.base[0] + a) * s->ny + st.base[1] + b);
-        const R w = st.w[0][a] * st.w[1][b];
-        const R e0 = (R)a - st.f[0], e1 = (R)b - st.f[1];
-        /* (gC e) and the velocity read's grad w (gv + kc gC e) */
-        const R ge0 = gC[0] * e0 + gC[1] * e1, ge1 = gC[2] * e0 + gC[3] * e1;
-        R *o = out + (a * 3 + b) * 2;
-        o[0] = w * (gv0 + kc * ge0);
-        o[1] = w * (gv1 + kc * ge1);
-        /* through the weights: dw/dx (g . gv + kc g^T gC e) */
-        const R sc = g[0] * gv0 + g[1] * gv1 + kc * (g[0] * ge0 + g[1] * ge1);
-        gx0 += st.dw[0][a] * st.w[1][b] * sc;
-        gx1 += st.w[0][a] * st.dw[1][b] * sc;
-        /* through e = o - x/dx + base: de/dx = -1/dx */
-        const R kw = kc * s->inv_dx * w;
-        gx0 -= kw * (gC[0] * g[0] + gC[2] * g[1]);
-        gx1 -= kw * (gC[1] * g[0] + gC[3] * g[1]);
-      }
-    if (s->gx) s->gx[2 * p] += gx0, s->gx[2 * p + 1] += gx1;
+  const int32_t *start = s->start;
+  for (int64_t cell = lo * s->ny; cell < hi * s->ny; cell++) {
+    if (start[cell] == start[cell + 1]) continue;
+    R patch[18] = {0};
+    for (int32_t k = start[cell]; k < start[cell + 1]; k++) {
+      const int64_t p = s->order[k];
+      stencil2 st;
+      stencil_of(s->x + 2 * p, s->inv_dx, &st);
+      const R *gxo = s->gxo ? s->gxo + 2 * p : NULL;
+      R gv0 = s->gvo ? s->gvo[2 * p] : 0, gv1 = s->gvo ? s->gvo[2 * p + 1] : 0;
+      if (gxo) gv0 += s->dt * gxo[0], gv1 += s->dt * gxo[1]; /* x' = x + dt v' */
+      const R zero[4] = {0, 0, 0, 0};
+      const R *gC = s->gCo ? s->gCo + 4 * p : zero;
+      R gx0 = gxo ? gxo[0] : 0, gx1 = gxo ? gxo[1] : 0;
+      for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++) {
+          const R *g = s->gvel + 2 * ((int64_t)(st.base[0] + a) * s->ny + st.base[1] + b);
+          const R w = st.w[0][a] * st.w[1][b];
+          const R e0 = (R)a - st.f[0], e1 = (R)b - st.f[1];
+          /* (gC e) and the velocity read's grad w (gv + kc gC e) */
+          const R ge0 = gC[0] * e0 + gC[1] * e1, ge1 = gC[2] * e0 + gC[3] * e1;
+          R *o = patch + (a * 3 + b) * 2;
+          o[0] += w * (gv0 + kc * ge0);
+          o[1] += w * (gv1 + kc * ge1);
+          /* through the weights: dw/dx (g . gv + kc g^T gC e) */
+          const R sc = g[0] * gv0 + g[1] * gv1 + kc * (g[0] * ge0 + g[1] * ge1);
+          gx0 += st.dw[0][a] * st.w[1][b] * sc;
+          gx1 += st.w[0][a] * st.dw[1][b] * sc;
+          /* through e = o - x/dx + base: de/dx = -1/dx */
+          const R kw = kc * s->inv_dx * w;
+          gx0 -= kw * (gC[0] * g[0] + gC[2] * g[1]);
+          gx1 -= kw * (gC[1] * g[0] + gC[3] * g[1]);
+        }
+      if (s->gx) s->gx[2 * p] += gx0, s->gx[2 * p + 1] += gx1;
+    }
+    memcpy(s->gcontrib + cell * 18, patch, sizeof patch);
   }
 }
 
@@ -266,9 +282,9 @@ void pass_adjoint(sim *s) {
   s->Fo = NULL;
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
   bins_build(s);
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_a, s);
+  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_a, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_b, s);
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_d, s);
+  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_d, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_e, s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_f, s);
 }
