@@ -22,12 +22,13 @@ typedef struct sim3 {
   const R *mass, *vol, *mu, *lam, *bulk;
   int smass, svol, smu, slam, sbulk;
   R *xo, *vo, *Co, *Fo;
-  R *contrib;                    /* {n, 27, 4}: (m, mv) per stencil node, in bin order */
+  R *contrib;                    /* {occupied cells, 27, 4}: per cell the (m, mv) of each stencil slot */
   int32_t *cell, *start, *order;
+  int32_t *cslot;                /* {ncell}: the patch of an occupied cell, -1 when empty */
   R *gmm, *gvel;                 /* {ncell, 4}, {ncell, 3} */
   const R *gxo, *gvo, *gCo, *gFo;
   R *gx, *gv, *gC, *gF;
-  R *gcontrib;                   /* {n, 27, 3} */
+  R *gcontrib;                   /* {occupied cells, 27, 3}: grads of the velocity reads */
   R *ggvel, *ggmm;               /* {ncell, 3}, {ncell, 4} */
   double *rows;                  /* {nx, 2} */
   R *pg;                         /* {PG_COUNT, n} */

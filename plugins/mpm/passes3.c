@@ -52,31 +52,40 @@ static void pass3_cells(int64_t lo, int64_t hi, void *user) {
   }
 }
 
+/* P2G fused with the binning, as in 2D (passes.c): parallel over x slabs of
+ * cells; each occupied cell sums its particles' 27 stencil contributions
+ * (m, mv), in bin order, into its patch {27, 4} (patches are stored for the
+ * occupied cells only, cslot[cell] -> patch, so the scratch is O(particles)). */
 static void pass3_a(int64_t lo, int64_t hi, void *user) {
   sim3 *s = user;
-  for (int64_t k = lo; k < hi; k++) {
-    const int64_t p = s->order[k];
-    pre3 q;
-    particle3_pre(s, p, &q);
-    if (s->Fo) memcpy(s->Fo + 9 * p, q.Fout, sizeof q.Fout);
-    const R *v = s->v + 3 * p;
-    const R mv[3] = {q.m * v[0], q.m * v[1], q.m * v[2]};
-    R *out = s->contrib + k * 108;
-    for (int a = 0; a < 3; a++)
-      for (int b = 0; b < 3; b++)
-        for (int c = 0; c < 3; c++) {
-          const R w = q.st.w[0][a] * q.st.w[1][b] * q.st.w[2][c];
-          const R d[3] = {((R)a - q.st.f[0]) * s->dx, ((R)b - q.st.f[1]) * s->dx, ((R)c - q.st.f[2]) * s->dx};
-          R *o = out + ((a * 3 + b) * 3 + c) * 4;
-          o[0] = w * q.m;
-          for (int r = 0; r < 3; r++) o[1 + r] = w * (mv[r] + q.A[3 * r] * d[0] + q.A[3 * r + 1] * d[1] + q.A[3 * r + 2] * d[2]);
-        }
+  const int32_t *start = s->start;
+  for (int64_t cell = lo * s->ny * s->nz; cell < hi * s->ny * s->nz; cell++) {
+    if (start[cell] == start[cell + 1]) continue;
+    R patch[108] = {0};
+    for (int32_t k = start[cell]; k < start[cell + 1]; k++) {
+      const int64_t p = s->order[k];
+      pre3 q;
+      particle3_pre(s, p, &q);
+      if (s->Fo) memcpy(s->Fo + 9 * p, q.Fout, sizeof q.Fout);
+      const R *v = s->v + 3 * p;
+      const R mv[3] = {q.m * v[0], q.m * v[1], q.m * v[2]};
+      for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++)
+          for (int c = 0; c < 3; c++) {
+            const R w = q.st.w[0][a] * q.st.w[1][b] * q.st.w[2][c];
+            const R d[3] = {((R)a - q.st.f[0]) * s->dx, ((R)b - q.st.f[1]) * s->dx, ((R)c - q.st.f[2]) * s->dx};
+            R *o = patch + ((a * 3 + b) * 3 + c) * 4;
+            o[0] += w * q.m;
+            for (int r = 0; r < 3; r++)
+              o[1 + r] += w * (mv[r] + q.A[3 * r] * d[0] + q.A[3 * r + 1] * d[1] + q.A[3 * r + 2] * d[2]);
+          }
+    }
+    memcpy(s->contrib + (int64_t)s->cslot[cell] * 108, patch, sizeof patch);
   }
 }
 
-/* Per node (i, j, k) in slabs [i0, i1): the sum of src {n, 27, ch} (bin order)
- * over the 27 bins whose stencil reaches it, in a fixed order (stencil slot,
- * then particle index). */
+/* Per node (i, j, k) in slabs [i0, i1): the sum of the patches src {occupied
+ * cells, 27, ch} of the 27 cells whose stencils reach it, in stencil-slot order. */
 static void gather3(const sim3 *s, const R *src, int ch, int64_t i0, int64_t i1, R *out) {
   const int32_t *start = s->start;
   for (int64_t i = i0; i < i1; i++)
@@ -105,11 +114,9 @@ static void gather3(const sim3 *s, const R *src, int ch, int64_t i0, int64_t i1,
             for (int c = 0; c < 3; c++) {
               if (k - c < 0) continue;
               const int64_t cell = node3(s, i - a, j - b, k - c);
-              const int off = ((a * 3 + b) * 3 + c) * ch;
-              for (int32_t q = start[cell]; q < start[cell + 1]; q++) {
-                const R *e = src + (int64_t)q * 27 * ch + off;
-                for (int h = 0; h < ch; h++) acc[h] += e[h];
-              }
+              if (start[cell] == start[cell + 1]) continue; /* empty: no patch */
+              const R *e = src + ((int64_t)s->cslot[cell] * 27 + (a * 3 + b) * 3 + c) * ch;
+              for (int h = 0; h < ch; h++) acc[h] += e[h];
             }
           }
         }
@@ -167,7 +174,9 @@ static void pass3_c(int64_t lo, int64_t hi, void *user) {
 static void prepare(sim3 *s) {
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass3_cells, s);
   bins_sort(s->n, s->ncell, s->cell, s->start, s->order);
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass3_a, s);
+  int32_t nocc = 0; /* the patch slot of each occupied cell, in cell order */
+  for (int64_t c = 0; c < s->ncell; c++) s->cslot[c] = s->start[c + 1] > s->start[c] ? nocc++ : -1;
+  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass3_a, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass3_b, s);
 }
 
@@ -177,42 +186,50 @@ void pass3_forward(sim3 *s) {
 }
 
 /* ---- D: G2P adjoint ---------------------------------------------------------------- */
+/* Over x slabs of cells like pass A: each occupied cell sums its particles'
+ * grads of the 27 grid velocity reads into its patch {27, 3}; each particle's x
+ * grad goes to its own row. */
 static void pass3_d(int64_t lo, int64_t hi, void *user) {
   sim3 *s = user;
   const R kc = 4 * s->inv_dx;
-  for (int64_t q = lo; q < hi; q++) {
-    const int64_t p = s->order[q];
-    stencil3 st;
-    stencil3_of(s->x + 3 * p, s->inv_dx, &st);
-    R gv[3], gx[3], gC[9];
-    for (int r = 0; r < 3; r++) {
-      gx[r] = s->gxo ? s->gxo[3 * p + r] : 0;
-      gv[r] = (s->gvo ? s->gvo[3 * p + r] : 0) + s->dt * gx[r]; /* x' = x + dt v' */
-    }
-    for (int h = 0; h < 9; h++) gC[h] = s->gCo ? s->gCo[9 * p + h] : 0;
-    R *out = s->gcontrib + q * 81;
-    for (int a = 0; a < 3; a++)
-      for (int b = 0; b < 3; b++)
-        for (int c = 0; c < 3; c++) {
-          const int slot = (a * 3 + b) * 3 + c;
-          const R *g = s->gvel + 3 * node3(s, st.base[0] + a, st.base[1] + b, st.base[2] + c);
-          const R w = st.w[0][a] * st.w[1][b] * st.w[2][c];
-          const R e[3] = {(R)a - st.f[0], (R)b - st.f[1], (R)c - st.f[2]};
-          R ge[3], sc = 0, gtC[3] = {0, 0, 0};
-          for (int r = 0; r < 3; r++) {
-            ge[r] = gC[3 * r] * e[0] + gC[3 * r + 1] * e[1] + gC[3 * r + 2] * e[2];
-            out[slot * 3 + r] = w * (gv[r] + kc * ge[r]); /* the velocity read's grad */
-            sc += g[r] * (gv[r] + kc * ge[r]);
-            for (int h = 0; h < 3; h++) gtC[h] += gC[3 * r + h] * g[r]; /* (gC^T g) */
+  const int32_t *start = s->start;
+  for (int64_t cell = lo * s->ny * s->nz; cell < hi * s->ny * s->nz; cell++) {
+    if (start[cell] == start[cell + 1]) continue;
+    R patch[81] = {0};
+    for (int32_t q = start[cell]; q < start[cell + 1]; q++) {
+      const int64_t p = s->order[q];
+      stencil3 st;
+      stencil3_of(s->x + 3 * p, s->inv_dx, &st);
+      R gv[3], gx[3], gC[9];
+      for (int r = 0; r < 3; r++) {
+        gx[r] = s->gxo ? s->gxo[3 * p + r] : 0;
+        gv[r] = (s->gvo ? s->gvo[3 * p + r] : 0) + s->dt * gx[r]; /* x' = x + dt v' */
+      }
+      for (int h = 0; h < 9; h++) gC[h] = s->gCo ? s->gCo[9 * p + h] : 0;
+      for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++)
+          for (int c = 0; c < 3; c++) {
+            const int slot = (a * 3 + b) * 3 + c;
+            const R *g = s->gvel + 3 * node3(s, st.base[0] + a, st.base[1] + b, st.base[2] + c);
+            const R w = st.w[0][a] * st.w[1][b] * st.w[2][c];
+            const R e[3] = {(R)a - st.f[0], (R)b - st.f[1], (R)c - st.f[2]};
+            R ge[3], sc = 0, gtC[3] = {0, 0, 0};
+            for (int r = 0; r < 3; r++) {
+              ge[r] = gC[3 * r] * e[0] + gC[3 * r + 1] * e[1] + gC[3 * r + 2] * e[2];
+              patch[slot * 3 + r] += w * (gv[r] + kc * ge[r]); /* the velocity read's grad */
+              sc += g[r] * (gv[r] + kc * ge[r]);
+              for (int h = 0; h < 3; h++) gtC[h] += gC[3 * r + h] * g[r]; /* (gC^T g) */
+            }
+            /* through the weights, and through e = o - x/dx + base (de/dx = -1/dx) */
+            const R kw = kc * s->inv_dx * w;
+            gx[0] += st.dw[0][a] * st.w[1][b] * st.w[2][c] * sc - kw * gtC[0];
+            gx[1] += st.w[0][a] * st.dw[1][b] * st.w[2][c] * sc - kw * gtC[1];
+            gx[2] += st.w[0][a] * st.w[1][b] * st.dw[2][c] * sc - kw * gtC[2];
           }
-          /* through the weights, and through e = o - x/dx + base (de/dx = -1/dx) */
-          const R kw = kc * s->inv_dx * w;
-          gx[0] += st.dw[0][a] * st.w[1][b] * st.w[2][c] * sc - kw * gtC[0];
-          gx[1] += st.w[0][a] * st.dw[1][b] * st.w[2][c] * sc - kw * gtC[1];
-          gx[2] += st.w[0][a] * st.w[1][b] * st.dw[2][c] * sc - kw * gtC[2];
-        }
-    if (s->gx)
-      for (int r = 0; r < 3; r++) s->gx[3 * p + r] += gx[r];
+      if (s->gx)
+        for (int r = 0; r < 3; r++) s->gx[3 * p + r] += gx[r];
+    }
+    memcpy(s->gcontrib + (int64_t)s->cslot[cell] * 81, patch, sizeof patch);
   }
 }
 
@@ -308,7 +325,7 @@ static void pass3_f(int64_t lo, int64_t hi, void *user) {
 void pass3_adjoint(sim3 *s) {
   s->Fo = NULL;
   prepare(s);
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass3_d, s);
+  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass3_d, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass3_e, s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass3_f, s);
 }
