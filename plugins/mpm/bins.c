@@ -23,10 +23,16 @@ void bins_sort(int64_t n, int64_t ncell, const int32_t *cell, int32_t *start, in
 
 void bins_build(sim *s) { bins_sort(s->n, s->ncell, s->cell, s->start, s->order); }
 
-void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1, R *out) {
+MPM_CLONES void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1, R *out) {
   const int64_t ny = s->ny;
   const int32_t *start = s->start;
-  for (int64_t i = i0; i < i1; i++)
+  for (int64_t i = i0; i < i1; i++) {
+    /* a node row whose 3 source cell rows i-2..i hold no particle is zero */
+    const int64_t lo_row = i >= 2 ? i - 2 : 0;
+    if (start[lo_row * ny] == start[(i + 1) * ny]) {
+      memset(out + i * ny * ch, 0, (size_t)(ny * ch) * sizeof(R));
+      continue;
+    }
     for (int64_t j = 0; j < ny; j++) {
       R acc[3] = {0, 0, 0};
       for (int a = 0; a < 3; a++) {
@@ -44,4 +50,5 @@ void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1
       R *o = out + (i * ny + j) * ch;
       for (int c = 0; c < ch; c++) o[c] = acc[c];
     }
+  }
 }

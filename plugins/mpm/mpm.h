@@ -37,6 +37,7 @@ typedef struct sim {
   R *ggmm;                        /* {ncell, 3}: grads of the grid mass and momentum */
   double *rows;                   /* {nx, 2}: per-row sums of the gravity and friction grads */
   R *pg;                          /* {6, n}: per-particle grads of mass, vol, mu, lam, bulk, act */
+  R *cache;                       /* adjoint: {n, 12} Fn, tau, A per particle from pass A, for pass F */
 } sim;
 
 enum { PG_MASS = 0, PG_VOL, PG_MU, PG_LAM, PG_BULK, PG_ACT, PG_COUNT };

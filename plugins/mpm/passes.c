@@ -46,6 +46,22 @@ MPM_INLINE void particle_pre(const sim *s, int64_t p, pre *q) {
   for (int i = 0; i < 4; i++) q->A[i] = k * q->tau[i] + q->m * C[i];
 }
 
+/* particle_pre from what the adjoint's pass A cached (Fn, tau, A): the stencil
+ * and the constants only. */
+MPM_INLINE void particle_cached(const sim *s, int64_t p, pre *q) {
+  stencil_of(s->x + 2 * p, s->inv_dx, &q->st);
+  q->m = PV(s, mass, p);
+  q->vol = PV(s, vol, p);
+  q->mi.kind = s->mat[p];
+  q->mi.mu = PV(s, mu, p);
+  q->mi.lam = PV(s, lam, p);
+  q->mi.bulk = PV(s, bulk, p);
+  const int32_t g = s->group[p];
+  q->mi.act = g >= 0 ? s->act[g] * s->strength : 0;
+  const R *cc = s->cache + 12 * p;
+  memcpy(q->Fn, cc, sizeof q->Fn), memcpy(q->tau, cc + 4, sizeof q->tau), memcpy(q->A, cc + 8, sizeof q->A);
+}
+
 /* ---- A: per-particle contributions ------------------------------------------ */
 /* Base cells only (bins need them before A writes contributions in bin order). */
 static void pass_cells(int64_t lo, int64_t hi, void *user) {
@@ -63,7 +79,7 @@ static void pass_cells(int64_t lo, int64_t hi, void *user) {
  * No per-particle contribution array is written or read back, every sum has one
  * fixed order (particles of a cell in index order, then the 9 stencil slots),
  * so the grid is bitwise identical for any thread count. */
-static void pass_a(int64_t lo, int64_t hi, void *user) {
+MPM_CLONES static void pass_a(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const int32_t *start = s->start;
   for (int64_t cell = lo * s->ny; cell < hi * s->ny; cell++) {
@@ -74,6 +90,11 @@ static void pass_a(int64_t lo, int64_t hi, void *user) {
       pre q;
       particle_pre(s, p, &q);
       if (s->Fo) memcpy(s->Fo + 4 * p, q.Fout, sizeof q.Fout);
+      if (s->cache) {
+        /* the adjoint's pass F reads these back instead of redoing the stress */
+        R *cc = s->cache + 12 * p;
+        memcpy(cc, q.Fn, sizeof q.Fn), memcpy(cc + 4, q.tau, sizeof q.tau), memcpy(cc + 8, q.A, sizeof q.A);
+      }
       const R *v = s->v + 2 * p;
       const R mv0 = q.m * v[0], mv1 = q.m * v[1];
       for (int a = 0; a < 3; a++)
@@ -98,7 +119,7 @@ MPM_INLINE void grid_velocity(const sim *s, int64_t i, int64_t j, const R *mm, R
   band_apply(&s->bd, i, j, u, M, dmu);
 }
 
-static void pass_b(int64_t lo, int64_t hi, void *user) {
+MPM_CLONES static void pass_b(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   bins_gather_rows(s, s->contrib, 3, lo, hi, s->gmm);
   for (int64_t i = lo; i < hi; i++)
@@ -110,7 +131,7 @@ static void pass_b(int64_t lo, int64_t hi, void *user) {
 }
 
 /* ---- C: G2P ------------------------------------------------------------------ */
-static void pass_c(int64_t lo, int64_t hi, void *user) {
+MPM_CLONES static void pass_c(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const R kc = 4 * s->inv_dx; /* C = 4/dx^2 sum w v_i (x_i - x_p)^T with x_i - x_p = (o - f) dx */
   for (int64_t k = lo; k < hi; k++) {
@@ -147,7 +168,7 @@ void pass_forward(sim *s) {
 /* Over cell rows like pass A: each cell sums its particles' grads of the 9 grid
  * velocity reads into its patch {9, 2} (pass E adds the patches reaching a node),
  * and each particle's x grad through its weights goes to its own row. */
-static void pass_d(int64_t lo, int64_t hi, void *user) {
+MPM_CLONES static void pass_d(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const R kc = 4 * s->inv_dx;
   const int32_t *start = s->start;
@@ -190,7 +211,7 @@ static void pass_d(int64_t lo, int64_t hi, void *user) {
 }
 
 /* ---- E: grid update adjoint ------------------------------------------------------ */
-static void pass_e(int64_t lo, int64_t hi, void *user) {
+MPM_CLONES static void pass_e(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   bins_gather_rows(s, s->gcontrib, 2, lo, hi, s->ggvel);
   for (int64_t i = lo; i < hi; i++) {
@@ -216,14 +237,14 @@ static void pass_e(int64_t lo, int64_t hi, void *user) {
 }
 
 /* ---- F: P2G, stress and F update adjoint ------------------------------------------ */
-static void pass_f(int64_t lo, int64_t hi, void *user) {
+MPM_CLONES static void pass_f(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const R dt = s->dt, dx = s->dx;
   const R kst = -dt * 4 * s->inv_dx * s->inv_dx; /* A = kst vol tau + m C */
   for (int64_t k = lo; k < hi; k++) {
     const int64_t p = s->order[k];
     pre q;
-    particle_pre(s, p, &q);
+    particle_cached(s, p, &q);
     const R *v = s->v + 2 * p, *C = s->C + 4 * p, *F = s->F + 4 * p;
     R gA[4] = {0, 0, 0, 0}, gm = 0, gv0 = 0, gv1 = 0, gx0 = 0, gx1 = 0;
     for (int a = 0; a < 3; a++)
