@@ -27,6 +27,7 @@ typedef struct sim {
   R *xo, *vo, *Co, *Fo;          /* forward outputs (NULL in the adjoint) */
   /* scratch */
   R *contrib;                    /* {ncell, 9, 3}: per cell, the (m, mv) its particles give each stencil slot */
+  R *lanes;                      /* {ceil(n/8), 27, 8}: each particle's (m, mv) per stencil slot, lane-major (lanes.c) */
   int32_t *cell, *start, *order; /* bins: base cell per particle, CSR of cells, particles by cell */
   R *gmm, *gvel;                 /* grid (mass, momentum) {ncell, 3} and velocity {ncell, 2} */
   /* adjoint */

@@ -14,37 +14,7 @@
  * nodes: no atomics, and blocks never depend on the thread count. */
 #include <string.h>
 
-#include "mpm.h"
-
-enum { PARTICLE_GRAIN = 256, ROW_GRAIN = 4 };
-
-#define PV(s, name, p) ((s)->name[(s)->s##name ? (p) : 0])
-
-/* One particle's quantities before the scatter. */
-typedef struct pre {
-  stencil2 st;
-  mat_in mi;
-  R m, vol, Fn[4], tau[4], Fout[4], A[4];
-} pre;
-
-MPM_INLINE void particle_pre(const sim *s, int64_t p, pre *q) {
-  stencil_of(s->x + 2 * p, s->inv_dx, &q->st);
-  const R *C = s->C + 4 * p, *F = s->F + 4 * p;
-  const R dt = s->dt;
-  const R IC[4] = {1 + dt * C[0], dt * C[1], dt * C[2], 1 + dt * C[3]};
-  mat_mul(IC, F, q->Fn);
-  q->m = PV(s, mass, p);
-  q->vol = PV(s, vol, p);
-  q->mi.kind = s->mat[p];
-  q->mi.mu = PV(s, mu, p);
-  q->mi.lam = PV(s, lam, p);
-  q->mi.bulk = PV(s, bulk, p);
-  int32_t g = s->group[p];
-  q->mi.act = g >= 0 ? s->act[g] * s->strength : 0;
-  material_fwd(&q->mi, q->Fn, q->tau, q->Fout);
-  const R k = -dt * q->vol * 4 * s->inv_dx * s->inv_dx;
-  for (int i = 0; i < 4; i++) q->A[i] = k * q->tau[i] + q->m * C[i];
-}
+#include "passes.h"
 
 /* particle_pre from what the adjoint's pass A cached (Fn, tau, A): the stencil
  * and the constants only. */
@@ -73,12 +43,12 @@ static void pass_cells(int64_t lo, int64_t hi, void *user) {
   }
 }
 
-/* P2G, fused with the binning: parallel over node rows of cells; each cell
- * sums the 3 x 3 stencil contributions (m, mv) of its particles, in bin order,
- * into its patch {9, 3}; the node pass then adds the 9 patches that reach a node.
- * No per-particle contribution array is written or read back, every sum has one
- * fixed order (particles of a cell in index order, then the 9 stencil slots),
- * so the grid is bitwise identical for any thread count. */
+/* P2G, the per-cell half: parallel over node rows of cells; each occupied cell
+ * sums the 9 stencil contributions (m, mv) of its particles (lanes.c computed
+ * them, in bin order) into its patch {9, 3}, and the node pass adds the 9
+ * patches that reach a node. Every sum has one fixed order (particles of a cell
+ * in index order, then the 9 stencil slots), so the grid is bitwise identical
+ * for any thread count. */
 MPM_CLONES static void pass_a(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const int32_t *start = s->start;
@@ -86,26 +56,8 @@ MPM_CLONES static void pass_a(int64_t lo, int64_t hi, void *user) {
     if (start[cell] == start[cell + 1]) continue; /* empty: the node pass skips it */
     R patch[27] = {0};
     for (int32_t k = start[cell]; k < start[cell + 1]; k++) {
-      const int64_t p = s->order[k];
-      pre q;
-      particle_pre(s, p, &q);
-      if (s->Fo) memcpy(s->Fo + 4 * p, q.Fout, sizeof q.Fout);
-      if (s->cache) {
-        /* the adjoint's pass F reads these back instead of redoing the stress */
-        R *cc = s->cache + 12 * p;
-        memcpy(cc, q.Fn, sizeof q.Fn), memcpy(cc + 4, q.tau, sizeof q.tau), memcpy(cc + 8, q.A, sizeof q.A);
-      }
-      const R *v = s->v + 2 * p;
-      const R mv0 = q.m * v[0], mv1 = q.m * v[1];
-      for (int a = 0; a < 3; a++)
-        for (int b = 0; b < 3; b++) {
-          const R w = q.st.w[0][a] * q.st.w[1][b];
-          const R d0 = ((R)a - q.st.f[0]) * s->dx, d1 = ((R)b - q.st.f[1]) * s->dx;
-          R *o = patch + (a * 3 + b) * 3;
-          o[0] += w * q.m;
-          o[1] += w * (mv0 + q.A[0] * d0 + q.A[1] * d1);
-          o[2] += w * (mv1 + q.A[2] * d0 + q.A[3] * d1);
-        }
+      const R *src = s->lanes + (int64_t)(k >> 3) * 216 + (k & 7);
+      for (int j = 0; j < 27; j++) patch[j] += src[8 * j];
     }
     memcpy(s->contrib + cell * 27, patch, sizeof patch);
   }
@@ -159,6 +111,7 @@ MPM_CLONES static void pass_c(int64_t lo, int64_t hi, void *user) {
 void pass_forward(sim *s) {
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
   bins_build(s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_lanes, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_a, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_b, s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_c, s);
@@ -303,6 +256,7 @@ void pass_adjoint(sim *s) {
   s->Fo = NULL;
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
   bins_build(s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_lanes, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_a, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_b, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_d, s);
