@@ -34,6 +34,7 @@ typedef struct sim {
   const R *gxo, *gvo, *gCo, *gFo; /* incoming grads (may be NULL: zero) */
   R *gx, *gv, *gC, *gF;           /* outgoing (may be NULL: not wanted) */
   R *gcontrib;                    /* {ncell, 9, 2}: per cell, its particles' grads of the grid velocity reads */
+  R *glanes;                      /* {ceil(n/8), 18, 8}: each particle's grads of its 9 velocity reads, lane-major */
   R *ggvel;                       /* {ncell, 2}: grad of the grid velocity */
   R *ggmm;                        /* {ncell, 3}: grads of the grid mass and momentum */
   double *rows;                   /* {nx, 2}: per-row sums of the gravity and friction grads */

@@ -82,82 +82,28 @@ MPM_CLONES static void pass_b(int64_t lo, int64_t hi, void *user) {
     }
 }
 
-/* ---- C: G2P ------------------------------------------------------------------ */
-MPM_CLONES static void pass_c(int64_t lo, int64_t hi, void *user) {
-  sim *s = user;
-  const R kc = 4 * s->inv_dx; /* C = 4/dx^2 sum w v_i (x_i - x_p)^T with x_i - x_p = (o - f) dx */
-  for (int64_t k = lo; k < hi; k++) {
-    const int64_t p = s->order[k];
-    stencil2 st;
-    stencil_of(s->x + 2 * p, s->inv_dx, &st);
-    R v0 = 0, v1 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-    for (int a = 0; a < 3; a++)
-      for (int b = 0; b < 3; b++) {
-        const R *g = s->gvel + 2 * ((int64_t)(st.base[0] + a) * s->ny + st.base[1] + b);
-        const R w = st.w[0][a] * st.w[1][b];
-        const R e0 = (R)a - st.f[0], e1 = (R)b - st.f[1];
-        v0 += w * g[0], v1 += w * g[1];
-        const R k = kc * w;
-        c0 += k * g[0] * e0, c1 += k * g[0] * e1, c2 += k * g[1] * e0, c3 += k * g[1] * e1;
-      }
-    s->vo[2 * p] = v0, s->vo[2 * p + 1] = v1;
-    s->xo[2 * p] = s->x[2 * p] + s->dt * v0;
-    s->xo[2 * p + 1] = s->x[2 * p + 1] + s->dt * v1;
-    R *C = s->Co + 4 * p;
-    C[0] = c0, C[1] = c1, C[2] = c2, C[3] = c3;
-  }
-}
-
 void pass_forward(sim *s) {
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
   bins_build(s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_lanes, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_a, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_b, s);
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_c, s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_g2p_lanes, s); /* C: G2P */
 }
 
 /* ---- D: G2P adjoint ----------------------------------------------------------- */
-/* Over cell rows like pass A: each cell sums its particles' grads of the 9 grid
- * velocity reads into its patch {9, 2} (pass E adds the patches reaching a node),
- * and each particle's x grad through its weights goes to its own row. */
+/* The per-particle half runs in g2p_lanes.c; here each occupied cell sums its
+ * particles' grads of the 9 grid velocity reads (bin order) into its patch
+ * {9, 2}, which pass E adds per node. */
 MPM_CLONES static void pass_d(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
-  const R kc = 4 * s->inv_dx;
   const int32_t *start = s->start;
   for (int64_t cell = lo * s->ny; cell < hi * s->ny; cell++) {
     if (start[cell] == start[cell + 1]) continue;
     R patch[18] = {0};
     for (int32_t k = start[cell]; k < start[cell + 1]; k++) {
-      const int64_t p = s->order[k];
-      stencil2 st;
-      stencil_of(s->x + 2 * p, s->inv_dx, &st);
-      const R *gxo = s->gxo ? s->gxo + 2 * p : NULL;
-      R gv0 = s->gvo ? s->gvo[2 * p] : 0, gv1 = s->gvo ? s->gvo[2 * p + 1] : 0;
-      if (gxo) gv0 += s->dt * gxo[0], gv1 += s->dt * gxo[1]; /* x' = x + dt v' */
-      const R zero[4] = {0, 0, 0, 0};
-      const R *gC = s->gCo ? s->gCo + 4 * p : zero;
-      R gx0 = gxo ? gxo[0] : 0, gx1 = gxo ? gxo[1] : 0;
-      for (int a = 0; a < 3; a++)
-        for (int b = 0; b < 3; b++) {
-          const R *g = s->gvel + 2 * ((int64_t)(st.base[0] + a) * s->ny + st.base[1] + b);
-          const R w = st.w[0][a] * st.w[1][b];
-          const R e0 = (R)a - st.f[0], e1 = (R)b - st.f[1];
-          /* (gC e) and the velocity read's grad w (gv + kc gC e) */
-          const R ge0 = gC[0] * e0 + gC[1] * e1, ge1 = gC[2] * e0 + gC[3] * e1;
-          R *o = patch + (a * 3 + b) * 2;
-          o[0] += w * (gv0 + kc * ge0);
-          o[1] += w * (gv1 + kc * ge1);
-          /* through the weights: dw/dx (g . gv + kc g^T gC e) */
-          const R sc = g[0] * gv0 + g[1] * gv1 + kc * (g[0] * ge0 + g[1] * ge1);
-          gx0 += st.dw[0][a] * st.w[1][b] * sc;
-          gx1 += st.w[0][a] * st.dw[1][b] * sc;
-          /* through e = o - x/dx + base: de/dx = -1/dx */
-          const R kw = kc * s->inv_dx * w;
-          gx0 -= kw * (gC[0] * g[0] + gC[2] * g[1]);
-          gx1 -= kw * (gC[1] * g[0] + gC[3] * g[1]);
-        }
-      if (s->gx) s->gx[2 * p] += gx0, s->gx[2 * p + 1] += gx1;
+      const R *src = s->glanes + (int64_t)(k >> 3) * 144 + (k & 7);
+      for (int j = 0; j < 18; j++) patch[j] += src[8 * j];
     }
     memcpy(s->gcontrib + cell * 18, patch, sizeof patch);
   }
@@ -259,6 +205,7 @@ void pass_adjoint(sim *s) {
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_lanes, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_a, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_b, s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_g2p_adj_lanes, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_d, s);
   s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_e, s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_f, s);

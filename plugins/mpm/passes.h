@@ -36,5 +36,8 @@ static inline __attribute__((always_inline)) void particle_pre(const sim *s, int
 
 /* lanes.c: per-particle stencil contributions in bin order, into s->lanes. */
 void pass_lanes(int64_t lo, int64_t hi, void *user);
+/* g2p_lanes.c: G2P (x', v', C'), and its adjoint's per-particle half (x grads, s->glanes). */
+void pass_g2p_lanes(int64_t lo, int64_t hi, void *user);
+void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user);
 
 #endif

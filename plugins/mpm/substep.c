@@ -114,12 +114,13 @@ static int sim_init(sim *s, const ds_call *c, int adjoint) {
   if (!s->contrib || !s->lanes || !s->cell || !s->order || !s->start || !s->gmm || !s->gvel) return DS_ERR_NOMEM;
   if (!adjoint) return DS_OK;
   s->gcontrib = c->host->scratch(c, (size_t)nc * 18 * sizeof(R));
+  s->glanes = c->host->scratch(c, (size_t)((n + 7) / 8) * 144 * sizeof(R));
   s->ggvel = c->host->scratch(c, (size_t)nc * 2 * sizeof(R));
   s->ggmm = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
   s->rows = c->host->scratch(c, (size_t)s->nx * 2 * sizeof(double));
   s->pg = c->host->scratch(c, (size_t)n * PG_COUNT * sizeof(R));
   s->cache = c->host->scratch(c, (size_t)n * 12 * sizeof(R));
-  if (!s->gcontrib || !s->ggvel || !s->ggmm || !s->rows || !s->pg || !s->cache) return DS_ERR_NOMEM;
+  if (!s->gcontrib || !s->glanes || !s->ggvel || !s->ggmm || !s->rows || !s->pg || !s->cache) return DS_ERR_NOMEM;
   return DS_OK;
 }
 
