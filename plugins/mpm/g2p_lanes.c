@@ -12,10 +12,13 @@
 
 enum { LANES = 8 };
 
-/* the particles k0 .. k0 + L - 1 into lane arrays */
+/* The particles k0 .. k0 + L - 1 into lane arrays; a partial last chunk repeats
+ * its last particle in the spare lanes, so the vector loops always run 8 lanes
+ * (a fixed trip count the compiler vectorises whole) and the spare results are
+ * dropped. */
 static inline __attribute__((always_inline)) void load_x(const sim *s, int64_t k0, int L, int64_t *P, R *X0, R *X1) {
-  for (int l = 0; l < L; l++) {
-    const int64_t p = s->order[k0 + l];
+  for (int l = 0; l < LANES; l++) {
+    const int64_t p = s->order[k0 + (l < L ? l : L - 1)];
     P[l] = p, X0[l] = s->x[2 * p], X1[l] = s->x[2 * p + 1];
   }
 }
@@ -23,7 +26,7 @@ static inline __attribute__((always_inline)) void load_x(const sim *s, int64_t k
 MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const R kc = 4 * s->inv_dx, inv_dx = s->inv_dx, dt = s->dt;
-  const int64_t ny = s->ny;
+  const int32_t ny32 = (int32_t)s->ny; /* 3 ncell < 2^31 (substep_check) */
   const R *gvel = s->gvel;
   for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
     const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
@@ -31,7 +34,7 @@ MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
     R X0[LANES], X1[LANES], V[2][LANES], Cc[4][LANES];
     load_x(s, k0, L, P, X0, X1);
 #pragma omp simd
-    for (int l = 0; l < L; l++) {
+    for (int l = 0; l < LANES; l++) {
       const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
       const int32_t b0 = (int32_t)(g0 - (R)0.5), b1 = (int32_t)(g1 - (R)0.5);
       const R f0 = g0 - (R)b0, f1 = g1 - (R)b1;
@@ -44,10 +47,10 @@ MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
       for (int a = 0; a < 3; a++)
 #pragma GCC unroll 3
         for (int b = 0; b < 3; b++) {
-          const R *g = gvel + 2 * ((int64_t)(b0 + a) * ny + b1 + b);
+          const int32_t node = 2 * ((b0 + a) * ny32 + b1 + b); /* 32-bit base[index]: AVX2 gathers */
           const R w = wa[a] * wb[b];
           const R e0 = (R)a - f0, e1 = (R)b - f1;
-          const R u0 = g[0], u1 = g[1];
+          const R u0 = gvel[node], u1 = gvel[node + 1];
           v0 += w * u0, v1 += w * u1;
           const R kw = kc * w;
           c0 += kw * u0 * e0, c1 += kw * u0 * e1, c2 += kw * u1 * e0, c3 += kw * u1 * e1;
@@ -68,14 +71,14 @@ MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
 MPM_CLONES void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const R kc = 4 * s->inv_dx, inv_dx = s->inv_dx, dt = s->dt;
-  const int64_t ny = s->ny;
+  const int32_t ny32 = (int32_t)s->ny; /* 3 ncell < 2^31 (substep_check) */
   const R *gvel = s->gvel;
   for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
     const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
     int64_t P[LANES];
     R X0[LANES], X1[LANES], GV[2][LANES], GXO[2][LANES], GC[4][LANES], GX[2][LANES];
     load_x(s, k0, L, P, X0, X1);
-    for (int l = 0; l < L; l++) {
+    for (int l = 0; l < LANES; l++) {
       const int64_t p = P[l];
       GXO[0][l] = s->gxo ? s->gxo[2 * p] : 0, GXO[1][l] = s->gxo ? s->gxo[2 * p + 1] : 0;
       GV[0][l] = s->gvo ? s->gvo[2 * p] : 0, GV[1][l] = s->gvo ? s->gvo[2 * p + 1] : 0;
@@ -83,7 +86,7 @@ MPM_CLONES void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user) {
     }
     R *out = s->glanes + (k0 / LANES) * 18 * LANES;
 #pragma omp simd
-    for (int l = 0; l < L; l++) {
+    for (int l = 0; l < LANES; l++) {
       const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
       const int32_t b0 = (int32_t)(g0 - (R)0.5), b1 = (int32_t)(g1 - (R)0.5);
       const R f0 = g0 - (R)b0, f1 = g1 - (R)b1;
@@ -101,8 +104,8 @@ MPM_CLONES void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user) {
       for (int a = 0; a < 3; a++)
 #pragma GCC unroll 3
         for (int b = 0; b < 3; b++) {
-          const R *g = gvel + 2 * ((int64_t)(b0 + a) * ny + b1 + b);
-          const R u0 = g[0], u1 = g[1];
+          const int32_t node = 2 * ((b0 + a) * ny32 + b1 + b); /* 32-bit base[index]: AVX2 gathers */
+          const R u0 = gvel[node], u1 = gvel[node + 1];
           const R w = wa[a] * wb[b];
           const R e0 = (R)a - f0, e1 = (R)b - f1;
           /* (gC e), and the velocity read's grad w (gv + kc gC e) */

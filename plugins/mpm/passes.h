@@ -39,5 +39,7 @@ void pass_lanes(int64_t lo, int64_t hi, void *user);
 /* g2p_lanes.c: G2P (x', v', C'), and its adjoint's per-particle half (x grads, s->glanes). */
 void pass_g2p_lanes(int64_t lo, int64_t hi, void *user);
 void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user);
+/* p2g_adj_lanes.c: pass F, the P2G, stress and F update adjoint (reads s->cache from pass A). */
+void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user);
 
 #endif

@@ -62,9 +62,9 @@ static int substep_check(const ds_call *c) {
   if (!is_int(p->bound, 0, 1e6)) return c->host->error(c, "param 'bound' must be an integer >= 0, got %g", p->bound);
   /* the stencil needs 3 nodes, and each band must leave room for it */
   const double min_n = 2 * p->bound + 3 > 5 ? 2 * p->bound + 3 : 5;
-  if (!is_int(p->nx, min_n, 1 << 20) || !is_int(p->ny, min_n, 1 << 20) || p->nx * p->ny > 2e9)
+  if (!is_int(p->nx, min_n, 1 << 20) || !is_int(p->ny, min_n, 1 << 20) || p->nx * p->ny > 7e8)
     return c->host->error(c, "grid too small or too large: params 'nx' = %g, 'ny' = %g must be integers in [%g, 2^20] "
-                          "(3 stencil nodes plus a band of 'bound' = %g on each side)",
+                          "(3 stencil nodes plus a band of 'bound' = %g on each side), nx ny <= 7e8 (32-bit node offsets)",
                           p->nx, p->ny, min_n, p->bound);
   if (!is_int(p->wall, 0, 1)) return c->host->error(c, "param 'wall' must be 0 (slip) or 1 (sticky), got %g", p->wall);
   if (!is_int(p->ceiling, 0, 1))
