@@ -52,3 +52,29 @@ MPM_CLONES void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0,
     }
   }
 }
+
+/* Node-row passes, balanced: parallel_for hands each thread a contiguous range
+ * of block indices, and the particles usually fill a narrow band of rows, so a
+ * contiguous split leaves one thread all the work. Position i runs row 2i for
+ * the first half of the positions and row 2(i - half) + 1 for the second: with
+ * two threads, one takes the even rows and the other the odd ones. Each row is
+ * still computed whole by one call, so results do not depend on the split. */
+typedef struct rows_job {
+  ds_range_fn fn;
+  void *user;
+  int64_t n;
+} rows_job;
+
+static void rows_run(int64_t lo, int64_t hi, void *u) {
+  const rows_job *j = u;
+  const int64_t half = (j->n + 1) / 2;
+  for (int64_t i = lo; i < hi; i++) {
+    const int64_t r = i < half ? 2 * i : 2 * (i - half) + 1;
+    j->fn(r, r + 1, j->user);
+  }
+}
+
+void rows_for(ds_ctx *ctx, const ds_host_api *host, int64_t nrows, ds_range_fn fn, void *user) {
+  rows_job j = {fn, user, nrows};
+  host->parallel_for(ctx, nrows, 1, rows_run, &j);
+}

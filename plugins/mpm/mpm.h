@@ -53,6 +53,10 @@ void bins_build(sim *s);
  * out {ncell, ch} for rows [i0, i1). */
 void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1, R *out);
 
+/* Runs fn(r, r + 1, user) for every row r < nrows on ctx's threads, rows
+ * interleaved between threads (bins.c has why). */
+void rows_for(ds_ctx *ctx, const ds_host_api *host, int64_t nrows, ds_range_fn fn, void *user);
+
 /* passes.c */
 void pass_forward(sim *s);
 void pass_adjoint(sim *s);

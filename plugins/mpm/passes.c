@@ -70,8 +70,8 @@ void pass_forward(sim *s) {
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
   bins_build(s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_lanes, s);
-  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_a, s);
-  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_b, s);
+  rows_for(s->ctx, s->host, s->nx, pass_a, s);
+  rows_for(s->ctx, s->host, s->nx, pass_b, s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_g2p_lanes, s); /* C: G2P */
 }
 
@@ -126,10 +126,10 @@ void pass_adjoint(sim *s) {
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
   bins_build(s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_lanes, s);
-  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_a, s);
-  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_b, s);
+  rows_for(s->ctx, s->host, s->nx, pass_a, s);
+  rows_for(s->ctx, s->host, s->nx, pass_b, s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_g2p_adj_lanes, s);
-  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_d, s);
-  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_e, s);
+  rows_for(s->ctx, s->host, s->nx, pass_d, s);
+  rows_for(s->ctx, s->host, s->nx, pass_e, s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_p2g_adj_lanes, s); /* F */
 }

@@ -4,7 +4,7 @@
 
 #include "mpm.h"
 
-enum { PARTICLE_GRAIN = 256, ROW_GRAIN = 4 };
+enum { PARTICLE_GRAIN = 256 }; /* fixed particle blocks (multiples of 8: lanes.c) */
 
 #define PV(s, name, p) ((s)->name[(s)->s##name ? (p) : 0])
 

@@ -9,7 +9,7 @@
 
 #include "mpm3.h"
 
-enum { PARTICLE_GRAIN = 256, ROW_GRAIN = 1 };
+enum { PARTICLE_GRAIN = 256 };
 
 #define PV(s, name, p) ((s)->name[(s)->s##name ? (p) : 0])
 
@@ -176,8 +176,8 @@ static void prepare(sim3 *s) {
   bins_sort(s->n, s->ncell, s->cell, s->start, s->order);
   int32_t nocc = 0; /* the patch slot of each occupied cell, in cell order */
   for (int64_t c = 0; c < s->ncell; c++) s->cslot[c] = s->start[c + 1] > s->start[c] ? nocc++ : -1;
-  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass3_a, s);
-  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass3_b, s);
+  rows_for(s->ctx, s->host, s->nx, pass3_a, s);
+  rows_for(s->ctx, s->host, s->nx, pass3_b, s);
 }
 
 void pass3_forward(sim3 *s) {
@@ -325,7 +325,7 @@ static void pass3_f(int64_t lo, int64_t hi, void *user) {
 void pass3_adjoint(sim3 *s) {
   s->Fo = NULL;
   prepare(s);
-  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass3_d, s);
-  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass3_e, s);
+  rows_for(s->ctx, s->host, s->nx, pass3_d, s);
+  rows_for(s->ctx, s->host, s->nx, pass3_e, s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass3_f, s);
 }
