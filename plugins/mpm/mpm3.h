@@ -32,6 +32,7 @@ typedef struct sim3 {
   R *ggvel, *ggmm;               /* {ncell, 3}, {ncell, 4} */
   double *rows;                  /* {nx, 2} */
   R *pg;                         /* {PG_COUNT, n} */
+  R *cache;                      /* adjoint: {n, 27} Fn, tau, A per particle from pass A, for pass F */
 } sim3;
 
 void pass3_forward(sim3 *s);

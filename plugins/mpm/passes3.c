@@ -40,6 +40,21 @@ MPM_INLINE void particle3_pre(const sim3 *s, int64_t p, pre3 *q) {
   for (int i = 0; i < 9; i++) q->A[i] = k * q->tau[i] + q->m * C[i];
 }
 
+/* particle3_pre from what the adjoint's pass A cached (Fn, tau, A). */
+MPM_INLINE void particle3_cached(const sim3 *s, int64_t p, pre3 *q) {
+  stencil3_of(s->x + 3 * p, s->inv_dx, &q->st);
+  q->m = PV(s, mass, p);
+  q->vol = PV(s, vol, p);
+  q->mi.kind = s->mat[p];
+  q->mi.mu = PV(s, mu, p);
+  q->mi.lam = PV(s, lam, p);
+  q->mi.bulk = PV(s, bulk, p);
+  const int32_t g = s->group[p];
+  q->mi.act = g >= 0 ? s->act[g] * s->strength : 0;
+  const R *cc = s->cache + 27 * p;
+  memcpy(q->Fn, cc, sizeof q->Fn), memcpy(q->tau, cc + 9, sizeof q->tau), memcpy(q->A, cc + 18, sizeof q->A);
+}
+
 MPM_INLINE int64_t node3(const sim3 *s, int64_t i, int64_t j, int64_t k) { return (i * s->ny + j) * s->nz + k; }
 
 static void pass3_cells(int64_t lo, int64_t hi, void *user) {
@@ -56,7 +71,7 @@ static void pass3_cells(int64_t lo, int64_t hi, void *user) {
  * cells; each occupied cell sums its particles' 27 stencil contributions
  * (m, mv), in bin order, into its patch {27, 4} (patches are stored for the
  * occupied cells only, cslot[cell] -> patch, so the scratch is O(particles)). */
-static void pass3_a(int64_t lo, int64_t hi, void *user) {
+MPM_CLONES static void pass3_a(int64_t lo, int64_t hi, void *user) {
   sim3 *s = user;
   const int32_t *start = s->start;
   for (int64_t cell = lo * s->ny * s->nz; cell < hi * s->ny * s->nz; cell++) {
@@ -67,6 +82,11 @@ static void pass3_a(int64_t lo, int64_t hi, void *user) {
       pre3 q;
       particle3_pre(s, p, &q);
       if (s->Fo) memcpy(s->Fo + 9 * p, q.Fout, sizeof q.Fout);
+      if (s->cache) {
+        /* the adjoint's pass F reads these back instead of redoing the stress */
+        R *cc = s->cache + 27 * p;
+        memcpy(cc, q.Fn, sizeof q.Fn), memcpy(cc + 9, q.tau, sizeof q.tau), memcpy(cc + 18, q.A, sizeof q.A);
+      }
       const R *v = s->v + 3 * p;
       const R mv[3] = {q.m * v[0], q.m * v[1], q.m * v[2]};
       for (int a = 0; a < 3; a++)
@@ -134,7 +154,7 @@ MPM_INLINE void grid3_velocity(const sim3 *s, int64_t i, int64_t j, int64_t k, c
   band3_apply(&s->bd, i, j, k, u, M, dmu);
 }
 
-static void pass3_b(int64_t lo, int64_t hi, void *user) {
+MPM_CLONES static void pass3_b(int64_t lo, int64_t hi, void *user) {
   sim3 *s = user;
   gather3(s, s->contrib, 4, lo, hi, s->gmm);
   for (int64_t i = lo; i < hi; i++)
@@ -146,7 +166,7 @@ static void pass3_b(int64_t lo, int64_t hi, void *user) {
       }
 }
 
-static void pass3_c(int64_t lo, int64_t hi, void *user) {
+MPM_CLONES static void pass3_c(int64_t lo, int64_t hi, void *user) {
   sim3 *s = user;
   const R kc = 4 * s->inv_dx; /* C = 4/dx^2 sum w v_i (x_i - x_p)^T, x_i - x_p = e dx */
   for (int64_t q = lo; q < hi; q++) {
@@ -189,7 +209,7 @@ void pass3_forward(sim3 *s) {
 /* Over x slabs of cells like pass A: each occupied cell sums its particles'
  * grads of the 27 grid velocity reads into its patch {27, 3}; each particle's x
  * grad goes to its own row. */
-static void pass3_d(int64_t lo, int64_t hi, void *user) {
+MPM_CLONES static void pass3_d(int64_t lo, int64_t hi, void *user) {
   sim3 *s = user;
   const R kc = 4 * s->inv_dx;
   const int32_t *start = s->start;
@@ -234,7 +254,7 @@ static void pass3_d(int64_t lo, int64_t hi, void *user) {
 }
 
 /* ---- E: grid update adjoint ------------------------------------------------------------ */
-static void pass3_e(int64_t lo, int64_t hi, void *user) {
+MPM_CLONES static void pass3_e(int64_t lo, int64_t hi, void *user) {
   sim3 *s = user;
   gather3(s, s->gcontrib, 3, lo, hi, s->ggvel);
   for (int64_t i = lo; i < hi; i++) {
@@ -259,14 +279,14 @@ static void pass3_e(int64_t lo, int64_t hi, void *user) {
 }
 
 /* ---- F: P2G, stress and F update adjoint ---------------------------------------------- */
-static void pass3_f(int64_t lo, int64_t hi, void *user) {
+MPM_CLONES static void pass3_f(int64_t lo, int64_t hi, void *user) {
   sim3 *s = user;
   const R dt = s->dt, dx = s->dx;
   const R kst = -dt * 4 * s->inv_dx * s->inv_dx; /* A = kst vol tau + m C */
   for (int64_t q = lo; q < hi; q++) {
     const int64_t p = s->order[q];
     pre3 pq;
-    particle3_pre(s, p, &pq);
+    particle3_cached(s, p, &pq);
     const R *v = s->v + 3 * p, *C = s->C + 9 * p, *F = s->F + 9 * p;
     R gA[9] = {0}, gm = 0, gv[3] = {0, 0, 0}, gx[3] = {0, 0, 0};
     for (int a = 0; a < 3; a++)

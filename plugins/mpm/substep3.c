@@ -111,7 +111,8 @@ static int sim3_init(sim3 *s, const ds_call *c, int adjoint) {
   s->ggmm = c->host->scratch(c, (size_t)nc * 4 * sizeof(R));
   s->rows = c->host->scratch(c, (size_t)s->nx * 2 * sizeof(double));
   s->pg = c->host->scratch(c, (size_t)n * PG_COUNT * sizeof(R));
-  if (!s->gcontrib || !s->ggvel || !s->ggmm || !s->rows || !s->pg) return DS_ERR_NOMEM;
+  s->cache = c->host->scratch(c, (size_t)n * 27 * sizeof(R));
+  if (!s->gcontrib || !s->ggvel || !s->ggmm || !s->rows || !s->pg || !s->cache) return DS_ERR_NOMEM;
   return DS_OK;
 }
 
