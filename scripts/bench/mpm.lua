@@ -49,9 +49,11 @@ local function run_case(name, sim, T, bytes)
 end
 
 -- bytes per forward substep: the state read and written (2D 12, 3D 24 reals per
--- particle each way), the cell patches (2D 27, 3D 108 reals per occupied cell, at
--- most one per particle: written and read), the grid (m, mv, v: 5 / 7 reals per node)
-local function bytes2(n, cells) return n * 24 * rb + math.min(n, cells) * 54 * rb + cells * 5 * rb * 2 end
+-- particle each way), in 2D the lane-major contributions (27 reals per particle,
+-- written and read), the cell patches (2D 27, 3D 108 reals per occupied cell:
+-- written and read; 4 particles per cell in the 2D scenes, ~27 in 3D), the grid
+-- (m, mv, v: 5 / 7 reals per node, written and read)
+local function bytes2(n, cells) return n * (24 + 54) * rb + (n / 4) * 54 * rb + cells * 5 * rb * 2 end
 local function bytes3(n, cells, occ) return n * 48 * rb + occ * 216 * rb + cells * 7 * rb * 2 end
 
 do
