@@ -1,23 +1,26 @@
-/* The parallel passes of one substep (mpm_phys.h has the equations).
+/* The parallel passes of one 2D substep (mpm_phys.h has the equations).
  *
- * Forward:  A particles: stress, affine, the 9 (m, mv) contributions, base cell
- *           bins (serial counting sort)
- *           B node rows: gather m, mv; grid velocity with gravity and the band
- *           C particles: G2P -> v', C', x' (and F' from A)
- * Adjoint:  recomputes A, bins and B from the step's inputs (no grid history is
- *           kept between forward and adjoint), then
- *           D particles: G2P adjoint -> grads of x, and of the grid velocity reads
- *           E node rows: gather those; grid update adjoint -> grads of m, mv;
- *                        per-row sums of the gravity and friction grads
- *           F particles: P2G adjoint, stress and material adjoint, F update adjoint.
- * Particle passes write only their particle's rows and node passes only their
- * nodes: no atomics, and blocks never depend on the thread count. */
+ * Forward:  cells     particles: base cell
+ *           bins      serial counting sort by cell (bins.c)
+ *           lanes     particles, 8 at a time: stress, affine, the 9 (m, mv) contributions (lanes.c)
+ *           A         cell rows: each occupied cell sums its particles' contributions
+ *           B         node rows: add the 9 patches reaching a node; grid velocity, gravity, band
+ *           C         particles, 8 at a time: G2P -> v', C', x' (g2p_lanes.c; F' from lanes)
+ * Adjoint:  recomputes cells, bins, lanes, A and B from the step's inputs (no grid
+ *           history is kept between forward and adjoint), then
+ *           D         particles, 8 at a time: G2P adjoint -> grads of x and of the
+ *                     grid velocity reads (g2p_lanes.c); cell rows: their per-cell sums
+ *           E         node rows: add those; grid update adjoint -> grads of m, mv;
+ *                     per-row sums of the gravity and friction grads
+ *           F         particles, 8 at a time: P2G, stress, material and F update
+ *                     adjoint (p2g_adj_lanes.c)
+ * Particle passes write only their particles' rows and node passes only their
+ * nodes: no atomics, and the blocks never depend on the thread count. */
 #include <string.h>
 
 #include "passes.h"
 
-/* ---- A: per-particle contributions ------------------------------------------ */
-/* Base cells only (bins need them before A writes contributions in bin order). */
+/* ---- cells: each particle's base cell, for the binning --------------------------- */
 static void pass_cells(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   for (int64_t p = lo; p < hi; p++) {
@@ -27,7 +30,8 @@ static void pass_cells(int64_t lo, int64_t hi, void *user) {
   }
 }
 
-/* P2G, the per-cell half: parallel over node rows of cells; each occupied cell
+/* ---- A: P2G, the per-cell half -------------------------------------------------------
+ * Parallel over node rows of cells; each occupied cell
  * sums the 9 stencil contributions (m, mv) of its particles (lanes.c computed
  * them, in bin order) into its patch {9, 3}, and the node pass adds the 9
  * patches that reach a node. Every sum has one fixed order (particles of a cell

@@ -1,4 +1,5 @@
-/* mpm: what the 2D passes (passes.c) and their vectorised half (lanes.c) share. */
+/* mpm: what the 2D passes (passes.c) and their vectorised halves (lanes.c,
+ * g2p_lanes.c, p2g_adj_lanes.c) share. */
 #ifndef MPM_PASSES_H
 #define MPM_PASSES_H
 
