@@ -7,12 +7,13 @@
 --   mpm3d_robot   diffmpm3d's robot: 30,495 particles, grid 64^3, neo-Hookean, 16 actuators, dt 2e-3
 -- and with --full3d the peak memory of one full diffmpm3d iteration (511
 -- substeps, checkpoint segments of 24: minutes on a shared 2-core machine).
---   diffsim scripts/bench/mpm.lua [--threads T] [--steps N] [--steps3d N] [--reps R] [--full3d] [--precision f32|f64]
+--   diffsim scripts/bench/mpm.lua [--threads T] [--steps N] [--steps3d N] [--reps R] [--full3d [--full3d-steps 511]]
+--                                 [--precision f32|f64]
 -- Prints `case ...` lines and `result mpm2d_6400_step_ms FWD BWD` (and one
 -- result line per case).
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/mpm.lua", name = "bench_mpm", out = "out/bench",
-                                flags = {reps = 3, steps = 32, steps3d = 4, full3d = false}})
+                                flags = {reps = 3, steps = 32, steps3d = 4, full3d = false, full3d_steps = 511}})
 local mpm = ds.plugin("mpm")
 local blocks = require("scenes.mpm_blocks")
 local robot = require("scenes.mpm_robot")
@@ -77,12 +78,25 @@ do
 end
 
 if opt.full3d then
-  -- one full diffmpm3d iteration (forward + backward, checkpointed), peak memory
-  local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
-  local t0 = ds.now()
+  -- one full diffmpm3d iteration: a --full3d-steps rollout recorded with checkpoint
+  -- segments of 24 (as scripts/diffmpm3d.lua), its backward, wall time and peak memory
+  local sc = robot.robot3d(1 / 64)
+  local sim = mpm.sim{grid = 64, dt = 2e-3, mu = 10, lam = 10, gravity = 10, wall = "sticky", floor = "coulomb",
+                      friction = 1.5, strength = 5, x = sc.x, group = sc.group, groups = sc.groups,
+                      material = "neohookean"}
+  local act = ds.full({sim.groups}, 0.3):requires_grad()
+  collectgarbage("collect")
   ds.reset_peak_memory()
-  local cmd = {}
-  arg = {"--iters", "1", "--no-gif", "--threads", tostring(ds.threads()), "--out", opt.out .. "/diffmpm3d"}
-  dofile(dir .. "../diffmpm3d.lua")
-  cli.result("mpm3d_full_iteration_s", ds.now() - t0)
+  local t0 = ds.now()
+  local tape = ds.tape()
+  local loss = tape:record(function()
+    local sT = sim:rollout(sim:state(), opt.full3d_steps, {tape = tape, checkpoint = 24, act = act})
+    return -ds.pick(mpm.mean_x(sT.x), 1)
+  end)
+  tape:backward(loss)
+  local secs = ds.now() - t0
+  print(string.format("case mpm3d_full_iteration steps %d seconds %.1f peak_mb %.1f threads %d", opt.full3d_steps, secs,
+    ds.memory().peak / 2 ^ 20, ds.threads()))
+  cli.result("mpm3d_full_iteration_s", secs)
+  cli.result("mpm3d_full_iteration_peak_mb", ds.memory().peak / 2 ^ 20)
 end
