@@ -1,30 +1,38 @@
 /* The particle -> node transfer without float atomics: particles are binned by
  * the cell of their stencil's base node (a stable counting sort, so each bin
- * lists its particles in index order), and every node gathers from the 3 x 3
- * bins whose stencils reach it. Each node's sum runs in one fixed order
- * (stencil slot a*3+b, then particle index) whatever the thread count, so the
- * grid is bitwise identical for any number of threads. The same gather serves
+ * lists its particles in index order); each cell sums its particles' stencil
+ * values into a patch {9, ch} (passes.c), and every node adds the 3 x 3 patches
+ * that reach it. Each sum runs in one fixed order (particle index within a cell,
+ * then stencil slot a*3+b) whatever the thread count, so the grid is bitwise
+ * identical for any number of threads. The same gather serves
  * the forward (mass, momentum) and the adjoint (grads of grid velocity reads). */
 #include <string.h>
 
 #include "mpm.h"
 
-void bins_build(sim *s) {
+void bins_sort(int64_t n, int64_t ncell, const int32_t *cell, int32_t *start, int32_t *order) {
   /* Serial: O(n + cells) integer work, a few microseconds at 6400 particles. */
-  int32_t *start = s->start;
-  memset(start, 0, (size_t)(s->ncell + 1) * sizeof *start);
-  for (int64_t p = 0; p < s->n; p++) start[s->cell[p] + 1]++;
-  for (int64_t c = 0; c < s->ncell; c++) start[c + 1] += start[c];
+  memset(start, 0, (size_t)(ncell + 1) * sizeof *start);
+  for (int64_t p = 0; p < n; p++) start[cell[p] + 1]++;
+  for (int64_t c = 0; c < ncell; c++) start[c + 1] += start[c];
   /* place with start[c] as the cursor, then shift back */
-  for (int64_t p = 0; p < s->n; p++) s->order[start[s->cell[p]]++] = (int32_t)p;
-  for (int64_t c = s->ncell; c > 0; c--) start[c] = start[c - 1];
+  for (int64_t p = 0; p < n; p++) order[start[cell[p]]++] = (int32_t)p;
+  for (int64_t c = ncell; c > 0; c--) start[c] = start[c - 1];
   start[0] = 0;
 }
 
-void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1, R *out) {
+void bins_build(sim *s) { bins_sort(s->n, s->ncell, s->cell, s->start, s->order); }
+
+MPM_CLONES void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1, R *out) {
   const int64_t ny = s->ny;
   const int32_t *start = s->start;
-  for (int64_t i = i0; i < i1; i++)
+  for (int64_t i = i0; i < i1; i++) {
+    /* a node row whose 3 source cell rows i-2..i hold no particle is zero */
+    const int64_t lo_row = i >= 2 ? i - 2 : 0;
+    if (start[lo_row * ny] == start[(i + 1) * ny]) {
+      memset(out + i * ny * ch, 0, (size_t)(ny * ch) * sizeof(R));
+      continue;
+    }
     for (int64_t j = 0; j < ny; j++) {
       R acc[3] = {0, 0, 0};
       for (int a = 0; a < 3; a++) {
@@ -34,14 +42,39 @@ void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1
           int64_t cj = j - b;
           if (cj < 0) continue;
           int64_t cell = ci * ny + cj;
-          const int off = (a * 3 + b) * ch;
-          for (int32_t k = start[cell]; k < start[cell + 1]; k++) {
-            const R *q = src + (int64_t)k * 9 * ch + off; /* src is in bin order */
-            for (int c = 0; c < ch; c++) acc[c] += q[c];
-          }
+          if (start[cell] == start[cell + 1]) continue; /* empty cell: its patch is not written */
+          const R *q = src + (cell * 9 + a * 3 + b) * ch;
+          for (int c = 0; c < ch; c++) acc[c] += q[c];
         }
       }
       R *o = out + (i * ny + j) * ch;
       for (int c = 0; c < ch; c++) o[c] = acc[c];
     }
+  }
+}
+
+/* Node-row passes, balanced: parallel_for hands each thread a contiguous range
+ * of block indices, and the particles usually fill a narrow band of rows, so a
+ * contiguous split leaves one thread all the work. Position i runs row 2i for
+ * the first half of the positions and row 2(i - half) + 1 for the second: with
+ * two threads, one takes the even rows and the other the odd ones. Each row is
+ * still computed whole by one call, so results do not depend on the split. */
+typedef struct rows_job {
+  ds_range_fn fn;
+  void *user;
+  int64_t n;
+} rows_job;
+
+static void rows_run(int64_t lo, int64_t hi, void *u) {
+  const rows_job *j = u;
+  const int64_t half = (j->n + 1) / 2;
+  for (int64_t i = lo; i < hi; i++) {
+    const int64_t r = i < half ? 2 * i : 2 * (i - half) + 1;
+    j->fn(r, r + 1, j->user);
+  }
+}
+
+void rows_for(ds_ctx *ctx, const ds_host_api *host, int64_t nrows, ds_range_fn fn, void *user) {
+  rows_job j = {fn, user, nrows};
+  host->parallel_for(ctx, nrows, 1, rows_run, &j);
 }

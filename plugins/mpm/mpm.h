@@ -26,27 +26,36 @@ typedef struct sim {
   int smass, svol, smu, slam, sbulk;
   R *xo, *vo, *Co, *Fo;          /* forward outputs (NULL in the adjoint) */
   /* scratch */
-  R *contrib;                    /* {n, 9, 3}: (m, mv) per stencil node, in bin order (row k: particle order[k]) */
+  R *contrib;                    /* {ncell, 9, 3}: per cell, the (m, mv) its particles give each stencil slot */
+  R *lanes;                      /* {ceil(n/8), 27, 8}: each particle's (m, mv) per stencil slot, lane-major (lanes.c) */
   int32_t *cell, *start, *order; /* bins: base cell per particle, CSR of cells, particles by cell */
   R *gmm, *gvel;                 /* grid (mass, momentum) {ncell, 3} and velocity {ncell, 2} */
   /* adjoint */
   const R *gxo, *gvo, *gCo, *gFo; /* incoming grads (may be NULL: zero) */
   R *gx, *gv, *gC, *gF;           /* outgoing (may be NULL: not wanted) */
-  R *gcontrib;                    /* {n, 9, 2}: grads of the grid velocity reads, in bin order */
+  R *gcontrib;                    /* {ncell, 9, 2}: per cell, its particles' grads of the grid velocity reads */
+  R *glanes;                      /* {ceil(n/8), 18, 8}: each particle's grads of its 9 velocity reads, lane-major */
   R *ggvel;                       /* {ncell, 2}: grad of the grid velocity */
   R *ggmm;                        /* {ncell, 3}: grads of the grid mass and momentum */
   double *rows;                   /* {nx, 2}: per-row sums of the gravity and friction grads */
   R *pg;                          /* {6, n}: per-particle grads of mass, vol, mu, lam, bulk, act */
+  R *cache;                       /* adjoint: {n, 12} Fn, tau, A per particle from pass A, for pass F */
 } sim;
 
 enum { PG_MASS = 0, PG_VOL, PG_MU, PG_LAM, PG_BULK, PG_ACT, PG_COUNT };
 
 /* bins.c */
+/* Stable counting sort of n particles by cell: start {ncell + 1} (CSR), order {n}. */
+void bins_sort(int64_t n, int64_t ncell, const int32_t *cell, int32_t *start, int32_t *order);
 void bins_build(sim *s);
-/* Sums, per node (i, j), the per-particle stencil values src {n, 9, ch} (in bin order) of the
- * particles whose stencil covers it, in a fixed order (stencil slot, then
- * particle index), into out {ncell, ch} for rows [i0, i1). */
+/* Sums, per node (i, j), the cell patches src {ncell, 9, ch} of the 3 x 3 cells
+ * whose stencils cover it (empty cells skipped), in stencil-slot order, into
+ * out {ncell, ch} for rows [i0, i1). */
 void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1, R *out);
+
+/* Runs fn(r, r + 1, user) for every row r < nrows on ctx's threads, rows
+ * interleaved between threads (bins.c has why). */
+void rows_for(ds_ctx *ctx, const ds_host_api *host, int64_t nrows, ds_range_fn fn, void *user);
 
 /* passes.c */
 void pass_forward(sim *s);

@@ -1,4 +1,5 @@
--- Lua front end of the mpm plugin: 2D MLS-MPM scenes stepped on the tape.
+-- Lua front end of the mpm plugin: 2D and 3D MLS-MPM scenes stepped on the tape
+-- (x {n, 3} makes a 3D sim: mpm.substep3, grid nx x ny x nz, nz = grid unless given).
 --
 --   local mpm = ds.plugin("mpm")
 --   local sim = mpm.sim{
@@ -25,7 +26,7 @@ local ds = require("diffsim")
 ds.load_plugin("mpm")
 
 local M = {}
-local K = {substep = ds.kernel("mpm.substep"), render = ds.kernel("mpm.render")}
+local K = {substep = ds.kernel("mpm.substep"), substep3 = ds.kernel("mpm.substep3"), render = ds.kernel("mpm.render")}
 M.kernels = K
 M.materials = {fluid = 0, corotated = 1, neohookean = 2, ["neo-hookean"] = 2}
 local BC = {slip = 0, sticky = 1, coulomb = 2}
@@ -71,18 +72,25 @@ function M.sim(o)
   if type(o) ~= "table" or o.x == nil then fail("sim", "expected a table with particle positions x", 2) end
   local x = is_tensor(o.x) and o.x or ds.tensor(o.x)
   local shape = x:shape()
-  if #shape ~= 2 or shape[2] ~= 2 then fail("sim", "x must have shape {n, 2}", 2) end
+  if #shape ~= 2 or (shape[2] ~= 2 and shape[2] ~= 3) then fail("sim", "x must have shape {n, 2} or {n, 3}", 2) end
   local n = shape[1]
-  local s = setmetatable({n = n, x0 = x}, Sim)
+  local s = setmetatable({n = n, x0 = x, dim = shape[2]}, Sim)
   local g = o.grid or 128
   s.nx, s.ny = o.nx or g, o.ny or g
+  if s.dim == 3 then s.nz = o.nz or g end
   s.dx = o.dx or 1 / g
   s.dt = o.dt or 1e-3
   s.groups = o.groups or 1
   s.params = {dt = s.dt, dx = s.dx, nx = s.nx, ny = s.ny, bound = o.bound or 3, wall = bc(o.wall or "slip", "wall"),
               ceiling = bc(o.ceiling or o.wall or "slip", "ceiling"), floor = bc(o.floor or "coulomb", "floor", true),
               reference = o.reference and 1 or 0, strength = o.strength or 4}
-  s.material = per_particle_i32(o.material or "corotated", n, "material", M.materials)
+  if s.dim == 3 then
+    -- the 3D kernel's params: nz after ny (walls: the x and z sides)
+    local p = s.params
+    s.params = {dt = p.dt, dx = p.dx, nx = p.nx, ny = p.ny, nz = s.nz, bound = p.bound, wall = p.wall,
+                floor = p.floor, ceiling = p.ceiling, reference = p.reference, strength = p.strength}
+  end
+  s.material = per_particle_i32(o.material or (s.dim == 3 and "neohookean" or "corotated"), n, "material", M.materials)
   s.group = per_particle_i32(o.group or -1, n, "group")
   s.gravity = const(o.gravity or 9.8, "gravity")
   s.friction = const(o.friction or 0.5, "friction")
@@ -118,19 +126,21 @@ end
 -- The initial state: x (default the sim's positions), v (tensor {n, 2}, or nil: 0), C = 0, F = I.
 function Sim:state(o)
   o = o or {}
-  local n = self.n
-  local F = ds.zeros{n, 2, 2}
+  local n, d = self.n, self.dim
+  local F = ds.zeros{n, d, d}
   local p = F:data()
-  for i = 0, n - 1 do p[4 * i] = 1; p[4 * i + 3] = 1 end
-  return {x = o.x or self.x0, v = o.v or ds.zeros{n, 2}, C = ds.zeros{n, 2, 2}, F = F}
+  for i = 0, n - 1 do
+    for k = 0, d - 1 do p[d * d * i + (d + 1) * k] = 1 end
+  end
+  return {x = o.x or self.x0, v = o.v or ds.zeros{n, d}, C = ds.zeros{n, d, d}, F = F}
 end
 
 -- One substep from state s with actuation act {groups} (nil: none); mu, lam as from sim:lame().
 function Sim:substep(s, act, mu, lam)
   if mu == nil then mu, lam = self:lame() end
-  local n = self.n
-  local out = {x = ds.empty{n, 2}, v = ds.empty{n, 2}, C = ds.empty{n, 2, 2}, F = ds.empty{n, 2, 2}}
-  K.substep:launch({x = s.x, v = s.v, C = s.C, F = s.F, act = act or self.zero_act, group = self.group,
+  local n, d = self.n, self.dim
+  local out = {x = ds.empty{n, d}, v = ds.empty{n, d}, C = ds.empty{n, d, d}, F = ds.empty{n, d, d}}
+  K[d == 3 and "substep3" or "substep"]:launch({x = s.x, v = s.v, C = s.C, F = s.F, act = act or self.zero_act, group = self.group,
                     material = self.material, mass = self.mass, vol = self.vol, mu = mu, lam = lam, bulk = self.bulk,
                     gravity = self.gravity, friction = self.friction, x_out = out.x, v_out = out.v, C_out = out.C,
                     F_out = out.F}, self.params)
@@ -189,6 +199,11 @@ function Sim:render(x, o)
       self._mat_color = ds.tensor(t)
     end
     color = self._mat_color
+  end
+  if self.dim == 3 then
+    -- a side view: (x, y) of each particle
+    self._proj = self._proj or ds.tensor{{1, 0}, {0, 1}, {0, 0}}
+    x = ds.matmul(x, self._proj)
   end
   K.render:launch({x = x, color = color, image = img},
     {extent_x = self.nx * self.dx, extent_y = self.ny * self.dx, band = self.params.bound * self.dx})

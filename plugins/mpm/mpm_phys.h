@@ -33,6 +33,15 @@ typedef ds_real R;
 #define RABS fabsf
 #endif
 
+/* The particle and node passes get AVX2/FMA and AVX-512 clones picked at load
+ * time (the baseline build stays portable). Every thread runs the same clone, so
+ * results stay bitwise identical across thread counts on a machine. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && !defined(DS_NO_CLONES)
+#define MPM_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define MPM_CLONES
+#endif
+
 /* The reference divides grid momentum by (m + 1e-10) so empty nodes give 0. */
 #define MPM_MASS_EPS ((R)1e-10)
 

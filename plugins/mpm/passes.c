@@ -1,53 +1,26 @@
-/* The parallel passes of one substep (mpm_phys.h has the equations).
+/* The parallel passes of one 2D substep (mpm_phys.h has the equations).
  *
- * Forward:  A particles: stress, affine, the 9 (m, mv) contributions, base cell
- *           bins (serial counting sort)
- *           B node rows: gather m, mv; grid velocity with gravity and the band
- *           C particles: G2P -> v', C', x' (and F' from A)
- * Adjoint:  recomputes A, bins and B from the step's inputs (no grid history is
- *           kept between forward and adjoint), then
- *           D particles: G2P adjoint -> grads of x, and of the grid velocity reads
- *           E node rows: gather those; grid update adjoint -> grads of m, mv;
- *                        per-row sums of the gravity and friction grads
- *           F particles: P2G adjoint, stress and material adjoint, F update adjoint.
- * Particle passes write only their particle's rows and node passes only their
- * nodes: no atomics, and blocks never depend on the thread count. */
+ * Forward:  cells     particles: base cell
+ *           bins      serial counting sort by cell (bins.c)
+ *           lanes     particles, 8 at a time: stress, affine, the 9 (m, mv) contributions (lanes.c)
+ *           A         cell rows: each occupied cell sums its particles' contributions
+ *           B         node rows: add the 9 patches reaching a node; grid velocity, gravity, band
+ *           C         particles, 8 at a time: G2P -> v', C', x' (g2p_lanes.c; F' from lanes)
+ * Adjoint:  recomputes cells, bins, lanes, A and B from the step's inputs (no grid
+ *           history is kept between forward and adjoint), then
+ *           D         particles, 8 at a time: G2P adjoint -> grads of x and of the
+ *                     grid velocity reads (g2p_lanes.c); cell rows: their per-cell sums
+ *           E         node rows: add those; grid update adjoint -> grads of m, mv;
+ *                     per-row sums of the gravity and friction grads
+ *           F         particles, 8 at a time: P2G, stress, material and F update
+ *                     adjoint (p2g_adj_lanes.c)
+ * Particle passes write only their particles' rows and node passes only their
+ * nodes: no atomics, and the blocks never depend on the thread count. */
 #include <string.h>
 
-#include "mpm.h"
+#include "passes.h"
 
-enum { PARTICLE_GRAIN = 256, ROW_GRAIN = 4 };
-
-#define PV(s, name, p) ((s)->name[(s)->s##name ? (p) : 0])
-
-/* One particle's quantities before the scatter. */
-typedef struct pre {
-  stencil2 st;
-  mat_in mi;
-  R m, vol, Fn[4], tau[4], Fout[4], A[4];
-} pre;
-
-MPM_INLINE void particle_pre(const sim *s, int64_t p, pre *q) {
-  stencil_of(s->x + 2 * p, s->inv_dx, &q->st);
-  const R *C = s->C + 4 * p, *F = s->F + 4 * p;
-  const R dt = s->dt;
-  const R IC[4] = {1 + dt * C[0], dt * C[1], dt * C[2], 1 + dt * C[3]};
-  mat_mul(IC, F, q->Fn);
-  q->m = PV(s, mass, p);
-  q->vol = PV(s, vol, p);
-  q->mi.kind = s->mat[p];
-  q->mi.mu = PV(s, mu, p);
-  q->mi.lam = PV(s, lam, p);
-  q->mi.bulk = PV(s, bulk, p);
-  int32_t g = s->group[p];
-  q->mi.act = g >= 0 ? s->act[g] * s->strength : 0;
-  material_fwd(&q->mi, q->Fn, q->tau, q->Fout);
-  const R k = -dt * q->vol * 4 * s->inv_dx * s->inv_dx;
-  for (int i = 0; i < 4; i++) q->A[i] = k * q->tau[i] + q->m * C[i];
-}
-
-/* ---- A: per-particle contributions ------------------------------------------ */
-/* Base cells only (bins need them before A writes contributions in bin order). */
+/* ---- cells: each particle's base cell, for the binning --------------------------- */
 static void pass_cells(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   for (int64_t p = lo; p < hi; p++) {
@@ -57,28 +30,24 @@ static void pass_cells(int64_t lo, int64_t hi, void *user) {
   }
 }
 
-/* Particle passes run in bin order (k -> particle order[k]): the contributions of
- * a bin are then contiguous for the node gathers, and neighbours in k read
- * neighbouring nodes. Each still writes only its own particle's rows. */
-static void pass_a(int64_t lo, int64_t hi, void *user) {
+/* ---- A: P2G, the per-cell half -------------------------------------------------------
+ * Parallel over node rows of cells; each occupied cell
+ * sums the 9 stencil contributions (m, mv) of its particles (lanes.c computed
+ * them, in bin order) into its patch {9, 3}, and the node pass adds the 9
+ * patches that reach a node. Every sum has one fixed order (particles of a cell
+ * in index order, then the 9 stencil slots), so the grid is bitwise identical
+ * for any thread count. */
+MPM_CLONES static void pass_a(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
-  for (int64_t k = lo; k < hi; k++) {
-    const int64_t p = s->order[k];
-    pre q;
-    particle_pre(s, p, &q);
-    if (s->Fo) memcpy(s->Fo + 4 * p, q.Fout, sizeof q.Fout);
-    const R *v = s->v + 2 * p;
-    const R mv0 = q.m * v[0], mv1 = q.m * v[1];
-    R *out = s->contrib + k * 27;
-    for (int a = 0; a < 3; a++)
-      for (int b = 0; b < 3; b++) {
-        const R w = q.st.w[0][a] * q.st.w[1][b];
-        const R d0 = ((R)a - q.st.f[0]) * s->dx, d1 = ((R)b - q.st.f[1]) * s->dx;
-        R *o = out + (a * 3 + b) * 3;
-        o[0] = w * q.m;
-        o[1] = w * (mv0 + q.A[0] * d0 + q.A[1] * d1);
-        o[2] = w * (mv1 + q.A[2] * d0 + q.A[3] * d1);
-      }
+  const int32_t *start = s->start;
+  for (int64_t cell = lo * s->ny; cell < hi * s->ny; cell++) {
+    if (start[cell] == start[cell + 1]) continue; /* empty: the node pass skips it */
+    R patch[27] = {0};
+    for (int32_t k = start[cell]; k < start[cell + 1]; k++) {
+      const R *src = s->lanes + (int64_t)(k >> 3) * 216 + (k & 7);
+      for (int j = 0; j < 27; j++) patch[j] += src[8 * j];
+    }
+    memcpy(s->contrib + cell * 27, patch, sizeof patch);
   }
 }
 
@@ -90,7 +59,7 @@ MPM_INLINE void grid_velocity(const sim *s, int64_t i, int64_t j, const R *mm, R
   band_apply(&s->bd, i, j, u, M, dmu);
 }
 
-static void pass_b(int64_t lo, int64_t hi, void *user) {
+MPM_CLONES static void pass_b(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   bins_gather_rows(s, s->contrib, 3, lo, hi, s->gmm);
   for (int64_t i = lo; i < hi; i++)
@@ -101,80 +70,35 @@ static void pass_b(int64_t lo, int64_t hi, void *user) {
     }
 }
 
-/* ---- C: G2P ------------------------------------------------------------------ */
-static void pass_c(int64_t lo, int64_t hi, void *user) {
-  sim *s = user;
-  const R kc = 4 * s->inv_dx; /* C = 4/dx^2 sum w v_i (x_i - x_p)^T with x_i - x_p = (o - f) dx */
-  for (int64_t k = lo; k < hi; k++) {
-    const int64_t p = s->order[k];
-    stencil2 st;
-    stencil_of(s->x + 2 * p, s->inv_dx, &st);
-    R v0 = 0, v1 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-    for (int a = 0; a < 3; a++)
-      for (int b = 0; b < 3; b++) {
-        const R *g = s->gvel + 2 * ((int64_t)(st.base[0] + a) * s->ny + st.base[1] + b);
-        const R w = st.w[0][a] * st.w[1][b];
-        const R e0 = (R)a - st.f[0], e1 = (R)b - st.f[1];
-        v0 += w * g[0], v1 += w * g[1];
-        const R k = kc * w;
-        c0 += k * g[0] * e0, c1 += k * g[0] * e1, c2 += k * g[1] * e0, c3 += k * g[1] * e1;
-      }
-    s->vo[2 * p] = v0, s->vo[2 * p + 1] = v1;
-    s->xo[2 * p] = s->x[2 * p] + s->dt * v0;
-    s->xo[2 * p + 1] = s->x[2 * p + 1] + s->dt * v1;
-    R *C = s->Co + 4 * p;
-    C[0] = c0, C[1] = c1, C[2] = c2, C[3] = c3;
-  }
-}
-
 void pass_forward(sim *s) {
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
   bins_build(s);
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_a, s);
-  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_b, s);
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_c, s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_lanes, s);
+  rows_for(s->ctx, s->host, s->nx, pass_a, s);
+  rows_for(s->ctx, s->host, s->nx, pass_b, s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_g2p_lanes, s); /* C: G2P */
 }
 
 /* ---- D: G2P adjoint ----------------------------------------------------------- */
-static void pass_d(int64_t lo, int64_t hi, void *user) {
+/* The per-particle half runs in g2p_lanes.c; here each occupied cell sums its
+ * particles' grads of the 9 grid velocity reads (bin order) into its patch
+ * {9, 2}, which pass E adds per node. */
+MPM_CLONES static void pass_d(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
-  const R kc = 4 * s->inv_dx;
-  for (int64_t k = lo; k < hi; k++) {
-    const int64_t p = s->order[k];
-    stencil2 st;
-    stencil_of(s->x + 2 * p, s->inv_dx, &st);
-    const R *gxo = s->gxo ? s->gxo + 2 * p : NULL;
-    R gv0 = s->gvo ? s->gvo[2 * p] : 0, gv1 = s->gvo ? s->gvo[2 * p + 1] : 0;
-    if (gxo) gv0 += s->dt * gxo[0], gv1 += s->dt * gxo[1]; /* x' = x + dt v' */
-    const R zero[4] = {0, 0, 0, 0};
-    const R *gC = s->gCo ? s->gCo + 4 * p : zero;
-    R gx0 = gxo ? gxo[0] : 0, gx1 = gxo ? gxo[1] : 0;
-    R *out = s->gcontrib + k * 18;
-    for (int a = 0; a < 3; a++)
-      for (int b = 0; b < 3; b++) {
-        const R *g = s->gvel + 2 * ((int64_t)(st.base[0] + a) * s->ny + st.base[1] + b);
-        const R w = st.w[0][a] * st.w[1][b];
-        const R e0 = (R)a - st.f[0], e1 = (R)b - st.f[1];
-        /* (gC e) and the velocity read's grad w (gv + kc gC e) */
-        const R ge0 = gC[0] * e0 + gC[1] * e1, ge1 = gC[2] * e0 + gC[3] * e1;
-        R *o = out + (a * 3 + b) * 2;
-        o[0] = w * (gv0 + kc * ge0);
-        o[1] = w * (gv1 + kc * ge1);
-        /* through the weights: dw/dx (g . gv + kc g^T gC e) */
-        const R sc = g[0] * gv0 + g[1] * gv1 + kc * (g[0] * ge0 + g[1] * ge1);
-        gx0 += st.dw[0][a] * st.w[1][b] * sc;
-        gx1 += st.w[0][a] * st.dw[1][b] * sc;
-        /* through e = o - x/dx + base: de/dx = -1/dx */
-        const R kw = kc * s->inv_dx * w;
-        gx0 -= kw * (gC[0] * g[0] + gC[2] * g[1]);
-        gx1 -= kw * (gC[1] * g[0] + gC[3] * g[1]);
-      }
-    if (s->gx) s->gx[2 * p] += gx0, s->gx[2 * p + 1] += gx1;
+  const int32_t *start = s->start;
+  for (int64_t cell = lo * s->ny; cell < hi * s->ny; cell++) {
+    if (start[cell] == start[cell + 1]) continue;
+    R patch[18] = {0};
+    for (int32_t k = start[cell]; k < start[cell + 1]; k++) {
+      const R *src = s->glanes + (int64_t)(k >> 3) * 144 + (k & 7);
+      for (int j = 0; j < 18; j++) patch[j] += src[8 * j];
+    }
+    memcpy(s->gcontrib + cell * 18, patch, sizeof patch);
   }
 }
 
 /* ---- E: grid update adjoint ------------------------------------------------------ */
-static void pass_e(int64_t lo, int64_t hi, void *user) {
+MPM_CLONES static void pass_e(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   bins_gather_rows(s, s->gcontrib, 2, lo, hi, s->ggvel);
   for (int64_t i = lo; i < hi; i++) {
@@ -199,76 +123,17 @@ static void pass_e(int64_t lo, int64_t hi, void *user) {
   }
 }
 
-/* ---- F: P2G, stress and F update adjoint ------------------------------------------ */
-static void pass_f(int64_t lo, int64_t hi, void *user) {
-  sim *s = user;
-  const R dt = s->dt, dx = s->dx;
-  const R kst = -dt * 4 * s->inv_dx * s->inv_dx; /* A = kst vol tau + m C */
-  for (int64_t k = lo; k < hi; k++) {
-    const int64_t p = s->order[k];
-    pre q;
-    particle_pre(s, p, &q);
-    const R *v = s->v + 2 * p, *C = s->C + 4 * p, *F = s->F + 4 * p;
-    R gA[4] = {0, 0, 0, 0}, gm = 0, gv0 = 0, gv1 = 0, gx0 = 0, gx1 = 0;
-    for (int a = 0; a < 3; a++)
-      for (int b = 0; b < 3; b++) {
-        const R *gg = s->ggmm + 3 * ((int64_t)(q.st.base[0] + a) * s->ny + q.st.base[1] + b);
-        const R w = q.st.w[0][a] * q.st.w[1][b];
-        const R d0 = ((R)a - q.st.f[0]) * dx, d1 = ((R)b - q.st.f[1]) * dx;
-        const R c1 = q.m * v[0] + q.A[0] * d0 + q.A[1] * d1;
-        const R c2 = q.m * v[1] + q.A[2] * d0 + q.A[3] * d1;
-        gm += w * (gg[0] + gg[1] * v[0] + gg[2] * v[1]);
-        gv0 += w * q.m * gg[1], gv1 += w * q.m * gg[2];
-        gA[0] += w * gg[1] * d0, gA[1] += w * gg[1] * d1;
-        gA[2] += w * gg[2] * d0, gA[3] += w * gg[2] * d1;
-        const R sc = gg[0] * q.m + gg[1] * c1 + gg[2] * c2;
-        gx0 += q.st.dw[0][a] * q.st.w[1][b] * sc;
-        gx1 += q.st.w[0][a] * q.st.dw[1][b] * sc;
-        /* d = (o - x/dx + base) dx: dd/dx = -1 */
-        gx0 -= w * (q.A[0] * gg[1] + q.A[2] * gg[2]);
-        gx1 -= w * (q.A[1] * gg[1] + q.A[3] * gg[2]);
-      }
-    /* A = kst vol tau + m C */
-    R gC[4], G[4], gFn[4] = {0, 0, 0, 0};
-    for (int k = 0; k < 4; k++) gC[k] = q.m * gA[k], G[k] = kst * q.vol * gA[k];
-    gm += mat_ddot(gA, C);
-    const R gvol = kst * mat_ddot(gA, q.tau);
-    const R zero[4] = {0, 0, 0, 0};
-    mat_grad mg;
-    material_adj(&q.mi, q.Fn, G, s->gFo ? s->gFo + 4 * p : zero, gFn, &mg);
-    /* Fn = (I + dt C) F: gC += dt gFn F^T, gF += (I + dt C)^T gFn */
-    R t[4];
-    mat_mul_bt(gFn, F, t);
-    for (int k = 0; k < 4; k++) gC[k] += dt * t[k];
-    if (s->gF) {
-      const R IC[4] = {1 + dt * C[0], dt * C[1], dt * C[2], 1 + dt * C[3]};
-      mat_mul_at(IC, gFn, t);
-      for (int k = 0; k < 4; k++) s->gF[4 * p + k] += t[k];
-    }
-    if (s->gC)
-      for (int k = 0; k < 4; k++) s->gC[4 * p + k] += gC[k];
-    if (s->gv) s->gv[2 * p] += gv0, s->gv[2 * p + 1] += gv1;
-    if (s->gx) s->gx[2 * p] += gx0, s->gx[2 * p + 1] += gx1;
-    if (s->pg) {
-      R *pg = s->pg;
-      const int64_t n = s->n;
-      pg[PG_MASS * n + p] = gm;
-      pg[PG_VOL * n + p] = gvol;
-      pg[PG_MU * n + p] = mg.mu;
-      pg[PG_LAM * n + p] = mg.lam;
-      pg[PG_BULK * n + p] = mg.bulk;
-      pg[PG_ACT * n + p] = s->group[p] >= 0 ? mg.act * s->strength : 0;
-    }
-  }
-}
+/* ---- F: P2G, stress and F update adjoint: p2g_adj_lanes.c ---------------------- */
 
 void pass_adjoint(sim *s) {
   s->Fo = NULL;
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
   bins_build(s);
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_a, s);
-  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_b, s);
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_d, s);
-  s->host->parallel_for(s->ctx, s->nx, ROW_GRAIN, pass_e, s);
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_f, s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_lanes, s);
+  rows_for(s->ctx, s->host, s->nx, pass_a, s);
+  rows_for(s->ctx, s->host, s->nx, pass_b, s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_g2p_adj_lanes, s);
+  rows_for(s->ctx, s->host, s->nx, pass_d, s);
+  rows_for(s->ctx, s->host, s->nx, pass_e, s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_p2g_adj_lanes, s); /* F */
 }

@@ -62,9 +62,9 @@ static int substep_check(const ds_call *c) {
   if (!is_int(p->bound, 0, 1e6)) return c->host->error(c, "param 'bound' must be an integer >= 0, got %g", p->bound);
   /* the stencil needs 3 nodes, and each band must leave room for it */
   const double min_n = 2 * p->bound + 3 > 5 ? 2 * p->bound + 3 : 5;
-  if (!is_int(p->nx, min_n, 1 << 20) || !is_int(p->ny, min_n, 1 << 20) || p->nx * p->ny > 2e9)
+  if (!is_int(p->nx, min_n, 1 << 20) || !is_int(p->ny, min_n, 1 << 20) || p->nx * p->ny > 7e8)
     return c->host->error(c, "grid too small or too large: params 'nx' = %g, 'ny' = %g must be integers in [%g, 2^20] "
-                          "(3 stencil nodes plus a band of 'bound' = %g on each side)",
+                          "(3 stencil nodes plus a band of 'bound' = %g on each side), nx ny <= 7e8 (32-bit node offsets)",
                           p->nx, p->ny, min_n, p->bound);
   if (!is_int(p->wall, 0, 1)) return c->host->error(c, "param 'wall' must be 0 (slip) or 1 (sticky), got %g", p->wall);
   if (!is_int(p->ceiling, 0, 1))
@@ -104,20 +104,23 @@ static int sim_init(sim *s, const ds_call *c, int adjoint) {
   s->lam = rd(a->lam), s->slam = stride(a->lam);
   s->bulk = rd(a->bulk), s->sbulk = stride(a->bulk);
   const int64_t n = s->n, nc = s->ncell;
-  s->contrib = c->host->scratch(c, (size_t)n * 27 * sizeof(R));
+  s->contrib = c->host->scratch(c, (size_t)nc * 27 * sizeof(R));
+  s->lanes = c->host->scratch(c, (size_t)((n + 7) / 8) * 216 * sizeof(R));
   s->cell = c->host->scratch(c, (size_t)n * sizeof(int32_t));
   s->order = c->host->scratch(c, (size_t)n * sizeof(int32_t));
   s->start = c->host->scratch(c, (size_t)(nc + 1) * sizeof(int32_t));
   s->gmm = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
   s->gvel = c->host->scratch(c, (size_t)nc * 2 * sizeof(R));
-  if (!s->contrib || !s->cell || !s->order || !s->start || !s->gmm || !s->gvel) return DS_ERR_NOMEM;
+  if (!s->contrib || !s->lanes || !s->cell || !s->order || !s->start || !s->gmm || !s->gvel) return DS_ERR_NOMEM;
   if (!adjoint) return DS_OK;
-  s->gcontrib = c->host->scratch(c, (size_t)n * 18 * sizeof(R));
+  s->gcontrib = c->host->scratch(c, (size_t)nc * 18 * sizeof(R));
+  s->glanes = c->host->scratch(c, (size_t)((n + 7) / 8) * 144 * sizeof(R));
   s->ggvel = c->host->scratch(c, (size_t)nc * 2 * sizeof(R));
   s->ggmm = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
   s->rows = c->host->scratch(c, (size_t)s->nx * 2 * sizeof(double));
   s->pg = c->host->scratch(c, (size_t)n * PG_COUNT * sizeof(R));
-  if (!s->gcontrib || !s->ggvel || !s->ggmm || !s->rows || !s->pg) return DS_ERR_NOMEM;
+  s->cache = c->host->scratch(c, (size_t)n * 12 * sizeof(R));
+  if (!s->gcontrib || !s->glanes || !s->ggvel || !s->ggmm || !s->rows || !s->pg || !s->cache) return DS_ERR_NOMEM;
   return DS_OK;
 }
 

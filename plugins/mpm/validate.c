@@ -1,14 +1,130 @@
 /* The data checks of an mpm.substep forward: what a shape check cannot see.
  * Each failure names the kernel (the host prefixes it), the argument and the
- * first offending particle. One serial pass, O(n), a few microseconds. */
+ * first offending particle. The per-particle checks run in parallel over fixed
+ * blocks (each block keeps its first failure and its stiffest particle); the
+ * blocks are then scanned in order, so the particle reported is the first one
+ * whatever the thread count. */
 #include <math.h>
 
 #include "mpm.h"
+
+enum { VALIDATE_GRAIN = 1024 };
+
+/* what is wrong with one particle */
+enum {
+  V_OK = 0, V_X, V_V_NONFINITE, V_V_CFL, V_C, V_F, V_MATERIAL, V_GROUP, V_MASS, V_VOL, V_MU, V_LAM, V_BULK, V_INVERTED
+};
 
 static int finite4(const R *a, int k) {
   for (int i = 0; i < k; i++)
     if (!isfinite((double)a[i])) return 0;
   return 1;
+}
+
+static double pv(const R *a, int stride, int64_t p) { return (double)a[stride ? p : 0]; }
+
+/* V_OK and the squared elastic wave speed (lam + 2 mu) vol / m (bulk vol / m for
+ * fluid) in *c2, or the first failed check. */
+static int particle_check(const sim *s, int64_t p, double *c2) {
+  const R *x = s->x + 2 * p;
+  const R g0 = x[0] * s->inv_dx, g1 = x[1] * s->inv_dx;
+  if (!(g0 >= (R)0.5 && g0 < (R)(s->nx - 1.5) && g1 >= (R)0.5 && g1 < (R)(s->ny - 1.5))) return V_X;
+  const R *v = s->v + 2 * p;
+  if (!finite4(v, 2)) return V_V_NONFINITE;
+  /* advection CFL: a particle may not cross more than a cell per substep */
+  if (fabs((double)v[0]) * s->dt > s->dx || fabs((double)v[1]) * s->dt > s->dx) return V_V_CFL;
+  if (!finite4(s->C + 4 * p, 4)) return V_C;
+  const R *F = s->F + 4 * p;
+  if (!finite4(F, 4)) return V_F;
+  const int32_t k = s->mat[p];
+  if (k < 0 || k >= MAT_COUNT) return V_MATERIAL;
+  if (s->group[p] < -1 || s->group[p] >= s->ngroup) return V_GROUP;
+  const double m = pv(s->mass, s->smass, p), vol = pv(s->vol, s->svol, p);
+  if (!(m > 0) || !isfinite(m)) return V_MASS;
+  if (!(vol > 0) || !isfinite(vol)) return V_VOL;
+  const double mu = pv(s->mu, s->smu, p), lam = pv(s->lam, s->slam, p), bulk = pv(s->bulk, s->sbulk, p);
+  if (!(mu >= 0) || !isfinite(mu)) return V_MU;
+  if (!(lam >= 0) || !isfinite(lam)) return V_LAM;
+  if (!(bulk >= 0) || !isfinite(bulk)) return V_BULK;
+  /* log J (neo-Hookean) and sqrt J (fluid) need an uninverted (I + dt C) F */
+  if (k != MAT_COROTATED) {
+    const R *C = s->C + 4 * p;
+    const R IC[4] = {1 + s->dt * C[0], s->dt * C[1], s->dt * C[2], 1 + s->dt * C[3]};
+    R Fn[4];
+    mat_mul(IC, F, Fn);
+    if (!(mat_det(Fn) > 0)) return V_INVERTED;
+  }
+  *c2 = (k == MAT_FLUID ? bulk : lam + 2 * mu) * vol / m;
+  return V_OK;
+}
+
+static int report(const ds_call *c, const sim *s, int64_t p, int code) {
+  const ds_host_api *h = c->host;
+  const long long pl = (long long)p;
+  const R *x = s->x + 2 * p, *v = s->v + 2 * p;
+  const double dx = s->dx;
+  switch (code) {
+  case V_X:
+    return h->error(c, "argument 'x': particle %lld at (%g, %g) is outside the grid; its stencil needs "
+                       "0.5 dx <= x < (nx - 1.5) dx = %g and 0.5 dx <= y < (ny - 1.5) dx = %g (dx = %g)",
+                    pl, (double)x[0], (double)x[1], (s->nx - 1.5) * dx, (s->ny - 1.5) * dx, dx);
+  case V_V_NONFINITE: return h->error(c, "argument 'v': particle %lld has a non-finite velocity", pl);
+  case V_V_CFL:
+    return h->error(c, "argument 'v': particle %lld moves (%g, %g), more than one cell (dx = %g) in dt = %g "
+                       "(CFL limit); reduce 'dt'", pl, (double)v[0], (double)v[1], dx, (double)s->dt);
+  case V_C: return h->error(c, "argument 'C': particle %lld is not finite", pl);
+  case V_F: return h->error(c, "argument 'F': particle %lld is not finite", pl);
+  case V_MATERIAL:
+    return h->error(c, "argument 'material': particle %lld has %d; expected 0 (fluid), 1 (corotated) or "
+                       "2 (neo-Hookean)", pl, (int)s->mat[p]);
+  case V_GROUP:
+    return h->error(c, "argument 'group': particle %lld has %d; expected -1 (passive) or 0..%lld", pl,
+                    (int)s->group[p], (long long)(s->ngroup - 1));
+  case V_MASS:
+    return h->error(c, "argument 'mass': particle %lld has %g; masses must be positive and finite", pl,
+                    pv(s->mass, s->smass, p));
+  case V_VOL:
+    return h->error(c, "argument 'vol': particle %lld has %g; volumes must be positive and finite", pl,
+                    pv(s->vol, s->svol, p));
+  case V_MU: return h->error(c, "argument 'mu': particle %lld has %g, expected >= 0", pl, pv(s->mu, s->smu, p));
+  case V_LAM: return h->error(c, "argument 'lam': particle %lld has %g, expected >= 0", pl, pv(s->lam, s->slam, p));
+  case V_BULK:
+    return h->error(c, "argument 'bulk': particle %lld has %g, expected >= 0", pl, pv(s->bulk, s->sbulk, p));
+  default: {
+    const R *C = s->C + 4 * p, *F = s->F + 4 * p;
+    const R IC[4] = {1 + s->dt * C[0], s->dt * C[1], s->dt * C[2], 1 + s->dt * C[3]};
+    R Fn[4];
+    mat_mul(IC, F, Fn);
+    return h->error(c, "argument 'F': particle %lld is inverted (det((I + dt C) F) = %g <= 0)", pl,
+                    (double)mat_det(Fn));
+  }
+  }
+}
+
+typedef struct vblock {
+  int64_t bad_p, worst_p; /* first failing particle (-1: none), stiffest particle */
+  int bad_code;
+  double worst_c2;
+} vblock;
+
+typedef struct vjob {
+  const sim *s;
+  vblock *blocks;
+} vjob;
+
+static void validate_block(int64_t lo, int64_t hi, void *user) {
+  const vjob *j = user;
+  vblock *b = &j->blocks[lo / VALIDATE_GRAIN];
+  b->bad_p = -1, b->worst_p = -1, b->worst_c2 = 0, b->bad_code = V_OK;
+  for (int64_t p = lo; p < hi; p++) {
+    double c2 = 0;
+    const int code = particle_check(j->s, p, &c2);
+    if (code != V_OK) {
+      b->bad_p = p, b->bad_code = code;
+      return;
+    }
+    if (c2 > b->worst_c2) b->worst_c2 = c2, b->worst_p = p;
+  }
 }
 
 int validate(const ds_call *c, const sim *s) {
@@ -18,60 +134,17 @@ int validate(const ds_call *c, const sim *s) {
     return h->error(c, "argument 'friction' must be finite and >= 0, got %g", (double)s->bd.mu);
   for (int64_t g = 0; g < s->ngroup; g++)
     if (!isfinite((double)s->act[g])) return h->error(c, "argument 'act' entry %lld is not finite", (long long)g);
-  const double dt = s->dt, dx = s->dx;
-  const R hi0 = (R)(s->nx - 1.5), hi1 = (R)(s->ny - 1.5);
+  const int64_t nb = (s->n + VALIDATE_GRAIN - 1) / VALIDATE_GRAIN;
+  vjob j = {s, c->host->scratch(c, (size_t)nb * sizeof(vblock))};
+  if (!j.blocks) return DS_ERR_NOMEM;
+  h->parallel_for(c->ctx, s->n, VALIDATE_GRAIN, validate_block, &j);
   double worst_c2 = 0;
   int64_t worst_p = -1;
-  for (int64_t p = 0; p < s->n; p++) {
-    const R *x = s->x + 2 * p;
-    const R g0 = x[0] * s->inv_dx, g1 = x[1] * s->inv_dx;
-    if (!(g0 >= (R)0.5 && g0 < hi0 && g1 >= (R)0.5 && g1 < hi1))
-      return h->error(c, "argument 'x': particle %lld at (%g, %g) is outside the grid; its stencil needs "
-                         "0.5 dx <= x < (nx - 1.5) dx = %g and 0.5 dx <= y < (ny - 1.5) dx = %g (dx = %g)",
-                      (long long)p, (double)x[0], (double)x[1], (double)hi0 * dx, (double)hi1 * dx, dx);
-    const R *v = s->v + 2 * p;
-    if (!finite4(v, 2)) return h->error(c, "argument 'v': particle %lld has a non-finite velocity", (long long)p);
-    /* advection CFL: a particle may not cross more than a cell per substep */
-    if (fabs((double)v[0]) * dt > dx || fabs((double)v[1]) * dt > dx)
-      return h->error(c, "argument 'v': particle %lld moves (%g, %g), more than one cell (dx = %g) in dt = %g "
-                         "(CFL limit); reduce 'dt'",
-                      (long long)p, (double)v[0], (double)v[1], dx, dt);
-    if (!finite4(s->C + 4 * p, 4)) return h->error(c, "argument 'C': particle %lld is not finite", (long long)p);
-    const R *F = s->F + 4 * p;
-    if (!finite4(F, 4)) return h->error(c, "argument 'F': particle %lld is not finite", (long long)p);
-    const int32_t k = s->mat[p];
-    if (k < 0 || k >= MAT_COUNT)
-      return h->error(c, "argument 'material': particle %lld has %d; expected 0 (fluid), 1 (corotated) or "
-                         "2 (neo-Hookean)", (long long)p, (int)k);
-    const int32_t grp = s->group[p];
-    if (grp < -1 || grp >= s->ngroup)
-      return h->error(c, "argument 'group': particle %lld has %d; expected -1 (passive) or 0..%lld",
-                      (long long)p, (int)grp, (long long)(s->ngroup - 1));
-    const double m = s->mass[s->smass ? p : 0], vol = s->vol[s->svol ? p : 0];
-    if (!(m > 0) || !isfinite(m))
-      return h->error(c, "argument 'mass': particle %lld has %g; masses must be positive and finite", (long long)p, m);
-    if (!(vol > 0) || !isfinite(vol))
-      return h->error(c, "argument 'vol': particle %lld has %g; volumes must be positive and finite", (long long)p, vol);
-    const double mu = s->mu[s->smu ? p : 0], lam = s->lam[s->slam ? p : 0], bulk = s->bulk[s->sbulk ? p : 0];
-    if (!(mu >= 0) || !isfinite(mu)) return h->error(c, "argument 'mu': particle %lld has %g, expected >= 0", (long long)p, mu);
-    if (!(lam >= 0) || !isfinite(lam))
-      return h->error(c, "argument 'lam': particle %lld has %g, expected >= 0", (long long)p, lam);
-    if (!(bulk >= 0) || !isfinite(bulk))
-      return h->error(c, "argument 'bulk': particle %lld has %g, expected >= 0", (long long)p, bulk);
-    /* log J (neo-Hookean) and sqrt J (fluid) need an uninverted (I + dt C) F */
-    if (k != MAT_COROTATED) {
-      const R *C = s->C + 4 * p;
-      const R IC[4] = {1 + s->dt * C[0], s->dt * C[1], s->dt * C[2], 1 + s->dt * C[3]};
-      R Fn[4];
-      mat_mul(IC, F, Fn);
-      if (!(mat_det(Fn) > 0))
-        return h->error(c, "argument 'F': particle %lld is inverted (det((I + dt C) F) = %g <= 0)", (long long)p,
-                        (double)mat_det(Fn));
-    }
-    /* elastic wave speed squared: (lam + 2 mu) / rho for solids, bulk / rho for fluid, rho = mass / vol */
-    const double c2 = (k == MAT_FLUID ? bulk : lam + 2 * mu) * vol / m;
-    if (c2 > worst_c2) worst_c2 = c2, worst_p = p;
+  for (int64_t b = 0; b < nb; b++) {
+    if (j.blocks[b].bad_p >= 0) return report(c, s, j.blocks[b].bad_p, j.blocks[b].bad_code);
+    if (j.blocks[b].worst_c2 > worst_c2) worst_c2 = j.blocks[b].worst_c2, worst_p = j.blocks[b].worst_p;
   }
+  const double dt = s->dt, dx = s->dx;
   if (worst_p >= 0 && dt * dt * worst_c2 > dx * dx)
     return h->error(c, "param 'dt' = %g is past the elastic stability limit dx / sqrt((lam + 2 mu) vol / mass) = %g "
                        "(particle %lld)", dt, dx / sqrt(worst_c2), (long long)worst_p);

@@ -1,54 +1,102 @@
--- mpm benchmark: forward and backward ms per substep of the 6400-particle 2D
--- case (diffmpm_benchmark: 80 x 80 particles, grid 120^2, corotated E = 100,
--- dt 3e-4), wall clock and process CPU time, peak memory, and the ratio of the
--- bytes a substep must move to the machine's copy bandwidth.
---   diffsim scripts/bench/mpm.lua [--threads T] [--steps N] [--reps R] [--precision f32|f64]
--- Prints `result mpm2d_6400_step_ms FWD BWD` (wall ms per substep).
+-- mpm benchmark: forward and backward ms per substep (wall clock, median of
+-- --reps recorded rollouts of --steps substeps, plus the process CPU time of the
+-- forward), peak memory, and the ratio to the bytes a substep must move at the
+-- machine's copy bandwidth, for
+--   mpm2d_6400    diffmpm_benchmark: 80 x 80 particles, grid 120^2, corotated E = 100, dt 3e-4
+--   mpm2d_robot   diffmpm's robot: 2976 particles, grid 128^2, E = 10, 4 actuators, dt 1e-3
+--   mpm3d_robot   diffmpm3d's robot: 30,495 particles, grid 64^3, neo-Hookean, 16 actuators, dt 2e-3
+-- and with --full3d the peak memory of one full diffmpm3d iteration (511
+-- substeps, checkpoint segments of 24: minutes on a shared 2-core machine).
+--   diffsim scripts/bench/mpm.lua [--threads T] [--steps N] [--steps3d N] [--reps R] [--full3d [--full3d-steps 511]]
+--                                 [--precision f32|f64]
+-- Prints `case ...` lines and `result mpm2d_6400_step_ms FWD BWD` (and one
+-- result line per case).
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/mpm.lua", name = "bench_mpm", out = "out/bench",
-                                flags = {reps = 3, steps = 64}})
+                                flags = {reps = 3, steps = 32, steps3d = 4, full3d = false, full3d_steps = 511}})
 local mpm = ds.plugin("mpm")
 local blocks = require("scenes.mpm_blocks")
+local robot = require("scenes.mpm_robot")
 local bench = ds.bench
+local rb = ds.precision == "f64" and 8 or 4
+local gbps = bench.copy_gbps(2 ^ 24, 5)
 
-local sim = mpm.sim{grid = 120, dt = 3e-4, mu = 100, lam = 100, gravity = 9.8, wall = "slip", floor = "slip",
-                    x = blocks.square(80, 0.5, 1 / 120)}
-local n, T = sim.n, opt.steps
-local init_v = ds.tensor{0.5, 0.5}:requires_grad()
-local target = ds.tensor{0.3, 0.6}
-local zeros_v = ds.zeros{n, 2}
+-- One case: T-substep rollouts recorded and differentiated w.r.t. a {2|3} shared
+-- initial velocity and the actuation; `bytes` is what one forward substep must move.
+local function run_case(name, sim, T, bytes)
+  local d, n = sim.dim, sim.n
+  local init_v = ds.zeros{d}:requires_grad()
+  local act = ds.full({sim.groups}, 0.3):requires_grad()
+  local zeros_v = ds.zeros{n, d}
+  local cpu_f = {}
+  local f, b, peak = bench.time_iter({init_v, act}, function()
+    local c0 = os.clock()
+    local sT = sim:rollout(sim:state{v = ds.add_row(zeros_v, init_v)}, T, {act = act})
+    local loss = ds.sum(mpm.mean_x(sT.x))
+    cpu_f[#cpu_f + 1] = os.clock() - c0
+    return loss
+  end, {reps = opt.reps})
+  local fwd, bwd = f / T, b / T
+  print(string.format("case %s particles %d forward_ms_per_step %.3f backward_ms_per_step %.3f total %.3f "
+    .. "cpu_fwd_ms_per_step %.3f peak_mb %.2f threads %d precision %s", name, n, fwd, bwd, fwd + bwd,
+    1e3 * bench.median(cpu_f) / T, peak, ds.threads(), ds.precision))
+  if gbps > 0 then
+    local bound = bytes / (gbps * 1e9) * 1e3
+    print(string.format("case %s_bandwidth bytes_per_step %.0f copy_gbps %.2f bandwidth_bound_ms %.4f ratio %.1f",
+      name, bytes, gbps, bound, fwd / bound))
+  end
+  cli.result(name .. "_step_ms", fwd, bwd)
+  cli.result(name .. "_peak_mb", peak)
+end
 
-local cpu_f, cpu_b = {}, {}
-local f, b, peak = bench.time_iter({init_v}, function()
-  local c0 = os.clock()
-  local sT = sim:rollout(sim:state{v = ds.add_row(zeros_v, init_v)}, T)
-  local loss = ds.sum(ds.square(mpm.mean_x(sT.x) - target)) * 0.5
-  cpu_f[#cpu_f + 1] = os.clock() - c0
-  return loss
-end, {reps = opt.reps, after = function() end})
--- CPU time of the backward: one more timed iteration
+-- bytes per forward substep: the state read and written (2D 12, 3D 24 reals per
+-- particle each way), in 2D the lane-major contributions (27 reals per particle,
+-- written and read), the cell patches (2D 27, 3D 108 reals per occupied cell:
+-- written and read; 4 particles per cell in the 2D scenes, ~27 in 3D), the grid
+-- (m, mv, v: 5 / 7 reals per node, written and read)
+local function bytes2(n, cells) return n * (24 + 54) * rb + (n / 4) * 54 * rb + cells * 5 * rb * 2 end
+local function bytes3(n, cells, occ) return n * 48 * rb + occ * 216 * rb + cells * 7 * rb * 2 end
+
 do
+  local sim = mpm.sim{grid = 120, dt = 3e-4, mu = 100, lam = 100, gravity = 9.8, wall = "slip", floor = "slip",
+                      x = blocks.square(80, 0.5, 1 / 120)}
+  run_case("mpm2d_6400", sim, opt.steps, bytes2(sim.n, 120 * 120))
+end
+do
+  local sc = robot.robot2d(1 / 128)
+  local sim = mpm.sim{grid = 128, dt = 1e-3, mu = 10, lam = 10, gravity = 3.8, wall = "sticky", floor = "coulomb",
+                      friction = 0.5, strength = 4, x = sc.x, group = sc.group, groups = sc.groups}
+  run_case("mpm2d_robot", sim, opt.steps, bytes2(sim.n, 128 * 128))
+end
+do
+  local sc = robot.robot3d(1 / 64)
+  local sim = mpm.sim{grid = 64, dt = 2e-3, mu = 10, lam = 10, gravity = 10, wall = "sticky", floor = "coulomb",
+                      friction = 1.5, strength = 5, x = sc.x, group = sc.group, groups = sc.groups,
+                      material = "neohookean"}
+  -- ~27 particles per occupied cell at density 3 per dx per axis
+  run_case("mpm3d_robot", sim, opt.steps3d, bytes3(sim.n, 64 ^ 3, sim.n / 27))
+end
+
+if opt.full3d then
+  -- one full diffmpm3d iteration: a --full3d-steps rollout recorded with checkpoint
+  -- segments of 24 (as scripts/diffmpm3d.lua), its backward, wall time and peak memory
+  local sc = robot.robot3d(1 / 64)
+  local sim = mpm.sim{grid = 64, dt = 2e-3, mu = 10, lam = 10, gravity = 10, wall = "sticky", floor = "coulomb",
+                      friction = 1.5, strength = 5, x = sc.x, group = sc.group, groups = sc.groups,
+                      material = "neohookean"}
+  local act = ds.full({sim.groups}, 0.3):requires_grad()
+  collectgarbage("collect")
+  ds.reset_peak_memory()
+  local t0 = ds.now()
   local tape = ds.tape()
   local loss = tape:record(function()
-    local sT = sim:rollout(sim:state{v = ds.add_row(zeros_v, init_v)}, T)
-    return ds.sum(ds.square(mpm.mean_x(sT.x) - target)) * 0.5
+    local sT = sim:rollout(sim:state(), opt.full3d_steps, {tape = tape, checkpoint = 24, act = act})
+    return -ds.pick(mpm.mean_x(sT.x), 1)
   end)
-  local c0 = os.clock()
   tape:backward(loss)
-  cpu_b[1] = os.clock() - c0
+  local secs = ds.now() - t0
+  print(string.format("case mpm3d_full_iteration steps %d seconds %.1f peak_mb %.1f threads %d", opt.full3d_steps, secs,
+    ds.memory().peak / 2 ^ 20, ds.threads()))
+  cli.result("mpm3d_full_iteration_s", secs)
+  cli.result("mpm3d_full_iteration_peak_mb", ds.memory().peak / 2 ^ 20)
 end
-local fwd, bwd = f / T, b / T
-local rb = ds.precision == "f64" and 8 or 4
--- bytes touched per substep (forward): state in + out (12 reals per particle each), the
--- per-particle contributions (27 reals, written and read), the grid (5 reals per node)
-local bytes = n * (24 + 54) * rb + 120 * 120 * 5 * rb * 2
-local gbps = bench.copy_gbps(2 ^ 24, 5)
-print(string.format("case mpm2d_6400 forward_ms_per_step %.3f backward_ms_per_step %.3f total %.3f cpu_fwd_ms_per_step %.3f "
-  .. "cpu_bwd_ms_per_step %.3f peak_mb %.2f threads %d precision %s", fwd, bwd, fwd + bwd, 1e3 * bench.median(cpu_f) / T,
-  1e3 * cpu_b[1] / T, peak, ds.threads(), ds.precision))
-if gbps > 0 then
-  print(string.format("case mpm2d_6400_bandwidth bytes_per_step %.0f copy_gbps %.2f bandwidth_bound_ms %.4f ratio %.1f",
-    bytes, gbps, bytes / (gbps * 1e9) * 1e3, fwd / (bytes / (gbps * 1e9) * 1e3)))
-end
-cli.result("mpm2d_6400_step_ms", fwd, bwd)
-cli.result("mpm2d_6400_peak_mb", peak)

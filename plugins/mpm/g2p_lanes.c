@@ -1,0 +1,130 @@
+/* The 2D G2P (pass C) and its adjoint's per-particle half (pass D), vectorised
+ * over 8 particles in bin order, as lanes.c does for P2G. Neither depends on
+ * the material, so every chunk takes the same code; the last partial chunk runs
+ * the same loop with fewer lanes. Chunks start at multiples of 8 inside
+ * parallel_for's fixed blocks, so the split never depends on the thread count.
+ *
+ * G2P:  v' = sum w v_i,  C' = 4/dx sum w v_i e^T (e = x_i/dx - x_p/dx),  x' = x + dt v'
+ * Its adjoint, per particle: the grads of the 9 velocity reads,
+ * w (gv + 4/dx gC e), lane-major into s->glanes ({ceil(n/8), 18, 8}; passes.c
+ * sums them per cell), and x's grad through the weights and through e. */
+#include "passes.h"
+
+enum { LANES = 8 };
+
+/* The particles k0 .. k0 + L - 1 into lane arrays; a partial last chunk repeats
+ * its last particle in the spare lanes, so the vector loops always run 8 lanes
+ * (a fixed trip count the compiler vectorises whole) and the spare results are
+ * dropped. */
+static inline __attribute__((always_inline)) void load_x(const sim *s, int64_t k0, int L, int64_t *P, R *X0, R *X1) {
+  for (int l = 0; l < LANES; l++) {
+    const int64_t p = s->order[k0 + (l < L ? l : L - 1)];
+    P[l] = p, X0[l] = s->x[2 * p], X1[l] = s->x[2 * p + 1];
+  }
+}
+
+MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
+  sim *s = user;
+  const R kc = 4 * s->inv_dx, inv_dx = s->inv_dx, dt = s->dt;
+  const int32_t ny32 = (int32_t)s->ny; /* 3 ncell < 2^31 (substep_check) */
+  const R *gvel = s->gvel;
+  for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
+    const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
+    int64_t P[LANES];
+    R X0[LANES], X1[LANES], V[2][LANES], Cc[4][LANES];
+    load_x(s, k0, L, P, X0, X1);
+#pragma omp simd
+    for (int l = 0; l < LANES; l++) {
+      const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
+      const int32_t b0 = (int32_t)(g0 - (R)0.5), b1 = (int32_t)(g1 - (R)0.5);
+      const R f0 = g0 - (R)b0, f1 = g1 - (R)b1;
+      const R wa[3] = {(R)0.5 * ((R)1.5 - f0) * ((R)1.5 - f0), (R)0.75 - (f0 - 1) * (f0 - 1),
+                       (R)0.5 * (f0 - (R)0.5) * (f0 - (R)0.5)};
+      const R wb[3] = {(R)0.5 * ((R)1.5 - f1) * ((R)1.5 - f1), (R)0.75 - (f1 - 1) * (f1 - 1),
+                       (R)0.5 * (f1 - (R)0.5) * (f1 - (R)0.5)};
+      R v0 = 0, v1 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+#pragma GCC unroll 3
+      for (int a = 0; a < 3; a++)
+#pragma GCC unroll 3
+        for (int b = 0; b < 3; b++) {
+          const int32_t node = 2 * ((b0 + a) * ny32 + b1 + b); /* 32-bit base[index]: AVX2 gathers */
+          const R w = wa[a] * wb[b];
+          const R e0 = (R)a - f0, e1 = (R)b - f1;
+          const R u0 = gvel[node], u1 = gvel[node + 1];
+          v0 += w * u0, v1 += w * u1;
+          const R kw = kc * w;
+          c0 += kw * u0 * e0, c1 += kw * u0 * e1, c2 += kw * u1 * e0, c3 += kw * u1 * e1;
+        }
+      V[0][l] = v0, V[1][l] = v1;
+      Cc[0][l] = c0, Cc[1][l] = c1, Cc[2][l] = c2, Cc[3][l] = c3;
+    }
+    for (int l = 0; l < L; l++) {
+      const int64_t p = P[l];
+      s->vo[2 * p] = V[0][l], s->vo[2 * p + 1] = V[1][l];
+      s->xo[2 * p] = X0[l] + dt * V[0][l];
+      s->xo[2 * p + 1] = X1[l] + dt * V[1][l];
+      for (int i = 0; i < 4; i++) s->Co[4 * p + i] = Cc[i][l];
+    }
+  }
+}
+
+MPM_CLONES void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user) {
+  sim *s = user;
+  const R kc = 4 * s->inv_dx, inv_dx = s->inv_dx, dt = s->dt;
+  const int32_t ny32 = (int32_t)s->ny; /* 3 ncell < 2^31 (substep_check) */
+  const R *gvel = s->gvel;
+  for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
+    const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
+    int64_t P[LANES];
+    R X0[LANES], X1[LANES], GV[2][LANES], GXO[2][LANES], GC[4][LANES], GX[2][LANES];
+    load_x(s, k0, L, P, X0, X1);
+    for (int l = 0; l < LANES; l++) {
+      const int64_t p = P[l];
+      GXO[0][l] = s->gxo ? s->gxo[2 * p] : 0, GXO[1][l] = s->gxo ? s->gxo[2 * p + 1] : 0;
+      GV[0][l] = s->gvo ? s->gvo[2 * p] : 0, GV[1][l] = s->gvo ? s->gvo[2 * p + 1] : 0;
+      for (int i = 0; i < 4; i++) GC[i][l] = s->gCo ? s->gCo[4 * p + i] : 0;
+    }
+    R *out = s->glanes + (k0 / LANES) * 18 * LANES;
+#pragma omp simd
+    for (int l = 0; l < LANES; l++) {
+      const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
+      const int32_t b0 = (int32_t)(g0 - (R)0.5), b1 = (int32_t)(g1 - (R)0.5);
+      const R f0 = g0 - (R)b0, f1 = g1 - (R)b1;
+      const R wa[3] = {(R)0.5 * ((R)1.5 - f0) * ((R)1.5 - f0), (R)0.75 - (f0 - 1) * (f0 - 1),
+                       (R)0.5 * (f0 - (R)0.5) * (f0 - (R)0.5)};
+      const R wb[3] = {(R)0.5 * ((R)1.5 - f1) * ((R)1.5 - f1), (R)0.75 - (f1 - 1) * (f1 - 1),
+                       (R)0.5 * (f1 - (R)0.5) * (f1 - (R)0.5)};
+      const R da[3] = {(f0 - (R)1.5) * inv_dx, -2 * (f0 - 1) * inv_dx, (f0 - (R)0.5) * inv_dx};
+      const R db[3] = {(f1 - (R)1.5) * inv_dx, -2 * (f1 - 1) * inv_dx, (f1 - (R)0.5) * inv_dx};
+      /* x' = x + dt v': v' gets dt x̄' */
+      const R gv0 = GV[0][l] + dt * GXO[0][l], gv1 = GV[1][l] + dt * GXO[1][l];
+      const R gC0 = GC[0][l], gC1 = GC[1][l], gC2 = GC[2][l], gC3 = GC[3][l];
+      R gx0 = GXO[0][l], gx1 = GXO[1][l];
+#pragma GCC unroll 3
+      for (int a = 0; a < 3; a++)
+#pragma GCC unroll 3
+        for (int b = 0; b < 3; b++) {
+          const int32_t node = 2 * ((b0 + a) * ny32 + b1 + b); /* 32-bit base[index]: AVX2 gathers */
+          const R u0 = gvel[node], u1 = gvel[node + 1];
+          const R w = wa[a] * wb[b];
+          const R e0 = (R)a - f0, e1 = (R)b - f1;
+          /* (gC e), and the velocity read's grad w (gv + kc gC e) */
+          const R ge0 = gC0 * e0 + gC1 * e1, ge1 = gC2 * e0 + gC3 * e1;
+          R *o = out + (a * 3 + b) * 2 * LANES + l;
+          o[0] = w * (gv0 + kc * ge0);
+          o[LANES] = w * (gv1 + kc * ge1);
+          /* through the weights: dw/dx (g . gv + kc g^T gC e) */
+          const R sc = u0 * gv0 + u1 * gv1 + kc * (u0 * ge0 + u1 * ge1);
+          gx0 += da[a] * wb[b] * sc;
+          gx1 += wa[a] * db[b] * sc;
+          /* through e = o - x/dx + base: de/dx = -1/dx */
+          const R kw = kc * inv_dx * w;
+          gx0 -= kw * (gC0 * u0 + gC2 * u1);
+          gx1 -= kw * (gC1 * u0 + gC3 * u1);
+        }
+      GX[0][l] = gx0, GX[1][l] = gx1;
+    }
+    if (s->gx)
+      for (int l = 0; l < L; l++) s->gx[2 * P[l]] += GX[0][l], s->gx[2 * P[l] + 1] += GX[1][l];
+  }
+}

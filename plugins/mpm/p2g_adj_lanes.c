@@ -1,0 +1,173 @@
+/* The 2D adjoint's pass F vectorised over 8 particles in bin order: the P2G
+ * adjoint (grads of m, v, A and x from the grid's mass and momentum grads),
+ * then A = kst vol tau + m C, the material adjoint and Fn = (I + dt C) F.
+ * The equations are those of passes.c / mpm_phys.h (material_adj); the vector
+ * path covers chunks of 8 corotated particles, other chunks run material_adj per
+ * lane. Chunks start at multiples of 8 inside parallel_for's fixed blocks, so
+ * which path a particle takes never depends on the thread count. */
+#include <string.h>
+
+#include "passes.h"
+
+enum { LANES = 8 };
+
+/* The corotated material adjoint for lane arrays: from G = d loss/d tau and
+ * gFo = d loss/d F_out, gFn (overwritten) and the grads of mu, lam and the
+ * activation (material_adj written out for one material). */
+static inline __attribute__((always_inline)) void corotated_adj8(int L, R (*Fn)[LANES], R (*G)[LANES],
+                                                               R (*gFo)[LANES], const R *MU, const R *LAM,
+                                                               const R *ACT, R (*gFn)[LANES], R *gmu, R *glam,
+                                                               R *gact) {
+#pragma omp simd
+  for (int l = 0; l < L; l++) {
+    const R n0 = Fn[0][l], n1 = Fn[1][l], n2 = Fn[2][l], n3 = Fn[3][l];
+    const R G0 = G[0][l], G1 = G[1][l], G2 = G[2][l], G3 = G[3][l];
+    const R J = n0 * n3 - n1 * n2, trG = G0 + G3, act = ACT[l], tm = 2 * MU[l];
+    /* the fibre act f f^T, f = Fn e_y = (n1, n3) */
+    const R Gf0 = G0 * n1 + G1 * n3, Gf1 = G2 * n1 + G3 * n3;
+    const R Gtf0 = G0 * n1 + G2 * n3, Gtf1 = G1 * n1 + G3 * n3;
+    gact[l] = n1 * Gf0 + n3 * Gf1;
+    R g0 = gFo[0][l], g1 = gFo[1][l] + act * (Gf0 + Gtf0), g2 = gFo[2][l], g3 = gFo[3][l] + act * (Gf1 + Gtf1);
+    /* polar rotation R = [c -s; s c] */
+    const R x = n0 + n3, y = n2 - n1;
+    const R r2 = x * x + y * y, r = RSQRT(r2), sc = 1 / r;
+    const R c = x * sc, sn = y * sc;
+    const R d0 = n0 - c, d1 = n1 + sn, d2 = n2 - sn, d3 = n3 - c;
+    /* 2 mu (Fn - R) Fn^T: gFn += 2mu (G Fn + G^T (Fn - R)), gR = -2mu G Fn */
+    const R GF0 = G0 * n0 + G1 * n2, GF1 = G0 * n1 + G1 * n3, GF2 = G2 * n0 + G3 * n2, GF3 = G2 * n1 + G3 * n3;
+    const R GtD0 = G0 * d0 + G2 * d2, GtD1 = G0 * d1 + G2 * d3, GtD2 = G1 * d0 + G3 * d2, GtD3 = G1 * d1 + G3 * d3;
+    g0 += tm * (GF0 + GtD0), g1 += tm * (GF1 + GtD1), g2 += tm * (GF2 + GtD2), g3 += tm * (GF3 + GtD3);
+    /* the rotation's adjoint (polar_rot_adj) with gR = -tm GF */
+    const R gc = -tm * (GF0 + GF3), gs = -tm * (GF2 - GF1);
+    const R t = (gc * y - gs * x) / (r2 * r);
+    const R gx = y * t, gy = -x * t;
+    g0 += gx, g3 += gx, g2 += gy, g1 -= gy;
+    /* mu's grad 2 G : (Fn - R) Fn^T */
+    const R t0 = d0 * n0 + d1 * n1, t1 = d0 * n2 + d1 * n3, t2 = d2 * n0 + d3 * n1, t3 = d2 * n2 + d3 * n3;
+    gmu[l] = 2 * (G0 * t0 + G1 * t1 + G2 * t2 + G3 * t3);
+    glam[l] = (J - 1) * J * trG;
+    /* lam (J - 1) J I: the cofactor times lam (2J - 1) trG */
+    const R kj = LAM[l] * (2 * J - 1) * trG;
+    g0 += kj * n3, g1 -= kj * n2, g2 -= kj * n1, g3 += kj * n0;
+    gFn[0][l] = g0, gFn[1][l] = g1, gFn[2][l] = g2, gFn[3][l] = g3;
+  }
+}
+
+MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
+  sim *s = user;
+  const R dt = s->dt, dx = s->dx, inv_dx = s->inv_dx;
+  const R kst = -dt * 4 * inv_dx * inv_dx; /* A = kst vol tau + m C */
+  const int32_t ny32 = (int32_t)s->ny; /* 3 ncell < 2^31 (substep_check) */
+  const int64_t n = s->n;
+  const R *ggmm = s->ggmm;
+  for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
+    const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
+    int64_t P[LANES];
+    R X0[LANES], X1[LANES], V0[LANES], V1[LANES], Cm[4][LANES], Fn[4][LANES], TAU[4][LANES];
+    R Am[4][LANES], M[LANES], VOL[LANES], MU[LANES], LAM[LANES], ACT[LANES], GFO[4][LANES];
+    int corot = L == LANES;
+    /* a partial last chunk repeats its last particle in the spare lanes (the
+     * vector loop keeps its fixed 8-lane trip count; spare results are dropped) */
+    for (int l = 0; l < LANES; l++) {
+      const int64_t p = s->order[k0 + (l < L ? l : L - 1)];
+      P[l] = p;
+      X0[l] = s->x[2 * p], X1[l] = s->x[2 * p + 1], V0[l] = s->v[2 * p], V1[l] = s->v[2 * p + 1];
+      const R *cc = s->cache + 12 * p;
+      for (int i = 0; i < 4; i++) {
+        Cm[i][l] = s->C[4 * p + i];
+        Fn[i][l] = cc[i], TAU[i][l] = cc[4 + i], Am[i][l] = cc[8 + i];
+        GFO[i][l] = s->gFo ? s->gFo[4 * p + i] : 0;
+      }
+      M[l] = PV(s, mass, p), VOL[l] = PV(s, vol, p), MU[l] = PV(s, mu, p), LAM[l] = PV(s, lam, p);
+      const int32_t grp = s->group[p];
+      ACT[l] = grp >= 0 ? s->act[grp] * s->strength : 0;
+      corot = corot && s->mat[p] == MAT_COROTATED; /* L < LANES: corot is already 0 */
+    }
+    R GA[4][LANES], GM[LANES], GV[2][LANES], GX[2][LANES], G[4][LANES], GVOL[LANES];
+#pragma omp simd
+    for (int l = 0; l < LANES; l++) {
+      const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
+      const int32_t b0 = (int32_t)(g0 - (R)0.5), b1 = (int32_t)(g1 - (R)0.5);
+      const R f0 = g0 - (R)b0, f1 = g1 - (R)b1;
+      const R wa[3] = {(R)0.5 * ((R)1.5 - f0) * ((R)1.5 - f0), (R)0.75 - (f0 - 1) * (f0 - 1),
+                       (R)0.5 * (f0 - (R)0.5) * (f0 - (R)0.5)};
+      const R wb[3] = {(R)0.5 * ((R)1.5 - f1) * ((R)1.5 - f1), (R)0.75 - (f1 - 1) * (f1 - 1),
+                       (R)0.5 * (f1 - (R)0.5) * (f1 - (R)0.5)};
+      const R da[3] = {(f0 - (R)1.5) * inv_dx, -2 * (f0 - 1) * inv_dx, (f0 - (R)0.5) * inv_dx};
+      const R db[3] = {(f1 - (R)1.5) * inv_dx, -2 * (f1 - 1) * inv_dx, (f1 - (R)0.5) * inv_dx};
+      const R m = M[l], v0 = V0[l], v1 = V1[l];
+      const R A0 = Am[0][l], A1 = Am[1][l], A2 = Am[2][l], A3 = Am[3][l];
+      R gA0 = 0, gA1 = 0, gA2 = 0, gA3 = 0, gm = 0, gv0 = 0, gv1 = 0, gx0 = 0, gx1 = 0;
+#pragma GCC unroll 3
+      for (int a = 0; a < 3; a++)
+#pragma GCC unroll 3
+        for (int b = 0; b < 3; b++) {
+          const int32_t node = 3 * ((b0 + a) * ny32 + b1 + b); /* 32-bit base[index]: AVX2 gathers */
+          const R q0 = ggmm[node], q1 = ggmm[node + 1], q2 = ggmm[node + 2];
+          const R w = wa[a] * wb[b];
+          const R e0 = ((R)a - f0) * dx, e1 = ((R)b - f1) * dx;
+          const R c1 = m * v0 + A0 * e0 + A1 * e1, c2 = m * v1 + A2 * e0 + A3 * e1;
+          gm += w * (q0 + q1 * v0 + q2 * v1);
+          gv0 += w * m * q1, gv1 += w * m * q2;
+          gA0 += w * q1 * e0, gA1 += w * q1 * e1, gA2 += w * q2 * e0, gA3 += w * q2 * e1;
+          const R sc = q0 * m + q1 * c1 + q2 * c2;
+          gx0 += da[a] * wb[b] * sc;
+          gx1 += wa[a] * db[b] * sc;
+          /* e = (o - x/dx + base) dx: de/dx = -1 */
+          gx0 -= w * (A0 * q1 + A2 * q2);
+          gx1 -= w * (A1 * q1 + A3 * q2);
+        }
+      /* A = kst vol tau + m C */
+      const R kv = kst * VOL[l];
+      GA[0][l] = gA0, GA[1][l] = gA1, GA[2][l] = gA2, GA[3][l] = gA3;
+      G[0][l] = kv * gA0, G[1][l] = kv * gA1, G[2][l] = kv * gA2, G[3][l] = kv * gA3;
+      GM[l] = gm + gA0 * Cm[0][l] + gA1 * Cm[1][l] + gA2 * Cm[2][l] + gA3 * Cm[3][l];
+      GVOL[l] = kst * (gA0 * TAU[0][l] + gA1 * TAU[1][l] + gA2 * TAU[2][l] + gA3 * TAU[3][l]);
+      GV[0][l] = gv0, GV[1][l] = gv1, GX[0][l] = gx0, GX[1][l] = gx1;
+    }
+    R GFN[4][LANES], GMU[LANES], GLAM[LANES], GBULK[LANES], GACT[LANES];
+    if (corot) {
+      corotated_adj8(LANES, Fn, G, GFO, MU, LAM, ACT, GFN, GMU, GLAM, GACT);
+      for (int l = 0; l < L; l++) GBULK[l] = 0;
+    } else {
+      for (int l = 0; l < L; l++) {
+        const int64_t p = P[l];
+        mat_in mi = {s->mat[p], MU[l], LAM[l], PV(s, bulk, p), ACT[l]};
+        R fn[4], g[4], gfo[4], gfn[4] = {0, 0, 0, 0};
+        for (int i = 0; i < 4; i++) fn[i] = Fn[i][l], g[i] = G[i][l], gfo[i] = GFO[i][l];
+        mat_grad mg;
+        material_adj(&mi, fn, g, gfo, gfn, &mg);
+        for (int i = 0; i < 4; i++) GFN[i][l] = gfn[i];
+        GMU[l] = mg.mu, GLAM[l] = mg.lam, GBULK[l] = mg.bulk, GACT[l] = mg.act;
+      }
+    }
+    for (int l = 0; l < L; l++) {
+      const int64_t p = P[l];
+      const R g0 = GFN[0][l], g1 = GFN[1][l], g2 = GFN[2][l], g3 = GFN[3][l];
+      const R *F = s->F + 4 * p, *C = s->C + 4 * p;
+      /* Fn = (I + dt C) F: gC = m gA + dt gFn F^T, gF += (I + dt C)^T gFn */
+      if (s->gC) {
+        R *gC = s->gC + 4 * p;
+        gC[0] += M[l] * GA[0][l] + dt * (g0 * F[0] + g1 * F[1]);
+        gC[1] += M[l] * GA[1][l] + dt * (g0 * F[2] + g1 * F[3]);
+        gC[2] += M[l] * GA[2][l] + dt * (g2 * F[0] + g3 * F[1]);
+        gC[3] += M[l] * GA[3][l] + dt * (g2 * F[2] + g3 * F[3]);
+      }
+      if (s->gF) {
+        const R i0 = 1 + dt * C[0], i1 = dt * C[1], i2 = dt * C[2], i3 = 1 + dt * C[3];
+        R *gF = s->gF + 4 * p;
+        gF[0] += i0 * g0 + i2 * g2, gF[1] += i0 * g1 + i2 * g3;
+        gF[2] += i1 * g0 + i3 * g2, gF[3] += i1 * g1 + i3 * g3;
+      }
+      if (s->gv) s->gv[2 * p] += GV[0][l], s->gv[2 * p + 1] += GV[1][l];
+      if (s->gx) s->gx[2 * p] += GX[0][l], s->gx[2 * p + 1] += GX[1][l];
+      R *pg = s->pg;
+      pg[PG_MASS * n + p] = GM[l];
+      pg[PG_VOL * n + p] = GVOL[l];
+      pg[PG_MU * n + p] = GMU[l];
+      pg[PG_LAM * n + p] = GLAM[l];
+      pg[PG_BULK * n + p] = GBULK[l];
+      pg[PG_ACT * n + p] = s->group[p] >= 0 ? GACT[l] * s->strength : 0;
+    }
+  }
+}

@@ -1,0 +1,46 @@
+/* mpm: what the 2D passes (passes.c) and their vectorised halves (lanes.c,
+ * g2p_lanes.c, p2g_adj_lanes.c) share. */
+#ifndef MPM_PASSES_H
+#define MPM_PASSES_H
+
+#include "mpm.h"
+
+enum { PARTICLE_GRAIN = 256 }; /* fixed particle blocks (multiples of 8: lanes.c) */
+
+#define PV(s, name, p) ((s)->name[(s)->s##name ? (p) : 0])
+
+/* One particle's quantities before the scatter. */
+typedef struct pre {
+  stencil2 st;
+  mat_in mi;
+  R m, vol, Fn[4], tau[4], Fout[4], A[4];
+} pre;
+
+static inline __attribute__((always_inline)) void particle_pre(const sim *s, int64_t p, pre *q) {
+  stencil_of(s->x + 2 * p, s->inv_dx, &q->st);
+  const R *C = s->C + 4 * p, *F = s->F + 4 * p;
+  const R dt = s->dt;
+  const R IC[4] = {1 + dt * C[0], dt * C[1], dt * C[2], 1 + dt * C[3]};
+  mat_mul(IC, F, q->Fn);
+  q->m = PV(s, mass, p);
+  q->vol = PV(s, vol, p);
+  q->mi.kind = s->mat[p];
+  q->mi.mu = PV(s, mu, p);
+  q->mi.lam = PV(s, lam, p);
+  q->mi.bulk = PV(s, bulk, p);
+  int32_t g = s->group[p];
+  q->mi.act = g >= 0 ? s->act[g] * s->strength : 0;
+  material_fwd(&q->mi, q->Fn, q->tau, q->Fout);
+  const R k = -dt * q->vol * 4 * s->inv_dx * s->inv_dx;
+  for (int i = 0; i < 4; i++) q->A[i] = k * q->tau[i] + q->m * C[i];
+}
+
+/* lanes.c: per-particle stencil contributions in bin order, into s->lanes. */
+void pass_lanes(int64_t lo, int64_t hi, void *user);
+/* g2p_lanes.c: G2P (x', v', C'), and its adjoint's per-particle half (x grads, s->glanes). */
+void pass_g2p_lanes(int64_t lo, int64_t hi, void *user);
+void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user);
+/* p2g_adj_lanes.c: pass F, the P2G, stress and F update adjoint (reads s->cache from pass A). */
+void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user);
+
+#endif
