@@ -20,12 +20,12 @@
   A(springs, DS_NODIFF, DS_I32, 2, 0) A(anchors, DS_NODIFF, DS_REAL, 2, 0) A(rest, DS_IN, DS_REAL, 1, 0) \
   A(stiffness, DS_IN, DS_REAL, 1, 0) A(amplitude, DS_IN, DS_REAL, 1, 0) A(gravity, DS_IN, DS_REAL, 0, 0) \
   A(damping, DS_IN, DS_REAL, 0, 0) A(friction, DS_IN, DS_REAL, 0, 0) A(restitution, DS_IN, DS_REAL, 0, 0)
-#define HEAD_PARAMS(P) P(dt) P(ground_y) P(toi)
+#define HEAD_PARAMS(P) P(dt) P(ground_y) P(toi) P(reference)
 #define FIELD_(name, role, dtype, ndim, flags) ds_tensor *name;
 typedef struct head_argv { HEAD_ARGS(FIELD_) } head_argv;
 #define HEAD(c) ((const head_argv *)(const void *)(c)->args)
 #define H_(name) DS_SLOT(head, name)
-typedef struct head_params { double dt, ground_y, toi; } head_params;
+typedef struct head_params { double dt, ground_y, toi, reference; } head_params;
 #define HP(c) ((const head_params *)(const void *)(c)->params)
 
 /* ---- checks ---------------------------------------------------------------------- */
@@ -45,6 +45,9 @@ static int head_check(const ds_call *c) {
   if (!(p->dt > 0 && isfinite(p->dt))) return c->host->error(c, "param 'dt' must be positive and finite, got %g", p->dt);
   if (!isfinite(p->ground_y)) return c->host->error(c, "param 'ground_y' must be finite, got %g", p->ground_y);
   if (p->toi != 0 && p->toi != 1) return c->host->error(c, "param 'toi' must be 0 (naive) or 1 (time of impact), got %g", p->toi);
+  if (p->reference != 0 && p->reference != 1)
+    return c->host->error(c, "param 'reference' must be 0 (sequential corner impulses) or 1 (the reference's "
+                             "simultaneous ones), got %g", p->reference);
   return DS_OK;
 }
 
@@ -95,7 +98,7 @@ static int box_prep(const ds_call *c, box_run *r, int want_grads) {
   dn *d = (dn *)mem;
   for (int64_t k = 0; k < ndual; k++) d[k] = dc(0);
   box_sys *s = &r->s;
-  s->n = n, s->ns = ns, s->dt = (R)p->dt, s->ground_y = (R)p->ground_y, s->toi = p->toi != 0;
+  s->n = n, s->ns = ns, s->dt = (R)p->dt, s->ground_y = (R)p->ground_y, s->toi = p->toi != 0, s->reference = p->reference != 0;
   s->sp = ds_idata(a->springs), s->anchor = ds_rdata(a->anchors);
   s->hs = d, d += 2 * n;
   s->rest = d, d += ns;

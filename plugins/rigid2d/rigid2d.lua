@@ -138,6 +138,7 @@ M.Discs = Discs
 --     joints  = ... (a spring with joint = true: target length 0, relative velocity projected),
 --     density = 1, gravity = -9.8, damping = 10, friction = 1, restitution = 0,
 --     ground_y = 0.1, dt = 1e-3, toi = true,
+--     reference = false,   -- true: the reference's simultaneous corner impulses (a flat box sinks)
 --   }
 --   sys.state0 {n, 6}: x, y, theta, vx, vy, omega per body.
 --   local st1 = sys:step(st, act)              -- act {ns} (default zeros)
@@ -195,7 +196,8 @@ function M.boxes(scene)
   self.restitution = scene.restitution or 0
   local dt = scene.dt or 1e-3
   if not finite(dt) or dt <= 0 then fail("boxes", "dt must be a positive number, got " .. tostring(dt), 2) end
-  self.params = {dt = dt, ground_y = scene.ground_y or 0.1, toi = scene.toi == false and 0 or 1}
+  self.params = {dt = dt, ground_y = scene.ground_y or 0.1, toi = scene.toi == false and 0 or 1,
+                 reference = scene.reference and 1 or 0}
   self.zero_act = ds.zeros{ns}
   self.zero_acts = ds.zeros{1, ns}
   return self
