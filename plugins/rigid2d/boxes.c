@@ -37,33 +37,89 @@ static inline void apply_impulse(const box_sys *s, incs *q, const dn *st, int64_
   q->w[i] = dadd(q->w[i], dw);
 }
 
+/* Corner-ground contact of a body's 4 corners.
+ * reference: each corner's impulse from the pre-step velocity, all added at once
+ *   (the reference). Two corners resting on the ground then each remove v_n as if
+ *   alone, the spin from one undoes half of the other's, and a box lying flat
+ *   sinks by about 0.7 g dt per step.
+ * default: projected Gauss-Seidel over the corners with accumulated impulses
+ *   (sequential impulses). A corner joins the step's contact set under the same
+ *   test as the reference (approaching, predicted below the ground); its target
+ *   normal velocity is -e times its approach then, and its time of impact is the
+ *   reference's. Each sweep moves every contact corner's total normal impulse
+ *   towards that target, kept >= 0, and its total friction impulse towards zero
+ *   tangential velocity, kept within mu times the normal total; the increments are
+ *   applied as the reference's apply_impulse does (TOI shift included). Sweeps
+ *   repeat until no impulse changes the velocity by more than 1e-10 (at most
+ *   CONTACT_SWEEPS). A flat box's two corners then both stop: it rests.
+ *   All decisions are on values, so the dual numbers follow the same branches and
+ *   the adjoint is the exact derivative of the computation that ran. */
+#define CONTACT_SWEEPS 32
+static void collide_corner(const box_sys *s, const dn *b, dn c, dn sn, int64_t i, int k, dn *rx, dn *ry, dn *cx,
+                           dn *cy, dn vx, dn vy, dn w, dn *cvx, dn *cvy) {
+  const R sx = (R)(k % 2 * 2 - 1), sy = (R)(k / 2 % 2 * 2 - 1);
+  rot(c, sn, dscl(s->hs[2 * i], sx), dscl(s->hs[2 * i + 1], sy), rx, ry);
+  *cx = dadd(b[0], *rx), *cy = dadd(b[1], *ry);
+  /* corner velocity v + w x r, plus this step's gravity */
+  *cvx = dsub(vx, dmul(w, *ry));
+  *cvy = dadd(dadd(vy, dmul(w, *rx)), dscl(s->gravity, s->dt));
+}
+
 static void collide(const box_sys *s, incs *q, const dn *st) {
   const R dt = s->dt, gy = s->ground_y;
   const dn one_e = daddc(s->restitution, 1);
   for (int64_t i = 0; i < s->n; i++) {
     const dn *b = st + 6 * i;
     const dn c = dcos(b[2]), sn = dsin(b[2]);
-    for (int k = 0; k < 4; k++) {
-      const R sx = (R)(k % 2 * 2 - 1), sy = (R)(k / 2 % 2 * 2 - 1);
-      dn rx, ry;
-      rot(c, sn, dscl(s->hs[2 * i], sx), dscl(s->hs[2 * i + 1], sy), &rx, &ry);
-      const dn cx = dadd(b[0], rx), cy = dadd(b[1], ry);
-      /* corner velocity v + w x r, plus this step's gravity */
-      const dn cvx = dsub(b[3], dmul(b[5], ry));
-      const dn cvy = dadd(dadd(b[4], dmul(b[5], rx)), dscl(s->gravity, dt));
-      const dn ncx = dadd(cx, dscl(cvx, dt)), ncy = dadd(cy, dscl(cvy, dt));
-      if (!(cvy.v < 0 && ncy.v < gy)) continue;
-      /* normal (0, 1): r x n = rx; tangent (1, 0): r x t = -ry */
-      const dn ic = dadd(q->im[i], dmul(dmul(rx, rx), q->ii[i]));
-      const dn tc = dadd(q->im[i], dmul(dmul(ry, ry), q->ii[i]));
-      const dn imp = ddiv(dneg(dmul(one_e, cvy)), ic);
-      dn timp = dc(0), toi = dc(0);
-      if (imp.v > 0) {
-        const dn lim = dmul(s->friction, imp);
-        timp = dmin(lim, dmax(dneg(lim), ddiv(dneg(cvx), tc)));
-        if (cy.v > gy) toi = ddiv(dneg(daddc(cy, -gy)), dmin(cvy, dc(TOI_VCAP)));
+    if (s->reference) {
+      for (int k = 0; k < 4; k++) {
+        dn rx, ry, cx, cy, cvx, cvy;
+        collide_corner(s, b, c, sn, i, k, &rx, &ry, &cx, &cy, b[3], b[4], b[5], &cvx, &cvy);
+        const dn ncx = dadd(cx, dscl(cvx, dt)), ncy = dadd(cy, dscl(cvy, dt));
+        if (!(cvy.v < 0 && ncy.v < gy)) continue;
+        /* normal (0, 1): r x n = rx; tangent (1, 0): r x t = -ry */
+        const dn ic = dadd(q->im[i], dmul(dmul(rx, rx), q->ii[i]));
+        const dn tc = dadd(q->im[i], dmul(dmul(ry, ry), q->ii[i]));
+        const dn imp = ddiv(dneg(dmul(one_e, cvy)), ic);
+        dn timp = dc(0), toi = dc(0);
+        if (imp.v > 0) {
+          const dn lim = dmul(s->friction, imp);
+          timp = dmin(lim, dmax(dneg(lim), ddiv(dneg(cvx), tc)));
+          if (cy.v > gy) toi = ddiv(dneg(daddc(cy, -gy)), dmin(cvy, dc(TOI_VCAP)));
+        }
+        apply_impulse(s, q, st, i, timp, imp, ncx, ncy, toi, s->toi);
       }
-      apply_impulse(s, q, st, i, timp, imp, ncx, ncy, toi, s->toi);
+      continue;
+    }
+    int touched[4] = {0, 0, 0, 0};
+    dn Pn[4], Pt[4], target[4], toi[4];
+    for (int k = 0; k < 4; k++) Pn[k] = Pt[k] = target[k] = toi[k] = dc(0);
+    for (int sw = 0; sw < CONTACT_SWEEPS; sw++) {
+      double change = 0;
+      for (int k = 0; k < 4; k++) {
+        dn rx, ry, cx, cy, cvx, cvy;
+        collide_corner(s, b, c, sn, i, k, &rx, &ry, &cx, &cy, dadd(b[3], q->vx[i]), dadd(b[4], q->vy[i]),
+                       dadd(b[5], q->w[i]), &cvx, &cvy);
+        const dn ncx = dadd(cx, dscl(cvx, dt)), ncy = dadd(cy, dscl(cvy, dt));
+        if (!touched[k]) {
+          if (!(cvy.v < 0 && ncy.v < gy)) continue;
+          touched[k] = 1;
+          target[k] = dneg(dmul(s->restitution, cvy));
+          if (cy.v > gy) toi[k] = ddiv(dneg(daddc(cy, -gy)), dmin(cvy, dc(TOI_VCAP)));
+        }
+        const dn ic = dadd(q->im[i], dmul(dmul(rx, rx), q->ii[i]));
+        const dn tc = dadd(q->im[i], dmul(dmul(ry, ry), q->ii[i]));
+        const dn pn = dmax(dadd(Pn[k], ddiv(dsub(target[k], cvy), ic)), dc(0));
+        const dn jn = dsub(pn, Pn[k]);
+        Pn[k] = pn;
+        const dn lim = dmul(s->friction, pn);
+        const dn pt = dmin(lim, dmax(dneg(lim), dadd(Pt[k], ddiv(dneg(cvx), tc))));
+        const dn jt = dsub(pt, Pt[k]);
+        Pt[k] = pt;
+        change += (fabs((double)jn.v) + fabs((double)jt.v)) * (double)q->im[i].v;
+        apply_impulse(s, q, st, i, jt, jn, ncx, ncy, toi[k], s->toi);
+      }
+      if (change < 1e-10) break;
     }
   }
 }

@@ -22,6 +22,7 @@ typedef struct box_sys {
   int64_t n, ns;
   R dt, ground_y;
   int toi;
+  int reference;      /* 1: the reference's simultaneous corner impulses; 0: sequential */
   const int32_t *sp; /* {ns, 3}: body a, body b, joint flag */
   const R *anchor;   /* {ns, 4}: anchor in a's frame, anchor in b's frame */
   /* the differentiable inputs as dual numbers (tangents seeded per pass) */

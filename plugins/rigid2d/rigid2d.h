@@ -62,6 +62,6 @@ void disc_step_adjoint(const disc_sys *s, const R *x, const R *v, const disc_wor
 int disc_first_overlap(const disc_sys *s, const R *x, disc_work *w, int64_t *i, int64_t *j, double *depth);
 
 extern const ds_kernel_desc rigid2d_disc_step_kernel, rigid2d_disc_rollout_kernel, rigid2d_box_step_kernel,
-    rigid2d_box_rollout_kernel;
+    rigid2d_box_rollout_kernel, rigid2d_box_nn_rollout_kernel;
 
 #endif

@@ -19,7 +19,7 @@ ds.load_plugin("rigid2d")
 
 local M = {}
 local K = {}
-for _, name in ipairs{"disc_step", "disc_rollout", "box_step", "box_rollout"} do K[name] = ds.kernel("rigid2d." .. name) end
+for _, name in ipairs{"disc_step", "disc_rollout", "box_step", "box_rollout", "box_nn_rollout"} do K[name] = ds.kernel("rigid2d." .. name) end
 M.kernels = K
 local is_tensor = ds.is_tensor
 
@@ -138,10 +138,13 @@ M.Discs = Discs
 --     joints  = ... (a spring with joint = true: target length 0, relative velocity projected),
 --     density = 1, gravity = -9.8, damping = 10, friction = 1, restitution = 0,
 --     ground_y = 0.1, dt = 1e-3, toi = true,
+--     reference = false,   -- true: the reference's simultaneous corner impulses (a flat box sinks)
 --   }
 --   sys.state0 {n, 6}: x, y, theta, vx, vy, omega per body.
 --   local st1 = sys:step(st, act)              -- act {ns} (default zeros)
 --   local states = sys:rollout(T, {state0 =, acts = {T, ns} or {1, ns}})
+--   local net = sys:controller{hidden = 32, seed = 0}  -- the reference robots' network
+--   local states, hidden, acts = sys:nn_rollout(T, net, {goal = {0.9, 0.15}, head = 1})
 -- sys.halfsize {n, 2}, sys.rest, sys.stiffness, sys.amplitude {ns} are tensors, and
 -- density, gravity, damping, friction, restitution numbers or 0-dim tensors: any
 -- of them may require grad.
@@ -178,7 +181,7 @@ function M.boxes(scene)
     amp[s] = e.amp or scene.amplitude or 0
   end
   local ns = #sp
-  local self = setmetatable({n = n, ns = ns, scene = scene}, Boxes)
+  local self = setmetatable({n = n, ns = ns, scene = scene, head = scene.head}, Boxes)
   self.state0 = ds.tensor(st)
   self.halfsize = ds.tensor(hs)
   self.springs = ns > 0 and ds.tensor(sp, "i32") or ds.zeros({0, 3}, "i32")
@@ -193,7 +196,8 @@ function M.boxes(scene)
   self.restitution = scene.restitution or 0
   local dt = scene.dt or 1e-3
   if not finite(dt) or dt <= 0 then fail("boxes", "dt must be a positive number, got " .. tostring(dt), 2) end
-  self.params = {dt = dt, ground_y = scene.ground_y or 0.1, toi = scene.toi == false and 0 or 1}
+  self.params = {dt = dt, ground_y = scene.ground_y or 0.1, toi = scene.toi == false and 0 or 1,
+                 reference = scene.reference and 1 or 0}
   self.zero_act = ds.zeros{ns}
   self.zero_acts = ds.zeros{1, ns}
   return self
@@ -225,6 +229,63 @@ function Boxes:rollout(T, opts)
   K.box_rollout:launch(self:args{state = opts.state0 or self.state0, acts = opts.acts or self.zero_acts,
                                  states = states}, p)
   return states
+end
+
+-- ------------------------------------------------------------ network controller
+-- Controller settings (the kernel's param names): n_sin sines of omega t dt, input
+-- scale 0.05, the head body (1-based here) and the goal, as the reference robots.
+local function ctrl_params(self, opts, into)
+  local g = opts.goal or {0.9, 0.15}
+  local head = opts.head or self.head or 1
+  if type(head) ~= "number" or head ~= math.floor(head) or head < 1 or head > self.n then
+    fail("nn_rollout", string.format("head must be a body index in [1, %d], got %s", self.n, tostring(head)), 3)
+  end
+  into.n_sin, into.omega, into.input_scale = opts.n_sin or 10, opts.omega or 30, opts.input_scale or 0.05
+  into.head, into.goal_x, into.goal_y = head - 1, g[1], g[2]
+  return into
+end
+
+-- Inputs of the controller: sines, 6 per body, the goal.
+function Boxes:n_inputs(opts) return ((opts and opts.n_sin) or 10) + 6 * self.n + 2 end
+
+-- The reference's network: one tanh hidden layer (32), tanh outputs (one per
+-- spring), W ~ N(0, 1) sqrt(2 / (fan_in + fan_out)) times 0.5 (first layer) and 1
+-- (second), zero biases.
+function Boxes:controller(opts)
+  opts = opts or {}
+  local H, n_in = opts.hidden or 32, self:n_inputs(opts)
+  return ds.nn.mlp{sizes = {n_in, H, self.ns}, act = "tanh", out_act = "tanh", seed = opts.seed or 0,
+                   std = {math.sqrt(2 / (H + n_in)) * 0.5, math.sqrt(2 / (H + self.ns)) * 1}}
+end
+
+-- The closed loop in one launch (rigid2d.box_nn_rollout): net is any ds.nn.mlp the
+-- kit runs, from sys:n_inputs(opts) inputs to one actuation per spring. Its
+-- parameters go in as the weight list as they are (no flatten launch). opts:
+-- state0, goal, head (1-based), n_sin, omega, input_scale, t0. Returns the states
+-- {T+1, n, 6}, the hidden activations {T, sum of hidden widths}, the actuation {T, ns}.
+function Boxes:nn_rollout(T, net, opts)
+  if type(T) ~= "number" or T ~= math.floor(T) or T < 1 then
+    fail("nn_rollout", "T (steps) must be an integer >= 1, got " .. tostring(T), 2)
+  end
+  opts = opts or {}
+  if type(net) ~= "table" or not net.layers then fail("nn_rollout", "net must be a ds.nn.mlp", 2) end
+  local sizes, acts = ds.kit.describe(net, "rigid2d.nn_rollout")
+  local n_in = self:n_inputs(opts)
+  if sizes[1] ~= n_in or sizes[#sizes] ~= self.ns then
+    fail("nn_rollout", string.format("the network maps %d inputs to %d outputs; the controller has %d inputs " ..
+      "(sys:n_inputs()) and %d outputs (one per spring)", sizes[1], sizes[#sizes], n_in, self.ns), 2)
+  end
+  local key = table.concat(sizes, ",") .. ":" .. table.concat(acts, ",")
+  self.specs = self.specs or {}
+  self.specs[key] = self.specs[key] or ds.kit.mlp_spec(sizes, acts)
+  local H = 0
+  for l = 2, #sizes - 1 do H = H + sizes[l] end
+  local states, hid, acts_out = ds.empty({T + 1, self.n, 6}), ds.empty({T, H}), ds.empty({T, self.ns})
+  local p = ctrl_params(self, opts, {steps = T, t0 = opts.t0 or 0})
+  for key2, v in pairs(self.params) do p[key2] = v end
+  K.box_nn_rollout:launch(self:args{state = opts.state0 or self.state0, spec = self.specs[key], states = states,
+                                    hidden = hid, acts = acts_out, w = net:parameters()}, p)
+  return states, hid, acts_out
 end
 
 M.Boxes = Boxes
