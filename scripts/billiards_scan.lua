@@ -66,5 +66,6 @@ cli.result("flat_fraction", flat / #obj)
 cli.result("local_minima", #minima)
 for r = 1, math.min(5, #minima) do
   local k = minima[r]
-  cli.result("minimum_" .. r, "angle_deg", angles[k], "distance", dist[k])
+  cli.result("minimum_" .. r .. "_angle_deg", angles[k])
+  cli.result("minimum_" .. r .. "_distance", dist[k])
 end

@@ -87,9 +87,9 @@ cli.result("semantics", "controller_reads_state_t-1")
 cli.result("loss_initial", before)
 cli.result("loss_final", after)
 cli.result("loss_reduction", before / after)
-if #losses > 0 then cli.result("train_loss_window", window(1, w), window(#losses - w + 1, #losses)) end
-cli.result("ms_per_iter", 1000 * secs / math.max(opt.iters, 1))
-if opt.iters > 0 and not (after < before) then
-  io.stderr:write("electric: the held-out tracking loss did not decrease\n")
-  os.exit(1)
+if #losses > 0 then
+  cli.result("train_loss_first_window", window(1, w))
+  cli.result("train_loss_last_window", window(#losses - w + 1, #losses))
 end
+cli.result("ms_per_iter", 1000 * secs / math.max(opt.iters, 1))
+cli.check(opt, "electric", opt.iters == 0 or after < before, "the held-out tracking loss did not decrease")

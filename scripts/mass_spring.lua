@@ -103,7 +103,7 @@ if opt.vtk then
   end
   ds.io.write_vtk_series(opt.out .. "/gait.pvd", list, {times = times})
 end
-cli.result("final_loss", final)
+cli.result("loss_final", final)
 cli.result("head_x", -final)
-cli.result("first_loss", losses[1] or final)
+cli.result("loss_initial", losses[1] or final)
 cli.result("ms_per_iter", opt.iters > 0 and 1000 * secs / opt.iters or 0)

@@ -12,7 +12,7 @@
 --                velocity from before that projection (so it passes the wall).
 --   default      the physically sensible wall: the position moves with the
 --                projected velocity, so masses stay behind the wall.
--- Prints `iter n loss l`, then `result rest_lengths l1 l2 l3` and `result final_loss l`.
+-- Prints `iter n loss l`, then `result rest_lengths l1 l2 l3` and `result loss_final l`.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "mass_spring_simple", script = "scripts/mass_spring_simple.lua", iters = 25,
                                 out = "out/mass_spring_simple", precision = "f64", flags = {lr = 5, steps = 1023},
@@ -55,5 +55,5 @@ bar:done()
 local final = ds.no_grad(function() return loss_of(sys:rollout(T)) end):item()
 cli.write_losses(ds, opt.out, losses, {title = "mass_spring_simple", ylabel = "(area - 0.1)^2"})
 cli.result("rest_lengths", unpack(rest:tolist()))
-cli.result("final_loss", final)
+cli.result("loss_final", final)
 if final ~= final then os.exit(1) end

@@ -3,7 +3,9 @@
 -- 64 point masses start on a line and fly under gravity for 100 steps of the
 -- example plugin's semi-implicit Euler; we optimise their launch velocities
 -- with Adam so that at the end they draw a circle. Writes loss.csv, loss.png
--- and a picture of the final positions (target in red, reached in blue).
+-- and a picture of the final positions (target in red, reached in blue). Under
+-- the success check (--check, or the default --iters) exits 1 unless the loss
+-- fell a hundredfold.
 --   diffsim scripts/projectile.lua --iters 200 --out out/projectile
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/projectile.lua", name = "projectile", iters = 200,
@@ -74,8 +76,6 @@ for i = 1, n do dot(xs[i], ys[i], 0.1, 0.2, 0.9) end
 img:touch()
 ds.io.write_png(opt.out .. "/final.png", img)
 cli.write_losses(ds, opt.out, losses, {title = "projectile", ylabel = "mean squared distance to the circle"})
-cli.result("projectile", "loss_initial", losses[1], "loss_final", losses[#losses])
-if not (losses[#losses] < losses[1] * 1e-2) then
-  io.stderr:write("projectile: the loss did not fall a hundredfold\n")
-  os.exit(1)
-end
+cli.result("loss_initial", losses[1])
+cli.result("loss_final", losses[#losses])
+cli.check(opt, "projectile", losses[#losses] < losses[1] * 1e-2, "the loss did not fall a hundredfold")

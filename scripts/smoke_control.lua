@@ -82,4 +82,5 @@ if #frames > 0 then
   for i = 1, #frames do labels[i] = string.format("step %d", i) end
   ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 6, range = {0, 1}, labels = labels})
 end
-cli.finish(ds, opt, "smoke_control", losses, final_loss, secs, {{"captured_fraction", before, after}})
+cli.finish(ds, opt, "smoke_control", losses, final_loss, secs, {{"captured_fraction_initial", before},
+  {"captured_fraction_final", after}})

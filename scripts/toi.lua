@@ -8,7 +8,7 @@
 -- lowers the end, dy_final/dy0 = -1. The time-of-impact integrator gets that;
 -- the naive one (reflect once the ball is below the ground) reports +1, because
 -- within a step its bounce does not move when y0 moves.
--- Prints `result dyfinal_dy0_toi -1`, `result dyfinal_dy0_naive 1`, and writes
+-- Prints `result dy_final_dy0_toi -1`, `result dy_final_dy0_naive 1`, and writes
 -- scan.csv, scan.png (the gradient of both over a scan of dy) and scan_y.png
 -- (y_final of both over the same scan).
 local cli = require("diffsim.cli")
@@ -49,7 +49,6 @@ ds.io.plot_png(opt.out .. "/scan_y.png", {series[1], series[2]}, {x = dys,
   xlabel = "dy: start height offset (mm)", ylabel = "y_final (m)", legend = "right"})
 local _, g_toi = run("toi", 0)
 local _, g_naive = run("naive", 0)
-cli.result("dyfinal_dy0_toi", g_toi)
-cli.result("dyfinal_dy0_naive", g_naive)
-io.stdout:flush()
-os.exit(math.abs(g_toi + 1) < 1e-6 and 0 or 1)
+cli.result("dy_final_dy0_toi", g_toi)
+cli.result("dy_final_dy0_naive", g_naive)
+cli.check(opt, "toi", math.abs(g_toi + 1) < 1e-6, "the time-of-impact gradient is not -1")

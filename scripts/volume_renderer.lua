@@ -16,7 +16,8 @@
 -- --reference uses the reference's nearest-voxel lookup (targets and fit both).
 -- Writes views.png (one row per view: target | optimised, shown like the
 -- reference's pictures, 1 - image / max of the targets, so dense is dark),
--- loss.csv and loss.png. Exits 1 unless the loss fell (by --min-reduction, 10 x by default).
+-- loss.csv and loss.png. Under the success check (--check, or the default --iters)
+-- exits 1 unless the loss fell by --min-reduction (10 x by default).
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "volume_renderer", script = "scripts/volume_renderer.lua", iters = 100,
   out = "out/volume_renderer",
@@ -79,8 +80,5 @@ cli.result("loss_final", final_loss)
 cli.result("loss_reduction", l0 / final_loss)
 cli.result("ms_per_iter", 1000 * secs / math.max(opt.iters, 1))
 cli.result("ms_per_view", 1000 * secs / math.max(opt.iters, 1) / V)
-if opt.iters > 0 and not (l0 / final_loss >= opt.min_reduction) then
-  io.stderr:write(string.format("volume_renderer: the loss fell %.3g x, less than --min-reduction %g\n", l0 / final_loss,
-    opt.min_reduction))
-  os.exit(1)
-end
+cli.check(opt, "volume_renderer", opt.iters == 0 or l0 / final_loss >= opt.min_reduction,
+  string.format("the loss fell %.3g x, less than --min-reduction %g", l0 / final_loss, opt.min_reduction))

@@ -6,7 +6,7 @@
 --                                   checks = {lr = {gt = 0}, solver = {"jacobi", "cg"}}})
 --
 -- Common flags: --iters N --out DIR --seed S --threads T --precision f32|f64
--- --reference, plus the script's own (--name value or --name=value, or --name /
+-- --reference --check, plus the script's own (--name value or --name=value, or --name /
 -- --no-name for booleans). A flag's type is its default's; `checks` narrows a
 -- flag: {int = true, ge =, gt =, le =, lt =} for numbers, a list of strings for
 -- a choice, {nonempty = true} for strings, and `help` texts for --help.
@@ -23,7 +23,14 @@
 -- the process with exit code 1 and one line on stderr, `<name>: error: <message>`,
 -- without a Lua stack traceback (set DIFFSIM_TRACEBACK=1 to get one).
 -- Scripts print `iter <n> loss <value>` per iteration and `result <name> <value>`
--- lines at the end; cli.iter and cli.result keep that format in one place.
+-- lines at the end; cli.iter and cli.result keep that format in one place. The
+-- result names follow one scheme (docs/scripts.md): loss_initial, loss_final,
+-- loss_reduction, ms_per_iter, peak_mb, then the script's own in snake_case.
+--
+-- opt.check says whether the script's built-in success check ("the loss fell",
+-- "fell tenfold") should run: --check / --no-check decide; without either it
+-- runs only at the script's default --iters, because a short smoke run
+-- (--iters 3) cannot be expected to reach what the full run does.
 local M = {}
 
 local COMMON = {
@@ -33,8 +40,9 @@ local COMMON = {
   threads = {type = "number", int = true, ge = 0, le = 1024, help = "worker threads (0: all free cores)"},
   precision = {type = "string", choices = {"f32", "f64"}, help = "floating-point precision"},
   reference = {type = "boolean", help = "reference-suite semantics (SCENES.md)"},
+  check = {type = "boolean", help = "run the script's success check (exit 1 when the run falls short)"},
 }
-local COMMON_ORDER = {"iters", "out", "seed", "threads", "precision", "reference"}
+local COMMON_ORDER = {"iters", "out", "seed", "threads", "precision", "reference", "check"}
 local SPEC_KEYS = {name = true, script = true, iters = true, out = true, seed = true, precision = true,
                    threads = true, flags = true, checks = true, help = true, wrap = true}
 local CHECK_KEYS = {int = true, ge = true, gt = true, le = true, lt = true, nonempty = true, help = true}
@@ -149,7 +157,8 @@ local function usage(spec, fl)
     local arg = c.type == "boolean" and "" or (c.type == "number" and (c.int and " N" or " X") or " S")
     local def = c.default
     local dtext
-    if c.type == "boolean" then dtext = def and "on; --no-" .. k:gsub("_", "-") .. " turns it off" or "off"
+    if k == "check" then dtext = "on at the default --iters, else off"
+    elseif c.type == "boolean" then dtext = def and "on; --no-" .. k:gsub("_", "-") .. " turns it off" or "off"
     elseif def == nil then dtext = k == "threads" and "all free cores" or "none"
     else dtext = type(def) == "string" and (def == "" and "''" or def) or string.format("%.10g", def) end
     local what = c.type ~= "boolean" and expects(c) or nil
@@ -240,7 +249,7 @@ function M.parse(argv, spec)
   if type(argv) ~= "table" then spec_error("argv must be a list of strings (the script's arg)") end
   local fl = flag_table(spec)
   local opt = {iters = spec.iters or 10, out = spec.out or ("out/" .. (spec.name or "run")), seed = spec.seed or 0,
-               threads = spec.threads, precision = spec.precision or "f32", reference = false}
+               threads = spec.threads, precision = spec.precision or "f32", reference = false, check = false}
   for k, v in pairs(spec.flags or {}) do opt[k] = v end
   for k, c in pairs(fl) do c.default = opt[k] end
   -- the defaults must pass the checks too (a script's own mistake)
@@ -320,6 +329,8 @@ function M.parse(argv, spec)
     end
     i = i + 1
   end
+  -- the success check: asked for, refused, or on exactly at the default length
+  if not given.check then opt.check = opt.iters == (spec.iters or 10) end
   -- the output directory: created, and a file must be writable in it
   local why = M.writable_dir(opt.out)
   if why then fail(spec, "--out '" .. opt.out .. "' is not a writable directory: " .. why) end
@@ -422,10 +433,23 @@ function M.check_loss(name, it, loss)
   end
 end
 
+-- A script's success check: when opt.check is on (see cli.parse) and ok is
+-- false, one line `<name>: check failed: <why>` on stderr and exit 1.
+function M.check(opt, name, ok, why)
+  arg_check("cli.check", "opt", type(opt) == "table", "the options from cli.parse", opt)
+  if opt.check and not ok then
+    require("diffsim.progress").clear()
+    io.stdout:flush()
+    io.stderr:write(name .. ": check failed: " .. why .. "\n")
+    io.stderr:flush()
+    os.exit(1)
+  end
+end
+
 -- The end of an optimisation script: loss.csv and loss.png, the standard
 -- result lines (first and final loss, their ratio, ms per iteration), the
--- script's own `extra` result lines ({name, values...} each), and exit 1 when
--- iterations ran but the loss did not fall.
+-- script's own `extra` result lines ({name, values...} each), and, under
+-- opt.check, exit 1 when iterations ran but the loss did not fall.
 function M.finish(ds, opt, name, losses, final_loss, secs, extra)
   if #losses > 0 then M.write_losses(ds, opt.out, losses, {title = name}) end
   local l0 = losses[1] or final_loss
@@ -434,10 +458,7 @@ function M.finish(ds, opt, name, losses, final_loss, secs, extra)
   M.result("loss_reduction", l0 / final_loss)
   M.result("ms_per_iter", 1000 * secs / math.max(opt.iters, 1))
   for _, r in ipairs(extra or {}) do M.result(unpack(r)) end
-  if opt.iters > 0 and not (final_loss < l0) then
-    io.stderr:write(name .. ": the loss did not decrease\n")
-    os.exit(1)
-  end
+  M.check(opt, name, opt.iters == 0 or final_loss < l0, "the loss did not decrease")
 end
 
 return M

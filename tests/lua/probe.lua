@@ -6,6 +6,7 @@
 --   r.crashed   -- killed by a signal, a LuaJIT panic or a sanitizer report
 --   r.ok        -- exited 0
 --   r.output    -- stdout and stderr together
+--   probe.run(code, {dir = "/tmp/x", env = {DIFFSIM_THREADS = "2"}})  -- where and with what it runs
 --   probe.fails_cleanly(code, "ds.zeros: dimension 1")  -- asserts a clean Lua error with that text
 --
 -- The child inherits the environment (LUA_PATH, DIFFSIM_*), including the
@@ -17,12 +18,16 @@ local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 local luajit = arg and arg[-1] or "luajit"
 if not luajit:find("luajit") then luajit = "luajit" end
 
-function M.run(code)
+-- opts.dir: run in that directory (for code that writes files where it runs);
+-- opts.env: {NAME = value} added to the child's environment.
+function M.run(code, opts)
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
   f:write(code)
   f:close()
-  local p = io.popen(shell_quote(luajit) .. " " .. shell_quote(path) .. " 2>&1; echo \"__status $?\"")
+  local cd = opts and opts.dir and ("cd " .. shell_quote(opts.dir) .. " && ") or ""
+  for k, v in pairs(opts and opts.env or {}) do cd = cd .. k .. "=" .. shell_quote(v) .. " " end
+  local p = io.popen(cd .. shell_quote(luajit) .. " " .. shell_quote(path) .. " 2>&1; echo \"__status $?\"")
   local out = p:read("*a")
   p:close()
   os.remove(path)

@@ -136,14 +136,14 @@ describe("springs optimisation", function()
     assert(ok, out)
     assert.are.equal(25, #losses)
     assert.is_true(losses[25] < 1e-4, out)
-    assert.is_true(tonumber(results.final_loss) < 1e-4, out)
+    assert.is_true(tonumber(results.loss_final) < 1e-4, out)
     assert.is_true(losses[25] < losses[1] * 1e-2)
   end)
 
   it("cage: L-BFGS steers the centre particle in a handful of iterations", function()
     local ok, losses, results, out = run_script(root .. "/scripts/cage.lua --n 3 --iters 6 --out /tmp/ds_springs_test_cage")
     assert(ok, out)
-    local initial = tonumber(results.initial_loss)
+    local initial = tonumber(results.loss_initial)
     assert.is_true(initial > 1e-4, out)
     assert.is_true(losses[#losses] < initial * 1e-6, out)
   end)
@@ -151,12 +151,12 @@ describe("springs optimisation", function()
   it("toi.lua and gradient_explosion.lua report the known answers", function()
     local ok, _, results, out = run_script(root .. "/scripts/toi.lua --scan 3 --out /tmp/ds_springs_test_toi")
     assert(ok, out)
-    assert.is_true(math.abs(tonumber(results.dyfinal_dy0_toi) + 1) < 1e-9, out)
-    assert.is_true(math.abs(tonumber(results.dyfinal_dy0_naive) - 1) < 1e-9, out)
+    assert.is_true(math.abs(tonumber(results.dy_final_dy0_toi) + 1) < 1e-9, out)
+    assert.is_true(math.abs(tonumber(results.dy_final_dy0_naive) - 1) < 1e-9, out)
     ok, _, results, out = run_script(root .. "/scripts/gradient_explosion.lua --steps 1000 --out /tmp/ds_springs_test_ge")
     assert(ok, out)
-    assert.is_true(math.abs(tonumber(results.grad_T1000_alpha0) - 500.5) < 1e-9, out) -- dt T (T + 1) / 2
-    assert.is_true(tonumber(results.grad_T1000_alpha100) < 11, out)                   -- about T / alpha
+    assert.is_true(math.abs(tonumber(results.dx_da_s_t1000_alpha0) - 500.5) < 1e-9, out) -- dt T (T + 1) / 2
+    assert.is_true(tonumber(results.dx_da_s_t1000_alpha100) < 11, out)                   -- about T / alpha
   end)
 
   it("robot B's loss falls within 10 iterations", function()
@@ -166,6 +166,6 @@ describe("springs optimisation", function()
     local best = math.huge
     for i = 2, 10 do best = math.min(best, losses[i]) end
     assert.is_true(best < losses[1] - 0.02, out) -- the head moves at least 2 cm further right
-    assert.is_true(tonumber(results.final_loss) < losses[1], out)
+    assert.is_true(tonumber(results.loss_final) < losses[1], out)
   end)
 end)
