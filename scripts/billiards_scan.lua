@@ -14,7 +14,9 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "billiards_scan", script = "scripts/billiards_scan.lua", iters = 0,
   out = "out/billiards_scan", flags = {samples = 1000, zoom = 1, steps = 1023},
-  checks = {samples = {int = true, ge = 2, le = 1e6}, zoom = {gt = 0, le = 2}, steps = {int = true, ge = 1, le = 1e6}}})
+  checks = {samples = {int = true, ge = 2, le = 1e6, help = "cue angles scanned (count)"},
+            zoom = {gt = 0, le = 2, help = "width of the angle range, in units of pi rad (centred on 0)"},
+            steps = {int = true, ge = 1, le = 1e6, help = "time steps of 3e-3 s per rollout"}}})
 local rigid2d = ds.plugin("rigid2d")
 local scene = require("scenes.billiards")
 

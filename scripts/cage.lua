@@ -13,7 +13,11 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "cage", script = "scripts/cage.lua", iters = 10, out = "out/cage",
                                 precision = "f64", flags = {n = 5, time = 2.0, dx = 0.03, dy = 0.04, dz = -0.02},
-                                checks = {n = {int = true, ge = 2, le = 64}, time = {gt = 0, le = 1e4}}})
+                                checks = {n = {int = true, ge = 2, le = 64, help = "particles per cage edge (n^3 in all)"},
+                                          time = {gt = 0, le = 1e4, help = "simulated time, in seconds"},
+                                          dx = {help = "target offset of the centre along x, in m"},
+                                          dy = {help = "target offset of the centre along y, in m"},
+                                          dz = {help = "target offset of the centre along z, in m"}}})
 local springs = ds.plugin("springs")
 local cage = require("scenes.cage").build{n = opt.n}
 local sys = springs.system(cage.scene)

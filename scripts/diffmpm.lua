@@ -18,10 +18,20 @@
 -- The actuation of each substep is an input of mpm.substep with an adjoint, so
 -- the loss's gradient reaches the weights. The rollout is checkpointed (segments
 -- of --checkpoint substeps, recomputed in backward): memory O(T/k + k) states.
--- Plain GD, lr 0.1. Writes loss.csv, loss.png, robot.gif (coloured by actuation).
+-- Plain GD, lr 0.1. Writes loss.csv, loss.png, robot.gif (coloured by actuation);
+-- --vtk also particles.pvd + particles_NNNN.vtp (points with velocity and actuation).
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/diffmpm.lua", name = "diffmpm", iters = 100, out = "out/diffmpm",
-  flags = {lr = 0.1, steps = 1023, checkpoint = 32, controller = "sine", gif = true, frames = 48, hidden = 32}})
+  flags = {lr = 0.1, steps = 1023, checkpoint = 32, controller = "sine", gif = true, frames = 48, hidden = 32,
+           vtk = false},
+  checks = {lr = {gt = 0, help = "GD learning rate"},
+            steps = {int = true, ge = 1, le = 1e6, help = "substeps of 1e-3 s per rollout"},
+            checkpoint = {int = true, ge = 0, help = "substeps per checkpointed segment (0: keep every substep)"},
+            controller = {"sine", "nn", help = "actuation: open-loop sines (reference) or a closed-loop network"},
+            gif = {help = "write robot.gif of the final rollout"},
+            frames = {int = true, ge = 1, le = 1e5, help = "frames in robot.gif and the --vtk series (count)"},
+            hidden = {int = true, ge = 1, le = 4096, help = "hidden units of the nn controller"},
+            vtk = {help = "write the final rollout's particles for ParaView: particles.pvd + particles_NNNN.vtp"}}})
 local mpm = ds.plugin("mpm")
 local robot = require("scenes.mpm_robot")
 
@@ -88,23 +98,36 @@ local peak = ds.memory().peak
 local final = ds.no_grad(function() return loss_of(nil) end):item()
 cli.iter(opt.iters + 1, final, "(after the last update)")
 
-if opt.gif then
+if opt.gif or opt.vtk then
   -- the particles coloured by their group's actuation (passive: 0.5)
   local group = sc.group
   local frames, every = {}, math.max(1, math.floor(T / opt.frames))
+  local states, times = {}, {}
   ds.no_grad(function()
     local act = act_of()
     local cur
-    sim:rollout(sim:state(), T, {act = function(t, st) cur = act(t, st); return cur end, on_step = function(t, st)
+    local s0 = sim:state()
+    if opt.vtk then
+      local col = {}
+      for i = 1, n do col[i] = 0.5 end
+      states[1], times[1] = {points = s0.x, point_data = {velocity = s0.v, actuation = ds.tensor(col)}}, 0
+    end
+    sim:rollout(s0, T, {act = function(t, st) cur = act(t, st); return cur end, on_step = function(t, st)
       if t % every == 0 then
         local a = cur:totable()
         local col = {}
         for i = 1, n do col[i] = group[i] >= 0 and 0.5 + 0.5 * a[group[i] + 1] or 0.5 end
-        frames[#frames + 1] = sim:render(st.x, {size = 256, color = ds.tensor(col)})
+        if opt.gif then frames[#frames + 1] = sim:render(st.x, {size = 256, color = ds.tensor(col)}) end
+        if opt.vtk then
+          states[#states + 1], times[#times + 1] =
+            {points = st.x, point_data = {velocity = st.v, actuation = ds.tensor(col)}}, t * dt
+        end
       end
     end})
   end)
-  ds.io.write_gif(opt.out .. "/robot.gif", frames, {delay = 6})
+  if opt.gif then ds.io.write_gif(opt.out .. "/robot.gif", frames, {delay = 6}) end
+  -- ParaView: particles as points with velocity and actuation (0..1, passive 0.5), times in seconds
+  if opt.vtk then ds.io.write_vtk_series(opt.out .. "/particles.pvd", states, {times = times}) end
 end
 
 cli.finish(ds, opt, "diffmpm", losses, final, secs, {

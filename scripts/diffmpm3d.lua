@@ -17,7 +17,12 @@ local cli = require("diffsim.cli")
 local spec = rawget(_G, "DIFFMPM3D_SPEC") or {name = "diffmpm3d", lr = 30, iters = 100}
 local opt, ds = cli.parse(arg, {script = "scripts/" .. spec.name .. ".lua", name = spec.name, iters = spec.iters,
   out = "out/" .. spec.name,
-  flags = {lr = spec.lr, steps = 511, checkpoint = 24, gif = true, frames = 32}})
+  flags = {lr = spec.lr, steps = 511, checkpoint = 24, gif = true, frames = 32},
+  checks = {lr = {gt = 0, help = "GD learning rate"},
+            steps = {int = true, ge = 1, le = 1e6, help = "substeps of 2e-3 s per rollout"},
+            checkpoint = {int = true, ge = 0, help = "substeps per checkpointed segment (0: keep every substep)"},
+            gif = {help = "write robot.gif of the final rollout"},
+            frames = {int = true, ge = 1, le = 1e5, help = "frames in robot.gif (count)"}}})
 local mpm = ds.plugin("mpm")
 local robot = require("scenes.mpm_robot")
 

@@ -12,14 +12,23 @@
 -- and --reference semantics coincide; --reference additionally turns off
 -- checkpointing (the tape then holds every substep's particle state, like the
 -- reference's history). Writes loss.csv, loss.png and particles.gif (the final
--- trajectory). --side / --spacing make the diffmpm_benchmark variant
+-- trajectory); --vtk also particles.pvd + particles_NNNN.vtp (the same frames as
+-- points with their velocity, for ParaView). --side / --spacing make the diffmpm_benchmark variant
 -- (scripts/diffmpm_benchmark.lua).
 local cli = require("diffsim.cli")
 local spec = rawget(_G, "DIFFMPM_SPEC") or {name = "diffmpm_simple", side = 60, spacing = 0.7}
 local opt, ds = cli.parse(arg, {script = "scripts/" .. spec.name .. ".lua", name = spec.name, iters = 30,
   out = "out/" .. spec.name,
   flags = {lr = 10, steps = 1023, checkpoint = 32, side = spec.side, spacing = spec.spacing, gif = true,
-           frames = 32}})
+           frames = 32, vtk = false},
+  checks = {lr = {gt = 0, help = "GD learning rate"},
+            steps = {int = true, ge = 1, le = 1e6, help = "substeps of 3e-4 s per rollout"},
+            checkpoint = {int = true, ge = 0, help = "substeps per checkpointed segment (0: keep every substep)"},
+            side = {int = true, ge = 1, le = 1000, help = "particles per side of the block (side^2 in all)"},
+            spacing = {gt = 0, help = "particle spacing, in grid cells"},
+            gif = {help = "write particles.gif of the final rollout"},
+            frames = {int = true, ge = 1, le = 1e5, help = "frames in particles.gif and the --vtk series (count)"},
+            vtk = {help = "write the final rollout's particles for ParaView: particles.pvd + particles_NNNN.vtp"}}})
 local mpm = ds.plugin("mpm")
 local blocks = require("scenes.mpm_blocks")
 
@@ -50,17 +59,28 @@ local peak = ds.memory().peak
 local final = ds.no_grad(function() return loss_of(nil) end):item()
 cli.iter(opt.iters + 1, final, "(after the last update)")
 
-if opt.gif then
+if opt.gif or opt.vtk then
+  -- the final rollout, every T / --frames substeps: particles.gif and/or particles.pvd
   local frames, labels, every = {}, {}, math.max(1, math.floor(T / opt.frames))
+  local states, times = {}, {}
   ds.no_grad(function()
-    sim:rollout(sim:state{v = ds.add_row(zeros_v, init_v)}, T, {on_step = function(t, st)
+    local s0 = sim:state{v = ds.add_row(zeros_v, init_v)}
+    if opt.vtk then states[1], times[1] = {points = s0.x, point_data = {velocity = s0.v}}, 0 end
+    sim:rollout(s0, T, {on_step = function(t, st)
       if t % every == 0 then
-        frames[#frames + 1] = sim:render(st.x, {size = 256})
-        labels[#labels + 1] = string.format("step %d  t = %.3f s", t, t * 3e-4)
+        if opt.gif then
+          frames[#frames + 1] = sim:render(st.x, {size = 256})
+          labels[#labels + 1] = string.format("step %d  t = %.3f s", t, t * 3e-4)
+        end
+        if opt.vtk then
+          states[#states + 1], times[#times + 1] = {points = st.x, point_data = {velocity = st.v}}, t * 3e-4
+        end
       end
     end})
   end)
-  ds.io.write_gif(opt.out .. "/particles.gif", frames, {delay = 6, labels = labels})
+  if opt.gif then ds.io.write_gif(opt.out .. "/particles.gif", frames, {delay = 6, labels = labels}) end
+  -- ParaView: particles as points (positions in the unit box) with their velocity, times in seconds
+  if opt.vtk then ds.io.write_vtk_series(opt.out .. "/particles.pvd", states, {times = times}) end
 end
 
 local v = init_v:totable()

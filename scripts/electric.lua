@@ -29,8 +29,11 @@ local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "electric", script = "scripts/electric.lua", iters = 1000, out = "out/electric",
   seed = 0,
   flags = {lr = 0.02, steps = 511, seg = 256, hidden = 64, resample = true, eval = 8},
-  checks = {lr = {gt = 0}, steps = {int = true, ge = 1, le = 1e6}, seg = {int = true, ge = 1},
-            hidden = {int = true, ge = 1, le = 4096}, eval = {int = true, ge = 1, le = 1000}}})
+  checks = {lr = {gt = 0, help = "GD learning rate"}, steps = {int = true, ge = 1, le = 1e6, help = "time steps of 0.03 s per rollout"},
+            seg = {int = true, ge = 1, help = "time steps per straight segment of the goal path"},
+            hidden = {int = true, ge = 1, le = 4096, help = "hidden units of the controller network"},
+            resample = {help = "draw a new random goal path every iteration (--no-resample keeps the first)"},
+            eval = {int = true, ge = 1, le = 1000, help = "held-out goal paths for loss_initial/loss_final (count)"}}})
 local el = ds.plugin("electric")
 
 local T, seg = opt.steps, opt.seg

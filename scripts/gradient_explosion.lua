@@ -13,7 +13,8 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "gradient_explosion", script = "scripts/gradient_explosion.lua", iters = 0,
                                 out = "out/gradient_explosion", precision = "f64", flags = {steps = 10000},
-                                checks = {steps = {int = true, ge = 1, le = 1e7}}})
+                                checks = {steps = {int = true, ge = 1, le = 1e7,
+                                                   help = "longest rollout T, in time steps of 1e-3 s"}}})
 local springs = ds.plugin("springs")
 local dt, a, Tmax = 1e-3, 1, opt.steps
 local alphas = {0, 1, 10, 100}
@@ -45,6 +46,8 @@ local rows, series = {}, {}
 local checkpoints = {}
 for e = 1, math.floor(math.log10(Tmax) + 1e-9) do checkpoints[#checkpoints + 1] = 10 ^ e end
 print(string.format("%8s %8s %16s %16s %16s", "T", "alpha", "dxT/da", "tape", "closed form"))
+-- a progress bar on a terminal (one tick per table row), erased before each printed line
+local bar, done = ds.progress.new(#alphas * #checkpoints, "gradient_explosion"), 0
 for ai, alpha in ipairs(alphas) do
   local sys = springs.system{x = {{0, 0}}, springs = {}, dt = dt, damping = alpha, gravity = a / dt, ground = "none"}
   local xs = sys:rollout(Tmax)
@@ -57,13 +60,17 @@ for ai, alpha in ipairs(alphas) do
     local tg = T <= 1000 and tape_grad(alpha, T) or 0 / 0
     local tgs = tg == tg and string.format("%16.8g", tg) or string.format("%16s", "-")
     rows[#rows + 1] = {T, alpha, g, tg == tg and tg or "", closed(alpha, T)}
+    ds.progress.clear()
     print(string.format("%8d %8g %16.8g %s %16.8g", T, alpha, g, tgs, closed(alpha, T)))
+    done = done + 1
+    bar:update(done, string.format("alpha %g  T %d", alpha, T))
     local rel = math.abs(g - closed(alpha, T)) / closed(alpha, T)
     cli.check(opt, "gradient_explosion", not (rel > 1e-6 or (tg == tg and math.abs(tg - g) / g > 1e-9)),
       "the gradient disagrees with the closed form at T = " .. T)
   end
   cli.result("dx_da_s_t" .. Tmax .. "_alpha" .. alpha, series[ai][Tmax]) -- dx_T/da, in seconds
 end
+bar:done()
 ds.io.write_csv(opt.out .. "/table.csv", {"T", "alpha", "dxT_da", "tape", "closed_form"}, rows)
 -- one curve per alpha over T, thinned to ~500 points spread evenly on the log T axis
 local Ts, seen = {}, {}

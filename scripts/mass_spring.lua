@@ -23,9 +23,15 @@ local opt, ds = cli.parse(arg, {name = "mass_spring", script = "scripts/mass_spr
   out = "out/mass_spring",
   flags = {robot = 0, toi = true, naive = false, lr = 0.2, steps = 682, gif = true, hidden = 32, width = 480,
            vtk = false},
-  checks = {robot = {int = true, ge = 0, le = 3, help = "robot 0..3 (A..D)"}, lr = {gt = 0},
-            steps = {int = true, ge = 2, le = 1e6}, hidden = {int = true, ge = 1, le = 4096},
-            width = {int = true, ge = 100, le = 8192}}})
+  checks = {robot = {int = true, ge = 0, le = 3, help = "robot 0..3 (A..D of scenes/robots.lua)"},
+            lr = {gt = 0, help = "length of each normalised gradient step"},
+            steps = {int = true, ge = 2, le = 1e6, help = "states per rollout (steps of 4e-3 s)"},
+            hidden = {int = true, ge = 1, le = 4096, help = "hidden units of the controller"},
+            width = {int = true, ge = 100, le = 8192, help = "width of gait.gif/gait.mp4/gait.png, in pixels"},
+            toi = {help = "time-of-impact ground contact (--no-toi or --naive: naive)"},
+            naive = {help = "naive ground contact (overrides --toi)"},
+            gif = {help = "write gait.gif, gait.mp4 and gait.png of the final rollout"},
+            vtk = {help = "write the final rollout for ParaView: gait.pvd + gait_NNNN.vtp"}}})
 local springs = ds.plugin("springs")
 local robots = require("scenes.robots")
 

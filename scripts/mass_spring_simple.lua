@@ -16,7 +16,8 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "mass_spring_simple", script = "scripts/mass_spring_simple.lua", iters = 25,
                                 out = "out/mass_spring_simple", precision = "f64", flags = {lr = 5, steps = 1023},
-                                checks = {lr = {gt = 0}, steps = {int = true, ge = 1, le = 1e7}}})
+                                checks = {lr = {gt = 0, help = "GD learning rate"},
+                                          steps = {int = true, ge = 1, le = 1e7, help = "time steps of 1e-3 s per rollout"}}})
 local springs = ds.plugin("springs")
 
 local sys = springs.system{

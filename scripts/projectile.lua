@@ -10,8 +10,9 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/projectile.lua", name = "projectile", iters = 200,
                                 out = "out/projectile", flags = {lr = 0.5, n = 64, steps = 100},
-                                checks = {lr = {gt = 0}, n = {int = true, ge = 2, le = 1e7},
-                                          steps = {int = true, ge = 1, le = 1e6}}})
+                                checks = {lr = {gt = 0, help = "Adam learning rate (m/s per step)"},
+                                          n = {int = true, ge = 2, le = 1e7, help = "point masses (count)"},
+                                          steps = {int = true, ge = 1, le = 1e6, help = "time steps of 0.01 s per flight"}}})
 local ex = ds.plugin("example")
 
 local n, steps, dt, g = opt.n, opt.steps, 0.01, -9.8

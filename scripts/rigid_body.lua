@@ -23,7 +23,7 @@ local opt, ds = cli.parse(arg, {name = "rigid_body", script = "scripts/rigid_bod
   flags = {robot = 0, toi = true, naive = false, lr = 1.0, clip = 0.2, steps = 2047, hidden = 32},
   checks = {robot = {int = true, ge = 0, le = 2, help = "robot 0 (A), 1 (B) or 2 (Leg)"},
             lr = {gt = 0, help = "learning rate"}, clip = {gt = 0, help = "gradient clip norm"},
-            steps = {int = true, ge = 1, le = 1e6, help = "time steps"},
+            steps = {int = true, ge = 1, le = 1e6, help = "time steps of 1e-3 s per rollout"},
             hidden = {int = true, ge = 1, le = 4096, help = "hidden units"},
             toi = {help = "time-of-impact contact (default)"}, naive = {help = "naive contact (no TOI)"}}})
 local rigid2d = ds.plugin("rigid2d")

@@ -27,9 +27,17 @@ local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "smoke", script = "scripts/smoke.lua", iters = 50, out = "out/smoke",
   flags = {solver = "jacobi", lr = 100, steps = 99, n = 110, jacobi_iters = 6, tol = 0, max_cg = 2000,
            bc = "periodic", checkpoint = 0, gif = true, vtk = false},
-  checks = {solver = {"jacobi", "cg"}, bc = {"periodic", "wall"}, lr = {gt = 0}, steps = {int = true, ge = 1, le = 1e6},
-            n = {int = true, ge = 4, le = 8192}, jacobi_iters = {int = true, ge = 1, le = 1e6}, tol = {ge = 0},
-            max_cg = {int = true, ge = 1, le = 1e7}, checkpoint = {int = true, ge = 0}}})
+  checks = {solver = {"jacobi", "cg", help = "pressure solver: fixed Jacobi sweeps or conjugate gradients to --tol"},
+            bc = {"periodic", "wall", help = "boundary conditions"},
+            lr = {gt = 0, help = "GD learning rate (cells per step per unit loss gradient)"},
+            steps = {int = true, ge = 1, le = 1e6, help = "simulation steps per rollout"},
+            n = {int = true, ge = 4, le = 8192, help = "grid size n x n, in cells"},
+            jacobi_iters = {int = true, ge = 1, le = 1e6, help = "Jacobi sweeps per projection"},
+            tol = {ge = 0, help = "CG relative residual tolerance (0: the solver's default)"},
+            max_cg = {int = true, ge = 1, le = 1e7, help = "CG iteration cap per solve"},
+            checkpoint = {int = true, ge = 0, help = "steps per checkpointed segment (0: keep every step)"},
+            gif = {help = "write rollout.gif and rollout.mp4 of the optimised rollout"},
+            vtk = {help = "write smoke.pvd + smoke_NNNN.vti (density per step) and velocity.vti for ParaView"}}})
 local smoke = ds.plugin("smoke")
 
 local n = opt.n

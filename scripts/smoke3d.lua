@@ -13,13 +13,23 @@
 -- velocity; the projection is a fixed number of Jacobi sweeps of the consistent
 -- operator (walls) differentiated through, or --solver cg with its implicit adjoint.
 -- Writes: target.png, initial.png, final_unoptimized.png, final_optimized.png (projections),
--- slice_optimized.png (the mid-plane), rollout.gif, loss.csv, loss.png.
+-- slice_optimized.png (the mid-plane), rollout.gif, loss.csv, loss.png; --vtk also
+-- writes smoke3d.pvd + smoke3d_NNNN.vti (the optimised rollout's density, step 0 = the
+-- initial smoke) and velocity.vti (the optimised initial velocity), for ParaView
+-- (VTK x = axis 2, y = axis 1, z = axis 0, so ParaView's z is upside down).
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "smoke3d", script = "scripts/smoke3d.lua", iters = 30, out = "out/smoke3d",
   flags = {n = 64, steps = 24, solver = "jacobi", jacobi_iters = 10, lr = 0.25, buoyancy = 0.05, tol = 1e-4,
-           gif = true},
-  checks = {n = {int = true, ge = 4, le = 1024}, steps = {int = true, ge = 1, le = 1e6}, solver = {"jacobi", "cg"},
-            jacobi_iters = {int = true, ge = 1, le = 1e6}, lr = {gt = 0}, tol = {gt = 0}}})
+           gif = true, vtk = false},
+  checks = {n = {int = true, ge = 4, le = 1024, help = "grid size n^3, in cells"},
+            steps = {int = true, ge = 1, le = 1e6, help = "simulation steps per rollout"},
+            solver = {"jacobi", "cg", help = "pressure solver: fixed Jacobi sweeps or conjugate gradients to --tol"},
+            jacobi_iters = {int = true, ge = 1, le = 1e6, help = "Jacobi sweeps per projection"},
+            lr = {gt = 0, help = "Adam learning rate (cells per step)"},
+            buoyancy = {help = "upward acceleration per unit smoke, in cells per step^2"},
+            tol = {gt = 0, help = "CG relative residual tolerance"},
+            gif = {help = "write rollout.gif of the optimised rollout"},
+            vtk = {help = "write the optimised rollout's density for ParaView: smoke3d.pvd + smoke3d_NNNN.vti"}}})
 local smoke = ds.plugin("smoke")
 
 local n = opt.n
@@ -61,9 +71,11 @@ end, function(it, _, final)
   if it == 1 then first = final.s:detach() end
 end)
 
-local frames = {}
+local frames, grids = {}, {}
+if opt.vtk then grids[1] = s0 end
 local final = ds.no_grad(smoke.rollout, {v = v, s = s0}, opt.steps, setmetatable({on_step = function(t, st)
   if opt.gif then frames[#frames + 1] = project_image(st.s) end
+  if opt.vtk then grids[#grids + 1] = st.s end
 end}, {__index = sim}))
 local final_loss = ds.no_grad(function() return ds.mean(ds.square(final.s - target)) end):item()
 if first then ds.io.write_png(opt.out .. "/final_unoptimized.png", project_image(first), show) end
@@ -73,5 +85,13 @@ if #frames > 0 then
   local labels = {}
   for i = 1, #frames do labels[i] = string.format("step %d", i) end
   ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 8, range = show.range, labels = labels})
+end
+if opt.vtk then
+  -- ParaView: the density per step (times in steps), and the optimised initial velocity
+  local list, times = {}, {}
+  for i = 1, #grids do list[i], times[i] = {grid = grids[i], name = "density"}, i - 1 end
+  ds.io.write_vtk_series(opt.out .. "/smoke3d.pvd", list, {times = times})
+  ds.io.write_vtk(opt.out .. "/velocity.vti", {grid = s0, name = "density0",
+    point_data = {v_axis0 = v[1], v_axis1 = v[2], v_axis2 = v[3]}})
 end
 cli.finish(ds, opt, "smoke3d", losses, final_loss, secs, {{"cells", n * n * n}})

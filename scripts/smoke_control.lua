@@ -22,8 +22,14 @@ local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "smoke_control", script = "scripts/smoke_control.lua", iters = 40,
   out = "out/smoke_control", flags = {n = 96, steps = 48, lr = 0.01, reg = 0.1, solver = "jacobi",
                                       jacobi_iters = 10, tol = 1e-4, gif = true},
-  checks = {n = {int = true, ge = 4, le = 8192}, steps = {int = true, ge = 1, le = 1e6}, lr = {gt = 0}, reg = {ge = 0},
-            solver = {"jacobi", "cg"}, jacobi_iters = {int = true, ge = 1, le = 1e6}, tol = {gt = 0}}})
+  checks = {n = {int = true, ge = 4, le = 8192, help = "grid size n x n, in cells"},
+            steps = {int = true, ge = 1, le = 1e6, help = "simulation steps per rollout"},
+            lr = {gt = 0, help = "Adam learning rate (force units)"},
+            reg = {ge = 0, help = "weight of the force penalty mean(|f|^2) in the loss"},
+            solver = {"jacobi", "cg", help = "pressure solver: fixed Jacobi sweeps or conjugate gradients to --tol"},
+            jacobi_iters = {int = true, ge = 1, le = 1e6, help = "Jacobi sweeps per projection"},
+            tol = {gt = 0, help = "CG relative residual tolerance"},
+            gif = {help = "write rollout.gif of the optimised rollout"}}})
 local smoke = ds.plugin("smoke")
 
 local n = opt.n

@@ -21,9 +21,13 @@ local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "smoke_taichi", script = "scripts/smoke_taichi.lua", iters = 240,
   out = "out/smoke_taichi", flags = {lr = 400, n = 128, steps = 99, jacobi_iters = 10, solver = "jacobi", tol = 0,
                                      checkpoint = 0, gif = true},
-  checks = {lr = {gt = 0}, n = {int = true, ge = 4, le = 8192}, steps = {int = true, ge = 1, le = 1e6},
-            jacobi_iters = {int = true, ge = 1, le = 1e6}, solver = {"jacobi", "cg"}, tol = {ge = 0},
-            checkpoint = {int = true, ge = 0}}})
+  checks = {lr = {gt = 0, help = "GD learning rate"}, n = {int = true, ge = 4, le = 8192, help = "grid size n x n, in cells"},
+            steps = {int = true, ge = 1, le = 1e6, help = "simulation steps per rollout"},
+            jacobi_iters = {int = true, ge = 1, le = 1e6, help = "Jacobi sweeps per projection"},
+            solver = {"jacobi", "cg", help = "pressure solver: fixed Jacobi sweeps or conjugate gradients to --tol"},
+            tol = {ge = 0, help = "CG relative residual tolerance (0: the solver's default)"},
+            checkpoint = {int = true, ge = 0, help = "steps per checkpointed segment (0: keep every step)"},
+            gif = {help = "write rollout.gif of the optimised rollout"}}})
 local smoke = ds.plugin("smoke")
 
 local n = opt.n

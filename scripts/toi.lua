@@ -14,8 +14,9 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "toi", script = "scripts/toi.lua", iters = 0, out = "out/toi", precision = "f64",
                                 flags = {steps = 204, scan = 41, range = 0.02},
-                                checks = {steps = {int = true, ge = 1, le = 1e7}, scan = {int = true, ge = 1, le = 1e5},
-                                          range = {ge = 0}}})
+                                checks = {steps = {int = true, ge = 1, le = 1e7, help = "time steps of 2e-3 s per rollout"},
+                                          scan = {int = true, ge = 1, le = 1e5, help = "start heights scanned (count)"},
+                                          range = {ge = 0, help = "half-width of the scanned start offsets dy, in m"}}})
 local springs = ds.plugin("springs")
 
 local function run(mode, dy)
@@ -29,6 +30,7 @@ local function run(mode, dy)
 end
 
 local rows, series = {}, {{}, {}, {}, {}}
+local bar = ds.progress.new(opt.scan, "toi scan") -- on a terminal only
 for k = 0, opt.scan - 1 do
   local dy = opt.scan > 1 and -opt.range + 2 * opt.range * k / (opt.scan - 1) or 0
   local yt, gt = run("toi", dy)
@@ -36,7 +38,9 @@ for k = 0, opt.scan - 1 do
   rows[#rows + 1] = {dy, yt, gt, yn, gn}
   series[1][#series[1] + 1], series[2][#series[2] + 1] = yt, yn
   series[3][#series[3] + 1], series[4][#series[4] + 1] = gt, gn
+  bar:update(k + 1, string.format("dy %.3g m", dy))
 end
+bar:done()
 ds.io.write_csv(opt.out .. "/scan.csv", {"dy", "y_final_toi", "grad_toi", "y_final_naive", "grad_naive"}, rows)
 local dys = {}
 for k = 1, #rows do dys[k] = rows[k][1] * 1000 end

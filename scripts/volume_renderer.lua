@@ -22,8 +22,11 @@ local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "volume_renderer", script = "scripts/volume_renderer.lua", iters = 100,
   out = "out/volume_renderer",
   flags = {n = 128, res = 512, views = 7, lr = 15, min_reduction = 10},
-  checks = {n = {int = true, ge = 2, le = 1024}, res = {int = true, ge = 1, le = 4096},
-            views = {int = true, ge = 1, le = 360}, lr = {gt = 0}, min_reduction = {ge = 1}}})
+  checks = {n = {int = true, ge = 2, le = 1024, help = "density grid n^3, in voxels"},
+            res = {int = true, ge = 1, le = 4096, help = "rendered image size res x res, in pixels"},
+            views = {int = true, ge = 1, le = 360, help = "camera views (count)"},
+            lr = {gt = 0, help = "projected-GD learning rate"},
+            min_reduction = {ge = 1, help = "loss_initial / loss_final the success check requires (factor)"}}})
 local render = ds.plugin("render")
 
 local V, res, n = opt.views, opt.res, opt.n

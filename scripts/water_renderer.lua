@@ -27,8 +27,15 @@ local opt, ds = cli.parse(arg, {name = "water_renderer", script = "scripts/water
   out = "out/water_renderer",
   flags = {background = "", pattern = "", amp = 0.004, depth = 24, ior = 1.33, lr = 0,
            optimizer = "", n = 256, steps = 256, gif = true},
-  checks = {depth = {gt = 0}, ior = {gt = 0}, lr = {ge = 0},
-            optimizer = {"", "adam", "gd"}, n = {int = true, ge = 4, le = 8192}, steps = {int = true, ge = 2, le = 1e6}}})
+  checks = {background = {help = "PNG on the pool's bottom ('': scenes/images/peace.png)"},
+            pattern = {help = "PNG of the hidden initial surface ('': scenes/images/taichi.png)"},
+            amp = {help = "height of the hidden surface's pattern (height units)"},
+            depth = {gt = 0, help = "water depth, in pixels"}, ior = {gt = 0, help = "refractive index of the water"},
+            lr = {ge = 0, help = "learning rate (0: 2e-4 with adam, 0.1 with gd)"},
+            optimizer = {"", "adam", "gd", help = "optimizer ('': adam, gd under --reference)"},
+            n = {int = true, ge = 4, le = 8192, help = "pool size n x n, in cells"},
+            steps = {int = true, ge = 2, le = 1e6, help = "wave states per rollout"},
+            gif = {help = "write rollout.gif of the optimised surface's view"}}})
 local wave = ds.plugin("wave")
 local render = ds.plugin("render")
 

@@ -23,8 +23,14 @@ local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "wave", script = "scripts/wave.lua", iters = 200, out = "out/wave",
   flags = {lr = 0, n = 256, steps = 256, alpha = 0, boundary = "dirichlet", checkpoint = 0, frames = false,
            gif = true},
-  checks = {lr = {ge = 0}, n = {int = true, ge = 4, le = 8192}, steps = {int = true, ge = 2, le = 1e6}, alpha = {ge = 0},
-            boundary = {"dirichlet", "reflect"}, checkpoint = {int = true, ge = 0}}})
+  checks = {lr = {ge = 0, help = "GD learning rate (0: 0.5 / dx^2, or 1 under --reference)"},
+            n = {int = true, ge = 4, le = 8192, help = "grid size n x n, in cells"},
+            steps = {int = true, ge = 2, le = 1e6, help = "wave states per rollout"},
+            alpha = {ge = 0, help = "damping coefficient alpha of the wave equation (0: none)"},
+            boundary = {"dirichlet", "reflect", help = "boundary: fixed zero height or reflecting walls"},
+            checkpoint = {int = true, ge = 0, help = "steps per checkpointed segment (0: keep every step)"},
+            frames = {help = "write frame_NNNN.png of every other step of the optimised rollout"},
+            gif = {help = "write rollout.gif of the optimised rollout"}}})
 local wave = ds.plugin("wave")
 
 local n = opt.n

@@ -3,13 +3,17 @@
 --   local cli = require("diffsim.cli")
 --   local opt, ds = cli.parse(arg, {name = "wave", iters = 200, out = "out/wave",
 --                                   flags = {lr = 1.0, solver = "jacobi", toi = true},
---                                   checks = {lr = {gt = 0}, solver = {"jacobi", "cg"}}})
+--                                   checks = {lr = {gt = 0, help = "GD learning rate"},
+--                                             solver = {"jacobi", "cg", help = "pressure solver"},
+--                                             toi = {help = "time-of-impact contact"}}})
 --
 -- Common flags: --iters N --out DIR --seed S --threads T --precision f32|f64
 -- --reference --check, plus the script's own (--name value or --name=value, or --name /
 -- --no-name for booleans). A flag's type is its default's; `checks` narrows a
 -- flag: {int = true, ge =, gt =, le =, lt =} for numbers, a list of strings for
--- a choice, {nonempty = true} for strings, and `help` texts for --help.
+-- a choice, {nonempty = true} for strings, and `help`: the one-line text
+-- --help shows, required for every script flag (a flag without one is a spec
+-- error naming the script and the flag).
 --
 -- Every flag is validated before any work: an unknown flag, a missing or
 -- malformed value, a value out of range (--iters -1, --threads 5000), or an
@@ -136,6 +140,17 @@ local function flag_table(spec)
         if not CHECK_KEYS[kk] then spec_error("checks." .. k .. ": unknown check '" .. kk .. "'") end
         f[kk] = v
       end
+    end
+  end
+  -- every script flag says what it does in --help
+  local own = {}
+  for k in pairs(flags) do own[#own + 1] = k end
+  table.sort(own)
+  for _, k in ipairs(own) do
+    local h = out[k].help
+    if type(h) ~= "string" or not h:match("%S") or h:find("\n") then
+      spec_error(string.format("%s: flag --%s has no help text (give checks.%s = {help = \"what it does, its unit\"})",
+        spec.script or spec.name or "script", k:gsub("_", "-"), k))
     end
   end
   return out

@@ -4,7 +4,12 @@
 --   diffsim scripts/bench/core.lua [--precision f32|f64] [--threads T]
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/core.lua", name = "bench_core", out = "out/bench",
-                                flags = {solve_sizes = "64,256,512", launches = 1000000, steps = 10000, segment = 100, width = 1000}})
+                                flags = {solve_sizes = "64,256,512", launches = 1000000, steps = 10000, segment = 100, width = 1000},
+                                checks = {solve_sizes = {help = "Poisson grid sizes to time, comma-separated (cells per side)"},
+                                          launches = {help = "empty kernel launches timed (count)"},
+                                          steps = {help = "time steps of the timed rollout"},
+                                          segment = {help = "steps per checkpointed segment of the second rollout"},
+                                          width = {help = "elements per tensor of the timed rollout"}}})
 local ffi = require("ffi")
 local wall = ds.now
 local mb = function(b) return b / 2^20 end

@@ -12,7 +12,10 @@
 -- one core's: a 64 x 64 mat-vec from L1 runs at a few GFLOP/s without AVX-512.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/electric.lua", name = "bench_electric", out = "out/bench",
-                                flags = {reps = 20, steps = 511, hidden = 64}})
+                                flags = {reps = 20, steps = 511, hidden = 64},
+                                checks = {reps = {help = "timed repetitions per case (the best is reported)"},
+                                          steps = {help = "time steps per rollout"},
+                                          hidden = {help = "hidden units of the controller network"}}})
 local el = ds.plugin("electric")
 local bench = ds.bench
 local T, H = opt.steps, opt.hidden

@@ -4,7 +4,8 @@
 -- Each transfer case runs at 1 thread and at --threads (default 2).
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/kit.lua", name = "bench_kit", out = "out/bench",
-                                flags = {reps = 20}})
+                                flags = {reps = 20},
+                                checks = {reps = {help = "timed repetitions per case (the best is reported)"}}})
 local bench = ds.bench
 local threads = opt.threads and opt.threads > 0 and opt.threads or 2
 

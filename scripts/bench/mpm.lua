@@ -13,7 +13,11 @@
 -- result line per case).
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/mpm.lua", name = "bench_mpm", out = "out/bench",
-                                flags = {reps = 3, steps = 32, steps3d = 4, full3d = false, full3d_steps = 511}})
+                                flags = {reps = 3, steps = 32, steps3d = 4, full3d = false, full3d_steps = 511},
+                                checks = {reps = {help = "timed repetitions per case (the best is reported)"},
+                                          steps = {help = "substeps per 2D case"}, steps3d = {help = "substeps per 3D case"},
+                                          full3d = {help = "also time one full diffmpm3d iteration (minutes)"},
+                                          full3d_steps = {help = "substeps of the --full3d iteration"}}})
 local mpm = ds.plugin("mpm")
 local blocks = require("scenes.mpm_blocks")
 local robot = require("scenes.mpm_robot")

@@ -10,7 +10,8 @@
 --                        the controller; rigid2d.box_nn_rollout is not written yet)
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/rigid2d.lua", name = "bench_rigid2d", out = "out/bench",
-                                flags = {reps = 10}, checks = {reps = {int = true, ge = 1, le = 1e6}}})
+                                flags = {reps = 10}, checks = {reps = {int = true, ge = 1, le = 1e6,
+                                                   help = "timed repetitions per case (the best is reported)"}}})
 local rigid2d = ds.plugin("rigid2d")
 local scene = require("scenes.billiards")
 local bench = ds.bench

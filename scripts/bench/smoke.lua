@@ -18,7 +18,10 @@
 -- memory traffic / arithmetic one iteration needs at minimum.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/smoke.lua", name = "bench_smoke", out = "out/bench",
-                                flags = {reps = 10, n3d = 64, steps3d = 16, peer_ms = 650}})
+                                flags = {reps = 10, n3d = 64, steps3d = 16, peer_ms = 650},
+                                checks = {reps = {help = "timed iterations per case"}, n3d = {help = "3D grid size n^3, in cells"},
+                                          steps3d = {help = "steps of the 3D case"},
+                                          peer_ms = {help = "the timing peer's iteration time, in ms (for speedup_vs_peer)"}}})
 local smoke = ds.plugin("smoke")
 -- Times `reps` iterations with ds.bench.time_iter, with a GD step after each so
 -- the velocity is not zero after the first.

@@ -14,6 +14,10 @@
 -- Timings are the best of --reps on a shared machine.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "bench_solve", script = "scripts/bench/solve.lua", iters = 0,
-  out = "out/bench_solve", flags = {reps = 3, sizes = "64,256,512", cg_max = 512, methods = "cholmod,umfpack,cg"}})
+  out = "out/bench_solve", flags = {reps = 3, sizes = "64,256,512", cg_max = 512, methods = "cholmod,umfpack,cg"},
+  checks = {reps = {help = "timed repetitions per case (the best is reported)"},
+            sizes = {help = "Poisson grid sizes, comma-separated (cells per side)"},
+            cg_max = {help = "largest size CG is timed at (cells per side)"},
+            methods = {help = "solvers to time, comma-separated (cholmod, umfpack, cg)"}}})
 
 require("scripts.bench.poisson_solves")(ds, opt)

@@ -13,7 +13,10 @@
 --                   ground contact; reports springs x steps per second.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/springs.lua", name = "bench_springs", out = "out/bench",
-                                flags = {reps = 20, side = 21, steps3d = 20}})
+                                flags = {reps = 20, side = 21, steps3d = 20},
+                                checks = {reps = {help = "timed repetitions per case (the best is reported)"},
+                                          side = {help = "masses per side of the 3D lattice"},
+                                          steps3d = {help = "time steps of the 3D case"}}})
 local springs = ds.plugin("springs")
 local robots = require("scenes.robots")
 local bench = ds.bench

@@ -10,7 +10,10 @@
 -- bandwidth; the backward writes the same taps, slab by slab.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/volume.lua", name = "bench_volume", out = "out/bench",
-                                flags = {reps = 3, res = 512, n = 128, views = 1}})
+                                flags = {reps = 3, res = 512, n = 128, views = 1},
+                                checks = {reps = {help = "timed repetitions (the best is reported)"},
+                                          res = {help = "image size res x res, in pixels"},
+                                          n = {help = "density grid n^3, in voxels"}, views = {help = "camera views (count)"}}})
 local render = ds.plugin("render")
 local bench = ds.bench
 local n, res, V = opt.n, opt.res, opt.views

@@ -18,7 +18,10 @@
 -- the fair comparison with the copy bandwidth.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "bench_wave", script = "scripts/bench/wave.lua", iters = 0,
-  out = "out/bench_wave", flags = {reps = 3, big = 1024, steps = 256, copy_mb = 512}})
+  out = "out/bench_wave", flags = {reps = 3, big = 1024, steps = 256, copy_mb = 512},
+  checks = {reps = {help = "timed repetitions per case (the best is reported)"},
+            big = {help = "grid size n x n of the large case, in cells"}, steps = {help = "wave states per rollout"},
+            copy_mb = {help = "buffer size of the copy-bandwidth probe, in MiB"}}})
 local wave = ds.plugin("wave")
 local render = ds.plugin("render")
 local now = ds.now

@@ -26,7 +26,8 @@ do
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "t", iters = 3, out = os.getenv("T_OUT"), precision = "f64",
   flags = {lr = 0.5, toi = true, n = 8, solver = "jacobi", what = "ok"},
-  checks = {lr = {gt = 0}, n = {int = true, ge = 2}, solver = {"jacobi", "cg"}}})
+  checks = {lr = {gt = 0, help = "learning rate"}, n = {int = true, ge = 2, help = "size"},
+            solver = {"jacobi", "cg", help = "solver"}, toi = {help = "contact"}, what = {help = "what to do"}}})
 io.stderr:write("started\n")
 if opt.what == "raise" then ds.optim.adam({ds.zeros{2}}, {learning_rate = 1}) end
 if opt.what == "index" then local t = nil; return t.x end

@@ -75,6 +75,12 @@ describe("unknown options", function()
     assert.matches("cli.parse: checks name an unknown flag 'rate'", err, 1, true)
     err = err_of(function() return cli.parse({}, {name = "t", flags = {lr = 1}, checks = {lr = {positive = true}}}) end)
     assert.matches("unknown check 'positive'", err, 1, true)
+    -- every script flag needs a one-line help text
+    err = err_of(function() return cli.parse({}, {name = "t", script = "scripts/t.lua", flags = {lr = 1, max_cg = 2},
+      checks = {lr = {gt = 0, help = "learning rate"}}}) end)
+    assert.matches("cli.parse: scripts/t.lua: flag --max-cg has no help text", err, 1, true)
+    err = err_of(function() return cli.parse({}, {name = "t", flags = {lr = 1}, checks = {lr = {help = "  "}}}) end)
+    assert.matches("cli.parse: t: flag --lr has no help text", err, 1, true)
   end)
 
   it("options must be a table of names", function()

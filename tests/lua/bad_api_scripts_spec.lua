@@ -68,6 +68,27 @@ describe("scripts", function()
       assert.matches("--iters", out, 1, true)
       assert.matches("--threads", out, 1, true)
     end)
+    it(script .. ": --help describes every flag", function()
+      local rc, out, err = run(script, "--help")
+      assert.are.equal(0, rc, err)
+      local n = 0
+      for line in out:gmatch("[^\n]+") do
+        local flag, value, rest = line:match("^  (%-%-[%w%-]+)( ?[NXS]?)%s+(.*)$")
+        if flag and flag ~= "--help" then
+          n = n + 1
+          -- "<description>; [<allowed values>; ](default ...)": a flag that takes a
+          -- value lists its description and its allowed values, a switch its description
+          local before = rest:match("^(.-)%(default ")
+          assert.is_truthy(before, script .. ": " .. flag .. " shows no default: " .. line)
+          local parts = {}
+          for part in before:gmatch("([^;]+);") do
+            if part:match("%a%a") then parts[#parts + 1] = part end
+          end
+          assert.is_true(#parts >= (value:match("[NXS]") and 2 or 1), script .. ": " .. flag .. " has no description: " .. line)
+        end
+      end
+      assert.is_true(n >= 7, script .. ": expected the common flags and the script's own, got " .. n .. "\n" .. out)
+    end)
   end
 
   it("the scripts' own flags are range-checked", function()

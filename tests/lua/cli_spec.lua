@@ -6,7 +6,7 @@ local function run(args, env)
   local f = assert(io.open(script, "w"))
   f:write([[
 local cli = require("diffsim.cli")
-local opt, ds = cli.parse(arg, {name = "t", iters = 3, out = os.getenv("TMPDIR_T") or "/tmp/ds_cli_t", flags = {lr = 0.5, toi = true}})
+local opt, ds = cli.parse(arg, {name = "t", iters = 3, out = os.getenv("TMPDIR_T") or "/tmp/ds_cli_t", flags = {lr = 0.5, toi = true}, checks = {lr = {help = "rate"}, toi = {help = "contact"}}})
 print(opt.iters, opt.lr, tostring(opt.toi), opt.precision, ds.precision, opt.reference)
 cli.iter(1, 0.25)
 cli.result("t", "x", 1.5)
