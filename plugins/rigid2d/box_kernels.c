@@ -10,7 +10,7 @@
  * launch. Differentiable: the state, the actuation, halfsize, density, spring
  * rest length, stiffness and amplitude, gravity, damping, friction and
  * restitution; the spring topology and anchors are geometry (not differentiable). */
-#include <diffsim/kit.h>
+#include <diffsim/kit_rollout.h>
 
 #include "box_controller.h"
 #include "boxes.h"
@@ -281,88 +281,9 @@ const ds_kernel_desc rigid2d_box_rollout_kernel = {"box_rollout", broll_args, br
 DS_DECLARE_ARGS(bnn, NN_ARGS)
 DS_DECLARE_PARAMS(bnn, NN_PARAMS)
 
-static ds_kit_mlp bnn_net(const ds_call *c) {
-  const ds_tensor *spec = DS_ARGV(c, bnn)->spec;
-  ds_kit_mlp net;
-  net.layers = (int32_t)((spec->count - 1) / 2);
-  net.sizes = ds_idata(spec);
-  net.acts = ds_idata(spec) + net.layers + 1;
-  return net;
-}
 
-static int64_t bnn_hidden_width(const ds_kit_mlp *net) {
-  int64_t h = 0;
-  for (int l = 1; l < net->layers; l++) h += net->sizes[l];
-  return h;
-}
 
-/* The kit would refuse a bad network too, but its message names the kit; these
- * name the kernel and the argument. */
-static int bnn_check_spec(const ds_call *c, int64_t n_in, int64_t ns) {
-  const int slot = DS_SLOT(bnn, spec);
-  const ds_tensor *spec = DS_ARGV(c, bnn)->spec;
-  const ds_kit_api *kit = c->host->kit;
-  if (!kit || kit->size <= offsetof(ds_kit_api, mlp_backward_inject))
-    return c->host->error(c, "the core's kit has no mlp_backward_inject (kit version %u): rebuild the plugin with the "
-                             "diffsim it loads into", kit ? kit->version : 0u);
-  if (spec->count < 3 || spec->count % 2 == 0 || spec->count > 2 * 4096 + 1)
-    return c->host->error(c,
-                          "argument 'spec' (#%d) must hold 2 L + 1 integers (L + 1 layer widths, then L activation "
-                          "codes; ds.kit.mlp_spec builds it), got %lld",
-                          slot + 1, (long long)spec->count);
-  const ds_kit_mlp net = bnn_net(c);
-  if (net.sizes[0] != n_in || net.sizes[net.layers] != ns)
-    return c->host->error(c,
-                          "argument 'spec' (#%d): the network maps %d inputs to %d outputs; the controller has %lld "
-                          "inputs (n_sin + 6 n + 2) and %lld outputs (one per spring)",
-                          slot + 1, net.sizes[0], net.sizes[net.layers], (long long)n_in, (long long)ns);
-  for (int l = 1; l < net.layers; l++)
-    if (net.sizes[l] < 1 || net.sizes[l] > (1 << 24))
-      return c->host->error(c, "argument 'spec' (#%d): hidden layer %d has width %d; widths must be in [1, 2^24]",
-                            slot + 1, l, net.sizes[l]);
-  for (int l = 0; l < net.layers; l++)
-    if (!kit->act_name(net.acts[l]))
-      return c->host->error(c,
-                            "argument 'spec' (#%d): layer %d has activation code %d, which the fused MLP does not "
-                            "run (0 identity, 1 tanh, 2 relu, 3 sigmoid, 4 sin)",
-                            slot + 1, l + 1, net.acts[l]);
-  return DS_OK;
-}
 
-static int bnn_check_weights(const ds_call *c, const ds_kit_mlp *net, int64_t nw) {
-  const int slot = DS_SLOT(bnn, w);
-  const int L = net->layers;
-  if (c->list_len == 1) {
-    const ds_tensor *t = ds_list(c, 0);
-    if (t->ndim != 1 || t->count != nw)
-      return c->host->error(c,
-                            "argument 'w' (#%d): one flat tensor must be {%lld} for the network of 'spec' (the kit's "
-                            "layout, ds.kit.flatten(net:parameters())), got %lld elements in %d dims",
-                            slot + 1, (long long)nw, (long long)t->count, t->ndim);
-  } else if (c->list_len == 2 * L) {
-    for (int l = 0; l < L; l++) {
-      const ds_tensor *W = ds_list(c, 2 * l), *b = ds_list(c, 2 * l + 1);
-      if (W->ndim != 2 || W->dims[0] != net->sizes[l] || W->dims[1] != net->sizes[l + 1] || b->ndim != 1 ||
-          b->dims[0] != net->sizes[l + 1])
-        return c->host->error(c, "argument 'w' (#%d): layer %d must be W {%d, %d} and b {%d} (net:parameters() order)",
-                              slot + 1, l + 1, net->sizes[l], net->sizes[l + 1], net->sizes[l + 1]);
-    }
-  } else {
-    return c->host->error(c,
-                          "argument 'w' (#%d) is a list of %d tensors; the network of 'spec' takes its %d layers' W, b "
-                          "(%d tensors) or one flat tensor",
-                          slot + 1, c->list_len, L, 2 * L);
-  }
-  for (int i = 0; i < c->list_len; i++) {
-    const ds_tensor *t = ds_list(c, i);
-    const R *p = ds_rdata(t);
-    for (int64_t k = 0; k < t->count; k++)
-      if (!isfinite(p[k]))
-        return c->host->error(c, "argument 'w' (#%d): tensor %d of the list has a non-finite value (%g) at element %lld",
-                              slot + 1, i + 1, (double)p[k], (long long)k + 1);
-  }
-  return DS_OK;
-}
 
 static int bnn_check(const ds_call *c) {
   int rc = head_check(c);
@@ -381,13 +302,14 @@ static int bnn_check(const ds_call *c) {
     return c->host->error(c, "param 'head' must be a body index in [0, %lld) (0-based), got %g", (long long)n, p->head);
   if (!isfinite(p->omega) || !isfinite(p->input_scale) || !isfinite(p->goal_x) || !isfinite(p->goal_y))
     return c->host->error(c, "params 'omega', 'input_scale', 'goal_x', 'goal_y' must be finite");
-  if ((rc = bnn_check_spec(c, box_ctrl_inputs((int64_t)p->n_sin, n), ns))) return rc;
-  const ds_kit_mlp net = bnn_net(c);
+  if ((rc = ds_kit_check_spec(c, DS_SLOT(bnn, spec), box_ctrl_inputs((int64_t)p->n_sin, n), ns, "n_sin + 6 n + 2",
+                              "one per spring"))) return rc;
+  const ds_kit_mlp net = ds_kit_net_of(DS_ARGV(c, bnn)->spec);
   ds_kit_mlp_sizes sz;
   if ((rc = c->host->kit->mlp_query(c->ctx, &net, 1, &sz))) return rc;
-  if ((rc = bnn_check_weights(c, &net, sz.weights))) return rc;
+  if ((rc = ds_kit_check_weights(c, DS_SLOT(bnn, w), &net, sz.weights))) return rc;
   if ((rc = ds_expect_shape(c, DS_SLOT(bnn, states), 3, T + 1, n, 6, -1))) return rc;
-  if ((rc = ds_expect_shape(c, DS_SLOT(bnn, hidden), 2, T, bnn_hidden_width(&net), -1, -1))) return rc;
+  if ((rc = ds_expect_shape(c, DS_SLOT(bnn, hidden), 2, T, ds_kit_hidden_width(&net), -1, -1))) return rc;
   return ds_expect_shape(c, DS_SLOT(bnn, acts), 2, T, ns, -1, -1);
 }
 
@@ -406,45 +328,18 @@ static box_ctrl bnn_ctrl(const ds_call *c) {
   return k;
 }
 
-/* The flat weights: the single tensor's data, or the list copied into flat. */
-static const R *bnn_flat(const ds_call *c, R *flat) {
-  if (c->list_len == 1) return ds_rdata(ds_list(c, 0));
-  R *q = flat;
-  for (int i = 0; i < c->list_len; i++) {
-    const ds_tensor *t = ds_list(c, i);
-    memcpy(q, ds_rdata(t), (size_t)t->count * sizeof(R));
-    q += t->count;
-  }
-  return flat;
-}
 
-/* The kit's save of a step is [z_1, a_1, ..., z_L, a_L]; the outputs keep the a_l. */
-static void bnn_save_to_rows(const ds_kit_mlp *net, const R *save, R *h) {
-  for (int l = 1, off = 0; l < net->layers; l++) {
-    memcpy(h, save + off + net->sizes[l], (size_t)net->sizes[l] * sizeof(R));
-    h += net->sizes[l];
-    off += 2 * net->sizes[l];
-  }
-}
-static void bnn_rows_to_save(const ds_kit_mlp *net, const R *h, const R *act, R *save) {
-  int off = 0;
-  for (int l = 1; l < net->layers; l++) {
-    memcpy(save + off + net->sizes[l], h, (size_t)net->sizes[l] * sizeof(R));
-    h += net->sizes[l];
-    off += 2 * net->sizes[l];
-  }
-  memcpy(save + off + net->sizes[net->layers], act, (size_t)net->sizes[net->layers] * sizeof(R));
-}
 
 static int bnn_forward(const ds_call *c) {
   const bnn_argv *a = DS_ARGV(c, bnn);
   const ds_kit_api *kit = c->host->kit;
   int rc;
   box_run r;
-  if ((rc = head_values(c)) || (rc = box_prep(c, &r, 0))) return rc;
+  if ((rc = ds_kit_check_weights_finite(c, DS_SLOT(bnn, w))) || (rc = head_values(c)) || (rc = box_prep(c, &r, 0)))
+    return rc;
   const int64_t T = (int64_t)DS_PARAMS(c, bnn)->steps, n6 = 6 * r.s.n, ns = r.s.ns;
   const box_ctrl k = bnn_ctrl(c);
-  const ds_kit_mlp net = bnn_net(c);
+  const ds_kit_mlp net = ds_kit_net_of(DS_ARGV(c, bnn)->spec);
   ds_kit_mlp_sizes sz;
   if ((rc = kit->mlp_query(c->ctx, &net, 1, &sz))) return rc;
   const int64_t n_in = box_ctrl_inputs(k.n_sin, k.n), H = a->hidden->dims[1];
@@ -452,13 +347,13 @@ static int bnn_forward(const ds_call *c) {
   R *buf = c->host->alloc((size_t)(n_in + sz.save + sz.weights + 1) * sizeof(R));
   if (!buf) return c->host->error(c, "out of memory for the controller's buffers");
   R *in = buf, *save = in + n_in;
-  const R *w = bnn_flat(c, save + sz.save);
+  const R *w = ds_kit_flat_weights(c, save + sz.save);
   R *xs = ds_rdata(a->states), *hid = ds_rdata(a->hidden), *acts = ds_rdata(a->acts);
   memcpy(xs, ds_rdata(a->state), (size_t)n6 * sizeof(R));
   for (int64_t t = 0; t < T; t++) {
     box_ctrl_input(&k, t, xs + t * n6, in);
     kit->mlp_forward(&net, w, in, acts + t * ns, save);
-    bnn_save_to_rows(&net, save, hid + t * H);
+    ds_kit_save_to_rows(&net, save, hid + t * H);
     forward_step(&r, xs + t * n6, acts + t * ns, xs + (t + 1) * n6);
   }
   c->host->free(buf);
@@ -477,11 +372,10 @@ static int bnn_adjoint(const ds_call *c) {
   if (rc) return rc;
   const int64_t T = (int64_t)DS_PARAMS(c, bnn)->steps, n6 = 6 * r.s.n, ns = r.s.ns;
   const box_ctrl k = bnn_ctrl(c);
-  const ds_kit_mlp net = bnn_net(c);
+  const ds_kit_mlp net = ds_kit_net_of(DS_ARGV(c, bnn)->spec);
   ds_kit_mlp_sizes sz;
   if ((rc = kit->mlp_query(c->ctx, &net, 1, &sz))) return rc;
-  int recompute = 0;
-  for (int l = 0; l < net.layers; l++) recompute |= net.acts[l] == DS_KIT_ACT_SIN;
+  const int recompute = ds_kit_has_sin(&net);
   const int64_t n_in = box_ctrl_inputs(k.n_sin, k.n), H = a->hidden->dims[1], nw = sz.weights;
   const size_t len = (size_t)(2 * n6 + 2 * ns + 2 * n_in + sz.save + sz.scratch + 2 * nw + 1);
   R *buf = c->host->alloc(len * sizeof(R));
@@ -489,11 +383,9 @@ static int bnn_adjoint(const ds_call *c) {
   memset(buf, 0, len * sizeof(R));
   R *gnext = buf, *gcur = gnext + n6, *gact = gcur + n6, *y = gact + ns, *in = y + ns, *gin = in + n_in;
   R *save = gin + n_in, *kscr = save + sz.save, *wflat = kscr + sz.scratch, *gflat = wflat + nw;
-  const R *w = bnn_flat(c, wflat);
-  int any_w = 0;
-  for (int i = 0; i < c->list_len; i++) any_w |= ds_rgrad(ds_list(c, i)) != NULL;
+  const R *w = ds_kit_flat_weights(c, wflat);
   /* one flat tensor: straight into its gradient; a list: into gflat, split at the end */
-  R *gw = c->list_len == 1 ? ds_rgrad(ds_list(c, 0)) : any_w ? gflat : NULL;
+  R *gw = ds_kit_weight_grad_begin(c, gflat, nw);
   const R *xs = ds_rdata(a->states), *hid = ds_rdata(a->hidden), *acts = ds_rdata(a->acts);
   const R *gxs = ds_rgrad(a->states), *ghid = ds_rgrad(a->hidden), *gacts = ds_rgrad(a->acts);
   memcpy(gnext, gxs + T * n6, (size_t)n6 * sizeof(R));
@@ -505,7 +397,7 @@ static int bnn_adjoint(const ds_call *c) {
     if (recompute)
       kit->mlp_forward(&net, w, in, y, save); /* the same bits as the forward's */
     else
-      bnn_rows_to_save(&net, hid + t * H, acts + t * ns, save);
+      ds_kit_rows_to_save(&net, hid + t * H, acts + t * ns, save);
     memset(gin, 0, (size_t)n_in * sizeof(R));
     kit->mlp_backward_inject(&net, w, in, save, gact, H > 0 ? ghid + t * H : NULL, gin, gw, kscr);
     box_ctrl_adjoint(&k, gin, gcur);
@@ -515,16 +407,7 @@ static int bnn_adjoint(const ds_call *c) {
   R *g = ds_rgrad(a->state);
   if (g)
     for (int64_t i = 0; i < n6; i++) g[i] += gnext[i];
-  if (c->list_len != 1 && any_w) {
-    const R *q = gflat;
-    for (int i = 0; i < c->list_len; i++) {
-      const ds_tensor *t = ds_list(c, i);
-      R *gt = ds_rgrad(t);
-      if (gt)
-        for (int64_t e = 0; e < t->count; e++) gt[e] += q[e];
-      q += t->count;
-    }
-  }
+  ds_kit_weight_grad_end(c, gw);
   c->host->free(buf);
   return DS_OK;
 }
