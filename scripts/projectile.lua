@@ -57,25 +57,13 @@ bar:done()
 -- picture: 256x256, target red, reached blue
 local x, y = ds.no_grad(fly)
 local W = 256
-local img = ds.ones({W, W, 3})
-local p = img:data()
-local function dot(xx, yy, r, gg, b)
-  local cx, cy = math.floor(xx * (W - 1) + 0.5), math.floor((1 - yy) * (W - 1) + 0.5)
-  for dy = -2, 2 do
-    for dx = -2, 2 do
-      local u, v = cx + dx, cy + dy
-      if u >= 0 and u < W and v >= 0 and v < W then
-        local k = (v * W + u) * 3
-        p[k], p[k + 1], p[k + 2] = r, gg, b
-      end
-    end
-  end
-end
 local xs, ys = x:tolist(), y:tolist()
-for i = 1, n do dot(tx[i], ty[i], 0.9, 0.1, 0.1) end
-for i = 1, n do dot(xs[i], ys[i], 0.1, 0.2, 0.9) end
-img:touch()
-ds.io.write_png(opt.out .. "/final.png", img)
+-- closed curves through the targets (the circle) and the final landing points
+local function closed(t) local c = {}; for i = 1, #t do c[i] = t[i] end; c[#c + 1] = t[1]; return c end
+ds.io.plot(opt.out .. "/final.png", {{x = closed(tx), y = closed(ty), label = "targets (the circle)"},
+                                     {x = closed(xs), y = closed(ys), label = "landing points after training"}},
+           {title = "projectile: where the projectiles land", xlabel = "x (m)", ylabel = "y (m)", width = 440,
+            height = 420})
 cli.write_losses(ds, opt.out, losses, {title = "projectile", ylabel = "mean squared distance to the circle"})
 cli.result("loss_initial", losses[1])
 cli.result("loss_final", losses[#losses])
