@@ -3,7 +3,7 @@
 -- 64 point masses start on a line and fly under gravity for 100 steps of the
 -- example plugin's semi-implicit Euler; we optimise their launch velocities
 -- with Adam so that at the end they draw a circle. Writes loss.csv, loss.png
--- and a picture of the final positions (target in red, reached in blue). Under
+-- and a plot of the final positions against the target circle (final.png). Under
 -- the success check (--check, or the default --iters) exits 1 unless the loss
 -- fell a hundredfold.
 --   diffsim scripts/projectile.lua --iters 200 --out out/projectile
