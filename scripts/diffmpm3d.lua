@@ -12,17 +12,19 @@
 -- (the fibres along z). Loss -mean_x of the solid particles after the last substep;
 -- plain GD lr 30. Checkpointed rollout (--checkpoint substeps per segment).
 -- scripts/liquid.lua runs the same with the robot under a fluid block.
--- Writes loss.csv, loss.png, robot.gif (side view, coloured by actuation / material).
+-- Writes loss.csv, loss.png, robot.gif (side view, coloured by actuation / material);
+-- --vtk also particles.pvd + particles_NNNN.vtp (points with velocity and actuation).
 local cli = require("diffsim.cli")
 local spec = rawget(_G, "DIFFMPM3D_SPEC") or {name = "diffmpm3d", lr = 30, iters = 100}
 local opt, ds = cli.parse(arg, {script = "scripts/" .. spec.name .. ".lua", name = spec.name, iters = spec.iters,
   out = "out/" .. spec.name,
-  flags = {lr = spec.lr, steps = 511, checkpoint = 24, gif = true, frames = 32},
+  flags = {lr = spec.lr, steps = 511, checkpoint = 24, gif = true, frames = 32, vtk = false},
   checks = {lr = {gt = 0, help = "GD learning rate"},
             steps = {int = true, ge = 1, le = 1e6, help = "substeps of 2e-3 s per rollout"},
             checkpoint = {int = true, ge = 0, help = "substeps per checkpointed segment (0: keep every substep)"},
             gif = {help = "write robot.gif of the final rollout"},
-            frames = {int = true, ge = 1, le = 1e5, help = "frames in robot.gif (count)"}}})
+            frames = {int = true, ge = 1, le = 1e5, help = "frames in robot.gif and the --vtk series (count)"},
+            vtk = {help = "write the final rollout's particles for ParaView: particles.pvd + particles_NNNN.vtp"}}})
 local mpm = ds.plugin("mpm")
 local robot = require("scenes.mpm_robot")
 
@@ -82,8 +84,9 @@ local peak = ds.memory().peak
 local final = ds.no_grad(function() return loss_of(nil) end):item()
 cli.iter(opt.iters + 1, final, "(after the last update)")
 
-if opt.gif then
+if opt.gif or opt.vtk then
   local frames, every = {}, math.max(1, math.floor(T / opt.frames))
+  local states, times = {}, {}
   ds.no_grad(function()
     local act, acts = actuation()
     local A = acts:totable()
@@ -94,11 +97,17 @@ if opt.gif then
           local g = sc.group[i]
           col[i] = g >= 0 and 0.5 + 0.5 * A[t][g + 1] or (solid[i] == 1 and 0.5 or 0)
         end
-        frames[#frames + 1] = sim:render(st.x, {size = 256, color = ds.tensor(col)})
+        if opt.gif then frames[#frames + 1] = sim:render(st.x, {size = 256, color = ds.tensor(col)}) end
+        -- ParaView: points with velocity and actuation (0..1; passive solid 0.5, fluid 0), times in seconds
+        if opt.vtk then
+          states[#states + 1], times[#times + 1] =
+            {points = st.x, point_data = {velocity = st.v, actuation = ds.tensor(col)}}, t * dt
+        end
       end
     end})
   end)
-  ds.io.write_gif(opt.out .. "/robot.gif", frames, {delay = 6})
+  if opt.gif then ds.io.write_gif(opt.out .. "/robot.gif", frames, {delay = 6}) end
+  if opt.vtk then ds.io.write_vtk_series(opt.out .. "/particles.pvd", states, {times = times}) end
 end
 
 cli.finish(ds, opt, spec.name, losses, final, secs, {
