@@ -32,6 +32,7 @@ void ds_ctx_unref(ds_ctx *ctx) {
   ds_solve_cache_free(ctx);
   ds_registry_free(ctx);
   ds_scratch_free(ctx);
+  ds_tensor_headers_free(ctx);
   ds_pool_free_all(ctx);
   free(ctx);
 }

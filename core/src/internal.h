@@ -80,6 +80,8 @@ struct ds_ctx {
   int64_t live, peak, cached;
   ds_pool_block *free_lists[DS_DEVICE_COUNT][DS_POOL_CLASSES];
   ds_pool_block *spare_links;
+  ds_tensor *spare_headers;   /* recycled tensor structs, linked through grad_ (tensor.c) */
+  int nspare_headers;
   uint64_t next_id;
   ds_scratch_chunk *scratch;  /* newest first */
   ds_host_api host;
@@ -157,6 +159,7 @@ void ds_registry_free(ds_ctx *ctx);
 int ds_builtin_begin(ds_registrar *reg);
 
 /* tensor.c */
+void ds_tensor_headers_free(ds_ctx *ctx);
 int64_t ds_dtype_size(int dtype);
 int64_t ds_tensor_bytes(const ds_tensor *t);
 const char *ds_dtype_name(int dtype);
