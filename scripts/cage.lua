@@ -12,12 +12,13 @@
 -- loss fell.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "cage", script = "scripts/cage.lua", iters = 10, out = "out/cage",
-                                precision = "f64", flags = {n = 5, time = 2.0, dx = 0.03, dy = 0.04, dz = -0.02},
+                                precision = "f64", flags = {n = 5, time = 2.0, dx = 0.03, dy = 0.04, dz = -0.02, vtk = false},
                                 checks = {n = {int = true, ge = 2, le = 64, help = "particles per cage edge (n^3 in all)"},
                                           time = {gt = 0, le = 1e4, help = "simulated time, in seconds"},
                                           dx = {help = "target offset of the centre along x, in m"},
                                           dy = {help = "target offset of the centre along y, in m"},
-                                          dz = {help = "target offset of the centre along z, in m"}}})
+                                          dz = {help = "target offset of the centre along z, in m"},
+                                          vtk = {help = "write the optimised rollout for ParaView: cage.pvd + cage_NNNN.vtp"}}})
 local springs = ds.plugin("springs")
 local cage = require("scenes.cage").build{n = opt.n}
 local sys = springs.system(cage.scene)
@@ -65,6 +66,15 @@ cli.write_losses(ds, opt.out, losses, {title = "cage", ylabel = "squared distanc
 local xs = ds.no_grad(function() return (sys:rollout(T)) end)
 local final = springs.row(xs, T + 1)
 ds.io.write_png(opt.out .. "/cage.png", sys:render(final, nil, {width = 400, height = 400, view = {0.2, 1.1, 0.2, 1.1}}))
+if opt.vtk then
+  -- ParaView: the lattice (masses as points, springs as lines) every 20th step, times in seconds
+  local list, times = {}, {}
+  for t = 1, T + 1, 20 do
+    list[#list + 1] = {points = springs.row(xs, t), lines = sys.pairs}
+    times[#times + 1] = (t - 1) * sys:dt()
+  end
+  ds.io.write_vtk_series(opt.out .. "/cage.pvd", list, {times = times})
+end
 local fin = final:tolist()
 cli.result("loss_initial", initial)
 cli.result("loss_final", losses[#losses])

@@ -18,11 +18,12 @@
 --                amplified by up to 1/sin(theta) ~ 100, which is what made lr = 1 work there.
 -- Writes: target.png, final_unoptimized.png, final_optimized.png (grey, u + 0.5),
 -- initial_optimized.png and final_height.png (colour-bar plots, diverging map),
--- rollout.gif (the optimised rollout), loss.csv, loss.png; --frames also writes PNG frames.
+-- rollout.gif (the optimised rollout), loss.csv, loss.png; --frames also writes PNG frames;
+-- --vtk writes wave.pvd + wave_NNNN.vti (the height every 4th step) for ParaView.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "wave", script = "scripts/wave.lua", iters = 200, out = "out/wave",
   flags = {lr = 0, n = 256, steps = 256, alpha = 0, boundary = "dirichlet", checkpoint = 0, frames = false,
-           gif = true},
+           gif = true, vtk = false},
   checks = {lr = {ge = 0, help = "GD learning rate (0: 0.5 / dx^2, or 1 under --reference)"},
             n = {int = true, ge = 4, le = 8192, help = "grid size n x n, in cells"},
             steps = {int = true, ge = 2, le = 1e6, help = "wave states per rollout"},
@@ -30,7 +31,8 @@ local opt, ds = cli.parse(arg, {name = "wave", script = "scripts/wave.lua", iter
             boundary = {"dirichlet", "reflect", help = "boundary: fixed zero height or reflecting walls"},
             checkpoint = {int = true, ge = 0, help = "steps per checkpointed segment (0: keep every step)"},
             frames = {help = "write frame_NNNN.png of every other step of the optimised rollout"},
-            gif = {help = "write rollout.gif of the optimised rollout"}}})
+            gif = {help = "write rollout.gif of the optimised rollout"},
+            vtk = {help = "write the optimised rollout's height for ParaView: wave.pvd + wave_NNNN.vti (every 4th step)"}}})
 local wave = ds.plugin("wave")
 
 local n = opt.n
@@ -60,7 +62,7 @@ end)
 local frames = {}
 local final = ds.no_grad(function()
   return rollout(nil, function(t, u)
-    if opt.gif and t % 4 == 3 then frames[#frames + 1] = u:detach() end
+    if (opt.gif or opt.vtk) and t % 4 == 3 then frames[#frames + 1] = u:detach() end
     if opt.frames and t % 2 == 1 then
       ds.io.write_png(string.format("%s/frame_%04d.png", opt.out, t), u, show)
     end
@@ -76,6 +78,12 @@ ds.io.field_png(opt.out .. "/final_height.png", final, {symmetric = true, title 
 if #frames > 0 then
   local labels = {}
   for i = 1, #frames do labels[i] = string.format("step %d  t = %.2f ms", 4 * i - 1, (4 * i - 1) * p.dt * 1000) end
-  ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 4, range = {-0.5, 0.5}, labels = labels})
+  if opt.gif then ds.io.write_gif(opt.out .. "/rollout.gif", frames, {delay = 4, range = {-0.5, 0.5}, labels = labels}) end
+  if opt.vtk then
+    -- ParaView: the height field every 4th step, times in seconds
+    local list, times = {}, {}
+    for i = 1, #frames do list[i], times[i] = {grid = frames[i], name = "height"}, (4 * i - 1) * p.dt end
+    ds.io.write_vtk_series(opt.out .. "/wave.pvd", list, {times = times})
+  end
 end
 cli.finish(ds, opt, "wave", losses, final_loss, secs, {{"lr", lr}})
