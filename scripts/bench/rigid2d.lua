@@ -63,3 +63,22 @@ do
   end, {reps = math.max(1, math.floor(opt.reps / 2))})
   line("box_chain_1000", f, b, peak, " bodies 5 springs 4 steps 1000")
 end
+
+-- The reference robots: one training iteration (2047 steps, network controller
+-- fused in the rollout), forward and backward, TOI contact.
+do
+  local robots = require("scenes.rigid_robots")
+  for r = 0, 2 do
+    local scene = robots.get(r, {toi = true})
+    local sys = rigid2d.boxes(scene)
+    local net = sys:controller{hidden = 32, seed = 0}
+    local params = net:parameters()
+    local f, b, peak = bench.time_iter(params, function()
+      local states = sys:nn_rollout(2047, net, {goal = robots.goal})
+      local dx = rigid2d.select(states, -1, sys.head, 1) - robots.goal[1]
+      local dy = rigid2d.select(states, -1, sys.head, 2) - robots.goal[2]
+      return ds.sqrt(ds.square(dx) + ds.square(dy))
+    end, {reps = math.max(1, math.floor(opt.reps / 2))})
+    line("robot_" .. scene.name, f, b, peak, string.format(" bodies %d springs %d steps 2047", sys.n, sys.ns))
+  end
+end
