@@ -37,6 +37,22 @@ return function(ds, opt)
     return b
   end
   
+  -- The adjoint: tape:backward of dot(x, w), one transposed solve, best of --reps.
+  local function adjoint_ms(rows, cols, vals0, n, b, w, o)
+    local vals = vals0:detach():requires_grad()
+    local Ag = ds.sparse(rows, cols, vals, {n, n})
+    local back = math.huge
+    for _ = 1, opt.reps do
+      local tape = ds.tape()
+      local loss = tape:record(function() return ds.dot(ds.solve(Ag, b, o), w) end)
+      local t0 = now()
+      tape:backward(loss)
+      back = math.min(back, (now() - t0) * 1e3)
+      vals:zero_grad()
+    end
+    return back
+  end
+
   local tol = ds.precision == "f64" and 1e-10 or 1e-6
   for size in tostring(opt.sizes):gmatch("%d+") do
     local N = tonumber(size)
@@ -49,17 +65,7 @@ return function(ds, opt)
         if method == "cg" then
           local A = ds.sparse(rows, cols, vals0, {n, n})
           local fwd = best(function() ds.solve(A, b, o) end)
-          local vals = vals0:detach():requires_grad()
-          local Ag = ds.sparse(rows, cols, vals, {n, n})
-          local back = math.huge
-          for _ = 1, opt.reps do
-            local tape = ds.tape()
-            local loss = tape:record(function() return ds.dot(ds.solve(Ag, b, o), w) end)
-            local t0 = now()
-            tape:backward(loss)
-            back = math.min(back, (now() - t0) * 1e3)
-            vals:zero_grad()
-          end
+          local back = adjoint_ms(rows, cols, vals0, n, b, w, o)
           ds.bench.case(string.format("poisson_%d_cg", N), {n = n, forward_ms = fwd, adjoint_ms = back, ratio = back / fwd},
             {"n", "forward_ms", "adjoint_ms", "ratio"})
         else
@@ -68,17 +74,7 @@ return function(ds, opt)
           local A = ds.sparse(rows, cols, vals0, {n, n})
           ds.solve(A, b, o)
           local solve = best(function() ds.solve(A, b, o) end)
-          local vals = vals0:detach():requires_grad()
-          local Ag = ds.sparse(rows, cols, vals, {n, n})
-          local back = math.huge
-          for _ = 1, opt.reps do
-            local tape = ds.tape()
-            local loss = tape:record(function() return ds.dot(ds.solve(Ag, b, o), w) end)
-            local t0 = now()
-            tape:backward(loss)
-            back = math.min(back, (now() - t0) * 1e3)
-            vals:zero_grad()
-          end
+          local back = adjoint_ms(rows, cols, vals0, n, b, w, o)
           local factor = math.max(first - solve, 0)
           ds.bench.case(string.format("poisson_%d_%s", N, method),
             {n = n, factor_ms = factor, solve_ms = solve, adjoint_ms = back, ratio = back / first},
