@@ -62,24 +62,13 @@ static int nn_rollout_check(const ds_call *c) {
 
 static ctrl nn_ctrl(const ds_call *c, const step_job *j) {
   const nn_rollout_params *p = DS_PARAMS(c, nn_rollout);
-  ctrl k;
-  k.n = j->g.n;
-  k.D = j->D;
-  k.n_sin = (int)p->n_sin;
-  k.n_in = (int)ctrl_n_inputs(k.n_sin, k.n, k.D);
-  k.omega = (R)p->omega;
-  k.scale = (R)p->input_scale;
-  k.dt = (R)p->dt;
-  k.t0 = (int64_t)p->t0;
-  k.goal[0] = (R)p->goal_x;
-  k.goal[1] = (R)p->goal_y;
-  k.goal[2] = (R)p->goal_z;
-  return k;
+  return ctrl_make((int)j->g.n, j->D, p->n_sin, p->omega, p->input_scale, p->dt, p->t0, p->goal_x, p->goal_y,
+                   p->goal_z);
 }
 
 /* The kit's save of one step holds [z_1, a_1, ..., z_L, a_L]; the rollout's
- * outputs keep the a_l: hidden row t = a_1 ... a_{L-1}, acts row t = a_L. */
-
+ * outputs keep the a_l: hidden row t = a_1 ... a_{L-1}, acts row t = a_L
+ * (ds_kit_save_to_rows / ds_kit_rows_to_save). */
 static int nn_rollout_forward(const ds_call *c) {
   const nn_rollout_argv *a = DS_ARGV(c, nn_rollout);
   const ds_kit_api *kit = c->host->kit;
@@ -198,20 +187,8 @@ DS_DECLARE_PARAMS(nn_input, NN_INPUT_PARAMS)
 static ctrl input_ctrl(const ds_call *c) {
   const nn_input_argv *a = DS_ARGV(c, nn_input);
   const nn_input_params *p = DS_PARAMS(c, nn_input);
-  ctrl k;
-  memset(&k, 0, sizeof k);
-  k.n = (int)a->x->dims[0];
-  k.D = (int)a->x->dims[1];
-  k.n_sin = (int)p->n_sin;
-  k.n_in = (int)ctrl_n_inputs(k.n_sin, k.n, k.D);
-  k.omega = (R)p->omega;
-  k.scale = (R)p->input_scale;
-  k.dt = (R)p->dt;
-  k.t0 = (int64_t)p->t;
-  k.goal[0] = (R)p->goal_x;
-  k.goal[1] = (R)p->goal_y;
-  k.goal[2] = (R)p->goal_z;
-  return k;
+  return ctrl_make((int)a->x->dims[0], (int)a->x->dims[1], p->n_sin, p->omega, p->input_scale, p->dt, p->t,
+                   p->goal_x, p->goal_y, p->goal_z);
 }
 
 static int nn_input_check(const ds_call *c) {
