@@ -107,6 +107,18 @@ static int dstep_forward(const ds_call *c) {
   return rc;
 }
 
+/* The adjoint's results for the starting state and the restitution, added to
+ * whatever gradients those inputs already hold (NULL grads are skipped). */
+static void add_start_grads(const ds_tensor *x, const ds_tensor *v, const ds_tensor *restitution, const R *gx,
+                            const R *gv, size_t nn, double ge) {
+  R *g;
+  if ((g = ds_rgrad(x)))
+    for (size_t i = 0; i < nn; i++) g[i] += gx[i];
+  if ((g = ds_rgrad(v)))
+    for (size_t i = 0; i < nn; i++) g[i] += gv[i];
+  if ((g = ds_rgrad(restitution))) g[0] += (R)ge;
+}
+
 static int dstep_adjoint(const ds_call *c) {
   const dstep_argv *a = DS_ARGV(c, dstep);
   const dstep_params *p = DS_PARAMS(c, dstep);
@@ -127,12 +139,7 @@ static int dstep_adjoint(const ds_call *c) {
                       ds_rgrad(a->radius), ds_rgrad(a->mass), &ge);
   work_close(c, &b);
   if (rc) return rc;
-  R *g;
-  if ((g = ds_rgrad(a->x)))
-    for (size_t i = 0; i < nn; i++) g[i] += gx[i];
-  if ((g = ds_rgrad(a->v)))
-    for (size_t i = 0; i < nn; i++) g[i] += gv[i];
-  if ((g = ds_rgrad(a->restitution))) g[0] += (R)ge;
+  add_start_grads(a->x, a->v, a->restitution, gx, gv, nn, ge);
   return DS_OK;
 }
 
@@ -236,12 +243,7 @@ static int droll_adjoint(const ds_call *c) {
   }
   work_close(c, &b);
   if (rc) return rc;
-  R *g;
-  if ((g = ds_rgrad(a->x0)))
-    for (size_t i = 0; i < nn; i++) g[i] += gx_next[i];
-  if ((g = ds_rgrad(a->v0)))
-    for (size_t i = 0; i < nn; i++) g[i] += gv_next[i];
-  if ((g = ds_rgrad(a->restitution))) g[0] += (R)ge;
+  add_start_grads(a->x0, a->v0, a->restitution, gx_next, gv_next, nn, ge);
   return DS_OK;
 }
 
