@@ -138,13 +138,9 @@ return function(ds)
 
   -- Every key of an options table must be a known option: a misspelt one is
   -- an error naming the function and the option, never silently ignored.
-  -- known: a list of option names.
   -- Unknown option names are errors everywhere: one rule, ds.check_options(fn, opts, allowed).
-  local options = require("diffsim.options")
-  local function check_options(opts, known, fn)
-    options.check(fn, opts, known)
-  end
-  ds.check_options = options.check
+  local option_rules = require("diffsim.options")
+  ds.check_options = option_rules.check
 
   -- "real" and the context's own precision name are the real dtype; the other
   -- precision is an error: ds.init chooses the precision, once.
@@ -191,7 +187,7 @@ return function(ds)
   local function options(opts, fn, level, known)
     local dtype, device = opts, nil
     if type(opts) == "table" then
-      check_options(opts, known or DTYPE_DEVICE, fn, level + 1)
+      option_rules.check(fn, opts, known or DTYPE_DEVICE)
       dtype, device = opts.dtype, opts.device
     elseif opts ~= nil and type(opts) ~= "string" then
       error(fn .. ": expected a dtype string or an options table {dtype =, device =}, got " .. type(opts), level + 1)
