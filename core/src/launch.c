@@ -10,10 +10,18 @@ static const char *device_label(int device) {
   return device >= 0 && device < DS_DEVICE_COUNT ? names[device] : "unknown";
 }
 
-/* Checks counts, dtypes, dims, devices and aliasing; returns the device the
- * launch runs on through *device. */
+/* What one pass over a launch's arguments learns besides their validity. */
+typedef struct launch_scan {
+  int device;                   /* the device every tensor sits on */
+  int grad;                     /* an input that requires grad: the launch is differentiable */
+  int nodiff_rg;                /* first non-differentiated slot that requires grad (not a guess), or -1 */
+  unsigned char out[DS_MAX_ARGS]; /* 1 for output / accumulator slots */
+} launch_scan;
+
+/* Checks counts, dtypes, dims, devices and aliasing in one pass (the launch
+ * overhead from Lua is mostly this and the wrapper: keep it to one loop). */
 static int validate(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, const double *params,
-                    int nparams, int *device_out) {
+                    int nparams, launch_scan *scan) {
   const ds_kernel_desc *d = &k->desc;
   int fixed = k->nslots - k->nlists;
   if (k->nlists ? nargs < fixed || nargs > DS_MAX_ARGS || (nargs - fixed) % k->nlists : nargs != k->nslots) {
@@ -28,9 +36,12 @@ static int validate(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int
     return ds_fail(ctx, DS_ERR_ARG, "%s: expected %d params, got %d", k->name, k->nparams, nparams);
   if (nparams > 0 && !params) return ds_fail(ctx, DS_ERR_ARG, "%s: params missing", k->name);
   if (nargs > 0 && !args) return ds_fail(ctx, DS_ERR_ARG, "%s: arguments missing", k->name);
-  int device = -1;
+  int device = -1, nout = 0;
+  int len = ds_list_len(k, nargs);
+  scan->grad = 0;
+  scan->nodiff_rg = -1;
   for (int i = 0; i < nargs; i++) {
-    const ds_arg_desc *a = ds_slot_of(k, nargs, i);
+    const ds_arg_desc *a = &d->args[i < fixed ? i : fixed + (i - fixed) / (len > 0 ? len : 1)];
     const ds_tensor *t = args[i];
     if (!t) return ds_fail(ctx, DS_ERR_ARG, "%s: argument '%s' (#%d) is nil", k->name, a->name, i + 1);
     if (t->ctx != ctx)
@@ -48,12 +59,21 @@ static int validate(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int
     if (t->device != device)
       return ds_fail(ctx, DS_ERR_ARG, "%s: argument '%s' (#%d) is on device %s, argument #1 on %s", k->name,
                      a->name, i + 1, device_label(t->device), device_label(device));
-    if (a->role == DS_OUT || a->role == DS_ACC) {
-      for (int j = 0; j < nargs; j++)
-        if (j != i && args[j] == t)
-          return ds_fail(ctx, DS_ERR_ARG, "%s: output '%s' (#%d) is also passed as argument '%s' (#%d)", k->name,
-                         a->name, i + 1, ds_slot_of(k, nargs, j)->name, j + 1);
+    int out = a->role == DS_OUT || a->role == DS_ACC;
+    scan->out[i] = (unsigned char)out;
+    nout += out;
+    if (t->flags & DS_FLAG_REQUIRES_GRAD) {
+      if (a->role == DS_IN) scan->grad = 1;
+      if (a->role == DS_NODIFF && !(a->flags & DS_GUESS) && scan->nodiff_rg < 0) scan->nodiff_rg = i;
     }
+  }
+  /* an output passed twice, or also as an input, would be read while written */
+  for (int i = 0; nout && i < nargs; i++) {
+    if (!scan->out[i]) continue;
+    for (int j = 0; j < nargs; j++)
+      if (j != i && args[j] == args[i])
+        return ds_fail(ctx, DS_ERR_ARG, "%s: output '%s' (#%d) is also passed as argument '%s' (#%d)", k->name,
+                       ds_slot_of(k, nargs, i)->name, i + 1, ds_slot_of(k, nargs, j)->name, j + 1);
   }
   if (device < 0) device = DS_CPU;
   if (device >= DS_DEVICE_COUNT || !d->forward[device])
@@ -63,7 +83,7 @@ static int validate(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int
     if (params[i] != params[i] || params[i] - params[i] != 0.0)
       return ds_fail(ctx, DS_ERR_ARG, "%s: param '%s' is not finite", k->name, d->params[i]);
   }
-  *device_out = device;
+  scan->device = device;
   return DS_OK;
 }
 
@@ -124,9 +144,10 @@ int ds_launch(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs
   if (!ctx) return DS_ERR_ARG;
   if (!k) return ds_fail(ctx, DS_ERR_ARG, "launch: kernel is nil");
   ctx->error[0] = 0;
-  int device;
-  int rc = validate(ctx, k, args, nargs, params, nparams, &device);
+  launch_scan scan;
+  int rc = validate(ctx, k, args, nargs, params, nparams, &scan);
   if (rc) return rc;
+  int device = scan.device;
   ds_call c = ds_make_call(ctx, k, args, nargs, params, nparams, device);
   if (ctx->nwatch) watch(ctx, k, args, nargs);
   if (k->desc.check && (rc = k->desc.check(&c)) != DS_OK) {
@@ -136,17 +157,12 @@ int ds_launch(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs
   /* Does a gradient flow through this launch? A tensor that requires grad in a
    * slot the kernel cannot differentiate is an error, never a silent zero. */
   ds_tape *tape = ctx->paused ? NULL : ctx->active;
-  int grad = 0;
-  for (int i = 0; i < nargs; i++) {
-    if (!(args[i]->flags & DS_FLAG_REQUIRES_GRAD)) continue;
-    int role = ds_slot_of(k, nargs, i)->role;
-    if (role == DS_IN) grad = 1;
-    if (role == DS_NODIFF && (tape || ctx->nwatch) && !(ds_slot_of(k, nargs, i)->flags & DS_GUESS))
-      return ds_fail(ctx, DS_ERR_ARG,
-                     "%s: argument '%s' (#%d) requires grad, but the kernel does not differentiate it; detach it "
-                     "or pass it where a gradient is computed",
-                     k->name, ds_slot_of(k, nargs, i)->name, i + 1);
-  }
+  int grad = scan.grad, i = scan.nodiff_rg;
+  if (i >= 0 && (tape || ctx->nwatch))
+    return ds_fail(ctx, DS_ERR_ARG,
+                   "%s: argument '%s' (#%d) requires grad, but the kernel does not differentiate it; detach it "
+                   "or pass it where a gradient is computed",
+                   k->name, ds_slot_of(k, nargs, i)->name, i + 1);
   if (grad && tape && !k->desc.adjoint[device])
     return ds_fail(ctx, DS_ERR_ARG, "%s: not differentiable on device '%s', but an input requires a gradient on "
                    "the recording tape", k->name, device_label(device));
@@ -156,11 +172,11 @@ int ds_launch(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs
     if (!ctx->error[0]) ds_fail(ctx, rc, "%s: forward failed with status %d", k->name, rc);
     return rc;
   }
-  for (int i = 0; i < nargs; i++) {
-    int role = ds_slot_of(k, nargs, i)->role;
-    if (role == DS_OUT || role == DS_ACC) {
+  int mark = grad && (tape || ctx->nwatch);
+  for (i = 0; i < nargs; i++) {
+    if (scan.out[i]) {
       args[i]->ver++;
-      if (grad && (tape || ctx->nwatch)) args[i]->flags |= DS_FLAG_REQUIRES_GRAD;
+      if (mark) args[i]->flags |= DS_FLAG_REQUIRES_GRAD;
     }
   }
   if (ctx->anomaly && (rc = check_anomaly(ctx, k, args, nargs, 0))) return rc;
@@ -193,9 +209,10 @@ int ds_run_adjoint(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int 
 int ds_launch_adjoint(ds_ctx *ctx, const ds_kernel *k, ds_tensor *const *args, int nargs, const double *params,
                       int nparams) {
   if (!k) return ds_fail(ctx, DS_ERR_ARG, "launch_adjoint: kernel is nil");
-  int device;
-  int rc = validate(ctx, k, args, nargs, params, nparams, &device);
+  launch_scan scan;
+  int rc = validate(ctx, k, args, nargs, params, nparams, &scan);
   if (rc) return rc;
+  int device = scan.device;
   if (!k->desc.adjoint[device])
     return ds_fail(ctx, DS_ERR_ARG, "%s: has no adjoint on device '%s'", k->name, device_label(device));
   return ds_run_adjoint(ctx, k, args, nargs, params, nparams);

@@ -9,12 +9,12 @@ return function(ds)
 
   local function args(who, a, b)
     if not ds.is_tensor(a) then O.raise(who .. ": argument 'a' must be a tensor, got " .. O.describe(a)) end
-    if rawget(a, "p") == nil then O.raise(who .. ": argument 'a' has been freed") end
+    if a.ptr == nil then O.raise(who .. ": argument 'a' has been freed") end
     if type(b) == "number" then return end
     if not ds.is_tensor(b) then
       O.raise(who .. ": argument 'b' must be a tensor or a number, got " .. O.describe(b))
     end
-    if rawget(b, "p") == nil then O.raise(who .. ": argument 'b' has been freed") end
+    if b.ptr == nil then O.raise(who .. ": argument 'b' has been freed") end
     local sa, sb = a:shape(), b:shape()
     local same = #sa == #sb
     for i = 1, #sa do if sa[i] ~= sb[i] then same = false end end

@@ -4,7 +4,7 @@ local ffi = require("ffi")
 return function(ds)
   local V = ds.view
   local C, ctx = ds.C, ds.ctx
-  local tensor_mt = ds.tensor_mt
+  local is_tensor = ds.is_tensor
   local argbuf = ffi.new("ds_tensor *[64]")
   local parbuf = ffi.new("double[64]")
   local raise = ds.raise
@@ -47,7 +47,7 @@ return function(ds)
   end
 
   local function put(k, i, a, slot, level)
-    if getmetatable(a) ~= tensor_mt then
+    if not is_tensor(a) then
       if type(a) == "number" and k.scalar[slot] then
         a = ds.tensor(a)
       else
@@ -55,7 +55,7 @@ return function(ds)
           type(a)), level + 1)
       end
     end
-    if rawget(a, "p") == nil then error(string.format("%s: argument '%s' (#%d) was freed", k.name, k.slots[slot], i), level + 1) end
+    if a.ptr == nil then error(string.format("%s: argument '%s' (#%d) was freed", k.name, k.slots[slot], i), level + 1) end
     if i > 64 then error(string.format("%s: more than 64 tensor arguments", k.name), level + 1) end
     argbuf[i - 1] = a.p
     return a
@@ -68,7 +68,7 @@ return function(ds)
   -- inputs become tensors; they are kept in `keep` until the launch returns.
   local keep = {}
   local function fill_list(k, a, slot, n, len, level)
-    if getmetatable(a) == tensor_mt or type(a) ~= "table" then
+    if is_tensor(a) or type(a) ~= "table" then
       error(string.format("%s: argument '%s' is a list: pass a table of tensors", k.name, k.slots[slot]), level + 1)
     end
     if len and #a ~= len then
@@ -84,7 +84,7 @@ return function(ds)
     local ns, fl, n = k.nargs, k.first_list, 0
     if args[1] ~= nil or next(args) == nil then
       local total, len = #args, nil
-      local flat = k.list and fl == ns and (total ~= fl or getmetatable(args[fl]) == tensor_mt)
+      local flat = k.list and fl == ns and (total ~= fl or is_tensor(args[fl]))
       for i = 1, total do
         local a = args[i]
         if i >= fl and not flat then
@@ -190,7 +190,7 @@ return function(ds)
     local n = #flat
     if n > 64 then error(self.name .. ": more than 64 tensor arguments", 2) end
     for i = 1, n do
-      if getmetatable(flat[i]) ~= tensor_mt or rawget(flat[i], "p") == nil then
+      if not is_tensor(flat[i]) or flat[i].ptr == nil then
         error(string.format("%s: flat argument #%d is not a live tensor", self.name, i), 2)
       end
       argbuf[i - 1] = flat[i].p
@@ -375,12 +375,11 @@ return function(ds)
     return k
   end})
   local empty, empty_like = ds.empty, ds.empty_like
-  local is_tensor = ds.is_tensor
 
   -- The core ops launch directly (their arguments are known tensors): no
   -- argument table, no name lookup; validation stays in C.
   local function launch2(k, x, out, np, level)
-    argbuf[0], argbuf[1] = x.p, out.p
+    argbuf[0], argbuf[1] = x.ptr, out.ptr
     if C.ds_launch(ctx, k.ptr, argbuf, 2, parbuf, np) ~= 0 then raise(level + 1) end
   end
   local function unary(name)
@@ -433,7 +432,7 @@ return function(ds)
     return function(a, b)
       local pa, pb = V(a, fname), V(b, fname)
       local out = empty_like(pb.count > pa.count and b or a)
-      argbuf[0], argbuf[1], argbuf[2] = pa, pb, out.p
+      argbuf[0], argbuf[1], argbuf[2] = pa, pb, out.ptr
       if C.ds_launch(ctx, k.ptr, argbuf, 3, parbuf, 0) ~= 0 then raise(2) end
       return out
     end
@@ -459,8 +458,8 @@ return function(ds)
   -- Outputs live on their first input's device.
   local on = {}
   local function where(x)
-    local p = ds.is_tensor(x) and rawget(x, "p")
-    local d = p and p.device or 0
+    local p = ds.is_tensor(x) and x.ptr
+    local d = p and p ~= nil and p.device or 0
     if d == 0 then return nil end
     local o = on[d]
     if not o then o = {device = ffi.string(C.ds_device_name(d))}; on[d] = o end
@@ -617,9 +616,6 @@ return function(ds)
     return out
   end
 
-  local mt = ds.tensor_mt
-  mt.__add, mt.__sub, mt.__mul, mt.__div = ds.add, ds.sub, ds.mul, ds.div
-  mt.__unm = ds.neg
   for _, n in ipairs{"sum", "mean", "norm", "tanh", "sin", "cos", "exp", "log", "sqrt", "square", "abs",
                      "relu", "sigmoid", "reshape", "clamp", "dot", "matmul", "copy"} do
     ds.tensor_methods[n] = ds[n]

@@ -114,7 +114,7 @@ return function(ds)
 
   local function live_tensor(who, what, t)
     if not ds.is_tensor(t) then raise(who .. ": " .. what .. " must be a tensor, got " .. O.describe(t)) end
-    if rawget(t, "p") == nil then raise(who .. ": " .. what .. " has been freed") end
+    if t.ptr == nil then raise(who .. ": " .. what .. " has been freed") end
   end
 
   -- The .npy bytes of a tensor (any device: copied to the CPU first).

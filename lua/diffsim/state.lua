@@ -58,7 +58,7 @@ return function(ds)
 
   -- src must be a live tensor shaped and typed like dst; returns a pending copy
   local function pair(who, what, dst, src, pending)
-    if not ds.is_tensor(src) or rawget(src, "p") == nil then
+    if not ds.is_tensor(src) or src.ptr == nil then
       raise(who .. ": " .. what .. " must be a tensor, got " .. O.describe(src))
     end
     if src:dtype_name() ~= dst:dtype_name() then
@@ -78,7 +78,7 @@ return function(ds)
   end
 
   local function count(who, what, v)
-    if ds.is_tensor(v) and rawget(v, "p") ~= nil and v:numel() == 1 then v = v:item() end
+    if ds.is_tensor(v) and v.ptr ~= nil and v:numel() == 1 then v = v:item() end
     if type(v) ~= "number" or v ~= math.floor(v) or v < 0 then
       raise(who .. ": " .. what .. " must be a non-negative integer, got " .. O.describe(v))
     end
@@ -141,7 +141,7 @@ return function(ds)
       local who = kind .. ":load_state"
       if getmetatable(self) ~= cls then raise(who .. ": call it as a method (opt:load_state(s))") end
       for i, p in ipairs(self.params) do
-        if rawget(p, "p") == nil then raise(string.format("%s: parameter %d has been freed", who, i)) end
+        if p.ptr == nil then raise(string.format("%s: parameter %d has been freed", who, i)) end
       end
       load(self, s, who)
       return self

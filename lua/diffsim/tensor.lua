@@ -1,31 +1,41 @@
--- Tensors: a Lua table {p = ds_tensor*, s = slot} with a metatable. (A table,
--- not a bare pointer cdata: LuaJIT gives pointer cdata built-in pointer
--- arithmetic, and its JIT may take `t - 1` for that.)
+-- Tensors: a small FFI struct {ptr = ds_tensor*, s = slot} with a metatype;
+-- t.p reads ptr and raises once t:free() has set it to NULL.
+-- (A struct, not a bare pointer cdata: LuaJIT gives pointer cdata built-in
+-- pointer arithmetic, and its JIT may take `t - 1` for that. A struct, not a
+-- Lua table: a table with two named fields plus the boxed pointer it holds is
+-- three allocations per tensor; the struct is one, which is most of what a
+-- launch costs from Lua.)
 --
 -- Ownership without a finalizer per tensor: ffi.gc costs microseconds per
 -- object once thousands are pending (every finalizer is a call out of the
 -- collector). Instead each wrapper takes a slot in a weak-valued table and its
--- pointer sits in a strong one beside it; after a collection, a sweep releases
--- the pointers whose wrappers are gone. Collections are paced by the bytes of
--- new tensors (below), so memory stays bounded as before.
+-- pointer sits in a plain pointer array beside it; after a collection, a sweep
+-- releases the pointers whose wrappers are gone. Collections are paced by the
+-- bytes of new tensors (below), so memory stays bounded as before.
+-- A freed tensor keeps its wrapper with p = NULL.
 local ffi = require("ffi")
+
+ffi.cdef[[typedef struct ds_tensor_ref { ds_tensor *ptr; int32_t s; } ds_tensor_ref;]]
 
 return function(ds)
   local C, ctx = ds.C, ds.ctx
   local mt = {}
   ds.tensor_mt = mt
+  local istype = ffi.istype
+  local ref_t = ffi.typeof("ds_tensor_ref") -- becomes the metatype at the end, once mt is complete
+  local function is_tensor(x) return istype(ref_t, x) end
   -- The C struct behind a tensor (fields count, ndim, dims, dtype, ...).
   -- V(t [, fn]) raises, at the caller of the function that called it, when t
   -- is not a live tensor; fn names that function in the message.
   local function bad(t, fn, level)
     fn = fn or "tensor"
-    if getmetatable(t) == mt then error(fn .. ": tensor used after t:free()", level + 1) end
+    if is_tensor(t) then error(fn .. ": tensor used after t:free()", level + 1) end
     error(fn .. ": expected a tensor, got " .. (type(t) == "table" and "a table that is not a tensor" or type(t)) ..
           (t == nil and " (call methods as t:name(...), not t.name(...))" or ""), level + 1)
   end
   local function V(t, fn)
-    if getmetatable(t) == mt then
-      local p = rawget(t, "p")
+    if is_tensor(t) then
+      local p = t.ptr
       if p ~= nil then return p end
     end
     bad(t, fn, 3)
@@ -33,8 +43,8 @@ return function(ds)
   ds.view = V
   -- P(t, fn, level): like V, with the level of the error chosen by the caller.
   local function P(t, fn, level)
-    if getmetatable(t) == mt then
-      local p = rawget(t, "p")
+    if is_tensor(t) then
+      local p = t.ptr
       if p ~= nil then return p end
     end
     bad(t, fn, (level or 2) + 1)
@@ -62,18 +72,24 @@ return function(ds)
   local since_gc, gc_floor = 0, FLOOR
   local live_buf = ffi.new("int64_t[1]")
   local owners = setmetatable({}, {__mode = "v"}) -- slot -> wrapper (weak)
-  local owned = {}                                  -- slot -> ds_tensor* (strong)
+  local cap = 4096
+  local owned = ffi.new("ds_tensor *[?]", cap + 1)  -- slot -> ds_tensor* (strong; NULL: free)
   local free_slots, nfree, nslots = {}, 0, 0
   local function sweep()
     for i = 1, nslots do
       local p = owned[i]
-      if p and owners[i] == nil then
+      if p ~= nil and owners[i] == nil then
         owned[i] = nil
         C.ds_tensor_release(p)
         nfree = nfree + 1
         free_slots[nfree] = i
       end
     end
+  end
+  local function grow()
+    local bigger = ffi.new("ds_tensor *[?]", 2 * cap + 1)
+    ffi.copy(bigger, owned, (cap + 1) * ffi.sizeof("ds_tensor *"))
+    owned, cap = bigger, 2 * cap
   end
   -- Slots whose wrappers the collector has already cleared are reused without
   -- a full collection: sweep when the table has doubled since the last sweep.
@@ -91,14 +107,15 @@ return function(ds)
     else
       nslots = nslots + 1
       i = nslots
+      if i > cap then grow() end
     end
-    local t = setmetatable({p = p, s = i}, mt)
+    local t = ref_t(p, i)
     owned[i], owners[i] = p, t
     return t
   end
   local function disown(t)
     local i = t.s
-    if i and owned[i] == t.p then
+    if i > 0 and owned[i] == t.ptr then
       owned[i], owners[i] = nil, nil
       nfree = nfree + 1
       free_slots[nfree] = i
@@ -201,8 +218,8 @@ return function(ds)
   local function fill_shape(shape, fn, level)
     level = level or 4
     if type(shape) == "number" then shape = {shape} end
-    if type(shape) ~= "table" or getmetatable(shape) == mt then
-      error(fn .. ": shape must be a table of sizes, got " .. (getmetatable(shape) == mt and "a tensor" or type(shape)),
+    if type(shape) ~= "table" then
+      error(fn .. ": shape must be a table of sizes, got " .. (is_tensor(shape) and "a tensor" or type(shape)),
         level)
     end
     local nd = #shape
@@ -353,9 +370,9 @@ return function(ds)
       check(C.ds_tensor_set(t.p, 0, tbl), 2)
       return t
     end
-    if type(tbl) ~= "table" or getmetatable(tbl) == mt then
+    if type(tbl) ~= "table" then
       error("ds.tensor: expected a number or a (nested) table of numbers, got " ..
-        (getmetatable(tbl) == mt and "a tensor (use t:detach() or ds.copy(t) to copy one)" or type(tbl)), 2)
+        (is_tensor(tbl) and "a tensor (use t:detach() or ds.copy(t) to copy one)" or type(tbl)), 2)
     end
     local shape, node = {}, tbl
     while type(node) == "table" do
@@ -399,7 +416,7 @@ return function(ds)
     return t
   end
 
-  function ds.is_tensor(x) return getmetatable(x) == mt end
+  ds.is_tensor = is_tensor
 
   local methods = {}
   ds.tensor_methods = methods
@@ -413,8 +430,8 @@ return function(ds)
     return i - 1
   end
   local function tensor_arg(x, fn, what)
-    if getmetatable(x) ~= mt then error(fn .. ": " .. what .. " must be a tensor, got " .. type(x), 3) end
-    local p = rawget(x, "p")
+    if not is_tensor(x) then error(fn .. ": " .. what .. " must be a tensor, got " .. type(x), 3) end
+    local p = x.ptr
     if p == nil then error(fn .. ": " .. what .. " was used after x:free()", 3) end
     return p
   end
@@ -546,12 +563,12 @@ return function(ds)
   -- Releases the memory now; safe to call twice. Do not use t afterwards:
   -- every method then raises "used after t:free()".
   function methods.free(t)
-    if getmetatable(t) ~= mt then error("tensor:free: expected a tensor, got " .. type(t), 2) end
-    local p = rawget(t, "p")
+    if not is_tensor(t) then error("tensor:free: expected a tensor, got " .. type(t), 2) end
+    local p = t.ptr
     if p == nil then return end
     disown(t)
     C.ds_tensor_release(p)
-    t.p = nil
+    t.ptr = nil
   end
   function methods.version(t) return tonumber(P(t, "tensor:version").ver) end
 
@@ -563,13 +580,29 @@ return function(ds)
   end
 
   mt.__index = function(t, k)
+    if k == "p" then
+      -- NULL only once t:free() ran: code reading the raw pointer of a freed
+      -- tensor (writers, plugin front ends) gets an error, not a NULL
+      local p = t.ptr
+      if p == nil then error("tensor: used after t:free()", 2) end
+      return p
+    end
     if k == "grad" then local g = grad_of(t); return g end
     if k == "device" then return device_names[P(t, "tensor.device", 2).device] end
-    -- t.p is nil only once t:free() ran: code reading the raw pointer of a
-    -- freed tensor (writers, plugin front ends) gets an error, not a NULL
-    if k == "p" then error("tensor: used after t:free()", 2) end
     return methods[k]
   end
+  -- A tensor has no fields of its own to set: say so instead of LuaJIT's
+  -- "no member" message.
+  mt.__newindex = function(_, k)
+    error("tensor: cannot set field '" .. tostring(k) .. "' (tensors have methods, not settable fields)", 2)
+  end
+  -- Arithmetic is defined by ops.lua (ds.add, ...); the metatable is complete
+  -- before it becomes the struct's metatype, as LuaJIT requires.
+  mt.__add = function(a, b) return ds.add(a, b) end
+  mt.__sub = function(a, b) return ds.sub(a, b) end
+  mt.__mul = function(a, b) return ds.mul(a, b) end
+  mt.__div = function(a, b) return ds.div(a, b) end
+  mt.__unm = function(a) return ds.neg(a) end
   mt.__tostring = function(t)
       local p = P(t, "tostring")
       local s = table.concat(shape_of(t), ",")
@@ -579,4 +612,5 @@ return function(ds)
       if p.count > 8 then vals[#vals + 1] = "..." end
       return string.format("tensor{%s} %s [%s]", s, methods.dtype_name(t), table.concat(vals, ", "))
   end
+  ref_t = ffi.metatype("ds_tensor_ref", mt)
 end

@@ -167,7 +167,7 @@ return function(ds)
   local function live_tensor(who, name, t)
     if not ds.is_tensor(t) then raise(string.format("%s: argument '%s' must be a tensor, got %s", who, name,
       O.describe(t))) end
-    if rawget(t, "p") == nil then raise(string.format("%s: argument '%s' has been freed", who, name)) end
+    if t.ptr == nil then raise(string.format("%s: argument '%s' has been freed", who, name)) end
     return t
   end
 
@@ -291,7 +291,7 @@ return function(ds)
     for i = 1, n do
       local f = frames[i]
       if not ds.is_tensor(f) then raise(string.format("%s: frames[%d] is not a tensor (got %s)", who, i, O.describe(f))) end
-      if rawget(f, "p") == nil then raise(string.format("%s: frames[%d] has been freed", who, i)) end
+      if f.ptr == nil then raise(string.format("%s: frames[%d] has been freed", who, i)) end
       local s = image_shape(who, "frames[" .. i .. "]", f)
       if not (#s == 2 or s[3] == 3) then
         raise(string.format("%s: frames[%d] must have shape {h, w} or {h, w, 3}, got {%s}", who, i,
@@ -424,7 +424,7 @@ return function(ds)
         local v = row[i]
         local col = tostring(header[i])
         if ds.is_tensor(v) then
-          if rawget(v, "p") == nil then raise(string.format("%s: row %d, column '%s': the tensor has been freed", who, r, col)) end
+          if v.ptr == nil then raise(string.format("%s: row %d, column '%s': the tensor has been freed", who, r, col)) end
           if v:numel() ~= 1 then
             raise(string.format("%s: row %d, column '%s': a cell must be a scalar, got a tensor of %d elements", who, r,
               col, v:numel()))

@@ -30,7 +30,7 @@ return function(ds)
 
   local function as_list(who, s, name)
     if ds.is_tensor(s) then
-      if rawget(s, "p") == nil then raise(who .. ": " .. name .. " has been freed") end
+      if s.ptr == nil then raise(who .. ": " .. name .. " has been freed") end
       if #s:shape() ~= 1 then raise(who .. ": " .. name .. " must be a 1-D tensor, got {" ..
         table.concat(s:shape(), ", ") .. "}") end
       if s:dtype_name() ~= "real" then raise(who .. ": " .. name .. " must be a real tensor, got an " ..
@@ -95,13 +95,13 @@ return function(ds)
     local H = O.number(who, "height", opts.height, 400, {int = true, ge = 60, le = 4096})
     local title, xlabel, ylabel = opt_string(who, "title", opts.title), opt_string(who, "xlabel", opts.xlabel),
       opt_string(who, "ylabel", opts.ylabel)
-    if type(series) ~= "table" or (getmetatable(series) ~= nil and not ds.is_tensor(series)) then
+    if not ds.is_tensor(series) and (type(series) ~= "table" or getmetatable(series) ~= nil) then
       raise(who .. ": argument 'series' must be a list of numbers or a list of such lists, got " .. O.describe(series))
     end
     -- normalise to {{x =, y =, label =}, ...}
     local list = {}
     if ds.is_tensor(series) or type(series[1]) == "number" or (next(series) == nil) then
-      if next(series) == nil then raise(who .. ": argument 'series' is empty: nothing to plot") end
+      if not ds.is_tensor(series) and next(series) == nil then raise(who .. ": argument 'series' is empty: nothing to plot") end
       list[1] = {y = as_list(who, series, "series")}
     else
       for k in pairs(series) do
@@ -185,7 +185,7 @@ return function(ds)
     opts = O.check(who, opts, FIELD_OPTS)
     local fmt = format_of(who, path, forced)
     if not ds.is_tensor(t) then raise(string.format("%s: argument 't' must be a tensor, got %s", who, O.describe(t))) end
-    if rawget(t, "p") == nil then raise(who .. ": argument 't' has been freed") end
+    if t.ptr == nil then raise(who .. ": argument 't' has been freed") end
     local s = t:shape()
     if t:dtype_name() ~= "real" then raise(who .. ": argument 't' must be a real tensor, got an " .. t:dtype_name() ..
       " tensor") end
@@ -240,7 +240,7 @@ return function(ds)
   function M.draw_text(img, text, opts)
     local who = "ds.io.draw_text"
     if not ds.is_tensor(img) then raise(who .. ": argument 'img' must be a tensor, got " .. O.describe(img)) end
-    if rawget(img, "p") == nil then raise(who .. ": argument 'img' has been freed") end
+    if img.ptr == nil then raise(who .. ": argument 'img' has been freed") end
     if type(text) ~= "string" then raise(who .. ": argument 'text' must be a string, got " .. O.describe(text)) end
     opts = O.check(who, opts, TEXT_OPTS)
     local s = img:shape()

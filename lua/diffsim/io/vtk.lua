@@ -26,7 +26,7 @@ return function(ds)
 
   local function tensor(who, name, t, dtype)
     if not ds.is_tensor(t) then raise(string.format("%s: %s must be a tensor, got %s", who, name, O.describe(t))) end
-    if rawget(t, "p") == nil then raise(string.format("%s: %s has been freed", who, name)) end
+    if t.ptr == nil then raise(string.format("%s: %s has been freed", who, name)) end
     if t:dtype_name() ~= (dtype or "real") then
       raise(string.format("%s: %s must be a%s %s tensor, got an %s tensor", who, name, dtype and "n" or "",
         dtype or "real", t:dtype_name()))

@@ -47,7 +47,7 @@ return function(ds)
   function Linear:forward(x)
     if getmetatable(self) ~= Linear then raise("linear:forward: call it as a method (layer:forward(x))") end
     if not ds.is_tensor(x) then raise("linear:forward: argument 'x' must be a tensor, got " .. O.describe(x)) end
-    if rawget(x, "p") == nil then raise("linear:forward: argument 'x' has been freed") end
+    if x.ptr == nil then raise("linear:forward: argument 'x' has been freed") end
     local shape = x:shape()
     if (#shape ~= 1 and #shape ~= 2) or shape[#shape] ~= self.n_in then
       raise(string.format("linear:forward: argument 'x' must have shape {%d} or {batch, %d}, got {%s}", self.n_in,
@@ -131,7 +131,7 @@ return function(ds)
     end
     local n = 0
     for i, p in ipairs(params) do
-      if not ds.is_tensor(p) or rawget(p, "p") == nil then
+      if not ds.is_tensor(p) or p.ptr == nil then
         raise(string.format("ds.nn.count: params[%d] is not a live tensor (got %s)", i, O.describe(p)))
       end
       n = n + p:numel()

@@ -43,7 +43,7 @@ return function(ds)
       if not ds.is_tensor(p) then
         raise(string.format("%s: params[%d] is not a tensor (got %s)", who, i, O.describe(p)))
       end
-      if rawget(p, "p") == nil then raise(string.format("%s: params[%d] has been freed", who, i)) end
+      if p.ptr == nil then raise(string.format("%s: params[%d] has been freed", who, i)) end
       if p:dtype_name() ~= "real" then
         raise(string.format("%s: params[%d] is an %s tensor; parameters must be real", who, i, p:dtype_name()))
       end
@@ -64,14 +64,14 @@ return function(ds)
 
   local function number(x, who)
     if type(x) == "number" then return x end
-    if ds.is_tensor(x) and rawget(x, "p") ~= nil and x:numel() == 1 then return x:item() end
+    if ds.is_tensor(x) and x.ptr ~= nil and x:numel() == 1 then return x:item() end
     raise(who .. ": the closure must return the loss (a number or a one-element tensor), got " .. O.describe(x))
   end
 
   local function check_self(self, cls, who)
     if getmetatable(self) ~= cls then raise(who .. ": call it as a method (opt:" .. who:match("[^:]+$") .. "(...))") end
     for i, p in ipairs(self.params) do
-      if rawget(p, "p") == nil then raise(string.format("%s: parameter %d has been freed", who, i)) end
+      if p.ptr == nil then raise(string.format("%s: parameter %d has been freed", who, i)) end
     end
   end
 
@@ -86,7 +86,7 @@ return function(ds)
       raise("optimizer:zero_grad: call it as a method (opt:zero_grad())")
     end
     for i, p in ipairs(self.params) do
-      if rawget(p, "p") == nil then raise(string.format("optimizer:zero_grad: parameter %d has been freed", i)) end
+      if p.ptr == nil then raise(string.format("optimizer:zero_grad: parameter %d has been freed", i)) end
       p:zero_grad()
     end
   end
@@ -97,7 +97,7 @@ return function(ds)
     end
     local s = 0
     for i, p in ipairs(self.params) do
-      if rawget(p, "p") == nil then raise(string.format("optimizer:grad_norm: parameter %d has been freed", i)) end
+      if p.ptr == nil then raise(string.format("optimizer:grad_norm: parameter %d has been freed", i)) end
       local g = p.grad
       if g then s = s + C.ds_vdot(g.p, g.p) end
     end
