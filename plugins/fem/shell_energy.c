@@ -1,0 +1,219 @@
+/* Membrane (StVK triangle) and bending (dihedral hinge) energies with their
+ * gradients and Hessians, and the PSD projection Newton needs for them. See
+ * shell.h for the formulas and conventions. */
+#include <math.h>
+#include <string.h>
+
+#include "hdual.h"
+#include "shell.h"
+
+static void cross3(const double a[3], const double b[3], double r[3]) {
+  r[0] = a[1] * b[2] - a[2] * b[1];
+  r[1] = a[2] * b[0] - a[0] * b[2];
+  r[2] = a[0] * b[1] - a[1] * b[0];
+}
+static double dot3(const double a[3], const double b[3]) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+
+void fem_membrane_lame(double E, double nu, double *mu, double *lambda) {
+  *mu = E / (2 * (1 + nu));
+  *lambda = E * nu / (1 - nu * nu); /* plane stress: 2 mu lambda_3d / (lambda_3d + 2 mu) */
+}
+
+int fem_membrane_rest(const double X[9], double Dminv[4], double *area) {
+  double e1[3], e2[3], e3[3], n[3], t1[3], t2[3];
+  for (int c = 0; c < 3; c++) {
+    e1[c] = X[3 + c] - X[c];
+    e2[c] = X[6 + c] - X[c];
+    e3[c] = e2[c] - e1[c];
+  }
+  cross3(e1, e2, n);
+  const double nn = sqrt(dot3(n, n)), l1 = sqrt(dot3(e1, e1));
+  double lmax2 = fmax(dot3(e1, e1), fmax(dot3(e2, e2), dot3(e3, e3)));
+  if (!(nn > 2e-14 * lmax2) || !isfinite(nn)) return -1;
+  /* the triangle's own frame: t1 along e1, t2 in the plane, perpendicular */
+  for (int c = 0; c < 3; c++) t1[c] = e1[c] / l1;
+  cross3(n, t1, t2);
+  for (int c = 0; c < 3; c++) t2[c] /= nn;
+  const double a = l1, b = dot3(e2, t1), d = dot3(e2, t2); /* Dm = [[a, b], [0, d]] */
+  Dminv[0] = 1 / a;
+  Dminv[1] = -b / (a * d);
+  Dminv[2] = 0;
+  Dminv[3] = 1 / d;
+  *area = nn / 2;
+  return 0;
+}
+
+/* F = Ds Dm^-1 (3x2, F[2 r + j]) from the three vertices. */
+static void membrane_F(const double x[9], const double Dminv[4], double F[6]) {
+  for (int r = 0; r < 3; r++) {
+    const double d0 = x[3 + r] - x[r], d1 = x[6 + r] - x[r];
+    F[2 * r] = d0 * Dminv[0] + d1 * Dminv[2];
+    F[2 * r + 1] = d0 * Dminv[1] + d1 * Dminv[3];
+  }
+}
+
+/* The 3x2 matrix G = vol P Dm^-T spread onto the vertices' 9 entries. */
+static void membrane_scatter(const double P[6], const double Dminv[4], double vol, double *out) {
+  for (int r = 0; r < 3; r++) {
+    const double g1 = vol * (P[2 * r] * Dminv[0] + P[2 * r + 1] * Dminv[1]);
+    const double g2 = vol * (P[2 * r] * Dminv[2] + P[2 * r + 1] * Dminv[3]);
+    out[3 + r] = g1;
+    out[6 + r] = g2;
+    out[r] = -g1 - g2;
+  }
+}
+
+double fem_membrane_energy(const double x[9], const double Dminv[4], double vol, double mu, double lambda,
+                           double *grad, double *hess) {
+  double F[6], E[4], S[4];
+  membrane_F(x, Dminv, F);
+  for (int i = 0; i < 2; i++)
+    for (int j = 0; j < 2; j++)
+      E[2 * i + j] = 0.5 * (F[i] * F[j] + F[2 + i] * F[2 + j] + F[4 + i] * F[4 + j] - (i == j));
+  const double tr = E[0] + E[3];
+  const double W = vol * (mu * (E[0] * E[0] + 2 * E[1] * E[1] + E[3] * E[3]) + 0.5 * lambda * tr * tr);
+  /* second Piola-Kirchhoff stress S = 2 mu E + lambda tr(E) I, first P = F S */
+  for (int i = 0; i < 4; i++) S[i] = 2 * mu * E[i];
+  S[0] += lambda * tr;
+  S[3] += lambda * tr;
+  if (grad) {
+    double P[6];
+    for (int r = 0; r < 3; r++)
+      for (int j = 0; j < 2; j++) P[2 * r + j] = F[2 * r] * S[j] + F[2 * r + 1] * S[2 + j];
+    membrane_scatter(P, Dminv, vol, grad);
+  }
+  if (hess) {
+    /* one column per coordinate: the differential dP = dF S + F dS along it */
+    static const double w[3][2] = {{-1, -1}, {1, 0}, {0, 1}};
+    for (int a = 0; a < 3; a++)
+      for (int c = 0; c < 3; c++) {
+        double dF[6] = {0}, dE[4], dS[4], dP[6], col[9];
+        dF[2 * c] = w[a][0] * Dminv[0] + w[a][1] * Dminv[2];
+        dF[2 * c + 1] = w[a][0] * Dminv[1] + w[a][1] * Dminv[3];
+        for (int i = 0; i < 2; i++)
+          for (int j = 0; j < 2; j++) dE[2 * i + j] = 0.5 * (F[2 * c + i] * dF[2 * c + j] + dF[2 * c + i] * F[2 * c + j]);
+        const double dtr = dE[0] + dE[3];
+        for (int i = 0; i < 4; i++) dS[i] = 2 * mu * dE[i];
+        dS[0] += lambda * dtr;
+        dS[3] += lambda * dtr;
+        for (int r = 0; r < 3; r++)
+          for (int j = 0; j < 2; j++)
+            dP[2 * r + j] = dF[2 * r] * S[j] + dF[2 * r + 1] * S[2 + j] + F[2 * r] * dS[j] + F[2 * r + 1] * dS[2 + j];
+        membrane_scatter(dP, Dminv, vol, col);
+        for (int i = 0; i < 9; i++) hess[i * 9 + 3 * a + c] = col[i];
+      }
+  }
+  return W;
+}
+
+int fem_hinge_rest(const double X[12], double *scale, double *theta0) {
+  double e[3], a[3], b[3], n1[3], n2[3];
+  for (int c = 0; c < 3; c++) {
+    e[c] = X[3 + c] - X[c];
+    a[c] = X[6 + c] - X[c];
+    b[c] = X[9 + c] - X[c];
+  }
+  cross3(e, a, n1);
+  cross3(b, e, n2);
+  const double ee = dot3(e, e), s1 = sqrt(dot3(n1, n1)), s2 = sqrt(dot3(n2, n2));
+  if (!(ee > 0) || !(s1 > 1e-14 * fmax(ee, dot3(a, a))) || !(s2 > 1e-14 * fmax(ee, dot3(b, b)))) return -1;
+  *scale = 3 * ee / (0.5 * (s1 + s2)); /* A1 + A2 = (|n1| + |n2|) / 2 */
+  *theta0 = fem_hinge_angle(X, NULL, NULL);
+  return 0;
+}
+
+/* theta = atan2((n1 x n2) . e, |e| n1 . n2), n1 = e x (x2 - x0), n2 = (x3 - x0) x e,
+ * e = x1 - x0: n1 and n2 agree when the hinge is flat. */
+double fem_hinge_angle(const double x[12], double *grad, double *hess) {
+  if (!grad && !hess) {
+    double e[3], a[3], b[3], n1[3], n2[3], m[3];
+    for (int c = 0; c < 3; c++) {
+      e[c] = x[3 + c] - x[c];
+      a[c] = x[6 + c] - x[c];
+      b[c] = x[9 + c] - x[c];
+    }
+    cross3(e, a, n1);
+    cross3(b, e, n2);
+    cross3(n1, n2, m);
+    return atan2(dot3(m, e), sqrt(dot3(e, e)) * dot3(n1, n2));
+  }
+  hd X[12], e[3], a[3], b[3], n1[3], n2[3], m[3], y, d, ee, le, xx, th;
+  for (int i = 0; i < 12; i++) hd_var(&X[i], x[i], i);
+  for (int c = 0; c < 3; c++) {
+    hd_sub(&e[c], &X[3 + c], &X[c]);
+    hd_sub(&a[c], &X[6 + c], &X[c]);
+    hd_sub(&b[c], &X[9 + c], &X[c]);
+  }
+  hd_cross(n1, e, a);
+  hd_cross(n2, b, e);
+  hd_cross(m, n1, n2);
+  hd_dot(&y, m, e);
+  hd_dot(&d, n1, n2);
+  hd_dot(&ee, e, e);
+  hd_sqrt(&le, &ee);
+  hd_mul(&xx, &le, &d);
+  hd_atan2(&th, &y, &xx);
+  if (grad) memcpy(grad, th.g, sizeof th.g);
+  if (hess) memcpy(hess, th.h, sizeof th.h);
+  return th.v;
+}
+
+double fem_hinge_energy(const double x[12], double scale, double theta0, double k, double *grad, double *hess) {
+  double g[12], h[144];
+  const double th = fem_hinge_angle(x, grad || hess ? g : NULL, hess ? h : NULL);
+  const double dth = th - theta0, c = k * scale;
+  if (grad)
+    for (int i = 0; i < 12; i++) grad[i] = 2 * c * dth * g[i];
+  if (hess)
+    for (int i = 0; i < 12; i++)
+      for (int j = 0; j < 12; j++) hess[12 * i + j] = 2 * c * (g[i] * g[j] + dth * h[12 * i + j]);
+  return c * dth * dth;
+}
+
+/* Cyclic Jacobi rotations to diagonalise H (n <= 12), then V max(L, 0) V^T. */
+void fem_project_spd(double *H, int n) {
+  double A[144], V[144];
+  memcpy(A, H, sizeof(double) * n * n);
+  for (int i = 0; i < n * n; i++) V[i] = 0;
+  for (int i = 0; i < n; i++) V[i * n + i] = 1;
+  double scale = 0;
+  for (int i = 0; i < n * n; i++) scale += A[i] * A[i];
+  for (int sweep = 0; sweep < 50; sweep++) {
+    double off = 0;
+    for (int p = 0; p < n; p++)
+      for (int q = p + 1; q < n; q++) off += A[p * n + q] * A[p * n + q];
+    if (off <= 1e-30 * scale) break;
+    for (int p = 0; p < n; p++)
+      for (int q = p + 1; q < n; q++) {
+        const double apq = A[p * n + q];
+        if (apq == 0) continue;
+        const double tau = (A[q * n + q] - A[p * n + p]) / (2 * apq);
+        const double t = (tau >= 0 ? 1 : -1) / (fabs(tau) + sqrt(1 + tau * tau));
+        const double c = 1 / sqrt(1 + t * t), s = t * c;
+        for (int k = 0; k < n; k++) { /* A <- A J (columns p, q) */
+          const double akp = A[k * n + p], akq = A[k * n + q];
+          A[k * n + p] = c * akp - s * akq;
+          A[k * n + q] = s * akp + c * akq;
+        }
+        for (int k = 0; k < n; k++) { /* A <- J^T A (rows p, q) */
+          const double apk = A[p * n + k], aqk = A[q * n + k];
+          A[p * n + k] = c * apk - s * aqk;
+          A[q * n + k] = s * apk + c * aqk;
+        }
+        for (int k = 0; k < n; k++) {
+          const double vkp = V[k * n + p], vkq = V[k * n + q];
+          V[k * n + p] = c * vkp - s * vkq;
+          V[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+  }
+  int negative = 0;
+  for (int i = 0; i < n; i++) negative |= A[i * n + i] < 0;
+  if (!negative) return; /* already semi-definite: keep H exactly */
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) {
+      double s = 0;
+      for (int k = 0; k < n; k++) s += V[i * n + k] * fmax(A[k * n + k], 0) * V[j * n + k];
+      H[i * n + j] = s;
+    }
+}
