@@ -38,10 +38,6 @@ double fem_hinge_angle(const double x[12], double *grad, double *hess);
 /* Energy of one hinge with stiffness k. */
 double fem_hinge_energy(const double x[12], double scale, double theta0, double k, double *grad, double *hess);
 
-/* Replaces the symmetric n x n matrix H (n <= 12) by its projection onto the
- * positive semi-definite cone: eigenvalues below zero are set to zero. */
-void fem_project_spd(double *H, int n);
-
 /* Topology of a triangle mesh (0-based vertex indices, ntri x 3): its hinges,
  * one per interior edge, as {v0, v1, v2, v3} rows of fem_hinge_* order.
  * hinges must hold 3 ntri / 2 rows. Returns the number of hinges, or -1 with

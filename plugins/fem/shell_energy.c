@@ -1,6 +1,6 @@
 /* Membrane (StVK triangle) and bending (dihedral hinge) energies with their
- * gradients and Hessians, and the PSD projection Newton needs for them. See
- * shell.h for the formulas and conventions. */
+ * gradients and Hessians. See shell.h for the formulas and conventions; the
+ * element types over them are in shell_types.c. */
 #include <math.h>
 #include <string.h>
 
@@ -168,52 +168,4 @@ double fem_hinge_energy(const double x[12], double scale, double theta0, double 
     for (int i = 0; i < 12; i++)
       for (int j = 0; j < 12; j++) hess[12 * i + j] = 2 * c * (g[i] * g[j] + dth * h[12 * i + j]);
   return c * dth * dth;
-}
-
-/* Cyclic Jacobi rotations to diagonalise H (n <= 12), then V max(L, 0) V^T. */
-void fem_project_spd(double *H, int n) {
-  double A[144], V[144];
-  memcpy(A, H, sizeof(double) * n * n);
-  for (int i = 0; i < n * n; i++) V[i] = 0;
-  for (int i = 0; i < n; i++) V[i * n + i] = 1;
-  double scale = 0;
-  for (int i = 0; i < n * n; i++) scale += A[i] * A[i];
-  for (int sweep = 0; sweep < 50; sweep++) {
-    double off = 0;
-    for (int p = 0; p < n; p++)
-      for (int q = p + 1; q < n; q++) off += A[p * n + q] * A[p * n + q];
-    if (off <= 1e-30 * scale) break;
-    for (int p = 0; p < n; p++)
-      for (int q = p + 1; q < n; q++) {
-        const double apq = A[p * n + q];
-        if (apq == 0) continue;
-        const double tau = (A[q * n + q] - A[p * n + p]) / (2 * apq);
-        const double t = (tau >= 0 ? 1 : -1) / (fabs(tau) + sqrt(1 + tau * tau));
-        const double c = 1 / sqrt(1 + t * t), s = t * c;
-        for (int k = 0; k < n; k++) { /* A <- A J (columns p, q) */
-          const double akp = A[k * n + p], akq = A[k * n + q];
-          A[k * n + p] = c * akp - s * akq;
-          A[k * n + q] = s * akp + c * akq;
-        }
-        for (int k = 0; k < n; k++) { /* A <- J^T A (rows p, q) */
-          const double apk = A[p * n + k], aqk = A[q * n + k];
-          A[p * n + k] = c * apk - s * aqk;
-          A[q * n + k] = s * apk + c * aqk;
-        }
-        for (int k = 0; k < n; k++) {
-          const double vkp = V[k * n + p], vkq = V[k * n + q];
-          V[k * n + p] = c * vkp - s * vkq;
-          V[k * n + q] = s * vkp + c * vkq;
-        }
-      }
-  }
-  int negative = 0;
-  for (int i = 0; i < n; i++) negative |= A[i * n + i] < 0;
-  if (!negative) return; /* already semi-definite: keep H exactly */
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < n; j++) {
-      double s = 0;
-      for (int k = 0; k < n; k++) s += V[i * n + k] * fmax(A[k * n + k], 0) * V[j * n + k];
-      H[i * n + j] = s;
-    }
 }

@@ -1,0 +1,183 @@
+/* fem: the cloth / thin-shell element types on the element interface
+ * (element.h), over the energies of shell_energy.c (shell.h).
+ *
+ *   tri_membrane  k = 3, params {E, nu, thickness, areal_density}: StVK in the
+ *                 plane, plane-stress Lame parameters of E and nu, energy per
+ *                 rest area x thickness; mass = areal_density (kg/m^2) x rest area;
+ *   hinge_bend    k = 4, params {k_bend}: the discrete-shells dihedral energy
+ *                 k_bend 3|e|^2/(A1 + A2) (theta - theta0)^2, all rest quantities
+ *                 (e, A1, A2, theta0) from the rest positions X; no mass.
+ *
+ * The gradients are written again here in complex arithmetic (grad_c): the
+ * stepper differentiates them by the complex step for d grad / d params and
+ * d grad / d rest positions. Hessians are the analytic ones of shell_energy.c
+ * (exact, and cheaper than 3k complex gradients). */
+#include <math.h>
+#include <stdio.h>
+
+#include "element.h"
+#include "shell.h"
+
+enum { M_E, M_NU, M_H, M_RHO, M_NPARAM };
+static const char *const membrane_param_names[] = {"E", "nu", "thickness", "areal_density", 0};
+static const char *const hinge_param_names[] = {"k_bend", 0};
+
+/* ---- membrane ------------------------------------------------------------- */
+static fem_cplx membrane_measure(const fem_cplx *X) {
+  fem_cplx e1[3], e2[3], n[3];
+  for (int c = 0; c < 3; c++) e1[c] = X[3 + c] - X[c], e2[c] = X[6 + c] - X[c];
+  fem_ccross(e1, e2, n);
+  return 0.5 * fem_cnorm3(n);
+}
+
+static int membrane_check(const double *X, const double *p, char *msg, size_t len) {
+  double D[4], A;
+  if (fem_membrane_rest(X, D, &A))
+    return snprintf(msg, len, "the rest triangle is degenerate (zero area or collinear vertices)"), 1;
+  if (!(p[M_E] > 0) || !isfinite(p[M_E]))
+    return snprintf(msg, len, "Young's modulus E = %g must be positive and finite", p[M_E]), 1;
+  if (!(p[M_NU] > -1 && p[M_NU] < 0.5))
+    return snprintf(msg, len, "Poisson's ratio nu = %g must be in (-1, 0.5)", p[M_NU]), 1;
+  if (!(p[M_H] > 0) || !isfinite(p[M_H]))
+    return snprintf(msg, len, "thickness = %g must be positive and finite", p[M_H]), 1;
+  if (!(p[M_RHO] >= 0) || !isfinite(p[M_RHO]))
+    return snprintf(msg, len, "areal_density = %g must be non-negative and finite", p[M_RHO]), 1;
+  return 0;
+}
+
+static double membrane_energy(const double *x, const double *X, const double *p) {
+  double D[4], A, mu, lam;
+  fem_membrane_rest(X, D, &A);
+  fem_membrane_lame(p[M_E], p[M_NU], &mu, &lam);
+  return fem_membrane_energy(x, D, A * p[M_H], mu, lam, NULL, NULL);
+}
+
+static void membrane_hessian(const double *x, const double *X, const double *p, int project, double *H) {
+  double D[4], A, mu, lam;
+  fem_membrane_rest(X, D, &A);
+  fem_membrane_lame(p[M_E], p[M_NU], &mu, &lam);
+  fem_membrane_energy(x, D, A * p[M_H], mu, lam, NULL, H);
+  if (project) fem_project_spd(9, H);
+}
+
+/* fem_membrane_rest and fem_membrane_energy's gradient, in complex. */
+static void membrane_grad_c(const fem_cplx *x, const fem_cplx *X, const fem_cplx *p, fem_cplx *g) {
+  fem_cplx e1[3], e2[3], n[3], t1[3], t2[3], F[6], S[4], E[4], P[6];
+  for (int c = 0; c < 3; c++) e1[c] = X[3 + c] - X[c], e2[c] = X[6 + c] - X[c];
+  fem_ccross(e1, e2, n);
+  const fem_cplx nn = fem_cnorm3(n), l1 = fem_cnorm3(e1);
+  for (int c = 0; c < 3; c++) t1[c] = e1[c] / l1;
+  fem_ccross(n, t1, t2);
+  for (int c = 0; c < 3; c++) t2[c] /= nn;
+  const fem_cplx b = fem_cdot3(e2, t1), d = fem_cdot3(e2, t2);
+  const fem_cplx Di[4] = {1 / l1, -b / (l1 * d), 0, 1 / d};
+  const fem_cplx vol = 0.5 * nn * p[M_H];
+  const fem_cplx mu = p[M_E] / (2 * (1 + p[M_NU])), lam = p[M_E] * p[M_NU] / (1 - p[M_NU] * p[M_NU]);
+  for (int r = 0; r < 3; r++) {
+    const fem_cplx d0 = x[3 + r] - x[r], d1 = x[6 + r] - x[r];
+    F[2 * r] = d0 * Di[0] + d1 * Di[2];
+    F[2 * r + 1] = d0 * Di[1] + d1 * Di[3];
+  }
+  for (int i = 0; i < 2; i++)
+    for (int j = 0; j < 2; j++)
+      E[2 * i + j] = 0.5 * (F[i] * F[j] + F[2 + i] * F[2 + j] + F[4 + i] * F[4 + j] - (i == j));
+  const fem_cplx tr = E[0] + E[3];
+  for (int i = 0; i < 4; i++) S[i] = 2 * mu * E[i];
+  S[0] += lam * tr;
+  S[3] += lam * tr;
+  for (int r = 0; r < 3; r++)
+    for (int j = 0; j < 2; j++) P[2 * r + j] = F[2 * r] * S[j] + F[2 * r + 1] * S[2 + j];
+  for (int r = 0; r < 3; r++) {
+    const fem_cplx g1 = vol * (P[2 * r] * Di[0] + P[2 * r + 1] * Di[1]);
+    const fem_cplx g2 = vol * (P[2 * r] * Di[2] + P[2 * r + 1] * Di[3]);
+    g[3 + r] = g1;
+    g[6 + r] = g2;
+    g[r] = -g1 - g2;
+  }
+}
+
+const fem_elem_type fem_type_tri_membrane = {
+    .name = "tri_membrane",
+    .k = 3,
+    .nparam = M_NPARAM,
+    .param_names = membrane_param_names,
+    .density_param = M_RHO,
+    .measure_c = membrane_measure,
+    .check = membrane_check,
+    .energy = membrane_energy,
+    .grad_c = membrane_grad_c,
+    .hessian = membrane_hessian,
+    .rest_stiffness = NULL,
+};
+
+/* ---- bending hinge ---------------------------------------------------------- */
+static int hinge_check(const double *X, const double *p, char *msg, size_t len) {
+  double s, th;
+  if (fem_hinge_rest(X, &s, &th))
+    return snprintf(msg, len, "the rest hinge is degenerate (a zero-length edge or a zero-area triangle)"), 1;
+  if (!(p[0] >= 0) || !isfinite(p[0])) return snprintf(msg, len, "k_bend = %g must be non-negative and finite", p[0]), 1;
+  return 0;
+}
+
+static double hinge_energy(const double *x, const double *X, const double *p) {
+  double s, th0;
+  fem_hinge_rest(X, &s, &th0);
+  return fem_hinge_energy(x, s, th0, p[0], NULL, NULL);
+}
+
+static void hinge_hessian(const double *x, const double *X, const double *p, int project, double *H) {
+  double s, th0;
+  fem_hinge_rest(X, &s, &th0);
+  fem_hinge_energy(x, s, th0, p[0], NULL, H);
+  if (project) fem_project_spd(12, H);
+}
+
+/* The hinge's angle and, when grad is not NULL, its gradient in closed form:
+ * a wing vertex moves the angle along its triangle's normal over its height,
+ * and the edge's vertices take the wings' gradients back in proportion to
+ * where the wings project onto the edge (the angle is invariant to rigid motion). */
+static fem_cplx hinge_angle_c(const fem_cplx *x, fem_cplx *grad) {
+  fem_cplx e[3], a[3], b[3], n1[3], n2[3], m[3];
+  for (int c = 0; c < 3; c++) e[c] = x[3 + c] - x[c], a[c] = x[6 + c] - x[c], b[c] = x[9 + c] - x[c];
+  fem_ccross(e, a, n1);
+  fem_ccross(b, e, n2);
+  fem_ccross(n1, n2, m);
+  const fem_cplx ee = fem_cdot3(e, e), le = csqrt(ee);
+  if (grad) {
+    const fem_cplx q1 = fem_cdot3(n1, n1), q2 = fem_cdot3(n2, n2);
+    const fem_cplx t1 = fem_cdot3(a, e) / ee, t2 = fem_cdot3(b, e) / ee;
+    for (int c = 0; c < 3; c++) {
+      const fem_cplx g2 = -le * n1[c] / q1, g3 = -le * n2[c] / q2;
+      grad[6 + c] = g2;
+      grad[9 + c] = g3;
+      grad[c] = -(1 - t1) * g2 - (1 - t2) * g3;
+      grad[3 + c] = -t1 * g2 - t2 * g3;
+    }
+  }
+  return fem_catan2(fem_cdot3(m, e), le * fem_cdot3(n1, n2));
+}
+
+static void hinge_grad_c(const fem_cplx *x, const fem_cplx *X, const fem_cplx *p, fem_cplx *g) {
+  fem_cplx e[3], n1[3], n2[3], a[3], b[3];
+  for (int c = 0; c < 3; c++) e[c] = X[3 + c] - X[c], a[c] = X[6 + c] - X[c], b[c] = X[9 + c] - X[c];
+  fem_ccross(e, a, n1);
+  fem_ccross(b, e, n2);
+  const fem_cplx scale = 3 * fem_cdot3(e, e) / (0.5 * (fem_cnorm3(n1) + fem_cnorm3(n2)));
+  const fem_cplx th0 = hinge_angle_c(X, NULL), th = hinge_angle_c(x, g);
+  const fem_cplx f = 2 * p[0] * scale * (th - th0);
+  for (int i = 0; i < 12; i++) g[i] *= f;
+}
+
+const fem_elem_type fem_type_hinge_bend = {
+    .name = "hinge_bend",
+    .k = 4,
+    .nparam = 1,
+    .param_names = hinge_param_names,
+    .density_param = -1,
+    .measure_c = NULL,
+    .check = hinge_check,
+    .energy = hinge_energy,
+    .grad_c = hinge_grad_c,
+    .hessian = hinge_hessian,
+    .rest_stiffness = NULL,
+};
