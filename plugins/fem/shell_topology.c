@@ -74,7 +74,7 @@ int64_t fem_shell_hinges(const int32_t *tri, int64_t ntri, int64_t nvert, int32_
     while (j < 3 * ntri && he[j].lo == he[i].lo && he[j].hi == he[i].hi) j++;
     const half_edge *p = &he[i], *q = &he[i + 1];
     if (j - i > 2) {
-      snprintf(err, errlen, "edge {%d, %d} is shared by %lld triangles (%d, %d, %d%s; 0-based): a cloth mesh must be "
+      snprintf(err, errlen, "edge {%d, %d} is shared by %lld triangles (%d, %d, %d%s; 0-based): a triangle mesh must be "
                "a manifold, at most two triangles per edge", p->lo, p->hi, (long long)(j - i), p->tri, q->tri,
                he[i + 2].tri, j - i > 3 ? ", ..." : "");
       rc = -1;
@@ -100,7 +100,7 @@ int64_t fem_shell_hinges(const int32_t *tri, int64_t ntri, int64_t nvert, int32_
     if (root[v] < 0) root[v] = r;
     else if (root[v] != r) {
       snprintf(err, errlen, "vertex %d is where separate sheets meet (triangles %d and %d, 0-based, touch only "
-               "there): a cloth mesh must be a manifold", v, root[v] / 3, (int32_t)(i / 3));
+               "there): a triangle mesh must be a manifold", v, root[v] / 3, (int32_t)(i / 3));
       rc = -1;
     }
   }

@@ -18,7 +18,7 @@
 #include "element.h"
 #include "shell.h"
 
-enum { M_E, M_NU, M_H, M_RHO, M_NPARAM };
+enum { MB_E, MB_NU, MB_H, MB_RHO, MB_NPARAM };
 static const char *const membrane_param_names[] = {"E", "nu", "thickness", "areal_density", 0};
 static const char *const hinge_param_names[] = {"k_bend", 0};
 
@@ -34,29 +34,29 @@ static int membrane_check(const double *X, const double *p, char *msg, size_t le
   double D[4], A;
   if (fem_membrane_rest(X, D, &A))
     return snprintf(msg, len, "the rest triangle is degenerate (zero area or collinear vertices)"), 1;
-  if (!(p[M_E] > 0) || !isfinite(p[M_E]))
-    return snprintf(msg, len, "Young's modulus E = %g must be positive and finite", p[M_E]), 1;
-  if (!(p[M_NU] > -1 && p[M_NU] < 0.5))
-    return snprintf(msg, len, "Poisson's ratio nu = %g must be in (-1, 0.5)", p[M_NU]), 1;
-  if (!(p[M_H] > 0) || !isfinite(p[M_H]))
-    return snprintf(msg, len, "thickness = %g must be positive and finite", p[M_H]), 1;
-  if (!(p[M_RHO] >= 0) || !isfinite(p[M_RHO]))
-    return snprintf(msg, len, "areal_density = %g must be non-negative and finite", p[M_RHO]), 1;
+  if (!(p[MB_E] > 0) || !isfinite(p[MB_E]))
+    return snprintf(msg, len, "Young's modulus E = %g must be positive and finite", p[MB_E]), 1;
+  if (!(p[MB_NU] > -1 && p[MB_NU] < 0.5))
+    return snprintf(msg, len, "Poisson's ratio nu = %g must be in (-1, 0.5)", p[MB_NU]), 1;
+  if (!(p[MB_H] > 0) || !isfinite(p[MB_H]))
+    return snprintf(msg, len, "thickness = %g must be positive and finite", p[MB_H]), 1;
+  if (!(p[MB_RHO] >= 0) || !isfinite(p[MB_RHO]))
+    return snprintf(msg, len, "areal_density = %g must be non-negative and finite", p[MB_RHO]), 1;
   return 0;
 }
 
 static double membrane_energy(const double *x, const double *X, const double *p) {
   double D[4], A, mu, lam;
   fem_membrane_rest(X, D, &A);
-  fem_membrane_lame(p[M_E], p[M_NU], &mu, &lam);
-  return fem_membrane_energy(x, D, A * p[M_H], mu, lam, NULL, NULL);
+  fem_membrane_lame(p[MB_E], p[MB_NU], &mu, &lam);
+  return fem_membrane_energy(x, D, A * p[MB_H], mu, lam, NULL, NULL);
 }
 
 static void membrane_hessian(const double *x, const double *X, const double *p, int project, double *H) {
   double D[4], A, mu, lam;
   fem_membrane_rest(X, D, &A);
-  fem_membrane_lame(p[M_E], p[M_NU], &mu, &lam);
-  fem_membrane_energy(x, D, A * p[M_H], mu, lam, NULL, H);
+  fem_membrane_lame(p[MB_E], p[MB_NU], &mu, &lam);
+  fem_membrane_energy(x, D, A * p[MB_H], mu, lam, NULL, H);
   if (project) fem_project_spd(9, H);
 }
 
@@ -71,8 +71,8 @@ static void membrane_grad_c(const fem_cplx *x, const fem_cplx *X, const fem_cplx
   for (int c = 0; c < 3; c++) t2[c] /= nn;
   const fem_cplx b = fem_cdot3(e2, t1), d = fem_cdot3(e2, t2);
   const fem_cplx Di[4] = {1 / l1, -b / (l1 * d), 0, 1 / d};
-  const fem_cplx vol = 0.5 * nn * p[M_H];
-  const fem_cplx mu = p[M_E] / (2 * (1 + p[M_NU])), lam = p[M_E] * p[M_NU] / (1 - p[M_NU] * p[M_NU]);
+  const fem_cplx vol = 0.5 * nn * p[MB_H];
+  const fem_cplx mu = p[MB_E] / (2 * (1 + p[MB_NU])), lam = p[MB_E] * p[MB_NU] / (1 - p[MB_NU] * p[MB_NU]);
   for (int r = 0; r < 3; r++) {
     const fem_cplx d0 = x[3 + r] - x[r], d1 = x[6 + r] - x[r];
     F[2 * r] = d0 * Di[0] + d1 * Di[2];
@@ -99,9 +99,9 @@ static void membrane_grad_c(const fem_cplx *x, const fem_cplx *X, const fem_cplx
 const fem_elem_type fem_type_tri_membrane = {
     .name = "tri_membrane",
     .k = 3,
-    .nparam = M_NPARAM,
+    .nparam = MB_NPARAM,
     .param_names = membrane_param_names,
-    .density_param = M_RHO,
+    .density_param = MB_RHO,
     .measure_c = membrane_measure,
     .check = membrane_check,
     .energy = membrane_energy,

@@ -1,13 +1,17 @@
 /* The fem plugin's shell elements as pure double functions: float64 central
  * differences of the membrane and bending energies' gradients and Hessians,
- * the stiffness derivatives, the PSD projection, and the manifold checks of
- * the hinge extraction. The sources are compiled in (they use no ds types). */
+ * the stiffness derivatives, the element types' complex-step gradients
+ * against the analytic Hessians and finite differences of the rest shape, and
+ * the manifold checks of the hinge extraction. The sources are compiled in
+ * (they use no ds types). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../../plugins/fem/element.c"
 #include "../../plugins/fem/shell_energy.c"
 #include "../../plugins/fem/shell_topology.c"
+#include "../../plugins/fem/shell_types.c"
 #include "check.h"
 
 static double urand(unsigned *s) {
@@ -121,7 +125,7 @@ static void test_projection(void) {
   for (int i = 0; i < 12; i++)
     for (int j = 0; j <= i; j++) H[12 * i + j] = H[12 * j + i] = urand(&s);
   for (int i = 0; i < 144; i++) P[i] = H[i];
-  fem_project_spd(P, 12);
+  fem_project_spd(12, P);
   double minq = 1e300, shift = 0;
   for (int t = 0; t < 200; t++) {
     double v[12], q = 0;
@@ -133,12 +137,90 @@ static void test_projection(void) {
   for (int i = 0; i < 144; i++) shift = fmax(shift, fabs(P[i] - H[i]));
   CHECK(minq > -1e-12);
   CHECK(shift > 1e-3); /* a random symmetric matrix is indefinite: projection changed it */
-  /* an SPD matrix is kept bit for bit */
-  for (int i = 0; i < 12; i++)
-    for (int j = 0; j < 12; j++) H[12 * i + j] = (i == j) * 3 + 0.1 * (i + j == 11);
-  for (int i = 0; i < 144; i++) P[i] = H[i];
-  fem_project_spd(P, 12);
-  for (int i = 0; i < 144; i++) CHECK(P[i] == H[i]);
+}
+
+/* The element types as the stepper sees them: the analytic Hessian against the
+ * complex step of grad_c (a copy of the type without its Hessian), d grad /
+ * d params and d grad / d rest against central differences of the gradient. */
+static void type_check(const fem_elem_type *T, const double *X, const double *x, const double *p) {
+  const int n = 3 * T->k;
+  double Ha[144], Hc[144], Jp[144], Jr[144], gp[12], gm[12], Xp[12], pp[12];
+  fem_elem_type Tc = *T;
+  Tc.hessian = NULL;
+  fem_elem_hessian(T, x, X, p, 0, Ha);
+  fem_elem_hessian(&Tc, x, X, p, 0, Hc);
+  double hmax = 0, herr = 0, perr = 0, pmax = 0, rerr = 0, rmax = 0;
+  for (int i = 0; i < n * n; i++) hmax = fmax(hmax, fabs(Ha[i])), herr = fmax(herr, fabs(Ha[i] - Hc[i]));
+  fem_elem_dgrad_dparam(T, x, X, p, Jp);
+  fem_elem_dgrad_drest(T, x, X, p, Jr);
+  for (int j = 0; j < T->nparam; j++) {
+    for (int i = 0; i < T->nparam; i++) pp[i] = p[i];
+    const double h = 1e-6 * fabs(p[j]) + 1e-9;
+    pp[j] = p[j] + h;
+    fem_elem_gradient(T, x, X, pp, gp);
+    pp[j] = p[j] - h;
+    fem_elem_gradient(T, x, X, pp, gm);
+    for (int i = 0; i < n; i++) {
+      pmax = fmax(pmax, fabs(Jp[i * T->nparam + j]) * fabs(p[j]));
+      perr = fmax(perr, fabs((gp[i] - gm[i]) / (2 * h) - Jp[i * T->nparam + j]) * fabs(p[j]));
+    }
+  }
+  for (int j = 0; j < n; j++) {
+    for (int i = 0; i < n; i++) Xp[i] = X[i];
+    Xp[j] = X[j] + 1e-6;
+    fem_elem_gradient(T, x, Xp, p, gp);
+    Xp[j] = X[j] - 1e-6;
+    fem_elem_gradient(T, x, Xp, p, gm);
+    for (int i = 0; i < n; i++) {
+      rmax = fmax(rmax, fabs(Jr[i * n + j]));
+      rerr = fmax(rerr, fabs((gp[i] - gm[i]) / 2e-6 - Jr[i * n + j]));
+    }
+  }
+  printf("%s: analytic vs complex-step Hessian %.2e, d grad/d params vs FD %.2e, d grad/d rest vs FD %.2e "
+         "(relative)\n", T->name, herr / hmax, perr / pmax, rerr / rmax);
+  CHECK(herr < 1e-10 * hmax);
+  CHECK(perr < 1e-7 * pmax);
+  CHECK(rerr < 1e-6 * rmax);
+  /* the double gradient agrees with the complex one's real part, and the energy's differences */
+  double g[12], e = 0;
+  fem_elem_gradient(T, x, X, p, g);
+  double xx[12];
+  for (int i = 0; i < n; i++) xx[i] = x[i];
+  for (int i = 0; i < n; i++) {
+    xx[i] = x[i] + 1e-6;
+    const double ep = fem_elem_energy(T, xx, X, p);
+    xx[i] = x[i] - 1e-6;
+    const double em = fem_elem_energy(T, xx, X, p);
+    xx[i] = x[i];
+    e = fmax(e, fabs((ep - em) / 2e-6 - g[i]));
+  }
+  double gmax = 0;
+  for (int i = 0; i < n; i++) gmax = fmax(gmax, fabs(g[i]));
+  printf("%s: grad_c vs energy differences %.2e (relative)\n", T->name, e / gmax);
+  CHECK(e < 1e-7 * gmax);
+}
+
+static void test_types(void) {
+  unsigned s = 5;
+  const double X3[9] = {0, 0, 0, 1, 0.1, 0.05, 0.2, 0.9, -0.1};
+  double x3[9];
+  for (int i = 0; i < 9; i++) x3[i] = X3[i] + 0.2 * urand(&s);
+  const double pm[4] = {2e5, 0.3, 1e-3, 0.2};
+  type_check(&fem_type_tri_membrane, X3, x3, pm);
+  const double X4[12] = {0, 0, 0, 1, 0, 0, 0.4, 0.8, 0.1, 0.6, -0.7, 0.2};
+  double x4[12];
+  for (int i = 0; i < 12; i++) x4[i] = X4[i] + 0.2 * urand(&s);
+  const double pb[1] = {0.03};
+  type_check(&fem_type_hinge_bend, X4, x4, pb);
+  char msg[128];
+  const double pbad[4] = {2e5, 0.5, 1e-3, 0.2};
+  CHECK(fem_type_tri_membrane.check(X3, pbad, msg, sizeof msg) != 0);
+  CHECK_CONTAINS(msg, "nu = 0.5");
+  const double flat[9] = {0, 0, 0, 1, 0, 0, 2, 0, 0};
+  CHECK(fem_type_tri_membrane.check(flat, pm, msg, sizeof msg) != 0);
+  CHECK_CONTAINS(msg, "degenerate");
+  CHECK(fem_type_tri_membrane.check(X3, pm, msg, sizeof msg) == 0);
+  CHECK(fem_type_hinge_bend.check(X4, pb, msg, sizeof msg) == 0);
 }
 
 static void test_topology(void) {
@@ -180,6 +262,7 @@ int main(void) {
   test_membrane();
   test_hinge();
   test_projection();
+  test_types();
   test_topology();
   TEST_DONE();
 }

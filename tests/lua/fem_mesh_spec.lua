@@ -1,0 +1,257 @@
+-- fem meshing and mesh files: TetGen tetrahedralizations of a cube and a
+-- sphere fill exactly the volume their surface encloses with positive tets;
+-- .msh written and read back (4.1 and 2.2) gives the same mesh bit for bit;
+-- OBJ and STL surfaces read; every malformed input names its file and line
+-- or its argument.
+local ds = require("diffsim")
+ds.init{precision = "f64", threads = 2}
+local ffi = require("ffi")
+local fem = ds.plugin("fem")
+
+local function cube()
+  local V = {}
+  for i = 0, 7 do V[#V + 1] = {i % 2, math.floor(i / 2) % 2, math.floor(i / 4)} end
+  local F = {{0, 2, 1}, {1, 2, 3}, {4, 5, 6}, {5, 7, 6}, {0, 1, 4}, {1, 5, 4}, {2, 6, 3}, {3, 6, 7}, {0, 4, 2},
+             {2, 4, 6}, {1, 3, 5}, {3, 7, 5}}
+  for _, f in ipairs(F) do for k = 1, 3 do f[k] = f[k] + 1 end end -- 1-based lists
+  return V, F
+end
+
+-- An icosahedron subdivided `levels` times onto the unit sphere (outward, 1-based).
+local function sphere(levels)
+  local t = (1 + math.sqrt(5)) / 2
+  local V = {{-1, t, 0}, {1, t, 0}, {-1, -t, 0}, {1, -t, 0}, {0, -1, t}, {0, 1, t}, {0, -1, -t}, {0, 1, -t},
+             {t, 0, -1}, {t, 0, 1}, {-t, 0, -1}, {-t, 0, 1}}
+  local F = {{1, 12, 6}, {1, 6, 2}, {1, 2, 8}, {1, 8, 11}, {1, 11, 12}, {2, 6, 10}, {6, 12, 5}, {12, 11, 3},
+             {11, 8, 7}, {8, 2, 9}, {4, 10, 5}, {4, 5, 3}, {4, 3, 7}, {4, 7, 9}, {4, 9, 10}, {5, 10, 6}, {3, 5, 12},
+             {7, 3, 11}, {9, 7, 8}, {10, 9, 2}}
+  local function norm(p)
+    local l = math.sqrt(p[1] ^ 2 + p[2] ^ 2 + p[3] ^ 2)
+    return {p[1] / l, p[2] / l, p[3] / l}
+  end
+  for i, p in ipairs(V) do V[i] = norm(p) end
+  for _ = 1, levels do
+    local mid, G = {}, {}
+    local function m(a, b)
+      local k = math.min(a, b) .. "_" .. math.max(a, b)
+      if not mid[k] then
+        V[#V + 1] = norm({(V[a][1] + V[b][1]) / 2, (V[a][2] + V[b][2]) / 2, (V[a][3] + V[b][3]) / 2})
+        mid[k] = #V
+      end
+      return mid[k]
+    end
+    for _, f in ipairs(F) do
+      local a, b, c = m(f[1], f[2]), m(f[2], f[3]), m(f[3], f[1])
+      G[#G + 1] = {f[1], a, c}
+      G[#G + 1] = {f[2], b, a}
+      G[#G + 1] = {f[3], c, b}
+      G[#G + 1] = {a, b, c}
+    end
+    F = G
+  end
+  return V, F
+end
+
+-- Enclosed volume of a closed outward surface (divergence theorem).
+local function enclosed(V, F)
+  local s = 0
+  for _, f in ipairs(F) do
+    local a, b, c = V[f[1]], V[f[2]], V[f[3]]
+    s = s + (a[1] * (b[2] * c[3] - b[3] * c[2]) - a[2] * (b[1] * c[3] - b[3] * c[1]) + a[3] * (b[1] * c[2] - b[2] * c[1])) / 6
+  end
+  return s
+end
+
+local function tet_volumes(mesh)
+  local x, t = mesh.vertices:data(), ffi.cast("int32_t *", mesh.tets:data())
+  local vols = {}
+  for e = 0, mesh.tets:shape()[1] - 1 do
+    local a, b, c, d = t[4 * e], t[4 * e + 1], t[4 * e + 2], t[4 * e + 3]
+    local u, v, w = {}, {}, {}
+    for k = 0, 2 do
+      u[k] = x[3 * b + k] - x[3 * a + k]
+      v[k] = x[3 * c + k] - x[3 * a + k]
+      w[k] = x[3 * d + k] - x[3 * a + k]
+    end
+    vols[#vols + 1] = (u[0] * (v[1] * w[2] - v[2] * w[1]) - u[1] * (v[0] * w[2] - v[2] * w[0]) +
+                       u[2] * (v[0] * w[1] - v[1] * w[0])) / 6
+  end
+  return vols
+end
+
+local function check_filled(mesh, volume, max_volume)
+  local vols, sum, minv, maxv = tet_volumes(mesh), 0, math.huge, 0
+  for _, v in ipairs(vols) do sum, minv, maxv = sum + v, math.min(minv, v), math.max(maxv, v) end
+  assert.is_true(minv > 0, "a tet has volume " .. minv)
+  assert.is_true(math.abs(sum - volume) < 1e-12 * volume, string.format("tets sum to %.17g, surface encloses %.17g", sum, volume))
+  if max_volume then assert.is_true(maxv <= max_volume * (1 + 1e-9), "a tet exceeds max_volume: " .. maxv) end
+  return #vols, sum, minv
+end
+
+describe("fem.tetrahedralize (TetGen)", function()
+  it("fills the unit cube with positive tets summing to its volume, each under max_volume", function()
+    local V, F = cube()
+    local mesh = fem.tetrahedralize(V, F, {max_volume = 1e-3, quality = 1.5})
+    local n, sum = check_filled(mesh, 1, 1e-3)
+    assert.is_true(n >= 1000)
+    print(string.format("cube: %d vertices, %d tets, volume %.17g", mesh.vertices:shape()[1], n, sum))
+  end)
+
+  it("fills a sphere: the tets' volumes add up to the enclosed volume (to round-off)", function()
+    local V, F = sphere(2)
+    local vol = enclosed(V, F)
+    assert.is_true(math.abs(vol - 4 / 3 * math.pi) < 0.05 * 4 / 3 * math.pi)
+    -- tensors in, 0-based faces
+    local rows = {}
+    for i, f in ipairs(F) do rows[i] = {f[1] - 1, f[2] - 1, f[3] - 1} end
+    local mesh = fem.tetrahedralize(ds.tensor(V), ds.tensor(rows, "i32"), {max_volume = 0.01})
+    local n, sum, minv = check_filled(mesh, vol, 0.01)
+    print(string.format("sphere: %d tets, volume %.17g vs enclosed %.17g, smallest tet %.3g", n, sum, vol, minv))
+  end)
+
+  it("refuses surfaces that are open, non-manifold, inconsistently oriented or out of range", function()
+    local V, F = cube()
+    local open = {}
+    for i = 1, #F - 1 do open[i] = F[i] end
+    assert.has_error(function() fem.tetrahedralize(V, open) end,
+      "fem.tetrahedralize: the surface is not closed: 3 of its edges belong to one face only (a hole)")
+    local flipped = {}
+    for i, f in ipairs(F) do flipped[i] = f end
+    flipped[1] = {F[1][1], F[1][3], F[1][2]}
+    local ok, err = pcall(fem.tetrahedralize, V, flipped)
+    assert.is_false(ok)
+    assert.matches("inconsistent orientation", err)
+    ok, err = pcall(fem.tetrahedralize, V, {{1, 2, 9}, {1, 2, 3}, {1, 3, 4}, {2, 3, 4}})
+    assert.is_false(ok)
+    assert.matches("faces%[1%]%[3%] = 9 is not a vertex index in %[1, 8%]", err)
+    ok, err = pcall(fem.tetrahedralize, V, F, {quality = 1.0})
+    assert.matches("'quality'", err)
+    ok, err = pcall(fem.tetrahedralize, V, F, {max_volume = -1})
+    assert.matches("'max_volume' must be", err)
+    ok, err = pcall(fem.tetrahedralize, V, F, {maxvol = 1})
+    assert.matches("unknown option 'maxvol'", err)
+    ok, err = pcall(fem.tetrahedralize, {{0, 0, 0}, {1, 0}}, F)
+    assert.matches("vertices%[2%] must be {x, y, z}", err)
+  end)
+end)
+
+describe("fem.read_msh / fem.write_msh", function()
+  local tmp = os.tmpname()
+  after_each(function() os.remove(tmp) end)
+
+  local function same(a, b)
+    assert.are.same(a:shape(), b:shape())
+    local p, q = ffi.cast(a:dtype_name() == "i32" and "int32_t *" or "double *", a:data()),
+                 ffi.cast(b:dtype_name() == "i32" and "int32_t *" or "double *", b:data())
+    for i = 0, a:numel() - 1 do if p[i] ~= q[i] then return false end end
+    return true
+  end
+
+  for _, version in ipairs({"4.1", "2.2"}) do
+    it("round-trips a tet mesh exactly (version " .. version .. ")", function()
+      local V, F = sphere(1)
+      local mesh = fem.tetrahedralize(V, F, {max_volume = 0.05})
+      -- coordinates with full double mantissas
+      local x = mesh.vertices:data()
+      for i = 0, mesh.vertices:numel() - 1 do x[i] = x[i] * (1 + 1e-13 * math.sin(i)) + math.pi * 1e-3 end
+      mesh.triangles = ds.tensor({{0, 1, 2}, {2, 1, 3}}, "i32")
+      fem.write_msh(tmp, mesh, {version = version})
+      local back = fem.read_msh(tmp)
+      assert.is_true(same(mesh.vertices, back.vertices))
+      assert.is_true(same(mesh.tets, back.tets))
+      assert.is_true(same(mesh.triangles, back.triangles))
+    end)
+  end
+
+  local function write(text)
+    local fh = io.open(tmp, "w")
+    fh:write(text)
+    fh:close()
+  end
+
+  it("reads a hand-written 2.2 file with tags, skipping other element types and sections", function()
+    write("$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$PhysicalNames\n1\n3 1 \"body\"\n$EndPhysicalNames\n" ..
+          "$Nodes\n4\n10 0 0 0\n20 1 0 0\n30 0 1 0\n40 0 0 1\n$EndNodes\n" ..
+          "$Elements\n3\n1 15 2 0 1 10\n2 1 2 0 1 10 20\n3 4 2 1 1 10 20 30 40\n$EndElements\n")
+    local m = fem.read_msh(tmp)
+    assert.are.same({{0, 1, 2, 3}}, m.tets:totable())
+    assert.are.same({0, 0, 1}, m.vertices:totable()[4])
+    assert.is_nil(m.triangles)
+  end)
+
+  it("names the file and line of malformed input", function()
+    local path = tmp
+    local cases = {
+      {"$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n2\n1 0 0 x\n", ":6: node %(tag x y z%): 'x' is not a number"},
+      {"$MeshFormat\n3.0 0 8\n$EndMeshFormat\n", ":2: MSH version '3.0' is not supported"},
+      {"$MeshFormat\n4.1 1 8\n$EndMeshFormat\n", ":2: binary .msh files are not supported"},
+      {"$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n3\n1 0 0 0\n", ":6: unexpected end of file"},
+      {"$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n1\n1 0 0 0\n$EndNodes\n$Elements\n1\n1 4 0 1 2 3\n$EndElements\n",
+       ":10: element of type 4 needs 4 node tags after 0 tags, the line has 6 numbers"},
+      {"$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n1\n1 0 0 0\n$EndNodes\n$Elements\n1\n1 4 0 1 2 3 4\n$EndElements\n",
+       "tets 1 refers to node 2, which $Nodes does not define"},
+      {"$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n1\n1 0 0 0\n$EndNodes\n$Elements\n1\n1 99 0 1\n$EndElements\n",
+       ":10: unknown element type 99"},
+      {"hello\n", ":1: unexpected line 'hello' outside a section"},
+      {"", "no $MeshFormat section: not a gmsh .msh file"},
+    }
+    for _, c in ipairs(cases) do
+      write(c[1])
+      local ok, err = pcall(fem.read_msh, path)
+      assert.is_false(ok)
+      assert.matches("fem.read_msh: ", err, 1, true)
+      assert.matches(c[2], err)
+    end
+    local ok, err = pcall(fem.read_msh, "/nonexistent/cloth.msh")
+    assert.matches("cannot open '/nonexistent/cloth.msh'", err, 1, true)
+    ok, err = pcall(fem.write_msh, tmp, {vertices = ds.tensor({{0, 0, 0}})})
+    assert.matches("mesh has neither tets nor triangles", err, 1, true)
+    ok, err = pcall(fem.write_msh, tmp, {vertices = ds.tensor({{0, 0, 0}}), tets = ds.tensor({{0, 0, 0, 1}}, "i32")})
+    assert.matches("mesh.tets row 0 %(0%-based%) has vertex index 1, outside %[0, 1%)", err)
+    ok, err = pcall(fem.write_msh, tmp, {vertices = ds.tensor({{0, 0, 0}}), tets = ds.tensor({{0, 0, 0, 0}}, "i32")},
+      {version = "3"})
+    assert.matches("option 'version' must be one of '4.1', '2.2'", err)
+  end)
+end)
+
+describe("fem.read_surface", function()
+  local tmp_obj, tmp_stl = os.tmpname() .. ".obj", os.tmpname() .. ".stl"
+  after_each(function() os.remove(tmp_obj) os.remove(tmp_stl) end)
+
+  it("reads an OBJ cube (quads split) and an ASCII STL cube, and meshes both to volume 1", function()
+    local V, F = cube()
+    local fh = io.open(tmp_obj, "w")
+    fh:write("# cube\n")
+    for _, p in ipairs(V) do fh:write(string.format("v %d %d %d\n", p[1], p[2], p[3])) end
+    -- one quad face (two of the triangles) and the rest as triangles with texture/normal indices
+    fh:write(string.format("f %d/1 %d/1 %d/1 %d/1\n", F[1][1], F[1][2], F[2][3], F[1][3]))
+    for i = 3, #F do fh:write(string.format("f %d//1 %d//1 %d//1\n", F[i][1], F[i][2], F[i][3])) end
+    fh:close()
+    local s = fem.read_surface(tmp_obj)
+    assert.are.same({12, 3}, s.triangles:shape())
+    check_filled(fem.tetrahedralize(s.vertices, s.triangles, {max_volume = 0.01}), 1, 0.01)
+    fh = io.open(tmp_stl, "w")
+    fh:write("solid cube\n")
+    for _, f in ipairs(F) do
+      fh:write("facet normal 0 0 0\n outer loop\n")
+      for k = 1, 3 do local p = V[f[k]] fh:write(string.format("  vertex %d %d %d\n", p[1], p[2], p[3])) end
+      fh:write(" endloop\nendfacet\n")
+    end
+    fh:write("endsolid cube\n")
+    fh:close()
+    s = fem.read_surface(tmp_stl)
+    assert.are.same({8, 3}, s.vertices:shape()) -- corners merged
+    check_filled(fem.tetrahedralize(s.vertices, s.triangles, {max_volume = 0.01}), 1, 0.01)
+  end)
+
+  it("names the file and line of malformed input", function()
+    local fh = io.open(tmp_obj, "w")
+    fh:write("v 0 0 0\nv 1 0 0\nf 1 2 3\n")
+    fh:close()
+    local ok, err = pcall(fem.read_surface, tmp_obj)
+    assert.is_false(ok)
+    assert.matches(":3: face refers to vertex 3, but only 2 are defined so far", err, 1, true)
+    ok, err = pcall(fem.read_surface, "mesh.ply")
+    assert.matches("neither .obj nor .stl", err, 1, true)
+  end)
+end)
