@@ -103,6 +103,8 @@ static inline fem_cplx fem_catan2(fem_cplx y, fem_cplx x) {
 extern const fem_elem_type fem_type_tet_snh;
 extern const fem_elem_type fem_type_tet_corot;
 extern const fem_elem_type fem_type_tet_linear;
+extern const fem_elem_type fem_type_tri_membrane; /* shell_types.c: cloth / thin shells */
+extern const fem_elem_type fem_type_hinge_bend;
 
 extern const fem_elem_type *const fem_types[];
 extern const int fem_ntypes;

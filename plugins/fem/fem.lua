@@ -39,6 +39,10 @@ M.TYPES = {
   {name = "tet_snh", k = 4, params = TET_PARAMS, defaults = TET_DEFAULTS},
   {name = "tet_corot", k = 4, params = TET_PARAMS, defaults = TET_DEFAULTS},
   {name = "tet_linear", k = 4, params = TET_PARAMS, defaults = TET_DEFAULTS},
+  -- femshell: cloth / thin shells (shell_types.c); areal_density in kg/m^2
+  {name = "tri_membrane", k = 3, params = {"E", "nu", "thickness", "areal_density"},
+   defaults = {E = 1e5, nu = 0.3, thickness = 1e-3, areal_density = 0.2}},
+  {name = "hinge_bend", k = 4, params = {"k_bend"}, defaults = {k_bend = 1e-4}},
 }
 local function type_of(name)
   for i, t in ipairs(M.TYPES) do
@@ -411,6 +415,15 @@ function M.write_vtk(path, x, tets, point_data)
   f:write(table.concat(out, "\n"), "\n")
   f:close()
   return path
+end
+
+-- femshell: cloth (fem_shell.lua) and meshing / mesh files (fem_mesh.lua), beside this file
+do
+  local here = (select(2, ...) or debug.getinfo(1, "S").source:gsub("^@", "")):match("^(.*)/[^/]*$") or "."
+  for _, part in ipairs{"fem_shell", "fem_mesh"} do
+    local chunk = assert(loadfile(here .. "/" .. part .. ".lua"))
+    chunk()(ds, M, here .. "/fem.lua")
+  end
 end
 
 return M

@@ -3,13 +3,13 @@
 --   local mesh = fem.tetrahedralize(vertices, faces, {max_volume = 1e-3, quality = 2})
 --       vertices: {n, 3} real tensor or {{x, y, z}, ...}; faces: {m, 3} i32 tensor
 --       (0-based) or {{i, j, k}, ...} (1-based); a closed, consistently oriented
---       surface. Returns {vertices = {N, 3}, tets = i32 {M, 4} (0-based, positive
+--       surface. Returns {verts = {N, 3}, tets = i32 {M, 4} (0-based, positive
 --       orientation)}. TetGen does the work (libds_fem_tetgen.so, tetgen_wrap.cpp).
 --   local mesh = fem.read_msh(path)          gmsh .msh, ASCII 2.2 or 4.1: vertices and
 --       whatever of tets {M, 4} and triangles {K, 3} (i32, 0-based) the file holds
 --   fem.write_msh(path, mesh [, {version = "4.1" | "2.2"}])   ASCII, exact (%.17g / %.9g)
 --   local surf = fem.read_surface(path)      OBJ or STL (ASCII or binary):
---       {vertices = {n, 3}, triangles = i32 {m, 3}}; STL corners merged by exact position
+--       {verts = {n, 3}, triangles = i32 {m, 3}}; STL corners merged by exact position
 --
 -- Every malformed input is an error naming the function, the file and line (or
 -- the argument). Coordinates go in and come out as the context's real type.
@@ -119,8 +119,8 @@ return function(ds, M, front_file)
     if m == nil then raise(who .. ": " .. ffi.string(err)) end
     m = ffi.gc(m, lib.fem_tetmesh_free)
     local n, nt = tonumber(lib.fem_tetmesh_nvert(m)), tonumber(lib.fem_tetmesh_ntet(m))
-    local out = {vertices = ds.empty{n, 3}, tets = ds.empty({nt, 4}, "i32")}
-    lib.fem_tetmesh_copy(m, out.vertices:data(), f64 and 8 or 4, ffi.cast("int32_t *", out.tets:data()))
+    local out = {verts = ds.empty{n, 3}, tets = ds.empty({nt, 4}, "i32")}
+    lib.fem_tetmesh_copy(m, out.verts:data(), f64 and 8 or 4, ffi.cast("int32_t *", out.tets:data()))
     lib.fem_tetmesh_free(ffi.gc(m, nil))
     return out
   end
@@ -258,7 +258,7 @@ return function(ds, M, front_file)
     if n == 0 then raise(who .. ": " .. path .. ": the file has no nodes") end
     local rows = {}
     for i = 1, n do rows[i] = {coords[3 * i - 2], coords[3 * i - 1], coords[3 * i]} end
-    local mesh = {vertices = ds.tensor(rows)}
+    local mesh = {verts = ds.tensor(rows)}
     for etype, name in pairs({[4] = "tets", [2] = "triangles"}) do
       local list = elems[etype]
       if #list > 0 then
@@ -284,8 +284,8 @@ return function(ds, M, front_file)
     if type(path) ~= "string" then raise(who .. ": path must be a string, got " .. type(path)) end
     opts = O.check(who, opts, {"version"})
     local version = O.choice(who, "version", opts.version, "4.1", {"4.1", "2.2"})
-    if type(mesh) ~= "table" then raise(who .. ": mesh must be a table {vertices =, tets =, triangles =}") end
-    local V = vertices_arg(who, mesh.vertices)
+    if type(mesh) ~= "table" then raise(who .. ": mesh must be a table {verts =, tets =, triangles =}") end
+    local V = vertices_arg(who, mesh.verts)
     local n = V:shape()[1]
     local blocks = {}
     for _, spec in ipairs({{"tets", 4, 4, 3}, {"triangles", 3, 2, 2}}) do
@@ -413,6 +413,6 @@ return function(ds, M, front_file)
     else raise(who .. ": '" .. path .. "' is neither .obj nor .stl") end
     if #V < 3 or #F < 1 then raise(who .. ": " .. path .. ": no triangles in the file") end
     for i, f in ipairs(F) do F[i] = {f[1] - 1, f[2] - 1, f[3] - 1} end
-    return {vertices = ds.tensor(V), triangles = ds.tensor(F, "i32")}
+    return {verts = ds.tensor(V), triangles = ds.tensor(F, "i32")}
   end
 end

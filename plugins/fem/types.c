@@ -7,5 +7,7 @@ const fem_elem_type *const fem_types[] = {
     &fem_type_tet_snh,
     &fem_type_tet_corot,
     &fem_type_tet_linear,
+    &fem_type_tri_membrane, /* shell_types.c */
+    &fem_type_hinge_bend,
 };
 const int fem_ntypes = (int)(sizeof fem_types / sizeof fem_types[0]);

@@ -63,7 +63,7 @@ local function enclosed(V, F)
 end
 
 local function tet_volumes(mesh)
-  local x, t = mesh.vertices:data(), ffi.cast("int32_t *", mesh.tets:data())
+  local x, t = mesh.verts:data(), ffi.cast("int32_t *", mesh.tets:data())
   local vols = {}
   for e = 0, mesh.tets:shape()[1] - 1 do
     local a, b, c, d = t[4 * e], t[4 * e + 1], t[4 * e + 2], t[4 * e + 3]
@@ -94,7 +94,7 @@ describe("fem.tetrahedralize (TetGen)", function()
     local mesh = fem.tetrahedralize(V, F, {max_volume = 1e-3, quality = 1.5})
     local n, sum = check_filled(mesh, 1, 1e-3)
     assert.is_true(n >= 1000)
-    print(string.format("cube: %d vertices, %d tets, volume %.17g", mesh.vertices:shape()[1], n, sum))
+    print(string.format("cube: %d vertices, %d tets, volume %.17g", mesh.verts:shape()[1], n, sum))
   end)
 
   it("fills a sphere: the tets' volumes add up to the enclosed volume (to round-off)", function()
@@ -152,12 +152,12 @@ describe("fem.read_msh / fem.write_msh", function()
       local V, F = sphere(1)
       local mesh = fem.tetrahedralize(V, F, {max_volume = 0.05})
       -- coordinates with full double mantissas
-      local x = mesh.vertices:data()
-      for i = 0, mesh.vertices:numel() - 1 do x[i] = x[i] * (1 + 1e-13 * math.sin(i)) + math.pi * 1e-3 end
+      local x = mesh.verts:data()
+      for i = 0, mesh.verts:numel() - 1 do x[i] = x[i] * (1 + 1e-13 * math.sin(i)) + math.pi * 1e-3 end
       mesh.triangles = ds.tensor({{0, 1, 2}, {2, 1, 3}}, "i32")
       fem.write_msh(tmp, mesh, {version = version})
       local back = fem.read_msh(tmp)
-      assert.is_true(same(mesh.vertices, back.vertices))
+      assert.is_true(same(mesh.verts, back.verts))
       assert.is_true(same(mesh.tets, back.tets))
       assert.is_true(same(mesh.triangles, back.triangles))
     end)
@@ -175,7 +175,7 @@ describe("fem.read_msh / fem.write_msh", function()
           "$Elements\n3\n1 15 2 0 1 10\n2 1 2 0 1 10 20\n3 4 2 1 1 10 20 30 40\n$EndElements\n")
     local m = fem.read_msh(tmp)
     assert.are.same({{0, 1, 2, 3}}, m.tets:totable())
-    assert.are.same({0, 0, 1}, m.vertices:totable()[4])
+    assert.are.same({0, 0, 1}, m.verts:totable()[4])
     assert.is_nil(m.triangles)
   end)
 
@@ -204,11 +204,11 @@ describe("fem.read_msh / fem.write_msh", function()
     end
     local ok, err = pcall(fem.read_msh, "/nonexistent/cloth.msh")
     assert.matches("cannot open '/nonexistent/cloth.msh'", err, 1, true)
-    ok, err = pcall(fem.write_msh, tmp, {vertices = ds.tensor({{0, 0, 0}})})
+    ok, err = pcall(fem.write_msh, tmp, {verts = ds.tensor({{0, 0, 0}})})
     assert.matches("mesh has neither tets nor triangles", err, 1, true)
-    ok, err = pcall(fem.write_msh, tmp, {vertices = ds.tensor({{0, 0, 0}}), tets = ds.tensor({{0, 0, 0, 1}}, "i32")})
+    ok, err = pcall(fem.write_msh, tmp, {verts = ds.tensor({{0, 0, 0}}), tets = ds.tensor({{0, 0, 0, 1}}, "i32")})
     assert.matches("mesh.tets row 0 %(0%-based%) has vertex index 1, outside %[0, 1%)", err)
-    ok, err = pcall(fem.write_msh, tmp, {vertices = ds.tensor({{0, 0, 0}}), tets = ds.tensor({{0, 0, 0, 0}}, "i32")},
+    ok, err = pcall(fem.write_msh, tmp, {verts = ds.tensor({{0, 0, 0}}), tets = ds.tensor({{0, 0, 0, 0}}, "i32")},
       {version = "3"})
     assert.matches("option 'version' must be one of '4.1', '2.2'", err)
   end)
@@ -229,7 +229,7 @@ describe("fem.read_surface", function()
     fh:close()
     local s = fem.read_surface(tmp_obj)
     assert.are.same({12, 3}, s.triangles:shape())
-    check_filled(fem.tetrahedralize(s.vertices, s.triangles, {max_volume = 0.01}), 1, 0.01)
+    check_filled(fem.tetrahedralize(s.verts, s.triangles, {max_volume = 0.01}), 1, 0.01)
     fh = io.open(tmp_stl, "w")
     fh:write("solid cube\n")
     for _, f in ipairs(F) do
@@ -240,8 +240,8 @@ describe("fem.read_surface", function()
     fh:write("endsolid cube\n")
     fh:close()
     s = fem.read_surface(tmp_stl)
-    assert.are.same({8, 3}, s.vertices:shape()) -- corners merged
-    check_filled(fem.tetrahedralize(s.vertices, s.triangles, {max_volume = 0.01}), 1, 0.01)
+    assert.are.same({8, 3}, s.verts:shape()) -- corners merged
+    check_filled(fem.tetrahedralize(s.verts, s.triangles, {max_volume = 0.01}), 1, 0.01)
   end)
 
   it("names the file and line of malformed input", function()
