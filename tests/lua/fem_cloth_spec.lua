@@ -1,0 +1,166 @@
+-- fem cloth (tri_membrane + hinge_bend on the incremental-potential stepper):
+-- float64 finite-difference checks of the IFT gradients of one implicit step,
+-- a short rollout with a moving pin and a static drape, with respect to the
+-- membrane and bending stiffness, the start state and the pinned positions;
+-- physics (a free cloth's momentum, a symmetric drape's mirror symmetry); and
+-- bad input (non-manifold meshes, bad material values).
+local ds = require("diffsim")
+ds.init{precision = "f64", threads = 2}
+local fem = ds.plugin("fem")
+
+local E0, K0 = 2e4, 5e-4
+
+-- A 0.5 m square (N x N cells) pinned at the corners of its z = 0 edge.
+local function cloth(N, o)
+  o = o or {}
+  local sheet = fem.cloth_mesh{size = {0.5, 0.5}, res = {N, N}}
+  local pins = {sheet.index(0, 0), sheet.index(N, 0)}
+  if o.pins == false then pins = nil end
+  local body = fem.cloth{verts = sheet.verts, tris = sheet.tris, E = E0, nu = 0.3, thickness = 1e-3,
+    areal_density = 0.2, k_bend = K0, pins = pins,
+    gravity = {0, -9.81, 0}, dt = o.dt or 1e-2, tol = 1e-12, max_iters = 100, damping = o.damping}
+  return body, sheet
+end
+
+-- A deterministic non-flat state: the sheet folded a little (so hinges bend) and stretched.
+local function bent(body, amp)
+  local x = body.rest:totable()
+  for i, p in ipairs(x) do
+    p[2] = p[2] - amp * math.sin(3 * p[1] + 1) * p[3] - 0.3 * amp * p[3] * p[3]
+    p[1] = p[1] * (1 + 0.05 * amp) + 0.02 * amp * math.cos(5 * p[3] + i)
+  end
+  return ds.tensor(x)
+end
+
+local function weights(n, seed) return ds.randn({n, 3}, seed) end
+
+describe("fem cloth gradients (f64 finite differences)", function()
+  it("one implicit step: membrane E, bending k, start positions and velocities, pin targets", function()
+    local body = cloth(4)
+    local x0, v0 = bent(body, 0.4), ds.randn({body.n, 3}, 3) * 0.1
+    local pin0 = ds.gather(x0, body.pins)
+    local w1, w2 = weights(body.n, 5), weights(body.n, 6)
+    local ok, rep = ds.gradcheck(function(e, k, x, v, pp)
+      body:set_param(1, "E", e * E0)
+      body:set_param(2, "k_bend", k * K0)
+      local x1, v1 = body:step(x, v, {pin_pos = pp})
+      return ds.dot(x1, w1) + ds.dot(v1, w2) * 0.01
+    end, {ds.tensor(1.0), ds.tensor(1.3), x0, v0, pin0}, {rtol = 1e-5, atol = 1e-9})
+    print(string.format("cloth step: max rel err %.2e (%d elements)", rep.max_rel_err, rep.checked))
+    assert.is_true(ok, rep.message)
+  end)
+
+  it("a 3-step rollout with a moving pin: gradients w.r.t. stiffnesses, v0 and the pin velocity", function()
+    local body = cloth(3)
+    local x0 = bent(body, 0.3)
+    local base = ds.gather(x0, body.pins)
+    local w = weights(body.n, 8)
+    local ok, rep = ds.gradcheck(function(e, k, v, pv)
+      body:set_param(1, "E", e * E0)
+      body:set_param(2, "k_bend", k * K0)
+      local xs = body:rollout(3, x0, v, {pins = function(t) return base + pv * (t * 0.01) end})
+      return ds.dot(xs[4], w)
+    end, {ds.tensor(0.8), ds.tensor(1.5), ds.randn({body.n, 3}, 9) * 0.1, ds.tensor({{0.1, 0.2, 0}, {-0.1, 0.3, 0.05}})},
+      {rtol = 1e-5, atol = 1e-9})
+    print(string.format("cloth rollout: max rel err %.2e (%d elements)", rep.max_rel_err, rep.checked))
+    assert.is_true(ok, rep.message)
+  end)
+
+  it("a static drape: gradients w.r.t. E, k_bend and the pinned positions", function()
+    local body = cloth(4)
+    -- settle once without the tape: one long implicit step from the flat sheet, then a static solve
+    local x = body:step(ds.copy(body.rest), ds.zeros{body.n, 3}, {dt = 1})
+    local warm = body:static(x)
+    local pins = ds.gather(warm, body.pins)
+    local w = weights(body.n, 10)
+    local ok, rep = ds.gradcheck(function(e, k, pp)
+      body:set_param(1, "E", e * E0)
+      body:set_param(2, "k_bend", k * K0)
+      return ds.dot(body:static(warm, {pin_pos = pp}), w)
+    end, {ds.tensor(1.0), ds.tensor(1.0), pins + 0.01}, {rtol = 1e-5, atol = 1e-9})
+    print(string.format("cloth static drape: max rel err %.2e (%d elements)", rep.max_rel_err, rep.checked))
+    assert.is_true(ok, rep.message)
+  end)
+end)
+
+describe("fem cloth physics", function()
+  it("a free cloth's momentum changes by exactly h m g per implicit step (internal forces sum to zero)", function()
+    local body = cloth(4, {pins = false})
+    local x0, v0 = bent(body, 0.5), ds.randn({body.n, 3}, 4) * 0.2
+    local _, v1 = body:step(x0, v0)
+    -- lumped masses: areal density x area / 3 per triangle corner, total 0.2 x 0.25 = 0.05 kg
+    local m = {}
+    for i = 1, body.n do m[i] = 0 end
+    local X, T = body.rest:totable(), body.tris:totable()
+    for _, t in ipairs(T) do
+      local a, b, c = X[t[1] + 1], X[t[2] + 1], X[t[3] + 1]
+      local u, v = {b[1] - a[1], b[2] - a[2], b[3] - a[3]}, {c[1] - a[1], c[2] - a[2], c[3] - a[3]}
+      local area = 0.5 * math.sqrt((u[2] * v[3] - u[3] * v[2]) ^ 2 + (u[3] * v[1] - u[1] * v[3]) ^ 2 + (u[1] * v[2] - u[2] * v[1]) ^ 2)
+      for q = 1, 3 do m[t[q] + 1] = m[t[q] + 1] + 0.2 * area / 3 end
+    end
+    local p0, p1, mt = {0, 0, 0}, {0, 0, 0}, 0
+    local V0, V1 = v0:totable(), v1:totable()
+    for i = 1, body.n do
+      mt = mt + m[i]
+      for d = 1, 3 do p0[d], p1[d] = p0[d] + m[i] * V0[i][d], p1[d] + m[i] * V1[i][d] end
+    end
+    assert.is_true(math.abs(mt - 0.05) < 1e-12)
+    local g = {0, -9.81, 0}
+    for d = 1, 3 do
+      assert.is_true(math.abs(p1[d] - p0[d] - 1e-2 * mt * g[d]) < 1e-9, string.format("momentum along %d: change %.10g, h m g %.10g", d, p1[d] - p0[d], 1e-2 * mt * g[d]))
+    end
+  end)
+
+  it("a drape pinned at two mirror-image corners is mirror-symmetric", function()
+    local body = cloth(6)
+    local x = body:step(ds.copy(body.rest), ds.zeros{body.n, 3}, {dt = 1})
+    local y = body:static(x):totable()
+    local N, err, sag = 6, 0, 0
+    for i = 0, N do
+      for j = 0, N do
+        local p, q = y[i * (N + 1) + j + 1], y[(N - i) * (N + 1) + j + 1]
+        err = math.max(err, math.abs(p[1] - (0.5 - q[1])), math.abs(p[2] - q[2]), math.abs(p[3] - q[3]))
+        sag = math.min(sag, p[2])
+      end
+    end
+    assert.is_true(sag < -0.2, "the cloth hangs down (lowest y " .. sag .. ")")
+    assert.is_true(err < 1e-9, "mirror asymmetry " .. err)
+  end)
+end)
+
+describe("fem cloth bad input", function()
+  local sq = {{0, 0, 0}, {1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0.5, 1, 0.5}}
+  it("refuses a non-manifold mesh, naming the edge, triangles or vertex", function()
+    local ok, err = pcall(fem.cloth, {verts = sq, tris = {{0, 1, 2}, {0, 2, 3}, {0, 2, 4}}})
+    assert.is_false(ok)
+    assert.matches("fem.shell_hinges: argument 'tri': edge {0, 2} is shared by 3 triangles", err, 1, true)
+    ok, err = pcall(fem.cloth, {verts = sq, tris = {{0, 1, 2}, {0, 3, 2}}})
+    assert.matches("inconsistent orientation", err, 1, true)
+    ok, err = pcall(fem.cloth, {verts = {{0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {-1, 0, 0}, {0, -1, 0}},
+                                tris = {{0, 1, 2}, {0, 3, 4}}})
+    assert.matches("vertex 0 is where separate sheets meet", err, 1, true)
+    ok, err = pcall(fem.cloth, {verts = sq, tris = {{0, 1, 7}}})
+    assert.matches("vertex index 7", err, 1, true)
+    ok, err = pcall(fem.hinges, ds.tensor({{0, 1}}, "i32"), 3)
+    assert.matches("tris must be an i32 tensor {m, 3}", err, 1, true)
+  end)
+
+  it("refuses degenerate rest triangles and bad material values, naming the set and element", function()
+    local body = fem.cloth{verts = {{0, 0, 0}, {1, 0, 0}, {2, 0, 0}, {0, 0, 1}}, tris = {{0, 1, 2}, {0, 3, 1}}}
+    local ok, err = pcall(body.step, body, body.rest)
+    assert.is_false(ok)
+    assert.matches("set 1 %(tri_membrane%) element 0: ", err)
+    local flat = fem.cloth{verts = {{0, 0, 0}, {1, 0, 0}, {1, 0, 1}, {0, 0, 1}}, tris = {{0, 3, 2}, {0, 2, 1}}}
+    for _, c in ipairs({{1, "nu", 0.5, "nu = 0.5 must be in"}, {1, "E", -1, "E = %-1 must be positive"},
+                        {1, "thickness", 0, "thickness = 0 must be positive"},
+                        {2, "k_bend", -1, "k_bend = %-1 must be non%-negative"}}) do
+      local saved = flat.sets[c[1]].values[c[2]]
+      flat:set_param(c[1], c[2], c[3])
+      ok, err = pcall(flat.step, flat, flat.rest)
+      assert.is_false(ok)
+      assert.matches(c[4], err)
+      flat:set_param(c[1], c[2], saved)
+    end
+    assert.has_no.errors(function() flat:step(flat.rest) end)
+  end)
+end)
