@@ -200,7 +200,7 @@ static int symplectic_adjoint(const ds_call *c, fem_sys *S, const step_argv *a) 
     }
   }
   pins_back(a, pinb, NULL);
-  fem_pullback out = {gx, NULL, ds_rgrad(a->rest), NULL, NULL};
+  fem_pullback out = {NULL, NULL, ds_rgrad(a->rest), gx, NULL}; /* G is evaluated at y = x here */
   double gg[3] = {0, 0, 0};
   ds_real *ggrav = ds_rgrad(a->gravity);
   out.gravity = ggrav ? gg : NULL;
