@@ -217,7 +217,11 @@ function M.body(o)
   }
   self.tol = o.tol or (ds.precision == "f64" and 1e-9 or 1e-4)
   self.max_iters = o.max_iters or 50
-  self.project = o.project == nil and 1 or (o.project and 1 or 0)
+  -- Newton's Hessian: "auto" (true Hessian unless indefinite, then SPD-projected per element),
+  -- "always" (projected), "never" (true; an indefinite one is an error)
+  local PROJ = {auto = 1, always = 2, never = 0}
+  self.project = PROJ[o.project or "auto"]
+  if not self.project then fail("body", "project must be auto, always or never, got " .. tostring(o.project), 2) end
   self.step_count = 0
   return self
 end
@@ -341,13 +345,13 @@ function Body:hessian(y, x, v, opts)
 end
 
 -- The last step's numbers: Newton iterations, line-search halvings, final |G|,
--- assembly ms, factor + solve ms, backward ms, energy evaluations, forward ms.
+-- assembly ms, factor + solve ms, backward ms, energy evaluations, forward ms, factorizations.
 function M.stats()
-  local t = ds.zeros{8}
+  local t = ds.zeros{10}
   K.stats:launch({out = t})
   local s = t:totable()
   return {iters = s[1], halvings = s[2], residual = s[3], assemble_ms = s[4], solve_ms = s[5], backward_ms = s[6],
-          energy_evals = s[7], forward_ms = s[8]}
+          energy_evals = s[7], forward_ms = s[8], factorizations = s[9]}
 end
 
 -- Total mass-weighted centre of mass (differentiable): needs the lumped masses.
