@@ -44,15 +44,16 @@ static void cs_jacobian(const fem_elem_type *T, const double *x, const double *X
 
 void fem_elem_hessian(const fem_elem_type *T, const double *x, const double *X, const double *p, int project,
                       double *H) {
+  const int n = 3 * T->k;
   if (T->hessian) {
     T->hessian(x, X, p, project, H);
-    return;
+  } else {
+    cs_jacobian(T, x, X, p, 0, H);
+    if (project) fem_project_spd(n, H);
   }
-  const int n = 3 * T->k;
-  cs_jacobian(T, x, X, p, 0, H);
-  for (int i = 0; i < n; i++) /* symmetric to round-off already; make it exactly so */
+  /* symmetric to round-off already; make it exactly so (CHOLMOD refuses an unsymmetric matrix) */
+  for (int i = 0; i < n; i++)
     for (int j = i + 1; j < n; j++) H[i * n + j] = H[j * n + i] = 0.5 * (H[i * n + j] + H[j * n + i]);
-  if (project) fem_project_spd(n, H);
 }
 
 void fem_elem_dgrad_dparam(const fem_elem_type *T, const double *x, const double *X, const double *p, double *J) {

@@ -93,10 +93,10 @@ const ds_kernel_desc fem_hessian_kernel = {"hessian", hs_args, hs_param_names, h
 /* ---- fem.stats: the last step's Newton iterations, timings ------------------ */
 #define ST_ARGS(A) A(out, DS_OUT, DS_REAL, 1, 0)
 DS_DECLARE_ARGS(st, ST_ARGS)
-static int st_check(const ds_call *c) { return ds_expect_shape(c, 0, 1, 8, 0, 0, 0); }
+static int st_check(const ds_call *c) { return ds_expect_shape(c, 0, 1, 10, 0, 0, 0); }
 static int st_forward(const ds_call *c) {
   const fem_state *st = c->state;
-  for (int i = 0; i < 8; i++) ds_rdata(DS_ARGV(c, st)->out)[i] = (ds_real)st->stats[i];
+  for (int i = 0; i < 10; i++) ds_rdata(DS_ARGV(c, st)->out)[i] = (ds_real)st->stats[i];
   return DS_OK;
 }
 const ds_kernel_desc fem_stats_kernel = {"stats", st_args, NULL, st_check, {[DS_CPU] = st_forward}, {0}};

@@ -42,7 +42,8 @@ typedef struct fem_state {
   int64_t n, ntrip;
   uint64_t conn_id, conn_ver, sets_id, sets_ver;
   const ds_host_api *host;
-  double stats[8]; /* newton iters, halvings, residual, assemble ms, factor+solve ms, backward ms, energy evals */
+  double stats[10]; /* newton iters, halvings, residual, assemble ms, factor+solve ms, backward ms, energy evals,
+                       forward ms, factorizations */
 } fem_state;
 void fem_state_destroy(void *state);
 /* The Hessian matrix for S's pattern (created or reused). */

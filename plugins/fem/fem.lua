@@ -153,6 +153,20 @@ local function as_verts(v, name, fn)
   return v
 end
 
+-- A set's parameter value: a number, a 0-dim tensor, or a tensor {m}.
+local function param_value(fn, name, v, m, level)
+  if is_tensor(v) then
+    local vs = v:shape()
+    if not (#vs == 0 or (#vs == 1 and vs[1] == m)) then
+      fail(fn, name .. " must be a number, a 0-dim tensor or a tensor {" .. m .. "}, got shape {" ..
+        table.concat(vs, ",") .. "}", level + 1)
+    end
+  elseif type(v) ~= "number" then
+    fail(fn, name .. " must be a number or a tensor, got " .. type(v), level + 1)
+  end
+  return v
+end
+
 function M.body(o)
   if type(o) ~= "table" then fail("body", "expected a table of options", 2) end
   local self = setmetatable({}, Body)
@@ -182,15 +196,7 @@ function M.body(o)
     for _, pname in ipairs(T.params) do
       local v = st[pname]
       if v == nil then v = T.defaults[pname] end
-      if is_tensor(v) then
-        local vs = v:shape()
-        if not (#vs == 0 or (#vs == 1 and vs[1] == m)) then
-          fail("body", "sets[" .. s .. "]." .. pname .. " must be a number, a 0-dim tensor or a tensor {" .. m .. "}", 2)
-        end
-      elseif type(v) ~= "number" then
-        fail("body", "sets[" .. s .. "]." .. pname .. " must be a number or a tensor, got " .. type(v), 2)
-      end
-      entry.values[pname] = v
+      entry.values[pname] = param_value("body", "sets[" .. s .. "]." .. pname, v, m, 3)
     end
     for key in pairs(st) do
       if key ~= "type" and key ~= "elems" and T.defaults[key] == nil then
@@ -209,6 +215,11 @@ function M.body(o)
   self.set_table = ds.tensor(set_rows, "i32")
   self.pins = o.pins and (is_tensor(o.pins) and o.pins or ds.tensor(o.pins, "i32")) or ds.tensor({}, "i32")
   if #self.pins:shape() ~= 1 then fail("body", "pins must be an i32 tensor {P} of 0-based vertex indices", 2) end
+  for j, i in ipairs(self.pins:totable()) do
+    if i < 0 or i >= n then
+      fail("body", "pins[" .. j .. "] = " .. i .. " is out of range for " .. n .. " vertices (0-based)", 2)
+    end
+  end
   self.gravity = vec3(o.gravity or {0, -9.81, 0}, "gravity")
   self.dt = o.dt or 1e-2
   self.mode = o.mode or "implicit"
@@ -221,7 +232,11 @@ function M.body(o)
   }
   self.tol = o.tol or (ds.precision == "f64" and 1e-9 or 1e-4)
   self.max_iters = o.max_iters or 50
-  self.project = o.project == nil and 1 or (o.project and 1 or 0)
+  -- Newton's Hessian: "auto" (true Hessian unless indefinite, then SPD-projected per element),
+  -- "always" (projected), "never" (true; an indefinite one is an error)
+  local PROJ = {auto = 1, always = 2, never = 0}
+  self.project = PROJ[o.project or "auto"]
+  if not self.project then fail("body", "project must be auto, always or never, got " .. tostring(o.project), 2) end
   self.step_count = 0
   return self
 end
@@ -249,7 +264,7 @@ function Body:set_param(s, name, value)
   local st = self.sets[s]
   if not st then fail("set_param", "no set " .. tostring(s), 2) end
   if st.values[name] == nil then fail("set_param", "set " .. s .. " has no parameter '" .. tostring(name) .. "'", 2) end
-  st.values[name] = value
+  st.values[name] = param_value("set_param", name, value, st.m, 2)
 end
 
 function Body:pin_targets()
@@ -345,13 +360,13 @@ function Body:hessian(y, x, v, opts)
 end
 
 -- The last step's numbers: Newton iterations, line-search halvings, final |G|,
--- assembly ms, factor + solve ms, backward ms, energy evaluations, forward ms.
+-- assembly ms, factor + solve ms, backward ms, energy evaluations, forward ms, factorizations.
 function M.stats()
-  local t = ds.zeros{8}
+  local t = ds.zeros{10}
   K.stats:launch({out = t})
   local s = t:totable()
   return {iters = s[1], halvings = s[2], residual = s[3], assemble_ms = s[4], solve_ms = s[5], backward_ms = s[6],
-          energy_evals = s[7], forward_ms = s[8]}
+          energy_evals = s[7], forward_ms = s[8], factorizations = s[9]}
 end
 
 -- Total mass-weighted centre of mass (differentiable): needs the lumped masses.

@@ -2,7 +2,9 @@
  *
  *   mode 0  implicit (backward) Euler: y = argmin Phi by Newton (the core's
  *           ds_newton with its energy line search), each iteration one
- *           assembly of the SPD-projected Hessian and one CHOLMOD solve;
+ *           assembly of the Hessian and one CHOLMOD solve; param project:
+ *           0 the true Hessian, 1 (default) the true one unless it is
+ *           indefinite, then the per-element SPD projection, 2 always projected;
  *   mode 1  static equilibrium: the same with no inertia (v_out = 0);
  *   mode 2  symplectic Euler: v' = v - h M^-1 (grad V(x) + alpha M v), x' = x + h v'.
  *
@@ -54,7 +56,7 @@ typedef struct newton_ctx {
   ds_real *vals;
   int project;
   double t_asm, t_solve;
-  int nE;
+  int nE, nfact, have_y0; /* have_y0: vals hold the true Hessian at the first iterate */
 } newton_ctx;
 
 static int cb_residual(void *u, const ds_real *y, ds_real *G) {
@@ -68,16 +70,30 @@ static int cb_energy(void *u, const ds_real *y, double *E) {
   N->nE++;
   return DS_OK;
 }
+/* The Newton direction. With projection on, the TRUE Hessian is tried first
+ * and the per-element SPD projection only used when it is not positive
+ * definite (CHOLMOD refuses it): near an equilibrium the true Hessian is
+ * definite and Newton converges quadratically, where the projected one (which
+ * clamps the rotation modes of stable Neo-Hookean) converges only linearly. */
 static int cb_solve(void *u, const ds_real *y, const ds_real *G, ds_real *dy) {
   newton_ctx *N = u;
   const ds_host_api *h = N->c->host;
-  double t0 = now_ms();
-  fem_sys_hessian(N->S, y, N->project, N->vals);
-  int rc = h->solve->sparse_set_values(N->A, N->vals);
-  double t1 = now_ms();
-  N->t_asm += t1 - t0;
-  if (!rc) rc = h->solve->sparse_solve(N->A, DS_SOLVE_CHOLMOD, 0, G, dy, NULL, NULL);
-  N->t_solve += now_ms() - t1;
+  int rc = DS_OK;
+  for (int pass = 0; pass < 2; pass++) {
+    const int project = pass == 1 || N->project == 2;
+    if (pass == 1 && !N->project) break;
+    double t0 = now_ms();
+    if (!(N->have_y0 && !project)) fem_sys_hessian(N->S, y, project, N->vals);
+    N->have_y0 = 0;
+    rc = h->solve->sparse_set_values(N->A, N->vals);
+    double t1 = now_ms();
+    N->t_asm += t1 - t0;
+    if (!rc) rc = h->solve->sparse_factor(N->A, DS_SOLVE_CHOLMOD);
+    if (!rc) rc = h->solve->sparse_solve(N->A, DS_SOLVE_CHOLMOD, 0, G, dy, NULL, NULL);
+    N->t_solve += now_ms() - t1;
+    N->nfact++;
+    if (!rc || project) break;
+  }
   return rc;
 }
 
@@ -139,16 +155,44 @@ static int step_forward(const ds_call *c) {
   if (!A) return DS_ERR_ARG;
   ds_real *y = ds_rdata(a->x_out);
   init_y(a, &S, y);
-  newton_ctx N = {c, &S, A, c->host->scratch(c, (size_t)S.ntrip * sizeof(ds_real)), p->project != 0, 0, 0, 0};
+  newton_ctx N = {c, &S, A, c->host->scratch(c, (size_t)S.ntrip * sizeof(ds_real)), (int)p->project, 0, 0, 0, 0, 0};
   if (!N.vals) return DS_ERR_NOMEM;
   char label[96];
   snprintf(label, sizeof label, "fem.step %s %.0f", mode == FEM_STATIC ? "(static)" : "(implicit Euler)", p->step_index);
+  /* The round-off floor of |G|: a position is only known to eps |y|, so each force to about
+   * eps |y| H_ii. ds_newton stops at tol max(1, |G(y0)|); asking for less than the floor
+   * would never converge, so tol is raised to it (the true Hessian at y0 assembled here is
+   * reused by the first Newton iteration). */
+  double t1 = now_ms();
+  fem_sys_hessian(&S, y, 0, N.vals);
+  N.t_asm += now_ms() - t1;
+  N.have_y0 = 1;
+  double d2 = 0, ymax = 0, g0 = 0;
+  {
+    const int32_t *rows = st->rows, *cols = st->cols;
+    double *diag = c->host->scratch(c, (size_t)(3 * S.n) * sizeof(double));
+    ds_real *G0 = c->host->scratch(c, (size_t)(3 * S.n) * sizeof(ds_real));
+    if (!diag || !G0) return DS_ERR_NOMEM;
+    for (int64_t i = 0; i < 3 * S.n; i++) diag[i] = 0;
+    for (int64_t t = 0; t < S.ntrip; t++)
+      if (rows[t] == cols[t]) diag[rows[t]] += N.vals[t];
+    fem_sys_gradient(&S, y, G0);
+    for (int64_t i = 0; i < 3 * S.n; i++) {
+      d2 += diag[i] * diag[i], g0 += (double)G0[i] * G0[i];
+      if (fabs((double)y[i]) > ymax) ymax = fabs((double)y[i]);
+    }
+  }
+  const double eps = sizeof(ds_real) == 8 ? 2.2e-16 : 1.2e-7;
+  const double floor_g = eps * (ymax + 1e-30) * sqrt(d2);
+  double tol = p->tol > 0 ? p->tol : (sizeof(ds_real) == 8 ? 1e-9 : 1e-4);
+  if (tol * fmax(1, sqrt(g0)) < floor_g) tol = floor_g / fmax(1, sqrt(g0));
   ds_newton_fns fns = {&N, cb_residual, cb_solve, cb_energy};
-  ds_newton_opts o = {p->tol, (int32_t)p->max_iters, 40, label};
+  ds_newton_opts o = {tol, (int32_t)p->max_iters, 40, label};
   ds_newton_info info = {0};
   rc = c->host->solve->newton(c->ctx, 3 * S.n, y, &fns, &o, &info);
   st->stats[0] = info.iters, st->stats[1] = info.halvings, st->stats[2] = info.residual;
   st->stats[3] = N.t_asm, st->stats[4] = N.t_solve, st->stats[6] = N.nE, st->stats[7] = now_ms() - t0;
+  st->stats[8] = N.nfact;
   if (rc) return rc; /* ds_newton's message names the step and the residual */
   ds_real *vo = ds_rdata(a->v_out);
   const ds_real *x = ds_rdata(a->x);
@@ -200,7 +244,7 @@ static int symplectic_adjoint(const ds_call *c, fem_sys *S, const step_argv *a) 
     }
   }
   pins_back(a, pinb, NULL);
-  fem_pullback out = {gx, NULL, ds_rgrad(a->rest), NULL, NULL};
+  fem_pullback out = {NULL, NULL, ds_rgrad(a->rest), gx, NULL}; /* G is evaluated at y = x here */
   double gg[3] = {0, 0, 0};
   ds_real *ggrav = ds_rgrad(a->gravity);
   out.gravity = ggrav ? gg : NULL;

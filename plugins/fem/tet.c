@@ -72,29 +72,36 @@ static void polar_R(const fem_cplx *F, fem_cplx *R) {
   }
 }
 
-/* psi(F) and P(F) of a model (either output may be NULL; psi needs Hd = F - I). */
-static void model_eval(int model, const fem_cplx *F, const fem_cplx *Hd, fem_cplx mu, fem_cplx lam, fem_cplx *psi,
-                       fem_cplx *P) {
+/* psi and P of a model at F = I + Hd (either output may be NULL). Written in Hd
+ * so that small strains lose nothing to cancellation: the line search compares
+ * energies, and Newton's tolerance is limited by the gradient's round-off. */
+static void model_eval(int model, const fem_cplx *Hd, fem_cplx mu, fem_cplx lam, fem_cplx *psi, fem_cplx *P) {
+  fem_cplx F[9];
+  for (int i = 0; i < 9; i++) F[i] = Hd[i] + (i % 4 == 0);
   if (model == MODEL_SNH) {
     const fem_cplx lp = lam + mu;
-    if (psi) { /* J - 1 = tr H + c2 + det H; mu/2 (I_C - 3) - mu (J - 1) = mu/2 |H|^2 - mu (c2 + det H) */
-      fem_cplx tr = Hd[0] + Hd[4] + Hd[8], hh = 0, h2 = 0;
-      for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++) hh += Hd[3 * i + j] * Hd[3 * i + j], h2 += Hd[3 * i + j] * Hd[3 * j + i];
-      const fem_cplx c2 = 0.5 * (tr * tr - h2), c3 = det3(Hd), jm1 = tr + c2 + c3;
-      *psi = 0.5 * mu * hh - mu * (c2 + c3) + 0.5 * lp * jm1 * jm1;
-    }
+    /* J - 1 = tr H + c2 + det H, c2 = (tr^2 H - tr H^2)/2; cof F = I + (tr H I - H^T) + cof H */
+    fem_cplx tr = Hd[0] + Hd[4] + Hd[8], hh = 0, h2 = 0;
+    for (int i = 0; i < 3; i++)
+      for (int j = 0; j < 3; j++) hh += Hd[3 * i + j] * Hd[3 * i + j], h2 += Hd[3 * i + j] * Hd[3 * j + i];
+    const fem_cplx c2 = 0.5 * (tr * tr - h2), c3 = det3(Hd), jm1 = tr + c2 + c3;
+    /* mu/2 (I_C - 3) - mu (J - 1) = mu/2 |H|^2 - mu (c2 + det H) */
+    if (psi) *psi = 0.5 * mu * hh - mu * (c2 + c3) + 0.5 * lp * jm1 * jm1;
     if (P) {
-      const fem_cplx J = det3(F);
-      fem_cplx C[9];
-      cof3(F, C);
-      for (int i = 0; i < 9; i++) P[i] = mu * F[i] + (lp * (J - 1) - mu) * C[i];
+      fem_cplx cH[9];
+      cof3(Hd, cH);
+      for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+          const int k = 3 * i + j;
+          const fem_cplx cofF_minus_I = (i == j ? tr : 0) - Hd[3 * j + i] + cH[k];
+          /* P = mu F + (lp (J-1) - mu) cof F = mu (H - (cof F - I)) + lp (J-1) cof F */
+          P[k] = mu * (Hd[k] - cofF_minus_I) + lp * jm1 * ((i == j) + cofF_minus_I);
+        }
     }
   } else if (model == MODEL_LINEAR) {
     fem_cplx e[9];
     for (int i = 0; i < 3; i++)
-      for (int j = 0; j < 3; j++)
-        e[3 * i + j] = Hd ? 0.5 * (Hd[3 * i + j] + Hd[3 * j + i]) : 0.5 * (F[3 * i + j] + F[3 * j + i]) - (i == j);
+      for (int j = 0; j < 3; j++) e[3 * i + j] = 0.5 * (Hd[3 * i + j] + Hd[3 * j + i]);
     const fem_cplx tr = e[0] + e[4] + e[8];
     fem_cplx ee = 0;
     for (int i = 0; i < 9; i++) ee += e[i] * e[i];
@@ -131,25 +138,20 @@ static void shape(const fem_cplx *X, const fem_cplx *p, fem_cplx *B, fem_cplx *B
   mul3(Dmi, Ai, B);
   if (Binv) mul3(A, Dm, Binv);
 }
-/* F = Ds B and, without cancellation, Hd = F - I = (Ds - A Dm) B (energies near rest are
-   differences of O(1) terms otherwise, and the line search compares energies). */
-static void deformation(const fem_cplx *x, const fem_cplx *B, const fem_cplx *Binv, fem_cplx *F, fem_cplx *Hd) {
-  fem_cplx Ds[9];
+/* Hd = F - I = (Ds - A Dm) B, without the cancellation of Ds B - I. */
+static void deformation(const fem_cplx *x, const fem_cplx *B, const fem_cplx *Binv, fem_cplx *Hd) {
+  fem_cplx D[9];
   for (int d = 0; d < 3; d++)
-    for (int a = 0; a < 3; a++) Ds[3 * d + a] = x[3 * (a + 1) + d] - x[d];
-  mul3(Ds, B, F);
-  if (Hd) {
-    for (int i = 0; i < 9; i++) Ds[i] -= Binv[i];
-    mul3(Ds, B, Hd);
-  }
+    for (int a = 0; a < 3; a++) D[3 * d + a] = x[3 * (a + 1) + d] - x[d] - Binv[3 * d + a];
+  mul3(D, B, Hd);
 }
 
 static void tet_grad_model(int model, const fem_cplx *x, const fem_cplx *X, const fem_cplx *p, fem_cplx *g) {
-  fem_cplx B[9], F[9], P[9], vol, mu, lam;
-  shape(X, p, B, NULL, &vol);
-  deformation(x, B, NULL, F, NULL);
+  fem_cplx B[9], Bi[9], Hd[9], P[9], vol, mu, lam;
+  shape(X, p, B, Bi, &vol);
+  deformation(x, B, Bi, Hd);
   lame(p, &mu, &lam);
-  model_eval(model, F, NULL, mu, lam, NULL, P);
+  model_eval(model, Hd, mu, lam, NULL, P);
   for (int d = 0; d < 3; d++) g[d] = 0;
   for (int a = 0; a < 3; a++) /* force on vertex a+1: column a of vol P B^T */
     for (int d = 0; d < 3; d++) {
@@ -161,31 +163,31 @@ static void tet_grad_model(int model, const fem_cplx *x, const fem_cplx *X, cons
 }
 
 static double tet_energy_model(int model, const double *x, const double *X, const double *p) {
-  fem_cplx xc[12], Xc[12], pc[TET_NPARAM], B[9], Bi[9], F[9], Hd[9], vol, mu, lam, psi;
+  fem_cplx xc[12], Xc[12], pc[TET_NPARAM], B[9], Bi[9], Hd[9], vol, mu, lam, psi;
   for (int i = 0; i < 12; i++) xc[i] = x[i], Xc[i] = X[i];
   for (int i = 0; i < TET_NPARAM; i++) pc[i] = p[i];
   shape(Xc, pc, B, Bi, &vol);
-  deformation(xc, B, Bi, F, Hd);
+  deformation(xc, B, Bi, Hd);
   lame(pc, &mu, &lam);
-  model_eval(model, F, Hd, mu, lam, &psi, NULL);
+  model_eval(model, Hd, mu, lam, &psi, NULL);
   return creal(vol * psi);
 }
 
 /* H = vol G^T (dP/dF) G with G the constant map from the 12 DOFs to F:
  * F[d][j] = sum_a x_a[d] c[a][j], c[a][j] = B[a-1][j] (a >= 1), c[0][j] = -sum. */
 static void tet_hessian_model(int model, const double *x, const double *X, const double *p, int project, double *H) {
-  fem_cplx xc[12], Xc[12], pc[TET_NPARAM], B[9], F[9], P[9], vol, mu, lam;
+  fem_cplx xc[12], Xc[12], pc[TET_NPARAM], B[9], Bi[9], F[9], P[9], vol, mu, lam;
   for (int i = 0; i < 12; i++) xc[i] = x[i], Xc[i] = X[i];
   for (int i = 0; i < TET_NPARAM; i++) pc[i] = p[i];
-  shape(Xc, pc, B, NULL, &vol);
-  deformation(xc, B, NULL, F, NULL);
+  shape(Xc, pc, B, Bi, &vol);
+  deformation(xc, B, Bi, F); /* F holds Hd = F - I here */
   lame(pc, &mu, &lam);
   double D[81]; /* D[(3d+j)*9 + (3e+l)] = dP_dj / dF_el */
   const double h = 1e-30;
   for (int q = 0; q < 9; q++) {
     const fem_cplx keep = F[q];
     F[q] = creal(keep) + I * h;
-    model_eval(model, F, NULL, mu, lam, NULL, P);
+    model_eval(model, F, mu, lam, NULL, P);
     F[q] = keep;
     for (int r = 0; r < 9; r++) D[r * 9 + q] = cimag(P[r]) / h;
   }
