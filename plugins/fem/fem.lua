@@ -395,6 +395,48 @@ function Body:masses()
   return m
 end
 
+-- ---- pictures -----------------------------------------------------------------------
+-- The unique edges of the tets (a Lua list of {a, b}, 0-based), computed once per mesh.
+function M.edges(tets)
+  local seen, out = {}, {}
+  for _, t in ipairs(tets:totable()) do
+    for a = 1, 4 do
+      for b = a + 1, 4 do
+        local i, j = math.min(t[a], t[b]), math.max(t[a], t[b])
+        local key = i * 4294967296 + j
+        if not seen[key] then seen[key] = true; out[#out + 1] = {i, j} end
+      end
+    end
+  end
+  return out
+end
+
+-- A wireframe projection through PLplot: each of `shapes` (tensors {n,3}) drawn
+-- as its edges projected on the axes opts.axes (default {1, 2}: x-y), one series
+-- per shape (edges separated by NaN breaks). opts: labels, title, xlabel, ylabel,
+-- width, height, extra = {series...} (more {x =, y =, label =} curves).
+function M.plot_mesh(path, shapes, tets, opts)
+  opts = opts or {}
+  local edges = opts.edges or M.edges(tets)
+  local ax = opts.axes or {1, 2}
+  local series = {}
+  for s, x in ipairs(shapes) do
+    local X, xs, ys = x:totable(), {}, {}
+    for _, e in ipairs(edges) do
+      local p, q = X[e[1] + 1], X[e[2] + 1]
+      xs[#xs + 1], ys[#ys + 1] = p[ax[1]], p[ax[2]]
+      xs[#xs + 1], ys[#ys + 1] = q[ax[1]], q[ax[2]]
+      xs[#xs + 1], ys[#ys + 1] = 0 / 0, 0 / 0
+    end
+    series[s] = {x = xs, y = ys, label = opts.labels and opts.labels[s] or nil}
+  end
+  for _, e in ipairs(opts.extra or {}) do series[#series + 1] = e end
+  local names = {"x (m)", "y (m)", "z (m)"}
+  ds.io.plot(path, series, {title = opts.title, xlabel = opts.xlabel or names[ax[1]], ylabel = opts.ylabel or names[ax[2]],
+                            width = opts.width or 900, height = opts.height or 400, legend = opts.legend})
+  return path
+end
+
 -- ---- VTK output -------------------------------------------------------------------
 -- Legacy ASCII .vtk unstructured grid of tetrahedra (ParaView reads it), with
 -- optional point data {name = tensor {n} or {n,3}}.
