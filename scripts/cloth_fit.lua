@@ -112,40 +112,30 @@ local E, k = stiffness()
 E, k = E:item(), k:item()
 
 -- ---- pictures ---------------------------------------------------------------
--- Every grid line of a drape as one polyline, NaN between lines (the plot breaks there).
-local function lines(x, project)
-  local X = x:totable()
-  local us, vs = {}, {}
-  local function put(i, j)
-    local p = X[sheet.index(i, j) + 1]
-    local u, v = project(p)
-    us[#us + 1], vs[#vs + 1] = u, v
-  end
-  local function gap() us[#us + 1], vs[#vs + 1] = 0 / 0, 0 / 0 end
-  for i = 0, N do
-    for j = 0, N do put(i, j) end
-    gap()
-  end
+-- The grid lines of each drape (no diagonals), projected by `project` onto a
+-- plane: fem.plot_mesh draws the first two coordinates.
+local grid = {}
+for i = 0, N do
   for j = 0, N do
-    for i = 0, N do put(i, j) end
-    gap()
+    if i < N then grid[#grid + 1] = {sheet.index(i, j), sheet.index(i + 1, j)} end
+    if j < N then grid[#grid + 1] = {sheet.index(i, j), sheet.index(i, j + 1)} end
   end
-  return us, vs
 end
 local function view(path, project, title, xlabel)
-  local series = {}
-  for _, s in ipairs({{start, "start (E " .. string.format("%.3g", opt.e_init) .. ", k " .. string.format("%.3g", opt.k_init) .. ")"},
-                      {fit, string.format("fit (E %.4g, k %.4g)", E, k)},
-                      {target, "target (E 2e4, k 5e-4), drawn over the fit"}}) do
-    local u, v = lines(s[1], project)
-    series[#series + 1] = {x = u, y = v, label = s[2]}
+  local shapes = {}
+  for s, x in ipairs({start, fit, target}) do
+    local rows = {}
+    for i, p in ipairs(x:totable()) do rows[i] = {project(p)} end
+    shapes[s] = ds.tensor(rows)
   end
-  ds.io.plot_png(path, series, {title = title, xlabel = xlabel, ylabel = "height y (m)", width = 720, height = 560,
-    legend = "bottom-right"})
+  fem.plot_mesh(path, shapes, nil, {edges = grid, title = title, xlabel = xlabel, ylabel = "height y (m)",
+    width = 720, height = 560, legend = "bottom-right",
+    labels = {string.format("start (E %.3g, k %.3g)", opt.e_init, opt.k_init), string.format("fit (E %.4g, k %.4g)", E, k),
+              "target (E 2e4, k 5e-4), drawn over the fit"}})
 end
-view(opt.out .. "/drape.png", function(p) return p[1] + 0.45 * p[3], p[2] + 0.3 * p[3] end,
+view(opt.out .. "/drape.png", function(p) return p[1] + 0.45 * p[3], p[2] + 0.3 * p[3], 0 end,
   "cloth_fit: drapes, oblique view", "x + 0.45 z (m)")
-view(opt.out .. "/drape_side.png", function(p) return p[3], p[2] end, "cloth_fit: drapes seen along x", "z (m)")
+view(opt.out .. "/drape_side.png", function(p) return p[3], p[2], 0 end, "cloth_fit: drapes seen along x", "z (m)")
 
 -- the standard result lines (cli.finish's), with loss_initial the start's loss (before any step)
 cli.write_losses(ds, opt.out, losses, {title = "cloth_fit", ylabel = "loss (cm^2)"})
