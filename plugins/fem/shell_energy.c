@@ -106,15 +106,21 @@ double fem_membrane_energy(const double x[9], const double Dminv[4], double vol,
   return W;
 }
 
-int fem_hinge_rest(const double X[12], double *scale, double *theta0) {
-  double e[3], a[3], b[3], n1[3], n2[3];
+/* The hinge's edge e = x1 - x0, wing vectors a = x2 - x0, b = x3 - x0 and the
+ * triangles' normals n1 = e x a, n2 = b x e (they agree when the hinge is flat). */
+static void hinge_vectors(const double x[12], double e[3], double a[3], double b[3], double n1[3], double n2[3]) {
   for (int c = 0; c < 3; c++) {
-    e[c] = X[3 + c] - X[c];
-    a[c] = X[6 + c] - X[c];
-    b[c] = X[9 + c] - X[c];
+    e[c] = x[3 + c] - x[c];
+    a[c] = x[6 + c] - x[c];
+    b[c] = x[9 + c] - x[c];
   }
   cross3(e, a, n1);
   cross3(b, e, n2);
+}
+
+int fem_hinge_rest(const double X[12], double *scale, double *theta0) {
+  double e[3], a[3], b[3], n1[3], n2[3];
+  hinge_vectors(X, e, a, b, n1, n2);
   const double ee = dot3(e, e), s1 = sqrt(dot3(n1, n1)), s2 = sqrt(dot3(n2, n2));
   if (!(ee > 0) || !(s1 > 1e-14 * fmax(ee, dot3(a, a))) || !(s2 > 1e-14 * fmax(ee, dot3(b, b)))) return -1;
   *scale = 3 * ee / (0.5 * (s1 + s2)); /* A1 + A2 = (|n1| + |n2|) / 2 */
@@ -127,13 +133,7 @@ int fem_hinge_rest(const double X[12], double *scale, double *theta0) {
 double fem_hinge_angle(const double x[12], double *grad, double *hess) {
   if (!grad && !hess) {
     double e[3], a[3], b[3], n1[3], n2[3], m[3];
-    for (int c = 0; c < 3; c++) {
-      e[c] = x[3 + c] - x[c];
-      a[c] = x[6 + c] - x[c];
-      b[c] = x[9 + c] - x[c];
-    }
-    cross3(e, a, n1);
-    cross3(b, e, n2);
+    hinge_vectors(x, e, a, b, n1, n2);
     cross3(n1, n2, m);
     return atan2(dot3(m, e), sqrt(dot3(e, e)) * dot3(n1, n2));
   }

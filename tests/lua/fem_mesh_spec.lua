@@ -255,3 +255,23 @@ describe("fem.read_surface", function()
     assert.matches("neither .obj nor .stl", err, 1, true)
   end)
 end)
+
+describe("fem_mesh.lua's ffi.cdef", function()
+  it("declares exactly the functions of plugins/fem/tetgen_wrap.h", function()
+    local function norm(text)
+      text = text:gsub("/%*.-%*/", ""):gsub("#[^\n]*", ""):gsub("%s+", " ")
+      local decls = {}
+      for d in text:gmatch("([^;{}]+);") do
+        d = d:gsub("^%s+", ""):gsub("%s+$", ""):gsub("%s*([%(%),%*])%s*", "%1")
+        if d ~= "" then decls[#decls + 1] = d end
+      end
+      table.sort(decls)
+      return decls
+    end
+    local function read(p) local f = assert(io.open(p)) local s = f:read("*a") f:close() return s end
+    local header = read("plugins/fem/tetgen_wrap.h"):gsub("extern \"C\" {", "")
+    local cdef = read("plugins/fem/fem_mesh.lua"):match("ffi%.cdef, %[%[(.-)%]%]")
+    assert.is_truthy(cdef)
+    assert.are.same(norm(header), norm(cdef))
+  end)
+end)
