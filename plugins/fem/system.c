@@ -125,6 +125,7 @@ typedef struct job {
   ds_real *vals;   /* Hessian triplet values */
   int project;
   int what;
+  int want_rest, want_param; /* J_PULL: which Jacobians to form */
 } job;
 enum { J_ENERGY, J_GRAD, J_HESS, J_PULL };
 /* pullback row per element: ybar (3k), rest (3k), params (nparam) */
@@ -179,28 +180,39 @@ static void elem_range(int64_t b, int64_t end, void *user) {
         for (int d = 0; d < 3; d++) w[3 * a + d] = S->pinned[io.idx[a]] ? 0 : J->w[3 * (int64_t)io.idx[a] + d];
       double *o = J->out + e * pull_width(T);
       memset(o, 0, (size_t)pull_width(T) * sizeof *o);
+      /* only the Jacobians someone wants: each costs 3k or nparam complex gradients */
       fem_elem_hessian(T, io.x, io.X, io.p, 0, H);
-      fem_elem_dgrad_drest(T, io.x, io.X, io.p, JX);
-      fem_elem_dgrad_dparam(T, io.x, io.X, io.p, Jp);
+      if (J->want_rest) fem_elem_dgrad_drest(T, io.x, io.X, io.p, JX);
+      if (J->want_param) fem_elem_dgrad_dparam(T, io.x, io.X, io.p, Jp);
       for (int r = 0; r < n; r++) {
         const double wr = sc * w[r];
         if (wr == 0) continue;
-        for (int q = 0; q < n; q++) o[q] += wr * H[r * n + q], o[n + q] += wr * JX[r * n + q];
-        for (int j = 0; j < np; j++) o[2 * n + j] += wr * Jp[r * np + j];
+        for (int q = 0; q < n; q++) o[q] += wr * H[r * n + q];
+        if (J->want_rest)
+          for (int q = 0; q < n; q++) o[n + q] += wr * JX[r * n + q];
+        if (J->want_param)
+          for (int j = 0; j < np; j++) o[2 * n + j] += wr * Jp[r * np + j];
       }
       if (damp) { /* D = beta h (g_L(X+u, X) - g_L(X, X)), u = y - x0: dD/dy = beta h K0 (x0: minus, below) */
         double J1[FEM_MAX_DOF * FEM_MAX_DOF], J0[FEM_MAX_DOF * FEM_MAX_DOF];
         double P1[FEM_MAX_DOF * FEM_MAX_PARAM], P0[FEM_MAX_DOF * FEM_MAX_PARAM];
         fem_elem_hessian(L, io.X, io.X, io.p, 0, K);
-        fem_elem_dgrad_drest(L, xu, io.X, io.p, J1);
-        fem_elem_dgrad_drest(L, io.X, io.X, io.p, J0);
-        fem_elem_dgrad_dparam(L, xu, io.X, io.p, P1);
-        fem_elem_dgrad_dparam(L, io.X, io.X, io.p, P0);
+        if (J->want_rest) {
+          fem_elem_dgrad_drest(L, xu, io.X, io.p, J1);
+          fem_elem_dgrad_drest(L, io.X, io.X, io.p, J0);
+        }
+        if (J->want_param) {
+          fem_elem_dgrad_dparam(L, xu, io.X, io.p, P1);
+          fem_elem_dgrad_dparam(L, io.X, io.X, io.p, P0);
+        }
         for (int r = 0; r < n; r++) {
           const double wr = bh * w[r];
           if (wr == 0) continue;
-          for (int q = 0; q < n; q++) o[q] += wr * K[r * n + q], o[n + q] += wr * (J1[r * n + q] - J0[r * n + q]);
-          for (int j = 0; j < np; j++) o[2 * n + j] += wr * (P1[r * np + j] - P0[r * np + j]);
+          for (int q = 0; q < n; q++) o[q] += wr * K[r * n + q];
+          if (J->want_rest)
+            for (int q = 0; q < n; q++) o[n + q] += wr * (J1[r * n + q] - J0[r * n + q]);
+          if (J->want_param)
+            for (int j = 0; j < np; j++) o[2 * n + j] += wr * (P1[r * np + j] - P0[r * np + j]);
         }
       }
     }
@@ -341,6 +353,7 @@ int fem_sys_pullback(const fem_sys *S, const ds_real *y, const ds_real *w, fem_p
     if (!o) return DS_ERR_NOMEM;
     job J = {0};
     J.st = st, J.y = y, J.w = w, J.out = o, J.what = J_PULL;
+    J.want_rest = out->rest != NULL, J.want_param = st->pgrad != NULL;
     run(S, &J);
     elem_io io;
     double gX[FEM_MAX_DOF];
