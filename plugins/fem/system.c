@@ -69,7 +69,7 @@ static double vert_energy(const fem_sys *S, const double *q) {
   return 0.5 * m * in + h2 * (e + fr) + 0.5 * S->alpha * h * m * dd;
 }
 
-static void vert_q(const fem_sys *S, const ds_real *y, int64_t i, double *q) {
+static void vert_q(const fem_sys *S, const double *y, int64_t i, double *q) {
   for (int d = 0; d < 3; d++) {
     q[QY + d] = y[3 * i + d];
     q[QX + d] = S->x0[3 * i + d];
@@ -97,7 +97,7 @@ typedef struct elem_io {
   int32_t idx[FEM_MAX_K];
 } elem_io;
 
-static void gather(const fem_sys *S, const fem_set *st, int64_t e, const ds_real *y, elem_io *io) {
+static void gather(const fem_sys *S, const fem_set *st, int64_t e, const double *y, elem_io *io) {
   const int k = st->T->k, np = st->T->nparam;
   for (int a = 0; a < k; a++) {
     const int32_t v = st->conn[e * k + a];
@@ -120,7 +120,8 @@ static int has_damping(const fem_sys *S, const fem_set *st) {
 typedef struct job {
   const fem_sys *S;
   const fem_set *st;
-  const ds_real *y, *w;
+  const double *y;
+  const ds_real *w;
   double *out;     /* per element: energy (1), gradient (3k), or pullback rows */
   ds_real *vals;   /* Hessian triplet values */
   int project;
@@ -229,7 +230,7 @@ static double *buf(const fem_sys *S, size_t count) {
 }
 
 /* ---- energy, gradient, Hessian ------------------------------------------------ */
-double fem_sys_energy(const fem_sys *S, const ds_real *y) {
+double fem_sys_energy(const fem_sys *S, const double *y) {
   double E = 0;
   for (int s = 0; s < S->nsets; s++) {
     const fem_set *st = &S->set[s];
@@ -249,7 +250,7 @@ double fem_sys_energy(const fem_sys *S, const ds_real *y) {
   return E;
 }
 
-void fem_sys_gradient(const fem_sys *S, const ds_real *y, ds_real *G) {
+void fem_sys_gradient(const fem_sys *S, const double *y, ds_real *G) {
   double *acc = buf(S, (size_t)(3 * S->n));
   for (int64_t i = 0; i < 3 * S->n; i++) acc[i] = 0;
   for (int s = 0; s < S->nsets; s++) {
@@ -295,7 +296,7 @@ void fem_sys_pattern(const fem_sys *S, int32_t *rows, int32_t *cols) {
       for (int q = 0; q < 3; q++) rows[t0 + 9 * i + 3 * r + q] = (int32_t)(3 * i + r), cols[t0 + 9 * i + 3 * r + q] = (int32_t)(3 * i + q);
 }
 
-void fem_sys_hessian(const fem_sys *S, const ds_real *y, int project, ds_real *vals) {
+void fem_sys_hessian(const fem_sys *S, const double *y, int project, ds_real *vals) {
   for (int s = 0; s < S->nsets; s++) {
     job J = {0};
     J.st = &S->set[s], J.y = y, J.vals = vals, J.project = project, J.what = J_HESS;
@@ -320,7 +321,7 @@ void fem_sys_hessian(const fem_sys *S, const ds_real *y, int project, ds_real *v
 }
 
 /* ---- pullback ------------------------------------------------------------------ */
-int fem_sys_pullback(const fem_sys *S, const ds_real *y, const ds_real *w, fem_pullback *out) {
+int fem_sys_pullback(const fem_sys *S, const double *y, const ds_real *w, fem_pullback *out) {
   const int64_t n = S->n;
   /* mass bar per vertex: from the vertex terms, then to densities and rest positions */
   double *mbar = buf(S, (size_t)n);
@@ -398,4 +399,11 @@ int fem_sys_pullback(const fem_sys *S, const ds_real *y, const ds_real *w, fem_p
     }
   }
   return DS_OK;
+}
+
+double *fem_to_double(const ds_call *c, const ds_real *y, int64_t count) {
+  double *d = c->host->scratch(c, (size_t)count * sizeof(double));
+  if (d)
+    for (int64_t i = 0; i < count; i++) d[i] = y[i];
+  return d;
 }
