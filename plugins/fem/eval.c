@@ -24,7 +24,9 @@ static int res_forward(const ds_call *c) {
   fem_sys S;
   int rc = fem_setup(&S, c, 0, DS_SLOT(res, params), DS_PARAMS(c, res)->mode == FEM_IMPLICIT);
   if (rc) return rc;
-  fem_sys_gradient(&S, ds_rdata(a->y), ds_rdata(a->G));
+  const double *y = fem_to_double(c, ds_rdata(a->y), a->y->count);
+  if (!y) return DS_ERR_NOMEM;
+  fem_sys_gradient(&S, y, ds_rdata(a->G));
   return DS_OK;
 }
 static int res_adjoint(const ds_call *c) {
@@ -37,7 +39,9 @@ static int res_adjoint(const ds_call *c) {
   ds_real *ggrav = ds_rgrad(a->gravity);
   fem_pullback out = {ds_rgrad(a->x), implicit ? ds_rgrad(a->v) : NULL, ds_rgrad(a->rest), ds_rgrad(a->y),
                       ggrav ? gg : NULL};
-  if ((rc = fem_sys_pullback(&S, ds_rdata(a->y), ds_rgrad(a->G), &out))) return rc;
+  const double *y = fem_to_double(c, ds_rdata(a->y), a->y->count);
+  if (!y) return DS_ERR_NOMEM;
+  if ((rc = fem_sys_pullback(&S, y, ds_rgrad(a->G), &out))) return rc;
   if (ggrav)
     for (int d = 0; d < 3; d++) ggrav[d] += (ds_real)gg[d];
   return DS_OK;
@@ -59,7 +63,9 @@ static int en_forward(const ds_call *c) {
   fem_sys S;
   int rc = fem_setup(&S, c, 0, DS_SLOT(en, params), ((const sys_params *)(const void *)c->params)->mode == FEM_IMPLICIT);
   if (rc) return rc;
-  ds_rdata(a->E)[0] = (ds_real)fem_sys_energy(&S, ds_rdata(a->y));
+  const double *y = fem_to_double(c, ds_rdata(a->y), a->y->count);
+  if (!y) return DS_ERR_NOMEM;
+  ds_rdata(a->E)[0] = (ds_real)fem_sys_energy(&S, y);
   return DS_OK;
 }
 const ds_kernel_desc fem_energy_kernel = {"energy", en_args, res_param_names, en_check, {[DS_CPU] = en_forward}, {0}};
@@ -85,7 +91,9 @@ static int hs_forward(const ds_call *c) {
   if (a->rows->count != S.ntrip || a->cols->count != S.ntrip || a->vals->count != S.ntrip)
     return c->host->error(c, "arguments 'rows', 'cols', 'vals' must have %lld entries (fem.hessian_size)", (long long)S.ntrip);
   fem_sys_pattern(&S, ds_idata(a->rows), ds_idata(a->cols));
-  fem_sys_hessian(&S, ds_rdata(a->y), DS_PARAMS(c, hs)->project != 0, ds_rdata(a->vals));
+  const double *y = fem_to_double(c, ds_rdata(a->y), a->y->count);
+  if (!y) return DS_ERR_NOMEM;
+  fem_sys_hessian(&S, y, DS_PARAMS(c, hs)->project != 0, ds_rdata(a->vals));
   return DS_OK;
 }
 const ds_kernel_desc fem_hessian_kernel = {"hessian", hs_args, hs_param_names, hs_check, {[DS_CPU] = hs_forward}, {0}};

@@ -57,16 +57,24 @@ typedef struct newton_ctx {
   int project;
   double t_asm, t_solve;
   int nE, nfact, have_y0; /* have_y0: vals hold the true Hessian at the first iterate */
+  const double *y0;       /* the start point (double) */
+  double *y;              /* y0 + du, the point the callbacks evaluate at */
 } newton_ctx;
 
-static int cb_residual(void *u, const ds_real *y, ds_real *G) {
+/* Newton iterates on the increment du = y - y0 (ds_real), the system sees y in
+ * double: in the float build positions then lose only eps |du|, not eps |y|. */
+static const double *at(newton_ctx *N, const ds_real *du) {
+  for (int64_t i = 0; i < 3 * N->S->n; i++) N->y[i] = N->y0[i] + (double)du[i];
+  return N->y;
+}
+static int cb_residual(void *u, const ds_real *du, ds_real *G) {
   newton_ctx *N = u;
-  fem_sys_gradient(N->S, y, G);
+  fem_sys_gradient(N->S, at(N, du), G);
   return DS_OK;
 }
-static int cb_energy(void *u, const ds_real *y, double *E) {
+static int cb_energy(void *u, const ds_real *du, double *E) {
   newton_ctx *N = u;
-  *E = fem_sys_energy(N->S, y);
+  *E = fem_sys_energy(N->S, at(N, du));
   N->nE++;
   return DS_OK;
 }
@@ -75,9 +83,10 @@ static int cb_energy(void *u, const ds_real *y, double *E) {
  * definite (CHOLMOD refuses it): near an equilibrium the true Hessian is
  * definite and Newton converges quadratically, where the projected one (which
  * clamps the rotation modes of stable Neo-Hookean) converges only linearly. */
-static int cb_solve(void *u, const ds_real *y, const ds_real *G, ds_real *dy) {
+static int cb_solve(void *u, const ds_real *du, const ds_real *G, ds_real *dy) {
   newton_ctx *N = u;
   const ds_host_api *h = N->c->host;
+  const double *y = at(N, du);
   int rc = DS_OK;
   for (int pass = 0; pass < 2; pass++) {
     const int project = pass == 1 || N->project == 2;
@@ -97,10 +106,10 @@ static int cb_solve(void *u, const ds_real *y, const ds_real *G, ds_real *dy) {
   return rc;
 }
 
-/* y = x + h v (pinned: their targets), the start of Newton and the symplectic predictor. */
-static void init_y(const step_argv *a, const fem_sys *S, ds_real *y) {
+/* y = x + h v (pinned: their targets), the start of Newton. */
+static void init_y(const step_argv *a, const fem_sys *S, double *y) {
   const ds_real *x = ds_rdata(a->x), *v = ds_rdata(a->v);
-  for (int64_t i = 0; i < 3 * S->n; i++) y[i] = S->mode == FEM_STATIC ? x[i] : x[i] + (ds_real)S->h * v[i];
+  for (int64_t i = 0; i < 3 * S->n; i++) y[i] = S->mode == FEM_STATIC ? (double)x[i] : (double)x[i] + S->h * v[i];
   const int32_t *pi = ds_idata(a->pin_idx);
   const ds_real *pp = ds_rdata(a->pin_pos);
   for (int64_t j = 0; j < a->pin_idx->count; j++)
@@ -112,7 +121,9 @@ static int symplectic_forward(const ds_call *c, fem_sys *S, const step_argv *a) 
   ds_real *G = c->host->scratch(c, (size_t)(3 * n) * sizeof(ds_real));
   if (!G) return DS_ERR_NOMEM;
   const ds_real *x = ds_rdata(a->x), *v = ds_rdata(a->v);
-  fem_sys_gradient(S, x, G); /* static mode: grad V(x); pinned rows zero */
+  const double *xd = fem_to_double(c, x, 3 * n);
+  if (!xd) return DS_ERR_NOMEM;
+  fem_sys_gradient(S, xd, G); /* static mode: grad V(x); pinned rows zero */
   ds_real *xo = ds_rdata(a->x_out), *vo = ds_rdata(a->v_out);
   const double h = S->h;
   for (int64_t i = 0; i < n; i++)
@@ -153,50 +164,75 @@ static int step_forward(const ds_call *c) {
   const double t0 = now_ms();
   ds_sparse *A = fem_matrix(c, &S);
   if (!A) return DS_ERR_ARG;
-  ds_real *y = ds_rdata(a->x_out);
-  init_y(a, &S, y);
-  newton_ctx N = {c, &S, A, c->host->scratch(c, (size_t)S.ntrip * sizeof(ds_real)), (int)p->project, 0, 0, 0, 0, 0};
-  if (!N.vals) return DS_ERR_NOMEM;
+  const int64_t n3 = 3 * S.n;
+  double *y0 = c->host->scratch(c, (size_t)n3 * sizeof(double)), *yw = c->host->scratch(c, (size_t)n3 * sizeof(double));
+  ds_real *du = c->host->scratch(c, (size_t)n3 * sizeof(ds_real));
+  newton_ctx N = {c, &S, A, c->host->scratch(c, (size_t)S.ntrip * sizeof(ds_real)), (int)p->project, 0, 0, 0, 0, 0, y0, yw};
+  if (!N.vals || !y0 || !yw || !du) return DS_ERR_NOMEM;
+  init_y(a, &S, y0);
+  for (int64_t i = 0; i < n3; i++) du[i] = 0;
   char label[96];
   snprintf(label, sizeof label, "fem.step %s %.0f", mode == FEM_STATIC ? "(static)" : "(implicit Euler)", p->step_index);
-  /* The round-off floor of |G|: a position is only known to eps |y|, so each force to about
-   * eps |y| H_ii. ds_newton stops at tol max(1, |G(y0)|); asking for less than the floor
-   * would never converge, so tol is raised to it (the true Hessian at y0 assembled here is
-   * reused by the first Newton iteration). */
+  /* The round-off floor of |G|: the element forces are computed in double from positions
+   * known to eps |y|, so each force is known to about eps |y| H_ii. ds_newton stops at
+   * tol max(1, |G(y0)|); asking for less than the floor would never converge, so tol is
+   * raised to it. (The true Hessian at y0 assembled here is reused by Newton's first
+   * iteration.) */
   double t1 = now_ms();
-  fem_sys_hessian(&S, y, 0, N.vals);
+  fem_sys_hessian(&S, y0, 0, N.vals);
   N.t_asm += now_ms() - t1;
   N.have_y0 = 1;
   double d2 = 0, ymax = 0, g0 = 0;
   {
     const int32_t *rows = st->rows, *cols = st->cols;
-    double *diag = c->host->scratch(c, (size_t)(3 * S.n) * sizeof(double));
-    ds_real *G0 = c->host->scratch(c, (size_t)(3 * S.n) * sizeof(ds_real));
+    double *diag = c->host->scratch(c, (size_t)n3 * sizeof(double));
+    ds_real *G0 = c->host->scratch(c, (size_t)n3 * sizeof(ds_real));
     if (!diag || !G0) return DS_ERR_NOMEM;
-    for (int64_t i = 0; i < 3 * S.n; i++) diag[i] = 0;
+    for (int64_t i = 0; i < n3; i++) diag[i] = 0;
     for (int64_t t = 0; t < S.ntrip; t++)
       if (rows[t] == cols[t]) diag[rows[t]] += N.vals[t];
-    fem_sys_gradient(&S, y, G0);
-    for (int64_t i = 0; i < 3 * S.n; i++) {
+    fem_sys_gradient(&S, y0, G0);
+    for (int64_t i = 0; i < n3; i++) {
       d2 += diag[i] * diag[i], g0 += (double)G0[i] * G0[i];
-      if (fabs((double)y[i]) > ymax) ymax = fabs((double)y[i]);
+      if (fabs(y0[i]) > ymax) ymax = fabs(y0[i]);
     }
   }
-  const double eps = sizeof(ds_real) == 8 ? 2.2e-16 : 1.2e-7;
-  const double floor_g = eps * (ymax + 1e-30) * sqrt(d2);
-  double tol = p->tol > 0 ? p->tol : (sizeof(ds_real) == 8 ? 1e-9 : 1e-4);
+  const double floor_g = 2.2e-16 * (ymax + 1e-30) * sqrt(d2);
+  double tol = p->tol > 0 ? p->tol : (sizeof(ds_real) == 8 ? 1e-9 : 1e-5);
   if (tol * fmax(1, sqrt(g0)) < floor_g) tol = floor_g / fmax(1, sqrt(g0));
   ds_newton_fns fns = {&N, cb_residual, cb_solve, cb_energy};
   ds_newton_opts o = {tol, (int32_t)p->max_iters, 40, label};
   ds_newton_info info = {0};
-  rc = c->host->solve->newton(c->ctx, 3 * S.n, y, &fns, &o, &info);
+  if (sizeof(ds_real) == 4) {
+    /* The float build stores the increment to eps_f32 |du|, and |G| cannot fall below
+       eps_f32 |du| H: one Newton iteration first gives |du|, then the rest run to
+       max(tol, that floor). */
+    o.max_iters = 1;
+    rc = c->host->solve->newton(c->ctx, n3, du, &fns, &o, &info);
+    if (rc && info.iters == 1 && o.max_iters < p->max_iters) {
+      double dmax = 0;
+      for (int64_t i = 0; i < n3; i++) dmax = fmax(dmax, fabs((double)du[i]));
+      const double floor32 = 4 * 1.2e-7 * dmax * sqrt(d2), g1 = info.residual;
+      o.tol = fmax(tol * fmax(1, sqrt(g0)), floor32) / fmax(1, g1);
+      o.max_iters = (int32_t)p->max_iters - 1;
+      ds_newton_info more = {0};
+      rc = c->host->solve->newton(c->ctx, n3, du, &fns, &o, &more);
+      info.iters += more.iters, info.halvings += more.halvings, info.residual = more.residual;
+    }
+  } else {
+    rc = c->host->solve->newton(c->ctx, n3, du, &fns, &o, &info);
+  }
   st->stats[0] = info.iters, st->stats[1] = info.halvings, st->stats[2] = info.residual;
   st->stats[3] = N.t_asm, st->stats[4] = N.t_solve, st->stats[6] = N.nE, st->stats[7] = now_ms() - t0;
   st->stats[8] = N.nfact;
   if (rc) return rc; /* ds_newton's message names the step and the residual */
-  ds_real *vo = ds_rdata(a->v_out);
+  ds_real *y = ds_rdata(a->x_out), *vo = ds_rdata(a->v_out);
   const ds_real *x = ds_rdata(a->x);
-  for (int64_t k = 0; k < 3 * S.n; k++) vo[k] = mode == FEM_STATIC ? 0 : (ds_real)((y[k] - x[k]) / S.h);
+  for (int64_t k = 0; k < n3; k++) {
+    const double yk = y0[k] + (double)du[k];
+    y[k] = (ds_real)yk;
+    vo[k] = mode == FEM_STATIC ? 0 : (ds_real)((yk - (double)x[k]) / S.h);
+  }
   return DS_OK;
 }
 
@@ -221,7 +257,8 @@ static int symplectic_adjoint(const ds_call *c, fem_sys *S, const step_argv *a) 
   ds_real *pinb = c->host->scratch(c, (size_t)(3 * n) * sizeof(ds_real));
   double *mbar = c->host->scratch(c, (size_t)n * sizeof(double));
   if (!G || !w || !pinb || !mbar) return DS_ERR_NOMEM;
-  const ds_real *x = ds_rdata(a->x);
+  const double *x = fem_to_double(c, ds_rdata(a->x), 3 * n);
+  if (!x) return DS_ERR_NOMEM;
   fem_sys_gradient(S, x, G);
   ds_real *gx = ds_rgrad(a->x), *gv = ds_rgrad(a->v);
   for (int64_t k = 0; k < 3 * n; k++) pinb[k] = 0;
@@ -290,8 +327,9 @@ static int step_adjoint(const ds_call *c) {
     return symplectic_adjoint(c, &S, a);
   }
   const int64_t n3 = 3 * S.n;
-  const ds_real *y = ds_rdata(a->x_out);
+  const double *y = fem_to_double(c, ds_rdata(a->x_out), 3 * S.n);
   const ds_real *gxo = ds_rgrad(a->x_out), *gvo = ds_rgrad(a->v_out);
+  if (!y) return DS_ERR_NOMEM;
   ds_real *ybar = c->host->scratch(c, (size_t)n3 * sizeof(ds_real));
   ds_real *rhs = c->host->scratch(c, (size_t)n3 * sizeof(ds_real));
   ds_real *lam = c->host->scratch(c, (size_t)n3 * sizeof(ds_real));

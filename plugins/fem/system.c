@@ -69,7 +69,7 @@ static double vert_energy(const fem_sys *S, const double *q) {
   return 0.5 * m * in + h2 * (e + fr) + 0.5 * S->alpha * h * m * dd;
 }
 
-static void vert_q(const fem_sys *S, const ds_real *y, int64_t i, double *q) {
+static void vert_q(const fem_sys *S, const double *y, int64_t i, double *q) {
   for (int d = 0; d < 3; d++) {
     q[QY + d] = y[3 * i + d];
     q[QX + d] = S->x0[3 * i + d];
@@ -97,7 +97,7 @@ typedef struct elem_io {
   int32_t idx[FEM_MAX_K];
 } elem_io;
 
-static void gather(const fem_sys *S, const fem_set *st, int64_t e, const ds_real *y, elem_io *io) {
+static void gather(const fem_sys *S, const fem_set *st, int64_t e, const double *y, elem_io *io) {
   const int k = st->T->k, np = st->T->nparam;
   for (int a = 0; a < k; a++) {
     const int32_t v = st->conn[e * k + a];
@@ -120,11 +120,13 @@ static int has_damping(const fem_sys *S, const fem_set *st) {
 typedef struct job {
   const fem_sys *S;
   const fem_set *st;
-  const ds_real *y, *w;
+  const double *y;
+  const ds_real *w;
   double *out;     /* per element: energy (1), gradient (3k), or pullback rows */
   ds_real *vals;   /* Hessian triplet values */
   int project;
   int what;
+  int want_rest, want_param; /* J_PULL: which Jacobians to form */
 } job;
 enum { J_ENERGY, J_GRAD, J_HESS, J_PULL };
 /* pullback row per element: ybar (3k), rest (3k), params (nparam) */
@@ -179,28 +181,39 @@ static void elem_range(int64_t b, int64_t end, void *user) {
         for (int d = 0; d < 3; d++) w[3 * a + d] = S->pinned[io.idx[a]] ? 0 : J->w[3 * (int64_t)io.idx[a] + d];
       double *o = J->out + e * pull_width(T);
       memset(o, 0, (size_t)pull_width(T) * sizeof *o);
+      /* only the Jacobians someone wants: each costs 3k or nparam complex gradients */
       fem_elem_hessian(T, io.x, io.X, io.p, 0, H);
-      fem_elem_dgrad_drest(T, io.x, io.X, io.p, JX);
-      fem_elem_dgrad_dparam(T, io.x, io.X, io.p, Jp);
+      if (J->want_rest) fem_elem_dgrad_drest(T, io.x, io.X, io.p, JX);
+      if (J->want_param) fem_elem_dgrad_dparam(T, io.x, io.X, io.p, Jp);
       for (int r = 0; r < n; r++) {
         const double wr = sc * w[r];
         if (wr == 0) continue;
-        for (int q = 0; q < n; q++) o[q] += wr * H[r * n + q], o[n + q] += wr * JX[r * n + q];
-        for (int j = 0; j < np; j++) o[2 * n + j] += wr * Jp[r * np + j];
+        for (int q = 0; q < n; q++) o[q] += wr * H[r * n + q];
+        if (J->want_rest)
+          for (int q = 0; q < n; q++) o[n + q] += wr * JX[r * n + q];
+        if (J->want_param)
+          for (int j = 0; j < np; j++) o[2 * n + j] += wr * Jp[r * np + j];
       }
       if (damp) { /* D = beta h (g_L(X+u, X) - g_L(X, X)), u = y - x0: dD/dy = beta h K0 (x0: minus, below) */
         double J1[FEM_MAX_DOF * FEM_MAX_DOF], J0[FEM_MAX_DOF * FEM_MAX_DOF];
         double P1[FEM_MAX_DOF * FEM_MAX_PARAM], P0[FEM_MAX_DOF * FEM_MAX_PARAM];
         fem_elem_hessian(L, io.X, io.X, io.p, 0, K);
-        fem_elem_dgrad_drest(L, xu, io.X, io.p, J1);
-        fem_elem_dgrad_drest(L, io.X, io.X, io.p, J0);
-        fem_elem_dgrad_dparam(L, xu, io.X, io.p, P1);
-        fem_elem_dgrad_dparam(L, io.X, io.X, io.p, P0);
+        if (J->want_rest) {
+          fem_elem_dgrad_drest(L, xu, io.X, io.p, J1);
+          fem_elem_dgrad_drest(L, io.X, io.X, io.p, J0);
+        }
+        if (J->want_param) {
+          fem_elem_dgrad_dparam(L, xu, io.X, io.p, P1);
+          fem_elem_dgrad_dparam(L, io.X, io.X, io.p, P0);
+        }
         for (int r = 0; r < n; r++) {
           const double wr = bh * w[r];
           if (wr == 0) continue;
-          for (int q = 0; q < n; q++) o[q] += wr * K[r * n + q], o[n + q] += wr * (J1[r * n + q] - J0[r * n + q]);
-          for (int j = 0; j < np; j++) o[2 * n + j] += wr * (P1[r * np + j] - P0[r * np + j]);
+          for (int q = 0; q < n; q++) o[q] += wr * K[r * n + q];
+          if (J->want_rest)
+            for (int q = 0; q < n; q++) o[n + q] += wr * (J1[r * n + q] - J0[r * n + q]);
+          if (J->want_param)
+            for (int j = 0; j < np; j++) o[2 * n + j] += wr * (P1[r * np + j] - P0[r * np + j]);
         }
       }
     }
@@ -217,7 +230,7 @@ static double *buf(const fem_sys *S, size_t count) {
 }
 
 /* ---- energy, gradient, Hessian ------------------------------------------------ */
-double fem_sys_energy(const fem_sys *S, const ds_real *y) {
+double fem_sys_energy(const fem_sys *S, const double *y) {
   double E = 0;
   for (int s = 0; s < S->nsets; s++) {
     const fem_set *st = &S->set[s];
@@ -237,7 +250,7 @@ double fem_sys_energy(const fem_sys *S, const ds_real *y) {
   return E;
 }
 
-void fem_sys_gradient(const fem_sys *S, const ds_real *y, ds_real *G) {
+void fem_sys_gradient(const fem_sys *S, const double *y, ds_real *G) {
   double *acc = buf(S, (size_t)(3 * S->n));
   for (int64_t i = 0; i < 3 * S->n; i++) acc[i] = 0;
   for (int s = 0; s < S->nsets; s++) {
@@ -283,7 +296,7 @@ void fem_sys_pattern(const fem_sys *S, int32_t *rows, int32_t *cols) {
       for (int q = 0; q < 3; q++) rows[t0 + 9 * i + 3 * r + q] = (int32_t)(3 * i + r), cols[t0 + 9 * i + 3 * r + q] = (int32_t)(3 * i + q);
 }
 
-void fem_sys_hessian(const fem_sys *S, const ds_real *y, int project, ds_real *vals) {
+void fem_sys_hessian(const fem_sys *S, const double *y, int project, ds_real *vals) {
   for (int s = 0; s < S->nsets; s++) {
     job J = {0};
     J.st = &S->set[s], J.y = y, J.vals = vals, J.project = project, J.what = J_HESS;
@@ -308,7 +321,7 @@ void fem_sys_hessian(const fem_sys *S, const ds_real *y, int project, ds_real *v
 }
 
 /* ---- pullback ------------------------------------------------------------------ */
-int fem_sys_pullback(const fem_sys *S, const ds_real *y, const ds_real *w, fem_pullback *out) {
+int fem_sys_pullback(const fem_sys *S, const double *y, const ds_real *w, fem_pullback *out) {
   const int64_t n = S->n;
   /* mass bar per vertex: from the vertex terms, then to densities and rest positions */
   double *mbar = buf(S, (size_t)n);
@@ -341,6 +354,7 @@ int fem_sys_pullback(const fem_sys *S, const ds_real *y, const ds_real *w, fem_p
     if (!o) return DS_ERR_NOMEM;
     job J = {0};
     J.st = st, J.y = y, J.w = w, J.out = o, J.what = J_PULL;
+    J.want_rest = out->rest != NULL, J.want_param = st->pgrad != NULL;
     run(S, &J);
     elem_io io;
     double gX[FEM_MAX_DOF];
@@ -385,4 +399,11 @@ int fem_sys_pullback(const fem_sys *S, const ds_real *y, const ds_real *w, fem_p
     }
   }
   return DS_OK;
+}
+
+double *fem_to_double(const ds_call *c, const ds_real *y, int64_t count) {
+  double *d = c->host->scratch(c, (size_t)count * sizeof(double));
+  if (d)
+    for (int64_t i = 0; i < count; i++) d[i] = y[i];
+  return d;
 }

@@ -1,6 +1,6 @@
 /* fem: the incremental potential of one step, element-agnostic (internal).
  *
- * Unknowns y (n x 3, the positions at the end of the step). With d = y - x,
+ * Unknowns y (n x 3, the positions at the end of the step; doubles). With d = y - x,
  * implicit (backward) Euler minimises
  *   Phi(y) = sum_i m_i/2 |d_i - h v_i|^2
  *          + h^2 [ sum_e psi_e(y) - sum_i m_i g.y_i + C(y) + D(y)
@@ -49,12 +49,12 @@ typedef struct fem_sys {
 } fem_sys;
 
 /* fem_setup (setup.c) builds S from a launch and validates it. */
-double fem_sys_energy(const fem_sys *S, const ds_real *y);
+double fem_sys_energy(const fem_sys *S, const double *y);
 /* G = dPhi/dy (pinned rows zero). Returns 0, or nonzero when not finite. */
-void fem_sys_gradient(const fem_sys *S, const ds_real *y, ds_real *G);
+void fem_sys_gradient(const fem_sys *S, const double *y, ds_real *G);
 /* The triplet pattern (rows, cols: ntrip each) and values at y (project: SPD per element). */
 void fem_sys_pattern(const fem_sys *S, int32_t *rows, int32_t *cols);
-void fem_sys_hessian(const fem_sys *S, const ds_real *y, int project, ds_real *vals);
+void fem_sys_hessian(const fem_sys *S, const double *y, int project, ds_real *vals);
 
 /* Pullback of the residual: for w (n x 3, pinned rows ignored) adds (dG/dz)^T w
  * into every gradient that is wanted: x0, v0, rest, each set's params, gravity
@@ -64,6 +64,9 @@ typedef struct fem_pullback {
   ds_real *x0, *v0, *rest, *y;
   double *gravity;
 } fem_pullback;
-int fem_sys_pullback(const fem_sys *S, const ds_real *y, const ds_real *w, fem_pullback *out);
+int fem_sys_pullback(const fem_sys *S, const double *y, const ds_real *w, fem_pullback *out);
+/* y as doubles (the system's point is always double: in the float build Newton
+ * iterates on a small increment, see step.c), in host scratch. */
+double *fem_to_double(const ds_call *c, const ds_real *y, int64_t count);
 
 #endif
