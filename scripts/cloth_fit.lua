@@ -19,14 +19,15 @@
 -- Results: loss_initial, loss_final, loss_reduction, ms_per_iter, then
 -- E_true_pa, E_fit_pa, E_rel_err, k_bend_true_j, k_bend_fit_j, k_bend_rel_err,
 -- evaluations. Pictures: loss.png, drape.png (oblique view: target, start,
--- fit), drape_side.png (side view). Check (--check, or the default --iters):
+-- fit), drape_side.png (side view); --vtk: target.vtk, start.vtk, fit.vtk. Check (--check, or the default --iters):
 -- the loss fell a thousandfold and both stiffnesses are within 1% of the truth.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "cloth_fit", script = "scripts/cloth_fit.lua", iters = 15, out = "out/cloth_fit",
-  precision = "f64", flags = {res = 10, e_init = 5e3, k_init = 5e-3},
+  precision = "f64", flags = {res = 10, e_init = 5e3, k_init = 5e-3, vtk = false},
   checks = {res = {int = true, ge = 2, le = 64, help = "cells per side of the square cloth (2 res^2 triangles)"},
             e_init = {gt = 0, help = "starting membrane Young's modulus, in Pa (the truth is 2e4)"},
-            k_init = {gt = 0, help = "starting bending stiffness, in J (the truth is 5e-4)"}}})
+            k_init = {gt = 0, help = "starting bending stiffness, in J (the truth is 5e-4)"},
+            vtk = {help = "write the drapes for ParaView: target.vtk, start.vtk, fit.vtk"}}})
 local fem = ds.plugin("fem")
 
 local TRUE_E, TRUE_K = 2e4, 5e-4
@@ -145,6 +146,11 @@ end
 view(opt.out .. "/drape.png", function(p) return p[1] + 0.45 * p[3], p[2] + 0.3 * p[3], 0 end,
   "cloth_fit: drapes, oblique view", "x + 0.45 z (m)")
 view(opt.out .. "/drape_side.png", function(p) return p[3], p[2], 0 end, "cloth_fit: drapes seen along x", "z (m)")
+if opt.vtk then
+  for name, x in pairs({target = target, start = start, fit = fit}) do
+    fem.write_vtk(opt.out .. "/" .. name .. ".vtk", x, body.tris, {displacement = x - body.rest})
+  end
+end
 
 -- the standard result lines (cli.finish's), with loss_initial the start's loss (before any step)
 cli.write_losses(ds, opt.out, losses, {title = "cloth_fit", ylabel = "loss (cm^2)"})

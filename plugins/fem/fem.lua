@@ -438,8 +438,9 @@ function M.plot_mesh(path, shapes, tets, opts)
 end
 
 -- ---- VTK output -------------------------------------------------------------------
--- Legacy ASCII .vtk unstructured grid of tetrahedra (ParaView reads it), with
--- optional point data {name = tensor {n} or {n,3}}.
+-- Legacy ASCII .vtk unstructured grid of tetrahedra (or of triangles, for a
+-- cloth: `tets` {m,3}) that ParaView reads, with optional point data
+-- {name = tensor {n} or {n,3}}.
 function M.write_vtk(path, x, tets, point_data)
   local xs = as_verts(x, "x", "write_vtk"):totable()
   local ts = tets:totable()
@@ -448,10 +449,11 @@ function M.write_vtk(path, x, tets, point_data)
   local out = {"# vtk DataFile Version 3.0", "diffsim fem", "ASCII", "DATASET UNSTRUCTURED_GRID",
                "POINTS " .. #xs .. " double"}
   for _, p in ipairs(xs) do out[#out + 1] = string.format("%.9g %.9g %.9g", p[1], p[2], p[3]) end
-  out[#out + 1] = string.format("CELLS %d %d", #ts, 5 * #ts)
-  for _, t in ipairs(ts) do out[#out + 1] = string.format("4 %d %d %d %d", t[1], t[2], t[3], t[4]) end
+  local k = ts[1] and #ts[1] or 4 -- 4: tetrahedra (VTK type 10); 3: triangles of a cloth (VTK type 5)
+  out[#out + 1] = string.format("CELLS %d %d", #ts, (k + 1) * #ts)
+  for _, t in ipairs(ts) do out[#out + 1] = k .. " " .. table.concat(t, " ") end
   out[#out + 1] = "CELL_TYPES " .. #ts
-  for _ = 1, #ts do out[#out + 1] = "10" end
+  for _ = 1, #ts do out[#out + 1] = k == 3 and "5" or "10" end
   if point_data and next(point_data) then
     out[#out + 1] = "POINT_DATA " .. #xs
     local names = {}
