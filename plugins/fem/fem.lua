@@ -390,6 +390,18 @@ function Body:masses()
         for q = 1, 4 do m[t[q] + 1] = m[t[q] + 1] + re * vol / 4 end
       end
     end
+    local rho_a = st.values.areal_density -- cloth membranes (femshell): areal density x rest area / 3
+    if st.type.k == 3 and rho_a then
+      local r = is_tensor(rho_a) and rho_a:totable() or rho_a
+      for e, t in ipairs(st.elems:totable()) do
+        local a, b, c = X[t[1] + 1], X[t[2] + 1], X[t[3] + 1]
+        local u, v = {b[1] - a[1], b[2] - a[2], b[3] - a[3]}, {c[1] - a[1], c[2] - a[2], c[3] - a[3]}
+        local area = 0.5 * math.sqrt((u[2] * v[3] - u[3] * v[2]) ^ 2 + (u[3] * v[1] - u[1] * v[3]) ^ 2 +
+          (u[1] * v[2] - u[2] * v[1]) ^ 2)
+        local re = type(r) == "table" and (r[e] or r) or r
+        for q = 1, 3 do m[t[q] + 1] = m[t[q] + 1] + re * area / 3 end
+      end
+    end
   end
   self._mass = m
   return m

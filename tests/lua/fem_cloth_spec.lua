@@ -100,16 +100,7 @@ describe("fem cloth physics", function()
     local body = cloth(4, {pins = false})
     local x0, v0 = bent(body, 0.5), ds.randn({body.n, 3}, 4) * 0.2
     local _, v1 = body:step(x0, v0)
-    -- lumped masses: areal density x area / 3 per triangle corner, total 0.2 x 0.25 = 0.05 kg
-    local m = {}
-    for i = 1, body.n do m[i] = 0 end
-    local X, T = body.rest:totable(), body.tris:totable()
-    for _, t in ipairs(T) do
-      local a, b, c = X[t[1] + 1], X[t[2] + 1], X[t[3] + 1]
-      local u, v = {b[1] - a[1], b[2] - a[2], b[3] - a[3]}, {c[1] - a[1], c[2] - a[2], c[3] - a[3]}
-      local area = 0.5 * math.sqrt((u[2] * v[3] - u[3] * v[2]) ^ 2 + (u[3] * v[1] - u[1] * v[3]) ^ 2 + (u[1] * v[2] - u[2] * v[1]) ^ 2)
-      for q = 1, 3 do m[t[q] + 1] = m[t[q] + 1] + 0.2 * area / 3 end
-    end
+    local m = body:masses() -- lumped: areal density x rest area / 3 per triangle corner
     local p0, p1, mt = {0, 0, 0}, {0, 0, 0}, 0
     local V0, V1 = v0:totable(), v1:totable()
     for i = 1, body.n do
