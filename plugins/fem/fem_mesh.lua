@@ -303,9 +303,13 @@ return function(ds, M, front_file)
     for _, b in ipairs(blocks) do nel = nel + b.t:shape()[1] end
     put("$MeshFormat\n" .. version .. " 0 8\n$EndMeshFormat\n$Nodes\n")
     if version == "4.1" then
-      put(string.format("1 %d 1 %d\n3 1 0 %d\n", n, n, n))
+      -- Without an $Entities section gmsh makes one entity per node block, and an
+      -- element block must name an existing entity: all nodes go to the first
+      -- block's entity (dim, 1), and each further block gets an empty node block.
+      put(string.format("%d %d 1 %d\n%d 1 0 %d\n", #blocks, n, n, blocks[1].dim, n))
       for i = 1, n do put(i .. "\n") end
       for i = 0, n - 1 do put(string.format(FMT .. " " .. FMT .. " " .. FMT .. "\n", p[3 * i], p[3 * i + 1], p[3 * i + 2])) end
+      for bi = 2, #blocks do put(string.format("%d %d 0 0\n", blocks[bi].dim, bi)) end
     else
       put(n .. "\n")
       for i = 0, n - 1 do

@@ -93,6 +93,19 @@ describe("fem.read_msh / fem.write_msh", function()
     fh:close()
   end
 
+  it("reads a file gmsh wrote (4.1: $Entities, nodes in several blocks, trailing blanks)", function()
+    -- gmsh 4.11's gmshWrite of two tets and a triangle (read from a 2.2 file); write_msh's 4.1
+    -- output, with and without triangles, opens in gmsh's gmshOpen with no error (checked by hand)
+    write("$MeshFormat\n4.1 0 8\n$EndMeshFormat\n$Entities\n0 0 1 1\n2 0 0 0 1 1 0 1 2 0 \n" ..
+          "1 0 0 0 1 1 1 1 1 0 \n$EndEntities\n$Nodes\n2 5 1 5\n2 2 0 3\n1\n2\n3\n0 0 0\n1 0 0\n0 1 0\n" ..
+          "3 1 0 2\n4\n5\n0 0 1\n1 1 1\n$EndNodes\n$Elements\n2 3 1 3\n2 2 2 1\n3 1 2 3 \n3 1 4 2\n" ..
+          "1 1 2 3 4 \n2 2 3 4 5 \n$EndElements\n")
+    local m = fem.read_msh(tmp)
+    assert.are.same({{0, 1, 2, 3}, {1, 2, 3, 4}}, m.tets:totable())
+    assert.are.same({{0, 1, 2}}, m.triangles:totable())
+    assert.are.same({1, 1, 1}, m.verts:totable()[5])
+  end)
+
   it("reads a hand-written 2.2 file with tags, skipping other element types and sections", function()
     write("$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$PhysicalNames\n1\n3 1 \"body\"\n$EndPhysicalNames\n" ..
           "$Nodes\n4\n10 0 0 0\n20 1 0 0\n30 0 1 0\n40 0 0 1\n$EndNodes\n" ..
