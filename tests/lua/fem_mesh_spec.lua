@@ -164,6 +164,24 @@ describe("fem.read_surface", function()
     check_filled(fem.tetrahedralize(s.verts, s.triangles, {max_volume = 0.01}), 1, 0.01)
   end)
 
+  it("reads a binary STL cube", function()
+    local V, F = cube()
+    local size = 84 + 50 * #F
+    local buf = ffi.new("uint8_t[?]", size)
+    ffi.cast("uint32_t *", buf + 80)[0] = #F
+    for i, f in ipairs(F) do
+      local rec = ffi.cast("float *", buf + 84 + 50 * (i - 1))
+      for k = 1, 3 do for d = 1, 3 do rec[3 * k + d - 1] = V[f[k]][d] end end -- after the normal's 3 floats
+    end
+    local fh = io.open(tmp_stl, "wb")
+    fh:write(ffi.string(buf, size))
+    fh:close()
+    local s = fem.read_surface(tmp_stl)
+    assert.are.same({8, 3}, s.verts:shape())
+    assert.are.same({12, 3}, s.triangles:shape())
+    check_filled(fem.tetrahedralize(s.verts, s.triangles, {max_volume = 0.01}), 1, 0.01)
+  end)
+
 end)
 
 describe("fem_mesh.lua's ffi.cdef", function()
