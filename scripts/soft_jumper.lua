@@ -118,6 +118,21 @@ local x_end, _, frames = ds.no_grad(rollout, true)
 local dist = ds.dot(x_end, wx):item() - x0_com
 local final = ds.no_grad(loss_of):item() + x0_com
 
+-- the smallest element volume over the optimised rollout, relative to rest (< 0: inverted)
+local function vol6(P, t)
+  local a, b, c, d = P[t[1] + 1], P[t[2] + 1], P[t[3] + 1], P[t[4] + 1]
+  local e1 = {b[1] - a[1], b[2] - a[2], b[3] - a[3]}
+  local e2 = {c[1] - a[1], c[2] - a[2], c[3] - a[3]}
+  local e3 = {d[1] - a[1], d[2] - a[2], d[3] - a[3]}
+  return e1[1] * (e2[2] * e3[3] - e2[3] * e3[2]) - e1[2] * (e2[1] * e3[3] - e2[3] * e3[1]) +
+    e1[3] * (e2[1] * e3[2] - e2[2] * e3[1])
+end
+local min_ratio = math.huge
+for _, fr in ipairs(frames) do
+  local P = fr:totable()
+  for _, t in ipairs(tets) do min_ratio = math.min(min_ratio, vol6(P, t) / vol6(X, t)) end
+end
+
 -- pictures: side view at the start and end, and the loss
 cli.write_losses(ds, opt.out, losses, {title = "soft_jumper (" .. opt.controller .. ")",
   ylabel = "minus distance crawled + 1e-3 |theta|^2 (m)"})
@@ -135,6 +150,7 @@ cli.result("loss_initial", losses[1])
 cli.result("loss_final", final)
 cli.result("ms_per_iter", 1000 * secs / opt.iters)
 cli.result("distance_m", dist)
+cli.result("min_volume_ratio", min_ratio)
 cli.result("tets", m)
 cli.result("wall_seconds", secs)
 cli.check(opt, "soft_jumper", final < losses[1] and dist > 0, string.format(

@@ -18,9 +18,11 @@
  *     `&fem_type_<name>,` to the table in types.c (append at the end: the
  *     index is the type id Lua passes; ids never change).
  *  3. Add the file to plugins/fem/CMakeLists.txt and the type's name/params to
- *     the TYPES table in fem.lua (append). Tests: the generic FD checks in
- *     tests/lua/fem_elements_spec.lua loop over fem.types(): add a sample
- *     element for your type there.
+ *     the TYPES table in fem.lua (append). Tests: tests/lua/fem_kernels_spec.lua
+ *     shows the FD checks to copy for a new type (energy gradient and Hessian
+ *     against central differences through fem.energy / fem.residual /
+ *     fem.hessian; parameter and rest derivatives through fem.residual's
+ *     adjoint with ds.gradcheck; one implicit step's IFT gradient).
  * Nothing else changes: the stepper, the adjoint and the kernels are generic.
  *
  * Conventions: positions are world vertex positions (3k doubles, vertex-major:

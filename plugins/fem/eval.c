@@ -6,6 +6,23 @@
 
 #include <string.h>
 
+/* Every kernel here has the system's head (slots 0..6), then the point y (slot 7). */
+enum { Y_SLOT = 7 };
+static int eval_check(const ds_call *c, int params_slot) {
+  int rc = fem_check_head(c, 0, params_slot, NULL);
+  if (rc) return rc;
+  return ds_expect_shape(c, Y_SLOT, 2, c->args[0]->dims[0], 3, 0, 0);
+}
+/* S from the launch, and y (slot 7) as doubles. */
+static int eval_setup(const ds_call *c, int params_slot, fem_sys *S, const double **y) {
+  const int implicit = ((const sys_params *)(const void *)c->params)->mode == FEM_IMPLICIT;
+  int rc = fem_setup(S, c, 0, params_slot, implicit);
+  if (rc) return rc;
+  const ds_tensor *t = c->args[Y_SLOT];
+  *y = fem_to_double(c, ds_rdata(t), t->count);
+  return *y ? DS_OK : DS_ERR_NOMEM;
+}
+
 /* ---- fem.residual: G = dPhi/dy, differentiable in y and every input -------- */
 #define RES_ARGS(A) SYS_HEAD_ARGS(A) A(y, DS_IN, DS_REAL, 2, 0) A(G, DS_OUT, DS_REAL, 2, 0) A(params, DS_IN, DS_REAL, -1, DS_LIST)
 #define RES_PARAMS(P) SYS_PARAMS(P)
@@ -13,34 +30,28 @@ DS_DECLARE_ARGS(res, RES_ARGS)
 DS_DECLARE_PARAMS(res, RES_PARAMS)
 
 static int res_check(const ds_call *c) {
-  const res_argv *a = DS_ARGV(c, res);
-  int rc = fem_check_head(c, 0, DS_SLOT(res, params), NULL);
+  int rc = eval_check(c, DS_SLOT(res, params));
   if (rc) return rc;
-  if ((rc = ds_expect_shape(c, DS_SLOT(res, y), 2, a->x->dims[0], 3, 0, 0))) return rc;
-  return ds_expect_shape(c, DS_SLOT(res, G), 2, a->x->dims[0], 3, 0, 0);
+  return ds_expect_shape(c, DS_SLOT(res, G), 2, c->args[0]->dims[0], 3, 0, 0);
 }
 static int res_forward(const ds_call *c) {
-  const res_argv *a = DS_ARGV(c, res);
   fem_sys S;
-  int rc = fem_setup(&S, c, 0, DS_SLOT(res, params), DS_PARAMS(c, res)->mode == FEM_IMPLICIT);
+  const double *y;
+  int rc = eval_setup(c, DS_SLOT(res, params), &S, &y);
   if (rc) return rc;
-  const double *y = fem_to_double(c, ds_rdata(a->y), a->y->count);
-  if (!y) return DS_ERR_NOMEM;
-  fem_sys_gradient(&S, y, ds_rdata(a->G));
+  fem_sys_gradient(&S, y, ds_rdata(DS_ARGV(c, res)->G));
   return DS_OK;
 }
 static int res_adjoint(const ds_call *c) {
   const res_argv *a = DS_ARGV(c, res);
   fem_sys S;
-  const int implicit = DS_PARAMS(c, res)->mode == FEM_IMPLICIT;
-  int rc = fem_setup(&S, c, 0, DS_SLOT(res, params), implicit);
+  const double *y;
+  int rc = eval_setup(c, DS_SLOT(res, params), &S, &y);
   if (rc) return rc;
   double gg[3] = {0, 0, 0};
   ds_real *ggrav = ds_rgrad(a->gravity);
-  fem_pullback out = {ds_rgrad(a->x), implicit ? ds_rgrad(a->v) : NULL, ds_rgrad(a->rest), ds_rgrad(a->y),
+  fem_pullback out = {ds_rgrad(a->x), S.v0 ? ds_rgrad(a->v) : NULL, ds_rgrad(a->rest), ds_rgrad(a->y),
                       ggrav ? gg : NULL};
-  const double *y = fem_to_double(c, ds_rdata(a->y), a->y->count);
-  if (!y) return DS_ERR_NOMEM;
   if ((rc = fem_sys_pullback(&S, y, ds_rgrad(a->G), &out))) return rc;
   if (ggrav)
     for (int d = 0; d < 3; d++) ggrav[d] += (ds_real)gg[d];
@@ -52,20 +63,13 @@ const ds_kernel_desc fem_residual_kernel = {"residual", res_args, res_param_name
 /* ---- fem.energy: Phi(y), a 0-dim output (not differentiable: use residual) -- */
 #define EN_ARGS(A) SYS_HEAD_ARGS(A) A(y, DS_NODIFF, DS_REAL, 2, 0) A(E, DS_OUT, DS_REAL, 0, 0) A(params, DS_NODIFF, DS_REAL, -1, DS_LIST)
 DS_DECLARE_ARGS(en, EN_ARGS)
-static int en_check(const ds_call *c) {
-  const en_argv *a = DS_ARGV(c, en);
-  int rc = fem_check_head(c, 0, DS_SLOT(en, params), NULL);
-  if (rc) return rc;
-  return ds_expect_shape(c, DS_SLOT(en, y), 2, a->x->dims[0], 3, 0, 0);
-}
+static int en_check(const ds_call *c) { return eval_check(c, DS_SLOT(en, params)); }
 static int en_forward(const ds_call *c) {
-  const en_argv *a = DS_ARGV(c, en);
   fem_sys S;
-  int rc = fem_setup(&S, c, 0, DS_SLOT(en, params), ((const sys_params *)(const void *)c->params)->mode == FEM_IMPLICIT);
+  const double *y;
+  int rc = eval_setup(c, DS_SLOT(en, params), &S, &y);
   if (rc) return rc;
-  const double *y = fem_to_double(c, ds_rdata(a->y), a->y->count);
-  if (!y) return DS_ERR_NOMEM;
-  ds_rdata(a->E)[0] = (ds_real)fem_sys_energy(&S, y);
+  ds_rdata(DS_ARGV(c, en)->E)[0] = (ds_real)fem_sys_energy(&S, y);
   return DS_OK;
 }
 const ds_kernel_desc fem_energy_kernel = {"energy", en_args, res_param_names, en_check, {[DS_CPU] = en_forward}, {0}};
@@ -77,22 +81,17 @@ const ds_kernel_desc fem_energy_kernel = {"energy", en_args, res_param_names, en
 #define HS_PARAMS(P) SYS_PARAMS(P) P(project)
 DS_DECLARE_ARGS(hs, HS_ARGS)
 DS_DECLARE_PARAMS(hs, HS_PARAMS)
-static int hs_check(const ds_call *c) {
-  const hs_argv *a = DS_ARGV(c, hs);
-  int rc = fem_check_head(c, 0, DS_SLOT(hs, params), NULL);
-  if (rc) return rc;
-  return ds_expect_shape(c, DS_SLOT(hs, y), 2, a->x->dims[0], 3, 0, 0);
-}
+static int hs_check(const ds_call *c) { return eval_check(c, DS_SLOT(hs, params)); }
 static int hs_forward(const ds_call *c) {
   const hs_argv *a = DS_ARGV(c, hs);
   fem_sys S;
-  int rc = fem_setup(&S, c, 0, DS_SLOT(hs, params), DS_PARAMS(c, hs)->mode == FEM_IMPLICIT);
+  const double *y;
+  int rc = eval_setup(c, DS_SLOT(hs, params), &S, &y);
   if (rc) return rc;
   if (a->rows->count != S.ntrip || a->cols->count != S.ntrip || a->vals->count != S.ntrip)
-    return c->host->error(c, "arguments 'rows', 'cols', 'vals' must have %lld entries (fem.hessian_size)", (long long)S.ntrip);
+    return c->host->error(c, "arguments 'rows', 'cols', 'vals' must have %lld entries (the Hessian's triplets)",
+                          (long long)S.ntrip);
   fem_sys_pattern(&S, ds_idata(a->rows), ds_idata(a->cols));
-  const double *y = fem_to_double(c, ds_rdata(a->y), a->y->count);
-  if (!y) return DS_ERR_NOMEM;
   fem_sys_hessian(&S, y, DS_PARAMS(c, hs)->project != 0, ds_rdata(a->vals));
   return DS_OK;
 }

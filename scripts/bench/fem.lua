@@ -28,10 +28,16 @@ end
 
 for size in opt.sizes:gmatch("[^,]+") do
   local target = tonumber(size)
-  -- a 4 : 1 : 1 beam of cells with 6 tets each
-  local k = math.max(1, math.floor((target / 6 / 4) ^ (1 / 3) + 0.5))
-  local res = {4 * k, k, k}
-  local mesh = fem.box_mesh{size = {0.4 * 4 * k / (4 * k), 0.1, 0.1}, res = res}
+  -- a beam of a x b x b cells of 6 tets, a about 4 b, 6 a b^2 as close to the target as can be
+  local best
+  for b = 1, 64 do
+    for a = math.max(1, 3 * b), 5 * b do
+      local err = math.abs(6 * a * b * b - target)
+      if not best or err < best[1] then best = {err, a, b} end
+    end
+  end
+  local a, b = best[2], best[3]
+  local mesh = fem.box_mesh{size = {0.1 * a / b, 0.1, 0.1}, res = {a, b, b}}
   local n, m = mesh.n, mesh.m
   local E = ds.full({m}, 1e6):requires_grad()
   local body = fem.body{verts = mesh.verts, sets = {{type = "tet_snh", elems = mesh.tets, E = E, nu = 0.3, density = 1000}},
@@ -47,11 +53,9 @@ for size in opt.sizes:gmatch("[^,]+") do
     stats = fem.stats()
     return ds.dot(x1, w)
   end, {reps = opt.reps})
-  local sb = fem.stats()
   print(string.format("case fem_step tets %d vertices %d forward_ms %.1f backward_ms %.1f backward_over_forward %.3f "
     .. "newton_iters %d factorizations %d assemble_ms %.1f factor_solve_ms %.1f peak_mb %.1f rss_peak_mb %.1f "
     .. "precision %s threads %d", m, n, f, b, b / f, stats.iters, stats.factorizations, stats.assemble_ms,
     stats.solve_ms, peak, rss_peak_mb(), ds.precision, ds.threads()))
   io.stdout:flush()
-  local _ = sb
 end
