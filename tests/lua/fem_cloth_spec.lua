@@ -95,6 +95,49 @@ describe("fem cloth gradients (f64 finite differences)", function()
   end)
 end)
 
+describe("fem cloth: every shell parameter and the rest shape (f64 finite differences)", function()
+  -- A curved rest shape (rest angles and lengths from it), per-element / per-hinge values.
+  local function curved(N)
+    local body0, sheet = cloth(N)
+    local m, h = body0.tris:shape()[1], body0.hinges:shape()[1]
+    local function make(rest, e, nu, t, rho, k)
+      return fem.cloth{verts = sheet.verts, rest = rest, tris = sheet.tris, E = e * E0, nu = nu, thickness = t * 1e-3,
+        areal_density = rho, k_bend = k * K0, pins = {sheet.index(0, 0), sheet.index(N, 0)}, dt = 1e-2, tol = 1e-12,
+        max_iters = 100}
+    end
+    local values = {bent(body0, 0.2), ds.ones{m} + ds.randn({m}, 14) * 0.1, ds.tensor(0.3),
+                    ds.ones{m} + ds.randn({m}, 15) * 0.1, ds.full({m}, 0.2), ds.ones{h} + ds.randn({h}, 16) * 0.1}
+    return body0, make, values
+  end
+
+  it("fem.residual: y, x, v, per-element E, nu, thickness, areal density, per-hinge k_bend, rest shape", function()
+    local body0, make, values = curved(3)
+    local n = body0.n
+    local W = weights(n, 13)
+    local inputs = {bent(body0, 0.5), bent(body0, 0.45), ds.randn({n, 3}, 12) * 0.1}
+    for _, v in ipairs(values) do inputs[#inputs + 1] = v end
+    local ok, rep = ds.gradcheck(function(y, x, v, rest, e, nu, t, rho, k)
+      return ds.dot(make(rest, e, nu, t, rho, k):residual(y, x, v), W)
+    end, inputs, {rtol = 1e-5, atol = 1e-9})
+    report("cloth residual", rep, inputs)
+    assert.is_true(ok, rep.message)
+  end)
+
+  it("one implicit step: the rest shape, nu, thickness and areal density", function()
+    local body0, make, values = curved(3)
+    local x0, v0 = bent(body0, 0.35), ds.randn({body0.n, 3}, 17) * 0.1
+    local W = weights(body0.n, 18)
+    local e, k = values[2], values[6]
+    local inputs = {values[1], values[3], values[4], values[5]}
+    local ok, rep = ds.gradcheck(function(rest, nu, t, rho)
+      local x1, v1 = make(rest, e, nu, t, rho, k):step(x0, v0)
+      return ds.dot(x1, W) + 0.01 * ds.dot(v1, W)
+    end, inputs, {rtol = 1e-5, atol = 1e-9})
+    report("cloth step (rest, nu, thickness, density)", rep, inputs)
+    assert.is_true(ok, rep.message)
+  end)
+end)
+
 describe("fem cloth physics", function()
   it("a free cloth's momentum changes by exactly h m g per implicit step (internal forces sum to zero)", function()
     local body = cloth(4, {pins = false})
