@@ -4,7 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "hdual.h"
 #include "shell.h"
 
 static void cross3(const double a[3], const double b[3], double r[3]) {
@@ -128,34 +127,62 @@ int fem_hinge_rest(const double X[12], double *scale, double *theta0) {
   return 0;
 }
 
-/* theta = atan2((n1 x n2) . e, |e| n1 . n2), n1 = e x (x2 - x0), n2 = (x3 - x0) x e,
- * e = x1 - x0: n1 and n2 agree when the hinge is flat. */
-double fem_hinge_angle(const double x[12], double *grad, double *hess) {
-  if (!grad && !hess) {
-    double e[3], a[3], b[3], n1[3], n2[3], m[3];
-    hinge_vectors(x, e, a, b, n1, n2);
-    cross3(n1, n2, m);
-    return atan2(dot3(m, e), sqrt(dot3(e, e)) * dot3(n1, n2));
-  }
-  hd X[12], e[3], a[3], b[3], n1[3], n2[3], m[3], y, d, ee, le, xx, th;
-  for (int i = 0; i < 12; i++) hd_var(&X[i], x[i], i);
+/* The angle's gradient in closed form (a wing moves the angle along its
+ * triangle's normal over its height, ‖e‖ n / ‖n‖^2; the edge's vertices take
+ * the wings' gradients back in proportion to where the wings project onto the
+ * edge, t = (w - x0).e / ‖e‖^2) and, when dx is not NULL, its derivative dg
+ * along dx: the same formula in first-order dual arithmetic (value, derivative). */
+static void hinge_angle_grad(const double x[12], const double *dx, double g[12], double *dg) {
+  double e[3], a[3], b[3], n1[3], n2[3];
+  hinge_vectors(x, e, a, b, n1, n2);
+  const double ee = dot3(e, e), le = sqrt(ee), q1 = dot3(n1, n1), q2 = dot3(n2, n2);
+  const double t1 = dot3(a, e) / ee, t2 = dot3(b, e) / ee;
+  double g2[3], g3[3];
   for (int c = 0; c < 3; c++) {
-    hd_sub(&e[c], &X[3 + c], &X[c]);
-    hd_sub(&a[c], &X[6 + c], &X[c]);
-    hd_sub(&b[c], &X[9 + c], &X[c]);
+    g2[c] = -le * n1[c] / q1, g3[c] = -le * n2[c] / q2;
+    g[6 + c] = g2[c], g[9 + c] = g3[c];
+    g[c] = -(1 - t1) * g2[c] - (1 - t2) * g3[c];
+    g[3 + c] = -t1 * g2[c] - t2 * g3[c];
   }
-  hd_cross(n1, e, a);
-  hd_cross(n2, b, e);
-  hd_cross(m, n1, n2);
-  hd_dot(&y, m, e);
-  hd_dot(&d, n1, n2);
-  hd_dot(&ee, e, e);
-  hd_sqrt(&le, &ee);
-  hd_mul(&xx, &le, &d);
-  hd_atan2(&th, &y, &xx);
-  if (grad) memcpy(grad, th.g, sizeof th.g);
-  if (hess) memcpy(hess, th.h, sizeof th.h);
-  return th.v;
+  if (!dx) return;
+  double de[3], da[3], db[3], dn1[3], dn2[3], u[3], w[3];
+  for (int c = 0; c < 3; c++) de[c] = dx[3 + c] - dx[c], da[c] = dx[6 + c] - dx[c], db[c] = dx[9 + c] - dx[c];
+  cross3(de, a, u), cross3(e, da, w);
+  for (int c = 0; c < 3; c++) dn1[c] = u[c] + w[c];
+  cross3(db, e, u), cross3(b, de, w);
+  for (int c = 0; c < 3; c++) dn2[c] = u[c] + w[c];
+  const double dee = 2 * dot3(e, de), dle = dee / (2 * le), dq1 = 2 * dot3(n1, dn1), dq2 = 2 * dot3(n2, dn2);
+  const double dt1 = ((dot3(da, e) + dot3(a, de)) - t1 * dee) / ee, dt2 = ((dot3(db, e) + dot3(b, de)) - t2 * dee) / ee;
+  for (int c = 0; c < 3; c++) {
+    const double dg2 = -(dle * n1[c] + le * dn1[c]) / q1 + le * n1[c] * dq1 / (q1 * q1);
+    const double dg3 = -(dle * n2[c] + le * dn2[c]) / q2 + le * n2[c] * dq2 / (q2 * q2);
+    dg[6 + c] = dg2, dg[9 + c] = dg3;
+    dg[c] = dt1 * g2[c] - (1 - t1) * dg2 + dt2 * g3[c] - (1 - t2) * dg3;
+    dg[3 + c] = -dt1 * g2[c] - t1 * dg2 - dt2 * g3[c] - t2 * dg3;
+  }
+}
+
+/* theta = atan2((n1 x n2) . e, |e| n1 . n2), n1 = e x (x2 - x0), n2 = (x3 - x0) x e,
+ * e = x1 - x0: n1 and n2 agree when the hinge is flat. The Hessian's columns
+ * are the gradient's derivatives along the 12 coordinates. */
+double fem_hinge_angle(const double x[12], double *grad, double *hess) {
+  double e[3], a[3], b[3], n1[3], n2[3], m[3], g[12];
+  hinge_vectors(x, e, a, b, n1, n2);
+  cross3(n1, n2, m);
+  const double th = atan2(dot3(m, e), sqrt(dot3(e, e)) * dot3(n1, n2));
+  if (grad || hess) hinge_angle_grad(x, NULL, grad ? grad : g, NULL);
+  if (hess) {
+    double dx[12] = {0}, col[12];
+    for (int j = 0; j < 12; j++) {
+      dx[j] = 1;
+      hinge_angle_grad(x, dx, g, col);
+      dx[j] = 0;
+      for (int i = 0; i < 12; i++) hess[12 * i + j] = col[i];
+    }
+    for (int i = 0; i < 12; i++) /* symmetric to round-off; make it exactly so */
+      for (int j = i + 1; j < 12; j++) hess[12 * i + j] = hess[12 * j + i] = 0.5 * (hess[12 * i + j] + hess[12 * j + i]);
+  }
+  return th;
 }
 
 double fem_hinge_energy(const double x[12], double scale, double theta0, double k, double *grad, double *hess) {
