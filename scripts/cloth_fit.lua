@@ -23,10 +23,11 @@
 -- the loss fell a thousandfold and both stiffnesses are within 1% of the truth.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "cloth_fit", script = "scripts/cloth_fit.lua", iters = 15, out = "out/cloth_fit",
-  precision = "f64", flags = {res = 10, e_init = 5e3, k_init = 5e-3, vtk = false},
+  precision = "f64", flags = {res = 10, e_init = 5e3, k_init = 5e-3, membrane = "stvk", vtk = false},
   checks = {res = {int = true, ge = 2, le = 64, help = "cells per side of the square cloth (2 res^2 triangles)"},
             e_init = {gt = 0, help = "starting membrane Young's modulus, in Pa (the truth is 2e4)"},
             k_init = {gt = 0, help = "starting bending stiffness, in J (the truth is 5e-4)"},
+            membrane = {"stvk", "neohookean", help = "membrane energy: StVK (tri_membrane) or Neo-Hookean (tri_neohookean)"},
             vtk = {help = "write the drapes for ParaView: target.vtk, start.vtk, fit.vtk"}}})
 local fem = ds.plugin("fem")
 
@@ -34,7 +35,7 @@ local TRUE_E, TRUE_K = 2e4, 5e-4
 local N = opt.res
 local sheet = fem.cloth_mesh{size = {0.5, 0.5}, res = {N, N}}
 local body = fem.cloth{verts = sheet.verts, tris = sheet.tris, E = TRUE_E, nu = 0.3, thickness = 1e-3,
-  areal_density = 0.2, k_bend = TRUE_K, pins = {sheet.index(0, 0), sheet.index(1, 0), sheet.index(0, 1), sheet.index(1, 1),
+  areal_density = 0.2, k_bend = TRUE_K, membrane = opt.membrane, pins = {sheet.index(0, 0), sheet.index(1, 0), sheet.index(0, 1), sheet.index(1, 1),
   sheet.index(N, 0), sheet.index(N - 1, 0), sheet.index(N, 1), sheet.index(N - 1, 1)}, gravity = {0, -9.81, 0},
   tol = ds.precision == "f64" and 1e-10 or 1e-5, max_iters = 100,
   dt = 0.1} -- only settle() steps in time: quasi-static relaxation steps

@@ -107,6 +107,7 @@ extern const fem_elem_type fem_type_tet_corot;
 extern const fem_elem_type fem_type_tet_linear;
 extern const fem_elem_type fem_type_tri_membrane; /* shell_types.c: cloth / thin shells */
 extern const fem_elem_type fem_type_hinge_bend;
+extern const fem_elem_type fem_type_tri_neohookean;
 
 extern const fem_elem_type *const fem_types[];
 extern const int fem_ntypes;

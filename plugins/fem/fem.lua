@@ -43,6 +43,8 @@ M.TYPES = {
   {name = "tri_membrane", k = 3, params = {"E", "nu", "thickness", "areal_density"},
    defaults = {E = 1e5, nu = 0.3, thickness = 1e-3, areal_density = 0.2}},
   {name = "hinge_bend", k = 4, params = {"k_bend"}, defaults = {k_bend = 1e-4}},
+  {name = "tri_neohookean", k = 3, params = {"E", "nu", "thickness", "areal_density"},
+   defaults = {E = 1e5, nu = 0.3, thickness = 1e-3, areal_density = 0.2}},
 }
 local function type_of(name)
   for i, t in ipairs(M.TYPES) do

@@ -9,7 +9,8 @@
 --   local body = fem.cloth{verts =, tris =, E = 2e4, nu = 0.3, thickness = 1e-3,
 --       areal_density = 0.2, k_bend = 5e-4, pins =, gravity =, dt =, ...}
 --       a fem.body with two element sets: 1 = tri_membrane (E, nu, thickness,
---       areal_density: StVK membrane, mass) and 2 = hinge_bend (k_bend, J: the
+--       areal_density: StVK membrane, mass; membrane = "neohookean": the
+--       tri_neohookean type, same parameters) and 2 = hinge_bend (k_bend, J: the
 --       discrete-shells dihedral energy). Every other key goes to fem.body
 --       (pins, gravity, dt, mode, damping, ground, tol, max_iters, rest).
 -- Parameters are numbers, 0-dim tensors or tensors {m} (per triangle / per
@@ -80,13 +81,14 @@ return function(ds, M)
     local n = ds.is_tensor(o.verts) and o.verts:shape()[1] or #o.verts
     local tris = ds.is_tensor(o.tris) and o.tris or ds.tensor(o.tris, "i32")
     local hinges = M.hinges(tris, n)
-    local mem = {type = "tri_membrane", elems = tris}
+    local kind = O.choice(who, "membrane", o.membrane, "stvk", {"stvk", "neohookean"})
+    local mem = {type = kind == "stvk" and "tri_membrane" or "tri_neohookean", elems = tris}
     for _, k in ipairs(MEMBRANE) do mem[k] = o[k] end
     local sets = {mem}
     if hinges:shape()[1] > 0 then sets[2] = {type = "hinge_bend", elems = hinges, k_bend = o.k_bend} end
     local b = {sets = sets}
     for k, v in pairs(o) do
-      if k ~= "tris" and k ~= "k_bend" and mem[k] == nil then b[k] = v end
+      if k ~= "tris" and k ~= "k_bend" and k ~= "membrane" and mem[k] == nil then b[k] = v end
     end
     b.verts = o.verts
     local body = M.body(b)

@@ -4,6 +4,7 @@
  *   tri_membrane  k = 3, params {E, nu, thickness, areal_density}: StVK in the
  *                 plane, plane-stress Lame parameters of E and nu, energy per
  *                 rest area x thickness; mass = areal_density (kg/m^2) x rest area;
+ *   tri_neohookean  as tri_membrane with a Neo-Hookean energy (below);
  *   hinge_bend    k = 4, params {k_bend}: the discrete-shells dihedral energy
  *                 k_bend 3|e|^2/(A1 + A2) (theta - theta0)^2, all rest quantities
  *                 (e, A1, A2, theta0) from the rest positions X; no mass.
@@ -60,9 +61,11 @@ static void membrane_hessian(const double *x, const double *X, const double *p, 
   if (project) fem_project_spd(9, H);
 }
 
-/* fem_membrane_rest and fem_membrane_energy's gradient, in complex. */
-static void membrane_grad_c(const fem_cplx *x, const fem_cplx *X, const fem_cplx *p, fem_cplx *g) {
-  fem_cplx e1[3], e2[3], n[3], t1[3], t2[3], F[6], S[4], E[4], P[6];
+/* In complex: F = Ds Dm^-1 (3x2), Dm^-1 from the rest triangle's own frame (as
+ * fem_membrane_rest), vol = rest area x thickness, plane-stress Lame parameters. */
+static void membrane_kin_c(const fem_cplx *x, const fem_cplx *X, const fem_cplx *p, fem_cplx F[6], fem_cplx Di[4],
+                           fem_cplx *vol, fem_cplx *mu, fem_cplx *lam) {
+  fem_cplx e1[3], e2[3], n[3], t1[3], t2[3];
   for (int c = 0; c < 3; c++) e1[c] = X[3 + c] - X[c], e2[c] = X[6 + c] - X[c];
   fem_ccross(e1, e2, n);
   const fem_cplx nn = fem_cnorm3(n), l1 = fem_cnorm3(e1);
@@ -70,14 +73,32 @@ static void membrane_grad_c(const fem_cplx *x, const fem_cplx *X, const fem_cplx
   fem_ccross(n, t1, t2);
   for (int c = 0; c < 3; c++) t2[c] /= nn;
   const fem_cplx b = fem_cdot3(e2, t1), d = fem_cdot3(e2, t2);
-  const fem_cplx Di[4] = {1 / l1, -b / (l1 * d), 0, 1 / d};
-  const fem_cplx vol = 0.5 * nn * p[MB_H];
-  const fem_cplx mu = p[MB_E] / (2 * (1 + p[MB_NU])), lam = p[MB_E] * p[MB_NU] / (1 - p[MB_NU] * p[MB_NU]);
+  Di[0] = 1 / l1, Di[1] = -b / (l1 * d), Di[2] = 0, Di[3] = 1 / d;
+  *vol = 0.5 * nn * p[MB_H];
+  *mu = p[MB_E] / (2 * (1 + p[MB_NU]));
+  *lam = p[MB_E] * p[MB_NU] / (1 - p[MB_NU] * p[MB_NU]);
   for (int r = 0; r < 3; r++) {
     const fem_cplx d0 = x[3 + r] - x[r], d1 = x[6 + r] - x[r];
     F[2 * r] = d0 * Di[0] + d1 * Di[2];
     F[2 * r + 1] = d0 * Di[1] + d1 * Di[3];
   }
+}
+
+/* The gradient vol P Dm^-T spread onto the three vertices. */
+static void membrane_scatter_c(const fem_cplx P[6], const fem_cplx Di[4], fem_cplx vol, fem_cplx *g) {
+  for (int r = 0; r < 3; r++) {
+    const fem_cplx g1 = vol * (P[2 * r] * Di[0] + P[2 * r + 1] * Di[1]);
+    const fem_cplx g2 = vol * (P[2 * r] * Di[2] + P[2 * r + 1] * Di[3]);
+    g[3 + r] = g1;
+    g[6 + r] = g2;
+    g[r] = -g1 - g2;
+  }
+}
+
+/* fem_membrane_energy's gradient, in complex. */
+static void membrane_grad_c(const fem_cplx *x, const fem_cplx *X, const fem_cplx *p, fem_cplx *g) {
+  fem_cplx F[6], Di[4], vol, mu, lam, S[4], E[4], P[6];
+  membrane_kin_c(x, X, p, F, Di, &vol, &mu, &lam);
   for (int i = 0; i < 2; i++)
     for (int j = 0; j < 2; j++)
       E[2 * i + j] = 0.5 * (F[i] * F[j] + F[2 + i] * F[2 + j] + F[4 + i] * F[4 + j] - (i == j));
@@ -87,13 +108,7 @@ static void membrane_grad_c(const fem_cplx *x, const fem_cplx *X, const fem_cplx
   S[3] += lam * tr;
   for (int r = 0; r < 3; r++)
     for (int j = 0; j < 2; j++) P[2 * r + j] = F[2 * r] * S[j] + F[2 * r + 1] * S[2 + j];
-  for (int r = 0; r < 3; r++) {
-    const fem_cplx g1 = vol * (P[2 * r] * Di[0] + P[2 * r + 1] * Di[1]);
-    const fem_cplx g2 = vol * (P[2 * r] * Di[2] + P[2 * r + 1] * Di[3]);
-    g[3 + r] = g1;
-    g[6 + r] = g2;
-    g[r] = -g1 - g2;
-  }
+  membrane_scatter_c(P, Di, vol, g);
 }
 
 const fem_elem_type fem_type_tri_membrane = {
@@ -179,5 +194,61 @@ const fem_elem_type fem_type_hinge_bend = {
     .energy = hinge_energy,
     .grad_c = hinge_grad_c,
     .hessian = hinge_hessian,
+    .rest_stiffness = NULL,
+};
+
+/* ---- Neo-Hookean membrane --------------------------------------------------- */
+/* tri_neohookean: the same parameters and mass as tri_membrane, energy per rest
+ * area x thickness W = mu/2 (tr C - 2) - mu ln J + lambda/2 (ln J)^2, C = F^T F
+ * (2x2), J = sqrt(det C): the area ratio. Its linearisation at rest is the same
+ * plane-stress elasticity as StVK, but ln J grows without bound as a triangle
+ * collapses (J -> 0), where StVK's energy stays bounded and lets a compressed
+ * triangle pass through zero area. P = mu F + (lambda ln J - mu) F C^-1. The
+ * Hessian comes from the complex step of the gradient (element.c). */
+static fem_cplx nh_invariants(const fem_cplx F[6], fem_cplx Ci[4], fem_cplx *trC) {
+  fem_cplx C[4];
+  for (int i = 0; i < 2; i++)
+    for (int j = 0; j < 2; j++) C[2 * i + j] = F[i] * F[j] + F[2 + i] * F[2 + j] + F[4 + i] * F[4 + j];
+  const fem_cplx det = C[0] * C[3] - C[1] * C[2];
+  if (Ci) Ci[0] = C[3] / det, Ci[1] = -C[1] / det, Ci[2] = -C[2] / det, Ci[3] = C[0] / det;
+  *trC = C[0] + C[3];
+  return 0.5 * clog(det); /* ln J */
+}
+
+static fem_cplx nh_energy_c(const fem_cplx *x, const fem_cplx *X, const fem_cplx *p) {
+  fem_cplx F[6], Di[4], vol, mu, lam, trC;
+  membrane_kin_c(x, X, p, F, Di, &vol, &mu, &lam);
+  const fem_cplx lnJ = nh_invariants(F, NULL, &trC);
+  return vol * (0.5 * mu * (trC - 2) - mu * lnJ + 0.5 * lam * lnJ * lnJ);
+}
+
+static double nh_energy(const double *x, const double *X, const double *p) {
+  fem_cplx xc[9], Xc[9], pc[MB_NPARAM];
+  for (int i = 0; i < 9; i++) xc[i] = x[i], Xc[i] = X[i];
+  for (int i = 0; i < MB_NPARAM; i++) pc[i] = p[i];
+  const double J2 = creal(nh_energy_c(xc, Xc, pc));
+  return isfinite(J2) ? J2 : INFINITY; /* a collapsed triangle: the line search backs off */
+}
+
+static void nh_grad_c(const fem_cplx *x, const fem_cplx *X, const fem_cplx *p, fem_cplx *g) {
+  fem_cplx F[6], Di[4], vol, mu, lam, Ci[4], trC, P[6];
+  membrane_kin_c(x, X, p, F, Di, &vol, &mu, &lam);
+  const fem_cplx lnJ = nh_invariants(F, Ci, &trC), f = lam * lnJ - mu;
+  for (int r = 0; r < 3; r++)
+    for (int j = 0; j < 2; j++) P[2 * r + j] = mu * F[2 * r + j] + f * (F[2 * r] * Ci[j] + F[2 * r + 1] * Ci[2 + j]);
+  membrane_scatter_c(P, Di, vol, g);
+}
+
+const fem_elem_type fem_type_tri_neohookean = {
+    .name = "tri_neohookean",
+    .k = 3,
+    .nparam = MB_NPARAM,
+    .param_names = membrane_param_names,
+    .density_param = MB_RHO,
+    .measure_c = membrane_measure,
+    .check = membrane_check,
+    .energy = nh_energy,
+    .grad_c = nh_grad_c,
+    .hessian = NULL,
     .rest_stiffness = NULL,
 };

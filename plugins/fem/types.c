@@ -9,5 +9,6 @@ const fem_elem_type *const fem_types[] = {
     &fem_type_tet_linear,
     &fem_type_tri_membrane, /* shell_types.c */
     &fem_type_hinge_bend,
+    &fem_type_tri_neohookean,
 };
 const int fem_ntypes = (int)(sizeof fem_types / sizeof fem_types[0]);

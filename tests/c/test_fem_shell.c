@@ -196,8 +196,20 @@ static void type_check(const fem_elem_type *T, const double *X, const double *x,
   }
   double gmax = 0;
   for (int i = 0; i < n; i++) gmax = fmax(gmax, fabs(g[i]));
-  printf("%s: grad_c vs energy differences %.2e (relative)\n", T->name, e / gmax);
+  /* the Hessian (analytic or complex step) against differences of the gradient */
+  double hfd = 0, gp2[12], gm2[12];
+  for (int j = 0; j < n; j++) {
+    xx[j] = x[j] + 1e-6;
+    fem_elem_gradient(T, xx, X, p, gp2);
+    xx[j] = x[j] - 1e-6;
+    fem_elem_gradient(T, xx, X, p, gm2);
+    xx[j] = x[j];
+    for (int i = 0; i < n; i++) hfd = fmax(hfd, fabs((gp2[i] - gm2[i]) / 2e-6 - Ha[i * n + j]));
+  }
+  printf("%s: grad_c vs energy differences %.2e, Hessian vs gradient differences %.2e (relative)\n", T->name,
+         e / gmax, hfd / hmax);
   CHECK(e < 1e-7 * gmax);
+  CHECK(hfd < 1e-7 * hmax);
 }
 
 static void test_types(void) {
@@ -212,6 +224,30 @@ static void test_types(void) {
   for (int i = 0; i < 12; i++) x4[i] = X4[i] + 0.2 * urand(&s);
   const double pb[1] = {0.03};
   type_check(&fem_type_hinge_bend, X4, x4, pb);
+  type_check(&fem_type_tri_neohookean, X3, x3, pm);
+  /* Neo-Hookean and StVK agree for small strains (the same plane-stress linearisation) */
+  double xs[9], hn[81], hs[81];
+  for (int i = 0; i < 9; i++) xs[i] = X3[i];
+  fem_elem_hessian(&fem_type_tri_neohookean, xs, X3, pm, 0, hn);
+  fem_elem_hessian(&fem_type_tri_membrane, xs, X3, pm, 0, hs);
+  double dh = 0, hm = 0;
+  for (int i = 0; i < 81; i++) dh = fmax(dh, fabs(hn[i] - hs[i])), hm = fmax(hm, fabs(hs[i]));
+  printf("rest Hessians: Neo-Hookean vs StVK membrane %.2e (relative)\n", dh / hm);
+  CHECK(dh < 1e-9 * hm);
+  /* a collapsing triangle (x2 moved onto the line x0-x1, area ratio s) costs without bound
+   * under Neo-Hookean (like -ln s) and a bounded amount under StVK */
+  double en[3], es[3];
+  const double svals[3] = {1e-2, 1e-4, 1e-8};
+  for (int q = 0; q < 3; q++) {
+    double xq[9];
+    for (int i = 0; i < 6; i++) xq[i] = X3[i];
+    for (int c = 0; c < 3; c++) xq[6 + c] = svals[q] * X3[6 + c] + (1 - svals[q]) * 0.5 * X3[3 + c];
+    en[q] = fem_elem_energy(&fem_type_tri_neohookean, xq, X3, pm);
+    es[q] = fem_elem_energy(&fem_type_tri_membrane, xq, X3, pm);
+  }
+  printf("collapse: Neo-Hookean %.4g %.4g %.4g, StVK %.4g %.4g %.4g J\n", en[0], en[1], en[2], es[0], es[1], es[2]);
+  CHECK(en[2] - en[1] > en[1] - en[0] && en[1] - en[0] > 0);
+  CHECK(fabs(es[2] - es[1]) < 1e-3 * es[1]);
   char msg[128];
   const double pbad[4] = {2e5, 0.5, 1e-3, 0.2};
   CHECK(fem_type_tri_membrane.check(X3, pbad, msg, sizeof msg) != 0);

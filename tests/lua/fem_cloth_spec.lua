@@ -97,11 +97,12 @@ end)
 
 describe("fem cloth: every shell parameter and the rest shape (f64 finite differences)", function()
   -- A curved rest shape (rest angles and lengths from it), per-element / per-hinge values.
-  local function curved(N)
+  local function curved(N, membrane)
     local body0, sheet = cloth(N)
     local m, h = body0.tris:shape()[1], body0.hinges:shape()[1]
     local function make(rest, e, nu, t, rho, k)
-      return fem.cloth{verts = sheet.verts, rest = rest, tris = sheet.tris, E = e * E0, nu = nu, thickness = t * 1e-3,
+      return fem.cloth{verts = sheet.verts, rest = rest, tris = sheet.tris, membrane = membrane, E = e * E0, nu = nu,
+        thickness = t * 1e-3,
         areal_density = rho, k_bend = k * K0, pins = {sheet.index(0, 0), sheet.index(N, 0)}, dt = 1e-2, tol = 1e-12,
         max_iters = 100}
     end
@@ -110,8 +111,9 @@ describe("fem cloth: every shell parameter and the rest shape (f64 finite differ
     return body0, make, values
   end
 
-  it("fem.residual: y, x, v, per-element E, nu, thickness, areal density, per-hinge k_bend, rest shape", function()
-    local body0, make, values = curved(3)
+  for _, membrane in ipairs{"stvk", "neohookean"} do
+  it(membrane .. " fem.residual: y, x, v, per-element E, nu, thickness, areal density, per-hinge k_bend, rest shape", function()
+    local body0, make, values = curved(3, membrane)
     local n = body0.n
     local W = weights(n, 13)
     local inputs = {bent(body0, 0.5), bent(body0, 0.45), ds.randn({n, 3}, 12) * 0.1}
@@ -119,12 +121,13 @@ describe("fem cloth: every shell parameter and the rest shape (f64 finite differ
     local ok, rep = ds.gradcheck(function(y, x, v, rest, e, nu, t, rho, k)
       return ds.dot(make(rest, e, nu, t, rho, k):residual(y, x, v), W)
     end, inputs, {rtol = 1e-5, atol = 1e-9})
-    report("cloth residual", rep, inputs)
+    report("cloth residual (" .. membrane .. ")", rep, inputs)
     assert.is_true(ok, rep.message)
   end)
+  end
 
-  it("one implicit step: the rest shape, nu, thickness and areal density", function()
-    local body0, make, values = curved(3)
+  it("one implicit step (Neo-Hookean membrane): the rest shape, nu, thickness and areal density", function()
+    local body0, make, values = curved(3, "neohookean")
     local x0, v0 = bent(body0, 0.35), ds.randn({body0.n, 3}, 17) * 0.1
     local W = weights(body0.n, 18)
     local e, k = values[2], values[6]
