@@ -140,7 +140,7 @@ local extra = {}
 fem.plot_mesh(opt.out .. "/soft_jumper_side.png", {frames[1], frames[math.floor(T / 2) + 1], frames[T + 1]}, mesh.tets, {
   labels = {"start", string.format("t = %.2f s", 0.02 * math.floor(T / 2)), string.format("t = %.2f s", 0.02 * T)},
   title = string.format("soft_jumper (%s): crawled %.1f mm in %.2f s", opt.controller, 1000 * dist, 0.02 * T),
-  width = 1000, height = 350, legend = "top-right"})
+  width = 1000, height = 460, legend = "top-right"})
 if opt.vtk then
   for t, x in ipairs(frames) do
     fem.write_vtk(string.format("%s/soft_jumper_%04d.vtk", opt.out, t - 1), x, mesh.tets)

@@ -429,7 +429,7 @@ function M.plot_mesh(path, shapes, tets, opts)
   for _, e in ipairs(opts.extra or {}) do series[#series + 1] = e end
   local names = {"x (m)", "y (m)", "z (m)"}
   ds.io.plot(path, series, {title = opts.title, xlabel = opts.xlabel or names[ax[1]], ylabel = opts.ylabel or names[ax[2]],
-                            width = opts.width or 900, height = opts.height or 400, legend = opts.legend})
+                            width = opts.width or 900, height = opts.height or 460, legend = opts.legend})
   return path
 end
 
