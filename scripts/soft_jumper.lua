@@ -3,16 +3,15 @@
 --   diffsim scripts/soft_jumper.lua [--iters 30] [--res 2] [--steps 40] [--controller open|nn] [--out out/soft_jumper]
 --
 -- A 0.4 x 0.1 x 0.1 m block of stable Neo-Hookean tetrahedra (E = 3e4 Pa,
--- nu = 0.4, 1000 kg/m^3; 8 res x 2 res x 2 res cells of 6 tets: 1536 at the default
--- res 2, 5184 at res 3) rests on a
--- frictional ground (cubic penalty contact, smoothed Coulomb friction mu = 0.8)
--- under gravity. Four muscle groups -- the front and back halves, each split
+-- nu = 0.4, 1000 kg/m^3; 8 res x 2 res x 2 res cells of 6 tets: 1536 at the
+-- default res 2, 5184 at res 3) rests on a frictional ground (cubic penalty
+-- contact, smoothed Coulomb friction mu = 0.8) under gravity. Four muscle groups -- the front and back halves, each split
 -- into a lower and an upper layer -- swell or shrink with volumetric
 -- activations a = 0.25 tanh(theta) (act_vol). Implicit Euler, dt = 0.02 s,
 -- --steps steps. Loss: minus the mass-weighted x of the body after the last
 -- step, plus 1e-3 |theta|^2. The controller:
 --   open  open-loop activations, one per group per step (theta {steps, 4});
---   nn    a ds.nn.mlp 6 -> 32 tanh -> 4 run through the core kit's fused MLP
+--   nn    a ds.nn.mlp 6 -> 32 tanh -> 4 (seeded by --seed) run through the core kit's fused MLP
 --         (ds.kit.mlp) each step, on sin/cos of two gait phases and the body's
 --         centre-of-mass height and velocity.
 -- Adam (lr 0.1 open, 0.01 nn). Gradients: each step's implicit-function adjoint
@@ -63,7 +62,7 @@ if opt.controller == "open" then
   theta = ds.zeros{T, G}
   params = {theta:requires_grad()}
 else
-  net = ds.nn.mlp{sizes = {6, 32, G}, act = "tanh", seed = 3}
+  net = ds.nn.mlp{sizes = {6, 32, G}, act = "tanh", seed = 3 + opt.seed}
   params = net:parameters()
 end
 local lr = opt.lr > 0 and opt.lr or (opt.controller == "open" and 0.1 or 0.01)
