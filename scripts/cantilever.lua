@@ -30,7 +30,7 @@ local theory = q * L ^ 4 / (8 * E * I)
 local function beam_w(x) return q * x * x * (6 * L * L - 4 * L * x + x * x) / (24 * E * I) end
 
 local function solve(r)
-  local mesh = fem.box_mesh{size = {L, h, h}, res = {10 * r, r, r}}
+  local mesh = fem.beam_mesh{length = L, height = h, width = h, res = r}   -- 10 r x r x r cells
   local body = fem.body{verts = mesh.verts, sets = {{type = "tet_" .. opt.model, elems = mesh.tets, E = E, nu = nu,
     density = rho}}, pins = fem.select(mesh.verts, function(x) return x < 1e-9 end), gravity = {0, -g, 0},
     dt = 0.01, damping = {alpha = 60}}

@@ -1,17 +1,17 @@
 -- soft_jumper: a soft body with muscle groups learns to crawl forward.
 --
---   diffsim scripts/soft_jumper.lua [--iters 30] [--res 1] [--steps 40] [--controller open|nn] [--out out/soft_jumper]
+--   diffsim scripts/soft_jumper.lua [--iters 30] [--res 2] [--steps 40] [--controller open|nn] [--out out/soft_jumper]
 --
 -- A 0.4 x 0.1 x 0.1 m block of stable Neo-Hookean tetrahedra (E = 3e4 Pa,
--- nu = 0.4, 1000 kg/m^3; 8 res x 2 res x 2 res cells of 6 tets) rests on a
--- frictional ground (cubic penalty contact, smoothed Coulomb friction mu = 0.8)
--- under gravity. Four muscle groups -- the front and back halves, each split
+-- nu = 0.4, 1000 kg/m^3; 8 res x 2 res x 2 res cells of 6 tets: 1536 at the
+-- default res 2, 5184 at res 3) rests on a frictional ground (cubic penalty
+-- contact, smoothed Coulomb friction mu = 0.8) under gravity. Four muscle groups -- the front and back halves, each split
 -- into a lower and an upper layer -- swell or shrink with volumetric
 -- activations a = 0.25 tanh(theta) (act_vol). Implicit Euler, dt = 0.02 s,
 -- --steps steps. Loss: minus the mass-weighted x of the body after the last
 -- step, plus 1e-3 |theta|^2. The controller:
 --   open  open-loop activations, one per group per step (theta {steps, 4});
---   nn    a ds.nn.mlp 6 -> 32 tanh -> 4 run through the core kit's fused MLP
+--   nn    a ds.nn.mlp 6 -> 32 tanh -> 4 (seeded by --seed) run through the core kit's fused MLP
 --         (ds.kit.mlp) each step, on sin/cos of two gait phases and the body's
 --         centre-of-mass height and velocity.
 -- Adam (lr 0.1 open, 0.01 nn). Gradients: each step's implicit-function adjoint
@@ -22,7 +22,7 @@
 -- The check: the loss fell and the body moved forward.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "soft_jumper", script = "scripts/soft_jumper.lua", iters = 30,
-  out = "out/soft_jumper", precision = "f64", flags = {res = 1, steps = 40, controller = "open", lr = 0, vtk = false},
+  out = "out/soft_jumper", precision = "f64", flags = {res = 2, steps = 40, controller = "open", lr = 0, vtk = false},
   checks = {res = {int = true, ge = 1, le = 6, help = "mesh resolution: 8 res x 2 res x 2 res cells of 6 tets"},
             steps = {int = true, ge = 2, le = 2000, help = "time steps of 0.02 s per rollout"},
             controller = {"open", "nn", help = "open-loop activations per step, or a network"},
@@ -62,7 +62,7 @@ if opt.controller == "open" then
   theta = ds.zeros{T, G}
   params = {theta:requires_grad()}
 else
-  net = ds.nn.mlp{sizes = {6, 32, G}, act = "tanh", seed = 3}
+  net = ds.nn.mlp{sizes = {6, 32, G}, act = "tanh", seed = 3 + opt.seed}
   params = net:parameters()
 end
 local lr = opt.lr > 0 and opt.lr or (opt.controller == "open" and 0.1 or 0.01)
@@ -140,7 +140,7 @@ local extra = {}
 fem.plot_mesh(opt.out .. "/soft_jumper_side.png", {frames[1], frames[math.floor(T / 2) + 1], frames[T + 1]}, mesh.tets, {
   labels = {"start", string.format("t = %.2f s", 0.02 * math.floor(T / 2)), string.format("t = %.2f s", 0.02 * T)},
   title = string.format("soft_jumper (%s): crawled %.1f mm in %.2f s", opt.controller, 1000 * dist, 0.02 * T),
-  width = 1000, height = 350, legend = "top-right"})
+  width = 1000, height = 460, legend = "top-right"})
 if opt.vtk then
   for t, x in ipairs(frames) do
     fem.write_vtk(string.format("%s/soft_jumper_%04d.vtk", opt.out, t - 1), x, mesh.tets)

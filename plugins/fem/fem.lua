@@ -123,6 +123,18 @@ function M.box_mesh(o)
           res = {nx, ny, nz}, size = {size[1], size[2], size[3]}, origin = {org[1], org[2], org[3]}}
 end
 
+-- A beam along x: length x height x width, res cells across the height and
+-- width and res * length / height along it (fem.box_mesh's result).
+function M.beam_mesh(o)
+  o = o or {}
+  local L, h, w, r = o.length or 1, o.height or 0.1, o.width or o.height or 0.1, o.res or 1
+  if type(r) ~= "number" or r < 1 or r ~= math.floor(r) then
+    fail("beam_mesh", "res must be a positive integer, got " .. tostring(r), 2)
+  end
+  return M.box_mesh{size = {L, h, w}, origin = o.origin,
+                    res = {math.max(1, math.floor(r * L / h + 0.5)), r, math.max(1, math.floor(r * w / h + 0.5))}}
+end
+
 -- 0-based indices (i32 {P}) of the vertices where pred(x, y, z) is true.
 function M.select(verts, pred)
   local rows, out = verts:totable(), {}
@@ -323,9 +335,10 @@ end
 function Body:rollout(T, x0, v0, opts)
   opts = opts or {}
   local params = opts.params or self:params()
+  local fixed = not opts.pins and self:pin_targets() or nil -- once: the tape keeps only the states per step
   local xs, vs = {x0}, {v0 or ds.zeros{self.n, 3}}
   for t = 1, T do
-    local pin_pos = opts.pins and opts.pins(t) or nil
+    local pin_pos = opts.pins and opts.pins(t) or fixed
     xs[t + 1], vs[t + 1] = self:step(xs[t], vs[t], {params = params, pin_pos = pin_pos, step = t, mode = opts.mode})
     if opts.each then opts.each(t, xs[t + 1], vs[t + 1]) end
   end
@@ -447,7 +460,7 @@ function M.plot_mesh(path, shapes, tets, opts)
   for _, e in ipairs(opts.extra or {}) do series[#series + 1] = e end
   local names = {"x (m)", "y (m)", "z (m)"}
   ds.io.plot(path, series, {title = opts.title, xlabel = opts.xlabel or names[ax[1]], ylabel = opts.ylabel or names[ax[2]],
-                            width = opts.width or 900, height = opts.height or 400, legend = opts.legend})
+                            width = opts.width or 900, height = opts.height or 460, legend = opts.legend})
   return path
 end
 

@@ -108,6 +108,30 @@ describe("fem physics", function()
     end
   end)
 
+  it("a block sliding on the ground stops after v^2 / (2 mu g) (smoothed Coulomb friction)", function()
+    local mesh = fem.box_mesh{size = {0.1, 0.1, 0.1}, res = {2, 2, 2}}
+    local mu, g, v0 = 0.5, 9.81, 1.0
+    local body = fem.body{verts = mesh.verts, sets = {{type = "tet_snh", elems = mesh.tets, E = 1e6, nu = 0.3,
+                          density = 1000}}, dt = 0.005, ground = {y = 0, k = 1e7, friction = mu, eps = 0.01}}
+    local x, v = mesh.verts, ds.zeros{mesh.n, 3}
+    for _ = 1, 40 do x, v = body:step(x, v) end          -- settle on the ground
+    local m, M, wx, push = body:masses(), 0, {}, {}
+    for i = 1, mesh.n do M = M + m[i] end
+    for i = 1, mesh.n do wx[i], push[i] = {m[i] / M, 0, 0}, {v0, 0, 0} end
+    wx = ds.tensor(wx)
+    local x0, t = ds.dot(x, wx):item(), 0
+    v = v + ds.tensor(push)
+    repeat
+      x, v = body:step(x, v)
+      t = t + 1
+    until ds.dot(v, wx):item() < 1e-4 or t > 200
+    local dist, want = ds.dot(x, wx):item() - x0, v0 * v0 / (2 * mu * g)
+    io.stderr:write(string.format("  sliding: stopped after %.4f m in %.3f s (Coulomb: %.4f m in %.3f s)\n", dist,
+                                  t * 0.005, want, v0 / (mu * g)))
+    assert.is_true(math.abs(dist / want - 1) < 0.05)
+    assert.is_true(math.abs(t * 0.005 / (v0 / (mu * g)) - 1) < 0.08)
+  end)
+
   it("uniaxial stretch: the end force matches the analytic stable Neo-Hookean response", function()
     local E, nu = 1e6, 0.3
     local mu, lam = E / (2 * (1 + nu)), E * nu / ((1 + nu) * (1 - 2 * nu))
