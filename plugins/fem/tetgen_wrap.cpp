@@ -80,6 +80,24 @@ extern "C" fem_tetmesh *fem_tetgen(const double *verts, int64_t nv, const int32_
     fc->polygonlist[0].vertexlist = new int[3];
     for (int k = 0; k < 3; k++) fc->polygonlist[0].vertexlist[k] = faces[3 * f + k];
   }
+  /* TetGen 1.5.0 frees its memory pools before it throws an error code and again while
+     unwinding, which crashes the process instead of reporting (a self-intersecting
+     surface segfaults). Its d switch only looks for intersecting facets and returns
+     them, so that pass goes first and an intersecting surface is refused here. */
+  try {
+    tetgenio det;
+    char dsw[] = "pdzQ";
+    tetrahedralize(dsw, &in, &det);
+    if (det.numberoftrifaces > 0) {
+      const int *t = det.trifacelist;
+      snprintf(err, errlen, "the surface intersects itself: %d of its faces cross others (one has vertices %d, %d, %d, "
+               "0-based)", det.numberoftrifaces, t[0], t[1], t[2]);
+      return nullptr;
+    }
+  } catch (int code) {
+    snprintf(err, errlen, "TetGen's intersection check failed (code %d): %s", code, tetgen_error(code));
+    return nullptr;
+  }
   /* p: mesh the surface as a PLC; q: radius-edge ratio bound; a: volume bound;
      z: 0-based numbering; Q: quiet */
   char sw[128];

@@ -46,6 +46,20 @@ describe("fem cloth bad input", function()
 end)
 
 describe("fem.tetrahedralize bad input", function()
+  it("refuses a self-intersecting surface (two overlapping cubes) with an error, not a crash", function()
+    local V, F = cube()
+    local V2, F2 = {}, {}
+    for i, p in ipairs(V) do V2[i], V2[8 + i] = p, {p[1] + 0.5, p[2] + 0.5, p[3] + 0.5} end
+    for i, f in ipairs(F) do F2[i], F2[12 + i] = f, {f[1] + 8, f[2] + 8, f[3] + 8} end
+    local ok, err = pcall(fem.tetrahedralize, V2, F2)
+    assert.is_false(ok)
+    assert.matches("fem.tetrahedralize: the surface intersects itself: 12 of its faces cross others", err, 1, true)
+    -- the same two cubes apart are two closed components: meshed, volume 2
+    for i = 9, 16 do V2[i] = {V[i - 8][1] + 2, V[i - 8][2], V[i - 8][3]} end
+    local mesh = fem.tetrahedralize(V2, F2)
+    assert.are.same(4, mesh.tets:shape()[2])
+  end)
+
   it("refuses surfaces that are open, non-manifold, inconsistently oriented or out of range", function()
     local V, F = cube()
     local open = {}
