@@ -2,7 +2,7 @@
 --
 --   local mesh = fem.tetrahedralize(vertices, faces, {max_volume = 1e-3, quality = 2})
 --       vertices: {n, 3} real tensor or {{x, y, z}, ...}; faces: {m, 3} i32 tensor
---       (0-based) or {{i, j, k}, ...} (1-based); a closed, consistently oriented
+--       or {{i, j, k}, ...}, 0-based (as fem.body's elems); a closed, consistently oriented
 --       surface. Returns {verts = {N, 3}, tets = i32 {M, 4} (0-based, positive
 --       orientation)}. TetGen does the work (libds_fem_tetgen.so, tetgen_wrap.cpp).
 --   local mesh = fem.read_msh(path)          gmsh .msh, ASCII 2.2 or 4.1: vertices and
@@ -39,7 +39,7 @@ return function(ds, M, front_file)
     end
     return ds.tensor(v)
   end
-  -- An index tensor {m, k} (0-based) or a list of k-tuples (1-based, shifted here).
+  -- An index tensor {m, k} or a list of k-tuples, 0-based either way (as fem.body's elems and pins).
   local function index_arg(who, name, v, k, nv)
     local t
     if ds.is_tensor(v) then
@@ -57,10 +57,11 @@ return function(ds, M, front_file)
         local r = {}
         for j = 1, k do
           local x = f[j]
-          if type(x) ~= "number" or x ~= math.floor(x) or x < 1 or x > nv then
-            raise(string.format("%s: %s[%d][%d] = %s is not a vertex index in [1, %d]", who, name, i, j, tostring(x), nv))
+          if type(x) ~= "number" or x ~= math.floor(x) or x < 0 or x >= nv then
+            raise(string.format("%s: %s[%d][%d] = %s is not a 0-based vertex index in [0, %d)", who, name, i, j,
+              tostring(x), nv))
           end
-          r[j] = x - 1
+          r[j] = x
         end
         rows[i] = r
       end

@@ -49,10 +49,8 @@ describe("fem.tetrahedralize (TetGen)", function()
     local V, F = sphere(2)
     local vol = enclosed(V, F)
     assert.is_true(math.abs(vol - 4 / 3 * math.pi) < 0.05 * 4 / 3 * math.pi)
-    -- tensors in, 0-based faces
-    local rows = {}
-    for i, f in ipairs(F) do rows[i] = {f[1] - 1, f[2] - 1, f[3] - 1} end
-    local mesh = fem.tetrahedralize(ds.tensor(V), ds.tensor(rows, "i32"), {max_volume = 0.01})
+    -- tensors in
+    local mesh = fem.tetrahedralize(ds.tensor(V), ds.tensor(F, "i32"), {max_volume = 0.01})
     local n, sum, minv = check_filled(mesh, vol, 0.01)
     print(string.format("sphere: %d tets, volume %.17g vs enclosed %.17g, smallest tet %.3g", n, sum, vol, minv))
   end)
@@ -144,8 +142,9 @@ describe("fem.read_surface", function()
     fh:write("# cube\n")
     for _, p in ipairs(V) do fh:write(string.format("v %d %d %d\n", p[1], p[2], p[3])) end
     -- one quad face (two of the triangles) and the rest as triangles with texture/normal indices
-    fh:write(string.format("f %d/1 %d/1 %d/1 %d/1\n", F[1][1], F[1][2], F[2][3], F[1][3]))
-    for i = 3, #F do fh:write(string.format("f %d//1 %d//1 %d//1\n", F[i][1], F[i][2], F[i][3])) end
+    -- OBJ counts from 1
+    fh:write(string.format("f %d/1 %d/1 %d/1 %d/1\n", F[1][1] + 1, F[1][2] + 1, F[2][3] + 1, F[1][3] + 1))
+    for i = 3, #F do fh:write(string.format("f %d//1 %d//1 %d//1\n", F[i][1] + 1, F[i][2] + 1, F[i][3] + 1)) end
     fh:close()
     local s = fem.read_surface(tmp_obj)
     assert.are.same({12, 3}, s.triangles:shape())
@@ -154,7 +153,7 @@ describe("fem.read_surface", function()
     fh:write("solid cube\n")
     for _, f in ipairs(F) do
       fh:write("facet normal 0 0 0\n outer loop\n")
-      for k = 1, 3 do local p = V[f[k]] fh:write(string.format("  vertex %d %d %d\n", p[1], p[2], p[3])) end
+      for k = 1, 3 do local p = V[f[k] + 1] fh:write(string.format("  vertex %d %d %d\n", p[1], p[2], p[3])) end
       fh:write(" endloop\nendfacet\n")
     end
     fh:write("endsolid cube\n")
@@ -171,7 +170,7 @@ describe("fem.read_surface", function()
     ffi.cast("uint32_t *", buf + 80)[0] = #F
     for i, f in ipairs(F) do
       local rec = ffi.cast("float *", buf + 84 + 50 * (i - 1))
-      for k = 1, 3 do for d = 1, 3 do rec[3 * k + d - 1] = V[f[k]][d] end end -- after the normal's 3 floats
+      for k = 1, 3 do for d = 1, 3 do rec[3 * k + d - 1] = V[f[k] + 1][d] end end -- after the normal's 3 floats
     end
     local fh = io.open(tmp_stl, "wb")
     fh:write(ffi.string(buf, size))

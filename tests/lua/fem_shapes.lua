@@ -1,4 +1,4 @@
--- Closed test surfaces for the fem meshing specs (1-based face lists, outward).
+-- Closed test surfaces for the fem meshing specs (0-based face lists, as fem takes them; outward).
 local M = {}
 
 function M.cube()
@@ -6,11 +6,10 @@ function M.cube()
   for i = 0, 7 do V[#V + 1] = {i % 2, math.floor(i / 2) % 2, math.floor(i / 4)} end
   local F = {{0, 2, 1}, {1, 2, 3}, {4, 5, 6}, {5, 7, 6}, {0, 1, 4}, {1, 5, 4}, {2, 6, 3}, {3, 6, 7}, {0, 4, 2},
              {2, 4, 6}, {1, 3, 5}, {3, 7, 5}}
-  for _, f in ipairs(F) do for k = 1, 3 do f[k] = f[k] + 1 end end -- 1-based lists
   return V, F
 end
 
--- An icosahedron subdivided `levels` times onto the unit sphere (outward, 1-based).
+-- An icosahedron subdivided `levels` times onto the unit sphere (outward).
 function M.sphere(levels)
   local t = (1 + math.sqrt(5)) / 2
   local V = {{-1, t, 0}, {1, t, 0}, {-1, -t, 0}, {1, -t, 0}, {0, -1, t}, {0, 1, t}, {0, -1, -t}, {0, 1, -t},
@@ -42,6 +41,7 @@ function M.sphere(levels)
     end
     F = G
   end
+  for _, f in ipairs(F) do for k = 1, 3 do f[k] = f[k] - 1 end end -- built 1-based above
   return V, F
 end
 
@@ -49,7 +49,7 @@ end
 function M.enclosed(V, F)
   local s = 0
   for _, f in ipairs(F) do
-    local a, b, c = V[f[1]], V[f[2]], V[f[3]]
+    local a, b, c = V[f[1] + 1], V[f[2] + 1], V[f[3] + 1]
     s = s + (a[1] * (b[2] * c[3] - b[3] * c[2]) - a[2] * (b[1] * c[3] - b[3] * c[1]) + a[3] * (b[1] * c[2] - b[2] * c[1])) / 6
   end
   return s
