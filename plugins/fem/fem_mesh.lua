@@ -109,6 +109,10 @@ return function(ds, M, front_file)
     local q = O.number(who, "quality", opts.quality, 2, {ge = 0})
     if q > 0 and q < 1.1 then raise(who .. ": option 'quality' (TetGen's radius-edge bound) must be 0 (off) or >= 1.1, got " .. q) end
     local V = vertices_arg(who, vertices)
+    if V:needs_grad() then
+      raise(who .. ": vertices require grad, but meshing is not differentiable (no gradient would reach them); " ..
+        "pass vertices:detach()")
+    end
     local nv = V:shape()[1]
     local F = index_arg(who, "faces", faces, 3, nv)
     local lib = load_tetgen(who)
