@@ -4,6 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config luajit libluajit-5.1-dev lua-busted libopenblas-dev libpng-dev libsuitesparse-dev
       libplplot-dev plplot-driver-cairo libgif-dev libavcodec-dev libavformat-dev libswscale-dev luarocks python3)
+pkgs+=(libtet1.5-dev)  # fem: TetGen meshing (fem.tetrahedralize)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -509,7 +509,7 @@ static void chain_init(ds_ctx *ctx, chain *C, int method) {
 
 static int chain_solve(ds_ctx *ctx, chain *C, ds_real *y, double tol, ds_newton_info *info) {
   for (int i = 0; i < NC; i++) y[i] = (ds_real)(C->xn[i] + H * C->vn[i]);
-  ds_newton_fns f = {C, cb_residual, cb_solve};
+  ds_newton_fns f = {C, cb_residual, cb_solve, NULL};
   ds_newton_opts o = {tol, 60, 40, "test.chain_step"};
   return ds_newton(ctx, NC, y, &f, &o, info);
 }
@@ -646,12 +646,12 @@ static void test_newton_ift(ds_ctx *ctx) {
   }
 
   /* failures name the step and the residual */
-  ds_newton_fns f = {&C, cb_residual, cb_solve};
+  ds_newton_fns f = {&C, cb_residual, cb_solve, NULL};
   ds_newton_opts o = {1e-14, 1, 30, "springs.implicit_euler"};
   for (int i = 0; i < NC; i++) y[i] = (ds_real)(C.xn[i] + H * C.vn[i]);
   CHECK(ds_newton(ctx, NC, y, &f, &o, &info) == DS_ERR_ARG);
   CHECK_CONTAINS(ds_last_error(ctx), "ds_newton: step 'springs.implicit_euler' did not converge in 1 iterations: |G| =");
-  ds_newton_fns fb = {&C, cb_residual, cb_bad_solve};
+  ds_newton_fns fb = {&C, cb_residual, cb_bad_solve, NULL};
   o.max_iters = 10, o.max_halvings = 5;
   for (int i = 0; i < NC; i++) y[i] = (ds_real)(C.xn[i] + H * C.vn[i]);
   CHECK(ds_newton(ctx, NC, y, &fb, &o, &info) == DS_ERR_ARG);

@@ -127,6 +127,13 @@ typedef struct ds_newton_fns {
   int (*residual)(void *user, const ds_real *y, ds_real *G);
   /* dy = J(y)^-1 G, J = dG/dy at y (assemble a ds_sparse and solve, or CG). */
   int (*solve)(void *user, const ds_real *y, const ds_real *G, ds_real *dy);
+  /* Appended (issue 15); NULL keeps the |G|^2 line search. When G is the gradient of an
+   * energy E (a minimisation: incremental potentials, static equilibria), E(y) in double.
+   * The line search then asks E(y - t dy) <= E(y) - 1e-4 t G.dy (Armijo on the energy, so a
+   * projected-SPD Newton step is accepted whenever it descends), and near the minimum, where
+   * E changes by round-off only, it accepts a step that does not raise E beyond round-off and
+   * lowers |G|. A step that is not a descent direction (G.dy <= 0) is an error. */
+  int (*energy)(void *user, const ds_real *y, double *E);
 } ds_newton_fns;
 
 typedef struct ds_newton_opts {
@@ -144,7 +151,8 @@ typedef struct ds_newton_info {
 
 /* Solves G(y) = 0 from the y given (overwritten with the solution).
  * Step y <- y - t dy, t = 1, 1/2, ... until the Armijo condition on
- * f = |G|^2 / 2 holds: f(y - t dy) <= (1 - 2e-4 t) f(y). */
+ * f = |G|^2 / 2 holds: f(y - t dy) <= (1 - 2e-4 t) f(y); with fns->energy,
+ * on the energy instead (see ds_newton_fns). */
 int ds_newton(ds_ctx *ctx, int64_t n, ds_real *y, const ds_newton_fns *fns, const ds_newton_opts *opts,
               ds_newton_info *info);
 

@@ -4,7 +4,13 @@
  * f = |G|^2 / 2 has directional derivative -G.G = -2 f along it, so the Armijo
  * condition with c = 1e-4 reads f(y - t dy) <= (1 - 2 c t) f(y). Halving t
  * keeps the iteration safe far from the solution (stiff springs overshoot with
- * full steps) and costs nothing near it, where t = 1 is accepted. */
+ * full steps) and costs nothing near it, where t = 1 is accepted.
+ *
+ * With an energy callback (G = dE/dy, a minimisation) the merit is E itself:
+ * a Newton step with a projected (SPD) Hessian always descends E but need not
+ * descend |G|^2 far from the minimum, and |G|^2 has spurious stationary
+ * points where E has none. Near the minimum E stalls at round-off before |G|
+ * does, so there a step that keeps E within round-off and lowers |G| passes. */
 #include "solve_internal.h"
 
 #include <math.h>
@@ -36,7 +42,7 @@ int ds_newton(ds_ctx *ctx, int64_t n, ds_real *y, const ds_newton_fns *fns, cons
   if (!buf) return ds_fail(ctx, DS_ERR_NOMEM, "ds_newton: step '%s': out of memory", label);
   ds_real *G = buf, *dy = buf + n, *yt = buf + 2 * n, *Gt = buf + 3 * n;
   int rc = DS_OK, it = 0, halvings = 0;
-  double f = 0;
+  double f = 0, E = 0;
   ctx->error[0] = 0;
   if ((rc = fns->residual(fns->user, y, G))) {
     rc = cb_fail(ctx, rc, label, "residual", 0);
@@ -48,6 +54,10 @@ int ds_newton(ds_ctx *ctx, int64_t n, ds_real *y, const ds_newton_fns *fns, cons
     goto done;
   }
   f = 0.5 * ds_sv_dot(ctx, n, G, G);
+  if (fns->energy && (rc = fns->energy(fns->user, y, &E))) {
+    rc = cb_fail(ctx, rc, label, "energy", 0);
+    goto done;
+  }
   const double thresh = tol * fmax(1.0, sqrt(2 * f));
   for (;;) {
     if (sqrt(2 * f) <= thresh) break;
@@ -69,8 +79,16 @@ int ds_newton(ds_ctx *ctx, int64_t n, ds_real *y, const ds_newton_fns *fns, cons
                    label, bad - 1, it, sqrt(2 * f));
       goto done;
     }
-    double t = 1, ft = 0;
+    double t = 1, ft = 0, Et = 0;
     int accepted = 0;
+    const double slope = fns->energy ? ds_sv_dot(ctx, n, G, dy) : 0; /* -dE/dt along -dy */
+    if (fns->energy && !(slope > 0)) {
+      rc = ds_fail(ctx, DS_ERR_ARG,
+                   "ds_newton: step '%s': the Newton direction is not a descent direction of the energy at iteration "
+                   "%d (G.dy = %.3g, |G| = %.3g): the solve callback's matrix is not positive definite",
+                   label, it, slope, sqrt(2 * f));
+      goto done;
+    }
     for (int h = 0; h <= max_halvings; h++, t *= 0.5) {
       for (int64_t i = 0; i < n; i++) yt[i] = y[i] - (ds_real)t * dy[i];
       if ((rc = fns->residual(fns->user, yt, Gt))) {
@@ -78,7 +96,19 @@ int ds_newton(ds_ctx *ctx, int64_t n, ds_real *y, const ds_newton_fns *fns, cons
         goto done;
       }
       ft = ds_sv_first_nonfinite(Gt, n) ? INFINITY : 0.5 * ds_sv_dot(ctx, n, Gt, Gt);
-      if (ft <= (1 - 2e-4 * t) * f) {
+      if (fns->energy) {
+        if ((rc = fns->energy(fns->user, yt, &Et))) {
+          rc = cb_fail(ctx, rc, label, "energy", it);
+          goto done;
+        }
+        /* round-off of E: a few ulps of the terms' size (|E| and |E0| as proxies) */
+        const double roff = 64 * (sizeof(ds_real) == 8 ? 2.2e-16 : 1.2e-7) * (fabs(E) + fabs(Et));
+        if (isfinite(ft) && isfinite(Et) &&
+            (Et <= E - 1e-4 * t * slope || (Et <= E + roff && ft < f))) {
+          accepted = 1;
+          break;
+        }
+      } else if (ft <= (1 - 2e-4 * t) * f) {
         accepted = 1;
         break;
       }
@@ -94,6 +124,7 @@ int ds_newton(ds_ctx *ctx, int64_t n, ds_real *y, const ds_newton_fns *fns, cons
     memcpy(y, yt, (size_t)n * sizeof *y);
     memcpy(G, Gt, (size_t)n * sizeof *G);
     f = ft;
+    E = Et;
     it++;
   }
 done:
