@@ -50,6 +50,11 @@ local JOINT_TYPES = {hinge = "revolute", slide = "prismatic", ball = "spherical"
 -- Defaults: class name -> {joint = {attr = value, __el = {attr = element}}, geom = ..., ...}
 local DEFAULT_KINDS = {joint = JOINT_ATTRS, geom = GEOM_ATTRS, motor = ACT_ATTRS.motor,
                        position = ACT_ATTRS.position, velocity = ACT_ATTRS.velocity}
+-- As in MuJoCo, the three actuator kinds share one default per class: a
+-- <motor ctrlrange> default reaches <position> too, and the gain a default
+-- sets last (a position's kp, a velocity's kv, a motor's 1) is the default kp
+-- and kv of the actuators after it.
+local DEFAULT_SLOT = {joint = "joint", geom = "geom", motor = "actuator", position = "actuator", velocity = "actuator"}
 
 local function copy_defaults(d)
   local out = {}
@@ -57,6 +62,7 @@ local function copy_defaults(d)
     local c = {__el = {}}
     for k, v in pairs(t) do if k ~= "__el" then c[k] = v end end
     for k, v in pairs(t.__el) do c.__el[k] = v end
+    c.__servo = t.__servo
     out[kind] = c
   end
   return out
@@ -74,10 +80,17 @@ local function parse_default(el, parent, classes, is_top)
     elseif DEFAULT_KINDS[c.tag] then
       R.check_attrs(c, DEFAULT_KINDS[c.tag], M.IGNORED_ATTRS)
       if c.attr.name or c.attr.class then R.fail(c, "in a <default> takes no name or class") end
+      local slot = d[DEFAULT_SLOT[c.tag]]
       for _, a in ipairs(c.order) do
-        d[c.tag][a] = c.attr[a]
-        d[c.tag].__el[a] = c
+        slot[a] = c.attr[a]
+        slot.__el[a] = c
       end
+      local gain = c.tag == "motor" and "1" or c.attr.kp or c.attr.kv
+      if gain then
+        slot.kp, slot.kv, slot.__el.kp, slot.__el.kv = gain, gain, c, c
+      end
+      -- MuJoCo keeps a position/velocity default's bias on a later <motor>
+      if c.tag ~= "motor" then slot.__servo = c end
     elseif not M.IGNORED_ELEMENTS[c.tag] and c.tag ~= "site" and c.tag ~= "mesh" and c.tag ~= "tendon" then
       R.unknown_child(el, c, set{"default", "joint", "geom", "motor", "position", "velocity"})
     end
@@ -86,7 +99,7 @@ end
 
 local function empty_defaults()
   local d = {}
-  for kind in pairs(DEFAULT_KINDS) do d[kind] = {__el = {}} end
+  for _, slot in pairs(DEFAULT_SLOT) do d[slot] = {__el = {}} end
   return d
 end
 
@@ -127,7 +140,7 @@ local function nonneg(el, a, v)
 end
 
 local function parser(name)
-  local P = {angle = "degree", inertiafromgeom = "auto", eulerseq = "xyz", autolimits = true}
+  local P = {angle = "degree", inertiafromgeom = "auto", eulerseq = "xyz", autolimits = false}
 
   local function angle(v) return P.angle == "degree" and v * math.pi / 180 or v end
 
@@ -314,7 +327,13 @@ local function parser(name)
       end
       local range = A.numbers("range", 2)
       local limited = A.bool("limited", nil)
-      if limited == nil then limited = range ~= nil and P.autolimits end
+      if limited == nil then
+        -- MuJoCo 2.2: a range needs limited="true" unless <compiler autolimits="true">
+        if range and not P.autolimits then
+          R.fail_attr(A.el_of("range"), "range", "is given without limited=\"true\" (or <compiler autolimits=\"true\">)")
+        end
+        limited = range ~= nil
+      end
       if limited then
         if not range then R.fail_attr(el, "limited", "is true but the joint has no range") end
         if t == "ball" or t == "free" then R.fail_attr(el, "range", "limits of a %s joint are not supported", t) end
@@ -347,7 +366,7 @@ local function parser(name)
     local function defaults_of(c)
       local cls = c.attr.class or cc or "main"
       if not classes[cls] then R.fail_attr(c, "class", "names no <default class='%s'>", cls) end
-      return classes[cls][c.tag == "freejoint" and "joint" or c.tag]
+      return classes[cls][DEFAULT_SLOT[c.tag == "freejoint" and "joint" or c.tag]]
     end
     for _, c in ipairs(el.children) do
       if c.tag == "body" then
@@ -423,8 +442,13 @@ local function parser(name)
       if not ACT_ATTRS[c.tag] then R.unknown_child(el, c, ACT_ATTRS) end
       local cls = c.attr.class or "main"
       if not classes[cls] then R.fail_attr(c, "class", "names no <default class='%s'>", cls) end
-      local A = with_defaults(c, classes[cls][c.tag])
+      local A = with_defaults(c, classes[cls].actuator)
       R.check_attrs(c, ACT_ATTRS[c.tag], M.IGNORED_ATTRS)
+      local servo = classes[cls].actuator.__servo
+      if c.tag == "motor" and servo then
+        R.fail(c, "uses class '%s' whose <%s> default (line %d) MuJoCo would leave on it as a bias (a servo, not a motor): give motors a class without position/velocity defaults",
+               cls, servo.tag, servo.line)
+      end
       local jn = R.required(c, "joint")
       local j = joints[jn]
       if not j then R.fail_attr(c, "joint", "names no joint '%s'", jn) end
@@ -440,7 +464,12 @@ local function parser(name)
       a.gear = gear[1]
       local cr = A.numbers("ctrlrange", 2)
       local cl = A.bool("ctrllimited", nil)
-      if cl == nil then cl = cr ~= nil and P.autolimits end
+      if cl == nil then
+        if cr and not P.autolimits then
+          R.fail_attr(A.el_of("ctrlrange"), "ctrlrange", "is given without ctrllimited=\"true\" (or <compiler autolimits=\"true\">)")
+        end
+        cl = cr ~= nil
+      end
       if cl then
         if not cr then R.fail_attr(c, "ctrllimited", "is true but there is no ctrlrange") end
         if cr[1] >= cr[2] then R.fail_attr(A.el_of("ctrlrange"), "ctrlrange", "must have lower < upper") end
