@@ -1,0 +1,104 @@
+-- articulation vs MuJoCo, side by side in one run (the peer check's speed half).
+--   diffsim scripts/bench/articulation.lua [--steps 1000] [--reps 5] [--precision f64]
+--
+-- For each model (scenes/articulation/*.xml, loaded by both engines from the
+-- same file, same step):
+--   forward   steps per second of a T-step rollout: MuJoCo's mj_step loop (C,
+--             through the shim) and diffsim's fused rollout kernel (B = 1)
+--   gradient  the gradient of J = w . q_T (+ w . qd_T) with respect to the
+--             initial q, qd and the T x nu controls: diffsim's tape (rollout
+--             forward + adjoint) against MuJoCo finite differences, both the
+--             brute-force kind (2 (2 nv + T nu) rollouts) and MuJoCo's
+--             cheapest (per-step mjd_transitionFD Jacobians chained backward)
+-- Lines: "case <model> forward mujoco_sps X diffsim_sps Y ratio R" and
+-- "case <model> gradient diffsim_ms X mujoco_fd_ms Y mujoco_transition_ms Z
+-- speedup_fd A speedup_transition B", then "result ..." lines.
+local cli = require("diffsim.cli")
+local opt, ds = cli.parse(arg, {script = "scripts/bench/articulation.lua", name = "bench_articulation", out = "out/bench",
+                                precision = "f64",
+                                flags = {steps = 1000, reps = 5, gsteps = 200},
+                                checks = {steps = {help = "rollout length of the forward timing"},
+                                          reps = {help = "timed repetitions (the median is reported)"},
+                                          gsteps = {help = "rollout length of the gradient timing"}}})
+local mj, why = require("plugins.articulation.mujoco.peer").open()
+if not mj then
+  print("skip: " .. why)
+  return
+end
+local art = ds.plugin("articulation")
+local mjcf = require("diffsim.io.mjcf")
+local ffi = require("ffi")
+local bench = ds.bench
+
+local function median_ms(fn, reps)
+  return bench.time(fn, reps)
+end
+
+local results = {}
+for _, name in ipairs({"chain5", "legged"}) do
+  local path = "scenes/articulation/" .. name .. ".xml"
+  local model = art.model(mjcf.load(path))
+  local m = mj.load_file(path)
+  local T = opt.steps
+  local q0 = {}
+  for i = 1, model.nq do q0[i] = model.q0[i] end
+  if name == "chain5" then for i = 1, model.nq do q0[i] = 0.4 * (-1) ^ i end end
+  local nu = model.nactuators
+  -- forward
+  local mj_ms = median_ms(function()
+    m:set_state(q0, nil)
+    m:rollout_raw(T, nil)
+  end, opt.reps)
+  local q, qd = model:initial(1, q0)
+  local ctrl0 = ds.zeros{T, 1, model.nu}
+  local ds_ms = ds.no_grad(function()
+    return median_ms(function() model:rollout(ctrl0, q, qd) end, opt.reps)
+  end)
+  local mj_sps, ds_sps = T / (mj_ms / 1e3), T / (ds_ms / 1e3)
+  print(string.format("case %s forward steps %d mujoco_sps %.0f diffsim_sps %.0f ratio %.2f", name, T, mj_sps, ds_sps,
+                      mj_sps / ds_sps))
+  -- gradient of J = w . q_T over a gsteps rollout
+  local G = opt.gsteps
+  local wq, wv = {}, {}
+  for i = 1, model.nq do wq[i] = 0 end
+  for i = 1, model.nv do wv[i] = 0 end
+  if name == "chain5" then wq[model.nq] = 1 else wq[1] = 1; wq[3] = 1 end
+  local u = {}
+  for i = 1, G * nu do u[i] = 0.1 * math.sin(i) end
+  local q0t = ds.tensor({q0}):requires_grad()
+  local qd0t = ds.zeros{1, model.nv}:requires_grad()
+  local rows = {}
+  for t = 1, G do
+    local r = {}
+    for k = 1, model.nu do r[k] = nu > 0 and u[(t - 1) * nu + k] or 0 end
+    rows[t] = {r}
+  end
+  local ct = ds.tensor(rows):requires_grad()
+  local w = ds.tensor({wq})
+  local params = {q0t, qd0t, ct}
+  local fwd_ms, bwd_ms = bench.time_iter(params, function()
+    local qs = model:rollout(ct, q0t, qd0t)
+    local last = ds.reshape(ds.slice_rows(ds.reshape(qs, {G + 1, model.nq}), G + 1, 1), {1, model.nq})
+    return ds.sum(ds.mul(last, w))
+  end, {reps = opt.reps})
+  local grad_ms = fwd_ms + bwd_ms
+  local J, gq, gv, gu
+  local fd_ms = median_ms(function() J, gq, gv, gu = m:fd_rollout(q0, nil, u, G, wq, wv, 1e-6) end, math.max(1, math.floor(opt.reps / 2)))
+  local tr_ms = median_ms(function() m:fd_transition(q0, nil, u, G, wq, wv, 1e-6) end, math.max(1, math.floor(opt.reps / 2)))
+  -- the two engines' gradients of the same quantity (hinge coordinates: the
+  -- same tangent; diffsim's qd gradient is compared, as q0's tangent differs
+  -- for a free joint's quaternion)
+  local gds = qd0t.grad:totable()[1]
+  local worst = 0
+  for i = 1, model.nv do worst = math.max(worst, math.abs(gds[i] - gv[i])) end
+  print(string.format("case %s gradient steps %d diffsim_ms %.2f mujoco_fd_ms %.2f mujoco_transition_ms %.2f "
+                      .. "speedup_fd %.1f speedup_transition %.1f max_dJ_dqd0_diff %.2g", name, G, grad_ms, fd_ms, tr_ms,
+                      fd_ms / grad_ms, tr_ms / grad_ms, worst))
+  io.stdout:flush()
+  results[#results + 1] = {name = name, ratio = mj_sps / ds_sps, speedup = fd_ms / grad_ms, speedup_tr = tr_ms / grad_ms}
+end
+for _, r in ipairs(results) do
+  print(string.format("result %s_forward_mujoco_over_diffsim %.3f", r.name, r.ratio))
+  print(string.format("result %s_gradient_speedup_over_fd %.2f", r.name, r.speedup))
+  print(string.format("result %s_gradient_speedup_over_transition_fd %.2f", r.name, r.speedup_tr))
+end
