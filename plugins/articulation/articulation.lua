@@ -81,9 +81,7 @@ local function quatv(where, q)
   q = vec(where, q, 4, {1, 0, 0, 0})
   local n = math.sqrt(q[1] ^ 2 + q[2] ^ 2 + q[3] ^ 2 + q[4] ^ 2)
   if n < 1e-12 then fail("model", where .. " is a zero quaternion", 4) end
-  if math.abs(n - 1) > 1e-3 then
-    fail("model", string.format("%s = {%g, %g, %g, %g} is not a unit quaternion (norm %g)", where, q[1], q[2], q[3], q[4], n), 4)
-  end
+  -- model quaternions are normalised (as MJCF does); state quaternions must be unit (the kernels check)
   return {q[1] / n, q[2] / n, q[3] / n, q[4] / n}
 end
 local function q2m(q)

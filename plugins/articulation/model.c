@@ -78,6 +78,19 @@ int art_check_values(const ds_call *c, art_topo *t) {
         return c->host->error(c, "argument '%s' entry %lld is %g (must be finite)", pnames[k], (long long)e,
                               (double)p[e]);
   }
+  const R *o = ds_rdata(a[3 + P_OPT]);
+  static const struct { int k; const char *what; } positive[] = {
+      {O_DELTA, "contact smoothing"}, {O_EPSF, "friction smoothing"}, {O_LIMW, "limit smoothing"}};
+  for (int k = 0; k < 3; k++)
+    if (!(o[positive[k].k] > 0))
+      return c->host->error(c, "argument 'opt' entry %d (%s) is %g (must be > 0)", positive[k].k, positive[k].what,
+                            (double)o[positive[k].k]);
+  static const struct { int k; const char *what; } nonneg[] = {
+      {O_KC, "contact stiffness"}, {O_BC, "contact damping"}, {O_KLIM, "limit stiffness"}, {O_BLIM, "limit damping"}};
+  for (int k = 0; k < 4; k++)
+    if (!(o[nonneg[k].k] >= 0))
+      return c->host->error(c, "argument 'opt' entry %d (%s) is %g (must be >= 0)", nonneg[k].k, nonneg[k].what,
+                            (double)o[nonneg[k].k]);
   const R *m = ds_rdata(a[3 + P_MASS]), *in = ds_rdata(a[3 + P_INERTIA]);
   for (int i = 0; i < t->nl; i++) {
     if (!(m[i] > 0)) return c->host->error(c, "argument 'mass': link %d has mass %g (must be > 0)", i, (double)m[i]);
