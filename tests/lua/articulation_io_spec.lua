@@ -10,7 +10,7 @@ local X = require("diffsim.io.modelxml")
 local mj, why = require("plugins.articulation.mujoco.peer").open()
 
 local SCENES = "scenes/articulation/"
-local MODELS = {"pendulum", "chain2", "chain5", "box_drop", "legged", "features"}
+local MODELS = {"pendulum", "chain2", "chain5", "box_drop", "legged", "mixed", "features"}
 
 local function near(a, b, tol, what)
   if math.abs(a - b) > tol * math.max(1, math.abs(a), math.abs(b)) then

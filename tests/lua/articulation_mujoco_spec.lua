@@ -8,6 +8,9 @@
 --    ABA and MuJoCo's M^-1 (tau - C) are the same function, so trajectories
 --    agree to rounding; 1e-10 rad leaves room for the chain's chaos to grow
 --    rounding over 1000 steps (measured: 1e-16 to 1e-14).
+--  * mixed.xml (slide, hinge, ball and free joints, a motor with gear 2 and a
+--    position servo, a box tumbling about its intermediate axis) under a
+--    control sequence: the same argument, 1e-10 (measured ~1e-14).
 --  * the box dropped on the ground: the free fall is contact free, so it is
 --    compared as tightly (1e-12 m); the contact models differ (MuJoCo: hard
 --    constraints with soft regularisation; diffsim: a smooth penalty with
@@ -35,7 +38,7 @@ local SCENES = "scenes/articulation/"
 
 -- Both engines from q0 (nil: the model's own) for T steps: MuJoCo's states
 -- after each step and diffsim's, as Lua rows indexed 1..T.
-local function both(name, T, q0, qd0)
+local function both(name, T, q0, qd0, ctrl)
   local path = SCENES .. name .. ".xml"
   local model = art.model(mjcf.load(path))
   local m = mj.load_file(path)
@@ -43,9 +46,19 @@ local function both(name, T, q0, qd0)
   assert.equals(m.nv, model.nv)
   q0 = q0 or model.q0
   m:set_state(q0, qd0)
-  local Q = m:rollout(T)
+  local Q = m:rollout(T, ctrl)
   local q, qd = model:initial(1, q0, qd0)
-  local qs = model:rollout(T, q, qd):totable()
+  local c = T
+  if ctrl then
+    local rows = {}
+    for t = 1, T do
+      local r = {}
+      for k = 1, m.nu do r[k] = ctrl[(t - 1) * m.nu + k] end
+      rows[t] = {r}
+    end
+    c = ds.tensor(rows)
+  end
+  local qs = model:rollout(c, q, qd):totable()
   local D = {}
   for t = 1, T do D[t] = qs[t + 1][1] end
   return Q, D, model, m
@@ -81,6 +94,22 @@ describe("articulation vs MuJoCo " .. mj.version, function()
       assert.is_true(Q[1000][1] * q0[1] < 0.2 or math.abs(Q[1000][1] - q0[1]) > 0.05)
     end)
   end
+
+  it("mixed: every joint type and actuator kind under controls agrees to rounding", function()
+    local T = 1000
+    local q0 = {0, 0.3, math.cos(0.1), math.sin(0.1), 0, 0}
+    -- the free body's pose from the model (its initial pose), spun fast about y
+    local model = art.model(mjcf.load(SCENES .. "mixed.xml"))
+    for i = 7, 13 do q0[i] = model.q0[i] end
+    local qd0 = {0.5, -1, 0.3, 2, -1, 0.1, 0.2, 0.3, 0.01, 5, 0.01}
+    local u = {}
+    for t = 1, T do u[2 * t - 1] = 3 * math.sin(0.01 * t); u[2 * t] = 0.5 * math.cos(0.007 * t) end
+    local Q, D = both("mixed", T, q0, qd0, u)
+    local d = max_diff(Q, D, 1, T, range(13))
+    print(string.format("peer mixed max |dq| %.3g", d))
+    assert.is_true(d < 1e-10, "mixed " .. d)
+    assert.is_true(math.abs(Q[T][1]) > 0.1, "the cart moved")
+  end)
 
   it("box_drop: free fall to 1e-12, then the rest pose loosely", function()
     local T = 1500
