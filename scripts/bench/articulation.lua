@@ -12,7 +12,10 @@
 --             cheapest (per-step mjd_transitionFD Jacobians chained backward)
 -- Lines: "case <model> forward mujoco_sps X diffsim_sps Y ratio R" and
 -- "case <model> gradient diffsim_ms X mujoco_fd_ms Y mujoco_transition_ms Z
--- speedup_fd A speedup_transition B", then "result ..." lines.
+-- speedup_fd A speedup_transition B", then "result ..." lines. The gradients of
+-- both engines are compared too (dJ/dqd0 and dJ/dctrl; contact-free models
+-- only: after contact the engines' models differ). Picture: <out>/
+-- articulation_peer.png, the box's height and chain5's last angle in both.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/articulation.lua", name = "bench_articulation", out = "out/bench",
                                 precision = "f64",
@@ -35,7 +38,7 @@ local function median_ms(fn, reps)
 end
 
 local results = {}
-for _, name in ipairs({"chain5", "legged"}) do
+for _, name in ipairs({"chain5", "mixed", "legged"}) do
   local path = "scenes/articulation/" .. name .. ".xml"
   local model = art.model(mjcf.load(path))
   local m = mj.load_file(path)
@@ -62,7 +65,7 @@ for _, name in ipairs({"chain5", "legged"}) do
   local wq, wv = {}, {}
   for i = 1, model.nq do wq[i] = 0 end
   for i = 1, model.nv do wv[i] = 0 end
-  if name == "chain5" then wq[model.nq] = 1 else wq[1] = 1; wq[3] = 1 end
+  if name == "chain5" then wq[model.nq] = 1 elseif name == "mixed" then wq[1] = 1; wq[2] = 1; wq[9] = 1 else wq[1] = 1; wq[3] = 1 end
   local u = {}
   for i = 1, G * nu do u[i] = 0.1 * math.sin(i) end
   local q0t = ds.tensor({q0}):requires_grad()
@@ -91,14 +94,47 @@ for _, name in ipairs({"chain5", "legged"}) do
   local gds = qd0t.grad:totable()[1]
   local worst = 0
   for i = 1, model.nv do worst = math.max(worst, math.abs(gds[i] - gv[i])) end
-  print(string.format("case %s gradient steps %d diffsim_ms %.2f mujoco_fd_ms %.2f mujoco_transition_ms %.2f "
-                      .. "speedup_fd %.1f speedup_transition %.1f max_dJ_dqd0_diff %.2g", name, G, grad_ms, fd_ms, tr_ms,
-                      fd_ms / grad_ms, tr_ms / grad_ms, worst))
+  if nu > 0 then
+    local gc = ct.grad:totable()
+    for t = 1, G do
+      for k = 1, nu do worst = math.max(worst, math.abs(gc[t][1][k] - gu[(t - 1) * nu + k])) end
+    end
+  end
+  print(string.format("case %s gradient steps %d inputs %d diffsim_ms %.2f (forward %.2f backward %.2f) mujoco_fd_ms %.2f "
+                      .. "mujoco_transition_ms %.2f speedup_fd %.1f speedup_transition %.1f max_grad_diff %.2g%s", name, G,
+                      2 * model.nv + G * nu, grad_ms, fwd_ms, bwd_ms, fd_ms, tr_ms, fd_ms / grad_ms, tr_ms / grad_ms, worst,
+                      ""))
   io.stdout:flush()
-  results[#results + 1] = {name = name, ratio = mj_sps / ds_sps, speedup = fd_ms / grad_ms, speedup_tr = tr_ms / grad_ms}
+  results[#results + 1] = {name = name, ratio = mj_sps / ds_sps, speedup = fd_ms / grad_ms, speedup_tr = tr_ms / grad_ms,
+                           grad_diff = worst}
 end
+
+-- The picture: both engines' trajectories of the same file.
+local function traj(name, T, q0, idx)
+  local path = "scenes/articulation/" .. name .. ".xml"
+  local model = art.model(mjcf.load(path))
+  local m = mj.load_file(path)
+  q0 = q0 or model.q0
+  m:set_state(q0, nil)
+  local Q = m:rollout(T)
+  local q, qd = model:initial(1, q0)
+  local D = ds.no_grad(function() return model:rollout(T, q, qd) end):totable()
+  local x, a, b = {}, {}, {}
+  for t = 1, T do x[t] = t * model.dt; a[t] = Q[t][idx]; b[t] = D[t + 1][1][idx] end
+  return x, a, b
+end
+ds.io.mkdir(opt.out)
+local x1, a1, b1 = traj("box_drop", 1500, nil, 3)
+local x2, a2, b2 = traj("chain5", 1500, {0.4, -0.4, 0.4, -0.4, 0.4}, 5)
+local png = opt.out .. "/articulation_peer.png"
+ds.io.plot(png, {{x = x1, y = a1, label = "box z, MuJoCo"}, {x = x1, y = b1, label = "box z, diffsim"},
+                 {x = x2, y = a2, label = "chain5 q5, MuJoCo"}, {x = x2, y = b2, label = "chain5 q5, diffsim"}},
+           {title = "The same MJCF files in MuJoCo " .. mj.version .. " and diffsim", xlabel = "time (s)",
+            ylabel = "height (m) / angle (rad)", width = 800, height = 480})
+print("wrote " .. png)
 for _, r in ipairs(results) do
   print(string.format("result %s_forward_mujoco_over_diffsim %.3f", r.name, r.ratio))
   print(string.format("result %s_gradient_speedup_over_fd %.2f", r.name, r.speedup))
   print(string.format("result %s_gradient_speedup_over_transition_fd %.2f", r.name, r.speedup_tr))
+  print(string.format("result %s_gradient_max_diff_vs_mujoco_fd %.3g", r.name, r.grad_diff))
 end
