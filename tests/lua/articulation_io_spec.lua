@@ -141,11 +141,7 @@ end
 
 describe("MJCF loader against MuJoCo's compiler (" .. mj.version .. ")", function()
   local TYPES = {free = 0, spherical = 1, prismatic = 2, revolute = 3}
-  for _, name in ipairs(MODELS) do
-    it(name .. ".xml: masses, inertias, frames, joints, actuators, options agree", function()
-      local path = SCENES .. name .. ".xml"
-      local d = mjcf.load(path)
-      local m = mj.load_file(path)
+  local function compare(d, m)
       assert.equals(#d.links + 1, m.nbody)
       local F = {}
       for _, f in ipairs({"body_mass", "body_ipos", "body_iquat", "body_inertia", "body_pos", "body_quat",
@@ -209,7 +205,15 @@ describe("MJCF loader against MuJoCo's compiler (" .. mj.version .. ")", functio
       for i, l in ipairs(d.links) do
         for _, g in ipairs(l.geoms) do
           assert.equals(i, F.geom_bodyid[gid + 1])
-          for k = 1, #g.size do near(F.geom_size[3 * gid + k], g.size[k], 1e-12, "geom size") end
+          if F.geom_type[gid + 1] == 5 then
+            -- a URDF cylinder (MuJoCo keeps it): the loader's capsule has the
+            -- same radius and total length
+            assert.equals("capsule", g.type)
+            near(F.geom_size[3 * gid + 1], g.size[1], 1e-12, "cylinder radius")
+            near(F.geom_size[3 * gid + 2], g.size[2] + g.size[1], 1e-12, "cylinder half length")
+          else
+            for k = 1, #g.size do near(F.geom_size[3 * gid + k], g.size[k], 1e-12, "geom size") end
+          end
           for k = 1, 3 do near(F.geom_pos[3 * gid + k], g.pos[k], 1e-12, "geom pos") end
           -- the shape's axis (a capsule's z; a box's full frame)
           local mq = {F.geom_quat[4 * gid + 1], F.geom_quat[4 * gid + 2], F.geom_quat[4 * gid + 3], F.geom_quat[4 * gid + 4]}
@@ -240,6 +244,21 @@ describe("MJCF loader against MuJoCo's compiler (" .. mj.version .. ")", functio
           assert.same(act.ctrlrange, {F.actuator_ctrlrange[2 * k + 1], F.actuator_ctrlrange[2 * k + 2]})
         end
       end
+  end
+  for _, name in ipairs(MODELS) do
+    it(name .. ".xml: masses, inertias, frames, joints, actuators, options agree", function()
+      local path = SCENES .. name .. ".xml"
+      compare(mjcf.load(path), mj.load_file(path))
+    end)
+  end
+  -- MuJoCo imports URDF too (fusing fixed-joint bodies, as the loader merges
+  -- massless frames): the same comparison checks rpy, inertia rotation and
+  -- frame merging. Options are not in URDF: give MuJoCo's defaults.
+  for _, name in ipairs({"chain2", "arm"}) do
+    it(name .. ".urdf: agrees with MuJoCo's URDF import", function()
+      local path = SCENES .. name .. ".urdf"
+      local d = urdf.load(path, {timestep = 0.002, gravity = {0, 0, -9.81}})
+      compare(d, mj.load_file(path))
     end)
   end
 end)
