@@ -34,16 +34,12 @@ double dsmj_fd_transition(dsmj *s, const double *qpos0, const double *qvel0, con
 local M = {}
 local lib, why
 
+-- The shim lives beside the core libraries of the build tree (the launcher
+-- and ctest set DIFFSIM_LIB_DIR), else in ./build.
 local function candidates()
-  local dirs = {}
   local env = os.getenv("DIFFSIM_LIB_DIR")
-  if env and env ~= "" then dirs[#dirs + 1] = env end
-  local ok, cfg = pcall(require, "diffsim_config")
-  if ok and type(cfg) == "table" and cfg.lib_dir then dirs[#dirs + 1] = cfg.lib_dir end
-  local root = os.getenv("DIFFSIM_ROOT")
-  if root then dirs[#dirs + 1] = root .. "/build" end
-  dirs[#dirs + 1] = "build"
-  return dirs
+  if env and env ~= "" then return {env} end
+  return {"build"}
 end
 
 local function arr(t, n)
