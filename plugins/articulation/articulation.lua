@@ -8,6 +8,7 @@
 --   local xpos, xmat = model:fk(q)          -- {B, nl, 3}, {B, nl, 9} (row-major rotations)
 --   local tau = model:rnea(q, qd, qdd)      -- M qdd + C (gravity, Coriolis), armature included
 --   local M = model:crba(q)                 -- {B, nv, nv}
+--   local h = model:momentum(q, qd)         -- {B, 6}: spatial momentum (angular; linear) about the origin
 --   local qdd = model:aba(q, qd, tau)       -- M^-1 (tau - C)
 --   local q1, qd1 = model:step(q, qd, ctrl) -- one step with actuators, damping, limits, contact
 --   local qs, qds = model:rollout(ctrl, q, qd)  -- ctrl {T, B, nu}: states {T+1, B, nq|nv}
@@ -41,7 +42,7 @@ ds.load_plugin("articulation")
 
 local M = {}
 local K = {}
-for _, name in ipairs{"fk", "rnea", "crba", "aba", "step", "rollout"} do K[name] = ds.kernel("articulation." .. name) end
+for _, name in ipairs{"fk", "rnea", "crba", "aba", "step", "rollout", "momentum"} do K[name] = ds.kernel("articulation." .. name) end
 M.kernels = K
 local is_tensor = ds.is_tensor
 
@@ -328,6 +329,14 @@ function Model:aba(q, qd, tau)
   local qdd = ds.empty{B, self.nv}
   K.aba:launch(self:_args{q = q, qd = qd, tau = tau, qdd = qdd})
   return qdd
+end
+
+-- The spatial momentum {B, 6} of all links about the world origin: angular, linear.
+function Model:momentum(q, qd)
+  local B = batch("momentum", q)
+  local h = ds.empty{B, 6}
+  K.momentum:launch(self:_args{q = q, qd = qd, h = h})
+  return h
 end
 
 -- ctrl: {B, nu} tensor, or nil for zeros.
