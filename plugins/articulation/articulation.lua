@@ -8,6 +8,7 @@
 --   local xpos, xmat = model:fk(q)          -- {B, nl, 3}, {B, nl, 9} (row-major rotations)
 --   local tau = model:rnea(q, qd, qdd)      -- M qdd + C (gravity, Coriolis), armature included
 --   local M = model:crba(q)                 -- {B, nv, nv}
+--   local h = model:momentum(q, qd)         -- {B, 6}: spatial momentum (angular; linear) about the origin
 --   local qdd = model:aba(q, qd, tau)       -- M^-1 (tau - C)
 --   local q1, qd1 = model:step(q, qd, ctrl) -- one step with actuators, damping, limits, contact
 --   local qs, qds = model:rollout(ctrl, q, qd)  -- ctrl {T, B, nu}: states {T+1, B, nq|nv}
@@ -41,7 +42,7 @@ ds.load_plugin("articulation")
 
 local M = {}
 local K = {}
-for _, name in ipairs{"fk", "rnea", "crba", "aba", "step", "rollout"} do K[name] = ds.kernel("articulation." .. name) end
+for _, name in ipairs{"fk", "rnea", "crba", "aba", "step", "rollout", "momentum"} do K[name] = ds.kernel("articulation." .. name) end
 M.kernels = K
 local is_tensor = ds.is_tensor
 
@@ -91,6 +92,11 @@ local function q2m(q)
           {2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)}}
 end
 M.quat_to_matrix = q2m
+
+local function quat_matrix9(q)
+  local R = q2m(q)
+  return {R[1][1], R[1][2], R[1][3], R[2][1], R[2][2], R[2][3], R[3][1], R[3][2], R[3][3]}
+end
 
 -- The inertia {xx, yy, zz, xy, xz, yz} about the com in the link frame.
 local function inertia6(where, inl)
@@ -330,6 +336,14 @@ function Model:aba(q, qd, tau)
   return qdd
 end
 
+-- The spatial momentum {B, 6} of all links about the world origin: angular, linear.
+function Model:momentum(q, qd)
+  local B = batch("momentum", q)
+  local h = ds.empty{B, 6}
+  K.momentum:launch(self:_args{q = q, qd = qd, h = h})
+  return h
+end
+
 -- ctrl: {B, nu} tensor, or nil for zeros.
 function Model:step(q, qd, ctrl, dt)
   local B = batch("step", q)
@@ -373,6 +387,140 @@ function Model:energy(q, qd)
     out[b] = e
   end
   return out
+end
+
+-- ---------------------------------------------------------------- pictures
+-- Pictures {h, w, 3} (a list, one per row of q {F, nq}) of the links,
+-- drawn in an oblique orthographic view: bones (parent origin to link
+-- origin) dark, capsules and spheres filled, box edges, the ground z = 0 as a
+-- grid. opts: width, height (pixels), azimuth, elevation (rad), bounds
+-- {umin, umax, vmin, vmax} (screen metres; default: fit every frame). Write
+-- them with ds.io.write_gif / write_mp4 (labels there) or ds.io.write_png.
+function Model:frames(q, opts)
+  opts = opts or {}
+  local W, H = opts.width or 320, opts.height or 240
+  local az, el = opts.azimuth or -0.5, opts.elevation or 0.35
+  local ca, sa, ce, se = math.cos(az), math.sin(az), math.cos(el), math.sin(el)
+  local function proj(p) -- screen u (right), v (up), depth
+    local u = p[1] * ca + p[2] * sa
+    local d = -p[1] * sa + p[2] * ca
+    return u, p[3] * ce + d * se, d
+  end
+  local xp, xm = ds.no_grad(function() return self:fk(q) end)
+  local P, Rm = xp:totable(), xm:totable()
+  local F = #P
+  local gl, gpos, gquat, gsize = self.args.geom:totable(), self.args.gpos:totable(), self.args.gquat:totable(),
+                                 self.args.gsize:totable()
+  local link = self.args.link:totable()
+  local function tx(R, p, v) -- p + R v
+    return {p[1] + R[1] * v[1] + R[2] * v[2] + R[3] * v[3], p[2] + R[4] * v[1] + R[5] * v[2] + R[6] * v[3],
+            p[3] + R[7] * v[1] + R[8] * v[2] + R[9] * v[3]}
+  end
+  local function mm(A, B)
+    local C = {}
+    for i = 0, 2 do for j = 0, 2 do
+      C[3 * i + j + 1] = A[3 * i + 1] * B[j + 1] + A[3 * i + 2] * B[3 + j + 1] + A[3 * i + 3] * B[6 + j + 1]
+    end end
+    return C
+  end
+  -- shapes per frame: {kind, points..., radius, colour}
+  local shapes = {}
+  local umin, umax, vmin, vmax = math.huge, -math.huge, math.huge, -math.huge
+  local function grow(p, r)
+    local u, v = proj(p)
+    umin, umax, vmin, vmax = math.min(umin, u - r), math.max(umax, u + r), math.min(vmin, v - r), math.max(vmax, v + r)
+  end
+  for f = 1, F do
+    local list = {}
+    for i = 1, self.nl do
+      local par = link[i][1] + 1
+      if self.jtype[i] ~= 4 then -- a bone from the parent's origin (a free body has none)
+        list[#list + 1] = {"line", par > 0 and P[f][par] or {0, 0, 0}, P[f][i], 0.006, {0.15, 0.15, 0.2}}
+      end
+      grow(P[f][i], 0.01)
+    end
+    for g = 1, #gl do
+      local li, ty = gl[g][1] + 1, gl[g][2]
+      if ty >= 0 then
+        local R, p = Rm[f][li], P[f][li]
+        local c = tx(R, p, gpos[g])
+        local Rg = mm(R, quat_matrix9(gquat[g]))
+        local sz = gsize[g]
+        if ty == 0 then
+          list[#list + 1] = {"disc", c, sz[1], {0.85, 0.35, 0.2}}
+          grow(c, sz[1])
+        elseif ty == 1 then
+          local e1, e2 = tx(Rg, c, {0, 0, sz[2]}), tx(Rg, c, {0, 0, -sz[2]})
+          list[#list + 1] = {"line", e1, e2, sz[1], {0.25, 0.45, 0.85}}
+          grow(e1, sz[1]); grow(e2, sz[1])
+        else
+          local corners = {}
+          for k = 0, 7 do
+            corners[k] = tx(Rg, c, {(k % 2 == 1) and sz[1] or -sz[1], (math.floor(k / 2) % 2 == 1) and sz[2] or -sz[2],
+                                    (k >= 4) and sz[3] or -sz[3]})
+            grow(corners[k], 0)
+          end
+          for k = 0, 7 do
+            for _, bit in ipairs{1, 2, 4} do
+              if k % (2 * bit) < bit then
+                list[#list + 1] = {"line", corners[k], corners[k + bit], 0.004, {0.2, 0.6, 0.3}}
+              end
+            end
+          end
+        end
+      end
+    end
+    shapes[f] = list
+  end
+  if opts.bounds then umin, umax, vmin, vmax = unpack(opts.bounds) end
+  if self.args.opt:totable()[10] > 0.5 then vmin = math.min(vmin, -0.05) end
+  local span = math.max(umax - umin, (vmax - vmin) * W / H) * 1.1
+  local uc, vc = (umin + umax) / 2, (vmin + vmax) / 2
+  local scale = W / span
+  local function px(p)
+    local u, v = proj(p)
+    return (u - uc) * scale + W / 2, H / 2 - (v - vc) * scale
+  end
+  local imgs, buf = {}, nil
+  local function put(f, x, y, col)
+    x, y = math.floor(x + 0.5), math.floor(y + 0.5)
+    if x < 0 or y < 0 or x >= W or y >= H then return end
+    local o = (y * W + x) * 3
+    buf[o], buf[o + 1], buf[o + 2] = col[1], col[2], col[3]
+  end
+  local function disc(f, x, y, r, col)
+    local ri = math.max(r, 0.7)
+    for dy = -math.ceil(ri), math.ceil(ri) do
+      for dx = -math.ceil(ri), math.ceil(ri) do
+        if dx * dx + dy * dy <= ri * ri then put(f, x + dx, y + dy, col) end
+      end
+    end
+  end
+  local function seg(f, a, b, r, col)
+    local x1, y1 = px(a)
+    local x2, y2 = px(b)
+    local n = math.max(1, math.ceil(math.max(math.abs(x2 - x1), math.abs(y2 - y1))))
+    for k = 0, n do disc(f, x1 + (x2 - x1) * k / n, y1 + (y2 - y1) * k / n, r * scale, col) end
+  end
+  for f = 0, F - 1 do
+    imgs[f + 1] = ds.empty{H, W, 3}
+    buf = imgs[f + 1]:data()
+    for i = 0, H * W * 3 - 1 do buf[i] = 1 end
+    if self.args.opt:totable()[10] > 0.5 then -- the ground: a grid on z = 0
+      local step = 10 ^ math.floor(math.log10(span / 2))
+      for k = -40, 40 do
+        local a = k * step
+        seg(f, {a + uc * ca, -40 * step, 0}, {a + uc * ca, 40 * step, 0}, 0, {0.8, 0.8, 0.8})
+        seg(f, {-40 * step + uc * ca, a, 0}, {40 * step + uc * ca, a, 0}, 0, {0.8, 0.8, 0.8})
+      end
+    end
+    for _, s in ipairs(shapes[f + 1]) do
+      if s[1] == "line" then seg(f, s[2], s[3], s[4], s[5])
+      else local x, y = px(s[2]); disc(f, x, y, s[3] * scale, s[4]) end
+    end
+    imgs[f + 1]:touch()
+  end
+  return imgs
 end
 
 return M

@@ -12,7 +12,7 @@
 #include "dyn_dual.h"
 
 /* what the per-element sizes of ins and outs are */
-enum { D_NQ, D_NV, D_NU, D_NL3, D_NL9, D_NVNV };
+enum { D_NQ, D_NV, D_NU, D_NL3, D_NL9, D_NVNV, D_6 };
 typedef struct kspec {
   int kind, nin, nout;
   int in[3], out[2];
@@ -25,6 +25,7 @@ static int64_t dimsize(const art_topo *t, int d) {
   case D_NU: return t->nu;
   case D_NL3: return 3 * (int64_t)t->nl;
   case D_NL9: return 9 * (int64_t)t->nl;
+  case D_6: return 6;
   default: return (int64_t)t->nv * t->nv;
   }
 }
@@ -344,12 +345,14 @@ static int run_adjoint(const ds_call *c, const kspec *ks, double dt, int rollout
 #define ROLLOUT_ARGS(A)                                                                                  \
   MODEL_FIELDS(A) A(q0, DS_IN, DS_REAL, 2, 0) A(qd0, DS_IN, DS_REAL, 2, 0) A(ctrl, DS_IN, DS_REAL, 3, 0)  \
   A(qs, DS_OUT, DS_REAL, 3, 0) A(qds, DS_OUT, DS_REAL, 3, 0)
+#define MOMENTUM_ARGS(A) MODEL_FIELDS(A) A(q, DS_IN, DS_REAL, 2, 0) A(qd, DS_IN, DS_REAL, 2, 0) A(h, DS_OUT, DS_REAL, 2, 0)
 #define DT_PARAMS(P) P(dt)
 DS_DECLARE_ARGS(fk, FK_ARGS)
 DS_DECLARE_ARGS(rnea, RNEA_ARGS)
 DS_DECLARE_ARGS(crba, CRBA_ARGS)
 DS_DECLARE_ARGS(aba, ABA_ARGS)
 DS_DECLARE_ARGS(step, STEP_ARGS)
+DS_DECLARE_ARGS(momentum, MOMENTUM_ARGS)
 DS_DECLARE_ARGS(rollout, ROLLOUT_ARGS)
 DS_DECLARE_PARAMS(step, DT_PARAMS)
 
@@ -357,6 +360,7 @@ static const kspec ks_fk = {ART_FK, 1, 2, {D_NQ}, {D_NL3, D_NL9}};
 static const kspec ks_rnea = {ART_RNEA, 3, 1, {D_NQ, D_NV, D_NV}, {D_NV}};
 static const kspec ks_crba = {ART_CRBA, 1, 1, {D_NQ}, {D_NVNV}};
 static const kspec ks_aba = {ART_ABA, 3, 1, {D_NQ, D_NV, D_NV}, {D_NV}};
+static const kspec ks_momentum = {ART_MOMENTUM, 2, 1, {D_NQ, D_NV}, {D_6}};
 static const kspec ks_step = {ART_STEP, 3, 2, {D_NQ, D_NV, D_NU}, {D_NQ, D_NV}};
 
 static int dt_of(const ds_call *c, double *dt) {
@@ -375,6 +379,7 @@ PLAIN_KERNEL(fk, ks_fk)
 PLAIN_KERNEL(rnea, ks_rnea)
 PLAIN_KERNEL(crba, ks_crba)
 PLAIN_KERNEL(aba, ks_aba)
+PLAIN_KERNEL(momentum, ks_momentum)
 
 static int step_check(const ds_call *c) {
   double dt;

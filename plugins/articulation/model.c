@@ -6,6 +6,8 @@
  * inertias positive definite, quaternions non-zero, values finite. */
 #include "art.h"
 
+static const char *nonfinite(double x) { return isnan(x) ? "NaN" : x > 0 ? "+inf" : "-inf"; }
+
 static const char *const pnames[P_COUNT] = {"mass", "com", "inertia", "pos", "quat", "anchor", "axis", "damping",
                                             "armature", "range", "gpos", "gquat", "gsize", "friction", "gain", "opt"};
 
@@ -75,8 +77,8 @@ int art_check_values(const ds_call *c, art_topo *t) {
     const R *p = ds_rdata(a[3 + k]);
     for (int64_t e = 0; e < a[3 + k]->count; e++)
       if (!isfinite(p[e]))
-        return c->host->error(c, "argument '%s' entry %lld is %g (must be finite)", pnames[k], (long long)e,
-                              (double)p[e]);
+        return c->host->error(c, "argument '%s' entry %lld is %s (must be finite)", pnames[k], (long long)e,
+                              nonfinite(p[e]));
   }
   const R *o = ds_rdata(a[3 + P_OPT]);
   static const struct { int k; const char *what; } positive[] = {
@@ -131,7 +133,7 @@ int art_check_finite(const ds_call *c, int slot) {
   const R *p = ds_rdata(x);
   for (int64_t e = 0; e < x->count; e++)
     if (!isfinite(p[e]))
-      return c->host->error(c, "argument '%s' entry %lld is %g (states and controls must be finite)",
-                            ds_arg_desc_of(c, slot)->name, (long long)e, (double)p[e]);
+      return c->host->error(c, "argument '%s' entry %lld is %s (states and controls must be finite)",
+                            ds_arg_desc_of(c, slot)->name, (long long)e, nonfinite(p[e]));
   return DS_OK;
 }

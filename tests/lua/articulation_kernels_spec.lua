@@ -58,6 +58,9 @@ describe("articulation kernels: gradients (float64 central differences)", functi
     local tau = ds.randn({B, model.nv}, 4)
     check("aba", {q = q, qd = qd, tau = tau, qdd = ds.empty{B, model.nv}})
   end)
+  it("momentum", function()
+    check("momentum", {q = q, qd = qd, h = ds.empty{B, 6}})
+  end)
   it("step (contact of box, capsule and sphere, friction, limit, actuators)", function()
     check("step", {q = q, qd = qd, ctrl = ctrl, q_out = ds.empty{B, model.nq}, qd_out = ds.empty{B, model.nv}},
           {dt = 2e-3})
