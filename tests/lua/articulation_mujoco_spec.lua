@@ -15,7 +15,7 @@
 --    compared as tightly (1e-12 m); the contact models differ (MuJoCo: hard
 --    constraints with soft regularisation; diffsim: a smooth penalty with
 --    smoothed Coulomb friction, see docs/articulation.md), so after landing
---    only the rest height (2 mm), orientation (0.01 rad) and drift (5 mm)
+--    only the rest height (3 mm: the penalty's sinking), orientation (0.01 rad) and drift (5 mm)
 --    are compared.
 --  * the legged robot: the fall before the feet touch is compared tightly
 --    (its joints do not move, so MuJoCo's implicit damping changes nothing),
@@ -125,7 +125,9 @@ describe("articulation vs MuJoCo " .. mj.version, function()
     print(string.format("peer box_drop rest z: mujoco %.5f diffsim %.5f (|dz| %.2g), drift %.2g m, angle %.2g rad",
                         Q[T][3], D[T][3], dz, drift, ang))
     assert.is_true(math.abs(D[T][3] - 0.1) < 3e-3, "rests on its face")
-    assert.is_true(dz < 2e-3, "rest height " .. dz)
+    -- the penalty contact rests sunk by about m g / (4 k) = 1 mm plus its
+    -- smoothing width (1 mm); MuJoCo's by a fraction of that
+    assert.is_true(dz < 3e-3, "rest height " .. dz)
     assert.is_true(drift < 5e-3, "drift " .. drift)
     assert.is_true(ang < 0.01, "orientation " .. ang)
   end)
