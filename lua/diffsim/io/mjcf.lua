@@ -5,7 +5,7 @@
 --   local desc = mjcf.load(path)             -- or mjcf.parse(text, name)
 --   local model = articulation.model(desc)
 --
--- The supported subset, its semantics and the rule for inertia from geoms are
+-- <include file> is expanded first. The supported subset, its semantics and the rule for inertia from geoms are
 -- documented in docs/articulation_io.md. Anything outside it is an error that
 -- names the element, the attribute and file:line; elements and attributes that
 -- change nothing the plugin simulates (visual, asset, rgba, ...) are ignored
@@ -528,13 +528,46 @@ local function parser(name)
   end
 end
 
+-- <include file="x.xml"/>, anywhere: replaced by the children of x.xml's
+-- <mujoco> root (MuJoCo's rule), read relative to the including file's folder
+-- (or the working directory for text). Included elements keep their own file
+-- and line for messages; an include cycle is an error.
+local function expand_includes(el, dir, chain)
+  local out = {}
+  for _, c in ipairs(el.children) do
+    if c.tag == "include" then
+      R.check_attrs(c, set{"file"})
+      local f = R.required(c, "file")
+      local path = f:sub(1, 1) == "/" and f or (dir .. f)
+      if chain[path] then R.fail_attr(c, "file", "'%s' includes itself (an include cycle)", f) end
+      local fh = io.open(path, "rb")
+      if not fh then R.fail_attr(c, "file", "cannot open '%s'", path) end
+      fh:close()
+      local sub = xml.parse_file(path)
+      if sub.tag ~= "mujoco" then R.fail(sub, "is included (from %s) but its root is not <mujoco>", xml.where(c)) end
+      chain[path] = true
+      expand_includes(sub, path:match("^(.*/)") or "", chain)
+      chain[path] = nil
+      for _, k in ipairs(sub.children) do
+        k.parent = el
+        out[#out + 1] = k
+      end
+    else
+      expand_includes(c, dir, chain)
+      out[#out + 1] = c
+    end
+  end
+  el.children = out
+  return el
+end
+
 -- MJCF text (named `name` in messages) to a model description.
 function M.parse(text, name)
-  return parser(name)(xml.parse_string(text, name or "<mjcf>"))
+  return parser(name)(expand_includes(xml.parse_string(text, name or "<mjcf>"), "", {}))
 end
 
 function M.load(path)
-  return parser(path)(xml.parse_file(path))
+  return parser(path)(expand_includes(xml.parse_file(path), path:match("^(.*/)") or "", {[path] = true}))
 end
 
 return M
