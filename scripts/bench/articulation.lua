@@ -19,10 +19,11 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/articulation.lua", name = "bench_articulation", out = "out/bench",
                                 precision = "f64",
-                                flags = {steps = 1000, reps = 5, gsteps = 200},
+                                flags = {steps = 1000, reps = 5, gsteps = 200, batch = 64},
                                 checks = {steps = {help = "rollout length of the forward timing"},
                                           reps = {help = "timed repetitions (the median is reported)"},
-                                          gsteps = {help = "rollout length of the gradient timing"}}})
+                                          gsteps = {help = "rollout length of the gradient timing"},
+                                          batch = {help = "copies in the batched forward case"}}})
 local mj, why = require("plugins.articulation.mujoco.peer").open()
 if not mj then
   print("skip: " .. why)
@@ -60,6 +61,22 @@ for _, name in ipairs({"chain5", "mixed", "legged"}) do
   local mj_sps, ds_sps = T / (mj_ms / 1e3), T / (ds_ms / 1e3)
   print(string.format("case %s forward steps %d mujoco_sps %.0f diffsim_sps %.0f ratio %.2f", name, T, mj_sps, ds_sps,
                       mj_sps / ds_sps))
+  -- batched: B copies in one diffsim launch against B MuJoCo rollouts in turn
+  -- (model steps per second; diffsim's threads as given by --threads)
+  local B, TB = opt.batch, math.max(1, math.floor(T / 10))
+  local mjb_ms = median_ms(function()
+    for _ = 1, B do
+      m:set_state(q0, nil)
+      m:rollout_raw(TB, nil)
+    end
+  end, opt.reps)
+  local qb, qdb = model:initial(B, q0)
+  local ctrlb = ds.zeros{TB, B, model.nu}
+  local dsb_ms = ds.no_grad(function()
+    return median_ms(function() model:rollout(ctrlb, qb, qdb) end, opt.reps)
+  end)
+  print(string.format("case %s forward_batch copies %d steps %d mujoco_sps %.0f diffsim_sps %.0f ratio %.2f threads %d", name,
+                      B, TB, B * TB / (mjb_ms / 1e3), B * TB / (dsb_ms / 1e3), dsb_ms / mjb_ms, ds.threads()))
   -- gradient of J = w . q_T over a gsteps rollout
   local G = opt.gsteps
   local wq, wv = {}, {}
