@@ -95,6 +95,8 @@ describe("MJCF", function()
      "m.xml:4: <motor> uses class 'main' whose <position> default (line 2)"},
     {"actuated ball joint", "<mujoco><worldbody><body><joint name='j' type='ball'/><geom size='1'/></body></worldbody>\n<actuator>\n<motor joint='j'/></actuator></mujoco>",
      "m.xml:3: <motor> attribute 'joint': 'j' is a spherical joint"},
+    {"a <general> default (it would reach motors)", "<mujoco><default>\n<general gainprm='3'/></default><worldbody/></mujoco>",
+     "m.xml:2: <general> is not supported inside <default>"},
     {"joint stiffness", body("<joint stiffness='3'/><geom size='0.1'/>"), "<joint> attribute 'stiffness': is not supported (only 0)"},
   }
   for _, c in ipairs(cases) do
@@ -136,6 +138,10 @@ describe("MJCF", function()
 end)
 
 describe("URDF", function()
+  it("an unknown option is an error", function()
+    local e = err_of(urdf.parse, "<robot name='r'><link name='a'/></robot>", "r.urdf", {flaoting = true})
+    assert.matches("urdf: opts.flaoting is not an option", e, 1, true)
+  end)
   local function robot(s) return "<robot name='r'>\n" .. s .. "\n</robot>" end
   local L = "<link name='%s'><inertial><mass value='1'/><inertia ixx='1' iyy='1' izz='1' ixy='0' ixz='0' iyz='0'/></inertial></link>\n"
   local function links(...)

@@ -41,7 +41,7 @@ local COMPILER_ATTRS = set{"angle", "inertiafromgeom", "coordinate", "eulerseq",
 local OPTION_ATTRS = set{"timestep", "gravity", "integrator", "viscosity", "density", "wind", "magnetic",
                          "impratio", "tolerance", "iterations", "noslip_iterations", "mpr_iterations",
                          "cone", "jacobian", "solver", "collision", "o_margin", "o_solref", "o_solimp",
-                         "apirate", "noslip_tolerance", "mpr_tolerance", "timestep"}
+                         "apirate", "noslip_tolerance", "mpr_tolerance"}
 -- Options that would change the physics away from what the plugin simulates.
 local OPTION_ZERO = {"viscosity", "density", "wind", "magnetic"}
 
@@ -55,6 +55,10 @@ local DEFAULT_KINDS = {joint = JOINT_ATTRS, geom = GEOM_ATTRS, motor = ACT_ATTRS
 -- sets last (a position's kp, a velocity's kv, a motor's 1) is the default kp
 -- and kv of the actuators after it.
 local DEFAULT_SLOT = {joint = "joint", geom = "geom", motor = "actuator", position = "actuator", velocity = "actuator"}
+
+-- Defaults of elements the loader ignores or rejects where they are used.
+-- Not <general>: MuJoCo shares its default with motor/position/velocity.
+local DEFAULT_IGNORED = set{"site", "mesh", "tendon", "camera", "light", "material", "texture", "pair", "equality"}
 
 local function copy_defaults(d)
   local out = {}
@@ -91,7 +95,7 @@ local function parse_default(el, parent, classes, is_top)
       end
       -- MuJoCo keeps a position/velocity default's bias on a later <motor>
       if c.tag ~= "motor" then slot.__servo = c end
-    elseif not M.IGNORED_ELEMENTS[c.tag] and c.tag ~= "site" and c.tag ~= "mesh" and c.tag ~= "tendon" then
+    elseif not DEFAULT_IGNORED[c.tag] then
       R.unknown_child(el, c, set{"default", "joint", "geom", "motor", "position", "velocity"})
     end
   end

@@ -122,8 +122,14 @@ local function parse_collision(el)
   R.fail(s, "is not a supported collision shape (sphere, box, cylinder)")
 end
 
+local OPTS = set{"floating", "gravity", "timestep", "integrator", "ground"}
+
 local function parse(root, opts)
   opts = opts or {}
+  if type(opts) ~= "table" then error("urdf: opts must be a table, got " .. type(opts), 0) end
+  for k in pairs(opts) do
+    if not OPTS[k] then error("urdf: opts." .. tostring(k) .. " is not an option (floating, gravity, timestep, integrator, ground)", 0) end
+  end
   if root.tag ~= "robot" then R.fail(root, "is not a URDF model (the root element must be <robot>)") end
   R.check_attrs(root, set{"name", "version"})
   local links, order, joints = {}, {}, {}
