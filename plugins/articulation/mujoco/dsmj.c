@@ -3,6 +3,7 @@
 // scripts/bench/articulation.lua). Plain functions on plain double arrays, no
 // MuJoCo struct crosses the FFI. Built only when MuJoCo is found (CMakeLists).
 // Not part of diffsim's physics: nothing here is differentiated by the tape.
+#include <math.h>
 #include <mujoco/mujoco.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,7 +211,11 @@ double dsmj_fd_rollout(dsmj *s, const double *qpos0, const double *qvel0, const 
   double *u = NULL;
   if (nu && n) {
     u = malloc(sizeof(double) * (size_t)n * (size_t)nu);
-    memcpy(u, ctrl, sizeof(double) * (size_t)n * (size_t)nu);
+    if (u) memcpy(u, ctrl, sizeof(double) * (size_t)n * (size_t)nu);
+  }
+  if (!q || !v || !dv || (nu && n && !u)) {  // out of memory: NaN, never a crash
+    free(q), free(v), free(dv), free(u);
+    return NAN;
   }
   double J = rollout_loss(s, qpos0, qvel0, u, n, wq, wv);
   for (int i = 0; i < nv && g_qpos; i++) {
@@ -264,6 +269,10 @@ double dsmj_fd_transition(dsmj *s, const double *qpos0, const double *qvel0, con
   double *B = nu ? malloc(sizeof(double) * (size_t)n * (size_t)nx * (size_t)nu) : NULL;
   double *g = calloc((size_t)nx, sizeof(double)), *h = calloc((size_t)nx, sizeof(double));
   double *q = malloc(sizeof(double) * (size_t)nq), *dv = calloc((size_t)nv, sizeof(double));
+  if (!A || (nu && !B) || !g || !h || !q || !dv) {  // out of memory: NaN, never a crash
+    free(A), free(B), free(g), free(h), free(q), free(dv);
+    return NAN;
+  }
   mj_resetData(m, d);
   memcpy(d->qpos, qpos0, sizeof(double) * (size_t)nq);
   memcpy(d->qvel, qvel0, sizeof(double) * (size_t)nv);
