@@ -45,6 +45,9 @@ local OPTION_ATTRS = set{"timestep", "gravity", "integrator", "viscosity", "dens
 -- Options that would change the physics away from what the plugin simulates.
 local OPTION_ZERO = {"viscosity", "density", "wind", "magnetic"}
 
+-- The mass fraction of the extra links of a body with several joints.
+M.AUX_MASS = 1e-9
+
 local JOINT_TYPES = {hinge = "revolute", slide = "prismatic", ball = "spherical", free = "free"}
 
 -- Defaults: class name -> {joint = {attr = value, __el = {attr = element}}, geom = ..., ...}
@@ -363,10 +366,7 @@ local function parser(name)
     if link.name then
       if link_names[link.name] then R.fail_attr(el, "name", "'%s' is used by another body", link.name) end
     end
-    desc.links[#desc.links + 1] = link
-    local index = #desc.links
-    if link.name then link_names[link.name] = index end
-    local geoms, inertial, joint_el, kids = {}, nil, nil, {}
+    local geoms, inertial, jl, kids = {}, nil, {}, {}
     local function defaults_of(c)
       local cls = c.attr.class or cc or "main"
       if not classes[cls] then R.fail_attr(c, "class", "names no <default class='%s'>", cls) end
@@ -376,16 +376,12 @@ local function parser(name)
       if c.tag == "body" then
         kids[#kids + 1] = c
       elseif c.tag == "joint" or c.tag == "freejoint" then
-        if joint_el then
-          R.fail(c, "is a second joint in body '%s' (line %d): one joint per body is supported (nest bodies instead)",
-                 link.name or "?", joint_el.line)
+        local j = parse_joint(c, with_defaults(c, defaults_of(c)), c.tag == "freejoint")
+        if j.name then
+          if joints[j.name] then R.fail_attr(c, "name", "'%s' is used by another joint", j.name) end
+          joints[j.name] = {el = c}
         end
-        joint_el = c
-        link.joint = parse_joint(c, with_defaults(c, defaults_of(c)), c.tag == "freejoint")
-        if link.joint.name then
-          if joints[link.joint.name] then R.fail_attr(c, "name", "'%s' is used by another joint", link.joint.name) end
-          joints[link.joint.name] = {link = index, el = c}
-        end
+        jl[#jl + 1] = {el = c, joint = j}
       elseif c.tag == "geom" then
         local g = parse_geom(c, with_defaults(c, defaults_of(c)))
         if g.type == "plane" then R.fail_attr(c, "type", "a plane is supported in <worldbody> only (the ground)") end
@@ -397,8 +393,11 @@ local function parser(name)
         R.unknown_child(el, c, set{"body", "joint", "freejoint", "geom", "inertial", "site", "camera", "light"})
       end
     end
-    if link.joint and link.joint.type == "free" and parent ~= 0 then
-      R.fail(joint_el, "a free joint's body must be a child of <worldbody>")
+    for _, e in ipairs(jl) do
+      if e.joint.type == "free" then
+        if parent ~= 0 then R.fail(e.el, "a free joint's body must be a child of <worldbody>") end
+        if #jl > 1 then R.fail(e.el, "a free joint must be the only joint of its body") end
+      end
     end
     -- Inertia: <inertial> when given (inertiafromgeom auto/false), else from geoms.
     local use_geoms = P.inertiafromgeom == "true" or (P.inertiafromgeom == "auto" and not inertial)
@@ -414,6 +413,32 @@ local function parser(name)
     for _, g in ipairs(geoms) do
       link.geoms[#link.geoms + 1] = {type = g.type, pos = g.pos, quat = g.quat, size = g.size, friction = g.friction}
     end
+    -- Several joints in one body (MuJoCo applies them in order, each about
+    -- its axis in the frame the previous ones moved): a chain of links at
+    -- the body's frame, one joint each, the body's mass on the last. The
+    -- plugin needs mass on every link, so each link before the last carries
+    -- AUX_MASS (1e-9) of the body's mass and inertia at the joint anchor: a
+    -- relative change of ~1e-9 in the dynamics (the peer spec measures it).
+    for k = 1, #jl - 1 do
+      local j = jl[k].joint
+      local I = link.inertial.fullinertia or link.inertial.diaginertia
+      local s = M.AUX_MASS * (I[1] + I[2] + I[3]) / 3
+      desc.links[#desc.links + 1] = {
+        name = (link.name or "body") .. "/" .. (j.name or tostring(k)), parent = parent,
+        pos = link.pos, quat = link.quat, joint = j, geoms = {},
+        inertial = {mass = M.AUX_MASS * link.inertial.mass, pos = j.pos or {0, 0, 0}, fullinertia = {s, s, s, 0, 0, 0}}}
+      parent = #desc.links
+      if j.name then joints[j.name].link = parent end
+      link.pos, link.quat = {0, 0, 0}, {1, 0, 0, 0}
+    end
+    link.parent = parent
+    if #jl > 0 then
+      link.joint = jl[#jl].joint
+    end
+    desc.links[#desc.links + 1] = link
+    local index = #desc.links
+    if link.name then link_names[link.name] = index end
+    if link.joint and link.joint.name then joints[link.joint.name].link = index end
     for _, k in ipairs(kids) do parse_body(k, index, cc) end
   end
 
