@@ -11,6 +11,10 @@
 --  * mixed.xml (slide, hinge, ball and free joints, a motor with gear 2 and a
 --    position servo, a box tumbling about its intermediate axis) under a
 --    control sequence: the same argument, 1e-10 (measured ~1e-14).
+--  * gimbal.xml (bodies with two joints each, made chains of links with a
+--    1e-9 mass fraction on the extra links): 1e-6 (measured ~1e-9).
+--  * mixed's gradient: diffsim's adjoint against MuJoCo central differences
+--    (eps 1e-6, truncation and rounding ~1e-9): 1e-6.
 --  * the box dropped on the ground: the free fall is contact free, so it is
 --    compared as tightly (1e-12 m); the contact models differ (MuJoCo: hard
 --    constraints with soft regularisation; diffsim: a smooth penalty with
