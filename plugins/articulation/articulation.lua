@@ -412,6 +412,8 @@ function Model:frames(q, opts)
   local gl, gpos, gquat, gsize = self.args.geom:totable(), self.args.gpos:totable(), self.args.gquat:totable(),
                                  self.args.gsize:totable()
   local link = self.args.link:totable()
+  local has_geom = {}
+  for g = 1, #gl do if gl[g][2] >= 0 then has_geom[gl[g][1] + 1] = true end end
   local function tx(R, p, v) -- p + R v
     return {p[1] + R[1] * v[1] + R[2] * v[2] + R[3] * v[3], p[2] + R[4] * v[1] + R[5] * v[2] + R[6] * v[3],
             p[3] + R[7] * v[1] + R[8] * v[2] + R[9] * v[3]}
@@ -434,8 +436,8 @@ function Model:frames(q, opts)
     local list = {}
     for i = 1, self.nl do
       local par = link[i][1] + 1
-      if self.jtype[i] ~= 4 then -- a bone from the parent's origin (a free body has none)
-        list[#list + 1] = {"line", par > 0 and P[f][par] or {0, 0, 0}, P[f][i], 0.006, {0.15, 0.15, 0.2}}
+      if par > 0 and has_geom[par] then -- a bone from a visible parent's origin
+        list[#list + 1] = {"line", P[f][par], P[f][i], 0.006, {0.15, 0.15, 0.2}}
       end
       grow(P[f][i], 0.01)
     end
@@ -473,7 +475,8 @@ function Model:frames(q, opts)
     shapes[f] = list
   end
   if opts.bounds then umin, umax, vmin, vmax = unpack(opts.bounds) end
-  if self.args.opt:totable()[10] > 0.5 then vmin = math.min(vmin, -0.05) end
+  local ground = self.args.opt:totable()[10] > 0.5
+  if ground then vmin = math.min(vmin, -0.05) end
   local span = math.max(umax - umin, (vmax - vmin) * W / H) * 1.1
   local uc, vc = (umin + umax) / 2, (vmin + vmax) / 2
   local scale = W / span
@@ -506,13 +509,14 @@ function Model:frames(q, opts)
     imgs[f + 1] = ds.empty{H, W, 3}
     buf = imgs[f + 1]:data()
     for i = 0, H * W * 3 - 1 do buf[i] = 1 end
-    if self.args.opt:totable()[10] > 0.5 then -- the ground: a grid on z = 0
+    if ground then -- the ground: a grid on z = 0 around the view
       local step = 10 ^ math.floor(math.log10(span / 2))
-      for k = -40, 40 do
-        local a = k * step
-        seg(f, {a + uc * ca, -40 * step, 0}, {a + uc * ca, 40 * step, 0}, 0, {0.8, 0.8, 0.8})
-        seg(f, {-40 * step + uc * ca, a, 0}, {40 * step + uc * ca, a, 0}, 0, {0.8, 0.8, 0.8})
+      local x0 = math.floor((uc * ca - span) / step) * step
+      local nx, ny = math.ceil(2 * span / step), math.ceil(0.5 * span / step)
+      for k = 0, nx do
+        seg(f, {x0 + k * step, -ny * step, 0}, {x0 + k * step, ny * step, 0}, 0, {0.82, 0.82, 0.82})
       end
+      for k = -ny, ny do seg(f, {x0, k * step, 0}, {x0 + nx * step, k * step, 0}, 0, {0.82, 0.82, 0.82}) end
     end
     for _, s in ipairs(shapes[f + 1]) do
       if s[1] == "line" then seg(f, s[2], s[3], s[4], s[5])
