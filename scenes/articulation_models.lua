@@ -73,6 +73,20 @@ function S.zoo_state()
   return q, qd
 end
 
+-- Three free bodies touching each other (no ground, no gravity): two capsules
+-- crossing at an angle and a sphere pressed on the second capsule.
+function S.pairs()
+  local inl = {mass = 1, fullinertia = {0.01, 0.012, 0.008, 0.001, 0, -0.0005}}
+  return {name = "pairs", options = {timestep = 1e-3, ground = false, gravity = {0, 0, 0}, contact_stiffness = 5e3,
+                                     contact_damping = 20, contact_smoothing = 2e-3},
+          links = {{joint = {type = "free"}, pos = {0, 0, 0}, quat = {0.96, 0.1, 0.2, 0.1}, inertial = inl,
+                    geoms = {{type = "capsule", size = {0.05, 0.2}, friction = 0.7}}},
+                   {joint = {type = "free"}, pos = {0.02, 0.03, 0.095}, quat = {0.7, 0.7, 0.1, 0}, inertial = inl,
+                    geoms = {{type = "capsule", size = {0.05, 0.2}, friction = 0.9}}},
+                   {joint = {type = "free"}, pos = {0.05, -0.06, 0.19}, inertial = inl,
+                    geoms = {{type = "sphere", size = {0.05}, friction = 0.5}}}}}
+end
+
 -- A planar walker (SCENES.md "Walker"): a torso on a planar root (slide x,
 -- slide z, pitch about y) with a front and a back leg (hip and knee each,
 -- PD position servos), spherical feet on a frictional ground.
