@@ -42,7 +42,7 @@ ds.load_plugin("articulation")
 
 local M = {}
 local K = {}
-for _, name in ipairs{"fk", "rnea", "crba", "aba", "step", "rollout", "momentum"} do K[name] = ds.kernel("articulation." .. name) end
+for _, name in ipairs{"fk", "rnea", "crba", "aba", "step", "rollout", "momentum", "implicit_step"} do K[name] = ds.kernel("articulation." .. name) end
 M.kernels = K
 local is_tensor = ds.is_tensor
 
@@ -135,8 +135,9 @@ function M.model(desc)
     o[k] = v
   end
   local dt = num("options.timestep", o.timestep, nil, "pos")
-  if o.integrator ~= "euler" then
-    fail("model", "options.integrator = " .. tostring(o.integrator) .. " is not supported (\"euler\": semi-implicit Euler)", 2)
+  if o.integrator ~= "euler" and o.integrator ~= "implicit" then
+    fail("model", "options.integrator = " .. tostring(o.integrator) .. " is not supported (\"euler\": semi-implicit " ..
+                  "Euler, \"implicit\": backward Euler by Newton)", 2)
   end
   local nl = #desc.links
   local names, link, mass, com, inertia, pos, quat, anchor, axis, range = {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
@@ -243,7 +244,7 @@ function M.model(desc)
                num("options.limit_smoothing", o.limit_smoothing, nil, "pos"), o.self_collision and 1 or 0}
   local self = setmetatable({desc = desc, name = desc.name, nl = nl, nq = nq, nv = nv, nu = math.max(nu, 1),
                              nactuators = nu, ng = ng, dt = dt, names = names, qadr = qadr, vadr = vadr,
-                             jtype = jtype, q0 = q0}, Model)
+                             jtype = jtype, q0 = q0, integrator = o.integrator}, Model)
   self.args = {link = ds.tensor(link, "i32"), geom = ds.tensor(geom, "i32"), act = ds.tensor(act, "i32"),
                mass = ds.tensor(mass), com = ds.tensor(com), inertia = ds.tensor(inertia), pos = ds.tensor(pos),
                quat = ds.tensor(quat), anchor = ds.tensor(anchor), axis = ds.tensor(axis),
@@ -344,18 +345,30 @@ function Model:momentum(q, qd)
   return h
 end
 
--- ctrl: {B, nu} tensor, or nil for zeros.
+-- ctrl: {B, nu} tensor, or nil for zeros. options.integrator picks the
+-- kernel: "euler" articulation.step, "implicit" articulation.implicit_step.
 function Model:step(q, qd, ctrl, dt)
   local B = batch("step", q)
   ctrl = ctrl or ds.zeros{B, self.nu}
   local qo, qdo = ds.empty{B, self.nq}, ds.empty{B, self.nv}
-  K.step:launch(self:_args{q = q, qd = qd, ctrl = ctrl, q_out = qo, qd_out = qdo}, {dt = dt or self.dt})
+  local k = self.integrator == "implicit" and K.implicit_step or K.step
+  k:launch(self:_args{q = q, qd = qd, ctrl = ctrl, q_out = qo, qd_out = qdo}, {dt = dt or self.dt})
   return qo, qdo
 end
 
 -- ctrl {T, B, nu} (or a number T for T steps without control); states {T+1, B, .}.
 function Model:rollout(ctrl, q, qd, dt)
   local B = batch("rollout", q)
+  if self.integrator == "implicit" then -- step by step (each a Newton solve)
+    if type(ctrl) == "number" then ctrl = ds.zeros{ctrl, B, self.nu} end
+    local T = ctrl:shape()[1]
+    local qr, vr = {q}, {qd}
+    for s = 1, T do
+      q, qd = self:step(q, qd, ds.reshape(ds.slice_rows(ctrl, s, 1), {B, self.nu}), dt)
+      qr[s + 1], vr[s + 1] = q, qd
+    end
+    return ds.reshape(ds.concat(qr), {T + 1, B, self.nq}), ds.reshape(ds.concat(vr), {T + 1, B, self.nv})
+  end
   if type(ctrl) == "number" then ctrl = ds.zeros{ctrl, B, self.nu} end
   if not is_tensor(ctrl) or #ctrl:shape() ~= 3 then fail("rollout", "ctrl must be a tensor {T, B, nu} or a step count", 2) end
   local T = ctrl:shape()[1]

@@ -85,6 +85,10 @@ describe("articulation kernels: gradients (float64 central differences)", functi
                         rep.max_abs_err or 0, rep.max_rel_err or 0))
     assert(ok, rep.message)
   end)
+  it("implicit_step (backward Euler by Newton, implicit-function adjoint; contact, limit, actuators)", function()
+    check("implicit_step", {q = q, qd = qd, ctrl = ctrl, q_out = ds.empty{B, model.nq}, qd_out = ds.empty{B, model.nv}},
+          {dt = 2e-3}, {eps = 1e-7, atol = 1e-5})
+  end)
   it("rollout over 12 steps", function()
     local T = 12
     local c = ds.randn({T, B, model.nu}, 5) * 0.3
