@@ -15,7 +15,8 @@ function S.pendulum(opts)
   local L = opts.length or 1
   return {name = "pendulum", options = {timestep = opts.dt or 1e-3, ground = false},
           links = {{parent = 0, joint = {type = "revolute", axis = {0, 1, 0}, damping = opts.damping or 0},
-                    inertial = rod(opts.mass or 1, L, 1e-3)}}}
+                    inertial = rod(opts.mass or 1, L, 1e-3),
+                    geoms = {{type = "capsule", pos = {0, 0, -L / 2}, size = {0.02, L / 2}}}}}}
 end
 
 -- A chain of n rods (each 1/n m ... or len), hinged about y at their tops.
@@ -70,6 +71,55 @@ function S.zoo_state()
   local q = {0.1, -0.05, 0.07, b[1], b[2], b[3], b[4], 0.2, 0.05, w[1], w[2], w[3], w[4]}
   local qd = {0.3, -0.2, -0.5, 0.7, -0.4, 0.9, 1.1, -0.3, 0.8, -0.6, 0.5}
   return q, qd
+end
+
+-- Three free bodies touching each other (no ground, no gravity): two capsules
+-- crossing at an angle and a sphere pressed on the second capsule.
+function S.pairs()
+  local inl = {mass = 1, fullinertia = {0.01, 0.012, 0.008, 0.001, 0, -0.0005}}
+  return {name = "pairs", options = {timestep = 1e-3, ground = false, gravity = {0, 0, 0}, contact_stiffness = 5e3,
+                                     contact_damping = 20, contact_smoothing = 2e-3},
+          links = {{joint = {type = "free"}, pos = {0, 0, 0}, quat = {0.96, 0.1, 0.2, 0.1}, inertial = inl,
+                    geoms = {{type = "capsule", size = {0.05, 0.2}, friction = 0.7}}},
+                   {joint = {type = "free"}, pos = {0.02, 0.03, 0.095}, quat = {0.7, 0.7, 0.1, 0}, inertial = inl,
+                    geoms = {{type = "capsule", size = {0.05, 0.2}, friction = 0.9}}},
+                   {joint = {type = "free"}, pos = {0.05, -0.06, 0.19}, inertial = inl,
+                    geoms = {{type = "sphere", size = {0.05}, friction = 0.5}}}}}
+end
+
+-- A planar walker (SCENES.md "Walker"): a torso on a planar root (slide x,
+-- slide z, pitch about y) with a front and a back leg (hip and knee each,
+-- PD position servos), spherical feet on a frictional ground.
+function S.walker(opts)
+  opts = opts or {}
+  local tiny = {mass = 1e-3, diaginertia = {1e-6, 1e-6, 1e-6}}
+  local kp, kv = opts.kp or 60, opts.kv or 2
+  local links = {
+    {name = "rootx", parent = 0, joint = {type = "prismatic", axis = {1, 0, 0}}, inertial = tiny},
+    {name = "rootz", parent = 1, joint = {type = "prismatic", axis = {0, 0, 1}}, inertial = tiny},
+    {name = "torso", parent = 2, pos = {0, 0, opts.height or 0.47}, joint = {type = "revolute", axis = {0, 1, 0}},
+     inertial = {mass = 3, diaginertia = {0.0125, 0.0925, 0.1}},
+     geoms = {{type = "box", size = {0.3, 0.1, 0.05}, friction = opts.friction or 1}}},
+  }
+  for _, leg in ipairs{{"front", 0.25}, {"back", -0.25}} do
+    local name, x = leg[1], leg[2]
+    links[#links + 1] = {name = name .. "_thigh", parent = "torso", pos = {x, 0, -0.05},
+                         joint = {type = "revolute", axis = {0, 1, 0}, range = {-1.2, 1.2}, damping = 0.05},
+                         inertial = {mass = 0.3, pos = {0, 0, -0.1}, diaginertia = {0.0011, 0.0011, 1e-4}},
+                         geoms = {{type = "capsule", pos = {0, 0, -0.1}, size = {0.03, 0.1}, friction = opts.friction or 1}}}
+    links[#links + 1] = {name = name .. "_shin", parent = name .. "_thigh", pos = {0, 0, -0.2},
+                         joint = {type = "revolute", axis = {0, 1, 0}, range = {-1.5, 1.5}, damping = 0.05},
+                         inertial = {mass = 0.2, pos = {0, 0, -0.1}, diaginertia = {7e-4, 7e-4, 1e-4}},
+                         geoms = {{type = "capsule", pos = {0, 0, -0.1}, size = {0.025, 0.1}, friction = opts.friction or 1},
+                                  {type = "sphere", pos = {0, 0, -0.2}, size = {0.03}, friction = opts.friction or 1}}}
+  end
+  local acts = {}
+  for _, j in ipairs{"front_thigh", "front_shin", "back_thigh", "back_shin"} do
+    acts[#acts + 1] = {joint = j, type = "position", kp = kp, kv = kv}
+  end
+  return {name = "walker", options = {timestep = opts.dt or 2e-3, contact_stiffness = 1e4, contact_damping = 100,
+                                      contact_smoothing = 1e-3, friction_smoothing = 0.05},
+          links = links, actuators = acts}
 end
 
 return S

@@ -21,7 +21,7 @@
 --     options = {timestep = 0.002, gravity = {0, 0, -9.81}, integrator = "euler",
 --                contact_stiffness = 2e4, contact_damping = 100, contact_smoothing = 1e-3,
 --                friction_smoothing = 0.02, limit_stiffness = 1e4, limit_damping = 10,
---                limit_smoothing = 0.01, ground = true},
+--                limit_smoothing = 0.01, ground = true, self_collision = true},
 --     links = {                                       -- topological order: parents come first
 --       {name = "l1", parent = 0,                     -- 0 = world, else an earlier link's index
 --        pos = {x, y, z}, quat = {w, x, y, z},        -- link frame in the parent frame
@@ -42,7 +42,7 @@ ds.load_plugin("articulation")
 
 local M = {}
 local K = {}
-for _, name in ipairs{"fk", "rnea", "crba", "aba", "step", "rollout", "momentum"} do K[name] = ds.kernel("articulation." .. name) end
+for _, name in ipairs{"fk", "rnea", "crba", "aba", "step", "rollout", "momentum", "implicit_step"} do K[name] = ds.kernel("articulation." .. name) end
 M.kernels = K
 local is_tensor = ds.is_tensor
 
@@ -55,7 +55,7 @@ M.PARAMS = {"mass", "com", "inertia", "pos", "quat", "anchor", "axis", "damping"
             "gpos", "gquat", "gsize", "friction", "gain", "opt"}
 M.DEFAULTS = {timestep = 0.002, gravity = {0, 0, -9.81}, integrator = "euler", contact_stiffness = 2e4,
               contact_damping = 100, contact_smoothing = 1e-3, friction_smoothing = 0.02, limit_stiffness = 1e4,
-              limit_damping = 10, limit_smoothing = 0.01, ground = true}
+              limit_damping = 10, limit_smoothing = 0.01, ground = true, self_collision = true}
 
 local function fail(fn, msg, level) error("articulation." .. fn .. ": " .. msg, (level or 1) + 1) end
 local function finite(v) return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge end
@@ -135,8 +135,9 @@ function M.model(desc)
     o[k] = v
   end
   local dt = num("options.timestep", o.timestep, nil, "pos")
-  if o.integrator ~= "euler" then
-    fail("model", "options.integrator = " .. tostring(o.integrator) .. " is not supported (\"euler\": semi-implicit Euler)", 2)
+  if o.integrator ~= "euler" and o.integrator ~= "implicit" then
+    fail("model", "options.integrator = " .. tostring(o.integrator) .. " is not supported (\"euler\": semi-implicit " ..
+                  "Euler, \"implicit\": backward Euler by Newton)", 2)
   end
   local nl = #desc.links
   local names, link, mass, com, inertia, pos, quat, anchor, axis, range = {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
@@ -240,10 +241,10 @@ function M.model(desc)
                num("options.friction_smoothing", o.friction_smoothing, nil, "pos"),
                num("options.limit_stiffness", o.limit_stiffness, nil, "nonneg"),
                num("options.limit_damping", o.limit_damping, nil, "nonneg"), o.ground and 1 or 0,
-               num("options.limit_smoothing", o.limit_smoothing, nil, "pos")}
+               num("options.limit_smoothing", o.limit_smoothing, nil, "pos"), o.self_collision and 1 or 0}
   local self = setmetatable({desc = desc, name = desc.name, nl = nl, nq = nq, nv = nv, nu = math.max(nu, 1),
                              nactuators = nu, ng = ng, dt = dt, names = names, qadr = qadr, vadr = vadr,
-                             jtype = jtype, q0 = q0}, Model)
+                             jtype = jtype, q0 = q0, integrator = o.integrator}, Model)
   self.args = {link = ds.tensor(link, "i32"), geom = ds.tensor(geom, "i32"), act = ds.tensor(act, "i32"),
                mass = ds.tensor(mass), com = ds.tensor(com), inertia = ds.tensor(inertia), pos = ds.tensor(pos),
                quat = ds.tensor(quat), anchor = ds.tensor(anchor), axis = ds.tensor(axis),
@@ -344,18 +345,30 @@ function Model:momentum(q, qd)
   return h
 end
 
--- ctrl: {B, nu} tensor, or nil for zeros.
+-- ctrl: {B, nu} tensor, or nil for zeros. options.integrator picks the
+-- kernel: "euler" articulation.step, "implicit" articulation.implicit_step.
 function Model:step(q, qd, ctrl, dt)
   local B = batch("step", q)
   ctrl = ctrl or ds.zeros{B, self.nu}
   local qo, qdo = ds.empty{B, self.nq}, ds.empty{B, self.nv}
-  K.step:launch(self:_args{q = q, qd = qd, ctrl = ctrl, q_out = qo, qd_out = qdo}, {dt = dt or self.dt})
+  local k = self.integrator == "implicit" and K.implicit_step or K.step
+  k:launch(self:_args{q = q, qd = qd, ctrl = ctrl, q_out = qo, qd_out = qdo}, {dt = dt or self.dt})
   return qo, qdo
 end
 
 -- ctrl {T, B, nu} (or a number T for T steps without control); states {T+1, B, .}.
 function Model:rollout(ctrl, q, qd, dt)
   local B = batch("rollout", q)
+  if self.integrator == "implicit" then -- step by step (each a Newton solve)
+    if type(ctrl) == "number" then ctrl = ds.zeros{ctrl, B, self.nu} end
+    local T = ctrl:shape()[1]
+    local qr, vr = {q}, {qd}
+    for s = 1, T do
+      q, qd = self:step(q, qd, ds.reshape(ds.slice_rows(ctrl, s, 1), {B, self.nu}), dt)
+      qr[s + 1], vr[s + 1] = q, qd
+    end
+    return ds.reshape(ds.concat(qr), {T + 1, B, self.nq}), ds.reshape(ds.concat(vr), {T + 1, B, self.nv})
+  end
   if type(ctrl) == "number" then ctrl = ds.zeros{ctrl, B, self.nu} end
   if not is_tensor(ctrl) or #ctrl:shape() ~= 3 then fail("rollout", "ctrl must be a tensor {T, B, nu} or a step count", 2) end
   local T = ctrl:shape()[1]
@@ -412,6 +425,8 @@ function Model:frames(q, opts)
   local gl, gpos, gquat, gsize = self.args.geom:totable(), self.args.gpos:totable(), self.args.gquat:totable(),
                                  self.args.gsize:totable()
   local link = self.args.link:totable()
+  local has_geom = {}
+  for g = 1, #gl do if gl[g][2] >= 0 then has_geom[gl[g][1] + 1] = true end end
   local function tx(R, p, v) -- p + R v
     return {p[1] + R[1] * v[1] + R[2] * v[2] + R[3] * v[3], p[2] + R[4] * v[1] + R[5] * v[2] + R[6] * v[3],
             p[3] + R[7] * v[1] + R[8] * v[2] + R[9] * v[3]}
@@ -434,8 +449,8 @@ function Model:frames(q, opts)
     local list = {}
     for i = 1, self.nl do
       local par = link[i][1] + 1
-      if self.jtype[i] ~= 4 then -- a bone from the parent's origin (a free body has none)
-        list[#list + 1] = {"line", par > 0 and P[f][par] or {0, 0, 0}, P[f][i], 0.006, {0.15, 0.15, 0.2}}
+      if par > 0 and has_geom[par] then -- a bone from a visible parent's origin
+        list[#list + 1] = {"line", P[f][par], P[f][i], 0.006, {0.15, 0.15, 0.2}}
       end
       grow(P[f][i], 0.01)
     end
@@ -473,7 +488,8 @@ function Model:frames(q, opts)
     shapes[f] = list
   end
   if opts.bounds then umin, umax, vmin, vmax = unpack(opts.bounds) end
-  if self.args.opt:totable()[10] > 0.5 then vmin = math.min(vmin, -0.05) end
+  local ground = self.args.opt:totable()[10] > 0.5
+  if ground then vmin = math.min(vmin, -0.05) end
   local span = math.max(umax - umin, (vmax - vmin) * W / H) * 1.1
   local uc, vc = (umin + umax) / 2, (vmin + vmax) / 2
   local scale = W / span
@@ -506,13 +522,14 @@ function Model:frames(q, opts)
     imgs[f + 1] = ds.empty{H, W, 3}
     buf = imgs[f + 1]:data()
     for i = 0, H * W * 3 - 1 do buf[i] = 1 end
-    if self.args.opt:totable()[10] > 0.5 then -- the ground: a grid on z = 0
+    if ground then -- the ground: a grid on z = 0 around the view
       local step = 10 ^ math.floor(math.log10(span / 2))
-      for k = -40, 40 do
-        local a = k * step
-        seg(f, {a + uc * ca, -40 * step, 0}, {a + uc * ca, 40 * step, 0}, 0, {0.8, 0.8, 0.8})
-        seg(f, {-40 * step + uc * ca, a, 0}, {40 * step + uc * ca, a, 0}, 0, {0.8, 0.8, 0.8})
+      local x0 = math.floor((uc * ca - span) / step) * step
+      local nx, ny = math.ceil(2 * span / step), math.ceil(0.5 * span / step)
+      for k = 0, nx do
+        seg(f, {x0 + k * step, -ny * step, 0}, {x0 + k * step, ny * step, 0}, 0, {0.82, 0.82, 0.82})
       end
+      for k = -ny, ny do seg(f, {x0, k * step, 0}, {x0 + nx * step, k * step, 0}, 0, {0.82, 0.82, 0.82}) end
     end
     for _, s in ipairs(shapes[f + 1]) do
       if s[1] == "line" then seg(f, s[2], s[3], s[4], s[5])

@@ -8,17 +8,9 @@
  * gradients are summed over the batch in index order (deterministic). */
 #include <string.h>
 
-#include "art.h"
-#include "dyn_dual.h"
+#include "kernels.h"
 
-/* what the per-element sizes of ins and outs are */
-enum { D_NQ, D_NV, D_NU, D_NL3, D_NL9, D_NVNV, D_6 };
-typedef struct kspec {
-  int kind, nin, nout;
-  int in[3], out[2];
-} kspec;
-
-static int64_t dimsize(const art_topo *t, int d) {
+int64_t dimsize(const art_topo *t, int d) {
   switch (d) {
   case D_NQ: return t->nq;
   case D_NV: return t->nv;
@@ -36,7 +28,7 @@ static int64_t dimsize(const art_topo *t, int d) {
 /* ---- shared checks -------------------------------------------------------- */
 /* Host side: model shapes, batch sizes agree, outputs shaped. For the rollout,
  * `steps` > 0 and ins/outs carry a leading time dimension (ctrl: T, outs: T+1). */
-static int check_common(const ds_call *c, const kspec *ks, int rollout) {
+int check_common(const ds_call *c, const kspec *ks, int rollout) {
   art_topo t;
   int rc = art_check_model(c, &t);
   if (rc) return rc;
@@ -66,7 +58,7 @@ static int check_common(const ds_call *c, const kspec *ks, int rollout) {
 }
 
 /* Forward side: values of the model, q's width, finite states, unit quaternions. */
-static int check_data(const ds_call *c, const kspec *ks, art_topo *t, int rollout) {
+int check_data(const ds_call *c, const kspec *ks, art_topo *t, int rollout) {
   int rc = art_check_model(c, t);
   if (!rc) rc = art_check_values(c, t);
   if (rc) return rc;
@@ -106,7 +98,14 @@ typedef struct fwd_job {
   double dt;
   int64_t T; /* rollout steps, 0 for single evaluations */
   int64_t B;
+  int64_t *bad; /* per batch element: the first step whose result is not finite, or -1 */
 } fwd_job;
+
+static int finite_all(const R *x, int64_t n) {
+  for (int64_t k = 0; k < n; k++)
+    if (!isfinite(x[k])) return 0;
+  return 1;
+}
 
 static void fwd_block(int64_t b0, int64_t b1, void *user) {
   const fwd_job *j = user;
@@ -119,6 +118,9 @@ static void fwd_block(int64_t b0, int64_t b1, void *user) {
       for (int k = 0; k < j->ks->nout; k++)
         out[k] = ds_rdata(j->c->args[ART_NMODEL + j->ks->nin + k]) + b * dimsize(j->t, j->ks->out[k]);
       art_eval_r(j->ks->kind, j->t, j->p, in, out, j->dt, work);
+      j->bad[b] = -1;
+      for (int k = 0; k < j->ks->nout; k++)
+        if (!finite_all(out[k], dimsize(j->t, j->ks->out[k]))) j->bad[b] = 0;
       continue;
     }
     /* rollout: qs[0] = q0, qs[t+1] = step(qs[t], qds[t], ctrl[t]) */
@@ -127,10 +129,12 @@ static void fwd_block(int64_t b0, int64_t b1, void *user) {
     const R *ctrl = ds_rdata(j->c->args[ART_NMODEL + 2]);
     memcpy(qs + b * nq, ds_rdata(j->c->args[ART_NMODEL]) + b * nq, (size_t)nq * sizeof(R));
     memcpy(qds + b * nv, ds_rdata(j->c->args[ART_NMODEL + 1]) + b * nv, (size_t)nv * sizeof(R));
+    j->bad[b] = -1;
     for (int64_t s = 0; s < j->T; s++) {
       in[0] = qs + (s * B + b) * nq, in[1] = qds + (s * B + b) * nv, in[2] = ctrl + (s * B + b) * nu;
       out[0] = qs + ((s + 1) * B + b) * nq, out[1] = qds + ((s + 1) * B + b) * nv;
       art_eval_r(ART_STEP, j->t, j->p, in, out, j->dt, work);
+      if (j->bad[b] < 0 && !(finite_all(out[0], nq) && finite_all(out[1], nv))) j->bad[b] = s;
     }
   }
 }
@@ -139,44 +143,32 @@ static int run_forward(const ds_call *c, const kspec *ks, double dt, int rollout
   art_topo t;
   int rc = check_data(c, ks, &t, rollout);
   if (rc) return rc;
-  fwd_job j = {c, ks, &t, {0}, NULL, 0, dt, 0, c->args[ART_NMODEL]->dims[0]};
+  fwd_job j = {c, ks, &t, {0}, NULL, 0, dt, 0, c->args[ART_NMODEL]->dims[0], NULL};
   for (int k = 0; k < P_COUNT; k++) j.p[k] = ds_rdata(c->args[3 + k]);
   if (rollout) j.T = c->args[ART_NMODEL + 2]->dims[0];
   j.wsize = (art_work_r(&t) + 63) & ~(size_t)63;
-  j.work = c->host->scratch(c, j.wsize * (size_t)j.B);
+  j.work = c->host->scratch(c, j.wsize * (size_t)j.B + al64((size_t)j.B * sizeof(int64_t)));
   if (!j.work) return c->host->error(c, "out of memory for the work of %lld batch elements", (long long)j.B);
+  j.bad = (int64_t *)(j.work + j.wsize * (size_t)j.B);
   c->host->parallel_for(c->ctx, j.B, 1, fwd_block, &j);
+  /* a state that blew up is an error, never a silent NaN (reported for the first batch element) */
+  for (int64_t b = 0; b < j.B; b++)
+    if (j.bad[b] >= 0) {
+      char when[48] = "";
+      if (rollout) snprintf(when, sizeof when, " at step %lld", (long long)j.bad[b]);
+      if (ks->kind == ART_STEP)
+        return c->host->error(c, "batch element %lld: the state became non-finite%s (dt = %g s is too long for the "
+                                 "model's stiffness: contact, limits or PD gains; use a smaller dt or "
+                                 "options.integrator = \"implicit\")", (long long)b, when, dt);
+      return c->host->error(c, "batch element %lld: the result is not finite", (long long)b);
+    }
   return DS_OK;
 }
 
 /* ---- adjoint: dual-number directions ------------------------------------ */
-typedef struct dir { dn *x; R *g; } dir;
+size_t al64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* One block's dual buffers. */
-typedef struct dual_ws {
-  dn *p[P_COUNT];
-  dn *in[3], *out[2];
-  dir *dirs;
-  void *work;
-} dual_ws;
-
-typedef struct adj_job {
-  const ds_call *c;
-  const kspec *ks;
-  const art_topo *t;
-  double dt;
-  int64_t B, T;
-  int64_t pcount[P_COUNT], pdirs; /* parameter sizes; entries with a gradient */
-  int pact[P_COUNT];              /* parameter k has a gradient */
-  char *ws;                       /* per batch element: dual buffers */
-  size_t wsize;
-  R *pgrad;                       /* per batch element: pdirs parameter gradients */
-  R *adj;                         /* rollout: per batch element, 2 (nq + nv) adjoint state */
-} adj_job;
-
-static size_t al64(size_t n) { return (n + 63) & ~(size_t)63; }
-
-static void ws_layout(const adj_job *j, char *base, dual_ws *w) {
+void ws_layout(const adj_job *j, char *base, dual_ws *w) {
   char *p = base;
   for (int k = 0; k < P_COUNT; k++) w->p[k] = (dn *)p, p += al64((size_t)j->pcount[k] * sizeof(dn));
   for (int k = 0; k < j->ks->nin; k++) w->in[k] = (dn *)p, p += al64((size_t)dimsize(j->t, j->ks->in[k]) * sizeof(dn));
@@ -186,7 +178,7 @@ static void ws_layout(const adj_job *j, char *base, dual_ws *w) {
   w->dirs = (dir *)p, p += al64((size_t)ndir * sizeof(dir));
   w->work = p;
 }
-static size_t ws_bytes(const adj_job *j) {
+size_t ws_bytes(const adj_job *j) {
   size_t n = 0;
   int64_t ndir = j->pdirs;
   for (int k = 0; k < P_COUNT; k++) n += al64((size_t)j->pcount[k] * sizeof(dn));
@@ -195,14 +187,14 @@ static size_t ws_bytes(const adj_job *j) {
   return n + al64((size_t)ndir * sizeof(dir)) + al64(art_work_d(j->t));
 }
 
-static void load(dn *d, const R *v, int64_t n) {
+void load(dn *d, const R *v, int64_t n) {
   for (int64_t e = 0; e < n; e++) d[e] = dn_c(v[e]);
 }
 
 /* Contracts the output gradients with the tangents of the inputs in dirs.
  * ins: values; gin[k]: where input k's gradient goes (NULL: not wanted);
  * gout[k]: output k's gradient (NULL: zero). Parameter directions come first. */
-static void contract(const adj_job *j, dual_ws *w, const R *const *ins, R *const *gin, const R *const *gout,
+void contract(const adj_job *j, dual_ws *w, const R *const *ins, R *const *gin, const R *const *gout,
                      R *pg, int kind) {
   const kspec *ks = j->ks;
   const art_topo *t = j->t;

@@ -65,6 +65,30 @@ describe("articulation kernels: gradients (float64 central differences)", functi
     check("step", {q = q, qd = qd, ctrl = ctrl, q_out = ds.empty{B, model.nq}, qd_out = ds.empty{B, model.nv}},
           {dt = 2e-3})
   end)
+  it("step with sphere-capsule and capsule-capsule contacts (three free bodies)", function()
+    local pm = art.model(scenes.pairs())
+    local pq, pqd = pm:initial(1)
+    local vq = ds.tensor{{0.1, -0.2, 0.3, 0.5, -0.4, 0.2, -0.3, 0.2, -0.1, 0.3, 0.1, -0.6, 0.2, -0.1, -0.4, 0.3, 0.2, 0.1}}
+    -- every pair touches: the momentum changes of the bodies are non-zero and sum to zero
+    local _, v1 = pm:step(pq, vq)
+    local d = (v1 - vq):tolist()
+    for b = 0, 2 do assert.is_true(math.abs(d[6 * b + 1]) + math.abs(d[6 * b + 2]) + math.abs(d[6 * b + 3]) > 1e-3) end
+    for k = 1, 3 do assert.is_true(math.abs(d[k] + d[6 + k] + d[12 + k]) < 1e-12) end
+    local positional_p = {}
+    for i, name in ipairs(ds.kernel("articulation.step"):arg_names()) do
+      local named = {q = pq, qd = vq, ctrl = ds.zeros{1, pm.nu}, q_out = ds.empty{1, pm.nq}, qd_out = ds.empty{1, pm.nv}}
+      positional_p[i] = (named[name] or pm.args[name]):detach()
+    end
+    local ok, rep = ds.gradcheck_kernel("articulation.step", positional_p, {dt = 1e-3},
+                                        {eps = 1e-7, rtol = 1e-5, atol = 1e-6, max_elems = 40})
+    print(string.format("articulation.step (pairs): %d checked, max abs err %.2e, max rel err %.2e", rep.checked or 0,
+                        rep.max_abs_err or 0, rep.max_rel_err or 0))
+    assert(ok, rep.message)
+  end)
+  it("implicit_step (backward Euler by Newton, implicit-function adjoint; contact, limit, actuators)", function()
+    check("implicit_step", {q = q, qd = qd, ctrl = ctrl, q_out = ds.empty{B, model.nq}, qd_out = ds.empty{B, model.nv}},
+          {dt = 2e-3}, {eps = 1e-7, atol = 1e-5})
+  end)
   it("rollout over 12 steps", function()
     local T = 12
     local c = ds.randn({T, B, model.nu}, 5) * 0.3

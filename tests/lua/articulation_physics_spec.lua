@@ -154,6 +154,38 @@ describe("articulation physics", function()
     assert.is_true(math.abs(Ve[1]) < 0.05)
   end)
 
+  it("implicit Euler stays stable where semi-implicit Euler diverges, and both agree at small steps", function()
+    local function servo(integ, dt)
+      local d = scenes.pendulum{dt = dt}
+      d.options.integrator, d.options.gravity = integ, {0, 0, 0}
+      d.actuators = {{joint = 1, type = "position", kp = 1e4, kv = 0}} -- omega = 173 rad/s
+      return art.model(d)
+    end
+    local function final(m, T)
+      local q, qd = m:initial(1, {0.5})
+      local qs = m:rollout(T, q, qd):tolist()
+      return qs[#qs]
+    end
+    local ti, te = final(servo("implicit", 0.02), 100), final(servo("euler", 0.02), 100)
+    print(string.format("stiff servo, dt = 0.02 s (omega dt = 3.5): implicit %.3g rad, semi-implicit %.3g rad", ti, te))
+    assert.is_true(math.abs(ti) < 1e-3)
+    assert.is_true(math.abs(te) > 1e3)
+    -- the rod pendulum from 30 degrees, 0.4 s: the two integrators converge to one trajectory
+    local function swing(integ, dt)
+      local d = scenes.pendulum{dt = dt}
+      d.options.integrator = integ
+      local m = art.model(d)
+      local q, qd = m:initial(1, {0.5})
+      local qs = m:rollout(math.floor(0.4 / dt + 0.5), q, qd):tolist()
+      return qs[#qs]
+    end
+    local a, b = swing("implicit", 1e-4), swing("euler", 1e-4)
+    local a2, b2 = swing("implicit", 1e-3), swing("euler", 1e-3)
+    print(string.format("pendulum at 0.4 s: implicit %.6f, semi-implicit %.6f (dt 1e-4); %.6f, %.6f (dt 1e-3)", a, b, a2, b2))
+    assert.is_true(math.abs(a - b) < 2e-3)
+    assert.is_true(math.abs(a - b) < 0.2 * math.abs(a2 - b2))
+  end)
+
   it("batched copies evolve exactly like single runs", function()
     local m = art.model(scenes.chain(3, {dt = 1e-3}))
     local qa, qb = {0.3, -0.2, 0.5}, {1.0, 0.1, -0.4}

@@ -107,6 +107,16 @@ describe("articulation kernels: bad tensors are refused by name", function()
     probe.fails_cleanly(pre .. "m:rollout(ds.zeros{0, 2, 1}, q, qd)", "articulation.rollout: argument 'ctrl' must hold at least one step")
     probe.fails_cleanly(pre .. "m:step(q, qd, nil, -1)", "articulation.step: param 'dt' must be positive")
   end)
+  it("a state that blows up (time step past the stability limit)", function()
+    probe.fails_cleanly(probe.prelude .. [[
+local art = ds.plugin("articulation")
+local m = art.model{options = {timestep = 0.05, ground = false},
+                    links = {{joint = {type = "revolute", axis = {0, 1, 0}},
+                              inertial = {mass = 1, pos = {0, 0, -0.5}, diaginertia = {0.08, 0.08, 0.001}}}},
+                    actuators = {{joint = 1, type = "position", kp = 1e5}}}
+local q, qd = m:initial(1, {0.5})
+m:rollout(2000, q, qd)]], "articulation.rollout: batch element 0: the state became non-finite at step")
+  end)
   it("bad option values edited into model.args", function()
     probe.fails_cleanly(pre .. "local o = m.args.opt:totable(); o[6] = 0; m.args.opt = ds.tensor(o); m:step(q, qd)",
       "articulation.step: argument 'opt' entry 5 (contact smoothing) is 0 (must be > 0)")
