@@ -75,6 +75,20 @@ describe("MJCF loader, hand-computed", function()
   end)
 end)
 
+describe("MJCF contact switches", function()
+  it("ground and self_collision follow MuJoCo's contype/conaffinity and parent-child rules", function()
+    local want = {pendulum = {false, false}, chain5 = {false, false}, box_drop = {true, false},
+                  legged = {true, true}, mixed = {false, false}, gimbal = {false, false}}
+    for name, w in pairs(want) do
+      local d = mjcf.load(SCENES .. name .. ".xml")
+      assert.same(w, {d.options.ground, d.options.self_collision}, name)
+    end
+    -- options override a file that mixes both kinds of pairs
+    local d = mjcf.load(SCENES .. "legged.xml", {self_collision = false, ground = true})
+    assert.is_false(d.options.self_collision)
+  end)
+end)
+
 describe("MJCF include", function()
   it("splices an included file's children in place, relative to the includer", function()
     local dir = os.tmpname()

@@ -97,6 +97,15 @@ describe("MJCF", function()
      "m.xml:3: <motor> attribute 'joint': 'j' is a spherical joint"},
     {"a <general> default (it would reach motors)", "<mujoco><default>\n<general gainprm='3'/></default><worldbody/></mujoco>",
      "m.xml:2: <general> is not supported inside <default>"},
+    {"contacts for some link pairs and not others",
+     "<mujoco><worldbody><body><joint/><geom size='0.1'/><body pos='0 0 -1'><joint/><geom size='0.1'/><body pos='0 0 -1'><joint/>\n<geom size='0.1'/></body></body></body>\n"
+       .. "<body pos='1 0 0'><joint/>\n<geom size='0.1' contype='2' conaffinity='2'/></body></worldbody></mujoco>",
+     "MuJoCo would collide some pairs of link shapes (m.xml:1 with m.xml:2) and not others (m.xml:1 with m.xml:4"},
+    {"the ground for some geoms only", "<mujoco><worldbody><geom type='plane' size='1 1 1'/><body><joint/>\n<geom size='0.1'/>"
+       .. "<geom size='0.1' pos='1 0 0' contype='0' conaffinity='0'/></body></worldbody></mujoco>",
+     "the ground touches some geoms (m.xml:2) and not others (m.xml:2, by contype/conaffinity)"},
+    {"a negative bit mask", body("<joint/><geom size='0.1' contype='-1'/>"),
+     "<geom> attribute 'contype': must be a bit mask (an integer >= 0), got -1"},
     {"joint stiffness", body("<joint stiffness='3'/><geom size='0.1'/>"), "<joint> attribute 'stiffness': is not supported (only 0)"},
   }
   for _, c in ipairs(cases) do
@@ -130,10 +139,15 @@ describe("MJCF", function()
     os.execute("rm -rf " .. dir)
   end)
 
-  it("ignores the harmless: visual, asset, rgba, site, contype", function()
+  it("ignores the harmless: visual, asset, rgba, site, condim", function()
     local d = mjcf.parse([[<mujoco><visual/><asset/><worldbody><light/>
-      <body><joint/><geom size="0.1" rgba="1 0 0 1" contype="0"/><site/></body></worldbody></mujoco>]], "ok.xml")
+      <body><joint/><geom size="0.1" rgba="1 0 0 1" condim="3"/><site/></body></worldbody></mujoco>]], "ok.xml")
     assert.equals(1, #d.links)
+  end)
+
+  it("an unknown option is an error", function()
+    local e = err_of(mjcf.parse, "<mujoco/>", "m.xml", {self_colision = true})
+    assert.matches("mjcf: opts.self_colision is not an option (ground, self_collision)", e, 1, true)
   end)
 end)
 

@@ -13,6 +13,7 @@
 local xml = require("diffsim.io.xml")
 local X = require("diffsim.io.modelxml")
 local set = X.set
+local bit = require("bit")
 
 local M = {}
 local R = X.reader("mjcf")
@@ -21,13 +22,13 @@ local R = X.reader("mjcf")
 M.IGNORED_ELEMENTS = set{"visual", "asset", "statistic", "size", "sensor", "keyframe", "custom",
                          "extension", "camera", "light", "site"}
 -- Attributes skipped on any element: looks, grouping, user data, collision filtering.
-M.IGNORED_ATTRS = set{"rgba", "material", "group", "user", "contype", "conaffinity", "condim",
+M.IGNORED_ATTRS = set{"rgba", "material", "group", "user", "condim",
                       "solref", "solimp", "margin", "gap", "priority", "solreflimit", "solimplimit"}
 
 local JOINT_ATTRS = set{"name", "class", "type", "pos", "axis", "range", "limited", "damping", "armature",
                         "stiffness", "frictionloss", "ref", "springref"}
 local GEOM_ATTRS = set{"name", "class", "type", "size", "pos", "quat", "euler", "axisangle", "fromto",
-                       "mass", "density", "friction"}
+                       "mass", "density", "friction", "contype", "conaffinity"}
 local BODY_ATTRS = set{"name", "childclass", "pos", "quat", "euler", "axisangle", "mocap"}
 local INERTIAL_ATTRS = set{"pos", "quat", "euler", "axisangle", "mass", "diaginertia", "fullinertia"}
 local ACT_ATTRS = {
@@ -146,7 +147,15 @@ local function nonneg(el, a, v)
   return v
 end
 
-local function parser(name)
+local function parser(name, opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("mjcf: opts must be a table, got " .. type(opts), 0) end
+  for k in pairs(opts) do
+    if k ~= "ground" and k ~= "self_collision" then
+      error("mjcf: opts." .. tostring(k) .. " is not an option (ground, self_collision)", 0)
+    end
+  end
+  local decide_contacts
   local P = {angle = "degree", inertiafromgeom = "auto", eulerseq = "xyz", autolimits = false}
 
   local function angle(v) return P.angle == "degree" and v * math.pi / 180 or v end
@@ -225,6 +234,7 @@ local function parser(name)
   local joints = {} -- joint name -> {link = index, el = element}
   local link_names = {}
   local ground_friction
+  local mj_parent, body_geoms, planes = {}, {}, {} -- for the contact decision
 
   local function parse_geom(el, A)
     R.check_attrs(el, GEOM_ATTRS, M.IGNORED_ATTRS)
@@ -234,6 +244,11 @@ local function parser(name)
       R.fail_attr(A.el_of("type"), "type", "'%s' is not supported (sphere, capsule, box; plane in <worldbody>)", kind)
     end
     g.friction = nonneg(A.el_of("friction"), "friction", A.numbers("friction", nil, {1})[1])
+    for _, a in ipairs({"contype", "conaffinity"}) do
+      local v = A.number(a, 1)
+      if v < 0 or v ~= math.floor(v) or v >= 2 ^ 31 then R.fail_attr(A.el_of(a), a, "must be a bit mask (an integer >= 0), got %g", v) end
+      g[a] = v
+    end
     if el.attr.fromto then
       if kind ~= "capsule" then R.fail_attr(el, "fromto", "is supported for capsules only, not '%s'", kind) end
       if el.attr.pos or el.attr.quat or el.attr.euler or el.attr.axisangle then
@@ -413,6 +428,7 @@ local function parser(name)
     for _, g in ipairs(geoms) do
       link.geoms[#link.geoms + 1] = {type = g.type, pos = g.pos, quat = g.quat, size = g.size, friction = g.friction}
     end
+    local body_parent = parent
     -- Several joints in one body (MuJoCo applies them in order, each about
     -- its axis in the frame the previous ones moved): a chain of links at
     -- the body's frame, one joint each, the body's mass on the last. The
@@ -438,6 +454,10 @@ local function parser(name)
     desc.links[#desc.links + 1] = link
     local index = #desc.links
     if link.name then link_names[link.name] = index end
+    mj_parent[index] = body_parent
+    for _, g in ipairs(geoms) do
+      body_geoms[#body_geoms + 1] = {link = index, type = g.type, el = g.el, contype = g.contype, conaffinity = g.conaffinity}
+    end
     if link.joint and link.joint.name then joints[link.joint.name].link = index end
     for _, k in ipairs(kids) do parse_body(k, index, cc) end
   end
@@ -457,6 +477,7 @@ local function parser(name)
         end
         desc.options.ground = true
         ground_friction = math.max(ground_friction or 0, g.friction)
+        planes[#planes + 1] = {el = c, contype = g.contype, conaffinity = g.conaffinity}
       elseif c.tag == "joint" or c.tag == "inertial" or c.tag == "freejoint" then
         R.fail(c, "is not allowed in <worldbody> (the world does not move)")
       elseif not M.IGNORED_ELEMENTS[c.tag] then
@@ -513,6 +534,62 @@ local function parser(name)
     end
   end
 
+  -- MuJoCo collides two geoms when their bodies differ, neither body is the
+  -- other's parent, and (contype1 & conaffinity2) | (contype2 & conaffinity1)
+  -- is not 0. The plugin has two switches: ground contact for every geom, and
+  -- self_collision for every pair of spheres/capsules on links that are not
+  -- parent and child. The loader sets each from the file when the file is
+  -- uniform about it, takes opts.ground / opts.self_collision when given, and
+  -- otherwise stops with an example of each kind of pair (never a silently
+  -- different contact set). Pairs with a box are not simulated by the plugin.
+  local function collides(a, b)
+    return bit.band(a.contype, b.conaffinity) ~= 0 or bit.band(b.contype, a.conaffinity) ~= 0
+  end
+  function decide_contacts()
+    local o = desc.options
+    local function where(e) return xml.where(e.el) end
+    if #planes > 0 then
+      local yes, no
+      for _, g in ipairs(body_geoms) do
+        for _, p in ipairs(planes) do
+          if collides(g, p) then yes = yes or {g, p} else no = no or {g, p} end
+        end
+      end
+      if opts.ground ~= nil then
+        o.ground = opts.ground
+      elseif yes and no then
+        error(string.format("mjcf: %s: the ground touches some geoms (%s) and not others (%s, by contype/conaffinity): "
+          .. "the plugin's ground contact is all or nothing; pass mjcf.load(path, {ground = true|false})",
+          name or "<mjcf>", where(yes[1]), where(no[1])), 0)
+      else
+        o.ground = yes ~= nil
+      end
+    end
+    local yes, no
+    for i, a in ipairs(body_geoms) do
+      for k = i + 1, #body_geoms do
+        local b = body_geoms[k]
+        local sa = a.type == "sphere" or a.type == "capsule"
+        local sb = b.type == "sphere" or b.type == "capsule"
+        local la, lb = a.link, b.link
+        if sa and sb and la ~= lb and desc.links[la].parent ~= lb and desc.links[lb].parent ~= la then
+          local mujoco = mj_parent[la] ~= lb and mj_parent[lb] ~= la and collides(a, b)
+          if mujoco then yes = yes or {a, b} else no = no or {a, b} end
+        end
+      end
+    end
+    if opts.self_collision ~= nil then
+      o.self_collision = opts.self_collision
+    elseif yes and no then
+      error(string.format("mjcf: %s: MuJoCo would collide some pairs of link shapes (%s with %s) and not others "
+        .. "(%s with %s: contype/conaffinity or parent and child): the plugin's self_collision is all or nothing; "
+        .. "pass mjcf.load(path, {self_collision = true|false})", name or "<mjcf>", where(yes[1]), where(yes[2]),
+        where(no[1]), where(no[2])), 0)
+    else
+      o.self_collision = yes ~= nil
+    end
+  end
+
   return function(root)
     if root.tag ~= "mujoco" then R.fail(root, "is not an MJCF model (the root element must be <mujoco>)") end
     R.check_attrs(root, set{"model"})
@@ -549,6 +626,7 @@ local function parser(name)
         for _, g in ipairs(l.geoms) do g.friction = math.max(g.friction, ground_friction) end
       end
     end
+    decide_contacts()
     if not desc.options.timestep then desc.options.timestep = 0.002 end
     if not desc.options.gravity then desc.options.gravity = {0, 0, -9.81} end
     if not desc.options.integrator then desc.options.integrator = "euler" end
@@ -591,12 +669,12 @@ local function expand_includes(el, dir, chain)
 end
 
 -- MJCF text (named `name` in messages) to a model description.
-function M.parse(text, name)
-  return parser(name)(expand_includes(xml.parse_string(text, name or "<mjcf>"), "", {}))
+function M.parse(text, name, opts)
+  return parser(name, opts)(expand_includes(xml.parse_string(text, name or "<mjcf>"), "", {}))
 end
 
-function M.load(path)
-  return parser(path)(expand_includes(xml.parse_file(path), path:match("^(.*/)") or "", {[path] = true}))
+function M.load(path, opts)
+  return parser(path, opts)(expand_includes(xml.parse_file(path), path:match("^(.*/)") or "", {[path] = true}))
 end
 
 return M
