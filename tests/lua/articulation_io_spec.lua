@@ -83,6 +83,12 @@ describe("MJCF contact switches", function()
       local d = mjcf.load(SCENES .. name .. ".xml")
       assert.same(w, {d.options.ground, d.options.self_collision}, name)
     end
+    -- <contact><exclude>: the only colliding pair excluded -> no self collision
+    local two = [[<mujoco><worldbody>
+      <body name="a"><joint/><geom size="0.1"/></body>
+      <body name="b" pos="1 0 0"><joint/><geom size="0.1"/></body></worldbody>%s</mujoco>]]
+    assert.is_true(mjcf.parse(two:format(""), "two.xml").options.self_collision)
+    assert.is_false(mjcf.parse(two:format('<contact><exclude body1="a" body2="b"/></contact>'), "two.xml").options.self_collision)
     -- options override a file that mixes both kinds of pairs
     local d = mjcf.load(SCENES .. "legged.xml", {self_collision = false, ground = true})
     assert.is_false(d.options.self_collision)

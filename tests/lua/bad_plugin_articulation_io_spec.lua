@@ -104,6 +104,10 @@ describe("MJCF", function()
     {"the ground for some geoms only", "<mujoco><worldbody><geom type='plane' size='1 1 1'/><body><joint/>\n<geom size='0.1'/>"
        .. "<geom size='0.1' pos='1 0 0' contype='0' conaffinity='0'/></body></worldbody></mujoco>",
      "the ground touches some geoms (m.xml:2) and not others (m.xml:2, by contype/conaffinity)"},
+    {"an explicit contact pair", "<mujoco><worldbody><body name='a'><geom size='1'/></body></worldbody><contact>\n<pair geom1='x' geom2='y'/></contact></mujoco>",
+     "m.xml:2: <pair> is not supported inside <contact>"},
+    {"an exclude naming no body", "<mujoco><worldbody><body name='a'><geom size='1'/></body></worldbody><contact>\n<exclude body1='a' body2='zz'/></contact></mujoco>",
+     "m.xml:2: <exclude> attribute 'body2': names no body 'zz'"},
     {"a negative bit mask", body("<joint/><geom size='0.1' contype='-1'/>"),
      "<geom> attribute 'contype': must be a bit mask (an integer >= 0), got -1"},
     {"joint stiffness", body("<joint stiffness='3'/><geom size='0.1'/>"), "<joint> attribute 'stiffness': is not supported (only 0)"},

@@ -234,7 +234,7 @@ local function parser(name, opts)
   local joints = {} -- joint name -> {link = index, el = element}
   local link_names = {}
   local ground_friction
-  local mj_parent, body_geoms, planes = {}, {}, {} -- for the contact decision
+  local mj_parent, body_geoms, planes, excluded = {}, {}, {}, {} -- for the contact decision
 
   local function parse_geom(el, A)
     R.check_attrs(el, GEOM_ATTRS, M.IGNORED_ATTRS)
@@ -574,6 +574,7 @@ local function parser(name, opts)
         local la, lb = a.link, b.link
         if sa and sb and la ~= lb and desc.links[la].parent ~= lb and desc.links[lb].parent ~= la then
           local mujoco = mj_parent[la] ~= lb and mj_parent[lb] ~= la and collides(a, b)
+                         and not excluded[la .. " " .. lb] and not excluded[lb .. " " .. la]
           if mujoco then yes = yes or {a, b} else no = no or {a, b} end
         end
       end
@@ -611,14 +612,29 @@ local function parser(name, opts)
         parse_worldbody(c)
       elseif c.tag == "actuator" then
         seen.actuator = c
+      elseif c.tag == "contact" then
+        seen.contact = c
       elseif c.tag ~= "compiler" and c.tag ~= "default" and not M.IGNORED_ELEMENTS[c.tag] then
-        R.unknown_child(root, c, set{"compiler", "option", "default", "worldbody", "actuator",
+        R.unknown_child(root, c, set{"compiler", "option", "default", "worldbody", "actuator", "contact",
                                      "visual", "asset", "statistic", "size", "sensor", "keyframe"})
       end
     end
     if not seen.worldbody then R.fail(root, "has no <worldbody>") end
     if #desc.links == 0 then R.fail(root, "has no bodies in <worldbody>") end
     if seen.actuator then parse_actuators(seen.actuator) end
+    if seen.contact then
+      -- <exclude body1 body2>: a pair MuJoCo never collides (the contact
+      -- switches below count it so); explicit <pair>s are not supported.
+      R.check_attrs(seen.contact, set{})
+      for _, c in ipairs(seen.contact.children) do
+        if c.tag ~= "exclude" then R.unknown_child(seen.contact, c, set{"exclude"}) end
+        R.check_attrs(c, set{"name", "body1", "body2"})
+        local a, b = link_names[R.required(c, "body1")], link_names[R.required(c, "body2")]
+        if not a then R.fail_attr(c, "body1", "names no body '%s'", c.attr.body1) end
+        if not b then R.fail_attr(c, "body2", "names no body '%s'", c.attr.body2) end
+        excluded[a .. " " .. b] = true
+      end
+    end
     if ground_friction then
       -- MuJoCo's contact takes the larger friction of the two geoms: the
       -- plugin's per-geom coefficient is the larger of the geom's and the ground's.

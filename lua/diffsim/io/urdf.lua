@@ -25,7 +25,7 @@ local M = {}
 local R = X.reader("urdf")
 
 M.IGNORED_ELEMENTS = set{"visual", "material", "transmission", "gazebo", "safety_controller",
-                         "calibration", "mimic"}
+                         "calibration", "mimic", "mujoco"}
 
 local JOINT_TYPES = {revolute = "revolute", continuous = "revolute", prismatic = "prismatic",
                      fixed = "fixed", floating = "free"}
