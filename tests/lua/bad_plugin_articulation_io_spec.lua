@@ -41,6 +41,8 @@ describe("MJCF", function()
      "m.xml:4: <joint> has an unsupported attribute 'foo'"},
     {"bad number", body("<joint/><geom size='0.1x'/>"),
      "m.xml:4: <geom> attribute 'size': '0.1x' is not a finite number"},
+    {"hex", body("<joint/><geom size='0x10'/>"), "<geom> attribute 'size': '0x10' is not a finite number"},
+    {"overflow", body("<joint/><geom size='1e400'/>"), "<geom> attribute 'size': '1e400' is not a finite number"},
     {"NaN", body("<joint axis='0 nan 1'/><geom size='0.1'/>"),
      "m.xml:4: <joint> attribute 'axis': 'nan' is not a finite number"},
     {"wrong count", body("<joint/><geom size='0.1' pos='1 2'/>"),

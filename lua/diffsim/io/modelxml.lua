@@ -44,7 +44,8 @@ function M.reader(fmt)
     if s == nil then return default end
     local out = {}
     for tok in s:gmatch("%S+") do
-      local x = tonumber(tok)
+      -- decimal only: LuaJIT's tonumber also reads hex (0x10), XML models never mean it
+      local x = not tok:match("^[+-]?0[xX]") and tonumber(tok) or nil
       if x == nil or x ~= x or x == math.huge or x == -math.huge then
         R.fail_attr(el, a, "'%s' is not a finite number (in \"%s\")", tok, s)
       end
