@@ -2,14 +2,14 @@
 -- description (plugins/articulation/README.md, "The model description").
 --
 --   local mjcf = require("diffsim.io.mjcf")
---   local desc = mjcf.load(path)             -- or mjcf.parse(text, name)
+--   local desc = mjcf.load(path [, {ground =, self_collision =}])   -- or mjcf.parse(text, name [, opts])
 --   local model = articulation.model(desc)
 --
--- <include file> is expanded first. The supported subset, its semantics and the rule for inertia from geoms are
--- documented in docs/articulation_io.md. Anything outside it is an error that
--- names the element, the attribute and file:line; elements and attributes that
--- change nothing the plugin simulates (visual, asset, rgba, ...) are ignored
--- and listed in IGNORED below.
+-- <include file> is expanded first. The supported subset, its semantics and
+-- the rule for inertia from geoms are documented in docs/articulation_io.md.
+-- Anything outside it is an error that names the element, the attribute and
+-- file:line; elements and attributes that change nothing the plugin simulates
+-- (visual, asset, rgba, ...) are ignored and listed in IGNORED below.
 local xml = require("diffsim.io.xml")
 local X = require("diffsim.io.modelxml")
 local set = X.set
@@ -21,7 +21,8 @@ local R = X.reader("mjcf")
 -- Whole subtrees skipped: rendering, assets, sensing and bookkeeping.
 M.IGNORED_ELEMENTS = set{"visual", "asset", "statistic", "size", "sensor", "keyframe", "custom",
                          "extension", "camera", "light", "site"}
--- Attributes skipped on any element: looks, grouping, user data, collision filtering.
+-- Attributes skipped on any element: looks, grouping, user data, MuJoCo's
+-- contact solver settings (the plugin's contact law has its own constants).
 M.IGNORED_ATTRS = set{"rgba", "material", "group", "user", "condim",
                       "solref", "solimp", "margin", "gap", "priority", "solreflimit", "solimplimit"}
 
@@ -44,7 +45,8 @@ local OPTION_ATTRS = set{"timestep", "gravity", "integrator", "viscosity", "dens
                          "cone", "jacobian", "solver", "collision", "o_margin", "o_solref", "o_solimp",
                          "apirate", "noslip_tolerance", "mpr_tolerance"}
 -- Options that would change the physics away from what the plugin simulates.
-local OPTION_ZERO = {"viscosity", "density", "wind", "magnetic"}
+-- (magnetic only feeds magnetometers: accepted and unused.)
+local OPTION_ZERO = {"viscosity", "density", "wind"}
 
 -- The mass fraction of the extra links of a body with several joints.
 M.AUX_MASS = 1e-9
