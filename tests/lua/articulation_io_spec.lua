@@ -89,8 +89,13 @@ describe("MJCF contact switches", function()
       <body name="b" pos="1 0 0"><joint/><geom size="0.1"/></body></worldbody>%s</mujoco>]]
     assert.is_true(mjcf.parse(two:format(""), "two.xml").options.self_collision)
     assert.is_false(mjcf.parse(two:format('<contact><exclude body1="a" body2="b"/></contact>'), "two.xml").options.self_collision)
+    -- <flag contact="disable" gravity="disable">
+    local d = mjcf.parse([[<mujoco><option gravity="0 0 -3"><flag contact="disable" gravity="disable" energy="enable"/></option>
+      <worldbody><geom type="plane" size="1 1 1"/><body><freejoint/><geom size="0.1"/></body></worldbody></mujoco>]], "f.xml")
+    assert.same({false, false}, {d.options.ground, d.options.self_collision})
+    assert.same({0, 0, 0}, d.options.gravity)
     -- options override a file that mixes both kinds of pairs
-    local d = mjcf.load(SCENES .. "legged.xml", {self_collision = false, ground = true})
+    d = mjcf.load(SCENES .. "legged.xml", {self_collision = false, ground = true})
     assert.is_false(d.options.self_collision)
   end)
 end)

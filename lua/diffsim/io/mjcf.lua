@@ -48,6 +48,11 @@ local OPTION_ATTRS = set{"timestep", "gravity", "integrator", "viscosity", "dens
 -- (magnetic only feeds magnetometers: accepted and unused.)
 local OPTION_ZERO = {"viscosity", "density", "wind"}
 
+-- <option><flag>s: those that change nothing the plugin simulates, and the rest.
+local FLAG_HARMLESS = set{"energy", "fwdinv", "sensornoise", "warmstart", "clampctrl", "refsafe", "midphase"}
+local FLAG_KNOWN = set{"constraint", "equality", "frictionloss", "limit", "passive", "actuation", "filterparent",
+                       "override"}
+
 -- The mass fraction of the extra links of a body with several joints.
 M.AUX_MASS = 1e-9
 
@@ -211,13 +216,13 @@ local function parser(name, opts)
     end
   end
 
-  local function parse_option(el, opts)
+  local function parse_option(el, o)
     R.check_attrs(el, OPTION_ATTRS)
-    opts.timestep = positive(el, "timestep", R.number(el, "timestep", 0.002))
-    opts.gravity = R.numbers(el, "gravity", 3, {0, 0, -9.81})
+    o.timestep = positive(el, "timestep", R.number(el, "timestep", 0.002))
+    o.gravity = R.numbers(el, "gravity", 3, {0, 0, -9.81})
     local integ = R.choice(el, "integrator", {"Euler", "RK4", "implicit"}, "Euler")
     if integ == "RK4" then R.fail_attr(el, "integrator", "RK4 is not supported (Euler or implicit)") end
-    opts.integrator = integ == "Euler" and "euler" or "implicit"
+    o.integrator = integ == "Euler" and "euler" or "implicit"
     for _, a in ipairs(OPTION_ZERO) do
       local v = R.numbers(el, a, nil, nil)
       if v then
@@ -228,7 +233,22 @@ local function parser(name, opts)
     end
     for _, c in ipairs(el.children) do
       if c.tag ~= "flag" then R.unknown_child(el, c, set{"flag"}) end
+      -- gravity and contact switch physics the plugin has; the bookkeeping
+      -- flags change nothing it simulates; the others only at MuJoCo's default.
+      for _, a in ipairs(c.order) do
+        local v = R.choice(c, a, {"enable", "disable"})
+        if a == "gravity" then
+          if v == "disable" then o.gravity = {0, 0, 0}; P.no_gravity = true end
+        elseif a == "contact" then
+          P.no_contact = v == "disable"
+        elseif not FLAG_HARMLESS[a] then
+          local default = a == "override" and "disable" or "enable"
+          if not FLAG_KNOWN[a] then R.fail_attr(c, a, "is not a flag of MuJoCo 2.2") end
+          if v ~= default then R.fail_attr(c, a, "'%s' is not supported (only MuJoCo's default, %s)", v, default) end
+        end
+      end
     end
+    if P.no_gravity then o.gravity = {0, 0, 0} end
   end
 
   local desc = {name = nil, options = {ground = false}, links = {}, actuators = {}}
@@ -549,6 +569,11 @@ local function parser(name, opts)
   end
   function decide_contacts()
     local o = desc.options
+    if P.no_contact then
+      o.ground = opts.ground == true
+      o.self_collision = opts.self_collision == true
+      return
+    end
     local function where(e) return xml.where(e.el) end
     if #planes > 0 then
       local yes, no
