@@ -179,6 +179,26 @@ describe("URDF loader", function()
   end)
 end)
 
+describe("URDF options", function()
+  it("floats a root with mass, passes options through, fixes a massive link", function()
+    local text = [[<robot name="f">
+      <link name="base"><inertial><mass value="2"/><inertia ixx="1" iyy="1" izz="1" ixy="0" ixz="0" iyz="0"/></inertial></link>
+      <link name="tool"><inertial><mass value="0.5"/><inertia ixx="0.1" iyy="0.1" izz="0.1" ixy="0" ixz="0" iyz="0"/></inertial></link>
+      <joint name="weld" type="fixed"><parent link="base"/><child link="tool"/><origin xyz="0 0 0.3"/></joint>
+    </robot>]]
+    local d = urdf.parse(text, "f.urdf", {floating = true, ground = true, timestep = 0.001, gravity = {0, 0, -1.62}})
+    assert.equals(2, #d.links)
+    assert.equals("free", d.links[1].joint.type)
+    assert.is_nil(d.links[2].joint)              -- fixed: a link of its own, no joint
+    assert.same({0, 0, 0.3}, d.links[2].pos)
+    assert.same({timestep = 0.001, gravity = {0, 0, -1.62}, integrator = "euler", ground = true, self_collision = false},
+                d.options)
+    local fixed = urdf.parse(text, "f.urdf")
+    assert.is_nil(fixed.links[1].joint)          -- a root with mass, not floating: fixed to the world
+  end)
+end)
+
+
 if not mj then
   describe("MJCF loader against MuJoCo's compiler", function()
     it("skips: " .. why, function() pending(why) end)

@@ -2,7 +2,8 @@
 -- (plugins/articulation/README.md, "The model description").
 --
 --   local urdf = require("diffsim.io.urdf")
---   local desc = urdf.load(path [, {floating = true, gravity = {0, 0, -9.81}, timestep = 0.002, ground = false}])
+--   local desc = urdf.load(path [, {floating = true, gravity = {0, 0, -9.81}, timestep = 0.002, ground = false,
+--                                   self_collision = false}])   (URDF has no contact filtering: both off unless asked)
 --   local desc = urdf.parse(text, name [, opts])
 --
 -- Supported: <robot>, <link> (<inertial> origin/mass/inertia, <collision>
@@ -122,13 +123,13 @@ local function parse_collision(el)
   R.fail(s, "is not a supported collision shape (sphere, box, cylinder)")
 end
 
-local OPTS = set{"floating", "gravity", "timestep", "integrator", "ground"}
+local OPTS = set{"floating", "gravity", "timestep", "integrator", "ground", "self_collision"}
 
 local function parse(root, opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("urdf: opts must be a table, got " .. type(opts), 0) end
   for k in pairs(opts) do
-    if not OPTS[k] then error("urdf: opts." .. tostring(k) .. " is not an option (floating, gravity, timestep, integrator, ground)", 0) end
+    if not OPTS[k] then error("urdf: opts." .. tostring(k) .. " is not an option (floating, gravity, timestep, integrator, ground, self_collision)", 0) end
   end
   if root.tag ~= "robot" then R.fail(root, "is not a URDF model (the root element must be <robot>)") end
   R.check_attrs(root, set{"name", "version"})
@@ -244,7 +245,8 @@ local function parse(root, opts)
 
   local desc = {name = root.attr.name, links = {}, actuators = {},
                 options = {timestep = opts.timestep or 0.002, gravity = opts.gravity or {0, 0, -9.81},
-                           integrator = opts.integrator or "euler", ground = opts.ground or false}}
+                           integrator = opts.integrator or "euler", ground = opts.ground or false,
+                           self_collision = opts.self_collision or false}}
   -- Each URDF link's index in desc.links (0: the world), and the pose of a
   -- merged link in the frame of the link it was merged into.
   local index, frame = {}, {}
