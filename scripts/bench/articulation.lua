@@ -48,6 +48,7 @@ for _, name in ipairs({"chain5", "mixed", "legged"}) do
   for i = 1, model.nq do q0[i] = model.q0[i] end
   if name == "chain5" then for i = 1, model.nq do q0[i] = 0.4 * (-1) ^ i end end
   local nu = model.nactuators
+  m:set_ctrl({})                                -- zero controls for the forward timings
   -- forward
   local mj_ms = median_ms(function()
     m:set_state(q0, nil)

@@ -5,7 +5,7 @@
 --   local mj, why = peer.open()      -- nil and a one-line reason when not built
 --   local m = mj.load_file(path)     -- or mj.load_string(xml)
 --   m.nq, m.nv, m.nu; m:field("body_mass") -> Lua array
---   m:set_state(qpos, qvel); m:set_ctrl(u); m:step(n); m:state() -> qpos, qvel, t
+--   m:set_state(qpos, qvel) (nil: qpos0, zeros); m:set_ctrl(u); m:step(n); m:state() -> qpos, qvel, t
 --   m:rollout(n, ctrl) -> {qpos rows}, {qvel rows}
 --   m:fd_rollout(q0, v0, ctrl, n, wq, wv, eps) / m:fd_transition(...) -> J, gq, gv, gu
 local ffi = require("ffi")
@@ -75,8 +75,10 @@ end
 
 function Model:set_option(timestep, integrator) lib.dsmj_set_option(self.h, timestep or -1, integrator or -1) end
 function Model:reset() lib.dsmj_reset(self.h) end
+-- q nil: the model's qpos0; v nil: zeros. Time restarts at 0.
 function Model:set_state(q, v)
-  lib.dsmj_set_state(self.h, q and arr(q, self.nq) or nil, v and arr(v, self.nv) or nil)
+  self.q0 = self.q0 or self:field("qpos0")
+  lib.dsmj_set_state(self.h, arr(q or self.q0, self.nq), arr(v, self.nv))
 end
 function Model:set_ctrl(u) lib.dsmj_set_ctrl(self.h, arr(u, self.nu)) end
 function Model:step(n) lib.dsmj_step(self.h, n or 1) end
