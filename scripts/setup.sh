@@ -3,7 +3,8 @@
 # Does nothing when they are all present, so it is cheap to call before every build.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config luajit libluajit-5.1-dev lua-busted libopenblas-dev libpng-dev libsuitesparse-dev
-      libplplot-dev plplot-driver-cairo libgif-dev libavcodec-dev libavformat-dev libswscale-dev luarocks python3)
+      libplplot-dev plplot-driver-cairo libgif-dev libavcodec-dev libavformat-dev libswscale-dev luarocks python3
+      libexpat1-dev libmujoco-dev)
 pkgs+=(libtet1.5-dev)  # fem: TetGen meshing (fem.tetrahedralize)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,77 @@
+/* articulation: shared declarations of the kernels and the packed model.
+ *
+ * A model is a set of tensors (see README.md, "Packed tensors"); every kernel
+ * takes them first, in the order of ART_MODEL_ARGS, then its state arguments.
+ * The real model tensors are numbered by art_param (P_MASS ...) so generic code
+ * (the dual-number adjoints) can walk them. */
+#ifndef ARTICULATION_ART_H
+#define ARTICULATION_ART_H
+
+#include <diffsim/plugin.h>
+#include <math.h>
+#include <stdint.h>
+
+typedef ds_real R;
+
+enum { J_FIXED = 0, J_REVOLUTE = 1, J_PRISMATIC = 2, J_SPHERICAL = 3, J_FREE = 4 };
+enum { G_NONE = -1, G_SPHERE = 0, G_CAPSULE = 1, G_BOX = 2 };
+enum { A_NONE = -1, A_MOTOR = 0, A_POSITION = 1 };
+enum { LINK_W = 4, GEOM_W = 2, ACT_W = 2 };
+/* opt entries */
+enum { O_GX = 0, O_GY, O_GZ, O_KC, O_BC, O_DELTA, O_EPSF, O_KLIM, O_BLIM, O_GROUND, O_LIMW, O_SELF, O_COUNT };
+
+/* The real model tensors, in slot order after the three i32 ones. */
+enum { P_MASS = 0, P_COM, P_INERTIA, P_POS, P_QUAT, P_ANCHOR, P_AXIS, P_DAMPING, P_ARMATURE, P_RANGE,
+       P_GPOS, P_GQUAT, P_GSIZE, P_FRICTION, P_GAIN, P_OPT, P_COUNT };
+
+#define ART_MODEL_ARGS(A)                                                                              \
+  A(link, DS_NODIFF, DS_I32, 2, 0) A(geom, DS_NODIFF, DS_I32, 2, 0) A(act, DS_NODIFF, DS_I32, 2, 0)      \
+  A(mass, DS_IN, DS_REAL, 1, 0) A(com, DS_IN, DS_REAL, 2, 0) A(inertia, DS_IN, DS_REAL, 2, 0)           \
+  A(pos, DS_IN, DS_REAL, 2, 0) A(quat, DS_IN, DS_REAL, 2, 0) A(anchor, DS_IN, DS_REAL, 2, 0)            \
+  A(axis, DS_IN, DS_REAL, 2, 0) A(damping, DS_IN, DS_REAL, 1, 0) A(armature, DS_IN, DS_REAL, 1, 0)      \
+  A(range, DS_IN, DS_REAL, 2, 0) A(gpos, DS_IN, DS_REAL, 2, 0) A(gquat, DS_IN, DS_REAL, 2, 0)           \
+  A(gsize, DS_IN, DS_REAL, 2, 0) A(friction, DS_IN, DS_REAL, 1, 0) A(gain, DS_IN, DS_REAL, 2, 0)        \
+  A(opt, DS_IN, DS_REAL, 1, 0)
+enum { ART_NMODEL = 3 + P_COUNT }; /* model slots before a kernel's own */
+
+/* Sizes and integer tables of a model (shared by both number types). */
+typedef struct art_topo {
+  int nl, nq, nv, ng, nu;
+  const int32_t *link, *geom, *act;
+} art_topo;
+
+/* Per-joint counts. */
+static inline int art_jnq(int type) {
+  return type == J_REVOLUTE || type == J_PRISMATIC ? 1 : type == J_SPHERICAL ? 4 : type == J_FREE ? 7 : 0;
+}
+static inline int art_jnv(int type) {
+  return type == J_REVOLUTE || type == J_PRISMATIC ? 1 : type == J_SPHERICAL ? 3 : type == J_FREE ? 6 : 0;
+}
+
+/* Checks shapes and topology of the model slots of a call (host side: sizes
+ * only); fills t. The integer tables are read by art_check_topo in the forward. */
+int art_check_model(const ds_call *c, art_topo *t);
+/* Reads and validates the integer tables and the value ranges of the real
+ * model tensors (mass > 0, inertia positive definite, unit quaternions ...). */
+int art_check_values(const ds_call *c, art_topo *t);
+/* Checks a batched state argument: shape {B, n}. */
+int art_expect_rows(const ds_call *c, int slot, int64_t batch, int n);
+int art_check_finite(const ds_call *c, int slot);
+
+/* What a dynamics evaluation computes (ins -> outs, per batch element):
+ *   ART_FK    q -> xpos {nl,3}, xmat {nl,9}
+ *   ART_RNEA  q, qd, qdd -> tau {nv}
+ *   ART_CRBA  q -> M {nv,nv}
+ *   ART_ABA   q, qd, tau -> qdd {nv}
+ *   ART_STEP  q, qd, ctrl -> q', qd'  (semi-implicit Euler with joint forces and contact)
+ *   ART_MOMENTUM q, qd -> h {6}: the spatial momentum of all links about the world origin (angular; linear)
+ *   ART_IRES  q, qd, ctrl, v -> G {nv}, qhat {nq}: the implicit Euler residual at end velocity v (implicit.c) */
+enum { ART_FK = 0, ART_RNEA, ART_CRBA, ART_ABA, ART_STEP, ART_MOMENTUM, ART_IRES };
+size_t art_work_r(const art_topo *t);
+void art_eval_r(int kind, const art_topo *t, const R *const *p, const R *const *in, R *const *out, double dt,
+                void *work);
+
+extern const ds_kernel_desc art_fk_kernel, art_rnea_kernel, art_crba_kernel, art_aba_kernel, art_step_kernel,
+    art_rollout_kernel, art_momentum_kernel, art_implicit_step_kernel;
+
+#endif

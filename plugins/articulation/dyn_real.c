@@ -1,0 +1,25 @@
+/* articulation: the dynamics (dyn.inc) on plain reals, for the forward kernels. */
+#include "art.h"
+
+#define S R
+#define FN(name) name##_r
+#define K(x) ((R)(x))
+#define ADD(a, b) ((a) + (b))
+#define SUB(a, b) ((a) - (b))
+#define MUL(a, b) ((a) * (b))
+#define DIV(a, b) ((a) / (b))
+#define NEG(a) (-(a))
+#define SCL(a, c) ((a) * (R)(c))
+#define SQRT(a) sqrt(a)
+#define SIN(a) sin(a)
+#define COS(a) cos(a)
+#define EXP(a) exp(a)
+#define LOG(a) log(a)
+#define VAL(a) (a)
+#include "dyn.inc"
+
+size_t art_work_r(const art_topo *t) { return work_size_r(t); }
+void art_eval_r(int kind, const art_topo *t, const R *const *p, const R *const *in, R *const *out, double dt,
+                void *work) {
+  eval_r(kind, t, p, in, out, dt, work);
+}

@@ -1,0 +1,51 @@
+/* articulation: the machinery the kernel files share (kernels.c, implicit.c):
+ * argument checks, per-element sizes, and the dual-number adjoint driver. */
+#ifndef ARTICULATION_KERNELS_H
+#define ARTICULATION_KERNELS_H
+#include <string.h>
+
+#include "art.h"
+#include "dyn_dual.h"
+
+/* what the per-element sizes of ins and outs are */
+enum { D_NQ, D_NV, D_NU, D_NL3, D_NL9, D_NVNV, D_6 };
+typedef struct kspec {
+  int kind, nin, nout;
+  int in[4], out[2];
+} kspec;
+
+typedef struct dir { dn *x; R *g; } dir;
+
+/* One block's dual buffers. */
+typedef struct dual_ws {
+  dn *p[P_COUNT];
+  dn *in[4], *out[2];
+  dir *dirs;
+  void *work;
+} dual_ws;
+
+typedef struct adj_job {
+  const ds_call *c;
+  const kspec *ks;
+  const art_topo *t;
+  double dt;
+  int64_t B, T;
+  int64_t pcount[P_COUNT], pdirs; /* parameter sizes; entries with a gradient */
+  int pact[P_COUNT];              /* parameter k has a gradient */
+  char *ws;                       /* per batch element: dual buffers */
+  size_t wsize;
+  R *pgrad;                       /* per batch element: pdirs parameter gradients */
+  R *adj;                         /* rollout: per batch element, 2 (nq + nv) adjoint state */
+} adj_job;
+
+int64_t dimsize(const art_topo *t, int d);
+int check_common(const ds_call *c, const kspec *ks, int rollout);
+int check_data(const ds_call *c, const kspec *ks, art_topo *t, int rollout);
+size_t al64(size_t n);
+void ws_layout(const adj_job *j, char *base, dual_ws *w);
+size_t ws_bytes(const adj_job *j);
+void load(dn *d, const R *v, int64_t n);
+/* Adds to gin[k] (and to the parameter gradients pg, when given) the output
+ * gradients gout contracted with the outputs' tangents, for the inputs ins. */
+void contract(const adj_job *j, dual_ws *w, const R *const *ins, R *const *gin, const R *const *gout, R *pg, int kind);
+#endif

@@ -1,0 +1,124 @@
+-- articulation, bad input: malformed or cyclic models, zero, negative and
+-- non-positive-definite inertias, non-unit quaternions, NaN states, wrong
+-- tensor shapes. The model description is checked in Lua (articulation.model)
+-- and the packed tensors again in C (a script may edit model.args): each case
+-- is a clear error naming the function or kernel and the argument. Kernel
+-- probes run in a child process, so a crash is a failed test.
+local probe = require("probe")
+local ds = require("diffsim")
+ds.init{precision = "f64", threads = 1}
+local art = ds.plugin("articulation")
+
+local function link(extra)
+  local l = {parent = 0, joint = {type = "revolute", axis = {0, 1, 0}},
+             inertial = {mass = 1, pos = {0, 0, -0.5}, diaginertia = {0.08, 0.08, 0.001}}}
+  for k, v in pairs(extra or {}) do l[k] = v end
+  return l
+end
+local function refuses(desc, text)
+  local ok, err = pcall(art.model, desc)
+  assert.is_false(ok)
+  assert.is_truthy(tostring(err):find(text, 1, true), "message was: " .. tostring(err))
+end
+
+describe("articulation.model: a malformed description names the field", function()
+  it("no links", function() refuses({links = {}}, "articulation.model: expected a description table") end)
+  it("a parent that is not an earlier link (a cycle)", function()
+    refuses({links = {link(), link{parent = 3}, link{parent = 2}}}, "links[2].parent = 3 must be 0 (the world) or the index of an earlier link")
+    refuses({links = {link{parent = 1}}}, "links[1].parent = 1")
+    refuses({links = {link{parent = -1}}}, "links[1].parent = -1")
+    refuses({links = {link{parent = 1.5}}}, "links[1].parent = 1.5")
+  end)
+  it("an unknown joint type", function()
+    refuses({links = {link{joint = {type = "hinge"}}}}, "links[1].joint.type = hinge is not one of")
+  end)
+  it("a free joint below another link", function()
+    refuses({links = {link(), link{parent = 1, joint = {type = "free"}}}}, "links[2]: a free joint's parent must be the world")
+  end)
+  it("zero and negative mass", function()
+    refuses({links = {link{inertial = {mass = 0, diaginertia = {1, 1, 1}}}}}, "links[1].inertial.mass must be > 0")
+    refuses({links = {link{inertial = {mass = -1, diaginertia = {1, 1, 1}}}}}, "links[1].inertial.mass must be > 0")
+  end)
+  it("zero, negative and non-positive-definite inertia", function()
+    refuses({links = {link{inertial = {mass = 1, diaginertia = {0, 1, 1}}}}}, "links[1].inertial: inertia {0, 1, 1, 0, 0, 0} is not positive definite")
+    refuses({links = {link{inertial = {mass = 1, diaginertia = {1, -1, 1}}}}}, "is not positive definite")
+    refuses({links = {link{inertial = {mass = 1, fullinertia = {1, 1, 1, 2, 0, 0}}}}}, "is not positive definite")
+  end)
+  it("a zero quaternion, a zero axis, NaN numbers, a bad range", function()
+    refuses({links = {link{quat = {0, 0, 0, 0}}}}, "links[1].quat is a zero quaternion")
+    refuses({links = {link{joint = {type = "revolute", axis = {0, 0, 0}}}}}, "links[1].joint.axis is zero")
+    refuses({links = {link{pos = {0, 0 / 0, 0}}}}, "links[1].pos[2] must be a finite number")
+    refuses({links = {link{joint = {type = "revolute", range = {1, -1}}}}}, "links[1].joint.range must have lo < hi")
+  end)
+  it("bad geoms and actuators", function()
+    refuses({links = {link{geoms = {{type = "mesh"}}}}}, "links[1].geoms[1].type = mesh")
+    refuses({links = {link{geoms = {{type = "capsule", size = {0.1}}}}}}, "links[1].geoms[1].size needs 2 numbers")
+    refuses({links = {link()}, actuators = {{joint = 2}}}, "actuators[1].joint = 2 names no link")
+    refuses({links = {link{joint = {type = "spherical"}}}, actuators = {{joint = 1}}}, "actuators drive revolute or prismatic joints only")
+  end)
+  it("an unknown option, an unsupported integrator", function()
+    refuses({links = {link()}, options = {timestepp = 1}}, "options.timestepp is not an option")
+    refuses({links = {link()}, options = {timestep = 0}}, "options.timestep must be > 0")
+  end)
+end)
+
+local pre = probe.prelude .. [[
+local art = ds.plugin("articulation")
+local m = art.model{links = {{joint = {type = "free"}, pos = {0, 0, 1},
+                              inertial = {mass = 1, diaginertia = {0.1, 0.1, 0.1}}},
+                             {parent = 1, joint = {type = "revolute", axis = {0, 1, 0}},
+                              inertial = {mass = 1, pos = {0, 0, -0.5}, diaginertia = {0.08, 0.08, 0.001}}}},
+                    actuators = {{joint = 2}}}
+local q, qd = m:initial(2)
+]]
+
+describe("articulation kernels: bad tensors are refused by name", function()
+  it("a cyclic parent table edited into model.args", function()
+    probe.fails_cleanly(pre .. "m.args.link = ds.tensor({{-1, 4, 0, 0}, {1, 1, 7, 6}}, 'i32'); m:step(q, qd)",
+      "articulation.step: argument 'link': link 1 has parent 1; a parent must be -1 (the world) or an earlier link")
+  end)
+  it("zero mass and a non-positive-definite inertia edited into model.args", function()
+    probe.fails_cleanly(pre .. "m.args.mass = ds.tensor{1, 0}; m:aba(q, qd, ds.zeros{2, 7})",
+      "articulation.aba: argument 'mass': link 1 has mass 0 (must be > 0)")
+    probe.fails_cleanly(pre .. "m.args.inertia = ds.tensor{{0.1, 0.1, 0.1, 0, 0, 0}, {1, 1, 1, 2, 0, 0}}; m:crba(q)",
+      "articulation.crba: argument 'inertia': link 1's inertia {1, 1, 1, 2, 0, 0} is not positive definite")
+    probe.fails_cleanly(pre .. "m.args.inertia = ds.tensor{{0.1, 0.1, 0.1, 0, 0, 0}, {-1, 1, 1, 0, 0, 0}}; m:rnea(q, qd, qd)",
+      "articulation.rnea: argument 'inertia'")
+  end)
+  it("a non-unit quaternion in the state", function()
+    probe.fails_cleanly(pre .. "local qq = q:totable(); qq[2][4] = 0.5; m:step(ds.tensor(qq), qd)",
+      "articulation.step: argument 'q' row 1: the quaternion of link 0's joint has norm 0.5 (must be a unit quaternion")
+    probe.fails_cleanly(pre .. "local qq = q:totable(); qq[1][5] = 2; m:rollout(3, ds.tensor(qq), qd)",
+      "articulation.rollout: argument 'q0' row 0: the quaternion of link 0's joint has norm")
+  end)
+  it("NaN states and controls", function()
+    probe.fails_cleanly(pre .. "local v = qd:totable(); v[1][3] = 0/0; m:step(q, ds.tensor(v))",
+      "articulation.step: argument 'qd' entry 2 is NaN (states and controls must be finite)")
+    probe.fails_cleanly(pre .. "m:step(q, qd, ds.tensor{{0/0}, {0}})",
+      "articulation.step: argument 'ctrl' entry 0 is NaN")
+    probe.fails_cleanly(pre .. "local qq = q:totable(); qq[1][8] = 1/0; m:fk(ds.tensor(qq))",
+      "articulation.fk: argument 'q' entry 7 is +inf")
+  end)
+  it("wrong shapes", function()
+    probe.fails_cleanly(pre .. "m:step(q, ds.zeros{2, 3})", "articulation.step: argument 'qd' (#21) has shape {2,3}, expected {2,7}")
+    probe.fails_cleanly(pre .. "m:step(ds.zeros{2, 5}, qd)", "articulation.step: argument 'q' has 5 columns but the model has nq = 8")
+    probe.fails_cleanly(pre .. "m:step(q, qd, ds.zeros{3, 1})", "articulation.step: argument 'ctrl' (#22) has shape {3,1}, expected {2,1}")
+    probe.fails_cleanly(pre .. "m.args.mass = ds.tensor{1, 1, 1}; m:fk(q)", "articulation.fk: argument 'mass' (#4) has shape {3}, expected {2}")
+    probe.fails_cleanly(pre .. "m:rollout(ds.zeros{0, 2, 1}, q, qd)", "articulation.rollout: argument 'ctrl' must hold at least one step")
+    probe.fails_cleanly(pre .. "m:step(q, qd, nil, -1)", "articulation.step: param 'dt' must be positive")
+  end)
+  it("a state that blows up (time step past the stability limit)", function()
+    probe.fails_cleanly(probe.prelude .. [[
+local art = ds.plugin("articulation")
+local m = art.model{options = {timestep = 0.05, ground = false},
+                    links = {{joint = {type = "revolute", axis = {0, 1, 0}},
+                              inertial = {mass = 1, pos = {0, 0, -0.5}, diaginertia = {0.08, 0.08, 0.001}}}},
+                    actuators = {{joint = 1, type = "position", kp = 1e5}}}
+local q, qd = m:initial(1, {0.5})
+m:rollout(2000, q, qd)]], "articulation.rollout: batch element 0: the state became non-finite at step")
+  end)
+  it("bad option values edited into model.args", function()
+    probe.fails_cleanly(pre .. "local o = m.args.opt:totable(); o[6] = 0; m.args.opt = ds.tensor(o); m:step(q, qd)",
+      "articulation.step: argument 'opt' entry 5 (contact smoothing) is 0 (must be > 0)")
+  end)
+end)
