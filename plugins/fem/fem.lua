@@ -446,6 +446,37 @@ function M.plot_mesh(path, shapes, tets, opts)
   return path
 end
 
+-- An animated GIF of a rollout through the core media: each state drawn by
+-- plot_mesh (same axes for every frame: the range of all states, opts.axes as
+-- there), read back and written with ds.io.write_gif. opts: title (a function
+-- of the frame index, or a string), width, height, delay (1/100 s), every (draw
+-- every k-th state).
+function M.animate(path, states, tets, opts)
+  opts = opts or {}
+  local ax, every = opts.axes or {1, 2}, opts.every or 1
+  local lo, hi = {math.huge, math.huge}, {-math.huge, -math.huge}
+  for _, x in ipairs(states) do
+    for _, p in ipairs(x:totable()) do
+      for k = 1, 2 do lo[k], hi[k] = math.min(lo[k], p[ax[k]]), math.max(hi[k], p[ax[k]]) end
+    end
+  end
+  -- two isolated points at the corners: they set the axes and draw nothing (NaN breaks)
+  local pad = 0.02 * math.max(hi[1] - lo[1], hi[2] - lo[2])
+  local corners = {x = {lo[1] - pad, 0 / 0, hi[1] + pad}, y = {lo[2] - pad, 0 / 0, hi[2] + pad}}
+  local edges, frames, tmp = M.edges(tets), {}, path .. ".frame.png"
+  for i = 1, #states, every do
+    local title = type(opts.title) == "function" and opts.title(i) or opts.title
+    M.plot_mesh(tmp, {states[i]}, tets, {edges = edges, axes = ax, title = title, extra = {corners},
+                                          width = opts.width or 800, height = opts.height or 400})
+    local img = ds.io.read_png(tmp)
+    if img:shape()[3] == 4 then img = ds.io.read_png(tmp, {channels = 3}) end
+    frames[#frames + 1] = img
+  end
+  os.remove(tmp)
+  ds.io.write_gif(path, frames, {delay = opts.delay or 4, range = {0, 1}})
+  return path
+end
+
 -- ---- VTK output -------------------------------------------------------------------
 -- Legacy ASCII .vtk unstructured grid of tetrahedra (ParaView reads it), with
 -- optional point data {name = tensor {n} or {n,3}}.
