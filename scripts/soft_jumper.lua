@@ -121,18 +121,11 @@ local dist = ds.dot(x_end, wx):item() - x0_com
 local final = ds.no_grad(loss_of):item() + x0_com
 
 -- the smallest element volume over the optimised rollout, relative to rest (< 0: inverted)
-local function vol6(P, t)
-  local a, b, c, d = P[t[1] + 1], P[t[2] + 1], P[t[3] + 1], P[t[4] + 1]
-  local e1 = {b[1] - a[1], b[2] - a[2], b[3] - a[3]}
-  local e2 = {c[1] - a[1], c[2] - a[2], c[3] - a[3]}
-  local e3 = {d[1] - a[1], d[2] - a[2], d[3] - a[3]}
-  return e1[1] * (e2[2] * e3[3] - e2[3] * e3[2]) - e1[2] * (e2[1] * e3[3] - e2[3] * e3[1]) +
-    e1[3] * (e2[1] * e3[2] - e2[2] * e3[1])
-end
+local function vol(P, t) return fem.tet_volume(P[t[1] + 1], P[t[2] + 1], P[t[3] + 1], P[t[4] + 1]) end
 local min_ratio = math.huge
 for _, fr in ipairs(frames) do
   local P = fr:totable()
-  for _, t in ipairs(tets) do min_ratio = math.min(min_ratio, vol6(P, t) / vol6(X, t)) end
+  for _, t in ipairs(tets) do min_ratio = math.min(min_ratio, vol(P, t) / vol(X, t)) end
 end
 
 -- pictures: side view at the start and end, and the loss

@@ -57,6 +57,16 @@ end
 local MODES = {implicit = 0, static = 1, symplectic = 2}
 
 -- ---- meshes -------------------------------------------------------------------
+-- The signed volume of the tetrahedron (a, b, c, d), each a {x, y, z} table:
+-- positive when (b - a, c - a, d - a) is right-handed (the kernels' orientation).
+function M.tet_volume(a, b, c, d)
+  local e1 = {b[1] - a[1], b[2] - a[2], b[3] - a[3]}
+  local e2 = {c[1] - a[1], c[2] - a[2], c[3] - a[3]}
+  local e3 = {d[1] - a[1], d[2] - a[2], d[3] - a[3]}
+  return (e1[1] * (e2[2] * e3[3] - e2[3] * e3[2]) - e1[2] * (e2[1] * e3[3] - e2[3] * e3[1]) +
+    e1[3] * (e2[1] * e3[2] - e2[2] * e3[1])) / 6
+end
+
 -- A box [origin, origin + size] of res[1] x res[2] x res[3] hexahedral cells,
 -- each split into 6 tetrahedra around its main diagonal (Kuhn / Freudenthal:
 -- neighbouring cells' faces match, no parity to alternate). Returns
@@ -92,13 +102,7 @@ function M.box_mesh(o)
       c[perm[s]] = 1
       path[#path + 1] = {c[1], c[2], c[3]}
     end
-    local a, b, cc, d = path[1], path[2], path[3], path[4]
-    local e1 = {b[1] - a[1], b[2] - a[2], b[3] - a[3]}
-    local e2 = {cc[1] - a[1], cc[2] - a[2], cc[3] - a[3]}
-    local e3 = {d[1] - a[1], d[2] - a[2], d[3] - a[3]}
-    local det = e1[1] * (e2[2] * e3[3] - e2[3] * e3[2]) - e1[2] * (e2[1] * e3[3] - e2[3] * e3[1]) +
-      e1[3] * (e2[1] * e3[2] - e2[2] * e3[1])
-    if det < 0 then path[2], path[3] = path[3], path[2] end
+    if M.tet_volume(path[1], path[2], path[3], path[4]) < 0 then path[2], path[3] = path[3], path[2] end
     shapes[p] = path
   end
   local tets = {}
