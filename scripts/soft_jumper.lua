@@ -17,17 +17,19 @@
 -- Adam (lr 0.1 open, 0.01 nn). Gradients: each step's implicit-function adjoint
 -- (one CHOLMOD solve per step) w.r.t. the activations (and through them the
 -- network), the states chained through the rollout. Pictures: the loss curve,
--- the side view of the body at the start and the end of the optimised rollout
--- with the group layout, and (--vtk) the rollout as legacy VTK frames.
+-- the side view of the body at the start, middle and end of the optimised
+-- rollout, soft_jumper.gif (the rollout, side view; --no-gif: none), and
+-- (--vtk) the rollout as legacy VTK frames.
 -- The check: the loss fell and the body moved forward.
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "soft_jumper", script = "scripts/soft_jumper.lua", iters = 30,
-  out = "out/soft_jumper", precision = "f64", flags = {res = 2, steps = 40, controller = "open", lr = 0, vtk = false},
+  out = "out/soft_jumper", precision = "f64", flags = {res = 2, steps = 40, controller = "open", lr = 0, vtk = false, gif = true},
   checks = {res = {int = true, ge = 1, le = 6, help = "mesh resolution: 8 res x 2 res x 2 res cells of 6 tets"},
             steps = {int = true, ge = 2, le = 2000, help = "time steps of 0.02 s per rollout"},
             controller = {"open", "nn", help = "open-loop activations per step, or a network"},
             lr = {ge = 0, help = "Adam learning rate (0: 0.1 open, 0.01 nn)"},
-            vtk = {help = "write the optimised rollout for ParaView: soft_jumper_NNNN.vtk"}}})
+            vtk = {help = "write the optimised rollout for ParaView: soft_jumper_NNNN.vtk"},
+            gif = {help = "write the optimised rollout as an animation: soft_jumper.gif (side view)"}}})
 local fem = ds.plugin("fem")
 
 local mesh = fem.box_mesh{size = {0.4, 0.1, 0.1}, res = {8 * opt.res, 2 * opt.res, 2 * opt.res}}
@@ -119,18 +121,11 @@ local dist = ds.dot(x_end, wx):item() - x0_com
 local final = ds.no_grad(loss_of):item() + x0_com
 
 -- the smallest element volume over the optimised rollout, relative to rest (< 0: inverted)
-local function vol6(P, t)
-  local a, b, c, d = P[t[1] + 1], P[t[2] + 1], P[t[3] + 1], P[t[4] + 1]
-  local e1 = {b[1] - a[1], b[2] - a[2], b[3] - a[3]}
-  local e2 = {c[1] - a[1], c[2] - a[2], c[3] - a[3]}
-  local e3 = {d[1] - a[1], d[2] - a[2], d[3] - a[3]}
-  return e1[1] * (e2[2] * e3[3] - e2[3] * e3[2]) - e1[2] * (e2[1] * e3[3] - e2[3] * e3[1]) +
-    e1[3] * (e2[1] * e3[2] - e2[2] * e3[1])
-end
+local function vol(P, t) return fem.tet_volume(P[t[1] + 1], P[t[2] + 1], P[t[3] + 1], P[t[4] + 1]) end
 local min_ratio = math.huge
 for _, fr in ipairs(frames) do
   local P = fr:totable()
-  for _, t in ipairs(tets) do min_ratio = math.min(min_ratio, vol6(P, t) / vol6(X, t)) end
+  for _, t in ipairs(tets) do min_ratio = math.min(min_ratio, vol(P, t) / vol(X, t)) end
 end
 
 -- pictures: side view at the start and end, and the loss
@@ -141,6 +136,10 @@ fem.plot_mesh(opt.out .. "/soft_jumper_side.png", {frames[1], frames[math.floor(
   labels = {"start", string.format("t = %.2f s", 0.02 * math.floor(T / 2)), string.format("t = %.2f s", 0.02 * T)},
   title = string.format("soft_jumper (%s): crawled %.1f mm in %.2f s", opt.controller, 1000 * dist, 0.02 * T),
   width = 1000, height = 460, legend = "top-right"})
+if opt.gif then
+  fem.animate(opt.out .. "/soft_jumper.gif", frames, mesh.tets, {width = 800, height = 400,
+    title = function(i) return string.format("soft_jumper (%s), t = %.2f s", opt.controller, 0.02 * (i - 1)) end})
+end
 if opt.vtk then
   for t, x in ipairs(frames) do
     fem.write_vtk(string.format("%s/soft_jumper_%04d.vtk", opt.out, t - 1), x, mesh.tets)

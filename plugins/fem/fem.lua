@@ -63,6 +63,16 @@ end
 local MODES = {implicit = 0, static = 1, symplectic = 2}
 
 -- ---- meshes -------------------------------------------------------------------
+-- The signed volume of the tetrahedron (a, b, c, d), each a {x, y, z} table:
+-- positive when (b - a, c - a, d - a) is right-handed (the kernels' orientation).
+function M.tet_volume(a, b, c, d)
+  local e1 = {b[1] - a[1], b[2] - a[2], b[3] - a[3]}
+  local e2 = {c[1] - a[1], c[2] - a[2], c[3] - a[3]}
+  local e3 = {d[1] - a[1], d[2] - a[2], d[3] - a[3]}
+  return (e1[1] * (e2[2] * e3[3] - e2[3] * e3[2]) - e1[2] * (e2[1] * e3[3] - e2[3] * e3[1]) +
+    e1[3] * (e2[1] * e3[2] - e2[2] * e3[1])) / 6
+end
+
 -- A box [origin, origin + size] of res[1] x res[2] x res[3] hexahedral cells,
 -- each split into 6 tetrahedra around its main diagonal (Kuhn / Freudenthal:
 -- neighbouring cells' faces match, no parity to alternate). Returns
@@ -98,13 +108,7 @@ function M.box_mesh(o)
       c[perm[s]] = 1
       path[#path + 1] = {c[1], c[2], c[3]}
     end
-    local a, b, cc, d = path[1], path[2], path[3], path[4]
-    local e1 = {b[1] - a[1], b[2] - a[2], b[3] - a[3]}
-    local e2 = {cc[1] - a[1], cc[2] - a[2], cc[3] - a[3]}
-    local e3 = {d[1] - a[1], d[2] - a[2], d[3] - a[3]}
-    local det = e1[1] * (e2[2] * e3[3] - e2[3] * e3[2]) - e1[2] * (e2[1] * e3[3] - e2[3] * e3[1]) +
-      e1[3] * (e2[1] * e3[2] - e2[2] * e3[1])
-    if det < 0 then path[2], path[3] = path[3], path[2] end
+    if M.tet_volume(path[1], path[2], path[3], path[4]) < 0 then path[2], path[3] = path[3], path[2] end
     shapes[p] = path
   end
   local tets = {}
@@ -461,6 +465,37 @@ function M.plot_mesh(path, shapes, tets, opts)
   local names = {"x (m)", "y (m)", "z (m)"}
   ds.io.plot(path, series, {title = opts.title, xlabel = opts.xlabel or names[ax[1]], ylabel = opts.ylabel or names[ax[2]],
                             width = opts.width or 900, height = opts.height or 460, legend = opts.legend})
+  return path
+end
+
+-- An animated GIF of a rollout through the core media: each state drawn by
+-- plot_mesh (same axes for every frame: the range of all states, opts.axes as
+-- there), read back and written with ds.io.write_gif. opts: title (a function
+-- of the frame index, or a string), width, height, delay (1/100 s), every (draw
+-- every k-th state).
+function M.animate(path, states, tets, opts)
+  opts = opts or {}
+  local ax, every = opts.axes or {1, 2}, opts.every or 1
+  local lo, hi = {math.huge, math.huge}, {-math.huge, -math.huge}
+  for _, x in ipairs(states) do
+    for _, p in ipairs(x:totable()) do
+      for k = 1, 2 do lo[k], hi[k] = math.min(lo[k], p[ax[k]]), math.max(hi[k], p[ax[k]]) end
+    end
+  end
+  -- two isolated points at the corners: they set the axes and draw nothing (NaN breaks)
+  local pad = 0.02 * math.max(hi[1] - lo[1], hi[2] - lo[2])
+  local corners = {x = {lo[1] - pad, 0 / 0, hi[1] + pad}, y = {lo[2] - pad, 0 / 0, hi[2] + pad}}
+  local edges, frames, tmp = M.edges(tets), {}, path .. ".frame.png"
+  for i = 1, #states, every do
+    local title = type(opts.title) == "function" and opts.title(i) or opts.title
+    M.plot_mesh(tmp, {states[i]}, tets, {edges = edges, axes = ax, title = title, extra = {corners},
+                                          width = opts.width or 800, height = opts.height or 400})
+    local img = ds.io.read_png(tmp)
+    if img:shape()[3] == 4 then img = ds.io.read_png(tmp, {channels = 3}) end
+    frames[#frames + 1] = img
+  end
+  os.remove(tmp)
+  ds.io.write_gif(path, frames, {delay = opts.delay or 4, range = {0, 1}})
   return path
 end
 

@@ -57,6 +57,7 @@ typedef struct newton_ctx {
   int project;
   double t_asm, t_solve;
   int nE, nfact, have_y0; /* have_y0: vals hold the true Hessian at the first iterate */
+  double fail_g;          /* |G| when the true Hessian was last found indefinite (0: never) */
   const double *y0;       /* the start point (double) */
   double *y;              /* y0 + du, the point the callbacks evaluate at */
 } newton_ctx;
@@ -88,7 +89,13 @@ static int cb_solve(void *u, const ds_real *du, const ds_real *G, ds_real *dy) {
   const ds_host_api *h = N->c->host;
   const double *y = at(N, du);
   int rc = DS_OK;
-  for (int pass = 0; pass < 2; pass++) {
+  /* after the true Hessian was indefinite, go straight to the projection until |G| has
+     fallen tenfold (then the iterate may be near enough to a minimum for it to be definite) */
+  double g2 = 0;
+  for (int64_t i = 0; i < 3 * N->S->n; i++) g2 += (double)G[i] * G[i];
+  const double gn = sqrt(g2);
+  const int skip_true = N->project == 1 && N->fail_g > 0 && gn > 0.1 * N->fail_g;
+  for (int pass = skip_true; pass < 2; pass++) {
     const int project = pass == 1 || N->project == 2;
     if (pass == 1 && !N->project) break;
     double t0 = now_ms();
@@ -102,6 +109,7 @@ static int cb_solve(void *u, const ds_real *du, const ds_real *G, ds_real *dy) {
     N->t_solve += now_ms() - t1;
     N->nfact++;
     if (!rc || project) break;
+    N->fail_g = gn;
   }
   return rc;
 }
@@ -167,7 +175,8 @@ static int step_forward(const ds_call *c) {
   const int64_t n3 = 3 * S.n;
   double *y0 = c->host->scratch(c, (size_t)n3 * sizeof(double)), *yw = c->host->scratch(c, (size_t)n3 * sizeof(double));
   ds_real *du = c->host->scratch(c, (size_t)n3 * sizeof(ds_real));
-  newton_ctx N = {c, &S, A, c->host->scratch(c, (size_t)S.ntrip * sizeof(ds_real)), (int)p->project, 0, 0, 0, 0, 0, y0, yw};
+  newton_ctx N = {.c = c, .S = &S, .A = A, .vals = c->host->scratch(c, (size_t)S.ntrip * sizeof(ds_real)),
+                  .project = (int)p->project, .y0 = y0, .y = yw};
   if (!N.vals || !y0 || !yw || !du) return DS_ERR_NOMEM;
   init_y(a, &S, y0);
   for (int64_t i = 0; i < n3; i++) du[i] = 0;
