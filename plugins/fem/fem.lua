@@ -306,7 +306,7 @@ end
 -- positions), params (from body:params(), to build them once per rollout),
 -- mode ("implicit" | "static" | "symplectic"). Returns x1, v1.
 function Body:step(x, v, opts)
-  opts = opts or {}
+  opts = ds.check_options("fem body:step", opts, {"mode", "params", "pin_pos", "step", "tol", "max_iters"})
   x = as_verts(x, "x", "step")
   v = as_verts(v or ds.zeros{self.n, 3}, "v", "step")
   local mode = opts.mode or self.mode
@@ -324,7 +324,7 @@ end
 
 -- Static equilibrium from x (default: the rest shape). Returns the positions.
 function Body:static(x, opts)
-  opts = opts or {}
+  opts = ds.check_options("fem body:static", opts, {"params", "pin_pos", "step", "tol", "max_iters"})
   local o = {}
   for k, val in pairs(opts) do o[k] = val end
   o.mode = "static"
@@ -337,7 +337,7 @@ end
 -- the T + 1 positions and velocities. Only the states are kept (the adjoint of
 -- each step re-assembles its Hessian at the stored solution).
 function Body:rollout(T, x0, v0, opts)
-  opts = opts or {}
+  opts = ds.check_options("fem body:rollout", opts, {"params", "pins", "mode", "each"})
   local params = opts.params or self:params()
   local fixed = not opts.pins and self:pin_targets() or nil -- once: the tape keeps only the states per step
   local xs, vs = {x0}, {v0 or ds.zeros{self.n, 3}}
@@ -351,7 +351,7 @@ end
 
 -- G = dPhi/dy at y for the step from (x, v) (differentiable in every input).
 function Body:residual(y, x, v, opts)
-  opts = opts or {}
+  opts = ds.check_options("fem body:residual", opts, {"params", "mode"})
   local a = head(self, x, v or ds.zeros{self.n, 3})
   a.y, a.G, a.params = y, ds.empty_like(y), opts.params or self:params()
   K.residual:launch(a, phys_params(self, {mode = MODES[opts.mode or self.mode]}))
@@ -359,7 +359,7 @@ function Body:residual(y, x, v, opts)
 end
 
 function Body:energy(y, x, v, opts)
-  opts = opts or {}
+  opts = ds.check_options("fem body:energy", opts, {"params", "mode"})
   local a = head(self, x, v or ds.zeros{self.n, 3})
   a.y, a.E, a.params = y, ds.zeros{}, opts.params or self:params()
   K.energy:launch(a, phys_params(self, {mode = MODES[opts.mode or self.mode]}))
@@ -368,7 +368,7 @@ end
 
 -- The Hessian dG/dy at y as a ds.sparse (project: SPD per element).
 function Body:hessian(y, x, v, opts)
-  opts = opts or {}
+  opts = ds.check_options("fem body:hessian", opts, {"params", "mode", "project"})
   local nt = 9 * self.n
   for _, st in ipairs(self.sets) do nt = nt + st.m * 9 * st.type.k * st.type.k end
   local a = head(self, x, v or ds.zeros{self.n, 3})

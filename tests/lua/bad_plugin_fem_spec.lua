@@ -36,6 +36,9 @@ describe("fem refuses bad rest elements and materials", function()
     {"local b = one(); b:set_param(1, 'nu', ds.tensor{0.3, 0.2}); b:static()",
      "fem.set_param: nu must be a number, a 0-dim tensor or a tensor {1}"},
     {"one{type = 'hex'}", "fem.body: sets[1]: unknown element type 'hex' (types: tet_snh"},
+    {"local b = one(); b:step(X, nil, {dt = 1})", "fem body:step: unknown option 'dt'"},
+    {"local b = one(); b:static(X, {mode = 'implicit'})", "fem body:static: unknown option 'mode'"},
+    {"local b = one(); b:rollout(2, X, nil, {steps = 3})", "fem body:rollout: unknown option 'steps'"},
     {"fem.body{verts = X, sets = {{type = 'tet_snh', elems = T, Young = 3}}}",
      "fem.body: sets[1] has no parameter 'Young' (tet_snh takes E, nu, density"},
   })
