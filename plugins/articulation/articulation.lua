@@ -12,6 +12,7 @@
 --   local qdd = model:aba(q, qd, tau)       -- M^-1 (tau - C)
 --   local q1, qd1 = model:step(q, qd, ctrl) -- one step with actuators, damping, limits, contact
 --   local qs, qds = model:rollout(ctrl, q, qd)  -- ctrl {T, B, nu}: states {T+1, B, nq|nv}
+--   local qs, qds, u = model:nn_rollout(T, net, q, qd, {obs =, freq =, scale =, phase =})  -- fused controller
 --   local p = model:param("mass")           -- a model tensor made to require grad (returned)
 --
 -- The model description (stable; fields are only ever added):
@@ -42,7 +43,7 @@ ds.load_plugin("articulation")
 
 local M = {}
 local K = {}
-for _, name in ipairs{"fk", "rnea", "crba", "aba", "step", "rollout", "momentum", "implicit_step"} do K[name] = ds.kernel("articulation." .. name) end
+for _, name in ipairs{"fk", "rnea", "crba", "aba", "step", "rollout", "momentum", "implicit_step", "nn_rollout"} do K[name] = ds.kernel("articulation." .. name) end
 M.kernels = K
 local is_tensor = ds.is_tensor
 
@@ -375,6 +376,44 @@ function Model:rollout(ctrl, q, qd, dt)
   local qs, qds = ds.empty{T + 1, B, self.nq}, ds.empty{T + 1, B, self.nv}
   K.rollout:launch(self:_args{q0 = q, qd0 = qd, ctrl = ctrl, qs = qs, qds = qds}, {dt = dt or self.dt})
   return qs, qds
+end
+
+-- The closed loop in one launch (articulation.nn_rollout): net is any ds.nn.mlp
+-- the kit runs, from #opts.obs inputs to nu outputs; u = scale * net(x) with
+-- x = [q, qd, sin, cos][obs] (1-based indices here; sin/cos of 2 pi freq t +
+-- phase_b, entries nq + nv + 1 and + 2). opts: obs (default: every q and qd
+-- entry), freq (Hz, 1), scale (1), phase (number or list of B, 0).
+-- Returns qs {T+1, B, nq}, qds {T+1, B, nv}, the controls {T, B, nu}; gradients
+-- reach q, qd, the network's parameters and the model tensors.
+function Model:nn_rollout(T, net, q, qd, opts)
+  opts = opts or {}
+  if type(T) ~= "number" or T ~= math.floor(T) or T < 1 then fail("nn_rollout", "T (steps) must be an integer >= 1", 2) end
+  if type(net) ~= "table" or not net.layers then fail("nn_rollout", "net must be a ds.nn.mlp", 2) end
+  local B = batch("nn_rollout", q)
+  local obs = opts.obs
+  if not obs then obs = {}; for i = 1, self.nq + self.nv do obs[i] = i end end
+  local o0 = {}
+  for i, v in ipairs(obs) do
+    if type(v) ~= "number" or v ~= math.floor(v) or v < 1 or v > self.nq + self.nv + 2 then
+      fail("nn_rollout", string.format("opts.obs[%d] = %s must index [q, qd, sin, cos]: 1..%d", i, tostring(v),
+                                       self.nq + self.nv + 2), 2)
+    end
+    o0[i] = v - 1
+  end
+  local sizes, acts = ds.kit.describe(net, "articulation.nn_rollout")
+  if sizes[1] ~= #obs or sizes[#sizes] ~= self.nu then
+    fail("nn_rollout", string.format("the network maps %d inputs to %d outputs; the controller has %d inputs (#obs) " ..
+                                     "and %d outputs (actuators)", sizes[1], sizes[#sizes], #obs, self.nu), 2)
+  end
+  local ph = opts.phase or 0
+  local phase = {}
+  for b = 1, B do phase[b] = type(ph) == "table" and ph[b] or ph end
+  local qs, qds, us = ds.empty{T + 1, B, self.nq}, ds.empty{T + 1, B, self.nv}, ds.empty{T, B, self.nu}
+  K.nn_rollout:launch(self:_args{q0 = q, qd0 = qd, obs = ds.tensor(o0, "i32"), phase = ds.tensor(phase),
+                                 spec = ds.kit.mlp_spec(sizes, acts), qs = qs, qds = qds, acts = us,
+                                 w = net:parameters()},
+                      {dt = opts.dt or self.dt, steps = T, freq = opts.freq or 1, scale = opts.scale or 1})
+  return qs, qds, us
 end
 
 -- Total mechanical energy (kinetic + gravitational) of each batch row, as Lua

@@ -89,6 +89,49 @@ describe("articulation kernels: gradients (float64 central differences)", functi
     check("implicit_step", {q = q, qd = qd, ctrl = ctrl, q_out = ds.empty{B, model.nq}, qd_out = ds.empty{B, model.nv}},
           {dt = 2e-3}, {eps = 1e-7, atol = 1e-5})
   end)
+  it("nn_rollout (fused kit MLP controller, clock inputs, contact) over 10 steps: weights, states, masses", function()
+    local net = ds.nn.mlp{sizes = {8, 6, model.nu}, act = "tanh", out_act = "tanh", seed = 3}
+    local obs = {4, 5, 8, 9, 14, 16, 25, 26} -- quaternion parts, joint angles, velocities, sin and cos
+    local ps = net:parameters()
+    local w = ds.randn({11, B, model.nq}, 21)
+    local mass = model.args.mass:detach()
+    -- the weights are perturbed in place by the checker; nn_rollout reads net:parameters()
+    local ok, rep = ds.gradcheck(function(q_, qd_, _, _, _, _, m_)
+      model.args.mass = m_
+      local qs = model:nn_rollout(10, net, q_, qd_, {obs = obs, freq = 2, scale = 0.7, phase = {0, 1}})
+      return ds.sum(qs * w)
+    end, {q, qd, ps[1], ps[2], ps[3], ps[4], mass}, {eps = 1e-7, rtol = 1e-5, atol = 1e-6, max_elems = 30})
+    model.args.mass = mass
+    print(string.format("articulation.nn_rollout: %d checked, max abs err %.2e, max rel err %.2e", rep.checked or 0,
+                        rep.max_abs_err or 0, rep.max_rel_err or 0))
+    assert(ok, rep.message)
+    -- the same controls and states as the controller composed from ds.nn ops and step launches
+    local qs, _, us = model:nn_rollout(10, net, q, qd, {obs = obs, freq = 2, scale = 0.7, phase = {0, 1}})
+    local sel = {}
+    for i = 1, model.nq + model.nv + 2 do sel[i] = {} for k = 1, #obs do sel[i][k] = obs[k] == i and 1 or 0 end end
+    local S = ds.tensor(sel)
+    local a, v = q, qd
+    for s = 0, 9 do
+      local t = s * model.dt
+      local clock = ds.tensor{{math.sin(2 * math.pi * 2 * t), math.cos(2 * math.pi * 2 * t)},
+                              {math.sin(2 * math.pi * 2 * t + 1), math.cos(2 * math.pi * 2 * t + 1)}}
+      local x = ds.matmul(ds.tensor((function()
+        local r = {}
+        local A, V, C = a:totable(), v:totable(), clock:totable()
+        for b = 1, B do
+          r[b] = {}
+          for i = 1, model.nq do r[b][i] = A[b][i] end
+          for i = 1, model.nv do r[b][model.nq + i] = V[b][i] end
+          r[b][model.nq + model.nv + 1], r[b][model.nq + model.nv + 2] = C[b][1], C[b][2]
+        end
+        return r
+      end)()), S)
+      local u = net:forward(x) * 0.7
+      a, v = model:step(a, v, u)
+    end
+    local A, Q = a:totable(), qs:totable()[11]
+    for b = 1, B do for i = 1, model.nq do assert.is_true(math.abs(A[b][i] - Q[b][i]) < 1e-12) end end
+  end)
   it("rollout over 12 steps", function()
     local T = 12
     local c = ds.randn({T, B, model.nu}, 5) * 0.3
