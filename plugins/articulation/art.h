@@ -65,8 +65,14 @@ int art_check_finite(const ds_call *c, int slot);
  *   ART_ABA   q, qd, tau -> qdd {nv}
  *   ART_STEP  q, qd, ctrl -> q', qd'  (semi-implicit Euler with joint forces and contact)
  *   ART_MOMENTUM q, qd -> h {6}: the spatial momentum of all links about the world origin (angular; linear)
- *   ART_IRES  q, qd, ctrl, v -> G {nv}, qhat {nq}: the implicit Euler residual at end velocity v (implicit.c) */
-enum { ART_FK = 0, ART_RNEA, ART_CRBA, ART_ABA, ART_STEP, ART_MOMENTUM, ART_IRES };
+ *   ART_IRES  q, qd, ctrl, v -> G {nv}, qhat {nq}: the implicit Euler residual at end velocity v (implicit.c)
+ * and, for the step's adjoint (kernels.c, step_vjp):
+ *   ART_ACC   q, qd, ctrl -> qdd {nv}: the step's acceleration
+ *   ART_SRES  q, qd, ctrl, qdd -> R {nv}: (M + A) qdd + C - J^T fext - tau, zero at the step's qdd
+ *   ART_SMINV q, qd, ctrl, rhs -> (M + A)^-1 rhs {nv}  (A: armature + dt x implicit damping)
+ *   ART_INTEG q, v -> q (+) dt v {nq} */
+enum { ART_FK = 0, ART_RNEA, ART_CRBA, ART_ABA, ART_STEP, ART_MOMENTUM, ART_IRES, ART_ACC, ART_SRES, ART_SMINV,
+       ART_INTEG };
 size_t art_work_r(const art_topo *t);
 void art_eval_r(int kind, const art_topo *t, const R *const *p, const R *const *in, R *const *out, double dt,
                 void *work);

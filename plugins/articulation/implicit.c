@@ -155,7 +155,7 @@ static int istep_adjoint(const ds_call *c) {
     if (gqo) {
       R *gin[4] = {gq, NULL, NULL, ybar};
       const R *gout[2] = {NULL, gqo + b * nq};
-      contract(&j, &w, ins, gin, gout, NULL, ART_IRES);
+      contract(&j, &w, &ks_ires, ins, gin, gout, NULL);
     }
     /* lambda = (dG/dv)^-T vbar at the solution */
     rc = jacobian(&u, v);
@@ -168,7 +168,7 @@ static int istep_adjoint(const ds_call *c) {
     for (int k = 0; k < nv; k++) gqd[k] = 0;
     R *gin[4] = {gq, gqd, gctrl ? gctrl + b * nu : NULL, NULL};
     const R *gout[2] = {lam, NULL};
-    contract(&j, &w, ins, gin, gout, j.pdirs ? j.pgrad : NULL, ART_IRES);
+    contract(&j, &w, &ks_ires, ins, gin, gout, j.pdirs ? j.pgrad : NULL);
     if (gq_in)
       for (int k = 0; k < nq; k++) gq_in[b * nq + k] += gq[k];
     if (gqd_in)

@@ -177,10 +177,7 @@ static void nnr_adj_block(int64_t b0, int64_t b1, void *user) {
       for (int64_t e = 0; e < nq; e++) nq_[e] = gqs ? gqs[(s * B + b) * nq + e] : 0;
       for (int64_t e = 0; e < nv; e++) nqd[e] = gqds ? gqds[(s * B + b) * nv + e] : 0;
       for (int64_t e = 0; e < nu; e++) gu[e] = gacts ? gacts[(s * B + b) * nu + e] : 0;
-      const R *ins[3] = {q, qd, u};
-      R *gin[3] = {nq_, nqd, gu};
-      const R *gout[2] = {aq, aqd};
-      contract(aj, &w, ins, gin, gout, pg, ART_STEP);
+      step_vjp(aj, &w, q, qd, u, aq, aqd, nq_, nqd, gu, pg);
       /* the controller: u = scale mlp(x(q, qd)) */
       observe(j, q, qd, s, b, x);
       c->host->kit->mlp_forward(&j->net, j->w, x, y, save);
@@ -210,7 +207,7 @@ static int nnr_adjoint(const ds_call *c) {
   if (rc) return rc;
   adj_job aj;
   memset(&aj, 0, sizeof aj);
-  aj.c = c, aj.ks = &ks_nstep, aj.t = &t, aj.dt = j.dt, aj.B = j.B;
+  aj.c = c, aj.ks = &ks_nstep, aj.wks = &art_ks_step_ws, aj.t = &t, aj.dt = j.dt, aj.B = j.B;
   for (int k = 0; k < P_COUNT; k++) {
     aj.pcount[k] = c->args[3 + k]->count;
     if ((aj.pact[k] = ds_rgrad(c->args[3 + k]) != NULL)) aj.pdirs += aj.pcount[k];
