@@ -109,7 +109,7 @@ static int finite_all(const R *x, int64_t n) {
 
 static void fwd_block(int64_t b0, int64_t b1, void *user) {
   const fwd_job *j = user;
-  void *work = j->work + (size_t)b0 * j->wsize;
+  void *work = j->work + (size_t)(b0 / art_grain(j->B)) * j->wsize;
   for (int64_t b = b0; b < b1; b++) {
     const R *in[3];
     R *out[2];
@@ -147,10 +147,11 @@ static int run_forward(const ds_call *c, const kspec *ks, double dt, int rollout
   for (int k = 0; k < P_COUNT; k++) j.p[k] = ds_rdata(c->args[3 + k]);
   if (rollout) j.T = c->args[ART_NMODEL + 2]->dims[0];
   j.wsize = (art_work_r(&t) + 63) & ~(size_t)63;
-  j.work = c->host->scratch(c, j.wsize * (size_t)j.B + al64((size_t)j.B * sizeof(int64_t)));
+  const size_t nb = (size_t)art_blocks(j.B);
+  j.work = c->host->scratch(c, j.wsize * nb + al64((size_t)j.B * sizeof(int64_t)));
   if (!j.work) return c->host->error(c, "out of memory for the work of %lld batch elements", (long long)j.B);
-  j.bad = (int64_t *)(j.work + j.wsize * (size_t)j.B);
-  c->host->parallel_for(c->ctx, j.B, 1, fwd_block, &j);
+  j.bad = (int64_t *)(j.work + j.wsize * nb);
+  c->host->parallel_for(c->ctx, j.B, art_grain(j.B), fwd_block, &j);
   /* a state that blew up is an error, never a silent NaN (reported for the first batch element) */
   for (int64_t b = 0; b < j.B; b++)
     if (j.bad[b] >= 0) {
@@ -294,7 +295,7 @@ static void adj_block(int64_t b0, int64_t b1, void *user) {
   const art_topo *t = j->t;
   for (int64_t b = b0; b < b1; b++) {
     dual_ws w;
-    ws_layout(j, j->ws + (size_t)b * j->wsize, &w);
+    ws_layout(j, j->ws + (size_t)(b0 / art_grain(j->B)) * j->wsize, &w);
     for (int k = 0; k < P_COUNT; k++) load(w.p[k], ds_rdata(c->args[3 + k]), j->pcount[k]);
     R *pg = j->pdirs ? j->pgrad + b * j->pdirs : NULL;
     if (!j->T) {
@@ -357,13 +358,14 @@ static int run_adjoint(const ds_call *c, const kspec *ks, double dt, int rollout
     if ((j.pact[k] = ds_rgrad(c->args[3 + k]) != NULL)) j.pdirs += j.pcount[k];
   /* the dual model holds every parameter; only those with gradients get directions */
   j.wsize = al64(ws_bytes(&j));
-  j.ws = c->host->scratch(c, j.wsize * (size_t)j.B + al64((size_t)j.B * (size_t)(j.pdirs + 1) * sizeof(R)) +
+  const size_t nb = (size_t)art_blocks(j.B);
+  j.ws = c->host->scratch(c, j.wsize * nb + al64((size_t)j.B * (size_t)(j.pdirs + 1) * sizeof(R)) +
                                  al64((size_t)j.B * 2 * (size_t)(t.nq + t.nv) * sizeof(R)));
   if (!j.ws) return c->host->error(c, "out of memory for the adjoint of %lld batch elements", (long long)j.B);
-  j.pgrad = (R *)(j.ws + j.wsize * (size_t)j.B);
+  j.pgrad = (R *)(j.ws + j.wsize * nb);
   j.adj = (R *)((char *)j.pgrad + al64((size_t)j.B * (size_t)(j.pdirs + 1) * sizeof(R)));
   memset(j.pgrad, 0, (size_t)j.B * (size_t)(j.pdirs + 1) * sizeof(R));
-  c->host->parallel_for(c->ctx, j.B, 1, adj_block, &j);
+  c->host->parallel_for(c->ctx, j.B, art_grain(j.B), adj_block, &j);
   /* parameter gradients: summed over the batch in index order */
   if (j.pdirs) {
     int64_t o = 0;

@@ -40,6 +40,12 @@ typedef struct adj_job {
   R *adj;                         /* rollout: per batch element, 2 (nq + nv) adjoint state */
 } adj_job;
 
+/* Batch elements per parallel block: 1 up to 64 copies, then 64 blocks. Work
+ * memory is per block (reused by the copies of a block); results and the
+ * per-copy gradient buffers never depend on it. */
+static inline int64_t art_grain(int64_t B) { return B <= 64 ? 1 : (B + 63) / 64; }
+static inline int64_t art_blocks(int64_t B) { return (B + art_grain(B) - 1) / art_grain(B); }
+
 int64_t dimsize(const art_topo *t, int d);
 int check_common(const ds_call *c, const kspec *ks, int rollout);
 int check_data(const ds_call *c, const kspec *ks, art_topo *t, int rollout);

@@ -83,7 +83,7 @@ static void nnr_fwd_block(int64_t b0, int64_t b1, void *user) {
   const ds_call *c = j->c;
   const nnr_argv *a = DS_ARGV(c, nnr);
   const int64_t nq = j->t->nq, nv = j->t->nv, nu = j->t->nu, B = j->B;
-  char *mine = j->work + (size_t)b0 * j->wsize;
+  char *mine = j->work + (size_t)(b0 / art_grain(j->B)) * j->wsize;
   R *x = (R *)(mine + al64(art_work_r(j->t))), *y = x + j->no, *save = y + nu;
   R *qs = ds_rdata(a->qs), *qds = ds_rdata(a->qds), *acts = ds_rdata(a->acts);
   for (int64_t b = b0; b < b1; b++) {
@@ -140,12 +140,13 @@ static int nnr_forward(const ds_call *c) {
   if (rc) return rc;
   const int64_t nw = j.sz.weights;
   j.wsize = al64(art_work_r(&t)) + al64((size_t)(j.no + t.nu + j.sz.save) * sizeof(R));
-  char *base = c->host->scratch(c, j.wsize * (size_t)j.B + al64((size_t)j.B * sizeof(int64_t)) + al64((size_t)nw * sizeof(R)));
+  const size_t nb = (size_t)art_blocks(j.B);
+  char *base = c->host->scratch(c, j.wsize * nb + al64((size_t)j.B * sizeof(int64_t)) + al64((size_t)nw * sizeof(R)));
   if (!base) return c->host->error(c, "out of memory for %lld copies", (long long)j.B);
   j.work = base;
-  j.bad = (int64_t *)(base + j.wsize * (size_t)j.B);
+  j.bad = (int64_t *)(base + j.wsize * nb);
   j.w = ds_kit_flat_weights(c, (R *)((char *)j.bad + al64((size_t)j.B * sizeof(int64_t))));
-  c->host->parallel_for(c->ctx, j.B, 1, nnr_fwd_block, &j);
+  c->host->parallel_for(c->ctx, j.B, art_grain(j.B), nnr_fwd_block, &j);
   for (int64_t b = 0; b < j.B; b++)
     if (j.bad[b] >= 0)
       return c->host->error(c, "batch element %lld: the state became non-finite at step %lld (dt = %g s too long for "
@@ -162,7 +163,7 @@ static void nnr_adj_block(int64_t b0, int64_t b1, void *user) {
   const R *qs = ds_rdata(a->qs), *qds = ds_rdata(a->qds), *acts = ds_rdata(a->acts);
   const R *gqs = ds_rgrad(a->qs), *gqds = ds_rgrad(a->qds), *gacts = ds_rgrad(a->acts);
   for (int64_t b = b0; b < b1; b++) {
-    char *mine = aj->ws + (size_t)b * aj->wsize;
+    char *mine = aj->ws + (size_t)(b0 / art_grain(B)) * aj->wsize;
     dual_ws w;
     ws_layout(aj, mine, &w);
     for (int k = 0; k < P_COUNT; k++) load(w.p[k], j->p[k], aj->pcount[k]);
@@ -218,10 +219,11 @@ static int nnr_adjoint(const ds_call *c) {
   aj.wsize = j.wsize + al64(reals * sizeof(R));
   const size_t pbytes = al64((size_t)B * (size_t)(aj.pdirs + 1) * sizeof(R));
   const size_t gwbytes = al64((size_t)B * (size_t)nw * sizeof(R));
-  char *base = c->host->scratch(c, aj.wsize * (size_t)B + pbytes + gwbytes + 2 * al64((size_t)nw * sizeof(R)));
+  const size_t nb = (size_t)art_blocks(B);
+  char *base = c->host->scratch(c, aj.wsize * nb + pbytes + gwbytes + 2 * al64((size_t)nw * sizeof(R)));
   if (!base) return c->host->error(c, "out of memory for the adjoint of %lld copies", (long long)B);
   aj.ws = base;
-  aj.pgrad = (R *)(base + aj.wsize * (size_t)B);
+  aj.pgrad = (R *)(base + aj.wsize * nb);
   memset(aj.pgrad, 0, pbytes);
   j.gw = (R *)((char *)aj.pgrad + pbytes);
   R *wflat = (R *)((char *)j.gw + gwbytes), *gflat = wflat + al64((size_t)nw * sizeof(R)) / sizeof(R);
@@ -230,7 +232,7 @@ static int nnr_adjoint(const ds_call *c) {
   j.gw_on = gwt != NULL;
   if (j.gw_on) memset(j.gw, 0, (size_t)B * (size_t)nw * sizeof(R));
   j.aj = &aj;
-  c->host->parallel_for(c->ctx, B, 1, nnr_adj_block, &j);
+  c->host->parallel_for(c->ctx, B, art_grain(B), nnr_adj_block, &j);
   if (j.gw_on) {
     for (int64_t e = 0; e < nw; e++) {
       double s = 0;
