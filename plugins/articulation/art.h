@@ -78,6 +78,7 @@ void art_eval_r(int kind, const art_topo *t, const R *const *p, const R *const *
                 void *work);
 
 extern const ds_kernel_desc art_fk_kernel, art_rnea_kernel, art_crba_kernel, art_aba_kernel, art_step_kernel,
-    art_rollout_kernel, art_momentum_kernel, art_implicit_step_kernel, art_nn_rollout_kernel;
+    art_rollout_kernel, art_momentum_kernel, art_implicit_step_kernel, art_nn_rollout_kernel,
+    art_implicit_rollout_kernel;
 
 #endif

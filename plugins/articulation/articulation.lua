@@ -43,7 +43,8 @@ ds.load_plugin("articulation")
 
 local M = {}
 local K = {}
-for _, name in ipairs{"fk", "rnea", "crba", "aba", "step", "rollout", "momentum", "implicit_step", "nn_rollout"} do K[name] = ds.kernel("articulation." .. name) end
+for _, name in ipairs{"fk", "rnea", "crba", "aba", "step", "rollout", "momentum", "implicit_step", "nn_rollout",
+                     "implicit_rollout"} do K[name] = ds.kernel("articulation." .. name) end
 M.kernels = K
 local is_tensor = ds.is_tensor
 
@@ -360,21 +361,12 @@ end
 -- ctrl {T, B, nu} (or a number T for T steps without control); states {T+1, B, .}.
 function Model:rollout(ctrl, q, qd, dt)
   local B = batch("rollout", q)
-  if self.integrator == "implicit" then -- step by step (each a Newton solve)
-    if type(ctrl) == "number" then ctrl = ds.zeros{ctrl, B, self.nu} end
-    local T = ctrl:shape()[1]
-    local qr, vr = {q}, {qd}
-    for s = 1, T do
-      q, qd = self:step(q, qd, ds.reshape(ds.slice_rows(ctrl, s, 1), {B, self.nu}), dt)
-      qr[s + 1], vr[s + 1] = q, qd
-    end
-    return ds.reshape(ds.concat(qr), {T + 1, B, self.nq}), ds.reshape(ds.concat(vr), {T + 1, B, self.nv})
-  end
   if type(ctrl) == "number" then ctrl = ds.zeros{ctrl, B, self.nu} end
   if not is_tensor(ctrl) or #ctrl:shape() ~= 3 then fail("rollout", "ctrl must be a tensor {T, B, nu} or a step count", 2) end
   local T = ctrl:shape()[1]
   local qs, qds = ds.empty{T + 1, B, self.nq}, ds.empty{T + 1, B, self.nv}
-  K.rollout:launch(self:_args{q0 = q, qd0 = qd, ctrl = ctrl, qs = qs, qds = qds}, {dt = dt or self.dt})
+  local k = self.integrator == "implicit" and K.implicit_rollout or K.rollout
+  k:launch(self:_args{q0 = q, qd0 = qd, ctrl = ctrl, qs = qs, qds = qds}, {dt = dt or self.dt})
   return qs, qds
 end
 

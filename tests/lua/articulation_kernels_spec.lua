@@ -132,6 +132,24 @@ describe("articulation kernels: gradients (float64 central differences)", functi
     local A, Q = a:totable(), qs:totable()[11]
     for b = 1, B do for i = 1, model.nq do assert.is_true(math.abs(A[b][i] - Q[b][i]) < 1e-12) end end
   end)
+  it("implicit_rollout over 5 steps (and equal to 5 implicit_step launches)", function()
+    local T = 5
+    local c = ds.randn({T, B, model.nu}, 6) * 0.3
+    check("implicit_rollout", {q0 = q, qd0 = qd, ctrl = c, qs = ds.empty{T + 1, B, model.nq},
+                               qds = ds.empty{T + 1, B, model.nv}}, {dt = 2e-3}, {eps = 1e-7, atol = 1e-5})
+    local d = scenes.zoo()
+    d.options.integrator = "implicit"
+    local mi = art.model(d)
+    local qs = mi:rollout(c, q, qd, 2e-3) -- one implicit_rollout launch
+    local a, v = q, qd
+    local C = c:totable()
+    for s = 1, T do a, v = mi:step(a, v, ds.tensor(C[s]), 2e-3) end -- T implicit_step launches
+    local A, Q = a:totable(), qs:totable()[T + 1]
+    local worst = 0
+    for b = 1, B do for i = 1, model.nq do worst = math.max(worst, math.abs(A[b][i] - Q[b][i])) end end
+    print(string.format("implicit_rollout vs implicit_step launches: max |dq| %.2e", worst))
+    assert.is_true(worst < 1e-12)
+  end)
   it("rollout over 12 steps", function()
     local T = 12
     local c = ds.randn({T, B, model.nu}, 5) * 0.3
