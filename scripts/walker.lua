@@ -19,11 +19,12 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "walker", script = "scripts/walker.lua", iters = 40, out = "out/walker",
                                 precision = "f64",
-                                flags = {time = 1.0, batch = 2, hidden = 32, lr = 2e-3, freq = 2, clip = 1, pitch_weight = 5, gif = true},
+                                flags = {time = 1.0, batch = 2, hidden = 32, lr = 3e-3, decay = 0.95, freq = 2, clip = 1, pitch_weight = 5, gif = true},
                                 checks = {time = {gt = 0, le = 100, help = "simulated time per rollout, s"},
                                           batch = {int = true, ge = 1, le = 4096, help = "copies trained at once (clock phases)"},
                                           hidden = {int = true, ge = 1, le = 4096, help = "hidden units of the controller"},
-                                          lr = {gt = 0, help = "Adam learning rate"},
+                                          lr = {gt = 0, help = "Adam learning rate of the first iteration"},
+                                          decay = {gt = 0, le = 1, help = "learning rate factor per iteration (the walker's loss has cliffs; smaller steps later)"},
                                           freq = {gt = 0, help = "clock frequency, Hz"},
                                           clip = {gt = 0, help = "largest gradient norm (larger gradients are scaled down)"},
                                           pitch_weight = {ge = 0, help = "weight of the mean squared torso pitch (rad^2) in the loss"},
@@ -49,10 +50,10 @@ for i = 2, nq + nv + 2 do obs[#obs + 1] = i end
 local phase = {}
 for b = 1, B do phase[b] = 2 * math.pi * (b - 1) / B end
 local net = ds.nn.mlp{sizes = {#obs, opt.hidden, nu}, act = "tanh", out_act = "tanh", seed = opt.seed}
--- small output weights: the first controller barely moves the legs (the walker stands)
+-- output weights scaled down: the first controller moves the legs a little, at random
 do
   local p = net:parameters()
-  p[#p - 1]:copy_(p[#p - 1]:detach() * 0.05)
+  p[#p - 1]:copy_(p[#p - 1]:detach() * 0.3)
 end
 local e_x, e_z, e_pitch = sel(nq, 1, {[1] = 1}), sel(nq, 1, {[2] = 1}), sel(nq, 1, {[3] = 1})
 
@@ -104,6 +105,7 @@ for it = 1, opt.iters do
     for i, p in ipairs(params) do best_params[i] = p:detach() end
   end
   adam:step()
+  adam.lr = adam.lr * opt.decay
   dist0 = dist0 or dists[it]
   cli.check_loss("walker", it, losses[it])
   cli.iter(it, losses[it])
