@@ -6,6 +6,7 @@
 --   local model = art.model(desc)           -- desc: the model description (README.md, top)
 --   local q, qd = model:initial(B)          -- {B, nq}, {B, nv}: the model's q0 and zeros, B copies
 --   local xpos, xmat = model:fk(q)          -- {B, nl, 3}, {B, nl, 9} (row-major rotations)
+--   local x = model:points(q, {{link, {x, y, z}}, ...})  -- {B, np, 3}: world points fixed in links
 --   local tau = model:rnea(q, qd, qdd)      -- M qdd + C (gravity, Coriolis), armature included
 --   local M = model:crba(q)                 -- {B, nv, nv}
 --   local h = model:momentum(q, qd)         -- {B, 6}: spatial momentum (angular; linear) about the origin
@@ -316,6 +317,38 @@ function Model:fk(q)
   local xpos, xmat = ds.empty{B, self.nl, 3}, ds.empty{B, self.nl, 9}
   K.fk:launch(self:_args{q = q, xpos = xpos, xmat = xmat})
   return xpos, xmat
+end
+
+-- World positions {B, np, 3} of points fixed in links: pts = {{link, {x, y, z}}, ...}
+-- (link: index or name; the point in the link frame). Differentiable in q and
+-- the model tensors (fk, then two matrix products with fixed selectors).
+function Model:points(q, pts)
+  if type(pts) ~= "table" or #pts == 0 then fail("points", "pts must be a list of {link, {x, y, z}}", 2) end
+  local B = batch("points", q)
+  local key = {}
+  for i, pt in ipairs(pts) do
+    if type(pt) ~= "table" then fail("points", "pts[" .. i .. "] must be {link, {x, y, z}}", 2) end
+    local li = type(pt[1]) == "string" and self.names[pt[1]] or pt[1]
+    if type(li) ~= "number" or li ~= math.floor(li) or li < 1 or li > self.nl then
+      fail("points", string.format("pts[%d]: no link %s", i, tostring(pt[1])), 2)
+    end
+    local p = vec("pts[" .. i .. "][2]", pt[2], 3)
+    key[i] = {li, p}
+  end
+  local np, nl = #key, self.nl
+  local Sp, Sr = {}, {}
+  for r = 1, 3 * nl do Sp[r] = {} for c = 1, 3 * np do Sp[r][c] = 0 end end
+  for r = 1, 9 * nl do Sr[r] = {} for c = 1, 3 * np do Sr[r][c] = 0 end end
+  for i, kp in ipairs(key) do
+    local li, p = kp[1], kp[2]
+    for a = 1, 3 do
+      Sp[3 * (li - 1) + a][3 * (i - 1) + a] = 1
+      for b = 1, 3 do Sr[9 * (li - 1) + 3 * (a - 1) + b][3 * (i - 1) + a] = p[b] end -- (R p)_a = sum_b R[a][b] p_b
+    end
+  end
+  local xpos, xmat = self:fk(q)
+  local out = ds.matmul(ds.reshape(xpos, {B, 3 * nl}), ds.tensor(Sp)) + ds.matmul(ds.reshape(xmat, {B, 9 * nl}), ds.tensor(Sr))
+  return ds.reshape(out, {B, np, 3})
 end
 
 function Model:rnea(q, qd, qdd)

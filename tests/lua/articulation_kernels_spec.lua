@@ -47,6 +47,29 @@ describe("articulation kernels: gradients (float64 central differences)", functi
   it("fk", function()
     check("fk", {q = q, xpos = ds.empty{B, model.nl, 3}, xmat = ds.empty{B, model.nl, 9}})
   end)
+  it("world points fixed in links (model:points): values and gradient", function()
+    local pts = {{"arm", {0, 0, -0.2}}, {"wrist", {0.01, 0.02, -0.1}}, {1, {0.1, 0.06, 0.04}}}
+    local x = model:points(q, pts):totable()
+    local xpos, xmat = model:fk(q)
+    local P, Rm = xpos:totable(), xmat:totable()
+    for b = 1, B do
+      for i, pt in ipairs(pts) do
+        local li = type(pt[1]) == "string" and model.names[pt[1]] or pt[1]
+        local R, p = Rm[b][li], pt[2]
+        for a = 1, 3 do
+          local want = P[b][li][a] + R[3 * a - 2] * p[1] + R[3 * a - 1] * p[2] + R[3 * a] * p[3]
+          assert.is_true(math.abs(x[b][i][a] - want) < 1e-14)
+        end
+      end
+    end
+    local w = ds.randn({B, 3, 3}, 8)
+    local ok, rep = ds.gradcheck(function(q_, pos_)
+      model.args.pos = pos_
+      return ds.sum(model:points(q_, pts) * w)
+    end, {q, model.args.pos:detach()}, {eps = 1e-6, rtol = 1e-6, atol = 1e-8})
+    print(string.format("model:points: %d checked, max abs err %.2e", rep.checked or 0, rep.max_abs_err or 0))
+    assert(ok, rep.message)
+  end)
   it("rnea", function()
     local qdd = ds.randn({B, model.nv}, 3)
     check("rnea", {q = q, qd = qd, qdd = qdd, tau = ds.empty{B, model.nv}})
