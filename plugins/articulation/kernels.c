@@ -1,11 +1,14 @@
-/* articulation: the kernels (fk, rnea, crba, aba, step, rollout).
+/* articulation: the kernels fk, rnea, crba, aba, momentum, step, rollout, and
+ * the adjoint machinery the other kernel files share (implicit.c, nn_rollout.c).
  *
  * Every kernel takes the model (ART_MODEL_ARGS) and batched states. Forwards
- * run dyn.inc on reals, one batch element per block of the host's
- * parallel_for. Adjoints run it on dual numbers (dual.h): for each batch
- * element, the active inputs are seeded NL at a time and the tangents of the
- * outputs are contracted with the outputs' gradients; model-parameter
- * gradients are summed over the batch in index order (deterministic). */
+ * run dyn.inc on reals, blocks of copies on the host's parallel_for. Adjoints
+ * run it on dual numbers (dual.h, contract): for each copy the active inputs
+ * are seeded NL at a time and the outputs' tangents are contracted with the
+ * outputs' gradients; the step's adjoint (step_vjp) goes through its
+ * acceleration residual instead of differentiating ABA. Model-parameter
+ * gradients are summed over the batch in index order (deterministic, the same
+ * for any thread count). */
 #include <string.h>
 
 #include "kernels.h"
