@@ -18,7 +18,7 @@ enum { G_NONE = -1, G_SPHERE = 0, G_CAPSULE = 1, G_BOX = 2 };
 enum { A_NONE = -1, A_MOTOR = 0, A_POSITION = 1 };
 enum { LINK_W = 4, GEOM_W = 2, ACT_W = 2 };
 /* opt entries */
-enum { O_GX = 0, O_GY, O_GZ, O_KC, O_BC, O_DELTA, O_EPSF, O_KLIM, O_BLIM, O_GROUND, O_LIMW, O_SELF, O_COUNT };
+enum { O_GX = 0, O_GY, O_GZ, O_KC, O_BC, O_DELTA, O_EPSF, O_KLIM, O_BLIM, O_GROUND, O_LIMW, O_SELF, O_TOI, O_COUNT };
 
 /* The real model tensors, in slot order after the three i32 ones. */
 enum { P_MASS = 0, P_COM, P_INERTIA, P_POS, P_QUAT, P_ANCHOR, P_AXIS, P_DAMPING, P_ARMATURE, P_RANGE,

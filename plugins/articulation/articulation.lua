@@ -23,7 +23,7 @@
 --     options = {timestep = 0.002, gravity = {0, 0, -9.81}, integrator = "euler",
 --                contact_stiffness = 2e4, contact_damping = 100, contact_smoothing = 1e-3,
 --                friction_smoothing = 0.02, limit_stiffness = 1e4, limit_damping = 10,
---                limit_smoothing = 0.01, ground = true, self_collision = true},
+--                limit_smoothing = 0.01, ground = true, self_collision = true, toi = false},
 --     links = {                                       -- topological order: parents come first
 --       {name = "l1", parent = 0,                     -- 0 = world, else an earlier link's index
 --        pos = {x, y, z}, quat = {w, x, y, z},        -- link frame in the parent frame
@@ -58,7 +58,7 @@ M.PARAMS = {"mass", "com", "inertia", "pos", "quat", "anchor", "axis", "damping"
             "gpos", "gquat", "gsize", "friction", "gain", "opt"}
 M.DEFAULTS = {timestep = 0.002, gravity = {0, 0, -9.81}, integrator = "euler", contact_stiffness = 2e4,
               contact_damping = 100, contact_smoothing = 1e-3, friction_smoothing = 0.02, limit_stiffness = 1e4,
-              limit_damping = 10, limit_smoothing = 0.01, ground = true, self_collision = true}
+              limit_damping = 10, limit_smoothing = 0.01, ground = true, self_collision = true, toi = false}
 
 local function fail(fn, msg, level) error("articulation." .. fn .. ": " .. msg, (level or 1) + 1) end
 local function finite(v) return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge end
@@ -244,7 +244,8 @@ function M.model(desc)
                num("options.friction_smoothing", o.friction_smoothing, nil, "pos"),
                num("options.limit_stiffness", o.limit_stiffness, nil, "nonneg"),
                num("options.limit_damping", o.limit_damping, nil, "nonneg"), o.ground and 1 or 0,
-               num("options.limit_smoothing", o.limit_smoothing, nil, "pos"), o.self_collision and 1 or 0}
+               num("options.limit_smoothing", o.limit_smoothing, nil, "pos"), o.self_collision and 1 or 0,
+               o.toi and 1 or 0}
   local self = setmetatable({desc = desc, name = desc.name, nl = nl, nq = nq, nv = nv, nu = math.max(nu, 1),
                              nactuators = nu, ng = ng, dt = dt, names = names, qadr = qadr, vadr = vadr,
                              jtype = jtype, q0 = q0, integrator = o.integrator}, Model)

@@ -251,6 +251,14 @@ void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u,
   const double dt = j->dt;
   const R *p[P_COUNT];
   for (int k = 0; k < P_COUNT; k++) p[k] = ds_rdata(j->c->args[3 + k]);
+  if (p[P_OPT][O_TOI] > 0.5 && p[P_OPT][O_GROUND] > 0.5) {
+    /* a step split at the time of impact is not one ABA solve: dual directions through all of it */
+    static const kspec ks_full = {ART_STEP, 3, 2, {D_NQ, D_NV, D_NU}, {D_NQ, D_NV}};
+    const R *ins[3] = {q, qd, u}, *gout[2] = {gqo, gqdo};
+    R *gin[3] = {gq, gqd, gu};
+    contract(j, w, &ks_full, ins, gin, gout, pg);
+    return;
+  }
   R *qdd = w->rtmp, *v = qdd + nv, *gv = v + nv, *lam = gv + nv;
   { /* the step's acceleration and end velocity, as the forward computed them */
     const R *in[3] = {q, qd, u};

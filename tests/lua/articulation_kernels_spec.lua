@@ -173,6 +173,39 @@ describe("articulation kernels: gradients (float64 central differences)", functi
     print(string.format("implicit_rollout vs implicit_step launches: max |dq| %.2e", worst))
     assert.is_true(worst < 1e-12)
   end)
+  it("rollout with the time-of-impact split (options.toi): a falling box's first touch inside a step", function()
+    local d = {options = {timestep = 2e-3, toi = true, contact_stiffness = 1e4, contact_damping = 50,
+                          contact_smoothing = 1e-3},
+               links = {{joint = {type = "free"}, pos = {0, 0, 0.1}, quat = {0.97, 0.15, 0.1, 0.05},
+                         inertial = {mass = 1, diaginertia = {0.002, 0.003, 0.004}},
+                         geoms = {{type = "box", size = {0.05, 0.04, 0.03}, friction = 0.6}}}}}
+    local tm = art.model(d)
+    local q0 = ds.tensor{tm.q0}
+    local v0 = ds.tensor{{0.3, -0.2, -1.5, 0.5, 0.2, -0.3}}
+    -- the lowest corner is ~0.04 m up and falls at 1.5 m/s: the touch falls inside step 13 or so
+    local T = 25
+    local c = ds.zeros{T, 1, tm.nu}
+    local positional_t = {}
+    for i, name in ipairs(ds.kernel("articulation.rollout"):arg_names()) do
+      local named = {q0 = q0, qd0 = v0, ctrl = c, qs = ds.empty{T + 1, 1, tm.nq}, qds = ds.empty{T + 1, 1, tm.nv}}
+      positional_t[i] = (named[name] or tm.args[name]):detach()
+    end
+    local ok, rep = ds.gradcheck_kernel("articulation.rollout", positional_t, {dt = 2e-3},
+                                        {eps = 1e-7, rtol = 1e-5, atol = 1e-6, max_elems = 30})
+    print(string.format("articulation.rollout (toi): %d checked, max abs err %.2e, max rel err %.2e", rep.checked or 0,
+                        rep.max_abs_err or 0, rep.max_rel_err or 0))
+    assert(ok, rep.message)
+    -- the split changes the trajectory after the touch, and only after it
+    d.options.toi = false
+    local naive = art.model(d)
+    local a = tm:rollout(T, q0, v0):totable()
+    local b = naive:rollout(T, q0, v0):totable()
+    local first_diff
+    for s = 1, T + 1 do
+      if first_diff == nil and math.abs(a[s][1][3] - b[s][1][3]) > 1e-12 then first_diff = s end
+    end
+    assert.is_truthy(first_diff and first_diff > 5, "the split changed the free fall")
+  end)
   it("rollout over 12 steps", function()
     local T = 12
     local c = ds.randn({T, B, model.nu}, 5) * 0.3
