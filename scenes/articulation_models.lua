@@ -118,7 +118,7 @@ function S.walker(opts)
     acts[#acts + 1] = {joint = j, type = "position", kp = kp, kv = kv}
   end
   return {name = "walker", options = {timestep = opts.dt or 2e-3, contact_stiffness = 1e4, contact_damping = 100,
-                                      contact_smoothing = 1e-3, friction_smoothing = 0.05},
+                                      contact_smoothing = 1e-3, friction_smoothing = opts.friction_smoothing or 0.05},
           links = links, actuators = acts}
 end
 

@@ -89,7 +89,7 @@ local upright = 1 + math.cos(Q[T + 1][1][2])
 local tt, th, xx, ff = {}, {}, {}, {}
 for s = 1, T + 1 do tt[s], th[s], xx[s] = (s - 1) * dt, Q[s][1][2] * 180 / math.pi, Q[s][1][1] end
 for s = 1, T do ff[s] = U[s][1][1] end
-ds.io.plot(opt.out .. "/angle.png", {{x = tt, y = th, label = "pole angle (deg, 180 = upright)"}},
+ds.io.plot(opt.out .. "/angle.png", {{x = tt, y = th, label = "pole angle (deg, +-180 = upright)"}},
            {title = "cartpole: optimised swing-up", xlabel = "time (s)", ylabel = "deg", width = 560, height = 360})
 local tf = {}
 for s = 1, T do tf[s] = (s - 1) * dt end

@@ -5,7 +5,8 @@
 -- (sin, cos of 2 pi f t) to the four joint targets, 0.8 tanh(mlp(...)) rad;
 -- Adam trains it through the differentiable simulation (back-propagation
 -- through time over every step, contacts and friction included), on B copies
--- with different clock phases in one batched step each.
+-- with different clock phases. Network and physics run fused, T steps of B
+-- copies in one launch (articulation.nn_rollout, the kit's MLP).
 -- Loss: -(mean forward position of the torso over the run) + 5 (mean(pitch^2)
 -- + 10 mean(relu(-0.08 - dz)^2)), dz the torso's height change. The controller
 -- with the lowest loss seen is the one kept (and drawn).
@@ -18,11 +19,12 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {name = "walker", script = "scripts/walker.lua", iters = 40, out = "out/walker",
                                 precision = "f64",
-                                flags = {time = 1.0, batch = 2, hidden = 32, lr = 3e-3, freq = 2, clip = 1, pitch_weight = 5, gif = true},
+                                flags = {time = 1.0, batch = 2, hidden = 32, lr = 3e-3, decay = 0.95, freq = 2, clip = 1, pitch_weight = 5, gif = true},
                                 checks = {time = {gt = 0, le = 100, help = "simulated time per rollout, s"},
                                           batch = {int = true, ge = 1, le = 4096, help = "copies trained at once (clock phases)"},
                                           hidden = {int = true, ge = 1, le = 4096, help = "hidden units of the controller"},
-                                          lr = {gt = 0, help = "Adam learning rate"},
+                                          lr = {gt = 0, help = "Adam learning rate of the first iteration"},
+                                          decay = {gt = 0, le = 1, help = "learning rate factor per iteration (the walker's loss has cliffs; smaller steps later)"},
                                           freq = {gt = 0, help = "clock frequency, Hz"},
                                           clip = {gt = 0, help = "largest gradient norm (larger gradients are scaled down)"},
                                           pitch_weight = {ge = 0, help = "weight of the mean squared torso pitch (rad^2) in the loss"},
@@ -36,58 +38,42 @@ local T = math.floor(opt.time / dt + 0.5)
 local B = opt.batch
 local nq, nv, nu = model.nq, model.nv, model.nu -- 7, 7, 4
 
--- features {B, 15}: q without x (6), qd (7), clock (2); placed by selector matrices
 local function sel(rows, cols, map)
   local m = {}
   for i = 1, rows do m[i] = {} for j = 1, cols do m[i][j] = 0 end end
   for i, j in pairs(map) do m[i][j] = 1 end
   return ds.tensor(m)
 end
-local NF = 15
-local Pq = sel(nq, NF, {[2] = 1, [3] = 2, [4] = 3, [5] = 4, [6] = 5, [7] = 6})
-local Pv = sel(nv, NF, {[1] = 7, [2] = 8, [3] = 9, [4] = 10, [5] = 11, [6] = 12, [7] = 13})
-local Pc = sel(2, NF, {[1] = 14, [2] = 15})
-local clock = {}
-for s = 1, T do
-  local rows = {}
-  for b = 1, B do
-    local ph = 2 * math.pi * (opt.freq * (s - 1) * dt + (b - 1) / B)
-    rows[b] = {math.sin(ph), math.cos(ph)}
-  end
-  clock[s] = ds.tensor(rows)
-end
-local net = ds.nn.mlp{sizes = {NF, opt.hidden, nu}, act = "tanh", seed = opt.seed}
--- small output weights: the first controller barely moves the legs (the walker stands)
+-- observations: q without x (6), qd (7), the clock's sin and cos (2); each copy's clock has its own phase
+local obs = {}
+for i = 2, nq + nv + 2 do obs[#obs + 1] = i end
+local phase = {}
+for b = 1, B do phase[b] = 2 * math.pi * (b - 1) / B end
+local net = ds.nn.mlp{sizes = {#obs, opt.hidden, nu}, act = "tanh", out_act = "tanh", seed = opt.seed}
+-- output weights scaled down: the first controller moves the legs a little, at random
 do
   local p = net:parameters()
-  p[#p - 1]:copy_(p[#p - 1]:detach() * 0.05)
+  p[#p - 1]:copy_(p[#p - 1]:detach() * 0.3)
 end
 local e_x, e_z, e_pitch = sel(nq, 1, {[1] = 1}), sel(nq, 1, {[2] = 1}), sel(nq, 1, {[3] = 1})
 
 local q0, qd0 = model:initial(B)
-local function rollout(keep)
-  local q, qd = q0, qd0
-  local pitch2, xsum, drop, frames = nil, nil, nil, keep and {} or nil
-  for s = 1, T do
-    local f = ds.matmul(q, Pq) + ds.matmul(qd, Pv) + ds.matmul(clock[s], Pc)
-    local target = ds.tanh(net:forward(f)) * 0.8
-    q, qd = model:step(q, qd, target)
-    local p2 = ds.sum(ds.square(ds.matmul(q, e_pitch)))
-    pitch2 = pitch2 and pitch2 + p2 or p2
-    local xs = ds.sum(ds.matmul(q, e_x))
-    xsum = xsum and xsum + xs or xs
-    -- a torso more than 8 cm below standing height is penalised (falling forward also moves x forward)
-    local low = ds.sum(ds.square(ds.relu(-(ds.matmul(q, e_z) + 0.08))))
-    drop = drop and drop + low or low
-    if keep then frames[s] = q end
-  end
-  local dist = ds.sum(ds.matmul(q, e_x) - ds.matmul(q0, e_x)) / B
-  return dist, (pitch2 + drop * 10) / (B * T), xsum / (B * T), frames
+-- the whole closed loop (network and physics, T steps, B copies) is one launch of articulation.nn_rollout
+local function rollout()
+  local qs = model:nn_rollout(T, net, q0, qd0, {obs = obs, freq = opt.freq, scale = 0.8, phase = phase})
+  local q2 = ds.reshape(qs, {(T + 1) * B, nq})
+  local xs, zs, ps = ds.matmul(q2, e_x), ds.matmul(q2, e_z), ds.matmul(q2, e_pitch)
+  local n = (T + 1) * B
+  -- a torso more than 8 cm below standing height is penalised (falling forward also moves x forward)
+  local pen = (ds.sum(ds.square(ps)) + ds.sum(ds.square(ds.relu(-(zs + 0.08)))) * 10) / n
+  local last = ds.slice_rows(q2, T * B + 1, B)
+  local dist = ds.sum(ds.matmul(last, e_x) - ds.matmul(q0, e_x)) / B
+  return dist, pen, ds.sum(xs) / n, qs
 end
 -- the mean forward position over the run rewards moving early (a denser signal than the end point)
 local function loss_fn()
-  local dist, p2, xmean = rollout(false)
-  return -xmean + p2 * opt.pitch_weight, dist
+  local dist, pen, xmean = rollout()
+  return -xmean + pen * opt.pitch_weight, dist
 end
 
 local params = net:parameters()
@@ -119,6 +105,7 @@ for it = 1, opt.iters do
     for i, p in ipairs(params) do best_params[i] = p:detach() end
   end
   adam:step()
+  adam.lr = adam.lr * opt.decay
   dist0 = dist0 or dists[it]
   cli.check_loss("walker", it, losses[it])
   cli.iter(it, losses[it])
@@ -129,8 +116,8 @@ local secs = ds.now() - t0
 -- the controller with the lowest loss seen is kept (the loss landscape of a
 -- walker has cliffs: one step can tip it over)
 for i, p in ipairs(params) do p:copy_(best_params[i]) end
-local final_dist, final_p2, final_xm, frames = ds.no_grad(function() return rollout(true) end)
-local final_loss = -final_xm:item() + opt.pitch_weight * final_p2:item()
+local final_dist, final_pen, final_xm, final_qs = ds.no_grad(rollout)
+local final_loss = -final_xm:item() + opt.pitch_weight * final_pen:item()
 cli.write_losses(ds, opt.out, losses, {title = "walker", ylabel = "-mean x + w mean pitch^2"})
 if #its > 0 then
   ds.io.plot(opt.out .. "/distance.png", {{x = its, y = dists, label = "forward travel (m), batch mean"}},
@@ -138,8 +125,9 @@ if #its > 0 then
               width = 560, height = 360})
 end
 -- pictures of copy 1
-local rows, labels = {q0:totable()[1]}, {"t = 0.00 s"}
-for s = 5, T, 5 do rows[#rows + 1], labels[#labels + 1] = frames[s]:totable()[1], string.format("t = %.2f s", s * dt) end
+local FQ = final_qs:totable()
+local rows, labels = {}, {}
+for s = 0, T, 5 do rows[#rows + 1], labels[#labels + 1] = FQ[s + 1][1], string.format("t = %.2f s", s * dt) end
 local lastx = rows[#rows][1]
 local view = {width = 400, height = 220, azimuth = -0.25, elevation = 0.25,
               bounds = {math.min(-0.5, lastx - 0.5), math.max(0.5, lastx + 0.5), -0.1, 0.6}}

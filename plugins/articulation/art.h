@@ -18,7 +18,7 @@ enum { G_NONE = -1, G_SPHERE = 0, G_CAPSULE = 1, G_BOX = 2 };
 enum { A_NONE = -1, A_MOTOR = 0, A_POSITION = 1 };
 enum { LINK_W = 4, GEOM_W = 2, ACT_W = 2 };
 /* opt entries */
-enum { O_GX = 0, O_GY, O_GZ, O_KC, O_BC, O_DELTA, O_EPSF, O_KLIM, O_BLIM, O_GROUND, O_LIMW, O_SELF, O_COUNT };
+enum { O_GX = 0, O_GY, O_GZ, O_KC, O_BC, O_DELTA, O_EPSF, O_KLIM, O_BLIM, O_GROUND, O_LIMW, O_SELF, O_TOI, O_COUNT };
 
 /* The real model tensors, in slot order after the three i32 ones. */
 enum { P_MASS = 0, P_COM, P_INERTIA, P_POS, P_QUAT, P_ANCHOR, P_AXIS, P_DAMPING, P_ARMATURE, P_RANGE,
@@ -65,13 +65,20 @@ int art_check_finite(const ds_call *c, int slot);
  *   ART_ABA   q, qd, tau -> qdd {nv}
  *   ART_STEP  q, qd, ctrl -> q', qd'  (semi-implicit Euler with joint forces and contact)
  *   ART_MOMENTUM q, qd -> h {6}: the spatial momentum of all links about the world origin (angular; linear)
- *   ART_IRES  q, qd, ctrl, v -> G {nv}, qhat {nq}: the implicit Euler residual at end velocity v (implicit.c) */
-enum { ART_FK = 0, ART_RNEA, ART_CRBA, ART_ABA, ART_STEP, ART_MOMENTUM, ART_IRES };
+ *   ART_IRES  q, qd, ctrl, v -> G {nv}, qhat {nq}: the implicit Euler residual at end velocity v (implicit.c)
+ * and, for the step's adjoint (kernels.c, step_vjp):
+ *   ART_ACC   q, qd, ctrl -> qdd {nv}: the step's acceleration
+ *   ART_SRES  q, qd, ctrl, qdd -> R {nv}: (M + A) qdd + C - J^T fext - tau, zero at the step's qdd
+ *   ART_SMINV q, qd, ctrl, rhs -> (M + A)^-1 rhs {nv}  (A: armature + dt x implicit damping)
+ *   ART_INTEG q, v -> q (+) dt v {nq} */
+enum { ART_FK = 0, ART_RNEA, ART_CRBA, ART_ABA, ART_STEP, ART_MOMENTUM, ART_IRES, ART_ACC, ART_SRES, ART_SMINV,
+       ART_INTEG };
 size_t art_work_r(const art_topo *t);
 void art_eval_r(int kind, const art_topo *t, const R *const *p, const R *const *in, R *const *out, double dt,
                 void *work);
 
 extern const ds_kernel_desc art_fk_kernel, art_rnea_kernel, art_crba_kernel, art_aba_kernel, art_step_kernel,
-    art_rollout_kernel, art_momentum_kernel, art_implicit_step_kernel;
+    art_rollout_kernel, art_momentum_kernel, art_implicit_step_kernel, art_nn_rollout_kernel,
+    art_implicit_rollout_kernel;
 
 #endif

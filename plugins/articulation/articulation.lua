@@ -6,12 +6,14 @@
 --   local model = art.model(desc)           -- desc: the model description (README.md, top)
 --   local q, qd = model:initial(B)          -- {B, nq}, {B, nv}: the model's q0 and zeros, B copies
 --   local xpos, xmat = model:fk(q)          -- {B, nl, 3}, {B, nl, 9} (row-major rotations)
+--   local x = model:points(q, {{link, {x, y, z}}, ...})  -- {B, np, 3}: world points fixed in links
 --   local tau = model:rnea(q, qd, qdd)      -- M qdd + C (gravity, Coriolis), armature included
 --   local M = model:crba(q)                 -- {B, nv, nv}
 --   local h = model:momentum(q, qd)         -- {B, 6}: spatial momentum (angular; linear) about the origin
 --   local qdd = model:aba(q, qd, tau)       -- M^-1 (tau - C)
 --   local q1, qd1 = model:step(q, qd, ctrl) -- one step with actuators, damping, limits, contact
 --   local qs, qds = model:rollout(ctrl, q, qd)  -- ctrl {T, B, nu}: states {T+1, B, nq|nv}
+--   local qs, qds, u = model:nn_rollout(T, net, q, qd, {obs =, freq =, scale =, phase =})  -- fused controller
 --   local p = model:param("mass")           -- a model tensor made to require grad (returned)
 --
 -- The model description (stable; fields are only ever added):
@@ -21,7 +23,7 @@
 --     options = {timestep = 0.002, gravity = {0, 0, -9.81}, integrator = "euler",
 --                contact_stiffness = 2e4, contact_damping = 100, contact_smoothing = 1e-3,
 --                friction_smoothing = 0.02, limit_stiffness = 1e4, limit_damping = 10,
---                limit_smoothing = 0.01, ground = true, self_collision = true},
+--                limit_smoothing = 0.01, ground = true, self_collision = true, toi = false},
 --     links = {                                       -- topological order: parents come first
 --       {name = "l1", parent = 0,                     -- 0 = world, else an earlier link's index
 --        pos = {x, y, z}, quat = {w, x, y, z},        -- link frame in the parent frame
@@ -42,7 +44,8 @@ ds.load_plugin("articulation")
 
 local M = {}
 local K = {}
-for _, name in ipairs{"fk", "rnea", "crba", "aba", "step", "rollout", "momentum", "implicit_step"} do K[name] = ds.kernel("articulation." .. name) end
+for _, name in ipairs{"fk", "rnea", "crba", "aba", "step", "rollout", "momentum", "implicit_step", "nn_rollout",
+                     "implicit_rollout"} do K[name] = ds.kernel("articulation." .. name) end
 M.kernels = K
 local is_tensor = ds.is_tensor
 
@@ -55,7 +58,7 @@ M.PARAMS = {"mass", "com", "inertia", "pos", "quat", "anchor", "axis", "damping"
             "gpos", "gquat", "gsize", "friction", "gain", "opt"}
 M.DEFAULTS = {timestep = 0.002, gravity = {0, 0, -9.81}, integrator = "euler", contact_stiffness = 2e4,
               contact_damping = 100, contact_smoothing = 1e-3, friction_smoothing = 0.02, limit_stiffness = 1e4,
-              limit_damping = 10, limit_smoothing = 0.01, ground = true, self_collision = true}
+              limit_damping = 10, limit_smoothing = 0.01, ground = true, self_collision = true, toi = false}
 
 local function fail(fn, msg, level) error("articulation." .. fn .. ": " .. msg, (level or 1) + 1) end
 local function finite(v) return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge end
@@ -241,7 +244,8 @@ function M.model(desc)
                num("options.friction_smoothing", o.friction_smoothing, nil, "pos"),
                num("options.limit_stiffness", o.limit_stiffness, nil, "nonneg"),
                num("options.limit_damping", o.limit_damping, nil, "nonneg"), o.ground and 1 or 0,
-               num("options.limit_smoothing", o.limit_smoothing, nil, "pos"), o.self_collision and 1 or 0}
+               num("options.limit_smoothing", o.limit_smoothing, nil, "pos"), o.self_collision and 1 or 0,
+               o.toi and 1 or 0}
   local self = setmetatable({desc = desc, name = desc.name, nl = nl, nq = nq, nv = nv, nu = math.max(nu, 1),
                              nactuators = nu, ng = ng, dt = dt, names = names, qadr = qadr, vadr = vadr,
                              jtype = jtype, q0 = q0, integrator = o.integrator}, Model)
@@ -316,6 +320,38 @@ function Model:fk(q)
   return xpos, xmat
 end
 
+-- World positions {B, np, 3} of points fixed in links: pts = {{link, {x, y, z}}, ...}
+-- (link: index or name; the point in the link frame). Differentiable in q and
+-- the model tensors (fk, then two matrix products with fixed selectors).
+function Model:points(q, pts)
+  if type(pts) ~= "table" or #pts == 0 then fail("points", "pts must be a list of {link, {x, y, z}}", 2) end
+  local B = batch("points", q)
+  local key = {}
+  for i, pt in ipairs(pts) do
+    if type(pt) ~= "table" then fail("points", "pts[" .. i .. "] must be {link, {x, y, z}}", 2) end
+    local li = type(pt[1]) == "string" and self.names[pt[1]] or pt[1]
+    if type(li) ~= "number" or li ~= math.floor(li) or li < 1 or li > self.nl then
+      fail("points", string.format("pts[%d]: no link %s", i, tostring(pt[1])), 2)
+    end
+    local p = vec("pts[" .. i .. "][2]", pt[2], 3)
+    key[i] = {li, p}
+  end
+  local np, nl = #key, self.nl
+  local Sp, Sr = {}, {}
+  for r = 1, 3 * nl do Sp[r] = {} for c = 1, 3 * np do Sp[r][c] = 0 end end
+  for r = 1, 9 * nl do Sr[r] = {} for c = 1, 3 * np do Sr[r][c] = 0 end end
+  for i, kp in ipairs(key) do
+    local li, p = kp[1], kp[2]
+    for a = 1, 3 do
+      Sp[3 * (li - 1) + a][3 * (i - 1) + a] = 1
+      for b = 1, 3 do Sr[9 * (li - 1) + 3 * (a - 1) + b][3 * (i - 1) + a] = p[b] end -- (R p)_a = sum_b R[a][b] p_b
+    end
+  end
+  local xpos, xmat = self:fk(q)
+  local out = ds.matmul(ds.reshape(xpos, {B, 3 * nl}), ds.tensor(Sp)) + ds.matmul(ds.reshape(xmat, {B, 9 * nl}), ds.tensor(Sr))
+  return ds.reshape(out, {B, np, 3})
+end
+
 function Model:rnea(q, qd, qdd)
   local B = batch("rnea", q)
   local tau = ds.empty{B, self.nv}
@@ -359,22 +395,51 @@ end
 -- ctrl {T, B, nu} (or a number T for T steps without control); states {T+1, B, .}.
 function Model:rollout(ctrl, q, qd, dt)
   local B = batch("rollout", q)
-  if self.integrator == "implicit" then -- step by step (each a Newton solve)
-    if type(ctrl) == "number" then ctrl = ds.zeros{ctrl, B, self.nu} end
-    local T = ctrl:shape()[1]
-    local qr, vr = {q}, {qd}
-    for s = 1, T do
-      q, qd = self:step(q, qd, ds.reshape(ds.slice_rows(ctrl, s, 1), {B, self.nu}), dt)
-      qr[s + 1], vr[s + 1] = q, qd
-    end
-    return ds.reshape(ds.concat(qr), {T + 1, B, self.nq}), ds.reshape(ds.concat(vr), {T + 1, B, self.nv})
-  end
   if type(ctrl) == "number" then ctrl = ds.zeros{ctrl, B, self.nu} end
   if not is_tensor(ctrl) or #ctrl:shape() ~= 3 then fail("rollout", "ctrl must be a tensor {T, B, nu} or a step count", 2) end
   local T = ctrl:shape()[1]
   local qs, qds = ds.empty{T + 1, B, self.nq}, ds.empty{T + 1, B, self.nv}
-  K.rollout:launch(self:_args{q0 = q, qd0 = qd, ctrl = ctrl, qs = qs, qds = qds}, {dt = dt or self.dt})
+  local k = self.integrator == "implicit" and K.implicit_rollout or K.rollout
+  k:launch(self:_args{q0 = q, qd0 = qd, ctrl = ctrl, qs = qs, qds = qds}, {dt = dt or self.dt})
   return qs, qds
+end
+
+-- The closed loop in one launch (articulation.nn_rollout): net is any ds.nn.mlp
+-- the kit runs, from #opts.obs inputs to nu outputs; u = scale * net(x) with
+-- x = [q, qd, sin, cos][obs] (1-based indices here; sin/cos of 2 pi freq t +
+-- phase_b, entries nq + nv + 1 and + 2). opts: obs (default: every q and qd
+-- entry), freq (Hz, 1), scale (1), phase (number or list of B, 0).
+-- Returns qs {T+1, B, nq}, qds {T+1, B, nv}, the controls {T, B, nu}; gradients
+-- reach q, qd, the network's parameters and the model tensors.
+function Model:nn_rollout(T, net, q, qd, opts)
+  opts = opts or {}
+  if type(T) ~= "number" or T ~= math.floor(T) or T < 1 then fail("nn_rollout", "T (steps) must be an integer >= 1", 2) end
+  if type(net) ~= "table" or not net.layers then fail("nn_rollout", "net must be a ds.nn.mlp", 2) end
+  local B = batch("nn_rollout", q)
+  local obs = opts.obs
+  if not obs then obs = {}; for i = 1, self.nq + self.nv do obs[i] = i end end
+  local o0 = {}
+  for i, v in ipairs(obs) do
+    if type(v) ~= "number" or v ~= math.floor(v) or v < 1 or v > self.nq + self.nv + 2 then
+      fail("nn_rollout", string.format("opts.obs[%d] = %s must index [q, qd, sin, cos]: 1..%d", i, tostring(v),
+                                       self.nq + self.nv + 2), 2)
+    end
+    o0[i] = v - 1
+  end
+  local sizes, acts = ds.kit.describe(net, "articulation.nn_rollout")
+  if sizes[1] ~= #obs or sizes[#sizes] ~= self.nu then
+    fail("nn_rollout", string.format("the network maps %d inputs to %d outputs; the controller has %d inputs (#obs) " ..
+                                     "and %d outputs (actuators)", sizes[1], sizes[#sizes], #obs, self.nu), 2)
+  end
+  local ph = opts.phase or 0
+  local phase = {}
+  for b = 1, B do phase[b] = type(ph) == "table" and ph[b] or ph end
+  local qs, qds, us = ds.empty{T + 1, B, self.nq}, ds.empty{T + 1, B, self.nv}, ds.empty{T, B, self.nu}
+  K.nn_rollout:launch(self:_args{q0 = q, qd0 = qd, obs = ds.tensor(o0, "i32"), phase = ds.tensor(phase),
+                                 spec = ds.kit.mlp_spec(sizes, acts), qs = qs, qds = qds, acts = us,
+                                 w = net:parameters()},
+                      {dt = opts.dt or self.dt, steps = T, freq = opts.freq or 1, scale = opts.scale or 1})
+  return qs, qds, us
 end
 
 -- Total mechanical energy (kinetic + gravitational) of each batch row, as Lua

@@ -1,11 +1,14 @@
-/* articulation: the kernels (fk, rnea, crba, aba, step, rollout).
+/* articulation: the kernels fk, rnea, crba, aba, momentum, step, rollout, and
+ * the adjoint machinery the other kernel files share (implicit.c, nn_rollout.c).
  *
  * Every kernel takes the model (ART_MODEL_ARGS) and batched states. Forwards
- * run dyn.inc on reals, one batch element per block of the host's
- * parallel_for. Adjoints run it on dual numbers (dual.h): for each batch
- * element, the active inputs are seeded NL at a time and the tangents of the
- * outputs are contracted with the outputs' gradients; model-parameter
- * gradients are summed over the batch in index order (deterministic). */
+ * run dyn.inc on reals, blocks of copies on the host's parallel_for. Adjoints
+ * run it on dual numbers (dual.h, contract): for each copy the active inputs
+ * are seeded NL at a time and the outputs' tangents are contracted with the
+ * outputs' gradients; the step's adjoint (step_vjp) goes through its
+ * acceleration residual instead of differentiating ABA. Model-parameter
+ * gradients are summed over the batch in index order (deterministic, the same
+ * for any thread count). */
 #include <string.h>
 
 #include "kernels.h"
@@ -109,7 +112,7 @@ static int finite_all(const R *x, int64_t n) {
 
 static void fwd_block(int64_t b0, int64_t b1, void *user) {
   const fwd_job *j = user;
-  void *work = j->work + (size_t)b0 * j->wsize;
+  void *work = j->work + (size_t)(b0 / art_grain(j->B)) * j->wsize;
   for (int64_t b = b0; b < b1; b++) {
     const R *in[3];
     R *out[2];
@@ -147,10 +150,11 @@ static int run_forward(const ds_call *c, const kspec *ks, double dt, int rollout
   for (int k = 0; k < P_COUNT; k++) j.p[k] = ds_rdata(c->args[3 + k]);
   if (rollout) j.T = c->args[ART_NMODEL + 2]->dims[0];
   j.wsize = (art_work_r(&t) + 63) & ~(size_t)63;
-  j.work = c->host->scratch(c, j.wsize * (size_t)j.B + al64((size_t)j.B * sizeof(int64_t)));
+  const size_t nb = (size_t)art_blocks(j.B);
+  j.work = c->host->scratch(c, j.wsize * nb + al64((size_t)j.B * sizeof(int64_t)));
   if (!j.work) return c->host->error(c, "out of memory for the work of %lld batch elements", (long long)j.B);
-  j.bad = (int64_t *)(j.work + j.wsize * (size_t)j.B);
-  c->host->parallel_for(c->ctx, j.B, 1, fwd_block, &j);
+  j.bad = (int64_t *)(j.work + j.wsize * nb);
+  c->host->parallel_for(c->ctx, j.B, art_grain(j.B), fwd_block, &j);
   /* a state that blew up is an error, never a silent NaN (reported for the first batch element) */
   for (int64_t b = 0; b < j.B; b++)
     if (j.bad[b] >= 0) {
@@ -168,7 +172,10 @@ static int run_forward(const ds_call *c, const kspec *ks, double dt, int rollout
 /* ---- adjoint: dual-number directions ------------------------------------ */
 size_t al64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-void ws_layout(const adj_job *j, char *base, dual_ws *w) {
+void ws_layout(const adj_job *j0, char *base, dual_ws *w) {
+  adj_job jj = *j0;
+  const adj_job *j = &jj;
+  if (j0->wks) jj.ks = j0->wks;
   char *p = base;
   for (int k = 0; k < P_COUNT; k++) w->p[k] = (dn *)p, p += al64((size_t)j->pcount[k] * sizeof(dn));
   for (int k = 0; k < j->ks->nin; k++) w->in[k] = (dn *)p, p += al64((size_t)dimsize(j->t, j->ks->in[k]) * sizeof(dn));
@@ -176,10 +183,14 @@ void ws_layout(const adj_job *j, char *base, dual_ws *w) {
   int64_t ndir = j->pdirs;
   for (int k = 0; k < j->ks->nin; k++) ndir += dimsize(j->t, j->ks->in[k]);
   w->dirs = (dir *)p, p += al64((size_t)ndir * sizeof(dir));
+  w->rtmp = (R *)p, p += al64((size_t)(4 * j->t->nv + 2 * j->t->nq) * sizeof(R));
   w->work = p;
 }
-size_t ws_bytes(const adj_job *j) {
-  size_t n = 0;
+size_t ws_bytes(const adj_job *j0) {
+  adj_job jj = *j0;
+  const adj_job *j = &jj;
+  if (j0->wks) jj.ks = j0->wks;
+  size_t n = al64((size_t)(4 * j->t->nv + 2 * j->t->nq) * sizeof(R));
   int64_t ndir = j->pdirs;
   for (int k = 0; k < P_COUNT; k++) n += al64((size_t)j->pcount[k] * sizeof(dn));
   for (int k = 0; k < j->ks->nin; k++) n += al64((size_t)dimsize(j->t, j->ks->in[k]) * sizeof(dn)), ndir += dimsize(j->t, j->ks->in[k]);
@@ -194,9 +205,9 @@ void load(dn *d, const R *v, int64_t n) {
 /* Contracts the output gradients with the tangents of the inputs in dirs.
  * ins: values; gin[k]: where input k's gradient goes (NULL: not wanted);
  * gout[k]: output k's gradient (NULL: zero). Parameter directions come first. */
-void contract(const adj_job *j, dual_ws *w, const R *const *ins, R *const *gin, const R *const *gout,
-                     R *pg, int kind) {
-  const kspec *ks = j->ks;
+void contract(const adj_job *j, dual_ws *w, const kspec *ks, const R *const *ins, R *const *gin, const R *const *gout,
+              R *pg) {
+  const int kind = ks->kind;
   const art_topo *t = j->t;
   int64_t nd = 0;
   if (pg) {
@@ -229,6 +240,65 @@ void contract(const adj_job *j, dual_ws *w, const R *const *ins, R *const *gin, 
   }
 }
 
+const kspec art_ks_step_ws = {ART_STEP, 4, 2, {D_NQ, D_NV, D_NU, D_NV}, {D_NQ, D_NV}};
+static const kspec ks_integ = {ART_INTEG, 2, 1, {D_NQ, D_NV}, {D_NQ}};
+static const kspec ks_sres = {ART_SRES, 4, 1, {D_NQ, D_NV, D_NU, D_NV}, {D_NV}};
+
+void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *gqo, const R *gqdo, R *gq,
+              R *gqd, R *gu, R *pg) {
+  const art_topo *t = j->t;
+  const int nv = t->nv;
+  const double dt = j->dt;
+  const R *p[P_COUNT];
+  for (int k = 0; k < P_COUNT; k++) p[k] = ds_rdata(j->c->args[3 + k]);
+  if (p[P_OPT][O_TOI] > 0.5 && p[P_OPT][O_GROUND] > 0.5) {
+    /* a step split at the time of impact is not one ABA solve: dual directions through all of it */
+    static const kspec ks_full = {ART_STEP, 3, 2, {D_NQ, D_NV, D_NU}, {D_NQ, D_NV}};
+    const R *ins[3] = {q, qd, u}, *gout[2] = {gqo, gqdo};
+    R *gin[3] = {gq, gqd, gu};
+    contract(j, w, &ks_full, ins, gin, gout, pg);
+    return;
+  }
+  R *qdd = w->rtmp, *v = qdd + nv, *gv = v + nv, *lam = gv + nv;
+  { /* the step's acceleration and end velocity, as the forward computed them */
+    const R *in[3] = {q, qd, u};
+    R *out[1] = {qdd};
+    art_eval_r(ART_ACC, t, p, in, out, dt, w->work);
+    for (int k = 0; k < nv; k++) v[k] = qd[k] + (R)dt * qdd[k];
+  }
+  /* q' = q (+) dt v: its adjoint into gq and gv */
+  for (int k = 0; k < nv; k++) gv[k] = gqdo ? gqdo[k] : 0;
+  if (gqo) {
+    const R *ins[2] = {q, v}, *gout[1] = {gqo};
+    R *gin[2] = {gq, gv};
+    contract(j, w, &ks_integ, ins, gin, gout, NULL);
+  }
+  if (gqd)
+    for (int k = 0; k < nv; k++) gqd[k] += gv[k];
+  /* v = qd + dt qdd: lambda = A^-1 (dt vbar) */
+  for (int k = 0; k < nv; k++) gv[k] *= (R)dt;
+  {
+    const R *in[4] = {q, qd, u, gv};
+    R *out[1] = {lam};
+    art_eval_r(ART_SMINV, t, p, in, out, dt, w->work);
+  }
+  /* controls: dR/du = -gear (motor) or -kp (position) on the actuated dof */
+  if (gu) {
+    const R *gain = p[P_GAIN];
+    for (int a = 0; a < t->nu; a++) {
+      const int li = t->act[ACT_W * a], type = t->act[ACT_W * a + 1];
+      if (type == A_NONE) continue;
+      const int va = t->link[LINK_W * li + 3];
+      gu[a] += lam[va] * (type == A_MOTOR ? gain[3 * a] : gain[3 * a + 1]);
+    }
+  }
+  /* the rest: -lambda^T dR/dx at fixed qdd */
+  for (int k = 0; k < nv; k++) lam[k] = -lam[k];
+  const R *ins[4] = {q, qd, u, qdd}, *gout[1] = {lam};
+  R *gin[4] = {gq, gqd, NULL, NULL};
+  if (gq || gqd || pg) contract(j, w, &ks_sres, ins, gin, gout, pg);
+}
+
 static void adj_block(int64_t b0, int64_t b1, void *user) {
   const adj_job *j = user;
   const ds_call *c = j->c;
@@ -236,7 +306,7 @@ static void adj_block(int64_t b0, int64_t b1, void *user) {
   const art_topo *t = j->t;
   for (int64_t b = b0; b < b1; b++) {
     dual_ws w;
-    ws_layout(j, j->ws + (size_t)b * j->wsize, &w);
+    ws_layout(j, j->ws + (size_t)(b0 / art_grain(j->B)) * j->wsize, &w);
     for (int k = 0; k < P_COUNT; k++) load(w.p[k], ds_rdata(c->args[3 + k]), j->pcount[k]);
     R *pg = j->pdirs ? j->pgrad + b * j->pdirs : NULL;
     if (!j->T) {
@@ -253,7 +323,8 @@ static void adj_block(int64_t b0, int64_t b1, void *user) {
         const R *g = ds_rgrad(c->args[ART_NMODEL + ks->nin + k]);
         gout[k] = g ? g + b * n : NULL;
       }
-      contract(j, &w, ins, gin, gout, pg, ks->kind);
+      if (ks->kind == ART_STEP) step_vjp(j, &w, ins[0], ins[1], ins[2], gout[0], gout[1], gin[0], gin[1], gin[2], pg);
+      else contract(j, &w, ks, ins, gin, gout, pg);
       continue;
     }
     /* rollout: reverse over the steps with the adjoint state (aq, aqd) */
@@ -268,10 +339,8 @@ static void adj_block(int64_t b0, int64_t b1, void *user) {
     for (int64_t s = j->T - 1; s >= 0; s--) {
       for (int64_t e = 0; e < nq; e++) nq_[e] = gqs ? gqs[(s * B + b) * nq + e] : 0;
       for (int64_t e = 0; e < nv; e++) nqd[e] = gqds ? gqds[(s * B + b) * nv + e] : 0;
-      const R *ins[3] = {qs + (s * B + b) * nq, qds + (s * B + b) * nv, ctrl + (s * B + b) * nu};
-      R *gin[3] = {nq_, nqd, gctrl ? gctrl + (s * B + b) * nu : NULL};
-      const R *gout[2] = {aq, aqd};
-      contract(j, &w, ins, gin, gout, pg, ART_STEP);
+      step_vjp(j, &w, qs + (s * B + b) * nq, qds + (s * B + b) * nv, ctrl + (s * B + b) * nu, aq, aqd, nq_, nqd,
+               gctrl ? gctrl + (s * B + b) * nu : NULL, pg);
       memcpy(aq, nq_, (size_t)nq * sizeof(R));
       memcpy(aqd, nqd, (size_t)nv * sizeof(R));
     }
@@ -291,6 +360,7 @@ static int run_adjoint(const ds_call *c, const kspec *ks, double dt, int rollout
   adj_job j;
   memset(&j, 0, sizeof j);
   j.c = c, j.ks = ks, j.t = &t, j.dt = dt, j.B = c->args[ART_NMODEL]->dims[0];
+  if (ks->kind == ART_STEP) j.wks = &art_ks_step_ws;
   j.T = rollout ? c->args[ART_NMODEL + 2]->dims[0] : 0;
   for (int k = 0; k < P_COUNT; k++) {
     j.pcount[k] = c->args[3 + k]->count; /* every parameter's values enter the dual model */
@@ -299,13 +369,14 @@ static int run_adjoint(const ds_call *c, const kspec *ks, double dt, int rollout
     if ((j.pact[k] = ds_rgrad(c->args[3 + k]) != NULL)) j.pdirs += j.pcount[k];
   /* the dual model holds every parameter; only those with gradients get directions */
   j.wsize = al64(ws_bytes(&j));
-  j.ws = c->host->scratch(c, j.wsize * (size_t)j.B + al64((size_t)j.B * (size_t)(j.pdirs + 1) * sizeof(R)) +
+  const size_t nb = (size_t)art_blocks(j.B);
+  j.ws = c->host->scratch(c, j.wsize * nb + al64((size_t)j.B * (size_t)(j.pdirs + 1) * sizeof(R)) +
                                  al64((size_t)j.B * 2 * (size_t)(t.nq + t.nv) * sizeof(R)));
   if (!j.ws) return c->host->error(c, "out of memory for the adjoint of %lld batch elements", (long long)j.B);
-  j.pgrad = (R *)(j.ws + j.wsize * (size_t)j.B);
+  j.pgrad = (R *)(j.ws + j.wsize * nb);
   j.adj = (R *)((char *)j.pgrad + al64((size_t)j.B * (size_t)(j.pdirs + 1) * sizeof(R)));
   memset(j.pgrad, 0, (size_t)j.B * (size_t)(j.pdirs + 1) * sizeof(R));
-  c->host->parallel_for(c->ctx, j.B, 1, adj_block, &j);
+  c->host->parallel_for(c->ctx, j.B, art_grain(j.B), adj_block, &j);
   /* parameter gradients: summed over the batch in index order */
   if (j.pdirs) {
     int64_t o = 0;

@@ -21,12 +21,14 @@ typedef struct dual_ws {
   dn *p[P_COUNT];
   dn *in[4], *out[2];
   dir *dirs;
-  void *work;
+  R *rtmp;    /* 4 nv + 2 nq reals for step_vjp */
+  void *work; /* dual evaluation work (also big enough for a real one) */
 } dual_ws;
 
 typedef struct adj_job {
   const ds_call *c;
   const kspec *ks;
+  const kspec *wks;               /* the workspace's layout when it differs from ks (NULL: ks) */
   const art_topo *t;
   double dt;
   int64_t B, T;
@@ -38,6 +40,12 @@ typedef struct adj_job {
   R *adj;                         /* rollout: per batch element, 2 (nq + nv) adjoint state */
 } adj_job;
 
+/* Batch elements per parallel block: 1 up to 64 copies, then 64 blocks. Work
+ * memory is per block (reused by the copies of a block); results and the
+ * per-copy gradient buffers never depend on it. */
+static inline int64_t art_grain(int64_t B) { return B <= 64 ? 1 : (B + 63) / 64; }
+static inline int64_t art_blocks(int64_t B) { return (B + art_grain(B) - 1) / art_grain(B); }
+
 int64_t dimsize(const art_topo *t, int d);
 int check_common(const ds_call *c, const kspec *ks, int rollout);
 int check_data(const ds_call *c, const kspec *ks, art_topo *t, int rollout);
@@ -47,5 +55,15 @@ size_t ws_bytes(const adj_job *j);
 void load(dn *d, const R *v, int64_t n);
 /* Adds to gin[k] (and to the parameter gradients pg, when given) the output
  * gradients gout contracted with the outputs' tangents, for the inputs ins. */
-void contract(const adj_job *j, dual_ws *w, const R *const *ins, R *const *gin, const R *const *gout, R *pg, int kind);
+void contract(const adj_job *j, dual_ws *w, const kspec *ks, const R *const *ins, R *const *gin, const R *const *gout,
+              R *pg);
+/* The workspace layout of jobs that call step_vjp. */
+extern const kspec art_ks_step_ws;
+/* The adjoint of one semi-implicit step (q, qd, u) -> (q', qd'): adds to gq, gqd,
+ * gu (each may be NULL) and pg the gradients from gqo, gqdo (may be NULL).
+ * qdd = A^-1 (tau - C + J^T f) is differentiated through its residual: one
+ * real ABA solve lambda = A^-1 qddbar, then -lambda^T dR/dx by dual directions
+ * for q, qd and the parameters; the controls' part is analytic (gear, kp). */
+void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *gqo, const R *gqdo, R *gq,
+              R *gqd, R *gu, R *pg);
 #endif

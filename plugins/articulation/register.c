@@ -7,7 +7,8 @@ int ds_plugin_init(const ds_host_api *host, ds_registrar *reg) {
   int rc = ds_plugin_begin(host, reg, "articulation");
   if (rc) return rc;
   const ds_kernel_desc *ks[] = {&art_fk_kernel, &art_rnea_kernel, &art_crba_kernel, &art_aba_kernel, &art_step_kernel,
-                                &art_rollout_kernel, &art_momentum_kernel, &art_implicit_step_kernel};
+                                &art_rollout_kernel, &art_momentum_kernel, &art_implicit_step_kernel,
+                                &art_nn_rollout_kernel, &art_implicit_rollout_kernel};
   for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
     if ((rc = host->register_kernel(reg, ks[i]))) return rc;
   return DS_OK;

@@ -198,4 +198,31 @@ describe("articulation physics", function()
     end
     assert.are_not.equal(qs[201][1][1], qs[201][2][1])
   end)
+
+  it("a batch of 130 copies (work shared by blocks of copies) gives each copy's states and gradients", function()
+    local m = art.model(scenes.zoo())
+    local a, b = scenes.zoo_state()
+    local B = 130
+    local rows, vrows = {}, {}
+    for k = 1, B do
+      rows[k], vrows[k] = {}, {}
+      for i, v in ipairs(a) do rows[k][i] = v end
+      for i, v in ipairs(b) do vrows[k][i] = v * (1 + 0.01 * k) end
+    end
+    local mass = m:param("mass")
+    local qd0 = ds.tensor(vrows):requires_grad()
+    local tape = ds.tape()
+    local loss = tape:record(function() return ds.sum((m:rollout(15, ds.tensor(rows), qd0))) end)
+    tape:backward(loss)
+    local gm, gv = mass.grad:tolist(), qd0.grad:totable()
+    -- copies 1 and 130 alone
+    for _, k in ipairs{1, 130} do
+      local v1 = ds.tensor{vrows[k]}:requires_grad()
+      local l1 = tape:record(function() return ds.sum((m:rollout(15, ds.tensor{rows[k]}, v1))) end)
+      tape:backward(l1)
+      local g1 = v1.grad:tolist()
+      for i = 1, m.nv do assert.is_true(math.abs(g1[i] - gv[k][i]) <= 1e-12 * math.max(1, math.abs(g1[i]))) end
+    end
+    assert.is_true(math.abs(gm[1]) > 0) -- the mass gradient summed over all copies
+  end)
 end)
