@@ -217,7 +217,7 @@ int rt_grow(rtape *t) {
   char *m = t->alloc((size_t)cap * (sizeof *t->par + sizeof *t->w + sizeof *t->adj));
   if (!m) return 0;
   int32_t(*par)[2] = (int32_t(*)[2])m;
-  double(*w)[2] = (double(*)[2])(m + (size_t)cap * sizeof *t->par);
+  R(*w)[2] = (R(*)[2])(m + (size_t)cap * sizeof *t->par);
   double *adj = (double *)(m + (size_t)cap * (sizeof *t->par + sizeof *t->w));
   if (t->n) {
     memcpy(par, t->par, (size_t)t->n * sizeof *t->par);
@@ -233,19 +233,34 @@ void rt_free(rtape *t) {
   t->par = NULL, t->w = NULL, t->adj = NULL, t->cap = t->n = 0;
 }
 
+void rt_reset(rtape *t) {
+  t->n = 0, t->overflow = 0;
+  if (!t->cap && !rt_grow(t)) {
+    t->overflow = 1;
+    return;
+  }
+  t->par[0][0] = t->par[0][1] = 0; /* node 0: the sink */
+  t->w[0][0] = t->w[0][1] = 0;
+  t->n = 1;
+}
+
+/* Branch-free: a missing parent is the sink, whose adjoint nobody reads. */
 void rt_sweep(rtape *t) {
-  for (int64_t i = t->n - 1; i >= 0; i--) {
-    const double a = t->adj[i];
-    if (a == 0) continue;
-    if (t->par[i][0] >= 0) t->adj[t->par[i][0]] += a * t->w[i][0];
-    if (t->par[i][1] >= 0) t->adj[t->par[i][1]] += a * t->w[i][1];
+  const int32_t(*par)[2] = (const int32_t(*)[2])t->par;
+  const R(*w)[2] = (const R(*)[2])t->w;
+  double *adj = t->adj;
+  for (int64_t i = t->n - 1; i > 0; i--) {
+    const double a = adj[i];
+    adj[par[i][0]] += a * w[i][0];
+    adj[par[i][1]] += a * w[i][1];
   }
 }
 
 int box_vjp(const box_sys *s, rtape *tape, rn *st, rn *act, rn *out, rn *work, const R *gout, const box_dir *dirs,
             int64_t nd) {
   const int64_t no = 6 * s->n;
-  tape->n = 0, tape->overflow = 0;
+  rt_reset(tape);
+  if (tape->overflow) return -1;
   rtape *prev = rt_cur;
   rt_cur = tape;
   for (int64_t k = 0; k < nd; k++) dirs[k].in->i = rt_leaf();
@@ -253,11 +268,10 @@ int box_vjp(const box_sys *s, rtape *tape, rn *st, rn *act, rn *out, rn *work, c
   rt_cur = prev;
   for (int64_t k = 0; k < nd; k++) dirs[k].in->i = -1;
   if (tape->overflow) return -1;
-  if (!tape->n) return 0;
   memset(tape->adj, 0, (size_t)tape->n * sizeof *tape->adj);
   for (int64_t o = 0; o < no; o++)
     if (out[o].i >= 0) tape->adj[out[o].i] += (double)gout[o];
   rt_sweep(tape);
-  for (int64_t k = 0; k < nd; k++) *dirs[k].grad += (R)tape->adj[k];
+  for (int64_t k = 0; k < nd; k++) *dirs[k].grad += (R)tape->adj[1 + k];
   return 0;
 }

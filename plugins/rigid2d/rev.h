@@ -25,8 +25,8 @@ typedef struct rn {
 
 typedef struct rtape {
   int64_t n, cap;
-  int32_t (*par)[2]; /* parents, -1: none */
-  double (*w)[2];    /* d node / d parent */
+  int32_t (*par)[2]; /* parents; node 0 is a sink that stands for "none" (weight 0) */
+  R (*w)[2];         /* d node / d parent */
   double *adj;
   int overflow;      /* growing failed: the record is incomplete */
   void *(*alloc)(size_t);
@@ -38,10 +38,12 @@ extern _Thread_local rtape *rt_cur __attribute__((tls_model("initial-exec")));
 
 int rt_grow(rtape *t);
 void rt_free(rtape *t);
+/* Starts an empty record (the sink node only). */
+void rt_reset(rtape *t);
 /* Runs the record backward: adj (seeded by the caller at outputs) reaches the leaves. */
 void rt_sweep(rtape *t);
 
-static inline int32_t rt_push(int32_t p0, double w0, int32_t p1, double w1) {
+static inline int32_t rt_push(int32_t p0, R w0, int32_t p1, R w1) {
   rtape *t = rt_cur;
   if (!t || (t->n >= t->cap && !rt_grow(t))) {
     if (t) t->overflow = 1;
@@ -53,16 +55,16 @@ static inline int32_t rt_push(int32_t p0, double w0, int32_t p1, double w1) {
   return (int32_t)i;
 }
 /* a new input of the record */
-static inline int32_t rt_leaf(void) { return rt_push(-1, 0, -1, 0); }
+static inline int32_t rt_leaf(void) { return rt_push(0, 0, 0, 0); }
 
-static inline rn r1(R v, rn a, double wa) {
+static inline rn r1(R v, rn a, R wa) {
   rn r = {v, -1};
-  if (a.i >= 0) r.i = rt_push(a.i, wa, -1, 0);
+  if (a.i >= 0) r.i = rt_push(a.i, wa, 0, 0);
   return r;
 }
-static inline rn r2(R v, rn a, double wa, rn b, double wb) {
+static inline rn r2(R v, rn a, R wa, rn b, R wb) {
   rn r = {v, -1};
-  if (a.i >= 0 || b.i >= 0) r.i = a.i < 0 ? rt_push(b.i, wb, -1, 0) : rt_push(a.i, wa, b.i, wb);
+  if (a.i >= 0 || b.i >= 0) r.i = a.i < 0 ? rt_push(b.i, wb, 0, 0) : b.i < 0 ? rt_push(a.i, wa, 0, 0) : rt_push(a.i, wa, b.i, wb);
   return r;
 }
 
@@ -77,7 +79,7 @@ static inline rn daddc(rn a, R c) { a.v += c; return a; } /* same node: derivati
 static inline rn dmul(rn a, rn b) { return r2(a.v * b.v, a, b.v, b, a.v); }
 static inline rn ddiv(rn a, rn b) {
   const R q = a.v / b.v;
-  return r2(q, a, 1 / (double)b.v, b, -(double)q / b.v);
+  return r2(q, a, 1 / b.v, b, -q / b.v);
 }
 /* f(a) with f'(a) = g */
 static inline rn dchain(rn a, R f, R g) { return r1(f, a, g); }
