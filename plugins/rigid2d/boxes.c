@@ -26,8 +26,9 @@ static inline void apply_impulse(const box_sys *s, incs *q, const rn *st, int64_
                                  rn toi, int with_toi) {
   const rn dvx = dmul(px, q->im[i]), dvy = dmul(py, q->im[i]);
   const rn dw = dmul(dcross(dsub(lx, st[6 * i]), dsub(ly, st[6 * i + 1]), px, py), q->ii[i]);
-  if (with_toi) {
-    rn t = dmin(dmax(dc(0), toi), dc(s->dt));
+  const rn t = dmin(dmax(dc(0), toi), dc(s->dt));
+  /* a zero shift (no time of impact, the usual case) changes nothing: skip it */
+  if (with_toi && !(t.i < 0 && t.v == 0)) {
     q->xx[i] = dsub(q->xx[i], dmul(t, dvx));
     q->xy[i] = dsub(q->xy[i], dmul(t, dvy));
     q->th[i] = dsub(q->th[i], dmul(t, dw));
@@ -124,11 +125,16 @@ static void collide(const box_sys *s, incs *q, const rn *st) {
           corner_vel(vx, vy, w, rx[k], ry[k], gdt, &cvx, &cvy);
         }
         const rn ncx = dadd(cx[k], dscl(cvx, dt)), ncy = dadd(cy[k], dscl(cvy, dt));
-        const rn pn = dmax(dadd(Pn[k], ddiv(dsub(target[k], cvy), ic[k])), dc(0));
+        /* the clamps' candidates are recorded only where they are chosen */
+        rn pn = dc(0);
+        if (!(0 > dadd(dval(Pn[k]), ddiv(dsub(dval(target[k]), dval(cvy)), dval(ic[k]))).v))
+          pn = dmax(dadd(Pn[k], ddiv(dsub(target[k], cvy), ic[k])), dc(0));
         const rn jn = dsub(pn, Pn[k]);
         Pn[k] = pn;
         const rn lim = dmul(s->friction, pn);
-        const rn pt = dmin(lim, dmax(dneg(lim), dadd(Pt[k], ddiv(dneg(cvx), tc[k]))));
+        const R free_t = dadd(dval(Pt[k]), ddiv(dneg(dval(cvx)), dval(tc[k]))).v;
+        const rn pt = free_t > -lim.v ? (free_t < lim.v ? dadd(Pt[k], ddiv(dneg(cvx), tc[k])) : lim)
+                                      : (-lim.v < lim.v ? dneg(lim) : lim);
         const rn jt = dsub(pt, Pt[k]);
         Pt[k] = pt;
         change += (fabs((double)jn.v) + fabs((double)jt.v)) * (double)q->im[i].v;

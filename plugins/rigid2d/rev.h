@@ -57,14 +57,17 @@ static inline int32_t rt_push(int32_t p0, R w0, int32_t p1, R w1) {
 /* a new input of the record */
 static inline int32_t rt_leaf(void) { return rt_push(0, 0, 0, 0); }
 
+/* A parent whose partial is exactly 0 (a product with a zero) is left out: it
+ * would only add zeros, so the gradient keeps its bits and the record shrinks. */
 static inline rn r1(R v, rn a, R wa) {
   rn r = {v, -1};
-  if (a.i >= 0) r.i = rt_push(a.i, wa, 0, 0);
+  if (a.i >= 0 && wa != 0) r.i = rt_push(a.i, wa, 0, 0);
   return r;
 }
 static inline rn r2(R v, rn a, R wa, rn b, R wb) {
   rn r = {v, -1};
-  if (a.i >= 0 || b.i >= 0) r.i = a.i < 0 ? rt_push(b.i, wb, 0, 0) : b.i < 0 ? rt_push(a.i, wa, 0, 0) : rt_push(a.i, wa, b.i, wb);
+  const int ua = a.i >= 0 && wa != 0, ub = b.i >= 0 && wb != 0;
+  if (ua || ub) r.i = !ua ? rt_push(b.i, wb, 0, 0) : !ub ? rt_push(a.i, wa, 0, 0) : rt_push(a.i, wa, b.i, wb);
   return r;
 }
 
