@@ -145,7 +145,7 @@ static void load_state(box_run *r, const R *x, const R *act) {
 
 static void forward_step(box_run *r, const R *x, const R *act, R *xo) {
   load_state(r, x, act);
-  box_step(&r->s, r->st, r->act, r->out, r->work);
+  box_step(&r->s, NULL, r->st, r->act, r->out, r->work);
   for (int64_t i = 0; i < 6 * r->s.n; i++) xo[i] = r->out[i].v;
 }
 

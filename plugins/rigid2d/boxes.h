@@ -33,8 +33,10 @@ typedef struct box_sys {
 
 /* Work for one step: 8 n numbers. */
 int64_t box_work_len(int64_t n);
-/* One step: st {6n}, act {ns} (NULL: none) -> out {6n}. work: box_work_len. */
-void box_step(const box_sys *s, const rn *st, const rn *act, rn *out, rn *work);
+/* One step: st {6n}, act {ns} (NULL: none) -> out {6n}. work: box_work_len.
+ * tape: the record that numbers depending on marked inputs append to (box_vjp's);
+ * NULL for the plain forward, whose numbers are all unmarked and record nothing. */
+void box_step(const box_sys *s, rtape *tape, const rn *st, const rn *act, rn *out, rn *work);
 
 /* ---- the step's vector-Jacobian product ------------------------------------------
  * A direction: an input number marked as a leaf of the record, and where its
