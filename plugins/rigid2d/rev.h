@@ -15,7 +15,8 @@
  * The record is an argument of every operation (plugins keep no globals or
  * thread-locals, and launches may run concurrently): the plain forward passes
  * NULL, which is never read since none of its numbers is marked. (A tape pointer
- * in every number instead makes the numbers 1.5-2x larger, for nothing.)
+ * in every number instead makes them 1.5-2x larger: the forward ran 17-29 % more
+ * instructions, the adjoint 2-6 % more; passing it costs the forward 0-2.5 %.)
  * Values are computed exactly as before, so forward results keep their bits. */
 #ifndef RIGID2D_REV_H
 #define RIGID2D_REV_H
