@@ -78,25 +78,28 @@ static int head_values(const ds_call *c) {
   return DS_OK;
 }
 
-/* ---- the dual system of a launch ----------------------------------------------------- */
+/* ---- the recorded system of a launch ------------------------------------------------ */
 typedef struct box_run {
   box_sys s;
-  dn *st, *act, *out, *work; /* 6n, ns, 6n, work */
+  rn *st, *act, *out, *work; /* 6n, ns, 6n, work */
+  rtape tape;                /* one step's record, grown as needed; box_done frees it */
   box_dir *dirs;
   int64_t nd_fixed;          /* directions of the physical inputs (before state and act) */
 } box_run;
 
 static int box_prep(const ds_call *c, box_run *r, int want_grads) {
+  memset(&r->tape, 0, sizeof r->tape);
+  r->tape.alloc = c->host->alloc, r->tape.free = c->host->free;
   const head_argv *a = HEAD(c);
   const head_params *p = HP(c);
   const int64_t n = a->state->dims[0], ns = a->springs->dims[0];
   const int64_t nphys = 2 * n + 3 * ns + 5;
-  const int64_t ndual = 2 * n + 3 * ns + 6 * n + ns + 6 * n + box_work_len(n);
+  const int64_t nnum = 2 * n + 3 * ns + 6 * n + ns + 6 * n + box_work_len(n);
   const int64_t ndir = nphys + 6 * n + ns;
-  char *mem = c->host->scratch(c, (size_t)ndual * sizeof(dn) + (size_t)ndir * sizeof(box_dir) + 64);
+  char *mem = c->host->scratch(c, (size_t)nnum * sizeof(rn) + (size_t)ndir * sizeof(box_dir) + 64);
   if (!mem) return c->host->error(c, "out of memory for %lld bodies", (long long)n);
-  dn *d = (dn *)mem;
-  for (int64_t k = 0; k < ndual; k++) d[k] = dc(0);
+  rn *d = (rn *)mem;
+  for (int64_t k = 0; k < nnum; k++) d[k] = dc(0);
   box_sys *s = &r->s;
   s->n = n, s->ns = ns, s->dt = (R)p->dt, s->ground_y = (R)p->ground_y, s->toi = p->toi != 0, s->reference = p->reference != 0;
   s->sp = ds_idata(a->springs), s->anchor = ds_rdata(a->anchors);
@@ -108,7 +111,7 @@ static int box_prep(const ds_call *c, box_run *r, int want_grads) {
   r->act = d, d += ns;
   r->out = d, d += 6 * n;
   r->work = d;
-  r->dirs = (box_dir *)(mem + (size_t)ndual * sizeof(dn));
+  r->dirs = (box_dir *)(mem + (size_t)nnum * sizeof(rn));
   const R *hs = ds_rdata(a->halfsize), *L = ds_rdata(a->rest), *k = ds_rdata(a->stiffness), *am = ds_rdata(a->amplitude);
   for (int64_t i = 0; i < 2 * n; i++) s->hs[i].v = hs[i];
   for (int64_t i = 0; i < ns; i++) s->rest[i].v = L[i], s->stiff[i].v = k[i], s->amp[i].v = am[i];
@@ -120,7 +123,7 @@ static int box_prep(const ds_call *c, box_run *r, int want_grads) {
   /* the physical inputs whose gradient is wanted become directions */
   int64_t nd = 0;
   if (want_grads) {
-    struct { ds_tensor *t; dn *d; int64_t cnt; } in[] = {
+    struct { ds_tensor *t; rn *d; int64_t cnt; } in[] = {
         {a->halfsize, s->hs, 2 * n}, {a->rest, s->rest, ns}, {a->stiffness, s->stiff, ns}, {a->amplitude, s->amp, ns},
         {a->density, &s->density, 1}, {a->gravity, &s->gravity, 1}, {a->damping, &s->damping, 1},
         {a->friction, &s->friction, 1}, {a->restitution, &s->restitution, 1}};
@@ -142,19 +145,23 @@ static void load_state(box_run *r, const R *x, const R *act) {
 
 static void forward_step(box_run *r, const R *x, const R *act, R *xo) {
   load_state(r, x, act);
-  box_step(&r->s, r->st, r->act, r->out, r->work);
+  box_step(&r->s, NULL, r->st, r->act, r->out, r->work);
   for (int64_t i = 0; i < 6 * r->s.n; i++) xo[i] = r->out[i].v;
 }
 
 /* gx += gout^T d out/d x, gact += gout^T d out/d act (gact may be NULL), and the
  * physical inputs' grads. */
-static void adjoint_step(box_run *r, const R *x, const R *act, const R *gout, R *gx, R *gact) {
+static void box_done(box_run *r) { rt_free(&r->tape); }
+
+static int adjoint_step(const ds_call *c, box_run *r, const R *x, const R *act, const R *gout, R *gx, R *gact) {
   load_state(r, x, act);
   int64_t nd = r->nd_fixed;
   for (int64_t i = 0; i < 6 * r->s.n; i++) r->dirs[nd].in = r->st + i, r->dirs[nd].grad = gx + i, nd++;
   if (gact)
     for (int64_t k = 0; k < r->s.ns; k++) r->dirs[nd].in = r->act + k, r->dirs[nd].grad = gact + k, nd++;
-  box_vjp(&r->s, r->st, r->act, r->out, r->work, gout, r->dirs, nd);
+  if (box_vjp(&r->s, &r->tape, r->st, r->act, r->out, r->work, gout, r->dirs, nd))
+    return c->host->error(c, "out of memory for the record of one step's adjoint");
+  return DS_OK;
 }
 
 /* ============================================================================ step */
@@ -186,14 +193,15 @@ static int bstep_adjoint(const ds_call *c) {
   memset(tmp, 0, (size_t)(n6 + ns + 1) * sizeof(R));
   box_run r;
   int rc = box_prep(c, &r, 1);
+  if (!rc) rc = adjoint_step(c, &r, ds_rdata(a->state), ds_rdata(a->act), ds_rgrad(a->state_out), tmp, tmp + n6);
   if (!rc) {
-    adjoint_step(&r, ds_rdata(a->state), ds_rdata(a->act), ds_rgrad(a->state_out), tmp, tmp + n6);
     R *g;
     if ((g = ds_rgrad(a->state)))
       for (int64_t i = 0; i < n6; i++) g[i] += tmp[i];
     if ((g = ds_rgrad(a->act)))
       for (int64_t i = 0; i < ns; i++) g[i] += tmp[n6 + i];
   }
+  box_done(&r);
   c->host->free(tmp);
   return rc;
 }
@@ -247,16 +255,18 @@ static int broll_adjoint(const ds_call *c) {
     for (int64_t t = T - 1; t >= 0; t--) {
       memcpy(gcur, gxs + t * n6, (size_t)n6 * sizeof(R));
       memset(gact, 0, (size_t)ns * sizeof(R));
-      adjoint_step(&r, xs + t * n6, ds_rdata(a->acts) + (held ? 0 : t * ns), gnext, gcur, gacts ? gact : NULL);
+      if ((rc = adjoint_step(c, &r, xs + t * n6, ds_rdata(a->acts) + (held ? 0 : t * ns), gnext, gcur,
+                             gacts ? gact : NULL))) break;
       if (gacts)
         for (int64_t k = 0; k < ns; k++) gacts[(held ? 0 : t * ns) + k] += gact[k];
       R *sw = gnext;
       gnext = gcur, gcur = sw;
     }
     R *g = ds_rgrad(a->state);
-    if (g)
+    if (g && !rc)
       for (int64_t i = 0; i < n6; i++) g[i] += gnext[i];
   }
+  box_done(&r);
   c->host->free(buf);
   return rc;
 }
@@ -360,7 +370,7 @@ static int bnn_forward(const ds_call *c) {
   return DS_OK;
 }
 
-/* Backward over the steps: the physics' VJP of step t (dual numbers) sends the
+/* Backward over the steps: the physics' VJP of step t (its reverse record) sends the
  * gradient of state t+1 to state t and to the actuation of step t; the kit's
  * backward sends the actuation's (plus the hidden outputs' own) to the network's
  * input and weights; the controller input's adjoint adds the input's into state t. */
@@ -392,7 +402,7 @@ static int bnn_adjoint(const ds_call *c) {
   for (int64_t t = T - 1; t >= 0; t--) {
     memcpy(gcur, gxs + t * n6, (size_t)n6 * sizeof(R));
     memcpy(gact, gacts + t * ns, (size_t)ns * sizeof(R));
-    adjoint_step(&r, xs + t * n6, acts + t * ns, gnext, gcur, gact);
+    if ((rc = adjoint_step(c, &r, xs + t * n6, acts + t * ns, gnext, gcur, gact))) break;
     box_ctrl_input(&k, t, xs + t * n6, in);
     if (recompute)
       kit->mlp_forward(&net, w, in, y, save); /* the same bits as the forward's */
@@ -405,11 +415,12 @@ static int bnn_adjoint(const ds_call *c) {
     gnext = gcur, gcur = sw;
   }
   R *g = ds_rgrad(a->state);
-  if (g)
+  if (g && !rc)
     for (int64_t i = 0; i < n6; i++) g[i] += gnext[i];
-  ds_kit_weight_grad_end(c, gw);
+  if (!rc) ds_kit_weight_grad_end(c, gw);
+  box_done(&r);
   c->host->free(buf);
-  return DS_OK;
+  return rc;
 }
 const ds_kernel_desc rigid2d_box_nn_rollout_kernel = {"box_nn_rollout", bnn_args, bnn_param_names, bnn_check,
                                                       {[DS_CPU] = bnn_forward}, {[DS_CPU] = bnn_adjoint}};

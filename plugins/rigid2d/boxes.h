@@ -16,7 +16,7 @@
 #ifndef RIGID2D_BOXES_H
 #define RIGID2D_BOXES_H
 
-#include "dual.h"
+#include "rev.h"
 
 typedef struct box_sys {
   int64_t n, ns;
@@ -25,25 +25,32 @@ typedef struct box_sys {
   int reference;      /* 1: the reference's simultaneous corner impulses; 0: sequential */
   const int32_t *sp; /* {ns, 3}: body a, body b, joint flag */
   const R *anchor;   /* {ns, 4}: anchor in a's frame, anchor in b's frame */
-  /* the differentiable inputs as dual numbers (tangents seeded per pass) */
-  dn *hs;            /* {n, 2} */
-  dn *rest, *stiff, *amp; /* {ns} */
-  dn density, gravity, damping, friction, restitution;
+  /* the differentiable inputs as recorded numbers (marked as leaves per adjoint step) */
+  rn *hs;            /* {n, 2} */
+  rn *rest, *stiff, *amp; /* {ns} */
+  rn density, gravity, damping, friction, restitution;
 } box_sys;
 
-/* Dual work for one step: 8 n + ... values. */
+/* Work for one step: 8 n numbers. */
 int64_t box_work_len(int64_t n);
-/* One step: st {6n}, act {ns} (NULL: none) -> out {6n}. work: box_work_len. */
-void box_step(const box_sys *s, const dn *st, const dn *act, dn *out, dn *work);
+/* One step: st {6n}, act {ns} (NULL: none) -> out {6n}. work: box_work_len.
+ * tape: the record that numbers depending on marked inputs append to (box_vjp's);
+ * NULL for the plain forward, whose numbers are all unmarked and record nothing. */
+void box_step(const box_sys *s, rtape *tape, const rn *st, const rn *act, rn *out, rn *work);
 
 /* ---- the step's vector-Jacobian product ------------------------------------------
- * A direction: an input dual whose tangent is seeded, and where its gradient goes. */
+ * A direction: an input number marked as a leaf of the record, and where its
+ * gradient goes. */
 typedef struct box_dir {
-  dn *in;
+  rn *in;
   R *grad; /* += sum_o gout[o] d out[o] / d in */
 } box_dir;
-/* Adds gout^T J into every direction's grad; the inputs' values must be set. Seeds
- * and clears tangents itself. st/act: the step's dual inputs; out, work scratch. */
-void box_vjp(const box_sys *s, dn *st, dn *act, dn *out, dn *work, const R *gout, const box_dir *dirs, int64_t nd);
+/* Adds gout^T J into every direction's grad: records one step on tape (reset
+ * first) with the directions as leaves, seeds the outputs with gout and sweeps
+ * backward; the inputs' values must be set, and their marks are cleared again.
+ * st/act: the step's inputs; out, work scratch. Returns 0, or -1 when the tape
+ * could not grow (out of memory). */
+int box_vjp(const box_sys *s, rtape *tape, rn *st, rn *act, rn *out, rn *work, const R *gout, const box_dir *dirs,
+            int64_t nd);
 
 #endif

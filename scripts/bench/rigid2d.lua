@@ -7,7 +7,9 @@
 --   discs_400            400 discs, 500 steps, broad phase (how the broad phase scales)
 --   box_chain_1000       a 5-box chain with springs on the ground, 1000 steps, gradient
 --                        in every spring's rest length (the robots' physics without
---                        the controller; rigid2d.box_nn_rollout is not written yet)
+--                        the controller)
+--   robot_A/B/Leg        one training iteration of each reference robot (2047 steps,
+--                        rigid2d.box_nn_rollout: network controller + physics)
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/rigid2d.lua", name = "bench_rigid2d", out = "out/bench",
                                 flags = {reps = 10}, checks = {reps = {int = true, ge = 1, le = 1e6,

@@ -73,6 +73,41 @@ describe("rigid2d boxes: gradients (float64 central differences)", function()
   end)
 end)
 
+describe("rigid2d boxes: a row of boxes landing (the adjoint's record grows)", function()
+  -- 24 boxes chained by springs, each tilted and sliding down onto the ground: a
+  -- step's record then outgrows its first 4096 nodes (~20k), so the growth path
+  -- of the record (rev.h) is in the check. rtol 1e-4: with this many corners the
+  -- loss has jumps of ~1e-11 (presumably the contact sweeps' stopping test), so the
+  -- d/d damping quotient of a weighted loss of all states (analytic -6.7502193) is
+  -- off by 4e-6 at eps 1e-6 and 6e-5 at 1e-7, while at eps 1e-3 and 1e-4 it agrees
+  -- to 1e-9; eps 1e-5 already steps over a contact event for some rest lengths.
+  it("box_rollout over 12 steps, 24 boxes", function()
+    local bodies, springs = {}, {}
+    for i = 1, 24 do
+      bodies[i] = {x = {0.1 + 0.05 * i, 0.125 + 0.002 * (i % 3)}, halfsize = {0.02, 0.02}, rotation = 0.1 * (i % 2 * 2 - 1),
+                   v = {0.3, -0.8}, omega = 0.5}
+      if i > 1 then springs[#springs + 1] = {i - 1, i, {0.02, 0}, {-0.02, 0}, rest = 0.012, k = 20, amp = 0.1} end
+    end
+    local sys = rigid2d.boxes{bodies = bodies, springs = springs, density = 1, gravity = -9.8, damping = 1,
+                              friction = 0.5, restitution = 0.2, ground_y = 0.1, dt = 2e-3}
+    local a = tensors(sys, {state = sys.state0, acts = ds.randn({12, 23}, 5, 0.5), states = ds.empty{13, 24, 6}})
+    local p = {steps = 12}
+    for k, v in pairs(sys.params) do p[k] = v end
+    local ok, rep = ds.gradcheck_kernel("rigid2d.box_rollout", positional("rigid2d.box_rollout", a), p,
+                                        {eps = 1e-6, rtol = 1e-4, atol = 1e-7, max_elems = 24})
+    print(string.format("box_rollout, 24 boxes landing: %d checked, max abs err %.2e, max rel err %.2e", rep.checked,
+      rep.max_abs_err, rep.max_rel_err))
+    assert(ok, rep.message)
+    -- they did land: the lowest corner of every box ends on (not under) the ground
+    local st = sys:rollout(12):totable()[13]
+    for i = 1, 24 do
+      local b = st[i]
+      local low = b[2] - 0.02 * (math.abs(math.cos(b[3])) + math.abs(math.sin(b[3])))
+      assert.is_true(math.abs(low - 0.1) < 2e-3, "box " .. i .. " lowest corner at " .. low)
+    end
+  end)
+end)
+
 describe("rigid2d boxes: physics", function()
   -- A square turned 45 degrees touches the ground with one corner right below its
   -- centre: no torque, so an elastic frictionless bounce is a point's bounce. No
