@@ -20,6 +20,10 @@
 
 #include "art.h"
 
+/* the recording must inline into dyn.inc's loops: a call per operation costs
+ * as much as the operation */
+#define RN_INLINE inline __attribute__((always_inline))
+
 typedef struct rnode {
   int32_t a, b; /* parents (-1: none) */
   R da, db;     /* d(node)/d(parent) */
@@ -43,50 +47,61 @@ typedef struct rn {
 int rt_grow(rtape *t);
 void rt_free(rtape *t);
 
-static inline int32_t rt_push(rtape *t, int32_t a, R da, int32_t b, R db) {
+static RN_INLINE int32_t rt_push(rtape *t, int32_t a, R da, int32_t b, R db) {
   if (t->len == t->cap && rt_grow(t)) return -1;
   rnode *n = t->n + t->len;
   n->a = a, n->b = b, n->da = da, n->db = db;
   return (int32_t)t->len++;
 }
 
-static inline rn rn_c(R c) { rn r = {c, -1, NULL}; return r; }
+static RN_INLINE rn rn_c(R c) { rn r = {c, -1, NULL}; return r; }
 /* a new independent input on tape t */
-static inline rn rn_leaf(rtape *t, R v) { rn r = {v, rt_push(t, -1, 0, -1, 0), t}; return r; }
-static inline rn rn_un(rn a, R v, R da) {
+static RN_INLINE rn rn_leaf(rtape *t, R v) { rn r = {v, rt_push(t, -1, 0, -1, 0), t}; return r; }
+static RN_INLINE rn rn_un(rn a, R v, R da) {
   if (a.i < 0) return rn_c(v);
   rn r = {v, rt_push(a.t, a.i, da, -1, 0), a.t};
   return r;
 }
-static inline rn rn_bin(rn a, rn b, R v, R da, R db) {
+static RN_INLINE rn rn_bin(rn a, rn b, R v, R da, R db) {
   if (a.i < 0) return rn_un(b, v, db);
   if (b.i < 0) return rn_un(a, v, da);
   rn r = {v, rt_push(a.t, a.i, da, b.i, db), a.t};
   return r;
 }
-static inline rn rn_add(rn a, rn b) {
+static RN_INLINE rn rn_add(rn a, rn b) {
   const R v = a.v + b.v;
   if (b.i < 0) { a.v = v; return a; } /* d/da = 1: the same node */
   if (a.i < 0) { b.v = v; return b; }
   return rn_bin(a, b, v, 1, 1);
 }
-static inline rn rn_sub(rn a, rn b) {
+static RN_INLINE rn rn_sub(rn a, rn b) {
   const R v = a.v - b.v;
   if (b.i < 0) { a.v = v; return a; }
   return rn_bin(a, b, v, 1, -1);
 }
-static inline rn rn_neg(rn a) { return rn_un(a, -a.v, -1); }
-static inline rn rn_scl(rn a, R c) { return rn_un(a, a.v * c, c); }
-static inline rn rn_mul(rn a, rn b) { return rn_bin(a, b, a.v * b.v, b.v, a.v); }
-static inline rn rn_div(rn a, rn b) {
+static RN_INLINE rn rn_neg(rn a) { return rn_un(a, -a.v, -1); }
+static RN_INLINE rn rn_scl(rn a, R c) {
+  if (c == 1) return a;
+  return c == 0 ? rn_c(a.v * c) : rn_un(a, a.v * c, c);
+}
+/* A product with an exact constant 0 or 1 records nothing (constant 0, or the
+ * other operand's node): spatial algebra multiplies many structural zeros
+ * and ones (axes, diagonal inertias, identity rotations). */
+static RN_INLINE rn rn_mul(rn a, rn b) {
+  const R v = a.v * b.v;
+  if (a.i < 0 && (a.v == 0 || a.v == 1)) return a.v == 0 ? rn_c(v) : (b.v = v, b);
+  if (b.i < 0 && (b.v == 0 || b.v == 1)) return b.v == 0 ? rn_c(v) : (a.v = v, a);
+  return rn_bin(a, b, v, b.v, a.v);
+}
+static RN_INLINE rn rn_div(rn a, rn b) {
   const R q = a.v / b.v;
   return rn_bin(a, b, q, 1 / b.v, -q / b.v);
 }
-static inline rn rn_sqrt(rn a) { const R s = sqrt(a.v); return rn_un(a, s, s > 0 ? 1 / (2 * s) : 0); }
-static inline rn rn_sin(rn a) { return rn_un(a, sin(a.v), cos(a.v)); }
-static inline rn rn_cos(rn a) { return rn_un(a, cos(a.v), -sin(a.v)); }
-static inline rn rn_exp(rn a) { const R e = exp(a.v); return rn_un(a, e, e); }
-static inline rn rn_log(rn a) { return rn_un(a, log(a.v), 1 / a.v); }
+static RN_INLINE rn rn_sqrt(rn a) { const R s = sqrt(a.v); return rn_un(a, s, s > 0 ? 1 / (2 * s) : 0); }
+static RN_INLINE rn rn_sin(rn a) { return rn_un(a, sin(a.v), cos(a.v)); }
+static RN_INLINE rn rn_cos(rn a) { return rn_un(a, cos(a.v), -sin(a.v)); }
+static RN_INLINE rn rn_exp(rn a) { const R e = exp(a.v); return rn_un(a, e, e); }
+static RN_INLINE rn rn_log(rn a) { return rn_un(a, log(a.v), 1 / a.v); }
 
 /* Seeded adjoints in t->adj[0, len) -> adjoints of every node (reverse sweep). */
 void rt_sweep(rtape *t);
