@@ -45,7 +45,7 @@ void contract_rev(const adj_job *j, dual_ws *w, const kspec *ks, const R *const 
                   const R *const *gout, R *pg) {
   const art_topo *t = j->t;
   rtape *tp = w->tape;
-  tp->len = 0;
+  tp->len = 0, tp->xlen = 0;
   /* the dual buffers are larger than these numbers: the reverse ones live there */
   rn *p[P_COUNT], *in[4], *out[2];
   int32_t pl[P_COUNT], il[4];

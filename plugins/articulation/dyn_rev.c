@@ -19,12 +19,31 @@
 #define EXP(a) rn_exp(a)
 #define LOG(a) rn_log(a)
 #define VAL(a) ((a).v)
+#define DOT(n, a, sa, b, sb) rn_dot(n, a, sa, b, sb)
 #include "dyn.inc"
 
 size_t art_work_v(const art_topo *t) { return work_size_v(t); }
 void art_eval_v(int kind, const art_topo *t, const rn *const *p, const rn *const *in, rn *const *out, double dt,
                 void *work) {
   eval_v(kind, t, p, in, out, dt, work);
+}
+
+int rt_growx(rtape *t, int64_t need) {
+  if (t->oom) return 1;
+  int64_t cap = t->xcap ? 2 * t->xcap : 4096;
+  while (cap < need) cap *= 2;
+  int32_t *xi = cap < INT32_MAX / 2 ? t->host->alloc((size_t)cap * sizeof(int32_t)) : NULL;
+  R *xd = xi ? t->host->alloc((size_t)cap * sizeof(R)) : NULL;
+  if (!xd) {
+    t->host->free(xi);
+    t->oom = 1;
+    return 1;
+  }
+  if (t->xlen) memcpy(xi, t->xi, (size_t)t->xlen * sizeof(int32_t)), memcpy(xd, t->xd, (size_t)t->xlen * sizeof(R));
+  t->host->free(t->xi);
+  t->host->free(t->xd);
+  t->xi = xi, t->xd = xd, t->xcap = cap;
+  return 0;
 }
 
 int rt_grow(rtape *t) {
@@ -48,6 +67,8 @@ void rt_free(rtape *t) {
   if (t->host) {
     t->host->free(t->n);
     t->host->free(t->adj);
+    t->host->free(t->xi);
+    t->host->free(t->xd);
   }
   memset(t, 0, sizeof *t);
 }
@@ -58,6 +79,11 @@ void rt_sweep(rtape *t) {
   for (int64_t i = t->len - 1; i >= 0; i--) {
     const double g = adj[i];
     if (g == 0) continue;
+    if (n[i].a <= -2) { /* a dot product */
+      const int64_t off = -2 - (int64_t)n[i].a;
+      for (int32_t k = 0; k < n[i].b; k++) adj[t->xi[off + k]] += g * t->xd[off + k];
+      continue;
+    }
     if (n[i].a >= 0) adj[n[i].a] += g * n[i].da;
     if (n[i].b >= 0) adj[n[i].b] += g * n[i].db;
   }

@@ -24,15 +24,21 @@
  * as much as the operation */
 #define RN_INLINE inline __attribute__((always_inline))
 
+/* A node has up to two parents a, b (-1: none) with partials da, db; or, for
+ * a dot product (rn_dot), a = -2 - off and b = count: its parents and partials
+ * are xi[off ..], xd[off ..] (one node instead of 2 n - 1). */
 typedef struct rnode {
-  int32_t a, b; /* parents (-1: none) */
-  R da, db;     /* d(node)/d(parent) */
+  int32_t a, b;
+  R da, db;
 } rnode;
 
 typedef struct rtape {
   rnode *n;
   double *adj; /* the sweep's adjoints, one per node */
   int64_t len, cap;
+  int32_t *xi; /* the dot products' parents and partials */
+  R *xd;
+  int64_t xlen, xcap;
   int oom;
   const ds_host_api *host;
 } rtape;
@@ -45,6 +51,7 @@ typedef struct rn {
 
 /* Doubles the tape; nonzero (and oom set) when memory or the int32 index runs out. */
 int rt_grow(rtape *t);
+int rt_growx(rtape *t, int64_t need);
 void rt_free(rtape *t);
 
 static RN_INLINE int32_t rt_push(rtape *t, int32_t a, R da, int32_t b, R db) {
@@ -102,6 +109,31 @@ static RN_INLINE rn rn_sin(rn a) { return rn_un(a, sin(a.v), cos(a.v)); }
 static RN_INLINE rn rn_cos(rn a) { return rn_un(a, cos(a.v), -sin(a.v)); }
 static RN_INLINE rn rn_exp(rn a) { const R e = exp(a.v); return rn_un(a, e, e); }
 static RN_INLINE rn rn_log(rn a) { return rn_un(a, log(a.v), 1 / a.v); }
+
+/* sum_k a[k sa] b[k sb], summed left to right as dyn.inc's ADD(ADD(MUL, MUL), MUL) */
+static RN_INLINE rn rn_dot(int n, const rn *a, int sa, const rn *b, int sb) {
+  R v = a[0].v * b[0].v;
+  rtape *t = NULL;
+  for (int k = 1; k < n; k++) v += a[k * sa].v * b[k * sb].v;
+  int cnt = 0;
+  for (int k = 0; k < n; k++) {
+    if (a[k * sa].i >= 0) cnt++, t = a[k * sa].t;
+    if (b[k * sb].i >= 0) cnt++, t = b[k * sb].t;
+  }
+  if (!cnt) return rn_c(v);
+  if (t->xlen + cnt > t->xcap && rt_growx(t, t->xlen + cnt)) return rn_c(v);
+  const int64_t off = t->xlen;
+  int32_t *xi = t->xi + off;
+  R *xd = t->xd + off;
+  for (int k = 0; k < n; k++) {
+    const rn x = a[k * sa], y = b[k * sb];
+    if (x.i >= 0) *xi++ = x.i, *xd++ = y.v;
+    if (y.i >= 0) *xi++ = y.i, *xd++ = x.v;
+  }
+  t->xlen += cnt;
+  rn r = {v, rt_push(t, (int32_t)(-2 - off), 0, cnt, 0), t};
+  return r;
+}
 
 /* Seeded adjoints in t->adj[0, len) -> adjoints of every node (reverse sweep). */
 void rt_sweep(rtape *t);
