@@ -381,14 +381,24 @@ function Model:momentum(q, qd)
   return h
 end
 
+-- model.adjoint = "dual" makes the semi-implicit step, rollout and nn_rollout
+-- adjoints use dual-number directions (the slower reference the tests compare
+-- with) instead of the reverse-mode tape (the default, "reverse").
+function Model:_dual()
+  local a = self.adjoint or "reverse"
+  if a ~= "reverse" and a ~= "dual" then fail("step", "model.adjoint must be \"reverse\" or \"dual\", got " .. tostring(a), 3) end
+  return a == "dual" and 1 or 0
+end
+
 -- ctrl: {B, nu} tensor, or nil for zeros. options.integrator picks the
 -- kernel: "euler" articulation.step, "implicit" articulation.implicit_step.
 function Model:step(q, qd, ctrl, dt)
   local B = batch("step", q)
   ctrl = ctrl or ds.zeros{B, self.nu}
   local qo, qdo = ds.empty{B, self.nq}, ds.empty{B, self.nv}
-  local k = self.integrator == "implicit" and K.implicit_step or K.step
-  k:launch(self:_args{q = q, qd = qd, ctrl = ctrl, q_out = qo, qd_out = qdo}, {dt = dt or self.dt})
+  local a = self:_args{q = q, qd = qd, ctrl = ctrl, q_out = qo, qd_out = qdo}
+  if self.integrator == "implicit" then K.implicit_step:launch(a, {dt = dt or self.dt})
+  else K.step:launch(a, {dt = dt or self.dt, dual = self:_dual()}) end
   return qo, qdo
 end
 
@@ -399,8 +409,9 @@ function Model:rollout(ctrl, q, qd, dt)
   if not is_tensor(ctrl) or #ctrl:shape() ~= 3 then fail("rollout", "ctrl must be a tensor {T, B, nu} or a step count", 2) end
   local T = ctrl:shape()[1]
   local qs, qds = ds.empty{T + 1, B, self.nq}, ds.empty{T + 1, B, self.nv}
-  local k = self.integrator == "implicit" and K.implicit_rollout or K.rollout
-  k:launch(self:_args{q0 = q, qd0 = qd, ctrl = ctrl, qs = qs, qds = qds}, {dt = dt or self.dt})
+  local a = self:_args{q0 = q, qd0 = qd, ctrl = ctrl, qs = qs, qds = qds}
+  if self.integrator == "implicit" then K.implicit_rollout:launch(a, {dt = dt or self.dt})
+  else K.rollout:launch(a, {dt = dt or self.dt, dual = self:_dual()}) end
   return qs, qds
 end
 
@@ -438,7 +449,8 @@ function Model:nn_rollout(T, net, q, qd, opts)
   K.nn_rollout:launch(self:_args{q0 = q, qd0 = qd, obs = ds.tensor(o0, "i32"), phase = ds.tensor(phase),
                                  spec = ds.kit.mlp_spec(sizes, acts), qs = qs, qds = qds, acts = us,
                                  w = net:parameters()},
-                      {dt = opts.dt or self.dt, steps = T, freq = opts.freq or 1, scale = opts.scale or 1})
+                      {dt = opts.dt or self.dt, steps = T, freq = opts.freq or 1, scale = opts.scale or 1,
+                       dual = self:_dual()})
   return qs, qds, us
 end
 

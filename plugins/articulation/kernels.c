@@ -185,6 +185,7 @@ void ws_layout(const adj_job *j0, char *base, dual_ws *w) {
   w->dirs = (dir *)p, p += al64((size_t)ndir * sizeof(dir));
   w->rtmp = (R *)p, p += al64((size_t)(4 * j->t->nv + 2 * j->t->nq) * sizeof(R));
   w->work = p;
+  w->tape = NULL; /* dual directions unless ws_tape gives the block its tape */
 }
 size_t ws_bytes(const adj_job *j0) {
   adj_job jj = *j0;
@@ -195,7 +196,8 @@ size_t ws_bytes(const adj_job *j0) {
   for (int k = 0; k < P_COUNT; k++) n += al64((size_t)j->pcount[k] * sizeof(dn));
   for (int k = 0; k < j->ks->nin; k++) n += al64((size_t)dimsize(j->t, j->ks->in[k]) * sizeof(dn)), ndir += dimsize(j->t, j->ks->in[k]);
   for (int k = 0; k < j->ks->nout; k++) n += al64((size_t)dimsize(j->t, j->ks->out[k]) * sizeof(dn));
-  return n + al64((size_t)ndir * sizeof(dir)) + al64(art_work_d(j->t));
+  const size_t wd = art_work_d(j->t), wv = art_work_v(j->t);
+  return n + al64((size_t)ndir * sizeof(dir)) + al64(wd > wv ? wd : wv);
 }
 
 void load(dn *d, const R *v, int64_t n) {
@@ -207,6 +209,10 @@ void load(dn *d, const R *v, int64_t n) {
  * gout[k]: output k's gradient (NULL: zero). Parameter directions come first. */
 void contract(const adj_job *j, dual_ws *w, const kspec *ks, const R *const *ins, R *const *gin, const R *const *gout,
               R *pg) {
+  if (w->tape) {
+    contract_rev(j, w, ks, ins, gin, gout, pg);
+    return;
+  }
   const int kind = ks->kind;
   const art_topo *t = j->t;
   int64_t nd = 0;
@@ -307,6 +313,7 @@ static void adj_block(int64_t b0, int64_t b1, void *user) {
   for (int64_t b = b0; b < b1; b++) {
     dual_ws w;
     ws_layout(j, j->ws + (size_t)(b0 / art_grain(j->B)) * j->wsize, &w);
+    ws_tape(j, &w, b0);
     for (int k = 0; k < P_COUNT; k++) load(w.p[k], ds_rdata(c->args[3 + k]), j->pcount[k]);
     R *pg = j->pdirs ? j->pgrad + b * j->pdirs : NULL;
     if (!j->T) {
@@ -352,7 +359,8 @@ static void adj_block(int64_t b0, int64_t b1, void *user) {
   }
 }
 
-static int run_adjoint(const ds_call *c, const kspec *ks, double dt, int rollout) {
+/* dual: contract by dual directions (the reference path) instead of recording */
+static int run_adjoint(const ds_call *c, const kspec *ks, double dt, int rollout, int dual) {
   art_topo t;
   int rc = art_check_model(c, &t);
   if (!rc) rc = art_check_values(c, &t);
@@ -376,7 +384,9 @@ static int run_adjoint(const ds_call *c, const kspec *ks, double dt, int rollout
   j.pgrad = (R *)(j.ws + j.wsize * nb);
   j.adj = (R *)((char *)j.pgrad + al64((size_t)j.B * (size_t)(j.pdirs + 1) * sizeof(R)));
   memset(j.pgrad, 0, (size_t)j.B * (size_t)(j.pdirs + 1) * sizeof(R));
+  j.tapes = art_tapes(c, dual);
   c->host->parallel_for(c->ctx, j.B, art_grain(j.B), adj_block, &j);
+  if ((rc = art_tapes_check(c, j.tapes, j.B))) return rc;
   /* parameter gradients: summed over the batch in index order */
   if (j.pdirs) {
     int64_t o = 0;
@@ -409,7 +419,9 @@ static int run_adjoint(const ds_call *c, const kspec *ks, double dt, int rollout
   MODEL_FIELDS(A) A(q0, DS_IN, DS_REAL, 2, 0) A(qd0, DS_IN, DS_REAL, 2, 0) A(ctrl, DS_IN, DS_REAL, 3, 0)  \
   A(qs, DS_OUT, DS_REAL, 3, 0) A(qds, DS_OUT, DS_REAL, 3, 0)
 #define MOMENTUM_ARGS(A) MODEL_FIELDS(A) A(q, DS_IN, DS_REAL, 2, 0) A(qd, DS_IN, DS_REAL, 2, 0) A(h, DS_OUT, DS_REAL, 2, 0)
-#define DT_PARAMS(P) P(dt)
+/* dual = 1: the adjoint by dual-number directions instead of the reverse-mode
+ * tape (slower; kept so tests can compare the two) */
+#define DT_PARAMS(P) P(dt) P(dual)
 DS_DECLARE_ARGS(fk, FK_ARGS)
 DS_DECLARE_ARGS(rnea, RNEA_ARGS)
 DS_DECLARE_ARGS(crba, CRBA_ARGS)
@@ -429,13 +441,13 @@ static const kspec ks_step = {ART_STEP, 3, 2, {D_NQ, D_NV, D_NU}, {D_NQ, D_NV}};
 static int dt_of(const ds_call *c, double *dt) {
   *dt = c->params[0];
   if (!(*dt > 0) || !isfinite(*dt)) return c->host->error(c, "param 'dt' must be positive and finite, got %g", *dt);
-  return DS_OK;
+  return art_check_dual(c, c->params[1]);
 }
 
 #define PLAIN_KERNEL(name, ks)                                                                          \
   static int name##_check(const ds_call *c) { return check_common(c, &ks, 0); }                          \
   static int name##_forward(const ds_call *c) { return run_forward(c, &ks, 0, 0); }                      \
-  static int name##_adjoint(const ds_call *c) { return run_adjoint(c, &ks, 0, 0); }                      \
+  static int name##_adjoint(const ds_call *c) { return run_adjoint(c, &ks, 0, 0, 0); }                      \
   const ds_kernel_desc art_##name##_kernel = {#name, name##_args, NULL, name##_check, {[DS_CPU] = name##_forward}, \
                                               {[DS_CPU] = name##_adjoint}};
 PLAIN_KERNEL(fk, ks_fk)
@@ -450,7 +462,7 @@ static int step_check(const ds_call *c) {
   return rc ? rc : check_common(c, &ks_step, 0);
 }
 static int step_forward(const ds_call *c) { return run_forward(c, &ks_step, c->params[0], 0); }
-static int step_adjoint(const ds_call *c) { return run_adjoint(c, &ks_step, c->params[0], 0); }
+static int step_adjoint(const ds_call *c) { return run_adjoint(c, &ks_step, c->params[0], 0, c->params[1] != 0); }
 const ds_kernel_desc art_step_kernel = {"step", step_args, step_param_names, step_check, {[DS_CPU] = step_forward},
                                         {[DS_CPU] = step_adjoint}};
 
@@ -460,6 +472,6 @@ static int rollout_check(const ds_call *c) {
   return rc ? rc : check_common(c, &ks_step, 1);
 }
 static int rollout_forward(const ds_call *c) { return run_forward(c, &ks_step, c->params[0], 1); }
-static int rollout_adjoint(const ds_call *c) { return run_adjoint(c, &ks_step, c->params[0], 1); }
+static int rollout_adjoint(const ds_call *c) { return run_adjoint(c, &ks_step, c->params[0], 1, c->params[1] != 0); }
 const ds_kernel_desc art_rollout_kernel = {"rollout", rollout_args, step_param_names, rollout_check,
                                            {[DS_CPU] = rollout_forward}, {[DS_CPU] = rollout_adjoint}};

@@ -6,6 +6,7 @@
 
 #include "art.h"
 #include "dyn_dual.h"
+#include "rev.h"
 
 /* what the per-element sizes of ins and outs are */
 enum { D_NQ, D_NV, D_NU, D_NL3, D_NL9, D_NVNV, D_6 };
@@ -22,7 +23,8 @@ typedef struct dual_ws {
   dn *in[4], *out[2];
   dir *dirs;
   R *rtmp;    /* 4 nv + 2 nq reals for step_vjp */
-  void *work; /* dual evaluation work (also big enough for a real one) */
+  void *work; /* dual evaluation work (also big enough for a real or a reverse one) */
+  rtape *tape; /* this block's reverse-mode tape (NULL: dual directions) */
 } dual_ws;
 
 typedef struct adj_job {
@@ -38,6 +40,7 @@ typedef struct adj_job {
   size_t wsize;
   R *pgrad;                       /* per batch element: pdirs parameter gradients */
   R *adj;                         /* rollout: per batch element, 2 (nq + nv) adjoint state */
+  rtape *tapes;                   /* per block (art_tapes); NULL: contract by dual directions */
 } adj_job;
 
 /* Batch elements per parallel block: 1 up to 64 copies, then 64 blocks. Work
@@ -45,6 +48,27 @@ typedef struct adj_job {
  * per-copy gradient buffers never depend on it. */
 static inline int64_t art_grain(int64_t B) { return B <= 64 ? 1 : (B + 63) / 64; }
 static inline int64_t art_blocks(int64_t B) { return (B + art_grain(B) - 1) / art_grain(B); }
+
+/* The per-context state: one reverse-mode tape per parallel block, kept
+ * between calls so that steady state allocates nothing. */
+enum { ART_MAX_BLOCKS = 64 };
+typedef struct art_state {
+  rtape tapes[ART_MAX_BLOCKS];
+} art_state;
+void art_state_destroy(void *state);
+/* The call's tapes, ready to record (NULL when dual is set: the dual-number
+ * path, kept as the reference the tests compare with). */
+rtape *art_tapes(const ds_call *c, int dual);
+/* After the blocks ran: an error when a tape could not grow. */
+int art_tapes_check(const ds_call *c, const rtape *tapes, int64_t B);
+/* Sets w->tape to block b0's tape (when the job records). */
+void ws_tape(const adj_job *j, dual_ws *w, int64_t b0);
+
+/* param 'dual' must be 0 or 1 */
+static inline int art_check_dual(const ds_call *c, double dual) {
+  if (dual != 0 && dual != 1) return c->host->error(c, "param 'dual' must be 0 (reverse-mode adjoint) or 1 (dual numbers), got %g", dual);
+  return DS_OK;
+}
 
 int64_t dimsize(const art_topo *t, int d);
 int check_common(const ds_call *c, const kspec *ks, int rollout);
@@ -54,9 +78,14 @@ void ws_layout(const adj_job *j, char *base, dual_ws *w);
 size_t ws_bytes(const adj_job *j);
 void load(dn *d, const R *v, int64_t n);
 /* Adds to gin[k] (and to the parameter gradients pg, when given) the output
- * gradients gout contracted with the outputs' tangents, for the inputs ins. */
+ * gradients gout contracted with the Jacobian of the evaluation at ins: by one
+ * recorded evaluation and a reverse sweep when w->tape is set, else by the
+ * outputs' tangents over dual directions, NL at a time. */
 void contract(const adj_job *j, dual_ws *w, const kspec *ks, const R *const *ins, R *const *gin, const R *const *gout,
               R *pg);
+/* contract's reverse-mode half (contract_rev.c) */
+void contract_rev(const adj_job *j, dual_ws *w, const kspec *ks, const R *const *ins, R *const *gin,
+                  const R *const *gout, R *pg);
 /* The workspace layout of jobs that call step_vjp. */
 extern const kspec art_ks_step_ws;
 /* The adjoint of one semi-implicit step (q, qd, u) -> (q', qd'): adds to gq, gqd,

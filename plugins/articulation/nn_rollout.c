@@ -17,7 +17,7 @@
   A(obs, DS_NODIFF, DS_I32, 1, 0) A(phase, DS_NODIFF, DS_REAL, 1, 0) A(spec, DS_NODIFF, DS_I32, 1, 0)     \
   A(qs, DS_OUT, DS_REAL, 3, 0) A(qds, DS_OUT, DS_REAL, 3, 0) A(acts, DS_OUT, DS_REAL, 3, 0)              \
   A(w, DS_IN, DS_REAL, -1, DS_LIST)
-#define NNR_PARAMS(P) P(dt) P(steps) P(freq) P(scale)
+#define NNR_PARAMS(P) P(dt) P(steps) P(freq) P(scale) P(dual) /* dual: see kernels.c, DT_PARAMS */
 DS_DECLARE_ARGS(nnr, NNR_ARGS)
 DS_DECLARE_PARAMS(nnr, NNR_PARAMS)
 
@@ -33,6 +33,7 @@ static int nnr_check(const ds_call *c) {
   if (!(p->steps >= 1 && p->steps <= 1e9 && p->steps == (double)(int64_t)p->steps))
     return c->host->error(c, "param 'steps' must be an integer >= 1, got %g", p->steps);
   if (!isfinite(p->freq) || !isfinite(p->scale)) return c->host->error(c, "params 'freq' and 'scale' must be finite");
+  if ((rc = art_check_dual(c, p->dual))) return rc;
   const int64_t B = a->q0->dims[0], T = (int64_t)p->steps;
   if ((rc = ds_expect_shape(c, DS_SLOT(nnr, qd0), 2, B, t.nv, -1, -1)) ||
       (rc = ds_expect_shape(c, DS_SLOT(nnr, phase), 1, B, -1, -1, -1)) ||
@@ -166,6 +167,7 @@ static void nnr_adj_block(int64_t b0, int64_t b1, void *user) {
     char *mine = aj->ws + (size_t)(b0 / art_grain(B)) * aj->wsize;
     dual_ws w;
     ws_layout(aj, mine, &w);
+    ws_tape(aj, &w, b0);
     for (int k = 0; k < P_COUNT; k++) load(w.p[k], j->p[k], aj->pcount[k]);
     R *aq = (R *)(mine + j->wsize), *aqd = aq + nq, *nq_ = aqd + nv, *nqd = nq_ + nq, *gu = nqd + nv;
     R *x = gu + nu, *y = x + j->no, *gx = y + nu, *save = gx + j->no, *kscr = save + j->sz.save;
@@ -232,7 +234,9 @@ static int nnr_adjoint(const ds_call *c) {
   j.gw_on = gwt != NULL;
   if (j.gw_on) memset(j.gw, 0, (size_t)B * (size_t)nw * sizeof(R));
   j.aj = &aj;
+  aj.tapes = art_tapes(c, DS_PARAMS(c, nnr)->dual != 0);
   c->host->parallel_for(c->ctx, B, art_grain(B), nnr_adj_block, &j);
+  if ((rc = art_tapes_check(c, aj.tapes, B))) return rc;
   if (j.gw_on) {
     for (int64_t e = 0; e < nw; e++) {
       double s = 0;

@@ -10,6 +10,7 @@
 --             forward + adjoint) against MuJoCo finite differences, both the
 --             brute-force kind (2 (2 nv + T nu) rollouts) and MuJoCo's
 --             cheapest (per-step mjd_transitionFD Jacobians chained backward)
+-- --adjoint dual times the dual-number adjoint (the earlier path) instead.
 -- Lines: "case <model> forward mujoco_sps X diffsim_sps Y ratio R" and
 -- "case <model> gradient diffsim_ms X mujoco_fd_ms Y mujoco_transition_ms Z
 -- speedup_fd A speedup_transition B", then "result ..." lines. The gradients of
@@ -19,11 +20,12 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/articulation.lua", name = "bench_articulation", out = "out/bench",
                                 precision = "f64",
-                                flags = {steps = 1000, reps = 5, gsteps = 200, batch = 64},
+                                flags = {steps = 1000, reps = 5, gsteps = 200, batch = 64, adjoint = "reverse"},
                                 checks = {steps = {help = "rollout length of the forward timing"},
                                           reps = {help = "timed repetitions (the median is reported)"},
                                           gsteps = {help = "rollout length of the gradient timing"},
-                                          batch = {help = "copies in the batched forward case"}}})
+                                          batch = {help = "copies in the batched forward case"},
+                                          adjoint = {"reverse", "dual", help = "the rollout's adjoint: reverse (tape) or dual (numbers)"}}})
 local mj, why = require("plugins.articulation.mujoco.peer").open()
 if not mj then
   print("skip: " .. why)
@@ -42,6 +44,7 @@ local results = {}
 for _, name in ipairs({"chain5", "mixed", "legged"}) do
   local path = "scenes/articulation/" .. name .. ".xml"
   local model = art.model(mjcf.load(path))
+  model.adjoint = opt.adjoint
   local m = mj.load_file(path)
   local T = opt.steps
   local q0 = {}

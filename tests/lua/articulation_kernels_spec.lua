@@ -86,7 +86,7 @@ describe("articulation kernels: gradients (float64 central differences)", functi
   end)
   it("step (contact of box, capsule and sphere, friction, limit, actuators)", function()
     check("step", {q = q, qd = qd, ctrl = ctrl, q_out = ds.empty{B, model.nq}, qd_out = ds.empty{B, model.nv}},
-          {dt = 2e-3})
+          {dt = 2e-3, dual = 0})
   end)
   it("step with sphere-capsule and capsule-capsule contacts (three free bodies)", function()
     local pm = art.model(scenes.pairs())
@@ -102,7 +102,7 @@ describe("articulation kernels: gradients (float64 central differences)", functi
       local named = {q = pq, qd = vq, ctrl = ds.zeros{1, pm.nu}, q_out = ds.empty{1, pm.nq}, qd_out = ds.empty{1, pm.nv}}
       positional_p[i] = (named[name] or pm.args[name]):detach()
     end
-    local ok, rep = ds.gradcheck_kernel("articulation.step", positional_p, {dt = 1e-3},
+    local ok, rep = ds.gradcheck_kernel("articulation.step", positional_p, {dt = 1e-3, dual = 0},
                                         {eps = 1e-7, rtol = 1e-5, atol = 1e-6, max_elems = 40})
     print(string.format("articulation.step (pairs): %d checked, max abs err %.2e, max rel err %.2e", rep.checked or 0,
                         rep.max_abs_err or 0, rep.max_rel_err or 0))
@@ -190,7 +190,7 @@ describe("articulation kernels: gradients (float64 central differences)", functi
       local named = {q0 = q0, qd0 = v0, ctrl = c, qs = ds.empty{T + 1, 1, tm.nq}, qds = ds.empty{T + 1, 1, tm.nv}}
       positional_t[i] = (named[name] or tm.args[name]):detach()
     end
-    local ok, rep = ds.gradcheck_kernel("articulation.rollout", positional_t, {dt = 2e-3},
+    local ok, rep = ds.gradcheck_kernel("articulation.rollout", positional_t, {dt = 2e-3, dual = 0},
                                         {eps = 1e-7, rtol = 1e-5, atol = 1e-6, max_elems = 30})
     print(string.format("articulation.rollout (toi): %d checked, max abs err %.2e, max rel err %.2e", rep.checked or 0,
                         rep.max_abs_err or 0, rep.max_rel_err or 0))
@@ -206,10 +206,57 @@ describe("articulation kernels: gradients (float64 central differences)", functi
     end
     assert.is_truthy(first_diff and first_diff > 5, "the split changed the free fall")
   end)
+  it("the reverse-mode adjoint equals the dual-number adjoint (rollout and nn_rollout, every parameter)", function()
+    -- the two compile the same dyn.inc; they differ only in summation order
+    local names = {"mass", "com", "inertia", "pos", "quat", "axis", "damping", "armature", "gpos", "gsize",
+                   "friction", "gain", "opt"}
+    local function grads(mode, run)
+      local m = art.model(scenes.zoo())
+      m.adjoint = mode
+      local ins = {q:detach():requires_grad(), qd:detach():requires_grad()}
+      for _, n in ipairs(names) do ins[#ins + 1] = m:param(n) end
+      local tape = ds.tape()
+      local extra
+      local loss = tape:record(function() local l; l, extra = run(m, ins[1], ins[2]); return l end)
+      tape:backward(loss)
+      local out = {}
+      for i, t in ipairs(ins) do out[i] = t.grad:tolist() end
+      if extra then for _, t in ipairs(extra) do out[#out + 1] = t.grad:tolist() end end
+      return out
+    end
+    local function compare(what, run)
+      local a, b = grads("reverse", run), grads("dual", run)
+      local worst, nz = 0, 0
+      for i = 1, #b do
+        local scale = 0
+        for _, v in ipairs(b[i]) do scale = math.max(scale, math.abs(v)) end
+        for k, v in ipairs(b[i]) do
+          if v ~= 0 then nz = nz + 1 end
+          worst = math.max(worst, math.abs(a[i][k] - v) / math.max(scale, 1e-300))
+        end
+      end
+      print(string.format("%s: reverse vs dual adjoint, %d nonzero entries, max rel err %.2e", what, nz, worst))
+      assert.is_true(nz > 50)
+      assert.is_true(worst < 1e-12, what .. ": reverse and dual adjoints differ by " .. worst)
+    end
+    local T = 20
+    local c = ds.randn({T, B, model.nu}, 9) * 0.3
+    local wq, wv = ds.randn({T + 1, B, model.nq}, 10), ds.randn({T + 1, B, model.nv}, 11)
+    compare("rollout", function(m, q_, qd_)
+      local cc = c:detach():requires_grad()
+      local qs, qds = m:rollout(cc, q_, qd_)
+      return ds.sum(qs * wq) + ds.sum(qds * wv), {cc}
+    end)
+    compare("nn_rollout", function(m, q_, qd_)
+      local net = ds.nn.mlp{sizes = {8, 6, model.nu}, act = "tanh", out_act = "tanh", seed = 3}
+      local qs, qds = m:nn_rollout(T, net, q_, qd_, {obs = {4, 5, 8, 9, 14, 16, 25, 26}, freq = 2, scale = 0.7})
+      return ds.sum(qs * wq) + ds.sum(qds * wv), net:parameters()
+    end)
+  end)
   it("rollout over 12 steps", function()
     local T = 12
     local c = ds.randn({T, B, model.nu}, 5) * 0.3
     check("rollout", {q0 = q, qd0 = qd, ctrl = c, qs = ds.empty{T + 1, B, model.nq}, qds = ds.empty{T + 1, B, model.nv}},
-          {dt = 2e-3}, {eps = 1e-7, atol = 1e-5}) -- inertias ~1e-3: a smaller step keeps FD truncation down
+          {dt = 2e-3, dual = 0}, {eps = 1e-7, atol = 1e-5}) -- inertias ~1e-3: a smaller step keeps FD truncation down
   end)
 end)

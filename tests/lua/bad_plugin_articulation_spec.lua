@@ -106,6 +106,11 @@ describe("articulation kernels: bad tensors are refused by name", function()
     probe.fails_cleanly(pre .. "m.args.mass = ds.tensor{1, 1, 1}; m:fk(q)", "articulation.fk: argument 'mass' (#4) has shape {3}, expected {2}")
     probe.fails_cleanly(pre .. "m:rollout(ds.zeros{0, 2, 1}, q, qd)", "articulation.rollout: argument 'ctrl' must hold at least one step")
     probe.fails_cleanly(pre .. "m:step(q, qd, nil, -1)", "articulation.step: param 'dt' must be positive")
+    probe.fails_cleanly(pre .. "m.adjoint = 'forward'; m:step(q, qd)",
+      "articulation.step: model.adjoint must be \"reverse\" or \"dual\", got forward")
+    probe.fails_cleanly(pre .. "ds.kernel('articulation.step'):launch(m:_args{q = q, qd = qd, ctrl = ds.zeros{2, 1}, " ..
+      "q_out = ds.empty{2, 8}, qd_out = ds.empty{2, 7}}, {dt = 1e-3, dual = 2})",
+      "articulation.step: param 'dual' must be 0 (reverse-mode adjoint) or 1 (dual numbers), got 2")
   end)
   it("a state that blows up (time step past the stability limit)", function()
     probe.fails_cleanly(probe.prelude .. [[
