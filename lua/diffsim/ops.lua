@@ -57,7 +57,7 @@ return function(ds)
     end
     if a.ptr == nil then error(string.format("%s: argument '%s' (#%d) was freed", k.name, k.slots[slot], i), level + 1) end
     if i > 64 then error(string.format("%s: more than 64 tensor arguments", k.name), level + 1) end
-    argbuf[i - 1] = a.p
+    argbuf[i - 1] = a.ptr
     return a
   end
 
@@ -193,7 +193,7 @@ return function(ds)
       if not is_tensor(flat[i]) or flat[i].ptr == nil then
         error(string.format("%s: flat argument #%d is not a live tensor", self.name, i), 2)
       end
-      argbuf[i - 1] = flat[i].p
+      argbuf[i - 1] = flat[i].ptr
     end
     local np = fill_params(self, params, 3)
     if C.ds_launch(ctx, self.ptr, argbuf, n, parbuf, np) ~= 0 then raise(2) end
