@@ -2,8 +2,8 @@
  * its adjoint, the 3D counterpart of mpm.substep (substep.c): state (x {n,3},
  * v {n,3}, C {n,3,3}, F {n,3,3}) in, next state out; actuation per group along
  * the material z axis; mass, vol, mu, lam, bulk shared ({}) or per particle ({n});
- * gravity (along -y) and floor friction. Materials: fluid (0) and neo-Hookean (2);
- * corotated (1) is refused (it needs a 3D polar decomposition).
+ * gravity (along -y) and floor friction. Materials: fluid (0), corotated (1, with
+ * a 3D polar decomposition) and neo-Hookean (2).
  * Like the 2D kernel, the adjoint recomputes the grid from the step's inputs. */
 #include <string.h>
 

@@ -33,7 +33,10 @@ local function setup(o)
                       groups = 2, wall = o.wall or "slip", floor = o.floor or "coulomb", reference = o.reference,
                       strength = 5}
   local s = sim:state{v = ds.add_row(ds.randn({n, 3}, 3) * 0.4, ds.tensor{-0.3, -0.3, -0.3})}
-  local args = {x = s.x, v = s.v, C = ds.randn({n, 3, 3}, 4) * 0.5, F = s.F + ds.randn({n, 3, 3}, 5) * 0.05,
+  local C = ds.randn({n, 3, 3}, 4) * 0.5
+  local F = o.F and o.F(n) or s.F + ds.randn({n, 3, 3}, 5) * 0.05
+  if o.F then C = ds.zeros{n, 3, 3} end -- Fn = F exactly: the singular values o.F chose
+  local args = {x = s.x, v = s.v, C = C, F = F,
                 act = ds.tensor{0.3, -0.2}, group = sim.group, material = sim.material,
                 mass = o.per_particle and (ds.randn({n}, 6) * 0.1 + 1.2) or ds.tensor(1.2),
                 vol = o.per_particle and (ds.randn({n}, 7) * 0.1 + 0.9) or ds.tensor(0.9),
@@ -54,11 +57,47 @@ local function check_kernel(key, o)
 end
 
 describe("mpm.substep3 adjoint matches central differences (f64)", function()
-  for _, m in ipairs{{"neohookean", {2}}, {"fluid", {0}}, {"mixed", {0, 2}}} do
+  for _, m in ipairs{{"neohookean", {2}}, {"fluid", {0}}, {"corotated", {1}}, {"mixed", {0, 1, 2}}} do
     it("material " .. m[1] .. ", Coulomb floor, slip walls", function()
       check_kernel("substep3 " .. m[1], {mats = m[2]})
     end)
   end
+  -- corotated at F = Q diag(s) P^T with repeated and nearly repeated singular
+  -- values (where an SVD's adjoint divides by s_i - s_j) and far from I: the polar
+  -- adjoint solves with tr S I - S, eigenvalues s_i + s_j, and stays accurate
+  local function rot(a, b, c)
+    local ca, sa, cb, sb, cc, sc = math.cos(a), math.sin(a), math.cos(b), math.sin(b), math.cos(c), math.sin(c)
+    local Rz = {{ca, -sa, 0}, {sa, ca, 0}, {0, 0, 1}}
+    local Ry = {{cb, 0, sb}, {0, 1, 0}, {-sb, 0, cb}}
+    local Rx = {{1, 0, 0}, {0, cc, -sc}, {0, sc, cc}}
+    local function mul(A, B)
+      local o = {}
+      for i = 1, 3 do
+        o[i] = {}
+        for j = 1, 3 do o[i][j] = A[i][1] * B[1][j] + A[i][2] * B[2][j] + A[i][3] * B[3][j] end
+      end
+      return o
+    end
+    return mul(mul(Rz, Ry), Rx), mul
+  end
+  local function F_with(svals)
+    return function(n)
+      local t = {}
+      for p = 1, n do
+        local Q, mul = rot(0.3 * p, 0.7 - 0.1 * p, 0.2 * p)
+        local P = rot(-0.5 * p, 0.4, 0.1 * p)
+        local s = svals[(p - 1) % #svals + 1]
+        local D = {{s[1], 0, 0}, {0, s[2], 0}, {0, 0, s[3]}}
+        local Pt = {{P[1][1], P[2][1], P[3][1]}, {P[1][2], P[2][2], P[3][2]}, {P[1][3], P[2][3], P[3][3]}}
+        t[p] = mul(mul(Q, D), Pt)
+      end
+      return ds.tensor(t)
+    end
+  end
+  it("corotated near repeated singular values and large rotations", function()
+    check_kernel("substep3 corotated degenerate s", {mats = {1}, F = F_with{{1, 1, 1}, {1.1, 1.1 + 1e-9, 0.9},
+      {0.8, 0.8, 0.8}, {1.3, 0.7, 0.7 + 1e-7}, {2, 0.5, 1}}})
+  end)
   it("sticky walls, slip floor", function() check_kernel("substep3 sticky walls", {mats = {2}, wall = "sticky", floor = "slip"}) end)
   it("sticky floor", function() check_kernel("substep3 sticky floor", {mats = {0, 2}, floor = "sticky"}) end)
   it("reference floor", function() check_kernel("substep3 reference floor", {mats = {2}, reference = true}) end)
@@ -113,7 +152,7 @@ end
 describe("mpm 3D physics", function()
   it("conserves momentum without gravity or walls (internal forces cancel)", function()
     local sim = mpm.sim{grid = 16, dt = 1e-4, gravity = 0, mu = 50, lam = 50, x = block(0.35, 0.35, 0.35, 0.04),
-                        floor = "slip", mass = 1e4, vol = 1e4, material = cycle(48, {0, 2}), bulk = 50}
+                        floor = "slip", mass = 1e4, vol = 1e4, material = cycle(48, {0, 1, 2}), bulk = 50}
     local s = sim:state{v = ds.randn({sim.n, 3}, 1) * 0.3}
     s.C = ds.randn({sim.n, 3, 3}, 2)
     s.F = s.F + ds.randn({sim.n, 3, 3}, 3) * 0.05
@@ -174,7 +213,7 @@ describe("mpm 3D determinism and errors", function()
   it("results and gradients are bitwise identical on 1, 2 and 3 threads", function()
     local function run(threads)
       ds.set_threads(threads)
-      local sim = mpm.sim{grid = 16, dt = 1e-3, x = block(0.3, 0.2, 0.3, 0.03), material = cycle(48, {0, 2}),
+      local sim = mpm.sim{grid = 16, dt = 1e-3, x = block(0.3, 0.2, 0.3, 0.03), material = cycle(48, {0, 1, 2}),
                           bulk = 5, group = cycle(48, {-1, 0}), strength = 5}
       local v0 = (ds.randn({sim.n, 3}, 7) * 0.2):requires_grad()
       local tape = ds.tape()
@@ -202,8 +241,12 @@ describe("mpm 3D determinism and errors", function()
   it("names the kernel and the argument", function()
     assert.truthy(launch_err(function(a) a.x:data()[0] = 2 end):find("mpm.substep3.*'x'.*outside"))
     assert.truthy(launch_err(function(a) a.F:data()[4] = 0 / 0 end):find("mpm.substep3.*'F'"))
-    assert.truthy(launch_err(function(a) a.material:data()[0] = 1 end):find("'material'.*corotated"))
-    assert.truthy(launch_err(function(a) a.mass = ds.tensor(-1) end):find("'mass'"))
+    assert.truthy(launch_err(function(a) a.material:data()[0] = 3 end):find("mpm.substep3.*'material'"))
+    assert.truthy(launch_err(function(a) a.mass = ds.tensor(-1) end):find("mpm.substep3.*'mass'"))
+    assert.truthy(launch_err(function(a) a.mass = ds.tensor(0) end):find("mpm.substep3.*'mass'"))
+    assert.truthy(launch_err(function(a) a.vol = ds.tensor(0) end):find("mpm.substep3.*'vol'"))
+    assert.truthy(launch_err(function(a) a.F:data()[0] = -1 end):find("mpm.substep3.*'F'.*inverted"))
+    assert.truthy(launch_err(function(a) a.v:data()[0] = 1e4 end):find("mpm.substep3.*'v'.*CFL"))
     assert.truthy(launch_err(function(_, p) p.dt = 0.5 end):find("'dt'"))
     assert.truthy(launch_err(function(_, p) p.nz = 4 end):find("grid too small"))
     assert.truthy(launch_err(function(a) a.v = ds.zeros{#block(), 2} end):find("'v'"))
