@@ -63,7 +63,7 @@ MPM_CLONES static void pass_b(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   bins_gather_rows(s, s->contrib, 3, lo, hi, s->gmm);
   for (int64_t i = lo; i < hi; i++)
-    for (int64_t j = 0; j < s->ny; j++) {
+    for (int64_t j = s->span[2 * i]; j <= s->span[2 * i + 1]; j++) {
       const int64_t c = i * s->ny + j;
       R M[4], dmu[2];
       grid_velocity(s, i, j, s->gmm + 3 * c, s->gvel + 2 * c, M, dmu);
@@ -102,8 +102,9 @@ MPM_CLONES static void pass_e(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   bins_gather_rows(s, s->gcontrib, 2, lo, hi, s->ggvel);
   for (int64_t i = lo; i < hi; i++) {
+    /* nodes outside the span have no particle reads: zero grads, nothing to add */
     double sg = 0, sf = 0;
-    for (int64_t j = 0; j < s->ny; j++) {
+    for (int64_t j = s->span[2 * i]; j <= s->span[2 * i + 1]; j++) {
       const int64_t c = i * s->ny + j;
       const R *mm = s->gmm + 3 * c, *go = s->ggvel + 2 * c;
       R u[2], M[4], dmu[2];

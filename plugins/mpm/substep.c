@@ -109,9 +109,11 @@ static int sim_init(sim *s, const ds_call *c, int adjoint) {
   s->cell = c->host->scratch(c, (size_t)n * sizeof(int32_t));
   s->order = c->host->scratch(c, (size_t)n * sizeof(int32_t));
   s->start = c->host->scratch(c, (size_t)(nc + 1) * sizeof(int32_t));
+  s->span = c->host->scratch(c, (size_t)s->nx * 2 * sizeof(int32_t));
   s->gmm = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
   s->gvel = c->host->scratch(c, (size_t)nc * 2 * sizeof(R));
-  if (!s->contrib || !s->lanes || !s->cell || !s->order || !s->start || !s->gmm || !s->gvel) return DS_ERR_NOMEM;
+  if (!s->contrib || !s->lanes || !s->cell || !s->order || !s->start || !s->span || !s->gmm || !s->gvel)
+    return DS_ERR_NOMEM;
   if (!adjoint) return DS_OK;
   s->gcontrib = c->host->scratch(c, (size_t)nc * 18 * sizeof(R));
   s->glanes = c->host->scratch(c, (size_t)((n + 7) / 8) * 144 * sizeof(R));
