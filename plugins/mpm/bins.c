@@ -30,13 +30,12 @@ void bins_build(sim *s) {
   bins_sort(s->n, s->ncell, s->cell, s->start, s->order);
   const int64_t nx = s->nx, ny = s->ny;
   int32_t *sp = s->span;
-  for (int64_t i = 0; i < nx; i++) sp[2 * i] = (int32_t)ny, sp[2 * i + 1] = -1;
-  /* occupied column range per cell row, from the sorted bins (cells in order) */
-  for (int64_t k = 0; k < s->n; k++) {
-    const int32_t c = s->cell[s->order[k]];
-    const int64_t i = c / ny, j = c - i * ny;
-    if (j < sp[2 * i]) sp[2 * i] = (int32_t)j;
-    if (j > sp[2 * i + 1]) sp[2 * i + 1] = (int32_t)j;
+  /* occupied column range per cell row: the bins list particles by cell, so a
+   * row's first and last particles sit in its first and last occupied cells */
+  for (int64_t i = 0; i < nx; i++) {
+    const int32_t a = s->start[i * ny], b = s->start[(i + 1) * ny];
+    sp[2 * i] = a == b ? (int32_t)ny : (int32_t)(s->cell[s->order[a]] - i * ny);
+    sp[2 * i + 1] = a == b ? -1 : (int32_t)(s->cell[s->order[b - 1]] - i * ny);
   }
   /* node rows: rows i-2..i of cells; in place from the top row down */
   for (int64_t i = nx - 1; i >= 0; i--) {
