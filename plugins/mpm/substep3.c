@@ -102,9 +102,11 @@ static int sim3_init(sim3 *s, const ds_call *c, int adjoint) {
   s->order = c->host->scratch(c, (size_t)n * sizeof(int32_t));
   s->start = c->host->scratch(c, (size_t)(nc + 1) * sizeof(int32_t));
   s->cslot = c->host->scratch(c, (size_t)nc * sizeof(int32_t));
+  s->span = c->host->scratch(c, (size_t)s->nx * s->ny * 2 * sizeof(int32_t));
   s->gmm = c->host->scratch(c, (size_t)nc * 4 * sizeof(R));
   s->gvel = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
-  if (!s->contrib || !s->cell || !s->order || !s->start || !s->cslot || !s->gmm || !s->gvel) return DS_ERR_NOMEM;
+  if (!s->contrib || !s->cell || !s->order || !s->start || !s->cslot || !s->span || !s->gmm || !s->gvel)
+    return DS_ERR_NOMEM;
   if (!adjoint) return DS_OK;
   s->gcontrib = c->host->scratch(c, (size_t)n * 81 * sizeof(R));
   s->ggvel = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
