@@ -38,6 +38,8 @@ typedef struct sim3 {
 } sim3;
 
 void pass3_forward(sim3 *s);
+/* g2p3_lanes.c: pass C (G2P), 8 particles at a time */
+void pass3_g2p_lanes(int64_t lo, int64_t hi, void *user);
 void pass3_adjoint(sim3 *s);
 int validate3(const ds_call *c, const sim3 *s);
 

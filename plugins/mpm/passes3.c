@@ -181,30 +181,7 @@ MPM_CLONES static void pass3_b(int64_t lo, int64_t hi, void *user) {
       }
 }
 
-MPM_CLONES static void pass3_c(int64_t lo, int64_t hi, void *user) {
-  sim3 *s = user;
-  const R kc = 4 * s->inv_dx; /* C = 4/dx^2 sum w v_i (x_i - x_p)^T, x_i - x_p = e dx */
-  for (int64_t q = lo; q < hi; q++) {
-    const int64_t p = s->order[q];
-    stencil3 st;
-    stencil3_of(s->x + 3 * p, s->inv_dx, &st);
-    R v[3] = {0, 0, 0}, C[9] = {0};
-    for (int a = 0; a < 3; a++)
-      for (int b = 0; b < 3; b++)
-        for (int c = 0; c < 3; c++) {
-          const R *g = s->gvel + 3 * node3(s, st.base[0] + a, st.base[1] + b, st.base[2] + c);
-          const R w = st.w[0][a] * st.w[1][b] * st.w[2][c];
-          const R e[3] = {(R)a - st.f[0], (R)b - st.f[1], (R)c - st.f[2]};
-          const R kw = kc * w;
-          for (int r = 0; r < 3; r++) {
-            v[r] += w * g[r];
-            for (int h = 0; h < 3; h++) C[3 * r + h] += kw * g[r] * e[h];
-          }
-        }
-    for (int r = 0; r < 3; r++) s->vo[3 * p + r] = v[r], s->xo[3 * p + r] = s->x[3 * p + r] + s->dt * v[r];
-    memcpy(s->Co + 9 * p, C, sizeof C);
-  }
-}
+/* ---- C: G2P, vectorised over particles in g2p3_lanes.c ---------------------------- */
 
 static void prepare(sim3 *s) {
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass3_cells, s);
@@ -218,7 +195,7 @@ static void prepare(sim3 *s) {
 
 void pass3_forward(sim3 *s) {
   prepare(s);
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass3_c, s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass3_g2p_lanes, s);
 }
 
 /* ---- D: G2P adjoint ---------------------------------------------------------------- */

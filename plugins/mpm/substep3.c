@@ -56,9 +56,10 @@ static int substep3_check(const ds_call *c) {
   if (!is_int(p->bound, 0, 1e6)) return c->host->error(c, "param 'bound' must be an integer >= 0, got %g", p->bound);
   const double min_n = 2 * p->bound + 3 > 5 ? 2 * p->bound + 3 : 5;
   if (!is_int(p->nx, min_n, 4096) || !is_int(p->ny, min_n, 4096) || !is_int(p->nz, min_n, 4096) ||
-      p->nx * p->ny * p->nz > 2e9)
+      p->nx * p->ny * p->nz > 5e8)
     return c->host->error(c, "grid too small or too large: params 'nx' = %g, 'ny' = %g, 'nz' = %g must be integers in "
-                          "[%g, 4096] (3 stencil nodes plus a band of 'bound' = %g on each side)",
+                          "[%g, 4096] (3 stencil nodes plus a band of 'bound' = %g on each side), nx ny nz <= 5e8 "
+                          "(32-bit node offsets)",
                           p->nx, p->ny, p->nz, min_n, p->bound);
   if (!is_int(p->wall, 0, 1)) return c->host->error(c, "param 'wall' must be 0 (slip) or 1 (sticky), got %g", p->wall);
   if (!is_int(p->ceiling, 0, 1))
