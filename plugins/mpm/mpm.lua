@@ -8,6 +8,7 @@
 --     gravity = 9.8,              -- number or 0-dim tensor (pulls along -y)
 --     mu = 100, lam = 100,        -- Lame constants, or E = , nu = ; bulk = fluid bulk modulus
 --     mass = 1, vol = 1,          -- per particle: number, 0-dim tensor, or tensor {n}
+--     density = nil,              -- instead of mass: mass = density * vol (differentiable, checked > 0)
 --     wall = "slip", ceiling = "slip", floor = "coulomb", friction = 0.5,
 --     reference = false,          -- true: the reference's floor (velocity zeroed first: sticky)
 --     strength = 4,               -- actuation stress scale
@@ -94,8 +95,14 @@ function M.sim(o)
   s.group = per_particle_i32(o.group or -1, n, "group")
   s.gravity = const(o.gravity or 9.8, "gravity")
   s.friction = const(o.friction or 0.5, "friction")
-  s.mass = const(o.mass or 1, "mass")
   s.vol = const(o.vol or 1, "vol")
+  if o.density ~= nil then
+    if o.mass ~= nil then fail("sim", "give mass or density, not both", 2) end
+    s.density = const(o.density, "density")
+    s:masses() -- checks the density now
+  else
+    s.mass = const(o.mass or 1, "mass")
+  end
   s.bulk = const(o.bulk or 0, "bulk")
   if o.E ~= nil then
     s.E, s.nu = o.E, o.nu or 0.2
@@ -123,6 +130,23 @@ function Sim:lame()
   return mu, lam
 end
 
+-- The particle masses now: as given, or density * vol (a differentiable op, so a
+-- density that requires grad gets its gradient through the kernel's mass grad).
+-- A density <= 0 or non-finite is an error naming it (the kernel would only see
+-- the mass).
+function Sim:masses()
+  if self.density == nil then return self.mass end
+  local d = self.density
+  local t = d:totable()
+  if type(t) ~= "table" then t = {t} end
+  for i, v in ipairs(t) do
+    if not (v > 0 and v < math.huge) then
+      fail("sim", string.format("density must be positive and finite, got %s (entry %d)", tostring(v), i), 3)
+    end
+  end
+  return d * self.vol
+end
+
 -- The initial state: x (default the sim's positions), v (tensor {n, 2}, or nil: 0), C = 0, F = I.
 function Sim:state(o)
   o = o or {}
@@ -136,12 +160,13 @@ function Sim:state(o)
 end
 
 -- One substep from state s with actuation act {groups} (nil: none); mu, lam as from sim:lame().
-function Sim:substep(s, act, mu, lam)
+function Sim:substep(s, act, mu, lam, mass)
   if mu == nil then mu, lam = self:lame() end
+  mass = mass or self:masses()
   local n, d = self.n, self.dim
   local out = {x = ds.empty{n, d}, v = ds.empty{n, d}, C = ds.empty{n, d, d}, F = ds.empty{n, d, d}}
   K[d == 3 and "substep3" or "substep"]:launch({x = s.x, v = s.v, C = s.C, F = s.F, act = act or self.zero_act, group = self.group,
-                    material = self.material, mass = self.mass, vol = self.vol, mu = mu, lam = lam, bulk = self.bulk,
+                    material = self.material, mass = mass, vol = self.vol, mu = mu, lam = lam, bulk = self.bulk,
                     gravity = self.gravity, friction = self.friction, x_out = out.x, v_out = out.v, C_out = out.C,
                     F_out = out.F}, self.params)
   return out
@@ -154,12 +179,13 @@ end
 function Sim:rollout(s, T, o)
   o = o or {}
   local mu, lam = self:lame()
+  local mass = self:masses()
   local function advance(t0, t1, x, v, C, F)
     local st = {x = x, v = v, C = C, F = F}
     for t = t0, t1 - 1 do
       local act = o.act
       if type(act) == "function" then act = act(t, st) end
-      st = self:substep(st, act, mu, lam)
+      st = self:substep(st, act, mu, lam, mass)
       if o.on_step then o.on_step(t + 1, st) end
     end
     return st.x, st.v, st.C, st.F
@@ -170,7 +196,7 @@ function Sim:rollout(s, T, o)
     local t = 0
     while t < T do
       local t0, t1 = t, math.min(t + seg, T)
-      local extra = {self.mass, self.vol, mu, lam, self.bulk, self.gravity, self.friction}
+      local extra = {mass, self.vol, mu, lam, self.bulk, self.gravity, self.friction}
       if is_tensor(o.act) then extra[#extra + 1] = o.act end
       for _, e in ipairs(o.inputs or {}) do extra[#extra + 1] = e end
       x, v, C, F = o.tape:checkpoint(function(a, b, c, d) return advance(t0, t1, a, b, c, d) end, x, v, C, F,

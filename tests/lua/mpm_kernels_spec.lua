@@ -129,6 +129,26 @@ describe("mpm E and nu", function()
   end)
 end)
 
+describe("mpm density", function()
+  it("a rollout through density (mass = density vol) matches central differences", function()
+    local pos = {}
+    for i = 0, 3 do
+      for j = 0, 3 do pos[#pos + 1] = {0.3 + 0.02 * i + 0.003 * j, 0.3 + 0.02 * j} end
+    end
+    local rho = ds.tensor(1.3)
+    local sim = mpm.sim{grid = 16, dt = 1e-3, x = pos, floor = "slip", mu = 20, lam = 20, vol = 0.8, density = rho}
+    local v0 = ds.randn({#pos, 2}, 21) * 0.3
+    local ok, rep = ds.gradcheck(function(r)
+      sim.density = r
+      local sT = sim:rollout(sim:state{v = v0}, 5)
+      return ds.sum(ds.square(sT.x)) + ds.sum(ds.square(sT.v))
+    end, {rho}, {rtol = 1e-5, atol = 1e-9})
+    assert(ok, tostring(rep.message))
+    assert.is_true(math.abs(rho.grad:item()) > 1e-6, "density gets a gradient")
+    errs["rollout density"] = rep.max_abs_err
+  end)
+end)
+
 describe("mpm report", function()
   it("prints the worst relative errors", function()
     local keys = {}

@@ -189,6 +189,21 @@ describe("mpm bad input", function()
     for _, pat in ipairs{...} do assert.is_truthy(err:find(pat, 1, true), "'" .. pat .. "' not in: " .. err) end
   end
 
+  it("zero, negative or non-finite density", function()
+    local pos = blocks.square(4, 0.5, 1 / 32, 12, 12)
+    for _, rho in ipairs{0, -1, 0 / 0, ds.tensor(-3)} do
+      expect(function() mpm.sim{grid = 32, x = pos, density = rho} end, "mpm.sim", "density must be")
+    end
+    local per = {}
+    for i = 1, #pos do per[i] = i == 5 and -2 or 1 end
+    expect(function() mpm.sim{grid = 32, x = pos, density = ds.tensor(per)} end, "mpm.sim", "density", "entry 5")
+    -- a density tensor that turns bad later (an optimiser step) is caught at the next rollout
+    local rho = ds.tensor(1)
+    local sim = mpm.sim{grid = 32, x = pos, density = rho, mu = 10, lam = 10}
+    rho:data()[0] = 0
+    expect(function() sim:rollout(sim:state(), 2) end, "mpm.sim", "density must be positive")
+    expect(function() mpm.sim{grid = 32, x = pos, density = 1, mass = 1} end, "mpm.sim", "mass or density")
+  end)
   it("a particle outside the grid", function()
     local sim = sim_args{pos = {{0.5, 0.5}, {0.999, 0.5}}}
     expect(function() sim:substep(sim:state()) end, "mpm.substep", "'x'", "particle 1", "outside the grid")
