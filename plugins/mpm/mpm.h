@@ -62,7 +62,8 @@ void rows_for(ds_ctx *ctx, const ds_host_api *host, int64_t nrows, ds_range_fn f
 
 /* passes.c */
 void pass_forward(sim *s);
-void pass_adjoint(sim *s);
+/* kept: s->cell .. s->cache hold the forward's bins, grid and stress cache (aux) */
+void pass_adjoint(sim *s, int kept);
 
 /* validate.c: the data checks of the forward (names the argument and particle). */
 int validate(const ds_call *c, const sim *s);

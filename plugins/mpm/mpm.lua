@@ -113,6 +113,14 @@ function M.sim(o)
   return s
 end
 
+-- The element count of a 2D substep's aux block (substep.c: the bins, grid and
+-- per-particle stresses the forward keeps for the adjoint).
+function Sim:aux_count()
+  local n, nx, ncell = self.n, self.nx, self.nx * self.ny
+  local ints = math.floor((2 * n + ncell + 1 + 2 * nx + 1) / 2) * 2
+  return ints + (5 * ncell + 12 * n) * (ds.precision == "f64" and 2 or 1)
+end
+
 -- mu and lam now: from E and nu (differentiable when they are tensors), or as given.
 function Sim:lame()
   if self.E == nil then return self.mu, self.lam end
@@ -160,37 +168,47 @@ function Sim:state(o)
 end
 
 -- One substep from state s with actuation act {groups} (nil: none); mu, lam as from sim:lame().
-function Sim:substep(s, act, mu, lam, mass)
+-- keep (2D): the forward keeps its grid in an aux tensor for the adjoint (faster
+-- backward, ~(5 cells + 14 particles) reals held per recorded substep).
+function Sim:substep(s, act, mu, lam, mass, keep)
   if mu == nil then mu, lam = self:lame() end
   mass = mass or self:masses()
   local n, d = self.n, self.dim
   local out = {x = ds.empty{n, d}, v = ds.empty{n, d}, C = ds.empty{n, d, d}, F = ds.empty{n, d, d}}
-  K[d == 3 and "substep3" or "substep"]:launch({x = s.x, v = s.v, C = s.C, F = s.F, act = act or self.zero_act, group = self.group,
-                    material = self.material, mass = mass, vol = self.vol, mu = mu, lam = lam, bulk = self.bulk,
-                    gravity = self.gravity, friction = self.friction, x_out = out.x, v_out = out.v, C_out = out.C,
-                    F_out = out.F}, self.params)
+  local args = {x = s.x, v = s.v, C = s.C, F = s.F, act = act or self.zero_act, group = self.group,
+                material = self.material, mass = mass, vol = self.vol, mu = mu, lam = lam, bulk = self.bulk,
+                gravity = self.gravity, friction = self.friction, x_out = out.x, v_out = out.v, C_out = out.C,
+                F_out = out.F}
+  if d == 2 then args.aux = ds.empty({keep and self:aux_count() or 0}, "i32") end
+  K[d == 3 and "substep3" or "substep"]:launch(args, self.params)
   return out
 end
 
 -- T substeps. o.act: a tensor {groups} for every step or function(t, state) -> tensor (t from 0);
 -- o.tape + o.checkpoint = k: segments of k substeps whose states are recomputed in backward
--- (memory O(T/k + k) states instead of O(T)); o.inputs: extra tensors an act function reads
+-- (memory O(T/k + k) states instead of O(T)); o.keep_grid = true (2D): recorded substeps keep
+-- their grid for the adjoint (faster backward, more memory: Sim:aux_count()); o.inputs: extra tensors an act function reads
 -- (controller weights), so a segment accounts for their grads; o.on_step(t, state) after each step.
 function Sim:rollout(s, T, o)
   o = o or {}
   local mu, lam = self:lame()
   local mass = self:masses()
+  local seg = o.checkpoint
+  -- o.keep_grid (2D): each recorded substep keeps its grid for the adjoint, which
+  -- then skips recomputing it (about 20% less CPU per substep forward + backward)
+  -- at the cost of (5 cells + 14 particles) reals per recorded substep: per
+  -- checkpoint segment when checkpointing, per step otherwise. Off by default.
+  local keep = o.keep_grid and self.dim == 2
   local function advance(t0, t1, x, v, C, F)
     local st = {x = x, v = v, C = C, F = F}
     for t = t0, t1 - 1 do
       local act = o.act
       if type(act) == "function" then act = act(t, st) end
-      st = self:substep(st, act, mu, lam, mass)
+      st = self:substep(st, act, mu, lam, mass, keep and ds.recording())
       if o.on_step then o.on_step(t + 1, st) end
     end
     return st.x, st.v, st.C, st.F
   end
-  local seg = o.checkpoint
   local x, v, C, F = s.x, s.v, s.C, s.F
   if seg and seg > 0 and o.tape then
     local t = 0
