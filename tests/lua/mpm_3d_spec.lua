@@ -1,6 +1,7 @@
 -- mpm.substep3 (3D): float64 central-difference checks of the adjoint for each
 -- material and boundary w.r.t. the state, actuation and every constant; a
--- 20-substep rollout (plain and checkpointed); physics (momentum, APIC rotation,
+-- 20-substep rollout of neo-Hookean, fluid and corotated particles (plain and
+-- checkpointed); physics (momentum, APIC rotation,
 -- free fall), determinism across thread counts and the bad-input errors.
 local ds = require("diffsim")
 ds.init{precision = "f64", threads = 2}
@@ -124,7 +125,7 @@ describe("mpm 3D rollouts match central differences (f64)", function()
     it(key, function()
       local pos = block()
       local n = #pos
-      local sim = mpm.sim{grid = 12, dt = 1e-3, x = pos, material = cycle(n, {2, 0}), group = cycle(n, {-1, 0}),
+      local sim = mpm.sim{grid = 12, dt = 1e-3, x = pos, material = cycle(n, {2, 0, 1}), group = cycle(n, {-1, 0}),
                           groups = 1, floor = "coulomb", mu = 10, lam = 10, bulk = 5, strength = 5}
       local x0 = sim.x0:detach()
       local v0 = ds.randn({n, 3}, 11) * 0.2
