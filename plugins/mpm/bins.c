@@ -11,14 +11,26 @@
 #include "mpm.h"
 
 void bins_sort(int64_t n, int64_t ncell, const int32_t *cell, int32_t *start, int32_t *order) {
-  /* Serial: O(n + cells) integer work, a few microseconds at 6400 particles. */
-  memset(start, 0, (size_t)(ncell + 1) * sizeof *start);
+  /* Serial: O(n) integer work plus O(cells) over the occupied range [lo, hi]
+   * only (a scene fills a small part of the grid); outside it the bins are
+   * empty: start = 0 below, n above. */
+  int32_t lo = (int32_t)ncell, hi = -1;
+  for (int64_t p = 0; p < n; p++) {
+    lo = cell[p] < lo ? cell[p] : lo;
+    hi = cell[p] > hi ? cell[p] : hi;
+  }
+  if (hi < 0) {
+    memset(start, 0, (size_t)(ncell + 1) * sizeof *start);
+    return;
+  }
+  memset(start, 0, (size_t)(hi + 2) * sizeof *start);
   for (int64_t p = 0; p < n; p++) start[cell[p] + 1]++;
-  for (int64_t c = 0; c < ncell; c++) start[c + 1] += start[c];
+  for (int64_t c = lo; c <= hi; c++) start[c + 1] += start[c];
   /* place with start[c] as the cursor, then shift back */
   for (int64_t p = 0; p < n; p++) order[start[cell[p]]++] = (int32_t)p;
-  for (int64_t c = ncell; c > 0; c--) start[c] = start[c - 1];
-  start[0] = 0;
+  for (int64_t c = hi + 1; c > lo; c--) start[c] = start[c - 1];
+  start[lo] = 0;
+  for (int64_t c = hi + 2; c <= ncell; c++) start[c] = (int32_t)n;
 }
 
 /* The bins, and per node row the column span that the stencils of the particles
