@@ -24,7 +24,7 @@ typedef struct sim3 {
   R *xo, *vo, *Co, *Fo;
   R *contrib;                    /* {occupied cells, 27, 4}: per cell the (m, mv) of each stencil slot */
   int32_t *cell, *start, *order;
-  int32_t *cslot;                /* {ncell}: the patch of an occupied cell, -1 when empty */
+  int32_t *cslot;                /* {ncell}: the patch of an occupied cell (empty cells: not set, never read) */
   int32_t *span;                 /* {nx, ny, 2}: per node line (i, j), the k range [lo, hi] some stencil reaches
                                     (lo > hi: none); node passes touch only these nodes, the only ones read */
   R *gmm, *gvel;                 /* {ncell, 4}, {ncell, 3} */

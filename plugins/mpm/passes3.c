@@ -186,8 +186,13 @@ MPM_CLONES static void pass3_b(int64_t lo, int64_t hi, void *user) {
 static void prepare(sim3 *s) {
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass3_cells, s);
   bins_sort(s->n, s->ncell, s->cell, s->start, s->order);
-  int32_t nocc = 0; /* the patch slot of each occupied cell, in cell order */
-  for (int64_t c = 0; c < s->ncell; c++) s->cslot[c] = s->start[c + 1] > s->start[c] ? nocc++ : -1;
+  /* the patch slot of each occupied cell, in cell order (the bins list the
+   * particles by cell; empty cells' slots are never read) */
+  int32_t nocc = 0, prev = -1;
+  for (int64_t k = 0; k < s->n; k++) {
+    const int32_t c = s->cell[s->order[k]];
+    if (c != prev) s->cslot[c] = nocc++, prev = c;
+  }
   spans3(s);
   rows_for(s->ctx, s->host, s->nx, pass3_a, s);
   rows_for(s->ctx, s->host, s->nx, pass3_b, s);
