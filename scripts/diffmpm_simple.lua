@@ -20,8 +20,9 @@ local spec = rawget(_G, "DIFFMPM_SPEC") or {name = "diffmpm_simple", side = 60, 
 local opt, ds = cli.parse(arg, {script = "scripts/" .. spec.name .. ".lua", name = spec.name, iters = 30,
   out = "out/" .. spec.name,
   flags = {lr = 10, steps = 1023, checkpoint = 32, side = spec.side, spacing = spec.spacing, gif = true,
-           frames = 32, vtk = false},
+           frames = 32, vtk = false, keep_grid = false},
   checks = {lr = {gt = 0, help = "GD learning rate"},
+            keep_grid = {help = "recorded substeps keep their grid for the adjoint: faster backward, more memory"},
             steps = {int = true, ge = 1, le = 1e6, help = "substeps of 3e-4 s per rollout"},
             checkpoint = {int = true, ge = 0, help = "substeps per checkpointed segment (0: keep every substep)"},
             side = {int = true, ge = 1, le = 1000, help = "particles per side of the block (side^2 in all)"},
@@ -47,7 +48,7 @@ io.stderr:write(string.format("%s: %d particles, grid %d^2, %d substeps, checkpo
 
 local function loss_of(tape)
   local s = sim:state{v = ds.add_row(zeros_v, init_v)}
-  local sT = sim:rollout(s, T, {tape = tape, checkpoint = seg})
+  local sT = sim:rollout(s, T, {tape = tape, checkpoint = seg, keep_grid = opt.keep_grid})
   local d = mpm.mean_x(sT.x) - target
   return ds.sum(ds.square(d)) * 0.5
 end

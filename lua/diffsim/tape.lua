@@ -237,6 +237,11 @@ return function(ds)
     end
   end
 
+  -- True while a tape records launches: not outside tape:record, inside
+  -- ds.no_grad, or in the first (unrecorded) pass of a checkpoint segment. Lets a
+  -- front end keep data for an adjoint only when an adjoint can run.
+  function ds.recording() return C.ds_active_tape(ctx) ~= nil end
+
   -- Runs fn with recording paused (evaluation, metrics).
   function ds.no_grad(fn, ...)
     C.ds_pause_recording(ctx)

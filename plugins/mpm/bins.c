@@ -11,29 +11,60 @@
 #include "mpm.h"
 
 void bins_sort(int64_t n, int64_t ncell, const int32_t *cell, int32_t *start, int32_t *order) {
-  /* Serial: O(n + cells) integer work, a few microseconds at 6400 particles. */
-  memset(start, 0, (size_t)(ncell + 1) * sizeof *start);
+  /* Serial: O(n) integer work plus O(cells) over the occupied range [lo, hi]
+   * only (a scene fills a small part of the grid); outside it the bins are
+   * empty: start = 0 below, n above. */
+  int32_t lo = (int32_t)ncell, hi = -1;
+  for (int64_t p = 0; p < n; p++) {
+    lo = cell[p] < lo ? cell[p] : lo;
+    hi = cell[p] > hi ? cell[p] : hi;
+  }
+  if (hi < 0) {
+    memset(start, 0, (size_t)(ncell + 1) * sizeof *start);
+    return;
+  }
+  memset(start, 0, (size_t)(hi + 2) * sizeof *start);
   for (int64_t p = 0; p < n; p++) start[cell[p] + 1]++;
-  for (int64_t c = 0; c < ncell; c++) start[c + 1] += start[c];
+  for (int64_t c = lo; c <= hi; c++) start[c + 1] += start[c];
   /* place with start[c] as the cursor, then shift back */
   for (int64_t p = 0; p < n; p++) order[start[cell[p]]++] = (int32_t)p;
-  for (int64_t c = ncell; c > 0; c--) start[c] = start[c - 1];
-  start[0] = 0;
+  for (int64_t c = hi + 1; c > lo; c--) start[c] = start[c - 1];
+  start[lo] = 0;
+  for (int64_t c = hi + 2; c <= ncell; c++) start[c] = (int32_t)n;
 }
 
-void bins_build(sim *s) { bins_sort(s->n, s->ncell, s->cell, s->start, s->order); }
+/* The bins, and per node row the column span that the stencils of the particles
+ * reach: node (i, j) gets patches from cell rows i-2..i and columns j-2..j, so
+ * its span is [min lo, max hi + 2] over those cell rows' occupied columns. The
+ * scenes fill a small part of the grid (the 6400-particle block: 40 of 120
+ * columns), and the node passes skip the rest. */
+void bins_build(sim *s) {
+  bins_sort(s->n, s->ncell, s->cell, s->start, s->order);
+  const int64_t nx = s->nx, ny = s->ny;
+  int32_t *sp = s->span;
+  /* occupied column range per cell row: the bins list particles by cell, so a
+   * row's first and last particles sit in its first and last occupied cells */
+  for (int64_t i = 0; i < nx; i++) {
+    const int32_t a = s->start[i * ny], b = s->start[(i + 1) * ny];
+    sp[2 * i] = a == b ? (int32_t)ny : (int32_t)(s->cell[s->order[a]] - i * ny);
+    sp[2 * i + 1] = a == b ? -1 : (int32_t)(s->cell[s->order[b - 1]] - i * ny);
+  }
+  /* node rows: rows i-2..i of cells; in place from the top row down */
+  for (int64_t i = nx - 1; i >= 0; i--) {
+    int32_t lo = sp[2 * i], hi = sp[2 * i + 1];
+    for (int64_t a = 1; a <= 2 && i - a >= 0; a++) {
+      if (sp[2 * (i - a)] < lo) lo = sp[2 * (i - a)];
+      if (sp[2 * (i - a) + 1] > hi) hi = sp[2 * (i - a) + 1];
+    }
+    sp[2 * i] = lo, sp[2 * i + 1] = hi < 0 ? -1 : (hi + 2 < ny ? hi + 2 : (int32_t)ny - 1);
+  }
+}
 
 MPM_CLONES void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1, R *out) {
   const int64_t ny = s->ny;
   const int32_t *start = s->start;
   for (int64_t i = i0; i < i1; i++) {
-    /* a node row whose 3 source cell rows i-2..i hold no particle is zero */
-    const int64_t lo_row = i >= 2 ? i - 2 : 0;
-    if (start[lo_row * ny] == start[(i + 1) * ny]) {
-      memset(out + i * ny * ch, 0, (size_t)(ny * ch) * sizeof(R));
-      continue;
-    }
-    for (int64_t j = 0; j < ny; j++) {
+    for (int64_t j = s->span[2 * i]; j <= s->span[2 * i + 1]; j++) {
       R acc[3] = {0, 0, 0};
       for (int a = 0; a < 3; a++) {
         int64_t ci = i - a;

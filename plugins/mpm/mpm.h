@@ -29,6 +29,8 @@ typedef struct sim {
   R *contrib;                    /* {ncell, 9, 3}: per cell, the (m, mv) its particles give each stencil slot */
   R *lanes;                      /* {ceil(n/8), 27, 8}: each particle's (m, mv) per stencil slot, lane-major (lanes.c) */
   int32_t *cell, *start, *order; /* bins: base cell per particle, CSR of cells, particles by cell */
+  int32_t *span;                 /* {nx, 2}: per node row, the columns [lo, hi] some stencil reaches (lo > hi: none);
+                                    the node passes touch only these nodes, the only ones a particle reads */
   R *gmm, *gvel;                 /* grid (mass, momentum) {ncell, 3} and velocity {ncell, 2} */
   /* adjoint */
   const R *gxo, *gvo, *gCo, *gFo; /* incoming grads (may be NULL: zero) */
@@ -50,7 +52,8 @@ void bins_sort(int64_t n, int64_t ncell, const int32_t *cell, int32_t *start, in
 void bins_build(sim *s);
 /* Sums, per node (i, j), the cell patches src {ncell, 9, ch} of the 3 x 3 cells
  * whose stencils cover it (empty cells skipped), in stencil-slot order, into
- * out {ncell, ch} for rows [i0, i1). */
+ * out {ncell, ch} for rows [i0, i1), nodes inside s->span only (the rest of out
+ * is left as it was: no particle reads it). */
 void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1, R *out);
 
 /* Runs fn(r, r + 1, user) for every row r < nrows on ctx's threads, rows
@@ -59,7 +62,8 @@ void rows_for(ds_ctx *ctx, const ds_host_api *host, int64_t nrows, ds_range_fn f
 
 /* passes.c */
 void pass_forward(sim *s);
-void pass_adjoint(sim *s);
+/* kept: s->cell .. s->cache hold the forward's bins, grid and stress cache (aux) */
+void pass_adjoint(sim *s, int kept);
 
 /* validate.c: the data checks of the forward (names the argument and particle). */
 int validate(const ds_call *c, const sim *s);

@@ -24,7 +24,9 @@ typedef struct sim3 {
   R *xo, *vo, *Co, *Fo;
   R *contrib;                    /* {occupied cells, 27, 4}: per cell the (m, mv) of each stencil slot */
   int32_t *cell, *start, *order;
-  int32_t *cslot;                /* {ncell}: the patch of an occupied cell, -1 when empty */
+  int32_t *cslot;                /* {ncell}: the patch of an occupied cell (empty cells: not set, never read) */
+  int32_t *span;                 /* {nx, ny, 2}: per node line (i, j), the k range [lo, hi] some stencil reaches
+                                    (lo > hi: none); node passes touch only these nodes, the only ones read */
   R *gmm, *gvel;                 /* {ncell, 4}, {ncell, 3} */
   const R *gxo, *gvo, *gCo, *gFo;
   R *gx, *gv, *gC, *gF;
@@ -36,6 +38,8 @@ typedef struct sim3 {
 } sim3;
 
 void pass3_forward(sim3 *s);
+/* g2p3_lanes.c: pass C (G2P), 8 particles at a time */
+void pass3_g2p_lanes(int64_t lo, int64_t hi, void *user);
 void pass3_adjoint(sim3 *s);
 int validate3(const ds_call *c, const sim3 *s);
 

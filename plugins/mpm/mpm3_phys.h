@@ -8,8 +8,9 @@
  *   tau    = material(Fn) + act strength (F' e_z)(F' e_z)^T     (F' = F_out: the fibre along z)
  *            neo-Hookean: mu (Fn Fn^T - I) + lam log(J) I      (= mu F F^T + (lam log J - mu) I)
  *            fluid:       bulk (J - 1) I, F_out = diag(sqrt J, sqrt J, 1)  (the reference's reset)
- *   corotated needs a 3D polar decomposition (an SVD); the reference's 3D scenes do
- *   not use it, and the 3D kernel refuses it with an error naming the argument. */
+ *            corotated:   2 mu (Fn - R) Fn^T + lam (J - 1) J I, Fn = R S the polar
+ *                         decomposition (R a rotation, S symmetric positive definite;
+ *                         validate3 refuses det Fn <= 0, so R is unique and smooth). */
 #ifndef MPM3_PHYS_H
 #define MPM3_PHYS_H
 
@@ -69,7 +70,71 @@ MPM_INLINE R m3_ddot(const R *a, const R *b) {
   return s;
 }
 
-/* tau and F_out from Fn (kind: MAT_FLUID or MAT_NEOHOOKEAN; validate3 refuses the rest). */
+/* ---- 3x3 polar decomposition Fn = R S (det Fn > 0) -------------------------------
+ * Higham's scaled Newton iteration X <- (z X + (z X)^-T) / 2, z = |det X|^(-1/3),
+ * in double whatever the build precision: it converges quadratically to the
+ * rotation factor for any nonsingular F and, unlike an SVD, does not care about
+ * repeated singular values. Stops when an update changes X by < 1e-15 relative
+ * (typically 3-5 iterations for the near-identity F of an MPM substep). */
+MPM_INLINE void polar3(const R *F, R *rot) {
+  double X[9], cof[9];
+  for (int k = 0; k < 9; k++) X[k] = (double)F[k];
+  for (int it = 0; it < 40; it++) {
+    cof[0] = X[4] * X[8] - X[5] * X[7], cof[1] = X[5] * X[6] - X[3] * X[8], cof[2] = X[3] * X[7] - X[4] * X[6];
+    cof[3] = X[2] * X[7] - X[1] * X[8], cof[4] = X[0] * X[8] - X[2] * X[6], cof[5] = X[1] * X[6] - X[0] * X[7];
+    cof[6] = X[1] * X[5] - X[2] * X[4], cof[7] = X[2] * X[3] - X[0] * X[5], cof[8] = X[0] * X[4] - X[1] * X[3];
+    const double det = X[0] * cof[0] + X[1] * cof[1] + X[2] * cof[2];
+    /* X^-T = cof / det; scaling by z only while far from converged keeps the
+     * final iterations the plain (quadratically convergent) Newton step */
+    const double z = it < 6 ? 1 / cbrt(fabs(det)) : 1;
+    double diff = 0, norm = 0;
+    for (int k = 0; k < 9; k++) {
+      const double nx = 0.5 * (z * X[k] + cof[k] / (z * det));
+      diff += (nx - X[k]) * (nx - X[k]), norm += nx * nx;
+      X[k] = nx;
+    }
+    if (diff <= 1e-30 * norm) break;
+  }
+  for (int k = 0; k < 9; k++) rot[k] = (R)X[k];
+}
+
+/* gF += d/dF <gR, R(F)>. With F = R S: R^T dF - dF^T R = [w]x S + S [w]x
+ * = [(tr S I - S) w]x for dR = R [w]x, so with [a]x = skew(R^T gR) and
+ * c = (tr S I - S)^-1 a: gF = 2 R [c]x. tr S I - S has eigenvalues s_i + s_j > 0
+ * (S positive definite), so the adjoint stays finite and well conditioned when
+ * singular values coincide (where an SVD-based adjoint divides by s_i - s_j). */
+MPM_INLINE void polar3_adj(const R *F, const R *rot, const R *gR, R *gF) {
+  double Rd[9], S[9], A[9];
+  for (int k = 0; k < 9; k++) Rd[k] = (double)rot[k];
+  for (int r = 0; r < 3; r++)
+    for (int c = 0; c < 3; c++) {
+      double sr = 0, ar = 0;
+      for (int k = 0; k < 3; k++) sr += Rd[3 * k + r] * (double)F[3 * k + c], ar += Rd[3 * k + r] * (double)gR[3 * k + c];
+      S[3 * r + c] = sr, A[3 * r + c] = ar;
+    }
+  /* symmetrise S (R^T F is symmetric up to round-off) */
+  for (int r = 0; r < 3; r++)
+    for (int c = r + 1; c < 3; c++) S[3 * r + c] = S[3 * c + r] = 0.5 * (S[3 * r + c] + S[3 * c + r]);
+  const double a[3] = {0.5 * (A[7] - A[5]), 0.5 * (A[2] - A[6]), 0.5 * (A[3] - A[1])};
+  const double tr = S[0] + S[4] + S[8];
+  double K[9];
+  for (int k = 0; k < 9; k++) K[k] = -S[k];
+  K[0] += tr, K[4] += tr, K[8] += tr;
+  /* c = K^-1 a by the cofactors (K symmetric positive definite) */
+  const double k0 = K[4] * K[8] - K[5] * K[7], k1 = K[5] * K[6] - K[3] * K[8], k2 = K[3] * K[7] - K[4] * K[6];
+  const double k4 = K[0] * K[8] - K[2] * K[6], k5 = K[1] * K[6] - K[0] * K[7], k8 = K[0] * K[4] - K[1] * K[3];
+  const double det = K[0] * k0 + K[1] * k1 + K[2] * k2;
+  const double c[3] = {(k0 * a[0] + k1 * a[1] + k2 * a[2]) / det, (k1 * a[0] + k4 * a[1] + k5 * a[2]) / det,
+                       (k2 * a[0] + k5 * a[1] + k8 * a[2]) / det};
+  /* [c]x = [[0, -c2, c1], [c2, 0, -c0], [-c1, c0, 0]]; gF += 2 R [c]x */
+  const double W[9] = {0, -c[2], c[1], c[2], 0, -c[0], -c[1], c[0], 0};
+  for (int r = 0; r < 3; r++)
+    for (int col = 0; col < 3; col++)
+      gF[3 * r + col] +=
+          (R)(2 * (Rd[3 * r] * W[col] + Rd[3 * r + 1] * W[3 + col] + Rd[3 * r + 2] * W[6 + col]));
+}
+
+/* tau and F_out from Fn (validate3 refuses det Fn <= 0). */
 MPM_INLINE void material3_fwd(const mat_in *m, const R *Fn, R *tau, R *Fout) {
   const R J = m3_det(Fn);
   if (m->kind == MAT_FLUID) {
@@ -78,6 +143,14 @@ MPM_INLINE void material3_fwd(const mat_in *m, const R *Fn, R *tau, R *Fout) {
     Fout[0] = sj, Fout[4] = sj, Fout[8] = 1;
     const R p = m->bulk * (J - 1);
     tau[0] = tau[4] = tau[8] = p;
+  } else if (m->kind == MAT_COROTATED) {
+    R rot[9], d[9];
+    polar3(Fn, rot);
+    for (int k = 0; k < 9; k++) d[k] = Fn[k] - rot[k], Fout[k] = Fn[k];
+    m3_mul_bt(d, Fn, tau);
+    for (int k = 0; k < 9; k++) tau[k] *= 2 * m->mu;
+    const R p = m->lam * (J - 1) * J;
+    tau[0] += p, tau[4] += p, tau[8] += p;
   } else {
     m3_mul_bt(Fn, Fn, tau);
     for (int k = 0; k < 9; k++) tau[k] *= m->mu, Fout[k] = Fn[k];
@@ -123,6 +196,20 @@ MPM_INLINE void material3_adj(const mat_in *m, const R *Fn, const R *G, const R 
     const R gJ = m->bulk * trG + (gFo[0] + gFo[4]) / (2 * sj);
     g->bulk = (J - 1) * trG;
     for (int k = 0; k < 9; k++) gFn[k] += gJ * cof[k];
+  } else if (m->kind == MAT_COROTATED) {
+    /* tau = 2 mu (Fn - R) Fn^T + lam (J - 1) J I:
+     * gFn += 2mu (G Fn + G^T (Fn - R)) + lam (2J - 1) tr G cof, gR = -2mu G Fn */
+    R rot[9], d[9], GF[9], GtD[9], t[9], gR[9];
+    polar3(Fn, rot);
+    for (int k = 0; k < 9; k++) d[k] = Fn[k] - rot[k];
+    m3_mul(G, Fn, GF);
+    m3_mul_at(G, d, GtD);
+    m3_mul_bt(d, Fn, t);
+    const R tm = 2 * m->mu, kJ = m->lam * (2 * J - 1) * trG;
+    for (int k = 0; k < 9; k++) gFn[k] += gFo[k] + tm * (GF[k] + GtD[k]) + kJ * cof[k], gR[k] = -tm * GF[k];
+    polar3_adj(Fn, rot, gR, gFn);
+    g->mu = 2 * m3_ddot(G, t);
+    g->lam = (J - 1) * J * trG;
   } else {
     R FF[9], S[9], SF[9];
     m3_mul_bt(Fn, Fn, FF);

@@ -6,8 +6,8 @@
  *           A         cell rows: each occupied cell sums its particles' contributions
  *           B         node rows: add the 9 patches reaching a node; grid velocity, gravity, band
  *           C         particles, 8 at a time: G2P -> v', C', x' (g2p_lanes.c; F' from lanes)
- * Adjoint:  recomputes cells, bins, lanes, A and B from the step's inputs (no grid
- *           history is kept between forward and adjoint), then
+ * Adjoint:  recomputes cells, bins, lanes, A and B from the step's inputs (unless
+ *           the launch's aux kept the forward's: substep.c), then
  *           D         particles, 8 at a time: G2P adjoint -> grads of x and of the
  *                     grid velocity reads (g2p_lanes.c); cell rows: their per-cell sums
  *           E         node rows: add those; grid update adjoint -> grads of m, mv;
@@ -63,7 +63,7 @@ MPM_CLONES static void pass_b(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   bins_gather_rows(s, s->contrib, 3, lo, hi, s->gmm);
   for (int64_t i = lo; i < hi; i++)
-    for (int64_t j = 0; j < s->ny; j++) {
+    for (int64_t j = s->span[2 * i]; j <= s->span[2 * i + 1]; j++) {
       const int64_t c = i * s->ny + j;
       R M[4], dmu[2];
       grid_velocity(s, i, j, s->gmm + 3 * c, s->gvel + 2 * c, M, dmu);
@@ -102,8 +102,9 @@ MPM_CLONES static void pass_e(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   bins_gather_rows(s, s->gcontrib, 2, lo, hi, s->ggvel);
   for (int64_t i = lo; i < hi; i++) {
+    /* nodes outside the span have no particle reads: zero grads, nothing to add */
     double sg = 0, sf = 0;
-    for (int64_t j = 0; j < s->ny; j++) {
+    for (int64_t j = s->span[2 * i]; j <= s->span[2 * i + 1]; j++) {
       const int64_t c = i * s->ny + j;
       const R *mm = s->gmm + 3 * c, *go = s->ggvel + 2 * c;
       R u[2], M[4], dmu[2];
@@ -125,13 +126,15 @@ MPM_CLONES static void pass_e(int64_t lo, int64_t hi, void *user) {
 
 /* ---- F: P2G, stress and F update adjoint: p2g_adj_lanes.c ---------------------- */
 
-void pass_adjoint(sim *s) {
+void pass_adjoint(sim *s, int kept) {
   s->Fo = NULL;
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
-  bins_build(s);
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_lanes, s);
-  rows_for(s->ctx, s->host, s->nx, pass_a, s);
-  rows_for(s->ctx, s->host, s->nx, pass_b, s);
+  if (!kept) { /* recompute the forward's bins, grid and stress cache */
+    s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
+    bins_build(s);
+    s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_lanes, s);
+    rows_for(s->ctx, s->host, s->nx, pass_a, s);
+    rows_for(s->ctx, s->host, s->nx, pass_b, s);
+  }
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_g2p_adj_lanes, s);
   rows_for(s->ctx, s->host, s->nx, pass_d, s);
   rows_for(s->ctx, s->host, s->nx, pass_e, s);

@@ -104,28 +104,16 @@ MPM_CLONES static void pass3_a(int64_t lo, int64_t hi, void *user) {
   }
 }
 
-/* Per node (i, j, k) in slabs [i0, i1): the sum of the patches src {occupied
- * cells, 27, ch} of the 27 cells whose stencils reach it, in stencil-slot order. */
+/* Per node (i, j, k) in slabs [i0, i1), k inside the line's span: the sum of the
+ * patches src {occupied cells, 27, ch} of the 27 cells whose stencils reach it,
+ * in stencil-slot order. Nodes outside the spans are left as they were: no
+ * particle reads them (most lines of a 64^3 grid are far from every particle). */
 static void gather3(const sim3 *s, const R *src, int ch, int64_t i0, int64_t i1, R *out) {
   const int32_t *start = s->start;
   for (int64_t i = i0; i < i1; i++)
     for (int64_t j = 0; j < s->ny; j++) {
-      /* Most (i, j) lines of a 64^3 grid are far from every particle: when the 9
-       * bin columns (i - a, j - b, all k) that could reach the line hold no
-       * particle, the line is zero. Bins are in cell order with k fastest, so a
-       * column's particles are one CSR range. The sums themselves are unchanged. */
-      int any = 0;
-      for (int a = 0; a < 3 && !any; a++)
-        for (int b = 0; b < 3; b++) {
-          if (i - a < 0 || j - b < 0) continue;
-          const int64_t c0 = node3(s, i - a, j - b, 0);
-          if (start[c0 + s->nz] > start[c0]) { any = 1; break; }
-        }
-      if (!any) {
-        memset(out + node3(s, i, j, 0) * ch, 0, (size_t)(s->nz * ch) * sizeof(R));
-        continue;
-      }
-      for (int64_t k = 0; k < s->nz; k++) {
+      const int32_t *sp = s->span + 2 * (i * s->ny + j);
+      for (int64_t k = sp[0]; k <= sp[1]; k++) {
         R acc[4] = {0, 0, 0, 0};
         for (int a = 0; a < 3; a++) {
           if (i - a < 0) continue;
@@ -146,6 +134,33 @@ static void gather3(const sim3 *s, const R *src, int ch, int64_t i0, int64_t i1,
     }
 }
 
+/* The k span of every node line (i, j): the union over the 9 cell lines
+ * (i - a, j - b) of their occupied k range widened by the stencil (hi + 2).
+ * Bins are in cell order with k fastest, so a cell line's particles are one CSR
+ * range and its first and last particles sit in its first and last occupied cells. */
+static void spans3(sim3 *s) {
+  const int64_t nx = s->nx, ny = s->ny, nz = s->nz;
+  int32_t *sp = s->span;
+  for (int64_t l = 0; l < nx * ny; l++) {
+    const int32_t a = s->start[l * nz], b = s->start[(l + 1) * nz];
+    sp[2 * l] = a == b ? (int32_t)nz : (int32_t)(s->cell[s->order[a]] - l * nz);
+    sp[2 * l + 1] = a == b ? -1 : (int32_t)(s->cell[s->order[b - 1]] - l * nz);
+  }
+  /* in place from the last line down: line (i, j) reads lines (i - a, j - b) not yet widened */
+  for (int64_t i = nx - 1; i >= 0; i--)
+    for (int64_t j = ny - 1; j >= 0; j--) {
+      int32_t lo = (int32_t)nz, hi = -1;
+      for (int a = 0; a < 3 && i - a >= 0; a++)
+        for (int b = 0; b < 3 && j - b >= 0; b++) {
+          const int32_t *q = sp + 2 * ((i - a) * ny + j - b);
+          if (q[0] < lo) lo = q[0];
+          if (q[1] > hi) hi = q[1];
+        }
+      int32_t *o = sp + 2 * (i * ny + j);
+      o[0] = lo, o[1] = hi < 0 ? -1 : (hi + 2 < nz ? hi + 2 : (int32_t)nz - 1);
+    }
+}
+
 MPM_INLINE void grid3_velocity(const sim3 *s, int64_t i, int64_t j, int64_t k, const R *mm, R *u, R *M, R *dmu) {
   const R inv = 1 / (mm[0] + MPM_MASS_EPS);
   u[0] = mm[1] * inv;
@@ -159,50 +174,33 @@ MPM_CLONES static void pass3_b(int64_t lo, int64_t hi, void *user) {
   gather3(s, s->contrib, 4, lo, hi, s->gmm);
   for (int64_t i = lo; i < hi; i++)
     for (int64_t j = 0; j < s->ny; j++)
-      for (int64_t k = 0; k < s->nz; k++) {
+      for (int64_t k = s->span[2 * (i * s->ny + j)]; k <= s->span[2 * (i * s->ny + j) + 1]; k++) {
         const int64_t c = node3(s, i, j, k);
         R M[9], dmu[3];
         grid3_velocity(s, i, j, k, s->gmm + 4 * c, s->gvel + 3 * c, M, dmu);
       }
 }
 
-MPM_CLONES static void pass3_c(int64_t lo, int64_t hi, void *user) {
-  sim3 *s = user;
-  const R kc = 4 * s->inv_dx; /* C = 4/dx^2 sum w v_i (x_i - x_p)^T, x_i - x_p = e dx */
-  for (int64_t q = lo; q < hi; q++) {
-    const int64_t p = s->order[q];
-    stencil3 st;
-    stencil3_of(s->x + 3 * p, s->inv_dx, &st);
-    R v[3] = {0, 0, 0}, C[9] = {0};
-    for (int a = 0; a < 3; a++)
-      for (int b = 0; b < 3; b++)
-        for (int c = 0; c < 3; c++) {
-          const R *g = s->gvel + 3 * node3(s, st.base[0] + a, st.base[1] + b, st.base[2] + c);
-          const R w = st.w[0][a] * st.w[1][b] * st.w[2][c];
-          const R e[3] = {(R)a - st.f[0], (R)b - st.f[1], (R)c - st.f[2]};
-          const R kw = kc * w;
-          for (int r = 0; r < 3; r++) {
-            v[r] += w * g[r];
-            for (int h = 0; h < 3; h++) C[3 * r + h] += kw * g[r] * e[h];
-          }
-        }
-    for (int r = 0; r < 3; r++) s->vo[3 * p + r] = v[r], s->xo[3 * p + r] = s->x[3 * p + r] + s->dt * v[r];
-    memcpy(s->Co + 9 * p, C, sizeof C);
-  }
-}
+/* ---- C: G2P, vectorised over particles in g2p3_lanes.c ---------------------------- */
 
 static void prepare(sim3 *s) {
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass3_cells, s);
   bins_sort(s->n, s->ncell, s->cell, s->start, s->order);
-  int32_t nocc = 0; /* the patch slot of each occupied cell, in cell order */
-  for (int64_t c = 0; c < s->ncell; c++) s->cslot[c] = s->start[c + 1] > s->start[c] ? nocc++ : -1;
+  /* the patch slot of each occupied cell, in cell order (the bins list the
+   * particles by cell; empty cells' slots are never read) */
+  int32_t nocc = 0, prev = -1;
+  for (int64_t k = 0; k < s->n; k++) {
+    const int32_t c = s->cell[s->order[k]];
+    if (c != prev) s->cslot[c] = nocc++, prev = c;
+  }
+  spans3(s);
   rows_for(s->ctx, s->host, s->nx, pass3_a, s);
   rows_for(s->ctx, s->host, s->nx, pass3_b, s);
 }
 
 void pass3_forward(sim3 *s) {
   prepare(s);
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass3_c, s);
+  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass3_g2p_lanes, s);
 }
 
 /* ---- D: G2P adjoint ---------------------------------------------------------------- */
@@ -258,9 +256,10 @@ MPM_CLONES static void pass3_e(int64_t lo, int64_t hi, void *user) {
   sim3 *s = user;
   gather3(s, s->gcontrib, 3, lo, hi, s->ggvel);
   for (int64_t i = lo; i < hi; i++) {
+    /* nodes outside the spans have no reads: zero grads, nothing to add */
     double sg = 0, sf = 0;
     for (int64_t j = 0; j < s->ny; j++)
-      for (int64_t k = 0; k < s->nz; k++) {
+      for (int64_t k = s->span[2 * (i * s->ny + j)]; k <= s->span[2 * (i * s->ny + j) + 1]; k++) {
         const int64_t c = node3(s, i, j, k);
         const R *mm = s->gmm + 4 * c, *go = s->ggvel + 3 * c;
         R u[3], M[9], dmu[3], g[3];

@@ -2,8 +2,8 @@
  * its adjoint, the 3D counterpart of mpm.substep (substep.c): state (x {n,3},
  * v {n,3}, C {n,3,3}, F {n,3,3}) in, next state out; actuation per group along
  * the material z axis; mass, vol, mu, lam, bulk shared ({}) or per particle ({n});
- * gravity (along -y) and floor friction. Materials: fluid (0) and neo-Hookean (2);
- * corotated (1) is refused (it needs a 3D polar decomposition).
+ * gravity (along -y) and floor friction. Materials: fluid (0), corotated (1, with
+ * a 3D polar decomposition) and neo-Hookean (2).
  * Like the 2D kernel, the adjoint recomputes the grid from the step's inputs. */
 #include <string.h>
 
@@ -56,9 +56,10 @@ static int substep3_check(const ds_call *c) {
   if (!is_int(p->bound, 0, 1e6)) return c->host->error(c, "param 'bound' must be an integer >= 0, got %g", p->bound);
   const double min_n = 2 * p->bound + 3 > 5 ? 2 * p->bound + 3 : 5;
   if (!is_int(p->nx, min_n, 4096) || !is_int(p->ny, min_n, 4096) || !is_int(p->nz, min_n, 4096) ||
-      p->nx * p->ny * p->nz > 2e9)
+      p->nx * p->ny * p->nz > 5e8)
     return c->host->error(c, "grid too small or too large: params 'nx' = %g, 'ny' = %g, 'nz' = %g must be integers in "
-                          "[%g, 4096] (3 stencil nodes plus a band of 'bound' = %g on each side)",
+                          "[%g, 4096] (3 stencil nodes plus a band of 'bound' = %g on each side), nx ny nz <= 5e8 "
+                          "(32-bit node offsets)",
                           p->nx, p->ny, p->nz, min_n, p->bound);
   if (!is_int(p->wall, 0, 1)) return c->host->error(c, "param 'wall' must be 0 (slip) or 1 (sticky), got %g", p->wall);
   if (!is_int(p->ceiling, 0, 1))
@@ -102,9 +103,11 @@ static int sim3_init(sim3 *s, const ds_call *c, int adjoint) {
   s->order = c->host->scratch(c, (size_t)n * sizeof(int32_t));
   s->start = c->host->scratch(c, (size_t)(nc + 1) * sizeof(int32_t));
   s->cslot = c->host->scratch(c, (size_t)nc * sizeof(int32_t));
+  s->span = c->host->scratch(c, (size_t)s->nx * s->ny * 2 * sizeof(int32_t));
   s->gmm = c->host->scratch(c, (size_t)nc * 4 * sizeof(R));
   s->gvel = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
-  if (!s->contrib || !s->cell || !s->order || !s->start || !s->cslot || !s->gmm || !s->gvel) return DS_ERR_NOMEM;
+  if (!s->contrib || !s->cell || !s->order || !s->start || !s->cslot || !s->span || !s->gmm || !s->gvel)
+    return DS_ERR_NOMEM;
   if (!adjoint) return DS_OK;
   s->gcontrib = c->host->scratch(c, (size_t)n * 81 * sizeof(R));
   s->ggvel = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));

@@ -41,10 +41,9 @@ int validate3(const ds_call *c, const sim3 *s) {
     const R *F = s->F + 9 * p;
     if (!finite_n(F, 9)) return h->error(c, "argument 'F': particle %lld is not finite", (long long)p);
     const int32_t k = s->mat[p];
-    if (k != MAT_FLUID && k != MAT_NEOHOOKEAN)
-      return h->error(c, "argument 'material': particle %lld has %d; the 3D kernel takes 0 (fluid) or 2 "
-                         "(neo-Hookean); corotated (1) needs a 3D polar decomposition and is 2D only",
-                      (long long)p, (int)k);
+    if (k < 0 || k >= MAT_COUNT)
+      return h->error(c, "argument 'material': particle %lld has %d; expected 0 (fluid), 1 (corotated) or "
+                         "2 (neo-Hookean)", (long long)p, (int)k);
     const int32_t grp = s->group[p];
     if (grp < -1 || grp >= s->ngroup)
       return h->error(c, "argument 'group': particle %lld has %d; expected -1 (passive) or 0..%lld", (long long)p,
@@ -60,7 +59,7 @@ int validate3(const ds_call *c, const sim3 *s) {
       return h->error(c, "argument 'lam': particle %lld has %g, expected >= 0", (long long)p, lam);
     if (!(bulk >= 0) || !isfinite(bulk))
       return h->error(c, "argument 'bulk': particle %lld has %g, expected >= 0", (long long)p, bulk);
-    /* log J and sqrt J need an uninverted (I + dt C) F */
+    /* log J, sqrt J and the polar rotation need an uninverted (I + dt C) F */
     {
       const R *C = s->C + 9 * p;
       R IC[9], Fn[9];

@@ -5,6 +5,8 @@
 --   mpm2d_6400    diffmpm_benchmark: 80 x 80 particles, grid 120^2, corotated E = 100, dt 3e-4
 --   mpm2d_robot   diffmpm's robot: 2976 particles, grid 128^2, E = 10, 4 actuators, dt 1e-3
 --   mpm3d_robot   diffmpm3d's robot: 30,495 particles, grid 64^3, neo-Hookean, 16 actuators, dt 2e-3
+-- (the 2D cases also as *_kept: every recorded substep keeps its grid for the
+-- adjoint, sim:rollout's keep_grid)
 -- and with --full3d the peak memory of one full diffmpm3d iteration (511
 -- substeps, checkpoint segments of 24: minutes on a shared 2-core machine).
 --   diffsim scripts/bench/mpm.lua [--threads T] [--steps N] [--steps3d N] [--reps R] [--full3d [--full3d-steps 511]]
@@ -27,23 +29,26 @@ local gbps = bench.copy_gbps(2 ^ 24, 5)
 
 -- One case: T-substep rollouts recorded and differentiated w.r.t. a {2|3} shared
 -- initial velocity and the actuation; `bytes` is what one forward substep must move.
-local function run_case(name, sim, T, bytes)
+local function run_case(name, sim, T, bytes, keep)
   local d, n = sim.dim, sim.n
   local init_v = ds.zeros{d}:requires_grad()
   local act = ds.full({sim.groups}, 0.3):requires_grad()
   local zeros_v = ds.zeros{n, d}
-  local cpu_f = {}
+  -- process CPU time too (all threads): on a loaded shared machine the wall
+  -- clock includes waits for a core, the CPU time does not
+  local cpu_f, cpu_b, c_end = {}, {}, 0
   local f, b, peak = bench.time_iter({init_v, act}, function()
     local c0 = os.clock()
-    local sT = sim:rollout(sim:state{v = ds.add_row(zeros_v, init_v)}, T, {act = act})
+    local sT = sim:rollout(sim:state{v = ds.add_row(zeros_v, init_v)}, T, {act = act, keep_grid = keep})
     local loss = ds.sum(mpm.mean_x(sT.x))
-    cpu_f[#cpu_f + 1] = os.clock() - c0
+    c_end = os.clock()
+    cpu_f[#cpu_f + 1] = c_end - c0
     return loss
-  end, {reps = opt.reps})
+  end, {reps = opt.reps, after = function() cpu_b[#cpu_b + 1] = os.clock() - c_end end})
   local fwd, bwd = f / T, b / T
   print(string.format("case %s particles %d forward_ms_per_step %.3f backward_ms_per_step %.3f total %.3f "
-    .. "cpu_fwd_ms_per_step %.3f peak_mb %.2f threads %d precision %s", name, n, fwd, bwd, fwd + bwd,
-    1e3 * bench.median(cpu_f) / T, peak, ds.threads(), ds.precision))
+    .. "cpu_fwd_ms_per_step %.3f cpu_bwd_ms_per_step %.3f peak_mb %.2f threads %d precision %s", name, n, fwd, bwd,
+    fwd + bwd, 1e3 * bench.median(cpu_f) / T, 1e3 * bench.median(cpu_b) / T, peak, ds.threads(), ds.precision))
   if gbps > 0 then
     local bound = bytes / (gbps * 1e9) * 1e3
     print(string.format("case %s_bandwidth bytes_per_step %.0f copy_gbps %.2f bandwidth_bound_ms %.4f ratio %.1f",
@@ -65,12 +70,15 @@ do
   local sim = mpm.sim{grid = 120, dt = 3e-4, mu = 100, lam = 100, gravity = 9.8, wall = "slip", floor = "slip",
                       x = blocks.square(80, 0.5, 1 / 120)}
   run_case("mpm2d_6400", sim, opt.steps, bytes2(sim.n, 120 * 120))
+  -- the same with each substep's grid kept for its adjoint (no recompute; more memory)
+  run_case("mpm2d_6400_kept", sim, opt.steps, bytes2(sim.n, 120 * 120), true)
 end
 do
   local sc = robot.robot2d(1 / 128)
   local sim = mpm.sim{grid = 128, dt = 1e-3, mu = 10, lam = 10, gravity = 3.8, wall = "sticky", floor = "coulomb",
                       friction = 0.5, strength = 4, x = sc.x, group = sc.group, groups = sc.groups}
   run_case("mpm2d_robot", sim, opt.steps, bytes2(sim.n, 128 * 128))
+  run_case("mpm2d_robot_kept", sim, opt.steps, bytes2(sim.n, 128 * 128), true)
 end
 do
   local sc = robot.robot3d(1 / 64)

@@ -1,6 +1,7 @@
 -- mpm.substep3 (3D): float64 central-difference checks of the adjoint for each
 -- material and boundary w.r.t. the state, actuation and every constant; a
--- 20-substep rollout (plain and checkpointed); physics (momentum, APIC rotation,
+-- 20-substep rollout of neo-Hookean, fluid and corotated particles (plain and
+-- checkpointed); physics (momentum, APIC rotation,
 -- free fall), determinism across thread counts and the bad-input errors.
 local ds = require("diffsim")
 ds.init{precision = "f64", threads = 2}
@@ -33,7 +34,10 @@ local function setup(o)
                       groups = 2, wall = o.wall or "slip", floor = o.floor or "coulomb", reference = o.reference,
                       strength = 5}
   local s = sim:state{v = ds.add_row(ds.randn({n, 3}, 3) * 0.4, ds.tensor{-0.3, -0.3, -0.3})}
-  local args = {x = s.x, v = s.v, C = ds.randn({n, 3, 3}, 4) * 0.5, F = s.F + ds.randn({n, 3, 3}, 5) * 0.05,
+  local C = ds.randn({n, 3, 3}, 4) * 0.5
+  local F = o.F and o.F(n) or s.F + ds.randn({n, 3, 3}, 5) * 0.05
+  if o.F then C = ds.zeros{n, 3, 3} end -- Fn = F exactly: the singular values o.F chose
+  local args = {x = s.x, v = s.v, C = C, F = F,
                 act = ds.tensor{0.3, -0.2}, group = sim.group, material = sim.material,
                 mass = o.per_particle and (ds.randn({n}, 6) * 0.1 + 1.2) or ds.tensor(1.2),
                 vol = o.per_particle and (ds.randn({n}, 7) * 0.1 + 0.9) or ds.tensor(0.9),
@@ -54,11 +58,47 @@ local function check_kernel(key, o)
 end
 
 describe("mpm.substep3 adjoint matches central differences (f64)", function()
-  for _, m in ipairs{{"neohookean", {2}}, {"fluid", {0}}, {"mixed", {0, 2}}} do
+  for _, m in ipairs{{"neohookean", {2}}, {"fluid", {0}}, {"corotated", {1}}, {"mixed", {0, 1, 2}}} do
     it("material " .. m[1] .. ", Coulomb floor, slip walls", function()
       check_kernel("substep3 " .. m[1], {mats = m[2]})
     end)
   end
+  -- corotated at F = Q diag(s) P^T with repeated and nearly repeated singular
+  -- values (where an SVD's adjoint divides by s_i - s_j) and far from I: the polar
+  -- adjoint solves with tr S I - S, eigenvalues s_i + s_j, and stays accurate
+  local function rot(a, b, c)
+    local ca, sa, cb, sb, cc, sc = math.cos(a), math.sin(a), math.cos(b), math.sin(b), math.cos(c), math.sin(c)
+    local Rz = {{ca, -sa, 0}, {sa, ca, 0}, {0, 0, 1}}
+    local Ry = {{cb, 0, sb}, {0, 1, 0}, {-sb, 0, cb}}
+    local Rx = {{1, 0, 0}, {0, cc, -sc}, {0, sc, cc}}
+    local function mul(A, B)
+      local o = {}
+      for i = 1, 3 do
+        o[i] = {}
+        for j = 1, 3 do o[i][j] = A[i][1] * B[1][j] + A[i][2] * B[2][j] + A[i][3] * B[3][j] end
+      end
+      return o
+    end
+    return mul(mul(Rz, Ry), Rx), mul
+  end
+  local function F_with(svals)
+    return function(n)
+      local t = {}
+      for p = 1, n do
+        local Q, mul = rot(0.3 * p, 0.7 - 0.1 * p, 0.2 * p)
+        local P = rot(-0.5 * p, 0.4, 0.1 * p)
+        local s = svals[(p - 1) % #svals + 1]
+        local D = {{s[1], 0, 0}, {0, s[2], 0}, {0, 0, s[3]}}
+        local Pt = {{P[1][1], P[2][1], P[3][1]}, {P[1][2], P[2][2], P[3][2]}, {P[1][3], P[2][3], P[3][3]}}
+        t[p] = mul(mul(Q, D), Pt)
+      end
+      return ds.tensor(t)
+    end
+  end
+  it("corotated near repeated singular values and large rotations", function()
+    check_kernel("substep3 corotated degenerate s", {mats = {1}, F = F_with{{1, 1, 1}, {1.1, 1.1 + 1e-9, 0.9},
+      {0.8, 0.8, 0.8}, {1.3, 0.7, 0.7 + 1e-7}, {2, 0.5, 1}}})
+  end)
   it("sticky walls, slip floor", function() check_kernel("substep3 sticky walls", {mats = {2}, wall = "sticky", floor = "slip"}) end)
   it("sticky floor", function() check_kernel("substep3 sticky floor", {mats = {0, 2}, floor = "sticky"}) end)
   it("reference floor", function() check_kernel("substep3 reference floor", {mats = {2}, reference = true}) end)
@@ -85,7 +125,7 @@ describe("mpm 3D rollouts match central differences (f64)", function()
     it(key, function()
       local pos = block()
       local n = #pos
-      local sim = mpm.sim{grid = 12, dt = 1e-3, x = pos, material = cycle(n, {2, 0}), group = cycle(n, {-1, 0}),
+      local sim = mpm.sim{grid = 12, dt = 1e-3, x = pos, material = cycle(n, {2, 0, 1}), group = cycle(n, {-1, 0}),
                           groups = 1, floor = "coulomb", mu = 10, lam = 10, bulk = 5, strength = 5}
       local x0 = sim.x0:detach()
       local v0 = ds.randn({n, 3}, 11) * 0.2
@@ -113,7 +153,7 @@ end
 describe("mpm 3D physics", function()
   it("conserves momentum without gravity or walls (internal forces cancel)", function()
     local sim = mpm.sim{grid = 16, dt = 1e-4, gravity = 0, mu = 50, lam = 50, x = block(0.35, 0.35, 0.35, 0.04),
-                        floor = "slip", mass = 1e4, vol = 1e4, material = cycle(48, {0, 2}), bulk = 50}
+                        floor = "slip", mass = 1e4, vol = 1e4, material = cycle(48, {0, 1, 2}), bulk = 50}
     local s = sim:state{v = ds.randn({sim.n, 3}, 1) * 0.3}
     s.C = ds.randn({sim.n, 3, 3}, 2)
     s.F = s.F + ds.randn({sim.n, 3, 3}, 3) * 0.05
@@ -168,13 +208,93 @@ describe("mpm 3D physics", function()
     assert.is_true(math.abs(m[1] - m0[1]) < 0.04 and math.abs(m[3] - m0[3]) < 0.04)
     assert.is_true(m[2] > 3 / 16, "above the floor band")
   end)
+
+  it("corotated stress from a single particle matches 2 mu (F - R) F^T + lam (J - 1) J I, R = Q P^T", function()
+    -- One particle, no gravity, v = C = 0: the grid velocity is A (x_i - x_p) / m,
+    -- so C_out = A / m exactly (sum w d d^T = dx^2 / 4 I) and A = -(dt vol 4/dx^2) tau:
+    -- the kernel's tau read back, against the closed form with F = Q diag(s) P^T.
+    local dt, dx, mu, lam = 1e-4, 1 / 16, 10, 8
+    local function tau_of(F)
+      local sim = mpm.sim{grid = 16, dt = dt, mu = mu, lam = lam, gravity = 0, x = {{0.51, 0.49, 0.52}},
+                          material = "corotated", floor = "slip"}
+      local s = sim:state()
+      s.F = ds.tensor{F}
+      local C = sim:substep(s).C:totable()[1]
+      local k = -dt * 4 / (dx * dx) -- vol = m = 1
+      local t = {}
+      for r = 1, 3 do
+        t[r] = {}
+        for c = 1, 3 do t[r][c] = C[r][c] / k end
+      end
+      return t
+    end
+    local function mul(A, B)
+      local o = {}
+      for i = 1, 3 do
+        o[i] = {}
+        for j = 1, 3 do o[i][j] = A[i][1] * B[1][j] + A[i][2] * B[2][j] + A[i][3] * B[3][j] end
+      end
+      return o
+    end
+    local function T(A) return {{A[1][1], A[2][1], A[3][1]}, {A[1][2], A[2][2], A[3][2]}, {A[1][3], A[2][3], A[3][3]}} end
+    local function rot(a, b, c)
+      local ca, sa, cb, sb, cc, sc = math.cos(a), math.sin(a), math.cos(b), math.sin(b), math.cos(c), math.sin(c)
+      return mul(mul({{ca, -sa, 0}, {sa, ca, 0}, {0, 0, 1}}, {{cb, 0, sb}, {0, 1, 0}, {-sb, 0, cb}}),
+        {{1, 0, 0}, {0, cc, -sc}, {0, sc, cc}})
+    end
+    local worst, scale = 0, 0
+    for _, case in ipairs{{{1, 1, 1}, 0.3, 1.1}, {{1.2, 0.9, 1.05}, 0, 0}, {{1.3, 0.8, 0.8}, 0.7, -0.4},
+                          {{2, 0.5, 1}, 2.5, 1.9}} do
+      local sv, Q, P = case[1], rot(case[2], 0.3, -0.2), rot(case[3], -0.6, 0.4)
+      local F = mul(mul(Q, {{sv[1], 0, 0}, {0, sv[2], 0}, {0, 0, sv[3]}}), T(P))
+      local R = mul(Q, T(P))
+      local J = sv[1] * sv[2] * sv[3]
+      local D = {}
+      for i = 1, 3 do
+        D[i] = {}
+        for j = 1, 3 do D[i][j] = F[i][j] - R[i][j] end
+      end
+      local want = mul(D, T(F))
+      local got = tau_of(F)
+      for i = 1, 3 do
+        for j = 1, 3 do
+          local w = 2 * mu * want[i][j] + (i == j and lam * (J - 1) * J or 0)
+          worst = math.max(worst, math.abs(got[i][j] - w))
+          scale = math.max(scale, math.abs(w))
+        end
+      end
+    end
+    -- a pure rotation (s = 1, 1, 1) has zero stress, so the scale comes from the others
+    assert.is_true(worst < 1e-8 * scale, string.format("worst %.3g of %.3g", worst, scale))
+  end)
+
+  for _, mat in ipairs{"neohookean", "corotated"} do
+    it("a mirror-symmetric " .. mat .. " block dropped on the sticky floor settles without drift", function()
+      -- 4 x 4 x 4 particles symmetric about the node planes x = z = 0.5: the floor
+      -- has no side to prefer, so the centre may not move sideways (round-off only)
+      local h, pos = 1 / 32, {}
+      for i = 0, 3 do
+        for j = 0, 3 do
+          for k = 0, 3 do pos[#pos + 1] = {0.5 + (i - 1.5) * h, 0.22 + j * h, 0.5 + (k - 1.5) * h} end
+        end
+      end
+      local sim = mpm.sim{grid = 16, dt = 2e-3, mu = 10, lam = 10, gravity = 10, x = pos, floor = "sticky",
+                          material = mat}
+      local sT = sim:rollout(sim:state(), 1000)
+      local m, m0 = mpm.mean_x(sT.x):totable(), mpm.mean_x(sim.x0):totable()
+      local speed = ds.sum(ds.abs(sT.v)):item() / sim.n
+      assert.is_true(speed < 0.02, "mean |v| " .. speed)
+      assert.is_true(math.abs(m[1] - m0[1]) < 1e-12 and math.abs(m[3] - m0[3]) < 1e-12, "sideways drift")
+      assert.is_true(m[2] > 3 / 16 and m[2] < m0[2], "fell onto the floor, above its band")
+    end)
+  end
 end)
 
 describe("mpm 3D determinism and errors", function()
   it("results and gradients are bitwise identical on 1, 2 and 3 threads", function()
     local function run(threads)
       ds.set_threads(threads)
-      local sim = mpm.sim{grid = 16, dt = 1e-3, x = block(0.3, 0.2, 0.3, 0.03), material = cycle(48, {0, 2}),
+      local sim = mpm.sim{grid = 16, dt = 1e-3, x = block(0.3, 0.2, 0.3, 0.03), material = cycle(48, {0, 1, 2}),
                           bulk = 5, group = cycle(48, {-1, 0}), strength = 5}
       local v0 = (ds.randn({sim.n, 3}, 7) * 0.2):requires_grad()
       local tape = ds.tape()
@@ -202,8 +322,12 @@ describe("mpm 3D determinism and errors", function()
   it("names the kernel and the argument", function()
     assert.truthy(launch_err(function(a) a.x:data()[0] = 2 end):find("mpm.substep3.*'x'.*outside"))
     assert.truthy(launch_err(function(a) a.F:data()[4] = 0 / 0 end):find("mpm.substep3.*'F'"))
-    assert.truthy(launch_err(function(a) a.material:data()[0] = 1 end):find("'material'.*corotated"))
-    assert.truthy(launch_err(function(a) a.mass = ds.tensor(-1) end):find("'mass'"))
+    assert.truthy(launch_err(function(a) a.material:data()[0] = 3 end):find("mpm.substep3.*'material'"))
+    assert.truthy(launch_err(function(a) a.mass = ds.tensor(-1) end):find("mpm.substep3.*'mass'"))
+    assert.truthy(launch_err(function(a) a.mass = ds.tensor(0) end):find("mpm.substep3.*'mass'"))
+    assert.truthy(launch_err(function(a) a.vol = ds.tensor(0) end):find("mpm.substep3.*'vol'"))
+    assert.truthy(launch_err(function(a) a.F:data()[0] = -1 end):find("mpm.substep3.*'F'.*inverted"))
+    assert.truthy(launch_err(function(a) a.v:data()[0] = 1e4 end):find("mpm.substep3.*'v'.*CFL"))
     assert.truthy(launch_err(function(_, p) p.dt = 0.5 end):find("'dt'"))
     assert.truthy(launch_err(function(_, p) p.nz = 4 end):find("grid too small"))
     assert.truthy(launch_err(function(a) a.v = ds.zeros{#block(), 2} end):find("'v'"))

@@ -38,7 +38,8 @@ local function setup(o)
                 vol = o.per_particle and (ds.randn({n}, 7) * 0.1 + 0.9) or ds.tensor(0.9),
                 mu = ds.tensor(10), lam = ds.tensor(8), bulk = ds.tensor(5), gravity = ds.tensor(9.8),
                 friction = ds.tensor(0.4), x_out = ds.empty{n, 2}, v_out = ds.empty{n, 2},
-                C_out = ds.empty{n, 2, 2}, F_out = ds.empty{n, 2, 2}}
+                C_out = ds.empty{n, 2, 2}, F_out = ds.empty{n, 2, 2},
+                aux = ds.empty({o.keep and sim:aux_count() or 0}, "i32")}
   return sim, args
 end
 
@@ -68,6 +69,9 @@ describe("mpm.substep adjoint matches central differences (f64)", function()
   it("per-particle mass and volume", function()
     check_kernel("substep per-particle mass/vol", {mats = {0, 1, 2}, per_particle = true})
   end)
+  it("the forward's grid kept for the adjoint (aux)", function()
+    check_kernel("substep kept grid", {mats = {0, 1, 2}, keep = true})
+  end)
 
   it("the friction gradient is nonzero with a sliding Coulomb floor", function()
     local sim, args = setup{mats = {1}}
@@ -84,7 +88,7 @@ describe("mpm.substep adjoint matches central differences (f64)", function()
 end)
 
 describe("mpm rollouts: gradients match central differences (f64)", function()
-  local function rollout_case(key, checkpoint)
+  local function rollout_case(key, checkpoint, keep)
     it(key, function()
       local pos = block()
       local n = #pos
@@ -98,7 +102,8 @@ describe("mpm rollouts: gradients match central differences (f64)", function()
         sim.mu, sim.lam, sim.gravity = mu_, lam_, g_
         local s = sim:state{x = x, v = v}
         -- checkpoint segments attach to the recording tape (gradcheck's); any tape object starts them
-        local sT = sim:rollout(s, 20, {act = act_, checkpoint = checkpoint, tape = checkpoint and ds.tape() or nil})
+        local sT = sim:rollout(s, 20, {act = act_, checkpoint = checkpoint, tape = checkpoint and ds.tape() or nil,
+                                       keep_grid = keep})
         local d = mpm.mean_x(sT.x) - target
         return ds.sum(ds.square(d)) * 0.5 + ds.sum(ds.square(sT.v)) * 0.01
       end, {x0, v0, mu, lam, g, act}, {rtol = 1e-5, atol = 1e-9, max_elems = 12})
@@ -110,6 +115,36 @@ describe("mpm rollouts: gradients match central differences (f64)", function()
   end
   rollout_case("rollout 20 substeps")
   rollout_case("rollout 20 substeps, checkpoints of 6", 6)
+  rollout_case("rollout 20 substeps, kept grids", nil, true)
+  rollout_case("rollout 20 substeps, checkpoints of 6, kept grids", 6, true)
+
+  it("kept grids give bitwise the same loss and gradients as the recompute", function()
+    local pos = block()
+    local n = #pos
+    local sim = mpm.sim{grid = 16, dt = 1e-3, x = pos, material = cycle(n, {1, 2, 0}), group = cycle(n, {-1, 0}),
+                        groups = 1, floor = "coulomb", mu = 10, lam = 10, bulk = 5}
+    local function run(keep, seg)
+      local v0 = (ds.randn({n, 2}, 11) * 0.2):requires_grad()
+      local act = ds.tensor{0.5}:requires_grad()
+      local tape = ds.tape()
+      local loss = tape:record(function()
+        local sT = sim:rollout(sim:state{v = v0}, 30, {act = act, tape = tape, checkpoint = seg, keep_grid = keep})
+        return ds.sum(ds.square(sT.x)) + ds.sum(ds.square(sT.v))
+      end)
+      tape:backward(loss)
+      return {loss:item(), v0.grad:totable(), act.grad:totable()}
+    end
+    assert.are.same(run(false), run(true))
+    assert.are.same(run(false, 7), run(true, 7))
+  end)
+
+  it("a wrongly sized aux is an error naming it", function()
+    local sim, args = setup{mats = {1}}
+    args.aux = ds.empty({5}, "i32")
+    local ok, err = pcall(function() mpm.kernels.substep:launch(args, sim.params) end)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("mpm.substep.*'aux'"))
+  end)
 end)
 
 describe("mpm E and nu", function()
@@ -126,6 +161,26 @@ describe("mpm E and nu", function()
     assert(ok, tostring(rep.message))
     errs["rollout E, nu"] = rep.max_abs_err
     print("# E nu", rep.checked, rep.max_abs_err, E.grad:item(), nu.grad:item())
+  end)
+end)
+
+describe("mpm density", function()
+  it("a rollout through density (mass = density vol) matches central differences", function()
+    local pos = {}
+    for i = 0, 3 do
+      for j = 0, 3 do pos[#pos + 1] = {0.3 + 0.02 * i + 0.003 * j, 0.3 + 0.02 * j} end
+    end
+    local rho = ds.tensor(1.3)
+    local sim = mpm.sim{grid = 16, dt = 1e-3, x = pos, floor = "slip", mu = 20, lam = 20, vol = 0.8, density = rho}
+    local v0 = ds.randn({#pos, 2}, 21) * 0.3
+    local ok, rep = ds.gradcheck(function(r)
+      sim.density = r
+      local sT = sim:rollout(sim:state{v = v0}, 5)
+      return ds.sum(ds.square(sT.x)) + ds.sum(ds.square(sT.v))
+    end, {rho}, {rtol = 1e-5, atol = 1e-9})
+    assert(ok, tostring(rep.message))
+    assert.is_true(math.abs(rho.grad:item()) > 1e-6, "density gets a gradient")
+    errs["rollout density"] = rep.max_abs_err
   end)
 end)
 
