@@ -420,21 +420,57 @@ end
 -- on_iter(it, loss, extra...) with whatever loss_fn returned after the loss,
 -- prints the iter line, advances the progress bar and steps the optimizer.
 -- Returns the losses and the seconds the loop took.
-function M.train(ds, opt, name, optimizer, loss_fn, on_iter)
+-- train_opts.reject (a Lua pattern): a rollout failing with a matching error
+-- (a physics check refusing the state the last update led to) undoes that
+-- update, halves optimizer.lr, steps again along the last gradient and reruns
+-- the iteration (at most 10 times in a row; an `iter N rejected: ...` line
+-- says so). Any other error propagates.
+function M.train(ds, opt, name, optimizer, loss_fn, on_iter, train_opts)
+  train_opts = ds.check_options("cli.train", train_opts, {"reject"})
+  local reject = train_opts.reject
+  arg_check("cli.train", "train_opts.reject", reject == nil or type(reject) == "string",
+    "a Lua pattern of the errors that reject an update", reject)
   local losses, tape = {}, ds.tape()
   local bar = ds.progress.new(opt.iters, name)
   local t0 = ds.now()
-  for it = 1, opt.iters do
-    optimizer:zero_grad()
-    local res = {tape:record(loss_fn, tape)}
-    tape:backward(res[1])
-    local l = res[1]:item()
-    M.check_loss(name, it, l)
-    losses[it] = l
-    if on_iter then on_iter(it, l, unpack(res, 2, table.maxn(res))) end
-    M.iter(it, l)
-    bar:update(it, l)
-    optimizer:step()
+  -- With `reject`, the parameters before each update are kept: when the next
+  -- rollout fails with a matching error (a physics check refusing the state
+  -- the update led to, e.g. MPM's CFL limit), the update is undone, the
+  -- learning rate halved and the iteration run again.
+  local before, tries = nil, 0
+  local it = 1
+  while it <= opt.iters do
+    local ok, res = pcall(function() return {tape:record(loss_fn, tape)} end)
+    if not ok then
+      tape:clear()
+      local msg = tostring(res)
+      if not (reject and before and msg:match(reject) and tries < 10) then error(res, 0) end
+      tries = tries + 1
+      for i, p in ipairs(optimizer.params) do p:copy_(before[i]) end
+      optimizer.lr = optimizer.lr / 2
+      require("diffsim.progress").clear()
+      print(string.format("iter %d rejected: the update led to: %s; learning rate halved to %.6g", it,
+        msg:gsub("\n.*", ""), optimizer.lr))
+      optimizer:step() -- the last gradient again, half the step (meant for plain gradient descent)
+    else
+      tries = 0
+      optimizer:zero_grad()
+      tape:backward(res[1])
+      local l = res[1]:item()
+      M.check_loss(name, it, l)
+      losses[it] = l
+      if on_iter then on_iter(it, l, unpack(res, 2, table.maxn(res))) end
+      M.iter(it, l)
+      bar:update(it, l)
+      if reject then
+        before = before or {}
+        for i, p in ipairs(optimizer.params) do
+          if before[i] then before[i]:copy_(p) else before[i] = p:detach() end
+        end
+      end
+      optimizer:step()
+      it = it + 1
+    end
   end
   bar:done()
   return losses, ds.now() - t0

@@ -60,3 +60,46 @@ describe("cli", function()
     assert.matches("--precision expects one of f32, f64", out, 1, true)
   end)
 end)
+
+-- cli.train's `reject`: an update whose rollout a physics check refuses is
+-- undone and retried at half the learning rate; other errors propagate.
+describe("cli.train reject", function()
+  local ds = require("diffsim")
+  local cli = require("diffsim.cli")
+  local function quiet_opt(iters) return {iters = iters, out = "/tmp/ds_cli_reject"} end
+  -- loss (p - 3)^2 from p = 0 with lr 2 jumps past 3 to 12: refused beyond 5
+  local function loss_fn(p)
+    return function()
+      local v = p:item()
+      if v > 5 then error("mpm.substep: argument 'v': particle 0 moves too far (CFL limit); reduce 'dt'") end
+      local d = p - 3
+      return ds.sum(d * d)
+    end
+  end
+  it("undoes a refused update, halves the rate and reaches the minimum", function()
+    local p = ds.tensor{0}:requires_grad()
+    local gd = ds.optim.gd({p}, {lr = 2})
+    local losses = cli.train(ds, quiet_opt(8), "t", gd, loss_fn(p), nil, {reject = "CFL limit"})
+    assert.equals(8, #losses)
+    assert.is_true(gd.lr < 2)                       -- halved at least once
+    assert.is_true(losses[8] < 1e-6)                -- and it still converged
+    for i = 1, 8 do assert.is_true(losses[i] == losses[i]) end
+  end)
+  it("lets other errors through, and without `reject` every error", function()
+    local p = ds.tensor{0}:requires_grad()
+    local gd = ds.optim.gd({p}, {lr = 2})
+    assert.has_error(function() cli.train(ds, quiet_opt(4), "t", gd, loss_fn(p), nil, {reject = "NaN state"}) end)
+    p:copy_(ds.tensor{0})
+    gd.lr = 2
+    assert.has_error(function() cli.train(ds, quiet_opt(4), "t", gd, loss_fn(p)) end)
+  end)
+  it("refuses unknown options and a non-string pattern", function()
+    local p = ds.tensor{0}:requires_grad()
+    local gd = ds.optim.gd({p}, {lr = 0.1})
+    assert.has_error(function() cli.train(ds, quiet_opt(1), "t", gd, loss_fn(p), nil, {retry = 3}) end,
+      nil)
+    local ok, err = pcall(cli.train, ds, quiet_opt(1), "t", gd, loss_fn(p), nil, {reject = 5})
+    assert.is_false(ok)
+    assert.matches("cli.train", tostring(err), 1, true)
+  end)
+end)
