@@ -70,9 +70,12 @@ int art_check_finite(const ds_call *c, int slot);
  *   ART_ACC   q, qd, ctrl -> qdd {nv}: the step's acceleration
  *   ART_SRES  q, qd, ctrl, qdd -> R {nv}: (M + A) qdd + C - J^T fext - tau, zero at the step's qdd
  *   ART_SMINV q, qd, ctrl, rhs -> (M + A)^-1 rhs {nv}  (A: armature + dt x implicit damping)
+ *   ART_SMINV_ACC as ART_SMINV, on the work an ART_ACC evaluation of the same
+ *             (q, qd, ctrl) just left (its link frames, inertias and armature):
+ *             saves the step's kinematics and forces a second time
  *   ART_INTEG q, v -> q (+) dt v {nq} */
 enum { ART_FK = 0, ART_RNEA, ART_CRBA, ART_ABA, ART_STEP, ART_MOMENTUM, ART_IRES, ART_ACC, ART_SRES, ART_SMINV,
-       ART_INTEG };
+       ART_INTEG, ART_SMINV_ACC };
 size_t art_work_r(const art_topo *t);
 void art_eval_r(int kind, const art_topo *t, const R *const *p, const R *const *in, R *const *out, double dt,
                 void *work);

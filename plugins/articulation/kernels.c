@@ -286,7 +286,8 @@ void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u,
   {
     const R *in[4] = {q, qd, u, gv};
     R *out[1] = {lam};
-    art_eval_r(ART_SMINV, t, p, in, out, dt, w->work);
+    /* the integrator's contraction above touches no work: the ACC links are still there */
+    art_eval_r(ART_SMINV_ACC, t, p, in, out, dt, w->work);
   }
   /* controls: dR/du = -gear (motor) or -kp (position) on the actuated dof */
   if (gu) {

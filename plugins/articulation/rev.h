@@ -110,25 +110,25 @@ static RN_INLINE rn rn_cos(rn a) { return rn_un(a, cos(a.v), -sin(a.v)); }
 static RN_INLINE rn rn_exp(rn a) { const R e = exp(a.v); return rn_un(a, e, e); }
 static RN_INLINE rn rn_log(rn a) { return rn_un(a, log(a.v), 1 / a.v); }
 
-/* sum_k a[k sa] b[k sb], summed left to right as dyn.inc's ADD(ADD(MUL, MUL), MUL) */
+/* sum_k a[k sa] b[k sb], summed left to right as dyn.inc's ADD(ADD(MUL, MUL), MUL).
+ * One pass records the parents after room for all 2 n is made: most dot
+ * products of the spatial algebra have some constant factors, and a counting
+ * pass first cost as much as the recording. */
 static RN_INLINE rn rn_dot(int n, const rn *a, int sa, const rn *b, int sb) {
   R v = a[0].v * b[0].v;
-  rtape *t = NULL;
   for (int k = 1; k < n; k++) v += a[k * sa].v * b[k * sb].v;
-  int cnt = 0;
-  for (int k = 0; k < n; k++) {
-    if (a[k * sa].i >= 0) cnt++, t = a[k * sa].t;
-    if (b[k * sb].i >= 0) cnt++, t = b[k * sb].t;
-  }
-  if (!cnt) return rn_c(v);
-  if (t->xlen + cnt > t->xcap && rt_growx(t, t->xlen + cnt)) return rn_c(v);
+  rtape *t = NULL;
+  for (int k = 0; k < n && !t; k++) t = a[k * sa].i >= 0 ? a[k * sa].t : b[k * sb].i >= 0 ? b[k * sb].t : NULL;
+  if (!t) return rn_c(v);
+  if (t->xlen + 2 * n > t->xcap && rt_growx(t, t->xlen + 2 * n)) return rn_c(v);
   const int64_t off = t->xlen;
   int32_t *xi = t->xi + off;
   R *xd = t->xd + off;
+  int cnt = 0;
   for (int k = 0; k < n; k++) {
     const rn x = a[k * sa], y = b[k * sb];
-    if (x.i >= 0) *xi++ = x.i, *xd++ = y.v;
-    if (y.i >= 0) *xi++ = y.i, *xd++ = x.v;
+    if (x.i >= 0) xi[cnt] = x.i, xd[cnt++] = y.v;
+    if (y.i >= 0) xi[cnt] = y.i, xd[cnt++] = x.v;
   }
   t->xlen += cnt;
   rn r = {v, rt_push(t, (int32_t)(-2 - off), 0, cnt, 0), t};
