@@ -49,9 +49,11 @@ void contract_rev(const adj_job *j, dual_ws *w, const kspec *ks, const R *const 
   /* the dual buffers are larger than these numbers: the reverse ones live there */
   rn *p[P_COUNT], *in[4], *out[2];
   int32_t pl[P_COUNT], il[4];
-  for (int k = 0; k < P_COUNT; k++) {
+  for (int k = 0; k < P_COUNT; k++) { /* constants stay in place from one step to the next */
     p[k] = (rn *)w->p[k];
-    pl[k] = mark(tp, p[k], ds_rdata(j->c->args[3 + k]), j->pcount[k], pg && j->pact[k]);
+    const int active = pg && j->pact[k];
+    if (active || !w->pconst[k]) pl[k] = mark(tp, p[k], ds_rdata(j->c->args[3 + k]), j->pcount[k], active);
+    w->pconst[k] = !active;
   }
   for (int k = 0; k < ks->nin; k++) {
     in[k] = (rn *)w->in[k];

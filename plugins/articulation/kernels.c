@@ -186,6 +186,7 @@ void ws_layout(const adj_job *j0, char *base, dual_ws *w) {
   w->rtmp = (R *)p, p += al64((size_t)(4 * j->t->nv + 2 * j->t->nq) * sizeof(R));
   w->work = p;
   w->tape = NULL; /* dual directions unless ws_tape gives the block its tape */
+  for (int k = 0; k < P_COUNT; k++) w->pconst[k] = 0;
 }
 size_t ws_bytes(const adj_job *j0) {
   adj_job jj = *j0;

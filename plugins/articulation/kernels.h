@@ -25,6 +25,7 @@ typedef struct dual_ws {
   R *rtmp;    /* 4 nv + 2 nq reals for step_vjp */
   void *work; /* dual evaluation work (also big enough for a real or a reverse one) */
   rtape *tape; /* this block's reverse-mode tape (NULL: dual directions) */
+  int pconst[P_COUNT]; /* reverse mode: p[k] holds parameter k as constants (no gradient): marked once per element */
 } dual_ws;
 
 typedef struct adj_job {
