@@ -20,7 +20,34 @@
 #define LOG(a) rn_log(a)
 #define VAL(a) ((a).v)
 #define DOT(n, a, sa, b, sb) rn_dot(n, a, sa, b, sb)
+#define Q2M(q, Rm) rn_q2m(q, Rm)
 #include "dyn.inc"
+
+void rn_q2m(const rn *q, rn *Rm) {
+  /* the values: dyn_algebra.inc's generic q2m on reals, operation for operation
+   * (the forward kernels' rotations bit for bit) */
+  const R n = (R)sqrt((q[0].v * q[0].v + q[1].v * q[1].v) + (q[2].v * q[2].v + q[3].v * q[3].v));
+  const R w = q[0].v / n, x = q[1].v / n, y = q[2].v / n, z = q[3].v / n;
+  const R xx = x * x, yy = y * y, zz = z * z, xy = x * y, xz = x * z, yz = y * z, wx = w * x, wy = w * y, wz = w * z;
+  const R v[9] = {(R)1 - (yy + zz) * (R)2, (xy - wz) * (R)2, (xz + wy) * (R)2,
+                  (xy + wz) * (R)2, (R)1 - (xx + zz) * (R)2, (yz - wx) * (R)2,
+                  (xz - wy) * (R)2, (yz + wx) * (R)2, (R)1 - (xx + yy) * (R)2};
+  if (q[0].i < 0 && q[1].i < 0 && q[2].i < 0 && q[3].i < 0) {
+    for (int e = 0; e < 9; e++) Rm[e] = rn_c(v[e]);
+    return;
+  }
+  /* dR/du for u = q / |q| = (w, x, y, z), then through du/dq = (1 - u u^T) / |q| */
+  const R g[9][4] = {{0, 0, -4 * y, -4 * z}, {-2 * z, 2 * y, 2 * x, -2 * w}, {2 * y, 2 * z, 2 * w, 2 * x},
+                     {2 * z, 2 * y, 2 * x, 2 * w}, {0, -4 * x, 0, -4 * z}, {-2 * x, -2 * w, 2 * z, 2 * y},
+                     {-2 * y, 2 * z, -2 * w, 2 * x}, {2 * x, 2 * w, 2 * z, 2 * y}, {0, -4 * x, -4 * y, 0}};
+  const R u[4] = {w, x, y, z};
+  for (int e = 0; e < 9; e++) {
+    const R gu = g[e][0] * u[0] + g[e][1] * u[1] + g[e][2] * u[2] + g[e][3] * u[3];
+    R d[4];
+    for (int k = 0; k < 4; k++) d[k] = (g[e][k] - gu * u[k]) / n;
+    Rm[e] = rn_lin(v[e], 4, q, d);
+  }
+}
 
 size_t art_work_v(const art_topo *t) { return work_size_v(t); }
 void art_eval_v(int kind, const art_topo *t, const rn *const *p, const rn *const *in, rn *const *out, double dt,

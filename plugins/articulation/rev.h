@@ -135,6 +135,25 @@ static RN_INLINE rn rn_dot(int n, const rn *a, int sa, const rn *b, int sb) {
   return r;
 }
 
+/* One node v = f(x[0..n)) with the local partials d[k] = df/dx[k] (constants'
+ * are skipped): a block of the dynamics differentiated by hand (rn_q2m). */
+static RN_INLINE rn rn_lin(R v, int n, const rn *x, const R *d) {
+  rtape *t = NULL;
+  for (int k = 0; k < n && !t; k++) t = x[k].i >= 0 ? x[k].t : NULL;
+  if (!t) return rn_c(v);
+  if (t->xlen + n > t->xcap && rt_growx(t, t->xlen + n)) return rn_c(v);
+  const int64_t off = t->xlen;
+  int cnt = 0;
+  for (int k = 0; k < n; k++)
+    if (x[k].i >= 0) t->xi[off + cnt] = x[k].i, t->xd[off + cnt++] = d[k];
+  t->xlen += cnt;
+  rn r = {v, rt_push(t, (int32_t)(-2 - off), 0, cnt, 0), t};
+  return r;
+}
+
+/* dyn_algebra.inc's q2m as 9 nodes over q (instead of ~45 scalar ones). */
+void rn_q2m(const rn *q, rn *Rm);
+
 /* Seeded adjoints in t->adj[0, len) -> adjoints of every node (reverse sweep). */
 void rt_sweep(rtape *t);
 
