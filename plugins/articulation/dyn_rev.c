@@ -21,6 +21,7 @@
 #define VAL(a) ((a).v)
 #define DOT(n, a, sa, b, sb) rn_dot(n, a, sa, b, sb)
 #define Q2M(q, Rm) rn_q2m(q, Rm)
+#define MSUB(a, b, c, d) rn_msub(a, b, c, d)
 #include "dyn.inc"
 
 void rn_q2m(const rn *q, rn *Rm) {

@@ -154,6 +154,25 @@ static RN_INLINE rn rn_lin(R v, int n, const rn *x, const R *d) {
 /* dyn_algebra.inc's q2m as 9 nodes over q (instead of ~45 scalar ones). */
 void rn_q2m(const rn *q, rn *Rm);
 
+/* a b - c d as one node (a cross product's entry: 3 scalar nodes otherwise) */
+static RN_INLINE rn rn_msub(rn a, rn b, rn c, rn d) {
+  const R v = a.v * b.v - c.v * d.v;
+  rtape *t = a.i >= 0 ? a.t : b.i >= 0 ? b.t : c.i >= 0 ? c.t : d.i >= 0 ? d.t : NULL;
+  if (!t) return rn_c(v);
+  if (t->xlen + 4 > t->xcap && rt_growx(t, t->xlen + 4)) return rn_c(v);
+  const int64_t off = t->xlen;
+  int32_t *xi = t->xi + off;
+  R *xd = t->xd + off;
+  int cnt = 0;
+  if (a.i >= 0) xi[cnt] = a.i, xd[cnt++] = b.v;
+  if (b.i >= 0) xi[cnt] = b.i, xd[cnt++] = a.v;
+  if (c.i >= 0) xi[cnt] = c.i, xd[cnt++] = -d.v;
+  if (d.i >= 0) xi[cnt] = d.i, xd[cnt++] = -c.v;
+  t->xlen += cnt;
+  rn r = {v, rt_push(t, (int32_t)(-2 - off), 0, cnt, 0), t};
+  return r;
+}
+
 /* Seeded adjoints in t->adj[0, len) -> adjoints of every node (reverse sweep). */
 void rt_sweep(rtape *t);
 
