@@ -25,8 +25,9 @@
 #define RN_INLINE inline __attribute__((always_inline))
 
 /* A node has up to two parents a, b (-1: none) with partials da, db; or, for
- * a dot product (rn_dot), a = -2 - off and b = count: its parents and partials
- * are xi[off ..], xd[off ..] (one node instead of 2 n - 1). */
+ * a fused node (a dot product rn_dot, a b - c d rn_msub, a hand-differentiated
+ * block rn_lin), a = -2 - off and b = count: its parents and partials are
+ * xi[off ..], xd[off ..] (one node instead of 2 n - 1). */
 typedef struct rnode {
   int32_t a, b;
   R da, db;
