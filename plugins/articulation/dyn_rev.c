@@ -104,15 +104,19 @@ void rt_free(rtape *t) {
 void rt_sweep(rtape *t) {
   const rnode *n = t->n;
   double *adj = t->adj;
+  const int32_t *xi = t->xi;
+  const R *xd = t->xd;
   for (int64_t i = t->len - 1; i >= 0; i--) {
     const double g = adj[i];
     if (g == 0) continue;
-    if (n[i].a <= -2) { /* a dot product */
-      const int64_t off = -2 - (int64_t)n[i].a;
-      for (int32_t k = 0; k < n[i].b; k++) adj[t->xi[off + k]] += g * t->xd[off + k];
+    const int32_t a = n[i].a, b = n[i].b;
+    if (a <= -2) { /* a fused node */
+      const int32_t *pi = xi + (-2 - (int64_t)a);
+      const R *pd = xd + (-2 - (int64_t)a);
+      for (int32_t k = 0; k < b; k++) adj[pi[k]] += g * pd[k];
       continue;
     }
-    if (n[i].a >= 0) adj[n[i].a] += g * n[i].da;
-    if (n[i].b >= 0) adj[n[i].b] += g * n[i].db;
+    if (a >= 0) adj[a] += g * n[i].da;
+    if (b >= 0) adj[b] += g * n[i].db;
   }
 }
