@@ -24,28 +24,24 @@ for _ = 1, n do local _ = a + b end
 local plain = (wall() - t0) / n
 local x = ds.tensor{1}:requires_grad()
 local tape = ds.tape()
-t0 = wall()
-tape:record(function()
-  for _ = 1, n / 10 do
-    local _ = x + b
-  end
-end)
-local rec = (wall() - t0) / (n / 10)
-tape:clear()
-collectgarbage("collect")
--- An optimisation loop records the same ops every iteration: after the first
--- round the pool and the tape's arrays are warm. Best of 5 rounds.
-local rerec = math.huge
-for _ = 1, 5 do
+-- ns per op of one recording of n / 10 adds
+local function record_round()
   t0 = wall()
   tape:record(function()
     for _ = 1, n / 10 do
       local _ = x + b
     end
   end)
-  rerec = math.min(rerec, (wall() - t0) / (n / 10))
+  local per_op = (wall() - t0) / (n / 10)
   tape:clear()
+  return per_op
 end
+local rec = record_round()
+collectgarbage("collect")
+-- An optimisation loop records the same ops every iteration: after the first
+-- round the pool and the tape's arrays are warm. Best of 5 rounds.
+local rerec = math.huge
+for _ = 1, 5 do rerec = math.min(rerec, record_round()) end
 collectgarbage("collect")
 print(string.format("case launch_overhead ns_per_op %.0f ns_per_op_recorded %.0f ns_per_op_rerecorded %.0f " ..
   "(one-element add: alloc + validate + run, + record; rerecorded: the same tape recorded again, best of 5)",
