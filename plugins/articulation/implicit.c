@@ -242,22 +242,16 @@ static int irol_adjoint(const ds_call *c) {
   R *gctrl = ds_rgrad(c->args[ART_NMODEL + 2]);
   R *aq = tmp + 4 * nv + nq, *aqd = aq + nq, *nq_ = aqd + nv, *nqd = nq_ + nq;
   for (int64_t b = 0; b < B && !rc; b++) {
-    for (int64_t e = 0; e < nq; e++) aq[e] = gqs ? gqs[(T * B + b) * nq + e] : 0;
-    for (int64_t e = 0; e < nv; e++) aqd[e] = gqds ? gqds[(T * B + b) * nv + e] : 0;
+    art_state_grad(aq, aqd, gqs, gqds, T * B + b, nq, nv);
     for (int64_t s = T - 1; s >= 0 && !rc; s--) {
-      for (int64_t e = 0; e < nq; e++) nq_[e] = gqs ? gqs[(s * B + b) * nq + e] : 0;
-      for (int64_t e = 0; e < nv; e++) nqd[e] = gqds ? gqds[(s * B + b) * nv + e] : 0;
+      art_state_grad(nq_, nqd, gqs, gqds, s * B + b, nq, nv);
       rc = adjoint_one(&u, qs + (s * B + b) * nq, qds + (s * B + b) * nv, ctrl + (s * B + b) * nu,
                        qds + ((s + 1) * B + b) * nv, aq, aqd, nq_, nqd, gctrl ? gctrl + (s * B + b) * nu : NULL,
                        j.pdirs ? j.pgrad : NULL, tmp);
       memcpy(aq, nq_, (size_t)nq * sizeof(R));
       memcpy(aqd, nqd, (size_t)nv * sizeof(R));
     }
-    R *g0 = ds_rgrad(c->args[ART_NMODEL]), *gd0 = ds_rgrad(c->args[ART_NMODEL + 1]);
-    if (g0)
-      for (int64_t e = 0; e < nq; e++) g0[b * nq + e] += aq[e];
-    if (gd0)
-      for (int64_t e = 0; e < nv; e++) gd0[b * nv + e] += aqd[e];
+    art_add_start_grad(ds_rgrad(c->args[ART_NMODEL]), ds_rgrad(c->args[ART_NMODEL + 1]), b, aq, aqd, nq, nv);
   }
   if (!rc && j.pdirs) param_grads(c, &j);
   c->host->solve->sparse_free(u.J);

@@ -343,21 +343,15 @@ static void adj_block(int64_t b0, int64_t b1, void *user) {
     const R *gqs = ds_rgrad(c->args[ART_NMODEL + 3]), *gqds = ds_rgrad(c->args[ART_NMODEL + 4]);
     R *gctrl = ds_rgrad(c->args[ART_NMODEL + 2]);
     R *aq = j->adj + b * 2 * (nq + nv), *aqd = aq + nq, *nq_ = aqd + nv, *nqd = nq_ + nq;
-    for (int64_t e = 0; e < nq; e++) aq[e] = gqs ? gqs[(j->T * B + b) * nq + e] : 0;
-    for (int64_t e = 0; e < nv; e++) aqd[e] = gqds ? gqds[(j->T * B + b) * nv + e] : 0;
+    art_state_grad(aq, aqd, gqs, gqds, j->T * B + b, nq, nv);
     for (int64_t s = j->T - 1; s >= 0; s--) {
-      for (int64_t e = 0; e < nq; e++) nq_[e] = gqs ? gqs[(s * B + b) * nq + e] : 0;
-      for (int64_t e = 0; e < nv; e++) nqd[e] = gqds ? gqds[(s * B + b) * nv + e] : 0;
+      art_state_grad(nq_, nqd, gqs, gqds, s * B + b, nq, nv);
       step_vjp(j, &w, qs + (s * B + b) * nq, qds + (s * B + b) * nv, ctrl + (s * B + b) * nu, aq, aqd, nq_, nqd,
                gctrl ? gctrl + (s * B + b) * nu : NULL, pg);
       memcpy(aq, nq_, (size_t)nq * sizeof(R));
       memcpy(aqd, nqd, (size_t)nv * sizeof(R));
     }
-    R *g0 = ds_rgrad(c->args[ART_NMODEL]), *gd0 = ds_rgrad(c->args[ART_NMODEL + 1]);
-    if (g0)
-      for (int64_t e = 0; e < nq; e++) g0[b * nq + e] += aq[e];
-    if (gd0)
-      for (int64_t e = 0; e < nv; e++) gd0[b * nv + e] += aqd[e];
+    art_add_start_grad(ds_rgrad(c->args[ART_NMODEL]), ds_rgrad(c->args[ART_NMODEL + 1]), b, aq, aqd, nq, nv);
   }
 }
 

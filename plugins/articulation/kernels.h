@@ -47,6 +47,21 @@ typedef struct adj_job {
 /* Batch elements per parallel block: 1 up to 64 copies, then 64 blocks. Work
  * memory is per block (reused by the copies of a block); results and the
  * per-copy gradient buffers never depend on it. */
+/* The rollouts' reverse sweeps (rollout, nn_rollout, implicit_rollout) share
+ * these: the incoming gradient of stored state `row` (q then qd; zero where none
+ * flowed) and, at the end, the start state's adjoint added into q0's and qd0's
+ * gradients (NULL: not requested) for batch copy b. */
+static inline void art_state_grad(R *aq, R *aqd, const R *gqs, const R *gqds, int64_t row, int64_t nq, int64_t nv) {
+  for (int64_t e = 0; e < nq; e++) aq[e] = gqs ? gqs[row * nq + e] : 0;
+  for (int64_t e = 0; e < nv; e++) aqd[e] = gqds ? gqds[row * nv + e] : 0;
+}
+static inline void art_add_start_grad(R *g0, R *gd0, int64_t b, const R *aq, const R *aqd, int64_t nq, int64_t nv) {
+  if (g0)
+    for (int64_t e = 0; e < nq; e++) g0[b * nq + e] += aq[e];
+  if (gd0)
+    for (int64_t e = 0; e < nv; e++) gd0[b * nv + e] += aqd[e];
+}
+
 static inline int64_t art_grain(int64_t B) { return B <= 64 ? 1 : (B + 63) / 64; }
 static inline int64_t art_blocks(int64_t B) { return (B + art_grain(B) - 1) / art_grain(B); }
 

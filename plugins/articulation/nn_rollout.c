@@ -173,12 +173,10 @@ static void nnr_adj_block(int64_t b0, int64_t b1, void *user) {
     R *x = gu + nu, *y = x + j->no, *gx = y + nu, *save = gx + j->no, *kscr = save + j->sz.save;
     R *pg = aj->pdirs ? aj->pgrad + b * aj->pdirs : NULL;
     R *gw = j->gw_on ? j->gw + b * nw : NULL;
-    for (int64_t e = 0; e < nq; e++) aq[e] = gqs ? gqs[(j->T * B + b) * nq + e] : 0;
-    for (int64_t e = 0; e < nv; e++) aqd[e] = gqds ? gqds[(j->T * B + b) * nv + e] : 0;
+    art_state_grad(aq, aqd, gqs, gqds, j->T * B + b, nq, nv);
     for (int64_t s = j->T - 1; s >= 0; s--) {
       const R *q = qs + (s * B + b) * nq, *qd = qds + (s * B + b) * nv, *u = acts + (s * B + b) * nu;
-      for (int64_t e = 0; e < nq; e++) nq_[e] = gqs ? gqs[(s * B + b) * nq + e] : 0;
-      for (int64_t e = 0; e < nv; e++) nqd[e] = gqds ? gqds[(s * B + b) * nv + e] : 0;
+      art_state_grad(nq_, nqd, gqs, gqds, s * B + b, nq, nv);
       for (int64_t e = 0; e < nu; e++) gu[e] = gacts ? gacts[(s * B + b) * nu + e] : 0;
       step_vjp(aj, &w, q, qd, u, aq, aqd, nq_, nqd, gu, pg);
       /* the controller: u = scale mlp(x(q, qd)) */
@@ -195,11 +193,7 @@ static void nnr_adj_block(int64_t b0, int64_t b1, void *user) {
       memcpy(aq, nq_, (size_t)nq * sizeof(R));
       memcpy(aqd, nqd, (size_t)nv * sizeof(R));
     }
-    R *g0 = ds_rgrad(a->q0), *gd0 = ds_rgrad(a->qd0);
-    if (g0)
-      for (int64_t e = 0; e < nq; e++) g0[b * nq + e] += aq[e];
-    if (gd0)
-      for (int64_t e = 0; e < nv; e++) gd0[b * nv + e] += aqd[e];
+    art_add_start_grad(ds_rgrad(a->q0), ds_rgrad(a->qd0), b, aq, aqd, nq, nv);
   }
 }
 
