@@ -170,14 +170,7 @@ describe("fem physics", function()
                           gravity = {0, 0, 0}, dt = 1e-3, damping = {alpha = 20}}
     local x = ds.tensor{{0, 0, 0}, {0.1, 0, 0}, {0, 0.1, 0}, {0.01, 0.02, -0.06}}   -- the apex pushed through its base
     local v = ds.zeros{4, 3}
-    local function vol(p)
-      local a, b, c, d = p[1], p[2], p[3], p[4]
-      local e1 = {b[1] - a[1], b[2] - a[2], b[3] - a[3]}
-      local e2 = {c[1] - a[1], c[2] - a[2], c[3] - a[3]}
-      local e3 = {d[1] - a[1], d[2] - a[2], d[3] - a[3]}
-      return (e1[1] * (e2[2] * e3[3] - e2[3] * e3[2]) - e1[2] * (e2[1] * e3[3] - e2[3] * e3[1]) +
-        e1[3] * (e2[1] * e3[2] - e2[2] * e3[1])) / 6
-    end
+    local function vol(p) return fem.tet_volume(p[1], p[2], p[3], p[4]) end
     assert.is_true(vol(x:totable()) < 0)
     for _ = 1, 200 do x, v = body:step(x, v) end
     local V = vol(x:totable())
