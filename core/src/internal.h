@@ -142,7 +142,7 @@ int ds_free_cpus(void); /* CPUs other processes leave us, 0 = unknown */
 
 /* vector_<device>.c: the optimizers' vector kernels on one device's
  * pointers; vector.c checks operands and dispatches through one table by
- * device (a NULL table: not implemented on that device yet). */
+ * device (a NULL table: the optimizers refuse tensors on that device). */
 typedef struct ds_vec_ops {
   void (*axpy)(ds_real *y, double a, const ds_real *x, int64_t n);      /* y += a x */
   void (*scal)(ds_real *y, double a, int64_t n);                         /* y *= a */
