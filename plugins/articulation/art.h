@@ -73,12 +73,26 @@ int art_check_finite(const ds_call *c, int slot);
  *   ART_SMINV_ACC as ART_SMINV, on the work an ART_ACC evaluation of the same
  *             (q, qd, ctrl) just left (its link frames, inertias and armature):
  *             saves the step's kinematics and forces a second time
- *   ART_INTEG q, v -> q (+) dt v {nq} */
+ *   ART_INTEG q, v -> q (+) dt v {nq}
+ * and, for the analytic step adjoint (dyn_adjoint.inc, step_adjoint.c), the
+ * pieces it leaves on the tape:
+ *   ART_JF    q, qd, ctrl -> tau {nv}, bd {nv}: the joint forces and their damping coefficients
+ *   ART_CONT  links {nl, 18} (R, p, v per link) -> fext {nl, 6}: the contact forces */
 enum { ART_FK = 0, ART_RNEA, ART_CRBA, ART_ABA, ART_STEP, ART_MOMENTUM, ART_IRES, ART_ACC, ART_SRES, ART_SMINV,
-       ART_INTEG, ART_SMINV_ACC };
+       ART_INTEG, ART_SMINV_ACC, ART_JF, ART_CONT };
 size_t art_work_r(const art_topo *t);
 void art_eval_r(int kind, const art_topo *t, const R *const *p, const R *const *in, R *const *out, double dt,
                 void *work);
+
+/* The analytic reverse of a plain step's residual (dyn_adjoint.inc; the call
+ * order and what each leaves in work: step_adjoint.c). */
+size_t art_adj_work(const art_topo *t);
+int art_adj_forward(const art_topo *t, const R *const *p, const R *q, const R *qd, const R *ctrl, double dt,
+                    void *work, R *qdd);
+void art_adj_solve(const art_topo *t, void *work, const R *rhs, R *lam);
+void art_adj_rnea(const art_topo *t, void *work, const R *mu, R *fextb, R *armb, R *links);
+void art_adj_kin(const art_topo *t, const R *const *p, void *work, const R *q, const R *qd, const R *linkb, R *gq,
+                 R *gqd, R *const *pg);
 
 extern const ds_kernel_desc art_fk_kernel, art_rnea_kernel, art_crba_kernel, art_aba_kernel, art_step_kernel,
     art_rollout_kernel, art_momentum_kernel, art_implicit_step_kernel, art_nn_rollout_kernel,

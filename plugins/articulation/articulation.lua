@@ -381,13 +381,18 @@ function Model:momentum(q, qd)
   return h
 end
 
--- model.adjoint = "dual" makes the semi-implicit step, rollout and nn_rollout
--- adjoints use dual-number directions (the slower reference the tests compare
--- with) instead of the reverse-mode tape (the default, "reverse").
+-- model.adjoint picks the semi-implicit step, rollout and nn_rollout adjoints:
+-- "analytic" (the default: the hand-written reverse of the dynamics, with the
+-- joint and contact forces on the reverse-mode tape), "tape" (the whole step
+-- residual on the tape; "reverse" is its older name) or "dual" (dual-number
+-- directions): the slower references the tests compare with.
+local ADJOINT = {tape = 0, reverse = 0, dual = 1, analytic = 2}
 function Model:_dual()
-  local a = self.adjoint or "reverse"
-  if a ~= "reverse" and a ~= "dual" then fail("step", "model.adjoint must be \"reverse\" or \"dual\", got " .. tostring(a), 3) end
-  return a == "dual" and 1 or 0
+  local a = self.adjoint or "analytic"
+  if not ADJOINT[a] then
+    fail("step", "model.adjoint must be \"analytic\", \"tape\" or \"dual\", got " .. tostring(a), 3)
+  end
+  return ADJOINT[a]
 end
 
 -- ctrl: {B, nu} tensor, or nil for zeros. options.integrator picks the

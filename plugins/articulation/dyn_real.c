@@ -1,4 +1,6 @@
 /* articulation: the dynamics (dyn.inc) on plain reals, for the forward kernels. */
+#include <string.h>
+
 #include "art.h"
 
 #define S R
@@ -17,6 +19,7 @@
 #define LOG(a) log(a)
 #define VAL(a) (a)
 #include "dyn.inc"
+#include "dyn_adjoint.inc"
 
 size_t art_work_r(const art_topo *t) { return work_size_r(t); }
 void art_eval_r(int kind, const art_topo *t, const R *const *p, const R *const *in, R *const *out, double dt,

@@ -21,6 +21,9 @@ int64_t dimsize(const art_topo *t, int d) {
   case D_NL3: return 3 * (int64_t)t->nl;
   case D_NL9: return 9 * (int64_t)t->nl;
   case D_6: return 6;
+  case D_NL18: return 18 * (int64_t)t->nl;
+  case D_NL6: return 6 * (int64_t)t->nl;
+  case D_WIDE: return 18 * (int64_t)t->nl + t->nq + t->nv;
   default: return (int64_t)t->nv * t->nv;
   }
 }
@@ -185,6 +188,12 @@ void ws_layout(const adj_job *j0, char *base, dual_ws *w) {
   w->dirs = (dir *)p, p += al64((size_t)ndir * sizeof(dir));
   w->rtmp = (R *)p, p += al64((size_t)(4 * j->t->nv + 2 * j->t->nq) * sizeof(R));
   w->work = p;
+  {
+    const size_t wd = art_work_d(j->t), wv = art_work_v(j->t);
+    p += al64(wd > wv ? wd : wv);
+  }
+  w->awork = p, p += al64(art_adj_work(j->t));
+  w->abuf = (R *)p;
   w->tape = NULL; /* dual directions unless ws_tape gives the block its tape */
   for (int k = 0; k < P_COUNT; k++) w->pconst[k] = 0;
 }
@@ -198,7 +207,8 @@ size_t ws_bytes(const adj_job *j0) {
   for (int k = 0; k < j->ks->nin; k++) n += al64((size_t)dimsize(j->t, j->ks->in[k]) * sizeof(dn)), ndir += dimsize(j->t, j->ks->in[k]);
   for (int k = 0; k < j->ks->nout; k++) n += al64((size_t)dimsize(j->t, j->ks->out[k]) * sizeof(dn));
   const size_t wd = art_work_d(j->t), wv = art_work_v(j->t);
-  return n + al64((size_t)ndir * sizeof(dir)) + al64(wd > wv ? wd : wv);
+  return n + al64((size_t)ndir * sizeof(dir)) + al64(wd > wv ? wd : wv) + al64(art_adj_work(j->t)) +
+         al64(art_abuf_bytes(j->t));
 }
 
 void load(dn *d, const R *v, int64_t n) {
@@ -247,7 +257,7 @@ void contract(const adj_job *j, dual_ws *w, const kspec *ks, const R *const *ins
   }
 }
 
-const kspec art_ks_step_ws = {ART_STEP, 4, 2, {D_NQ, D_NV, D_NU, D_NV}, {D_NQ, D_NV}};
+const kspec art_ks_step_ws = {ART_STEP, 4, 2, {D_WIDE, D_NV, D_NU, D_NV}, {D_WIDE, D_NV}};
 static const kspec ks_integ = {ART_INTEG, 2, 1, {D_NQ, D_NV}, {D_NQ}};
 static const kspec ks_sres = {ART_SRES, 4, 1, {D_NQ, D_NV, D_NU, D_NV}, {D_NV}};
 
@@ -264,6 +274,10 @@ void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u,
     const R *ins[3] = {q, qd, u}, *gout[2] = {gqo, gqdo};
     R *gin[3] = {gq, gqd, gu};
     contract(j, w, &ks_full, ins, gin, gout, pg);
+    return;
+  }
+  if (j->analytic) {
+    step_vjp_analytic(j, w, q, qd, u, gqo, gqdo, gq, gqd, gu, pg);
     return;
   }
   R *qdd = w->rtmp, *v = qdd + nv, *gv = v + nv, *lam = gv + nv;
@@ -356,7 +370,7 @@ static void adj_block(int64_t b0, int64_t b1, void *user) {
 }
 
 /* dual: contract by dual directions (the reference path) instead of recording */
-static int run_adjoint(const ds_call *c, const kspec *ks, double dt, int rollout, int dual) {
+static int run_adjoint(const ds_call *c, const kspec *ks, double dt, int rollout, int dual) { /* dual: ART_ADJ_* */
   art_topo t;
   int rc = art_check_model(c, &t);
   if (!rc) rc = art_check_values(c, &t);
@@ -380,7 +394,8 @@ static int run_adjoint(const ds_call *c, const kspec *ks, double dt, int rollout
   j.pgrad = (R *)(j.ws + j.wsize * nb);
   j.adj = (R *)((char *)j.pgrad + al64((size_t)j.B * (size_t)(j.pdirs + 1) * sizeof(R)));
   memset(j.pgrad, 0, (size_t)j.B * (size_t)(j.pdirs + 1) * sizeof(R));
-  j.tapes = art_tapes(c, dual);
+  j.tapes = art_tapes(c, dual == ART_ADJ_DUAL);
+  j.analytic = dual == ART_ADJ_ANALYTIC;
   c->host->parallel_for(c->ctx, j.B, art_grain(j.B), adj_block, &j);
   if ((rc = art_tapes_check(c, j.tapes, j.B))) return rc;
   /* parameter gradients: summed over the batch in index order */
@@ -458,7 +473,7 @@ static int step_check(const ds_call *c) {
   return rc ? rc : check_common(c, &ks_step, 0);
 }
 static int step_forward(const ds_call *c) { return run_forward(c, &ks_step, c->params[0], 0); }
-static int step_adjoint(const ds_call *c) { return run_adjoint(c, &ks_step, c->params[0], 0, c->params[1] != 0); }
+static int step_adjoint(const ds_call *c) { return run_adjoint(c, &ks_step, c->params[0], 0, (int)c->params[1]); }
 const ds_kernel_desc art_step_kernel = {"step", step_args, step_param_names, step_check, {[DS_CPU] = step_forward},
                                         {[DS_CPU] = step_adjoint}};
 
@@ -468,6 +483,6 @@ static int rollout_check(const ds_call *c) {
   return rc ? rc : check_common(c, &ks_step, 1);
 }
 static int rollout_forward(const ds_call *c) { return run_forward(c, &ks_step, c->params[0], 1); }
-static int rollout_adjoint(const ds_call *c) { return run_adjoint(c, &ks_step, c->params[0], 1, c->params[1] != 0); }
+static int rollout_adjoint(const ds_call *c) { return run_adjoint(c, &ks_step, c->params[0], 1, (int)c->params[1]); }
 const ds_kernel_desc art_rollout_kernel = {"rollout", rollout_args, step_param_names, rollout_check,
                                            {[DS_CPU] = rollout_forward}, {[DS_CPU] = rollout_adjoint}};

@@ -9,7 +9,8 @@
 #include "rev.h"
 
 /* what the per-element sizes of ins and outs are */
-enum { D_NQ, D_NV, D_NU, D_NL3, D_NL9, D_NVNV, D_6 };
+/* D_WIDE: room for any of the step adjoint's tape inputs and outputs (art_ks_step_ws) */
+enum { D_NQ, D_NV, D_NU, D_NL3, D_NL9, D_NVNV, D_6, D_NL18, D_NL6, D_WIDE };
 typedef struct kspec {
   int kind, nin, nout;
   int in[4], out[2];
@@ -24,6 +25,8 @@ typedef struct dual_ws {
   dir *dirs;
   R *rtmp;    /* 4 nv + 2 nq reals for step_vjp */
   void *work; /* dual evaluation work (also big enough for a real or a reverse one) */
+  void *awork; /* the analytic step adjoint's links and adjoints (dyn_adjoint.inc) */
+  R *abuf;     /* and its vectors (step_adjoint.c) */
   rtape *tape; /* this block's reverse-mode tape (NULL: dual directions) */
   int pconst[P_COUNT]; /* reverse mode: p[k] holds parameter k as constants (no gradient): marked once per element */
 } dual_ws;
@@ -42,6 +45,7 @@ typedef struct adj_job {
   R *pgrad;                       /* per batch element: pdirs parameter gradients */
   R *adj;                         /* rollout: per batch element, 2 (nq + nv) adjoint state */
   rtape *tapes;                   /* per block (art_tapes); NULL: contract by dual directions */
+  int analytic;                   /* plain steps by the analytic adjoint (step_adjoint.c) */
 } adj_job;
 
 /* Batch elements per parallel block: 1 up to 64 copies, then 64 blocks. Work
@@ -80,9 +84,13 @@ int art_tapes_check(const ds_call *c, const rtape *tapes, int64_t B);
 /* Sets w->tape to block b0's tape (when the job records). */
 void ws_tape(const adj_job *j, dual_ws *w, int64_t b0);
 
-/* param 'dual' must be 0 or 1 */
+/* param 'dual' picks the step adjoint: ART_ADJ_TAPE (the whole residual on the
+ * reverse-mode tape), ART_ADJ_DUAL (dual-number directions) or ART_ADJ_ANALYTIC
+ * (the hand-written reverse of the dynamics, step_adjoint.c) */
+enum { ART_ADJ_TAPE = 0, ART_ADJ_DUAL = 1, ART_ADJ_ANALYTIC = 2 };
 static inline int art_check_dual(const ds_call *c, double dual) {
-  if (dual != 0 && dual != 1) return c->host->error(c, "param 'dual' must be 0 (reverse-mode adjoint) or 1 (dual numbers), got %g", dual);
+  if (dual != 0 && dual != 1 && dual != 2)
+    return c->host->error(c, "param 'dual' must be 0 (reverse-mode tape), 1 (dual numbers) or 2 (analytic adjoint), got %g", dual);
   return DS_OK;
 }
 
@@ -109,6 +117,9 @@ extern const kspec art_ks_step_ws;
  * qdd = A^-1 (tau - C + J^T f) is differentiated through its residual: one
  * real ABA solve lambda = A^-1 qddbar, then -lambda^T dR/dx by dual directions
  * for q, qd and the parameters; the controls' part is analytic (gear, kp). */
+void step_vjp_analytic(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *gqo, const R *gqdo,
+                       R *gq, R *gqd, R *gu, R *pg);
+size_t art_abuf_bytes(const art_topo *t);
 void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *gqo, const R *gqdo, R *gq,
               R *gqd, R *gu, R *pg);
 #endif

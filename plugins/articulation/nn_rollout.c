@@ -228,7 +228,8 @@ static int nnr_adjoint(const ds_call *c) {
   j.gw_on = gwt != NULL;
   if (j.gw_on) memset(j.gw, 0, (size_t)B * (size_t)nw * sizeof(R));
   j.aj = &aj;
-  aj.tapes = art_tapes(c, DS_PARAMS(c, nnr)->dual != 0);
+  aj.tapes = art_tapes(c, DS_PARAMS(c, nnr)->dual == ART_ADJ_DUAL);
+  aj.analytic = DS_PARAMS(c, nnr)->dual == ART_ADJ_ANALYTIC;
   c->host->parallel_for(c->ctx, B, art_grain(B), nnr_adj_block, &j);
   if ((rc = art_tapes_check(c, aj.tapes, B))) return rc;
   if (j.gw_on) {
