@@ -10,7 +10,8 @@
 --             forward + adjoint) against MuJoCo finite differences, both the
 --             brute-force kind (2 (2 nv + T nu) rollouts) and MuJoCo's
 --             cheapest (per-step mjd_transitionFD Jacobians chained backward)
--- --adjoint dual times the dual-number adjoint (the earlier path) instead.
+-- --adjoint tape (or dual) times the reverse-mode tape (or dual-number)
+-- adjoint, the earlier paths, instead of the analytic one.
 -- Lines: "case <model> forward mujoco_sps X diffsim_sps Y ratio R" and
 -- "case <model> gradient diffsim_ms X mujoco_fd_ms Y mujoco_transition_ms Z
 -- speedup_fd A speedup_transition B", then "result ..." lines. The gradients of
@@ -20,12 +21,13 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/articulation.lua", name = "bench_articulation", out = "out/bench",
                                 precision = "f64",
-                                flags = {steps = 1000, reps = 5, gsteps = 200, batch = 64, adjoint = "reverse"},
+                                flags = {steps = 1000, reps = 5, gsteps = 200, batch = 64, adjoint = "analytic"},
                                 checks = {steps = {help = "rollout length of the forward timing"},
                                           reps = {help = "timed repetitions (the median is reported)"},
                                           gsteps = {help = "rollout length of the gradient timing"},
                                           batch = {help = "copies in the batched forward case"},
-                                          adjoint = {"reverse", "dual", help = "the rollout's adjoint: reverse (tape) or dual (numbers)"}}})
+                                          adjoint = {"analytic", "tape", "reverse", "dual",
+                                             help = "the rollout's adjoint: analytic (hand-written reverse), tape (reverse-mode tape; reverse is its old name) or dual (numbers)"}}})
 local mj, why = require("plugins.articulation.mujoco.peer").open()
 if not mj then
   print("skip: " .. why)
