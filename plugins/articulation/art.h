@@ -87,8 +87,8 @@ void art_eval_r(int kind, const art_topo *t, const R *const *p, const R *const *
 /* The analytic reverse of a plain step's residual (dyn_adjoint.inc; the call
  * order and what each leaves in work: step_adjoint.c). */
 size_t art_adj_work(const art_topo *t);
-int art_adj_forward(const art_topo *t, const R *const *p, const R *q, const R *qd, const R *ctrl, double dt,
-                    void *work, R *qdd);
+int art_adj_forward(const art_topo *t, const R *const *p, const R *q, const R *qd, const R *ctrl, const R *qdn,
+                    double dt, void *work, R *qdd);
 void art_adj_solve(const art_topo *t, void *work, const R *rhs, R *lam);
 void art_adj_rnea(const art_topo *t, void *work, const R *mu, R *fextb, R *armb, R *links);
 void art_adj_kin(const art_topo *t, const R *const *p, void *work, const R *q, const R *qd, const R *linkb, R *gq,

@@ -261,7 +261,7 @@ const kspec art_ks_step_ws = {ART_STEP, 4, 2, {D_WIDE, D_NV, D_NU, D_NV}, {D_WID
 static const kspec ks_integ = {ART_INTEG, 2, 1, {D_NQ, D_NV}, {D_NQ}};
 static const kspec ks_sres = {ART_SRES, 4, 1, {D_NQ, D_NV, D_NU, D_NV}, {D_NV}};
 
-void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *gqo, const R *gqdo, R *gq,
+void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *qdn, const R *gqo, const R *gqdo, R *gq,
               R *gqd, R *gu, R *pg) {
   const art_topo *t = j->t;
   const int nv = t->nv;
@@ -277,7 +277,7 @@ void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u,
     return;
   }
   if (j->analytic) {
-    step_vjp_analytic(j, w, q, qd, u, gqo, gqdo, gq, gqd, gu, pg);
+    step_vjp_analytic(j, w, q, qd, u, qdn, gqo, gqdo, gq, gqd, gu, pg);
     return;
   }
   R *qdd = w->rtmp, *v = qdd + nv, *gv = v + nv, *lam = gv + nv;
@@ -346,7 +346,9 @@ static void adj_block(int64_t b0, int64_t b1, void *user) {
         const R *g = ds_rgrad(c->args[ART_NMODEL + ks->nin + k]);
         gout[k] = g ? g + b * n : NULL;
       }
-      if (ks->kind == ART_STEP) step_vjp(j, &w, ins[0], ins[1], ins[2], gout[0], gout[1], gin[0], gin[1], gin[2], pg);
+      if (ks->kind == ART_STEP)
+        step_vjp(j, &w, ins[0], ins[1], ins[2], ds_rdata(c->args[ART_NMODEL + 4]) + b * t->nv, gout[0], gout[1], gin[0],
+                 gin[1], gin[2], pg);
       else contract(j, &w, ks, ins, gin, gout, pg);
       continue;
     }
@@ -360,7 +362,8 @@ static void adj_block(int64_t b0, int64_t b1, void *user) {
     art_state_grad(aq, aqd, gqs, gqds, j->T * B + b, nq, nv);
     for (int64_t s = j->T - 1; s >= 0; s--) {
       art_state_grad(nq_, nqd, gqs, gqds, s * B + b, nq, nv);
-      step_vjp(j, &w, qs + (s * B + b) * nq, qds + (s * B + b) * nv, ctrl + (s * B + b) * nu, aq, aqd, nq_, nqd,
+      step_vjp(j, &w, qs + (s * B + b) * nq, qds + (s * B + b) * nv, ctrl + (s * B + b) * nu, qds + ((s + 1) * B + b) * nv,
+               aq, aqd, nq_, nqd,
                gctrl ? gctrl + (s * B + b) * nu : NULL, pg);
       memcpy(aq, nq_, (size_t)nq * sizeof(R));
       memcpy(aqd, nqd, (size_t)nv * sizeof(R));

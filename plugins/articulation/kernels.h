@@ -117,9 +117,11 @@ extern const kspec art_ks_step_ws;
  * qdd = A^-1 (tau - C + J^T f) is differentiated through its residual: one
  * real ABA solve lambda = A^-1 qddbar, then -lambda^T dR/dx by dual directions
  * for q, qd and the parameters; the controls' part is analytic (gear, kp). */
-void step_vjp_analytic(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *gqo, const R *gqdo,
-                       R *gq, R *gqd, R *gu, R *pg);
+void step_vjp_analytic(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *qdn, const R *gqo,
+                       const R *gqdo, R *gq, R *gqd, R *gu, R *pg);
 size_t art_abuf_bytes(const art_topo *t);
-void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *gqo, const R *gqdo, R *gq,
+/* qdn: the step's end velocity as the forward stored it (NULL: not at hand);
+ * the analytic adjoint takes qdd = (qdn - qd) / dt from it instead of an ABA. */
+void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *qdn, const R *gqo, const R *gqdo, R *gq,
               R *gqd, R *gu, R *pg);
 #endif

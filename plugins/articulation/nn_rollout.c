@@ -178,7 +178,7 @@ static void nnr_adj_block(int64_t b0, int64_t b1, void *user) {
       const R *q = qs + (s * B + b) * nq, *qd = qds + (s * B + b) * nv, *u = acts + (s * B + b) * nu;
       art_state_grad(nq_, nqd, gqs, gqds, s * B + b, nq, nv);
       for (int64_t e = 0; e < nu; e++) gu[e] = gacts ? gacts[(s * B + b) * nu + e] : 0;
-      step_vjp(aj, &w, q, qd, u, aq, aqd, nq_, nqd, gu, pg);
+      step_vjp(aj, &w, q, qd, u, qds + ((s + 1) * B + b) * nv, aq, aqd, nq_, nqd, gu, pg);
       /* the controller: u = scale mlp(x(q, qd)) */
       observe(j, q, qd, s, b, x);
       c->host->kit->mlp_forward(&j->net, j->w, x, y, save);

@@ -27,8 +27,8 @@ static int has_quaternions(const art_topo *t) {
   return 0;
 }
 
-void step_vjp_analytic(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *gqo, const R *gqdo,
-                       R *gq, R *gqd, R *gu, R *pg) {
+void step_vjp_analytic(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *qdn, const R *gqo,
+                       const R *gqdo, R *gq, R *gqd, R *gu, R *pg) {
   const art_topo *t = j->t;
   const int nv = t->nv, nl = t->nl;
   const R dt = (R)j->dt;
@@ -36,7 +36,7 @@ void step_vjp_analytic(const adj_job *j, dual_ws *w, const R *q, const R *qd, co
   for (int k = 0; k < P_COUNT; k++) p[k] = ds_rdata(j->c->args[3 + k]);
   R *qdd = w->abuf, *v = qdd + nv, *gv = v + nv, *lam = gv + nv, *armb = lam + nv, *taub = armb + nv, *bdb = taub + nv;
   R *fextb = bdb + nv, *links = fextb + 6 * nl, *linkb = links + 18 * nl;
-  const int touch = art_adj_forward(t, p, q, qd, u, dt, w->awork, qdd);
+  const int touch = art_adj_forward(t, p, q, qd, u, qdn, dt, w->awork, qdd);
   for (int k = 0; k < nv; k++) v[k] = qd[k] + dt * qdd[k];
   /* q' = q (+) dt v: its adjoint into gq and gv */
   for (int k = 0; k < nv; k++) gv[k] = gqdo ? gqdo[k] : 0;
