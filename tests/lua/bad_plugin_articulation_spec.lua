@@ -107,10 +107,10 @@ describe("articulation kernels: bad tensors are refused by name", function()
     probe.fails_cleanly(pre .. "m:rollout(ds.zeros{0, 2, 1}, q, qd)", "articulation.rollout: argument 'ctrl' must hold at least one step")
     probe.fails_cleanly(pre .. "m:step(q, qd, nil, -1)", "articulation.step: param 'dt' must be positive")
     probe.fails_cleanly(pre .. "m.adjoint = 'forward'; m:step(q, qd)",
-      "articulation.step: model.adjoint must be \"reverse\" or \"dual\", got forward")
+      "articulation.step: model.adjoint must be \"analytic\", \"tape\" or \"dual\", got forward")
     probe.fails_cleanly(pre .. "ds.kernel('articulation.step'):launch(m:_args{q = q, qd = qd, ctrl = ds.zeros{2, 1}, " ..
-      "q_out = ds.empty{2, 8}, qd_out = ds.empty{2, 7}}, {dt = 1e-3, dual = 2})",
-      "articulation.step: param 'dual' must be 0 (reverse-mode adjoint) or 1 (dual numbers), got 2")
+      "q_out = ds.empty{2, 8}, qd_out = ds.empty{2, 7}}, {dt = 1e-3, dual = 3})",
+      "articulation.step: param 'dual' must be 0 (reverse-mode tape), 1 (dual numbers) or 2 (analytic adjoint), got 3")
   end)
   it("a state that blows up (time step past the stability limit)", function()
     probe.fails_cleanly(probe.prelude .. [[
