@@ -87,10 +87,15 @@ void art_eval_r(int kind, const art_topo *t, const R *const *p, const R *const *
 /* The analytic reverse of a plain step's residual (dyn_adjoint.inc; the call
  * order and what each leaves in work: step_adjoint.c). */
 size_t art_adj_work(const art_topo *t);
+/* pg[k]: parameter k's gradient (NULL: none). The per-link reverse of the
+ * kinematics and inertias runs only when one of these wants its gradient. */
+static inline int art_adj_geo(R *const *pg) {
+  return pg[P_MASS] || pg[P_COM] || pg[P_INERTIA] || pg[P_POS] || pg[P_QUAT] || pg[P_ANCHOR] || pg[P_AXIS];
+}
 int art_adj_forward(const art_topo *t, const R *const *p, const R *q, const R *qd, const R *ctrl, const R *qdn,
                     double dt, void *work, R *qdd);
 void art_adj_solve(const art_topo *t, void *work, const R *rhs, R *lam);
-void art_adj_rnea(const art_topo *t, void *work, const R *mu, R *fextb, R *armb, R *links);
+void art_adj_rnea(const art_topo *t, void *work, const R *mu, int geo, R *fextb, R *armb, R *links);
 void art_adj_kin(const art_topo *t, const R *const *p, void *work, const R *q, const R *qd, const R *linkb, R *gq,
                  R *gqd, R *const *pg);
 

@@ -60,13 +60,13 @@ void step_vjp_analytic(const adj_job *j, dual_ws *w, const R *q, const R *qd, co
   for (int k = 0; k < nv; k++) gv[k] *= dt;
   art_adj_solve(t, w->awork, gv, lam);
   for (int k = 0; k < nv; k++) lam[k] = -lam[k];
-  art_adj_rnea(t, w->awork, lam, touch ? fextb : NULL, armb, touch ? links : NULL);
   R *pk[P_COUNT] = {0};
   if (pg) {
     int64_t o = 0;
     for (int k = 0; k < P_COUNT; k++)
       if (j->pact[k]) pk[k] = pg + o, o += j->pcount[k];
   }
+  art_adj_rnea(t, w->awork, lam, art_adj_geo(pk), touch ? fextb : NULL, armb, touch ? links : NULL);
   /* R = ... + arm qdd - tau, arm = armature + dt bd */
   if (pk[P_ARMATURE])
     for (int k = 0; k < nv; k++) pk[P_ARMATURE][k] += armb[k];
