@@ -158,6 +158,7 @@ return function(ds)
   -- Unknown option names are errors everywhere: one rule, ds.check_options(fn, opts, allowed).
   local option_rules = require("diffsim.options")
   ds.check_options = option_rules.check
+  ds.check_entry = option_rules.check_entry
 
   -- "real" and the context's own precision name are the real dtype; the other
   -- precision is an error: ds.init chooses the precision, once.
