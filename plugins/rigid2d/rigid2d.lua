@@ -169,6 +169,12 @@ function M.boxes(scene)
       fail("boxes", "body " .. i .. " needs x = {x, y} and halfsize = {hx, hy}", 2)
     end
     ds.check_options("rigid2d.boxes: body " .. i, b, {"x", "halfsize", "rotation", "v", "omega"})
+    for _, key in ipairs{"x", "halfsize", "v"} do
+      local p = b[key]
+      if p ~= nil and (type(p) ~= "table" or type(p[1]) ~= "number" or type(p[2]) ~= "number" or #p ~= 2) then
+        fail("boxes", "body " .. i .. ": " .. key .. " must be two numbers {a, b}", 2)
+      end
+    end
     local v = b.v or {0, 0}
     st[i] = {b.x[1], b.x[2], b.rotation or 0, v[1], v[2], b.omega or 0}
     hs[i] = {b.halfsize[1], b.halfsize[2]}
@@ -184,6 +190,11 @@ function M.boxes(scene)
       end
     end
     local oa, ob = e[3] or {0, 0}, e[4] or {0, 0}
+    for k, o in ipairs{oa, ob} do
+      if type(o) ~= "table" or type(o[1]) ~= "number" or type(o[2]) ~= "number" or #o ~= 2 then
+        fail("boxes", string.format("spring %d: anchor %d must be {x, y} in its body's frame", s, k), 2)
+      end
+    end
     sp[s] = {a - 1, b - 1, e.joint and 1 or 0}
     an[s] = {oa[1], oa[2], ob[1], ob[2]}
     rest[s] = e.joint and 0 or (e.rest or 0)

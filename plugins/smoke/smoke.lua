@@ -243,7 +243,15 @@ local function reference_step(state, v, s, opts)
   return {v = nv, s = ns, p = p, p_lag = p_lag}
 end
 
+local function check_state(fn, state)
+  if type(state) ~= "table" or type(state.v) ~= "table" or not ds.is_tensor(state.s) then
+    error("smoke." .. fn .. ": state must be a table {v = {vx, vy [, vz]}, s = smoke tensor}, got " ..
+          (type(state) == "table" and "a table without " .. (ds.is_tensor(state.s) and "v" or "s") or type(state)), 3)
+  end
+end
+
 function M.step(state, opts)
+  check_state("step", state)
   opts = check_opts("step", opts)
   local v = state.v
   local nd = #v
@@ -280,6 +288,7 @@ end
 -- steps steps of M.step; opts.frames (a table) collects the smoke after each
 -- step, opts.on_step(t, state) is called after each step.
 function M.rollout(state, steps, opts)
+  check_state("rollout", state)
   int_arg("rollout", "steps", steps, 0, nil, 2)
   opts = check_opts("rollout", opts)
   for t = 1, steps do

@@ -309,6 +309,7 @@ M.phys_params = phys_params
 
 -- One step from (x, v) with per-spring actuation act {ns} (default zero).
 function System:step(x, v, act)
+  if not is_tensor(x) or not is_tensor(v) then fail("step", "x and v must be tensors {n, D}", 2) end
   local xo, vo = ds.empty_like(x), ds.empty_like(v)
   K.step:launch(system_args(self, {x = x, v = v, act = act or self.zero_act, x_out = xo, v_out = vo}),
                 phys_params(self))

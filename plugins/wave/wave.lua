@@ -148,6 +148,10 @@ function M.rollout(u0, p, o)
   end
   local a, b = u0, nil
   if o.reference then
+    -- (wave.start checks u0 otherwise)
+    if not ds.is_tensor(u0) then error("wave.rollout: u0 must be a tensor {h, w}, got " .. type(u0), 2) end
+    local bad = u0:first_nonfinite()
+    if bad then error("wave.rollout: u0 has a non-finite value at element " .. bad .. " (0-based)", 2) end
     b = ds.zeros(u0:shape())
   else
     b = M.start(u0, o.v0, p)

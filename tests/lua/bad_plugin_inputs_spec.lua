@@ -1,0 +1,84 @@
+-- Plugins, bad input values found by a sweep over the front ends: each is an
+-- error naming the function or kernel and the argument (before this, some ran
+-- on silently or failed inside a helper with a message naming the helper).
+local ds = require("diffsim")
+ds.init({precision = "f64"})
+
+local function refuses(fn, ...)
+  local needles = {...}
+  local ok, err = pcall(fn)
+  assert.is_false(ok, "accepted")
+  err = tostring(err)
+  for _, n in ipairs(needles) do
+    assert.is_truthy(err:find(n, 1, true), "message '" .. err .. "' lacks '" .. n .. "'")
+  end
+end
+
+describe("springs", function()
+  local springs = ds.plugin("springs")
+  local x = {{0.1, 0.2}, {0.2, 0.2}}
+  it("a negative rest length or spring damping", function()
+    refuses(function() springs.system{x = x, springs = {{1, 2, rest = -1}}}:rollout(2) end,
+            "springs.rollout", "argument 'rest'", "spring 1 has -1")
+    refuses(function() springs.system{x = x, springs = {{1, 2, c = -0.5}}}:rollout(2) end,
+            "springs.rollout", "argument 'spring_damping'")
+  end)
+  it("a non-tensor state in step", function()
+    local sys = springs.system{x = x, springs = {{1, 2}}}
+    refuses(function() sys:step(nil, sys.v0) end, "springs.step", "x and v must be tensors")
+  end)
+  it("a non-finite initial velocity names the element", function()
+    refuses(function() springs.system{x = x, springs = {{1, 2}}, v = {{0, 0}, {0 / 0, 0}}}:rollout(2) end,
+            "springs.rollout", "argument 'v0'", "non-finite value", "element 2")
+  end)
+end)
+
+describe("rigid2d boxes: malformed body and anchor rows", function()
+  local rigid2d = ds.plugin("rigid2d")
+  it("a body position with one coordinate", function()
+    refuses(function() rigid2d.boxes{bodies = {{x = {0.3}, halfsize = {0.05, 0.02}}}} end,
+            "rigid2d.boxes", "body 1: x must be two numbers")
+  end)
+  it("a spring anchor with one coordinate", function()
+    local bodies = {{x = {0.3, 0.3}, halfsize = {0.05, 0.02}}, {x = {0.5, 0.3}, halfsize = {0.05, 0.02}}}
+    refuses(function() rigid2d.boxes{bodies = bodies, springs = {{1, 2, {0.1}}}} end,
+            "rigid2d.boxes", "spring 1: anchor 1 must be {x, y}")
+  end)
+end)
+
+describe("wave: a non-finite initial height or source", function()
+  local wave = ds.plugin("wave")
+  local p = wave.params{n = 8}
+  local function field(v)
+    local r = {}
+    for i = 1, 8 do r[i] = {} for j = 1, 8 do r[i][j] = 0 end end
+    r[3][4] = v
+    return ds.tensor(r)
+  end
+  it("u0 in the default start and in the reference start", function()
+    refuses(function() wave.rollout(field(0 / 0), p, {steps = 4}) end, "wave.start", "argument 'u0'", "element 19")
+    refuses(function() wave.rollout(field(math.huge), p, {steps = 4, reference = true}) end, "wave.rollout",
+            "u0 has a non-finite value at element 19")
+  end)
+  it("a source field", function()
+    refuses(function() wave.rollout(field(0), p, {steps = 4, src = field(-math.huge)}) end, "wave.step_src",
+            "argument 'src'", "non-finite")
+  end)
+end)
+
+describe("smoke: a malformed state", function()
+  local smoke = ds.plugin("smoke")
+  it("nil, or without the smoke field", function()
+    refuses(function() smoke.step(nil) end, "smoke.step", "state must be a table")
+    refuses(function() smoke.rollout({v = {ds.zeros{8, 8}, ds.zeros{8, 8}}}, 2) end, "smoke.rollout",
+            "without s")
+  end)
+end)
+
+describe("tensor:first_nonfinite", function()
+  it("finds the first NaN or infinity, 0-based, and nil when there is none", function()
+    assert.are.equal(2, ds.tensor{1, 2, 0 / 0, math.huge}:first_nonfinite())
+    assert.is_nil(ds.tensor{1, 2}:first_nonfinite())
+    assert.is_nil(ds.tensor({1, 2}, "i32"):first_nonfinite())
+  end)
+end)
