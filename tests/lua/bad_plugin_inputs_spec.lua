@@ -82,3 +82,26 @@ describe("tensor:first_nonfinite", function()
     assert.is_nil(ds.tensor({1, 2}, "i32"):first_nonfinite())
   end)
 end)
+
+describe("fem: misspelt options, a real-valued connectivity, a bad step count", function()
+  local fem = ds.plugin("fem")
+  local mesh = fem.box_mesh{size = {1, 0.1, 0.1}, res = {2, 1, 1}}
+  local set = {type = "tet_snh", elems = mesh.tets, E = 1e5}
+  it("unknown names in the body, its ground and damping tables, and the mesh builders", function()
+    refuses(function() fem.body{verts = mesh.verts, sets = {set}, gravityy = {0, 0, 0}} end, "fem.body",
+            "unknown option 'gravityy'")
+    refuses(function() fem.body{verts = mesh.verts, sets = {set}, ground = {y = 0, stiffness = 1}} end,
+            "fem.body: ground", "'stiffness'")
+    refuses(function() fem.body{verts = mesh.verts, sets = {set}, damping = {a = 1}} end, "fem.body: damping", "'a'")
+    refuses(function() fem.box_mesh{size = {1, 1, 1}, resolution = 2} end, "fem.box_mesh", "'resolution'")
+  end)
+  it("elems given as a real tensor", function()
+    refuses(function() fem.body{verts = mesh.verts, sets = {{type = "tet_snh", elems = ds.tensor({{0, 1, 2, 3}})}}} end,
+            "fem.body", "sets[1].elems must be an i32 tensor")
+  end)
+  it("a negative or fractional rollout length", function()
+    local b = fem.body{verts = mesh.verts, sets = {set}}
+    refuses(function() b:rollout(-1, mesh.verts) end, "fem.rollout", "T (steps) must be an integer >= 0, got -1")
+    refuses(function() b:rollout(2.5, mesh.verts) end, "fem.rollout", "got 2.5")
+  end)
+end)
