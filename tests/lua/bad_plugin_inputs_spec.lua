@@ -105,3 +105,29 @@ describe("fem: misspelt options, a real-valued connectivity, a bad step count", 
     refuses(function() b:rollout(2.5, mesh.verts) end, "fem.rollout", "got 2.5")
   end)
 end)
+
+describe("mpm front end", function()
+  local mpm = ds.plugin("mpm")
+  local pos = {{0.4, 0.4}, {0.41, 0.4}, {0.4, 0.41}}
+  it("a misspelt sim option, E with mu/lam, a fractional group count", function()
+    refuses(function() mpm.sim{x = pos, grdi = 32} end, "mpm.sim", "unknown option 'grdi'")
+    refuses(function() mpm.sim{x = pos, E = 10, mu = 3} end, "mpm.sim", "give E and nu, or mu and lam, not both")
+    refuses(function() mpm.sim{x = pos, groups = 1.5} end, "mpm.sim", "groups must be an integer >= 1")
+  end)
+  it("an actuation with the wrong number of groups", function()
+    local sim = mpm.sim{x = pos, grid = 32, groups = 2, group = {0, 1, -1}}
+    refuses(function() sim:substep(sim:state(), ds.tensor{1, 2, 3}) end, "mpm.substep",
+            "one entry per actuator group (2), got 3")
+  end)
+  it("a malformed state, step count or checkpoint", function()
+    local sim = mpm.sim{x = pos, grid = 32}
+    refuses(function() sim:state{v = {1, 2, 3}} end, "mpm.state", "v must be a tensor {3, 2}")
+    refuses(function() sim:substep(nil) end, "mpm.substep", "s must be a state")
+    refuses(function() sim:rollout(sim:state(), -1) end, "mpm.rollout", "T (substeps) must be an integer >= 0")
+    refuses(function() sim:rollout(sim:state(), 2, {chekpoint = 1}) end, "mpm sim:rollout", "'chekpoint'")
+    local v = ds.zeros{3, 2}:requires_grad()
+    local tape = ds.tape()
+    refuses(function() tape:record(function() return sim:rollout(sim:state{v = v}, 4, {checkpoint = 2}).x end) end,
+            "mpm.rollout", "needs tape")
+  end)
+end)
