@@ -245,9 +245,10 @@ function M.model(desc)
         r[k], flags = v, flags + k
       end
     end
+    if at == M.ACT.velocity and u.kv == nil then fail("model", w .. ": a velocity actuator needs kv > 0", 2) end
     act[a] = {li - 1, at, flags}
     gain[a] = {num(w .. ".gear", u.gear, 1), num(w .. ".kp", u.kp, 0, "nonneg"),
-               num(w .. ".kv", u.kv, at == M.ACT.velocity and nil or 0, at == M.ACT.velocity and "pos" or "nonneg"),
+               num(w .. ".kv", u.kv, 0, at == M.ACT.velocity and "pos" or "nonneg"),
                r[1][1], r[1][2], r[2][1], r[2][2]}
   end
   local nu, ng = #act, #geom

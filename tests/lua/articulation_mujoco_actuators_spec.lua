@@ -122,9 +122,12 @@ describe("articulation actuators vs MuJoCo " .. mj.version, function()
       <motor joint="s" gear="3" forcerange="-0.4 0.6" forcelimited="true"/>
       <position joint="h1" kp="40" gear="1.5" forcerange="-2 1.5" forcelimited="true"/>
       <motor joint="h2" gear="2" ctrlrange="-1 1" ctrllimited="true" forcerange="-0.3 0.2" forcelimited="true"/>]]
-    local Q, D = both(chain(acts), 1000, q0, qd0, wave(2, 1, 1.5))
+    local Q, D, _, _, model = both(chain(acts), 1000, q0, qd0, wave(2, 1, 1.5))
     local d = max_diff(Q, D)
     print(string.format("peer forcerange max |dq| %.3g", d))
+    -- the compiled ranges are the loader's
+    local fr, g = mj.load_string(chain(acts)):field("actuator_forcerange"), model.args.gain:totable()
+    for a = 1, 3 do assert.same({fr[2 * a - 1], fr[2 * a]}, {g[a][6], g[a][7]}) end
     assert.is_true(d < TOL, "forcerange " .. d)
     local Q2 = both(chain((acts:gsub(' forcerange="[^"]*" forcelimited="true"', ""))), 1000, q0, qd0, wave(2, 1, 1.5))
     assert.is_true(max_diff(Q, Q2) > 0.1, "the force clamp is inactive")
