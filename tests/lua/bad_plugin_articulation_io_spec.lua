@@ -194,6 +194,8 @@ describe("URDF", function()
   it("an unknown option is an error", function()
     local e = err_of(urdf.parse, "<robot name='r'><link name='a'/></robot>", "r.urdf", {flaoting = true})
     assert.matches("urdf: opts.flaoting is not an option", e, 1, true)
+    e = err_of(urdf.parse, "<robot name='r'><link name='a'/></robot>", "r.urdf", {actuators = "position"})
+    assert.matches("urdf: opts.actuators = position is not supported (nil: none; \"motor\": a motor per moving joint)", e, 1, true)
   end)
   local function robot(s) return "<robot name='r'>\n" .. s .. "\n</robot>" end
   local L = "<link name='%s'><inertial><mass value='1'/><inertia ixx='1' iyy='1' izz='1' ixy='0' ixz='0' iyz='0'/></inertial></link>\n"
@@ -236,6 +238,10 @@ describe("URDF", function()
     {"zero axis", robot(links("a", "b") .. "<joint name='ab' type='continuous'><parent link='a'/><child link='b'/>\n<axis xyz='0 0 0'/></joint>"),
      "r.urdf:5: <axis> attribute 'xyz': is a zero axis"},
     {"not URDF", "<mujoco/>", "r.urdf:1: <mujoco> is not a URDF model"},
+    {"negative effort", robot(links("a", "b") .. "<joint name='ab' type='revolute'><parent link='a'/><child link='b'/>\n<limit lower='-1' upper='1' effort='-3' velocity='1'/></joint>"),
+     "r.urdf:5: <limit> attribute 'effort': must be >= 0, got -3"},
+    {"NaN velocity", robot(links("a", "b") .. "<joint name='ab' type='continuous'><parent link='a'/><child link='b'/>\n<limit velocity='nan'/></joint>"),
+     "r.urdf:5: <limit> attribute 'velocity': 'nan' is not a finite number"},
   }
   for _, c in ipairs(cases) do
     it(c[1], function()
