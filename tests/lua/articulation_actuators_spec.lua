@@ -238,9 +238,19 @@ describe("articulation actuators: float64 central differences through the clamps
     assert(ok, rep.message)
   end)
 
-  it("implicit_step: controls, states and gains through the clamps", function()
+  it("implicit_step and implicit_rollout: controls, states and gains through the clamps", function()
     local mi = art.model(desc("implicit"))
     check(mi, "implicit_step", {q = q, qd = qd, ctrl = u, q_out = ds.empty{2, 3}, qd_out = ds.empty{2, 3}},
+          {dt = 2e-3}, {eps = 1e-7, atol = 1e-6})
+    local T = 6
+    local rows = {}
+    for t = 1, T do rows[t] = {{0.3 - 0.02 * t, 0.62, 0.2}, {3, -2 - 0.1 * t, -1.7}} end
+    local c = ds.tensor(rows)
+    local qs, qds = mi:rollout(c, q, qd)
+    local Q, V = qs:totable(), qds:totable()
+    -- backward Euler evaluates the forces at the step's end state
+    for t = 1, T do for b = 1, 2 do assert_clear(Q[t + 1][b], V[t + 1][b], rows[t][b], "implicit step " .. t) end end
+    check(mi, "implicit_rollout", {q0 = q, qd0 = qd, ctrl = c, qs = ds.empty{T + 1, 2, 3}, qds = ds.empty{T + 1, 2, 3}},
           {dt = 2e-3}, {eps = 1e-7, atol = 1e-6})
   end)
 end)
