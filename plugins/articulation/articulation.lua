@@ -438,7 +438,8 @@ end
 -- x = [q, qd, sin, cos][obs] (1-based indices here; sin/cos of 2 pi freq t +
 -- phase_b, entries nq + nv + 1 and + 2). opts: obs (default: every q and qd
 -- entry), freq (Hz, 1), scale (1), phase (number or list of B, 0).
--- Returns qs {T+1, B, nq}, qds {T+1, B, nv}, the controls {T, B, nu}; gradients
+-- Returns qs {T+1, B, nq}, qds {T+1, B, nv}, the controls {T, B, nu} (the network's, before
+-- the actuators' ctrlrange clips them, as MuJoCo's d->ctrl); gradients
 -- reach q, qd, the network's parameters and the model tensors.
 function Model:nn_rollout(T, net, q, qd, opts)
   opts = opts or {}
