@@ -35,7 +35,9 @@
 --        geoms = {{type = "sphere" | "capsule" | "box", pos =, quat =, size = {...}, friction = 1}}},
 --     },
 --     actuators = {{joint = 1 or "name", type = "motor", gear = 1},
---                  {joint = ..., type = "position", kp = 50, kv = 5}},
+--                  {joint = ..., type = "position", kp = 50, kv = 5},
+--                  {joint = ..., type = "velocity", kv = 5,              -- MuJoCo's actuators, gear on each
+--                   ctrlrange = {lo, hi}, forcerange = {lo, hi}}},       -- optional clamps, as MuJoCo's
 --   }
 --
 -- Packing (what model.args holds, by the kernels' argument names): see README.md.
@@ -51,7 +53,7 @@ local is_tensor = ds.is_tensor
 
 M.JOINT = {fixed = 0, revolute = 1, prismatic = 2, spherical = 3, free = 4}
 M.GEOM = {sphere = 0, capsule = 1, box = 2}
-M.ACT = {motor = 0, position = 1}
+M.ACT = {motor = 0, position = 1, velocity = 2}
 local JNQ = {[0] = 0, 1, 1, 4, 7}
 local JNV = {[0] = 0, 1, 1, 3, 6}
 M.PARAMS = {"mass", "com", "inertia", "pos", "quat", "anchor", "axis", "damping", "armature", "range",
@@ -223,19 +225,35 @@ function M.model(desc)
   local act, gain = {}, {}
   for a, u in ipairs(desc.actuators or {}) do
     local w = "actuators[" .. a .. "]"
+    if type(u) ~= "table" then fail("model", w .. " must be a table", 2) end
     local li = type(u.joint) == "string" and names[u.joint] or u.joint
     if type(li) ~= "number" or li ~= math.floor(li) or li < 1 or li > nl then
       fail("model", w .. ".joint = " .. tostring(u.joint) .. " names no link", 2)
     end
     if JNV[jtype[li]] ~= 1 then fail("model", w .. ": actuators drive revolute or prismatic joints only", 2) end
     local at = M.ACT[u.type or "motor"]
-    if not at then fail("model", w .. ".type = " .. tostring(u.type) .. " is not motor or position", 2) end
-    act[a] = {li - 1, at}
-    gain[a] = {num(w .. ".gear", u.gear, 1), num(w .. ".kp", u.kp, 0, "nonneg"), num(w .. ".kv", u.kv, 0, "nonneg")}
+    if not at then fail("model", w .. ".type = " .. tostring(u.type) .. " is not motor, position or velocity", 2) end
+    if at ~= M.ACT.position and u.kp ~= nil then fail("model", w .. ".kp: only a position actuator has kp", 2) end
+    if at == M.ACT.motor and u.kv ~= nil then fail("model", w .. ".kv: a motor has no kv", 2) end
+    -- control and force ranges (MuJoCo's ctrlrange, forcerange): {lo, hi} with lo < hi, or nil for none
+    local flags, r = 0, {}
+    for k, f in ipairs{"ctrlrange", "forcerange"} do
+      r[k] = {0, 0}
+      if u[f] ~= nil then
+        local v = vec(w .. "." .. f, u[f], 2)
+        if not (v[1] < v[2]) then fail("model", string.format("%s.%s = {%g, %g} must have lower < upper", w, f, v[1], v[2]), 2) end
+        r[k], flags = v, flags + k
+      end
+    end
+    if at == M.ACT.velocity and u.kv == nil then fail("model", w .. ": a velocity actuator needs kv > 0", 2) end
+    act[a] = {li - 1, at, flags}
+    gain[a] = {num(w .. ".gear", u.gear, 1), num(w .. ".kp", u.kp, 0, "nonneg"),
+               num(w .. ".kv", u.kv, 0, at == M.ACT.velocity and "pos" or "nonneg"),
+               r[1][1], r[1][2], r[2][1], r[2][2]}
   end
   local nu, ng = #act, #geom
   if ng == 0 then geom, gpos, gquat, gsize, friction = {{0, -1}}, {{0, 0, 0}}, {{1, 0, 0, 0}}, {{0, 0, 0}}, {0} end
-  if nu == 0 then act, gain = {{0, -1}}, {{0, 0, 0}} end
+  if nu == 0 then act, gain = {{0, -1, 0}}, {{0, 0, 0, 0, 0, 0, 0}} end
   if nv == 0 then fail("model", "the model has no degrees of freedom (every joint is fixed)", 2) end
   local g = vec("options.gravity", o.gravity, 3)
   local opt = {g[1], g[2], g[3], num("options.contact_stiffness", o.contact_stiffness, nil, "nonneg"),
@@ -420,7 +438,8 @@ end
 -- x = [q, qd, sin, cos][obs] (1-based indices here; sin/cos of 2 pi freq t +
 -- phase_b, entries nq + nv + 1 and + 2). opts: obs (default: every q and qd
 -- entry), freq (Hz, 1), scale (1), phase (number or list of B, 0).
--- Returns qs {T+1, B, nq}, qds {T+1, B, nv}, the controls {T, B, nu}; gradients
+-- Returns qs {T+1, B, nq}, qds {T+1, B, nv}, the controls {T, B, nu} (the network's, before
+-- the actuators' ctrlrange clips them, as MuJoCo's d->ctrl); gradients
 -- reach q, qd, the network's parameters and the model tensors.
 function Model:nn_rollout(T, net, q, qd, opts)
   opts = opts or {}
