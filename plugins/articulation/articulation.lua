@@ -114,12 +114,30 @@ local function inertia6(where, inl)
     local function e(a, b) return R[a][1] * d[1] * R[b][1] + R[a][2] * d[2] * R[b][2] + R[a][3] * d[3] * R[b][3] end
     I = {e(1, 1), e(2, 2), e(3, 3), e(1, 2), e(1, 3), e(2, 3)}
   end
-  -- positive definite (Sylvester), and the triangle inequality of principal moments is not required
+  -- positive definite (Sylvester)
   local xx, yy, zz, xy, xz, yz = I[1], I[2], I[3], I[4], I[5], I[6]
   local d2 = xx * yy - xy * xy
   local d3 = xx * (yy * zz - yz * yz) - xy * (xy * zz - yz * xz) + xz * (xy * yz - yy * xz)
   if not (xx > 0 and d2 > 0 and d3 > 0) then
     fail("model", string.format("%s: inertia {%g, %g, %g, %g, %g, %g} is not positive definite", where, xx, yy, zz, xy, xz, yz), 3)
+  end
+  -- and a rigid body's: its principal moments obey A + B >= C (the second
+  -- moment of the mass, tr(I)/2 - I, is positive semi-definite), as MuJoCo's
+  -- compiler requires; the largest eigenvalue (Smith's closed form) is compared
+  local q = (xx + yy + zz) / 3
+  local p1 = xy * xy + xz * xz + yz * yz
+  local p2 = (xx - q) ^ 2 + (yy - q) ^ 2 + (zz - q) ^ 2 + 2 * p1
+  local lmax = q
+  if p2 > 0 then
+    local pp = math.sqrt(p2 / 6)
+    local b11, b22, b33 = (xx - q) / pp, (yy - q) / pp, (zz - q) / pp
+    local r = (b11 * (b22 * b33 - (yz / pp) ^ 2) - (xy / pp) * ((xy / pp) * b33 - (yz / pp) * (xz / pp)) +
+               (xz / pp) * ((xy / pp) * (yz / pp) - b22 * (xz / pp))) / 2
+    lmax = q + 2 * pp * math.cos(math.acos(math.max(-1, math.min(1, r))) / 3)
+  end
+  if lmax > 1.5 * q * (1 + 1e-9) then
+    fail("model", string.format("%s: inertia {%g, %g, %g, %g, %g, %g} is not a rigid body's: its largest principal " ..
+      "moment %g exceeds the sum of the other two %g (A + B >= C)", where, xx, yy, zz, xy, xz, yz, lmax, 3 * q - lmax), 3)
   end
   return I
 end
@@ -128,11 +146,21 @@ local Model = {}
 Model.__index = Model
 M.Model = Model
 
+-- The names each table of a description takes (a misspelt one is an error,
+-- never silently the default). line: the source line a loader records.
+local DESC_KEYS = {"name", "options", "links", "actuators", "joint_limits"}
+local LINK_KEYS = {"name", "parent", "pos", "quat", "joint", "inertial", "geoms", "line"}
+local JOINT_KEYS = {"type", "name", "axis", "pos", "range", "damping", "armature"}
+local INERTIAL_KEYS = {"mass", "pos", "diaginertia", "fullinertia", "quat"}
+local GEOM_KEYS = {"type", "name", "pos", "quat", "size", "friction"}
+local ACTUATOR_KEYS = {"name", "joint", "type", "gear", "kp", "kv", "ctrlrange", "forcerange"}
+
 -- Checks the description and packs it into tensors (see README.md).
 function M.model(desc)
   if type(desc) ~= "table" or type(desc.links) ~= "table" or #desc.links == 0 then
     fail("model", "expected a description table with links = {{parent = 0, joint = {...}, inertial = {...}}, ...}", 2)
   end
+  ds.check_options("articulation.model", desc, DESC_KEYS)
   local o = {}
   for k, v in pairs(M.DEFAULTS) do o[k] = v end
   for k, v in pairs(desc.options or {}) do
@@ -152,6 +180,7 @@ function M.model(desc)
   for i, l in ipairs(desc.links) do
     local w = "links[" .. i .. "]"
     if type(l) ~= "table" then fail("model", w .. " must be a table", 2) end
+    ds.check_options("articulation.model: " .. w, l, LINK_KEYS)
     if l.name ~= nil then
       if names[l.name] then fail("model", w .. ".name = " .. tostring(l.name) .. " is used twice", 2) end
       names[l.name] = i
@@ -164,6 +193,7 @@ function M.model(desc)
     end
     local j = l.joint or {type = "fixed"}
     if type(j) ~= "table" then fail("model", w .. ".joint must be a table", 2) end
+    ds.check_options("articulation.model: " .. w .. ".joint", j, JOINT_KEYS)
     local jt = M.JOINT[j.type or "fixed"]
     if not jt then fail("model", w .. ".joint.type = " .. tostring(j.type) .. " is not one of revolute, prismatic, spherical, fixed, free", 2) end
     if jt == 4 and par ~= 0 then fail("model", w .. ": a free joint's parent must be the world (0), got " .. par, 2) end
@@ -197,12 +227,15 @@ function M.model(desc)
     nq, nv = nq + JNQ[jt], nv + JNV[jt]
     local inl = l.inertial
     if type(inl) ~= "table" then fail("model", w .. ".inertial = {mass =, pos =, diaginertia = | fullinertia =} is required", 2) end
+    ds.check_options("articulation.model: " .. w .. ".inertial", inl, INERTIAL_KEYS)
     mass[i] = num(w .. ".inertial.mass", inl.mass, nil)
     if not (mass[i] > 0) then fail("model", w .. ".inertial.mass must be > 0, got " .. mass[i], 2) end
     com[i] = vec(w .. ".inertial.pos", inl.pos, 3, {0, 0, 0})
     inertia[i] = inertia6(w .. ".inertial", inl)
     for gi, g in ipairs(l.geoms or {}) do
       local gw = w .. ".geoms[" .. gi .. "]"
+      if type(g) ~= "table" then fail("model", gw .. " must be a table", 2) end
+      ds.check_options("articulation.model: " .. gw, g, GEOM_KEYS)
       local gt = M.GEOM[g.type]
       if not gt then fail("model", gw .. ".type = " .. tostring(g.type) .. " is not one of sphere, capsule, box", 2) end
       local need = gt == 2 and 3 or gt == 1 and 2 or 1
@@ -226,6 +259,7 @@ function M.model(desc)
   for a, u in ipairs(desc.actuators or {}) do
     local w = "actuators[" .. a .. "]"
     if type(u) ~= "table" then fail("model", w .. " must be a table", 2) end
+    ds.check_options("articulation.model: " .. w, u, ACTUATOR_KEYS)
     local li = type(u.joint) == "string" and names[u.joint] or u.joint
     if type(li) ~= "number" or li ~= math.floor(li) or li < 1 or li > nl then
       fail("model", w .. ".joint = " .. tostring(u.joint) .. " names no link", 2)
@@ -310,6 +344,16 @@ end
 -- Initial states: B copies of q0 (or of the given row) and zero velocities.
 function Model:initial(B, q, qd)
   B = B or 1
+  if type(B) ~= "number" or B ~= math.floor(B) or B < 1 or B > 2 ^ 31 - 1 then
+    fail("initial", "B (copies) must be an integer >= 1, got " .. tostring(B), 2)
+  end
+  for _, e in ipairs{{"q", q, self.nq}, {"qd", qd, self.nv}} do
+    local v = e[2]
+    if v ~= nil and (type(v) ~= "table" or #v ~= e[3]) then
+      fail("initial", string.format("%s must be a list of %d numbers (one copy's), got %s", e[1], e[3],
+        type(v) == "table" and #v .. " entries" or type(v)), 2)
+    end
+  end
   local qr, vr = {}, {}
   for b = 1, B do
     qr[b] = q or self.q0

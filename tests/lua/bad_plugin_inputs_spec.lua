@@ -131,3 +131,38 @@ describe("mpm front end", function()
             "mpm.rollout", "needs tape")
   end)
 end)
+
+describe("articulation model descriptions", function()
+  local art = ds.plugin("articulation")
+  local function desc(link_extra, inertial, extra)
+    local l = {name = "l1", parent = 0, pos = {0, 0, 1}, joint = {type = "revolute", axis = {0, 1, 0}},
+               inertial = inertial or {mass = 1, pos = {0, 0, -0.5}, diaginertia = {0.1, 0.1, 0.01}}}
+    for k, v in pairs(link_extra or {}) do l[k] = v end
+    local d = {links = {l}, options = {ground = false}}
+    for k, v in pairs(extra or {}) do d[k] = v end
+    return d
+  end
+  it("misspelt names in the description, a link, its joint, inertial, geom and an actuator", function()
+    refuses(function() art.model(desc(nil, nil, {actuator = {}})) end, "articulation.model", "'actuator'")
+    refuses(function() art.model(desc{mas = 1}) end, "articulation.model: links[1]", "'mas'")
+    refuses(function() art.model(desc{joint = {type = "revolute", dampin = 1}}) end, "links[1].joint", "'dampin'")
+    refuses(function() art.model(desc(nil, {mass = 1, diaginertia = {1, 1, 1}, inertia = 1})) end,
+            "links[1].inertial", "'inertia'")
+    refuses(function() art.model(desc{geoms = {{type = "sphere", size = {0.1}, frction = 1}}}) end,
+            "links[1].geoms[1]", "'frction'")
+    refuses(function() art.model(desc(nil, nil, {actuators = {{joint = 1, gian = 2}}})) end, "actuators[1]", "'gian'")
+  end)
+  it("an inertia no rigid body has (A + B < C), also when rotated", function()
+    refuses(function() art.model(desc(nil, {mass = 1, diaginertia = {1, 1, 2.5}})) end, "links[1].inertial",
+            "is not a rigid body's", "A + B >= C")
+    refuses(function() art.model(desc(nil, {mass = 1, diaginertia = {1, 1, 2.5}, quat = {0.9, 0.3, 0.2, 0.1}})) end,
+            "is not a rigid body's")
+    assert.is_truthy(art.model(desc(nil, {mass = 1, diaginertia = {1, 1, 2}}))) -- a thin disc: A + B = C
+  end)
+  it("a bad copy count or initial state length", function()
+    local m = art.model(desc())
+    refuses(function() m:initial(0) end, "articulation.initial", "B (copies) must be an integer >= 1")
+    refuses(function() m:initial(2.5) end, "got 2.5")
+    refuses(function() m:initial(1, {0, 0}) end, "q must be a list of 1 numbers")
+  end)
+end)
