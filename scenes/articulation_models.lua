@@ -47,7 +47,7 @@ function S.zoo()
             {name = "arm", parent = 1, pos = {0.1, 0, 0.02}, quat = {0.9, 0, 0.3, 0.1},
              joint = {type = "revolute", axis = {0.2, 1, 0.1}, pos = {0, 0, 0.01}, damping = 0.05, armature = 0.01,
                       range = {-0.3, 0.3}},
-             inertial = {mass = 0.5, pos = {0, 0, -0.1}, diaginertia = {0.002, 0.0025, 0.0004}, quat = {0.95, 0.2, 0.1, 0.2}},
+             inertial = {mass = 0.5, pos = {0, 0, -0.1}, diaginertia = {0.002, 0.0025, 0.0006}, quat = {0.95, 0.2, 0.1, 0.2}},
              geoms = {{type = "capsule", pos = {0, 0, -0.1}, size = {0.02, 0.1}, friction = 1.2}}},
             {name = "slider", parent = 2, pos = {0, 0, -0.2},
              joint = {type = "prismatic", axis = {1, 0.1, 0}, damping = 0.1},

@@ -68,7 +68,7 @@ local function rollout(tape, frames)
     end
     return state
   end
-  return smoke.rollout(state, opt.steps, setmetatable({frames = frames}, {__index = sim}))
+  return smoke.rollout(state, opt.steps, cli.with(sim, {frames = frames}))
 end
 
 local function loss_of(s) return ds.mean(ds.square(s - target)) end

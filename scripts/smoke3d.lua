@@ -73,10 +73,10 @@ end)
 
 local frames, grids = {}, {}
 if opt.vtk then grids[1] = s0 end
-local final = ds.no_grad(smoke.rollout, {v = v, s = s0}, opt.steps, setmetatable({on_step = function(t, st)
+local final = ds.no_grad(smoke.rollout, {v = v, s = s0}, opt.steps, cli.with(sim, {on_step = function(t, st)
   if opt.gif then frames[#frames + 1] = project_image(st.s) end
   if opt.vtk then grids[#grids + 1] = st.s end
-end}, {__index = sim}))
+end}))
 local final_loss = ds.no_grad(function() return ds.mean(ds.square(final.s - target)) end):item()
 if first then ds.io.write_png(opt.out .. "/final_unoptimized.png", project_image(first), show) end
 ds.io.write_png(opt.out .. "/final_optimized.png", project_image(final.s), show)

@@ -59,7 +59,7 @@ end
 
 local frames = {}
 local final = ds.no_grad(smoke.rollout, {v = v, s = init}, opt.steps,
-  setmetatable({frames = opt.gif and frames or nil}, {__index = sim}))
+  cli.with(sim, {frames = opt.gif and frames or nil}))
 local final_loss = ds.no_grad(function() return ds.mean(ds.square(final.s - target)) end):item()
 if first then ds.io.write_png(opt.out .. "/final_unoptimized.png", first) end
 ds.io.write_png(opt.out .. "/final_optimized.png", final.s)

@@ -366,6 +366,15 @@ local function arg_check(who, name, ok, want, v)
   end
 end
 
+-- A new options table: base's entries, then extra's (a script's shared step
+-- options plus one call's own, e.g. frames = {}); options tables are plain.
+function M.with(base, extra)
+  local out = {}
+  for k, v in pairs(base or {}) do out[k] = v end
+  for k, v in pairs(extra or {}) do out[k] = v end
+  return out
+end
+
 function M.iter(n, loss, extra)
   arg_check("cli.iter", "n", type(n) == "number" and n == math.floor(n), "an integer", n)
   arg_check("cli.iter", "loss", type(loss) == "number", "a number", loss)

@@ -94,6 +94,20 @@ function M.check(fn, opts, allowed)
   return opts
 end
 
+-- An entry that mixes positional values with named ones (a spring {1, 2, k =
+-- 3e4}): its named keys must all be in `allowed`; positional ones are the
+-- caller's to check. Returns t.
+function M.check_entry(fn, t, allowed)
+  if type(t) ~= "table" then return t end
+  local set = as_set(allowed)
+  for k in pairs(t) do
+    if type(k) == "string" and not set[k] then
+      raise(string.format("%s: unknown field '%s' (valid: %s)", fn, k, names(allowed)))
+    end
+  end
+  return t
+end
+
 local function finite(x) return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge end
 M.finite = finite
 

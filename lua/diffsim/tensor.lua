@@ -158,6 +158,7 @@ return function(ds)
   -- Unknown option names are errors everywhere: one rule, ds.check_options(fn, opts, allowed).
   local option_rules = require("diffsim.options")
   ds.check_options = option_rules.check
+  ds.check_entry = option_rules.check_entry
 
   -- "real" and the context's own precision name are the real dtype; the other
   -- precision is an error: ds.init chooses the precision, once.
@@ -443,6 +444,12 @@ return function(ds)
   function methods.shape(t) local s = shape_of(t, "tensor:shape"); return s end
   function methods.numel(t) return tonumber(P(t, "tensor:numel").count) end
   function methods.dim(t) return P(t, "tensor:dim").ndim end
+  -- The 0-based index of the first NaN or infinity, or nil (i32 tensors: nil).
+  -- Front ends use it to refuse bad user data by name before it spreads.
+  function methods.first_nonfinite(t)
+    local k = C.ds_tensor_has_nonfinite(P(t, "tensor:first_nonfinite"))
+    return k > 0 and k - 1 or nil
+  end
   function methods.dtype_name(t) return P(t, "tensor:dtype_name").dtype == DS_I32 and "i32" or "real" end
   -- Only CPU memory has host addresses; a raw pointer into a device would
   -- crash (mock) or be garbage (cuda) when dereferenced from Lua.

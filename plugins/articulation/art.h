@@ -15,8 +15,13 @@ typedef ds_real R;
 
 enum { J_FIXED = 0, J_REVOLUTE = 1, J_PRISMATIC = 2, J_SPHERICAL = 3, J_FREE = 4 };
 enum { G_NONE = -1, G_SPHERE = 0, G_CAPSULE = 1, G_BOX = 2 };
-enum { A_NONE = -1, A_MOTOR = 0, A_POSITION = 1 };
-enum { LINK_W = 4, GEOM_W = 2, ACT_W = 2 };
+enum { A_NONE = -1, A_MOTOR = 0, A_POSITION = 1, A_VELOCITY = 2 };
+enum { LINK_W = 4, GEOM_W = 2, ACT_W = 3 };
+/* act rows: link, type, flags; flags say which ranges of the gain row apply */
+enum { AF_CTRL = 1, AF_FORCE = 2 };
+/* gain rows: gear, kp, kv, control range lo hi, force range lo hi (used when
+ * the act row's flag says so; else ignored) */
+enum { AG_GEAR = 0, AG_KP, AG_KV, AG_CLO, AG_CHI, AG_FLO, AG_FHI, GAIN_W };
 /* opt entries */
 enum { O_GX = 0, O_GY, O_GZ, O_KC, O_BC, O_DELTA, O_EPSF, O_KLIM, O_BLIM, O_GROUND, O_LIMW, O_SELF, O_TOI, O_COUNT };
 
@@ -98,6 +103,9 @@ void art_adj_solve(const art_topo *t, void *work, const R *rhs, R *lam);
 void art_adj_rnea(const art_topo *t, void *work, const R *mu, int geo, R *fextb, R *armb, R *links);
 void art_adj_kin(const art_topo *t, const R *const *p, void *work, const R *q, const R *qd, const R *linkb, R *gq,
                  R *gqd, R *const *pg);
+/* d tau_dof / d ctrl_a of actuator a at (q, qd, ctrl): gear x gain x the
+ * slopes (1 or 0) of its control and force clamps (dyn_step.inc, actuator). */
+R art_act_du_r(const art_topo *t, const R *const *p, const R *q, const R *qd, const R *ctrl, int a);
 
 extern const ds_kernel_desc art_fk_kernel, art_rnea_kernel, art_crba_kernel, art_aba_kernel, art_step_kernel,
     art_rollout_kernel, art_momentum_kernel, art_implicit_step_kernel, art_nn_rollout_kernel,

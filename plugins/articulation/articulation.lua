@@ -35,7 +35,9 @@
 --        geoms = {{type = "sphere" | "capsule" | "box", pos =, quat =, size = {...}, friction = 1}}},
 --     },
 --     actuators = {{joint = 1 or "name", type = "motor", gear = 1},
---                  {joint = ..., type = "position", kp = 50, kv = 5}},
+--                  {joint = ..., type = "position", kp = 50, kv = 5},
+--                  {joint = ..., type = "velocity", kv = 5,              -- MuJoCo's actuators, gear on each
+--                   ctrlrange = {lo, hi}, forcerange = {lo, hi}}},       -- optional clamps, as MuJoCo's
 --   }
 --
 -- Packing (what model.args holds, by the kernels' argument names): see README.md.
@@ -51,7 +53,7 @@ local is_tensor = ds.is_tensor
 
 M.JOINT = {fixed = 0, revolute = 1, prismatic = 2, spherical = 3, free = 4}
 M.GEOM = {sphere = 0, capsule = 1, box = 2}
-M.ACT = {motor = 0, position = 1}
+M.ACT = {motor = 0, position = 1, velocity = 2}
 local JNQ = {[0] = 0, 1, 1, 4, 7}
 local JNV = {[0] = 0, 1, 1, 3, 6}
 M.PARAMS = {"mass", "com", "inertia", "pos", "quat", "anchor", "axis", "damping", "armature", "range",
@@ -112,12 +114,30 @@ local function inertia6(where, inl)
     local function e(a, b) return R[a][1] * d[1] * R[b][1] + R[a][2] * d[2] * R[b][2] + R[a][3] * d[3] * R[b][3] end
     I = {e(1, 1), e(2, 2), e(3, 3), e(1, 2), e(1, 3), e(2, 3)}
   end
-  -- positive definite (Sylvester), and the triangle inequality of principal moments is not required
+  -- positive definite (Sylvester)
   local xx, yy, zz, xy, xz, yz = I[1], I[2], I[3], I[4], I[5], I[6]
   local d2 = xx * yy - xy * xy
   local d3 = xx * (yy * zz - yz * yz) - xy * (xy * zz - yz * xz) + xz * (xy * yz - yy * xz)
   if not (xx > 0 and d2 > 0 and d3 > 0) then
     fail("model", string.format("%s: inertia {%g, %g, %g, %g, %g, %g} is not positive definite", where, xx, yy, zz, xy, xz, yz), 3)
+  end
+  -- and a rigid body's: its principal moments obey A + B >= C (the second
+  -- moment of the mass, tr(I)/2 - I, is positive semi-definite), as MuJoCo's
+  -- compiler requires; the largest eigenvalue (Smith's closed form) is compared
+  local q = (xx + yy + zz) / 3
+  local p1 = xy * xy + xz * xz + yz * yz
+  local p2 = (xx - q) ^ 2 + (yy - q) ^ 2 + (zz - q) ^ 2 + 2 * p1
+  local lmax = q
+  if p2 > 0 then
+    local pp = math.sqrt(p2 / 6)
+    local b11, b22, b33 = (xx - q) / pp, (yy - q) / pp, (zz - q) / pp
+    local r = (b11 * (b22 * b33 - (yz / pp) ^ 2) - (xy / pp) * ((xy / pp) * b33 - (yz / pp) * (xz / pp)) +
+               (xz / pp) * ((xy / pp) * (yz / pp) - b22 * (xz / pp))) / 2
+    lmax = q + 2 * pp * math.cos(math.acos(math.max(-1, math.min(1, r))) / 3)
+  end
+  if lmax > 1.5 * q * (1 + 1e-9) then
+    fail("model", string.format("%s: inertia {%g, %g, %g, %g, %g, %g} is not a rigid body's: its largest principal " ..
+      "moment %g exceeds the sum of the other two %g (A + B >= C)", where, xx, yy, zz, xy, xz, yz, lmax, 3 * q - lmax), 3)
   end
   return I
 end
@@ -126,11 +146,21 @@ local Model = {}
 Model.__index = Model
 M.Model = Model
 
+-- The names each table of a description takes (a misspelt one is an error,
+-- never silently the default). line: the source line a loader records.
+local DESC_KEYS = {"name", "options", "links", "actuators", "joint_limits"}
+local LINK_KEYS = {"name", "parent", "pos", "quat", "joint", "inertial", "geoms", "line"}
+local JOINT_KEYS = {"type", "name", "axis", "pos", "range", "damping", "armature"}
+local INERTIAL_KEYS = {"mass", "pos", "diaginertia", "fullinertia", "quat"}
+local GEOM_KEYS = {"type", "name", "pos", "quat", "size", "friction"}
+local ACTUATOR_KEYS = {"name", "joint", "type", "gear", "kp", "kv", "ctrlrange", "forcerange"}
+
 -- Checks the description and packs it into tensors (see README.md).
 function M.model(desc)
   if type(desc) ~= "table" or type(desc.links) ~= "table" or #desc.links == 0 then
     fail("model", "expected a description table with links = {{parent = 0, joint = {...}, inertial = {...}}, ...}", 2)
   end
+  ds.check_options("articulation.model", desc, DESC_KEYS)
   local o = {}
   for k, v in pairs(M.DEFAULTS) do o[k] = v end
   for k, v in pairs(desc.options or {}) do
@@ -150,6 +180,7 @@ function M.model(desc)
   for i, l in ipairs(desc.links) do
     local w = "links[" .. i .. "]"
     if type(l) ~= "table" then fail("model", w .. " must be a table", 2) end
+    ds.check_options("articulation.model: " .. w, l, LINK_KEYS)
     if l.name ~= nil then
       if names[l.name] then fail("model", w .. ".name = " .. tostring(l.name) .. " is used twice", 2) end
       names[l.name] = i
@@ -162,6 +193,7 @@ function M.model(desc)
     end
     local j = l.joint or {type = "fixed"}
     if type(j) ~= "table" then fail("model", w .. ".joint must be a table", 2) end
+    ds.check_options("articulation.model: " .. w .. ".joint", j, JOINT_KEYS)
     local jt = M.JOINT[j.type or "fixed"]
     if not jt then fail("model", w .. ".joint.type = " .. tostring(j.type) .. " is not one of revolute, prismatic, spherical, fixed, free", 2) end
     if jt == 4 and par ~= 0 then fail("model", w .. ": a free joint's parent must be the world (0), got " .. par, 2) end
@@ -195,12 +227,15 @@ function M.model(desc)
     nq, nv = nq + JNQ[jt], nv + JNV[jt]
     local inl = l.inertial
     if type(inl) ~= "table" then fail("model", w .. ".inertial = {mass =, pos =, diaginertia = | fullinertia =} is required", 2) end
+    ds.check_options("articulation.model: " .. w .. ".inertial", inl, INERTIAL_KEYS)
     mass[i] = num(w .. ".inertial.mass", inl.mass, nil)
     if not (mass[i] > 0) then fail("model", w .. ".inertial.mass must be > 0, got " .. mass[i], 2) end
     com[i] = vec(w .. ".inertial.pos", inl.pos, 3, {0, 0, 0})
     inertia[i] = inertia6(w .. ".inertial", inl)
     for gi, g in ipairs(l.geoms or {}) do
       local gw = w .. ".geoms[" .. gi .. "]"
+      if type(g) ~= "table" then fail("model", gw .. " must be a table", 2) end
+      ds.check_options("articulation.model: " .. gw, g, GEOM_KEYS)
       local gt = M.GEOM[g.type]
       if not gt then fail("model", gw .. ".type = " .. tostring(g.type) .. " is not one of sphere, capsule, box", 2) end
       local need = gt == 2 and 3 or gt == 1 and 2 or 1
@@ -223,19 +258,36 @@ function M.model(desc)
   local act, gain = {}, {}
   for a, u in ipairs(desc.actuators or {}) do
     local w = "actuators[" .. a .. "]"
+    if type(u) ~= "table" then fail("model", w .. " must be a table", 2) end
+    ds.check_options("articulation.model: " .. w, u, ACTUATOR_KEYS)
     local li = type(u.joint) == "string" and names[u.joint] or u.joint
     if type(li) ~= "number" or li ~= math.floor(li) or li < 1 or li > nl then
       fail("model", w .. ".joint = " .. tostring(u.joint) .. " names no link", 2)
     end
     if JNV[jtype[li]] ~= 1 then fail("model", w .. ": actuators drive revolute or prismatic joints only", 2) end
     local at = M.ACT[u.type or "motor"]
-    if not at then fail("model", w .. ".type = " .. tostring(u.type) .. " is not motor or position", 2) end
-    act[a] = {li - 1, at}
-    gain[a] = {num(w .. ".gear", u.gear, 1), num(w .. ".kp", u.kp, 0, "nonneg"), num(w .. ".kv", u.kv, 0, "nonneg")}
+    if not at then fail("model", w .. ".type = " .. tostring(u.type) .. " is not motor, position or velocity", 2) end
+    if at ~= M.ACT.position and u.kp ~= nil then fail("model", w .. ".kp: only a position actuator has kp", 2) end
+    if at == M.ACT.motor and u.kv ~= nil then fail("model", w .. ".kv: a motor has no kv", 2) end
+    -- control and force ranges (MuJoCo's ctrlrange, forcerange): {lo, hi} with lo < hi, or nil for none
+    local flags, r = 0, {}
+    for k, f in ipairs{"ctrlrange", "forcerange"} do
+      r[k] = {0, 0}
+      if u[f] ~= nil then
+        local v = vec(w .. "." .. f, u[f], 2)
+        if not (v[1] < v[2]) then fail("model", string.format("%s.%s = {%g, %g} must have lower < upper", w, f, v[1], v[2]), 2) end
+        r[k], flags = v, flags + k
+      end
+    end
+    if at == M.ACT.velocity and u.kv == nil then fail("model", w .. ": a velocity actuator needs kv > 0", 2) end
+    act[a] = {li - 1, at, flags}
+    gain[a] = {num(w .. ".gear", u.gear, 1), num(w .. ".kp", u.kp, 0, "nonneg"),
+               num(w .. ".kv", u.kv, 0, at == M.ACT.velocity and "pos" or "nonneg"),
+               r[1][1], r[1][2], r[2][1], r[2][2]}
   end
   local nu, ng = #act, #geom
   if ng == 0 then geom, gpos, gquat, gsize, friction = {{0, -1}}, {{0, 0, 0}}, {{1, 0, 0, 0}}, {{0, 0, 0}}, {0} end
-  if nu == 0 then act, gain = {{0, -1}}, {{0, 0, 0}} end
+  if nu == 0 then act, gain = {{0, -1, 0}}, {{0, 0, 0, 0, 0, 0, 0}} end
   if nv == 0 then fail("model", "the model has no degrees of freedom (every joint is fixed)", 2) end
   local g = vec("options.gravity", o.gravity, 3)
   local opt = {g[1], g[2], g[3], num("options.contact_stiffness", o.contact_stiffness, nil, "nonneg"),
@@ -292,6 +344,16 @@ end
 -- Initial states: B copies of q0 (or of the given row) and zero velocities.
 function Model:initial(B, q, qd)
   B = B or 1
+  if type(B) ~= "number" or B ~= math.floor(B) or B < 1 or B > 2 ^ 31 - 1 then
+    fail("initial", "B (copies) must be an integer >= 1, got " .. tostring(B), 2)
+  end
+  for _, e in ipairs{{"q", q, self.nq}, {"qd", qd, self.nv}} do
+    local v = e[2]
+    if v ~= nil and (type(v) ~= "table" or #v ~= e[3]) then
+      fail("initial", string.format("%s must be a list of %d numbers (one copy's), got %s", e[1], e[3],
+        type(v) == "table" and #v .. " entries" or type(v)), 2)
+    end
+  end
   local qr, vr = {}, {}
   for b = 1, B do
     qr[b] = q or self.q0
@@ -425,7 +487,8 @@ end
 -- x = [q, qd, sin, cos][obs] (1-based indices here; sin/cos of 2 pi freq t +
 -- phase_b, entries nq + nv + 1 and + 2). opts: obs (default: every q and qd
 -- entry), freq (Hz, 1), scale (1), phase (number or list of B, 0).
--- Returns qs {T+1, B, nq}, qds {T+1, B, nv}, the controls {T, B, nu}; gradients
+-- Returns qs {T+1, B, nq}, qds {T+1, B, nv}, the controls {T, B, nu} (the network's, before
+-- the actuators' ctrlrange clips them, as MuJoCo's d->ctrl); gradients
 -- reach q, qd, the network's parameters and the model tensors.
 function Model:nn_rollout(T, net, q, qd, opts)
   opts = opts or {}

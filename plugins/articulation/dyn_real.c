@@ -26,3 +26,12 @@ void art_eval_r(int kind, const art_topo *t, const R *const *p, const R *const *
                 void *work) {
   eval_r(kind, t, p, in, out, dt, work);
 }
+
+R art_act_du_r(const art_topo *t, const R *const *p, const R *q, const R *qd, const R *ctrl, int a) {
+  model_r M;
+  M.t = t;
+  for (int k = 0; k < P_COUNT; k++) M.p[k] = p[k];
+  R bd = 0, du = 0;
+  actuator_r(&M, a, q, qd, ctrl, &bd, &du);
+  return du;
+}

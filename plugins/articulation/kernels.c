@@ -304,14 +304,12 @@ void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u,
     /* the integrator's contraction above touches no work: the ACC links are still there */
     art_eval_r(ART_SMINV_ACC, t, p, in, out, dt, w->work);
   }
-  /* controls: dR/du = -gear (motor) or -kp (position) on the actuated dof */
+  /* controls: dR/du = -d tau/du, on the actuated dof only (gear x gain x the clamps' slopes) */
   if (gu) {
-    const R *gain = p[P_GAIN];
     for (int a = 0; a < t->nu; a++) {
-      const int li = t->act[ACT_W * a], type = t->act[ACT_W * a + 1];
-      if (type == A_NONE) continue;
-      const int va = t->link[LINK_W * li + 3];
-      gu[a] += lam[va] * (type == A_MOTOR ? gain[3 * a] : gain[3 * a + 1]);
+      if (t->act[ACT_W * a + 1] == A_NONE) continue;
+      const int va = t->link[LINK_W * t->act[ACT_W * a] + 3];
+      gu[a] += lam[va] * art_act_du_r(t, p, q, qd, u, a);
     }
   }
   /* the rest: -lambda^T dR/dx at fixed qdd */

@@ -116,7 +116,8 @@ extern const kspec art_ks_step_ws;
  * gu (each may be NULL) and pg the gradients from gqo, gqdo (may be NULL).
  * qdd = A^-1 (tau - C + J^T f) is differentiated through its residual: one
  * real ABA solve lambda = A^-1 qddbar, then -lambda^T dR/dx by dual directions
- * for q, qd and the parameters; the controls' part is analytic (gear, kp). */
+ * for q, qd and the parameters; the controls' part is analytic (art_act_du_r:
+ * gear x gain x the slopes of the control and force clamps). */
 void step_vjp_analytic(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *qdn, const R *gqo,
                        const R *gqdo, R *gq, R *gqd, R *gu, R *pg);
 size_t art_abuf_bytes(const art_topo *t);

@@ -25,7 +25,7 @@ int art_check_model(const ds_call *c, art_topo *t) {
   const int64_t nv = a[3 + P_DAMPING]->dims[0];
   t->nv = (int)nv;
   const int64_t want[P_COUNT][2] = {{nl, -2}, {nl, 3}, {nl, 6}, {nl, 3}, {nl, 4}, {nl, 3}, {nl, 3}, {nv, -2},
-                                    {nv, -2}, {nl, 2}, {ng, 3}, {ng, 4}, {ng, 3}, {ng, -2}, {nu, 3}, {O_COUNT, -2}};
+                                    {nv, -2}, {nl, 2}, {ng, 3}, {ng, 4}, {ng, 3}, {ng, -2}, {nu, GAIN_W}, {O_COUNT, -2}};
   for (int k = 0; k < P_COUNT; k++) {
     if (want[k][1] == -2) rc = ds_expect_shape(c, 3 + k, 1, want[k][0], -1, -1, -1);
     else rc = ds_expect_shape(c, 3 + k, 2, want[k][0], want[k][1], -1, -1);
@@ -64,12 +64,13 @@ int art_check_values(const ds_call *c, art_topo *t) {
       return c->host->error(c, "argument 'geom': geom %d has link %d and type %d (links 0..%d, types -1..2)", g,
                             geom[GEOM_W * g], geom[GEOM_W * g + 1], t->nl - 1);
   for (int u = 0; u < t->nu; u++) {
-    const int li = act[ACT_W * u], type = act[ACT_W * u + 1];
+    const int li = act[ACT_W * u], type = act[ACT_W * u + 1], flags = act[ACT_W * u + 2];
     if (type == A_NONE) continue;
-    if (li < 0 || li >= t->nl || type < A_MOTOR || type > A_POSITION ||
+    if (li < 0 || li >= t->nl || type < A_MOTOR || type > A_VELOCITY || flags < 0 || flags > (AF_CTRL | AF_FORCE) ||
         art_jnv(link[LINK_W * li + 1]) != 1)
-      return c->host->error(c, "argument 'act': actuator %d has joint link %d and type %d (a link 0..%d with a "
-                               "revolute or prismatic joint; types -1..1)", u, li, type, t->nl - 1);
+      return c->host->error(c, "argument 'act': actuator %d has joint link %d, type %d and flags %d (a link 0..%d "
+                               "with a revolute or prismatic joint; types -1..2; flags 0..3)", u, li, type, flags,
+                            t->nl - 1);
   }
   t->nq = nq;
   t->link = link, t->geom = geom, t->act = act;
@@ -93,6 +94,21 @@ int art_check_values(const ds_call *c, art_topo *t) {
     if (!(o[nonneg[k].k] >= 0))
       return c->host->error(c, "argument 'opt' entry %d (%s) is %g (must be >= 0)", nonneg[k].k, nonneg[k].what,
                             (double)o[nonneg[k].k]);
+  /* the ranges the act flags switch on (NaN failed above). The gains' signs are
+   * checked where a model is built (articulation.lua): here they are parameters
+   * a finite-difference check may move through 0. */
+  const R *gn = ds_rdata(a[3 + P_GAIN]);
+  for (int u = 0; u < t->nu; u++) {
+    const R *g = gn + GAIN_W * u;
+    const int type = act[ACT_W * u + 1], flags = act[ACT_W * u + 2];
+    if (type == A_NONE) continue;
+    if ((flags & AF_CTRL) && !(g[AG_CLO] < g[AG_CHI]))
+      return c->host->error(c, "argument 'gain': actuator %d's control range [%g, %g] must have lower < upper", u,
+                            (double)g[AG_CLO], (double)g[AG_CHI]);
+    if ((flags & AF_FORCE) && !(g[AG_FLO] < g[AG_FHI]))
+      return c->host->error(c, "argument 'gain': actuator %d's force range [%g, %g] must have lower < upper", u,
+                            (double)g[AG_FLO], (double)g[AG_FHI]);
+  }
   const R *m = ds_rdata(a[3 + P_MASS]), *in = ds_rdata(a[3 + P_INERTIA]);
   for (int i = 0; i < t->nl; i++) {
     if (!(m[i] > 0)) return c->host->error(c, "argument 'mass': link %d has mass %g (must be > 0)", i, (double)m[i]);

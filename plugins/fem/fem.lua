@@ -79,7 +79,7 @@ end
 -- {verts = {n,3}, tets = i32 {m,4} (0-based, positive volume), n =, m =,
 --  index = function(i, j, k) -> 0-based vertex of grid node (i, j, k)}.
 function M.box_mesh(o)
-  o = o or {}
+  o = ds.check_options("fem.box_mesh", o, {"size", "res", "origin"})
   local size, res, org = o.size or {1, 1, 1}, o.res or {1, 1, 1}, o.origin or {0, 0, 0}
   for d = 1, 3 do
     if type(res[d]) ~= "number" or res[d] < 1 or res[d] ~= math.floor(res[d]) then
@@ -130,7 +130,7 @@ end
 -- A beam along x: length x height x width, res cells across the height and
 -- width and res * length / height along it (fem.box_mesh's result).
 function M.beam_mesh(o)
-  o = o or {}
+  o = ds.check_options("fem.beam_mesh", o, {"length", "height", "width", "res", "origin"})
   local L, h, w, r = o.length or 1, o.height or 0.1, o.width or o.height or 0.1, o.res or 1
   if type(r) ~= "number" or r < 1 or r ~= math.floor(r) then
     fail("beam_mesh", "res must be a positive integer, got " .. tostring(r), 2)
@@ -187,6 +187,10 @@ end
 
 function M.body(o)
   if type(o) ~= "table" then fail("body", "expected a table of options", 2) end
+  ds.check_options("fem.body", o, {"verts", "rest", "sets", "pins", "gravity", "dt", "mode", "ground", "damping", "tol",
+                                   "max_iters", "project"})
+  ds.check_options("fem.body: ground", o.ground, {"y", "k", "friction", "eps"})
+  ds.check_options("fem.body: damping", o.damping, {"alpha", "beta"})
   local self = setmetatable({}, Body)
   self.verts = as_verts(o.verts, "verts", "body")
   local n = self.verts:shape()[1]
@@ -205,6 +209,9 @@ function M.body(o)
       e = ds.tensor(e, "i32")
     end
     local sh = e:shape()
+    if e:dtype_name() ~= "i32" then
+      fail("body", "sets[" .. s .. "].elems must be an i32 tensor of 0-based vertex indices, got a real tensor", 2)
+    end
     if #sh ~= 2 or sh[2] ~= T.k then
       fail("body", "sets[" .. s .. "].elems must have shape {m," .. T.k .. "} for " .. T.name .. ", got {" ..
         table.concat(sh, ",") .. "}", 2)
@@ -338,6 +345,9 @@ end
 -- each step re-assembles its Hessian at the stored solution).
 function Body:rollout(T, x0, v0, opts)
   opts = ds.check_options("fem body:rollout", opts, {"params", "pins", "mode", "each"})
+  if type(T) ~= "number" or T ~= math.floor(T) or T < 0 or T > 2 ^ 31 - 1 then
+    fail("rollout", "T (steps) must be an integer >= 0, got " .. tostring(T), 2)
+  end
   local params = opts.params or self:params()
   local fixed = not opts.pins and self:pin_targets() or nil -- once: the tape keeps only the states per step
   local xs, vs = {x0}, {v0 or ds.zeros{self.n, 3}}
@@ -447,7 +457,8 @@ end
 -- per shape (edges separated by NaN breaks). opts: labels, title, xlabel, ylabel,
 -- width, height, extra = {series...} (more {x =, y =, label =} curves).
 function M.plot_mesh(path, shapes, tets, opts)
-  opts = opts or {}
+  opts = ds.check_options("fem.plot_mesh", opts, {"edges", "axes", "labels", "extra", "title", "xlabel", "ylabel",
+                                                  "width", "height", "legend"})
   local edges = opts.edges or M.edges(tets)
   local ax = opts.axes or {1, 2}
   local series = {}
@@ -474,7 +485,7 @@ end
 -- of the frame index, or a string), width, height, delay (1/100 s), every (draw
 -- every k-th state).
 function M.animate(path, states, tets, opts)
-  opts = opts or {}
+  opts = ds.check_options("fem.animate", opts, {"axes", "every", "title", "width", "height", "delay"})
   local ax, every = opts.axes or {1, 2}, opts.every or 1
   local lo, hi = {math.huge, math.huge}, {-math.huge, -math.huge}
   for _, x in ipairs(states) do

@@ -69,8 +69,21 @@ end
 local Sim = {}
 Sim.__index = Sim
 
+local SIM_KEYS = {"x", "grid", "nx", "ny", "nz", "dx", "dt", "groups", "bound", "wall", "ceiling", "floor", "reference",
+                  "strength", "material", "group", "gravity", "friction", "vol", "density", "mass", "bulk", "E", "nu",
+                  "mu", "lam"}
+
+local function count(fn, name, v, lo, level)
+  if type(v) ~= "number" or v ~= math.floor(v) or v < lo or v > 2 ^ 31 - 1 then
+    fail(fn, name .. " must be an integer >= " .. lo .. ", got " .. tostring(v), level + 1)
+  end
+  return v
+end
+
 function M.sim(o)
   if type(o) ~= "table" or o.x == nil then fail("sim", "expected a table with particle positions x", 2) end
+  ds.check_options("mpm.sim", o, SIM_KEYS)
+  if o.E ~= nil and (o.mu ~= nil or o.lam ~= nil) then fail("sim", "give E and nu, or mu and lam, not both", 2) end
   local x = is_tensor(o.x) and o.x or ds.tensor(o.x)
   local shape = x:shape()
   if #shape ~= 2 or (shape[2] ~= 2 and shape[2] ~= 3) then fail("sim", "x must have shape {n, 2} or {n, 3}", 2) end
@@ -81,7 +94,7 @@ function M.sim(o)
   if s.dim == 3 then s.nz = o.nz or g end
   s.dx = o.dx or 1 / g
   s.dt = o.dt or 1e-3
-  s.groups = o.groups or 1
+  s.groups = count("sim", "groups", o.groups or 1, 1, 2)
   s.params = {dt = s.dt, dx = s.dx, nx = s.nx, ny = s.ny, bound = o.bound or 3, wall = bc(o.wall or "slip", "wall"),
               ceiling = bc(o.ceiling or o.wall or "slip", "ceiling"), floor = bc(o.floor or "coulomb", "floor", true),
               reference = o.reference and 1 or 0, strength = o.strength or 4}
@@ -157,8 +170,21 @@ end
 
 -- The initial state: x (default the sim's positions), v (tensor {n, 2}, or nil: 0), C = 0, F = I.
 function Sim:state(o)
-  o = o or {}
+  local given = ds.check_options("mpm sim:state", o, {"x", "v"})
   local n, d = self.n, self.dim
+  o = {}
+  for _, key in ipairs{"x", "v"} do
+    local t = given[key]
+    if t ~= nil then
+      if type(t) == "table" then t = ds.tensor(t) end -- rows {{x, y}, ...}
+      local sh = is_tensor(t) and t:shape()
+      if not sh or #sh ~= 2 or sh[1] ~= n or sh[2] ~= d then
+        fail("state", string.format("%s must be a tensor {%d, %d}, got %s", key, n, d,
+          sh and "shape {" .. table.concat(sh, ", ") .. "}" or type(t)), 2)
+      end
+    end
+    o[key] = t
+  end
   local F = ds.zeros{n, d, d}
   local p = F:data()
   for i = 0, n - 1 do
@@ -171,6 +197,10 @@ end
 -- keep (2D): the forward keeps its grid in an aux tensor for the adjoint (faster
 -- backward, ~(5 cells + 14 particles) reals held per recorded substep).
 function Sim:substep(s, act, mu, lam, mass, keep)
+  if type(s) ~= "table" then fail("substep", "s must be a state {x, v, C, F} (sim:state()), got " .. type(s), 2) end
+  if act ~= nil and is_tensor(act) and act:numel() ~= self.groups then
+    fail("substep", string.format("act must have one entry per actuator group (%d), got %d", self.groups, act:numel()), 2)
+  end
   if mu == nil then mu, lam = self:lame() end
   mass = mass or self:masses()
   local n, d = self.n, self.dim
@@ -190,7 +220,14 @@ end
 -- their grid for the adjoint (faster backward, more memory: Sim:aux_count()); o.inputs: extra tensors an act function reads
 -- (controller weights), so a segment accounts for their grads; o.on_step(t, state) after each step.
 function Sim:rollout(s, T, o)
-  o = o or {}
+  o = ds.check_options("mpm sim:rollout", o, {"act", "tape", "checkpoint", "keep_grid", "inputs", "on_step"})
+  if type(s) ~= "table" then fail("rollout", "s must be a state {x, v, C, F} (sim:state()), got " .. type(s), 2) end
+  count("rollout", "T (substeps)", T, 0, 2)
+  if o.checkpoint ~= nil then count("rollout", "checkpoint (substeps per segment, 0: none)", o.checkpoint, 0, 2) end
+  if (o.checkpoint or 0) > 0 and not o.tape and ds.recording() then
+    fail("rollout", "checkpoint = " .. o.checkpoint .. " needs tape = the recording tape (without it every substep " ..
+         "would be kept)", 2)
+  end
   local mu, lam = self:lame()
   local mass = self:masses()
   local seg = o.checkpoint
@@ -232,7 +269,7 @@ function M.mean_x(x) return ds.sum_rows(x) * (1 / x:shape()[1]) end
 
 -- A picture {h, w, 3} of the particles, coloured by color {n} in [0, 1] (default: material).
 function Sim:render(x, o)
-  o = o or {}
+  o = ds.check_options("mpm sim:render", o, {"size", "color"})
   local size = o.size or 256
   local img = ds.empty{size, size, 3}
   local color = o.color

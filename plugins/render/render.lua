@@ -50,6 +50,8 @@ local bcs = {zero = 0, dirichlet = 0, reflect = 1, reflecting = 1, neumann = 1}
 
 function M.refract(height, image, o)
   o = o or defaults
+  -- _const: the constants' cache the first call keeps in the table (see scalar)
+  ds.check_options("render.refract", o, {"mode", "boundary", "scale", "depth", "dx", "ior", "_const"})
   local mode = modes[o.mode or "snell"]
   if not mode then error("render.refract: mode must be 'snell', 'linear' or 'reference', got '" .. tostring(o.mode) .. "'", 2) end
   local bc = type(o.boundary) == "number" and o.boundary or bcs[o.boundary or "zero"]
@@ -165,7 +167,7 @@ end
 -- `value` (default 1/n, the reference's) inside a torus of ring radius r1 (0.4)
 -- and tube radius r2 (0.1) around the x axis, 0 outside.
 function M.torus(n, o)
-  o = o or {}
+  o = ds.check_options("render.torus", o, {"r1", "r2", "value"})
   if type(n) ~= "number" or n ~= math.floor(n) or n < 2 or n > 4096 then
     error("render.torus: n must be an integer in [2, 4096], got " .. tostring(n), 2)
   end

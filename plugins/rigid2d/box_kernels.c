@@ -55,10 +55,10 @@ static int head_check(const ds_call *c) {
 static int head_values(const ds_call *c) {
   const head_argv *a = HEAD(c);
   int rc;
-  if ((rc = r2_check_finite(c, H_(state))) || (rc = r2_check_positive(c, H_(halfsize), "half-size element")) ||
-      (rc = r2_check_positive(c, H_(density), "value")) || (rc = r2_check_finite(c, H_(anchors))) ||
-      (rc = r2_check_finite(c, H_(rest))) || (rc = r2_check_finite(c, H_(amplitude))) ||
-      (rc = r2_check_finite(c, H_(gravity))) || (rc = r2_check_range(c, H_(damping), 0, 1e6)) ||
+  if ((rc = ds_expect_finite(c, H_(state))) || (rc = r2_check_positive(c, H_(halfsize), "half-size element")) ||
+      (rc = r2_check_positive(c, H_(density), "value")) || (rc = ds_expect_finite(c, H_(anchors))) ||
+      (rc = ds_expect_finite(c, H_(rest))) || (rc = ds_expect_finite(c, H_(amplitude))) ||
+      (rc = ds_expect_finite(c, H_(gravity))) || (rc = r2_check_range(c, H_(damping), 0, 1e6)) ||
       (rc = r2_check_range(c, H_(friction), 0, 1e6)) || (rc = r2_check_range(c, H_(restitution), 0, 1)))
     return rc;
   const R *k = ds_rdata(a->stiffness);
@@ -181,7 +181,7 @@ static int bstep_forward(const ds_call *c) {
   const bstep_argv *a = DS_ARGV(c, bstep);
   int rc;
   box_run r;
-  if ((rc = head_values(c)) || (rc = r2_check_finite(c, DS_SLOT(bstep, act))) || (rc = box_prep(c, &r, 0))) return rc;
+  if ((rc = head_values(c)) || (rc = ds_expect_finite(c, DS_SLOT(bstep, act))) || (rc = box_prep(c, &r, 0))) return rc;
   forward_step(&r, ds_rdata(a->state), ds_rdata(a->act), ds_rdata(a->state_out));
   return DS_OK;
 }
@@ -231,7 +231,7 @@ static int broll_forward(const ds_call *c) {
   const broll_argv *a = DS_ARGV(c, broll);
   int rc;
   box_run r;
-  if ((rc = head_values(c)) || (rc = r2_check_finite(c, DS_SLOT(broll, acts))) || (rc = box_prep(c, &r, 0))) return rc;
+  if ((rc = head_values(c)) || (rc = ds_expect_finite(c, DS_SLOT(broll, acts))) || (rc = box_prep(c, &r, 0))) return rc;
   const int64_t T = (int64_t)DS_PARAMS(c, broll)->steps, n6 = 6 * r.s.n, ns = r.s.ns;
   const int held = a->acts->dims[0] == 1;
   R *xs = ds_rdata(a->states);

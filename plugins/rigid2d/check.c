@@ -4,16 +4,6 @@
  * it), the argument and, for arrays, the element. */
 #include "rigid2d.h"
 
-int r2_check_finite(const ds_call *c, int slot) {
-  const ds_tensor *t = c->args[slot];
-  const R *p = ds_rdata(t);
-  for (int64_t k = 0; k < t->count; k++)
-    if (!isfinite(p[k]))
-      return c->host->error(c, "argument '%s' (#%d) has a non-finite value (%g) at element %lld (0-based)",
-                            ds_arg_desc_of(c, slot)->name, slot + 1, (double)p[k], (long long)k);
-  return DS_OK;
-}
-
 int r2_check_positive(const ds_call *c, int slot, const char *what) {
   const ds_tensor *t = c->args[slot];
   const R *p = ds_rdata(t);

@@ -49,7 +49,7 @@ static int64_t first_cap(int64_t n) { return 16 * n + 64; }
 static int disc_sys_of(const ds_call *c, int sx, int sv, int sr, int sm, int se, double dt, double reference,
                        disc_sys *s) {
   int rc;
-  if ((rc = r2_check_finite(c, sx)) || (rc = r2_check_finite(c, sv))) return rc;
+  if ((rc = ds_expect_finite(c, sx)) || (rc = ds_expect_finite(c, sv))) return rc;
   if ((rc = r2_check_positive(c, sr, "disc")) || (rc = r2_check_positive(c, sm, "disc"))) return rc;
   if ((rc = r2_check_range(c, se, 0, 1))) return rc;
   s->n = c->args[sx]->dims[0];

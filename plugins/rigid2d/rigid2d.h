@@ -19,7 +19,6 @@ typedef ds_real R;
 /* ---- shared argument checks (check.c) --------------------------------------- */
 /* Every element of real argument `slot` is finite; the message names the kernel,
  * the argument and the element. */
-int r2_check_finite(const ds_call *c, int slot);
 /* Every element of real argument `slot` is > 0 and finite (masses, radii, sizes). */
 int r2_check_positive(const ds_call *c, int slot, const char *what);
 /* A 0-dim input's value lies in [lo, hi]. */

@@ -73,8 +73,14 @@ M.scalar_arg = scalar_arg
 local Discs = {}
 Discs.__index = Discs
 
+-- The option names each table takes (unknown names are errors, ds.check_options).
+local DISC_KEYS = {"name", "x", "v", "dt", "radius", "mass", "restitution", "reference", "allow_overlap"}
+local BOX_KEYS = {"name", "bodies", "springs", "head", "stiffness", "amplitude", "density", "gravity", "damping",
+                  "friction", "restitution", "dt", "ground_y", "toi", "reference"}
+
 function M.discs(scene)
   if type(scene) ~= "table" then fail("discs", "expected a scene table {x = {{x, y}, ...}, ...}", 2) end
+  ds.check_options("rigid2d.discs", scene, DISC_KEYS)
   local x0 = rows("discs", "x", scene.x)
   local n = #scene.x
   local v0 = scene.v and rows("discs", "v", scene.v, n) or ds.zeros{n, 2}
@@ -106,7 +112,7 @@ function Discs:rollout(T, opts)
   if type(T) ~= "number" or T ~= math.floor(T) or T < 0 then
     fail("rollout", "T (steps) must be an integer >= 0, got " .. tostring(T), 2)
   end
-  opts = opts or {}
+  opts = ds.check_options("rigid2d discs:rollout", opts, {"x0", "v0", "allow_overlap"})
   local xs, vs = ds.empty({T + 1, self.n, 2}), ds.empty({T + 1, self.n, 2})
   local p = {dt = self.params.dt, reference = self.params.reference, steps = T,
              allow_overlap = (opts.allow_overlap or self.allow_overlap == 1) and 1 or 0}
@@ -155,11 +161,19 @@ function M.boxes(scene)
   if type(scene) ~= "table" or type(scene.bodies) ~= "table" or #scene.bodies == 0 then
     fail("boxes", "expected a scene table with bodies = {{x = {x, y}, halfsize = {hx, hy}, rotation =}, ...}", 2)
   end
+  ds.check_options("rigid2d.boxes", scene, BOX_KEYS)
   local n = #scene.bodies
   local st, hs = {}, {}
   for i, b in ipairs(scene.bodies) do
     if type(b) ~= "table" or type(b.x) ~= "table" or type(b.halfsize) ~= "table" then
       fail("boxes", "body " .. i .. " needs x = {x, y} and halfsize = {hx, hy}", 2)
+    end
+    ds.check_options("rigid2d.boxes: body " .. i, b, {"x", "halfsize", "rotation", "v", "omega"})
+    for _, key in ipairs{"x", "halfsize", "v"} do
+      local p = b[key]
+      if p ~= nil and (type(p) ~= "table" or type(p[1]) ~= "number" or type(p[2]) ~= "number" or #p ~= 2) then
+        fail("boxes", "body " .. i .. ": " .. key .. " must be two numbers {a, b}", 2)
+      end
     end
     local v = b.v or {0, 0}
     st[i] = {b.x[1], b.x[2], b.rotation or 0, v[1], v[2], b.omega or 0}
@@ -167,6 +181,8 @@ function M.boxes(scene)
   end
   local sp, an, rest, k, amp = {}, {}, {}, {}, {}
   for s, e in ipairs(scene.springs or {}) do
+    if type(e) ~= "table" then fail("boxes", "spring " .. s .. " must be a table {a, b, anchor_a, anchor_b, rest =, k =, amp =}", 2) end
+    ds.check_entry("rigid2d.boxes: spring " .. s, e, {"rest", "k", "amp", "joint"})
     local a, b = e[1], e[2]
     for _, idx in ipairs{a, b} do
       if type(idx) ~= "number" or idx ~= math.floor(idx) or idx < 1 or idx > n then
@@ -174,6 +190,11 @@ function M.boxes(scene)
       end
     end
     local oa, ob = e[3] or {0, 0}, e[4] or {0, 0}
+    for k, o in ipairs{oa, ob} do
+      if type(o) ~= "table" or type(o[1]) ~= "number" or type(o[2]) ~= "number" or #o ~= 2 then
+        fail("boxes", string.format("spring %d: anchor %d must be {x, y} in its body's frame", s, k), 2)
+      end
+    end
     sp[s] = {a - 1, b - 1, e.joint and 1 or 0}
     an[s] = {oa[1], oa[2], ob[1], ob[2]}
     rest[s] = e.joint and 0 or (e.rest or 0)
@@ -222,7 +243,7 @@ function Boxes:rollout(T, opts)
   if type(T) ~= "number" or T ~= math.floor(T) or T < 0 then
     fail("rollout", "T (steps) must be an integer >= 0, got " .. tostring(T), 2)
   end
-  opts = opts or {}
+  opts = ds.check_options("rigid2d boxes:rollout", opts, {"state0", "acts"})
   local states = ds.empty({T + 1, self.n, 6})
   local p = {steps = T}
   for key, v in pairs(self.params) do p[key] = v end
@@ -252,7 +273,7 @@ function Boxes:n_inputs(opts) return ((opts and opts.n_sin) or 10) + 6 * self.n 
 -- spring), W ~ N(0, 1) sqrt(2 / (fan_in + fan_out)) times 0.5 (first layer) and 1
 -- (second), zero biases.
 function Boxes:controller(opts)
-  opts = opts or {}
+  opts = ds.check_options("rigid2d boxes:controller", opts, {"hidden", "seed", "n_sin"})
   local H, n_in = opts.hidden or 32, self:n_inputs(opts)
   return ds.nn.mlp{sizes = {n_in, H, self.ns}, act = "tanh", out_act = "tanh", seed = opts.seed or 0,
                    std = {math.sqrt(2 / (H + n_in)) * 0.5, math.sqrt(2 / (H + self.ns)) * 1}}
@@ -267,7 +288,7 @@ function Boxes:nn_rollout(T, net, opts)
   if type(T) ~= "number" or T ~= math.floor(T) or T < 1 then
     fail("nn_rollout", "T (steps) must be an integer >= 1, got " .. tostring(T), 2)
   end
-  opts = opts or {}
+  opts = ds.check_options("rigid2d boxes:nn_rollout", opts, {"state0", "goal", "head", "n_sin", "omega", "input_scale", "t0"})
   if type(net) ~= "table" or not net.layers then fail("nn_rollout", "net must be a ds.nn.mlp", 2) end
   local sizes, acts = ds.kit.describe(net, "rigid2d.nn_rollout")
   local n_in = self:n_inputs(opts)

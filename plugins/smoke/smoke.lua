@@ -36,8 +36,15 @@ end
 
 local function cell_size(opts, v) return (opts and opts.h) or 1 / v:shape()[1] end
 
+-- Every smoke function takes the same options table (a step hands its options
+-- on to advect, project, ...), so one set of names is checked everywhere: a
+-- misspelt option is an error, never silently the default.
+local OPTION_KEYS = {"bc", "h", "solver", "iters", "tol", "max_iters", "p_guess", "force", "buoyancy", "dt",
+                     "reference", "inflow", "fused", "warm_start", "frames", "on_step"}
+local function check_opts(fn, opts) return ds.check_options("smoke." .. fn, opts, OPTION_KEYS) end
+
 -- Splits (a, b [, c], opts) into the tensors and the options table.
-local function split(...)
+local function split(fn, ...)
   local n = select("#", ...)
   local args = {...}
   local opts
@@ -49,7 +56,7 @@ local function split(...)
   end
   local ts = {}
   for i = 1, n do ts[i] = args[i] end
-  return ts, opts or {}
+  return ts, check_opts(fn, opts)
 end
 
 local function check_tensors(fn, ts, lo, hi)
@@ -74,7 +81,7 @@ end
 
 -- f(x - v(x)), bilinear (2D) or trilinear (3D).
 function M.advect(f, ...)
-  local v, opts = split(...)
+  local v, opts = split("advect", ...)
   check_tensors("advect", {f, unpack(v)}, 3, 4)
   local out = ds.empty_like(f)
   K.advect:launch({f = f, out = out, v = v}, {bc = bc_code(opts, "advect")})
@@ -83,7 +90,7 @@ end
 
 -- Self-advection of the velocity (all components sampled at once).
 function M.advect_velocity(...)
-  local v, opts = split(...)
+  local v, opts = split("advect_velocity", ...)
   check_tensors("advect_velocity", v, 2, 3)
   local bc = bc_code(opts, "advect_velocity")
   if #v == 3 then
@@ -101,7 +108,7 @@ local function default_tol() return ds.precision == "f64" and 1e-6 or 1e-5 end
 
 -- Pressure projection. Returns the projected velocity components and p.
 function M.project(...)
-  local v, opts = split(...)
+  local v, opts = split("project", ...)
   check_tensors("project", v, 2, 3)
   local bc, h = bc_code(opts, "project"), cell_size(opts, v[1])
   local outs = {}
@@ -123,7 +130,7 @@ function M.project(...)
 end
 
 function M.divergence(...)
-  local v, opts = split(...)
+  local v, opts = split("divergence", ...)
   check_tensors("divergence", v, 2, 3)
   local div = ds.empty_like(v[1])
   K.divergence:launch({div = div, v = v}, {bc = bc_code(opts, "divergence"), h = cell_size(opts, v[1])})
@@ -132,7 +139,7 @@ end
 
 -- v - grad p (central differences, the projection's gradient).
 function M.gradsub(...)
-  local v, opts = split(...)
+  local v, opts = split("gradsub", ...)
   check_tensors("gradsub", v, 3, 4)
   local nd = #v - 1
   local p, bc, h = v[nd + 1], bc_code(opts, "gradsub"), cell_size(opts, v[1])
@@ -148,7 +155,7 @@ end
 -- pressure p0 (the reference's warm-started chain): returns sweep iters - 1 and
 -- sweep iters. Differentiable in div and p0.
 function M.jacobi(div, p0, opts)
-  opts = opts or {}
+  opts = check_opts("jacobi", opts)
   check_tensors("jacobi", {div, p0}, 2, 2)
   local iters = opts.iters or 6
   if type(iters) ~= "number" or iters ~= math.floor(iters) or iters < 1 then
@@ -161,6 +168,7 @@ end
 
 -- A p = D G p, the operator the CG projection inverts (self-adjoint).
 function M.laplacian(p, opts)
+  check_opts("laplacian", opts)
   local out = ds.empty_like(p)
   K.laplacian:launch({p = p, out = out}, {bc = bc_code(opts, "laplacian")})
   return out
@@ -171,7 +179,7 @@ end
 -- component (a number or a 0-dim tensor; missing: 0) or one {D} tensor. A
 -- tensor that requires grad gets its gradient (identify buoyancy from data).
 function M.force(v, s, f, opts)
-  opts = opts or {}
+  opts = check_opts("force", opts)
   local nd = #v
   local b = opts.buoyancy or {}
   local whole = ds.is_tensor(b) -- one {D} tensor for all components
@@ -235,8 +243,16 @@ local function reference_step(state, v, s, opts)
   return {v = nv, s = ns, p = p, p_lag = p_lag}
 end
 
+local function check_state(fn, state)
+  if type(state) ~= "table" or type(state.v) ~= "table" or not ds.is_tensor(state.s) then
+    error("smoke." .. fn .. ": state must be a table {v = {vx, vy [, vz]}, s = smoke tensor}, got " ..
+          (type(state) == "table" and "a table without " .. (ds.is_tensor(state.s) and "v" or "s") or type(state)), 3)
+  end
+end
+
 function M.step(state, opts)
-  opts = opts or {}
+  check_state("step", state)
+  opts = check_opts("step", opts)
   local v = state.v
   local nd = #v
   local s = state.s
@@ -257,7 +273,8 @@ function M.step(state, opts)
   local a = {M.advect_velocity(v[1], v[2], v[3], opts)}
   local popts = opts
   if solver == "cg" and opts.warm_start ~= false and state.p then
-    popts = setmetatable({p_guess = state.p}, {__index = opts})
+    popts = {p_guess = state.p}
+    for k, v2 in pairs(opts) do if k ~= "p_guess" then popts[k] = v2 end end
   end
   local res = {M.project(a[1], a[2], a[3], popts)}
   local nv = {}
@@ -271,8 +288,9 @@ end
 -- steps steps of M.step; opts.frames (a table) collects the smoke after each
 -- step, opts.on_step(t, state) is called after each step.
 function M.rollout(state, steps, opts)
+  check_state("rollout", state)
   int_arg("rollout", "steps", steps, 0, nil, 2)
-  opts = opts or {}
+  opts = check_opts("rollout", opts)
   for t = 1, steps do
     state = M.step(state, opts)
     if opts.frames then opts.frames[#opts.frames + 1] = state.s end
@@ -307,6 +325,8 @@ function M.fit_velocity(opts)
   if type(opts) ~= "table" or not ds.is_tensor(opts.target) or not ds.is_tensor(opts.init) then
     error("smoke.fit_velocity: expected {init = tensor, target = tensor, steps =, iters =, lr =, ...}", 2)
   end
+  ds.check_options("smoke.fit_velocity", opts, {"init", "target", "steps", "sim", "lr", "iters", "v0", "checkpoint",
+                                                "on_iter"})
   int_arg("fit_velocity", "steps", opts.steps, 1, nil, 2)
   int_arg("fit_velocity", "iters", opts.iters, 0, nil, 2)
   if opts.checkpoint ~= nil then int_arg("fit_velocity", "checkpoint (steps per segment, 0: none)", opts.checkpoint, 0, nil, 2) end

@@ -4,17 +4,6 @@
 
 static const char *slot_name(const ds_call *c, int i) { return c->arg_desc[i].name; }
 
-int check_finite(const ds_call *c, int i) {
-  const ds_tensor *t = c->args[i];
-  const R *p = ds_rdata(t);
-  for (int64_t k = 0; k < t->count; k++)
-    if (!isfinite(p[k])) {
-      int64_t row = t->ndim > 1 ? k / (t->count / t->dims[0]) : k;
-      return c->host->error(c, "argument '%s' (#%d) has a non-finite value (%g) at element %lld (row %lld)",
-                            slot_name(c, i), i + 1, (double)p[k], (long long)k + 1, (long long)row + 1);
-    }
-  return DS_OK;
-}
 
 /* topo must describe n nodes and ns springs, with every index in range. */
 int check_topo(const ds_call *c, int i, int64_t n, int64_t ns) {
@@ -123,9 +112,19 @@ int check_system(const ds_call *c) {
   if ((rc = check_phys(c))) return rc;
   if ((rc = check_inv_mass(c, STEPPER_SLOT(inv_mass), n))) return rc;
   if ((rc = check_topo(c, STEPPER_SLOT(topo), n, ns))) return rc;
-  if ((rc = check_finite(c, ix)) || (rc = check_finite(c, iv))) return rc;
+  if ((rc = ds_expect_finite(c, ix)) || (rc = ds_expect_finite(c, iv))) return rc;
   for (int m = 0; m < 4; m++)
-    if ((rc = check_finite(c, mats[m]))) return rc;
+    if ((rc = ds_expect_finite(c, mats[m]))) return rc;
+  /* a negative rest length or damping coefficient is no spring at all (it
+   * pushes where it should pull, or feeds energy in) */
+  const int nonneg[2] = {mats[0], mats[3]};
+  for (int m = 0; m < 2; m++) {
+    const R *d = ds_rdata(c->args[nonneg[m]]);
+    for (int64_t s = 0; s < ns; s++)
+      if (d[s] < 0)
+        return c->host->error(c, "argument '%s' (#%d): spring %lld has %g; it must be >= 0", slot_name(c, nonneg[m]),
+                              nonneg[m] + 1, (long long)s + 1, (double)d[s]);
+  }
   topo g = topo_from(ds_idata(a->topo));
   return check_stability(c, &g, ds_rdata(a->stiffness), ds_rdata(a->inv_mass), mats[1]);
 }

@@ -71,7 +71,6 @@ static inline phys phys_of(const ds_call *c) {
 }
 
 /* ---- check.c ----------------------------------------------------------------- */
-int check_finite(const ds_call *c, int slot);
 int check_topo(const ds_call *c, int slot, int64_t n, int64_t ns);
 int check_inv_mass(const ds_call *c, int slot, int64_t n);
 /* The head of a stepping kernel: shapes, physics params and inputs, masses,

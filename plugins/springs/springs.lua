@@ -86,12 +86,29 @@ end
 
 -- The kernels' physics params (named as in C) and the physical parameters, from
 -- the scene's settings.
+-- The option names each table takes (unknown names are errors, ds.check_options).
+local SCENE_KEYS = {"name", "x", "v", "springs", "stiffness", "amplitude", "spring_damping", "mass", "fixed", "head", "dt",
+                    "damping", "gravity", "ground", "wall"}
+local PHYSICS_KEYS = {"dt", "damping", "gravity", "ground", "wall"}
+local GROUND_KEYS = {"mode", "y", "restitution", "friction"}
+local WALL_KEYS = {"lo", "hi", "friction", "reference"}
+local CTRL_KEYS = {"goal", "n_sin", "omega", "input_scale", "t0"}
+local function keys(...)
+  local out = {}
+  for _, list in ipairs({...}) do for _, k in ipairs(list) do out[#out + 1] = k end end
+  return out
+end
+local NN_ROLLOUT_KEYS = keys(CTRL_KEYS, {"x0", "v0"})
+local CONTROLLER_KEYS = keys(CTRL_KEYS, {"hidden", "seed"})
+local RENDER_KEYS = {"width", "height", "view"}
+
 local function physics(scene)
   local dt = scene.dt or 1e-3
   if type(dt) ~= "number" or not (dt > 0) then fail("system", "dt must be a positive number, got " .. tostring(dt), 4) end
   local g = scene.ground
   if g == nil or g == false then g = {mode = "none"} end
   if type(g) == "string" then g = {mode = g} end
+  ds.check_options("springs.system: ground", g, GROUND_KEYS)
   local mode = GROUND[g.mode or "toi"]
   if not mode then fail("system", "ground.mode must be 'none', 'naive' or 'toi', got '" .. tostring(g.mode) .. "'", 4) end
   local fr = g.friction
@@ -103,6 +120,7 @@ local function physics(scene)
   local w = scene.wall
   local wall_mode, lo, hi, wmu = 0, -BIG, BIG, 0
   if w then
+    ds.check_options("springs.system: wall", w, WALL_KEYS)
     wall_mode = w.reference and 2 or 1
     lo, hi, wmu = w.lo or -BIG, w.hi or BIG, w.friction or 0
   end
@@ -134,6 +152,7 @@ function M.system(scene)
   if type(scene) ~= "table" or type(scene.x) ~= "table" or #scene.x == 0 then
     fail("system", "expected a scene table with positions x = {{x, y}, ...}", 2)
   end
+  ds.check_options("springs.system", scene, SCENE_KEYS)
   local n = #scene.x
   local D = #scene.x[1]
   if D ~= 2 and D ~= 3 then fail("system", "positions must have 2 or 3 coordinates, got " .. D, 2) end
@@ -159,6 +178,8 @@ function M.system(scene)
   local cd = per_spring(scene.spring_damping or 0, ns, "spring_damping")
   for s = 1, ns do
     local e = sp[s]
+    if type(e) ~= "table" then fail("system", "spring " .. s .. " must be a table {a, b, k =, amp =, c =, rest =}", 2) end
+    ds.check_entry("springs.system: spring " .. s, e, {"a", "b", "k", "amp", "c", "rest"})
     local a, b = e[1] or e.a, e[2] or e.b
     if type(a) ~= "number" or type(b) ~= "number" or a ~= math.floor(a) or b ~= math.floor(b) then
       fail("system", "spring " .. s .. " must name two masses by their 1-based index", 2)
@@ -205,6 +226,7 @@ end
 -- physical parameters named in opts (gravity, damping, ground's restitution and
 -- friction) replace the system's; the others keep what was set on the system.
 function System:set_physics(opts)
+  ds.check_options("springs set_physics", opts, PHYSICS_KEYS)
   local s = {}
   for key, v in pairs(self.scene) do s[key] = v end
   for key, v in pairs(opts) do s[key] = v end
@@ -287,6 +309,7 @@ M.phys_params = phys_params
 
 -- One step from (x, v) with per-spring actuation act {ns} (default zero).
 function System:step(x, v, act)
+  if not is_tensor(x) or not is_tensor(v) then fail("step", "x and v must be tensors {n, D}", 2) end
   local xo, vo = ds.empty_like(x), ds.empty_like(v)
   K.step:launch(system_args(self, {x = x, v = v, act = act or self.zero_act, x_out = xo, v_out = vo}),
                 phys_params(self))
@@ -297,7 +320,7 @@ end
 -- {T, ns} or {1, ns} (default none). Returns xs, vs of shape {T+1, n, D}.
 function System:rollout(T, opts)
   count_arg("rollout", "T (steps)", T, 0, nil, 2)
-  opts = opts or {}
+  opts = ds.check_options("springs rollout", opts, {"x0", "v0", "act"})
   local x0, v0 = opts.x0 or self.x0, opts.v0 or self.v0
   if not opts.act and not self.zero_act_row then self.zero_act_row = ds.zeros{1, self.ns} end
   local act = opts.act or self.zero_act_row
@@ -343,7 +366,7 @@ end
 -- (every hidden layer's activations, concatenated per step) and acts {T, ns}.
 function System:nn_rollout(T, net, opts)
   count_arg("nn_rollout", "T (steps)", T, 1, nil, 2)
-  opts = opts or {}
+  opts = ds.check_options("springs nn_rollout", opts, NN_ROLLOUT_KEYS)
   if type(net) ~= "table" then fail("nn_rollout", "net must be a ds.nn.mlp or {W1, b1, W2, b2}", 2) end
   local sizes, acts, params
   if net.layers then
@@ -376,7 +399,7 @@ end
 
 -- The controller input at step t for a state, for controllers written in Lua.
 function System:nn_input(x, v, t, opts)
-  opts = opts or {}
+  opts = ds.check_options("springs nn_input", opts, CTRL_KEYS)
   local out = ds.empty({self:n_inputs(opts)})
   K.nn_input:launch({x = x, v = v, input = out}, ctrl_params(opts, {t = (opts.t0 or 0) + t, dt = self.params.dt}))
   return out
@@ -385,7 +408,7 @@ end
 -- A controller with the reference's initialisation: W ~ N(0, 1) sqrt(2 / (fan_in +
 -- fan_out)) times 2 (first layer) and 3 (second), zero biases.
 function System:controller(opts)
-  opts = opts or {}
+  opts = ds.check_options("springs controller", opts, CONTROLLER_KEYS)
   local H = opts.hidden or 32
   local n_in = self:n_inputs(opts)
   return ds.nn.mlp{sizes = {n_in, H, self.ns}, act = "tanh", out_act = "tanh", seed = opts.seed or 0,
@@ -436,7 +459,7 @@ end
 -- One frame {h, w, 3} of state x {n, D} with actuation act {ns} (optional).
 -- opts: width, height, view = {x_lo, x_hi, y_lo, y_hi}
 function System:render(x, act, opts)
-  opts = opts or {}
+  opts = ds.check_options("springs render", opts, RENDER_KEYS)
   local W = count_arg("render", "width", opts.width or 320, 1, 16384, 2)
   local H = count_arg("render", "height", opts.height or 160, 1, 16384, 2)
   local v = opts.view or {0, 1, 0, 0.5}
@@ -447,16 +470,16 @@ function System:render(x, act, opts)
   return img
 end
 
--- Frames of a rollout (every `every` states), optionally following the center in x.
+-- Frames of a rollout (every `every` states); opts: every and render's options.
 function System:frames(xs, acts, opts)
-  opts = opts or {}
+  opts = ds.check_options("springs frames", opts, keys(RENDER_KEYS, {"every"}))
   if not is_tensor(xs) or #xs:shape() ~= 3 then fail("frames", "xs must be a trajectory tensor {T, n, D}", 2) end
   local T1 = xs:shape()[1]
   local every = count_arg("frames", "every", opts.every or math.max(1, math.floor(T1 / 60)), 1, nil, 2)
-  local frames = {}
+  local frames, look = {}, {width = opts.width, height = opts.height, view = opts.view}
   for t = 1, T1, every do
     local act = acts and t <= acts:shape()[1] and M.row(acts, t) or nil
-    frames[#frames + 1] = self:render(M.row(xs, t), act, opts)
+    frames[#frames + 1] = self:render(M.row(xs, t), act, look)
   end
   return frames
 end

@@ -202,7 +202,7 @@ static int step_check(const ds_call *c) {
   const step_argv *a = DS_ARGV(c, step);
   int64_t n = a->x->dims[0], D = a->x->dims[1];
   if ((rc = ds_expect_shape(c, DS_SLOT(step, act), 1, a->rest->count, -1, -1, -1))) return rc;
-  if ((rc = check_finite(c, DS_SLOT(step, act)))) return rc;
+  if ((rc = ds_expect_finite(c, DS_SLOT(step, act)))) return rc;
   if ((rc = ds_expect_shape(c, DS_SLOT(step, x_out), 2, n, D, -1, -1))) return rc;
   return ds_expect_shape(c, DS_SLOT(step, v_out), 2, n, D, -1, -1);
 }
@@ -262,7 +262,7 @@ static int rollout_check(const ds_call *c) {
   if (act->ndim != 2 || act->dims[1] != ns || (act->dims[0] != T && act->dims[0] != 1))
     return c->host->error(c, "argument 'act' (#%d) must have shape {%lld, %lld} (one row per step) or {1, %lld}",
                           DS_SLOT(rollout, act) + 1, (long long)T, (long long)ns, (long long)ns);
-  if ((rc = check_finite(c, DS_SLOT(rollout, act)))) return rc;
+  if ((rc = ds_expect_finite(c, DS_SLOT(rollout, act)))) return rc;
   if ((rc = ds_expect_shape(c, DS_SLOT(rollout, xs), 3, T + 1, n, D, -1))) return rc;
   return ds_expect_shape(c, DS_SLOT(rollout, vs), 3, T + 1, n, D, -1);
 }

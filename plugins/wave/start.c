@@ -70,6 +70,10 @@ static int start_forward(const ds_call *c) {
   const start_params *q = DS_PARAMS(c, start);
   wave_phys p;
   int rc = wave_phys_read(c, a->c, a->alpha, q->dt, q->dx, q->boundary, 1, &p);
+  /* the initial state is the one place user data enters a rollout: a NaN
+   * here would silently fill every later level */
+  if (!rc) rc = ds_expect_finite(c, DS_SLOT(start, u0));
+  if (!rc) rc = ds_expect_finite(c, DS_SLOT(start, v0));
   if (rc) return rc;
   start_job J = start_setup(c, p);
   J.u0 = ds_rdata(a->u0);

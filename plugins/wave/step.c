@@ -194,7 +194,11 @@ static int step_check(const ds_call *c) {
   return run_check(c, &io, 3, same);
 }
 
-static int step_src_forward(const ds_call *c) { step_io io = io_of_step_src(c); return run_forward(c, &io); }
+static int step_src_forward(const ds_call *c) {
+  step_io io = io_of_step_src(c);
+  int rc = ds_expect_finite(c, DS_SLOT(step_src, src)); /* user data, like the initial state */
+  return rc ? rc : run_forward(c, &io);
+}
 static int step_src_adjoint(const ds_call *c) { step_io io = io_of_step_src(c); return run_adjoint(c, &io); }
 static int step_src_check(const ds_call *c) {
   static const int same[] = {DS_SLOT(step_src, u_prev), DS_SLOT(step_src, u), DS_SLOT(step_src, src),

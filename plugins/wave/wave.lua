@@ -65,7 +65,7 @@ end
 -- grad (the default dt is then computed from their current values; the CFL
 -- limit is checked by every kernel launch against the values at that time).
 function M.params(o)
-  o = o or {}
+  o = ds.check_options("wave.params", o, {"n", "c", "dx", "alpha", "dt", "boundary"})
   local n = o.n or 256
   local p = {c = o.c or 340, dx = o.dx or 1 / n, alpha = o.alpha or 0}
   p.dt = o.dt or M.dt_reference(p.c, p.dx, p.alpha)
@@ -129,7 +129,8 @@ end
 --                this many steps whose intermediates are recomputed during backward
 --   o.on_level(t, u)  called with every level (for frames); t counts from 0
 function M.rollout(u0, p, o)
-  o = o or {}
+  o = ds.check_options("wave.rollout", o, {"steps", "reference", "v0", "src", "gain", "src_steps", "tape",
+                                           "checkpoint", "on_level"})
   local steps = o.steps or 256
   if type(steps) ~= "number" or steps ~= math.floor(steps) or steps < 2 or steps > 2 ^ 31 - 1 then
     error("wave.rollout: steps must be an integer in [2, 2147483647] (levels 0 and 1 are the initial ones), got " ..
@@ -138,11 +139,19 @@ function M.rollout(u0, p, o)
   if o.checkpoint ~= nil and (type(o.checkpoint) ~= "number" or o.checkpoint ~= math.floor(o.checkpoint) or o.checkpoint < 0) then
     error("wave.rollout: checkpoint must be an integer >= 0 (steps per segment, 0: none), got " .. tostring(o.checkpoint), 2)
   end
+  if (o.checkpoint or 0) > 0 and not o.tape and ds.recording() then
+    error("wave.rollout: checkpoint = " .. o.checkpoint .. " needs tape = the recording tape (without it every level " ..
+          "would be kept)", 2)
+  end
   if o.src_steps ~= nil and (type(o.src_steps) ~= "number" or not (o.src_steps >= 0)) then
     error("wave.rollout: src_steps must be a number >= 0, got " .. tostring(o.src_steps), 2)
   end
   local a, b = u0, nil
   if o.reference then
+    -- (wave.start checks u0 otherwise)
+    if not ds.is_tensor(u0) then error("wave.rollout: u0 must be a tensor {h, w}, got " .. type(u0), 2) end
+    local bad = u0:first_nonfinite()
+    if bad then error("wave.rollout: u0 has a non-finite value at element " .. bad .. " (0-based)", 2) end
     b = ds.zeros(u0:shape())
   else
     b = M.start(u0, o.v0, p)

@@ -83,4 +83,21 @@ describe("articulation (float32)", function()
     assert.is_false(ok)
     assert.is_truthy(tostring(err):find("argument 'qd' entry 1 is NaN", 1, true))
   end)
+  it("clamped controls and forces and a velocity actuator: a command past a range acts as the bound, no gradient past it", function()
+    local d = scenes.chain(2, {dt = 2e-3})
+    d.actuators = {{joint = 1, type = "motor", gear = 2, ctrlrange = {-1, 1}},
+                   {joint = 2, type = "velocity", kv = 2, forcerange = {-0.3, 0.3}}}
+    local m = art.model(d)
+    local q, qd = ds.tensor{{0.3, -0.2}}, ds.tensor{{0.5, 0.4}}
+    local _, v1 = m:step(q, qd, ds.tensor{{5, 3}})
+    local _, v2 = m:step(q, qd, ds.tensor{{1, 0.4 + 0.15}}) -- kv (0.55 - 0.4) = 0.3: the force bound
+    local a, b = v1:totable()[1], v2:totable()[1]
+    for k = 1, 2 do assert.is_true(math.abs(a[k] - b[k]) < 1e-6, k .. ": " .. a[k] .. " vs " .. b[k]) end
+    local u = ds.tensor{{5, 0.45}}:requires_grad()
+    local tape = ds.tape()
+    tape:backward(tape:record(function() local _, v = m:step(q, qd, u) return ds.sum(v) end))
+    local g = u.grad:totable()[1]
+    assert.equals(0, g[1])                 -- the motor's control past its range
+    assert.is_true(math.abs(g[2]) > 1e-4)  -- the velocity actuator inside its force range
+  end)
 end)

@@ -198,6 +198,60 @@ describe("URDF options", function()
   end)
 end)
 
+describe("URDF effort and velocity limits", function()
+  local text = [[<robot name="e">
+    <link name="world"/>
+    <link name="a"><inertial><mass value="1"/><origin xyz="0 0 -0.3"/><inertia ixx="0.03" iyy="0.03" izz="0.001" ixy="0" ixz="0" iyz="0"/></inertial></link>
+    <link name="b"><inertial><mass value="0.5"/><inertia ixx="0.01" iyy="0.01" izz="0.01" ixy="0" ixz="0" iyz="0"/></inertial></link>
+    <joint name="h" type="revolute"><parent link="world"/><child link="a"/><axis xyz="0 1 0"/>
+      <limit lower="-1" upper="1" effort="2.5" velocity="3"/></joint>
+    <joint name="c" type="continuous"><parent link="a"/><child link="b"/><origin xyz="0 0 -0.6"/><axis xyz="0 1 0"/></joint>
+  </robot>]]
+  it("reports both per joint; without opts.actuators no actuator is made", function()
+    local d = urdf.parse(text, "e.urdf")
+    assert.same({effort = 2.5, velocity = 3}, d.joint_limits.h)
+    assert.same({}, d.joint_limits.c)
+    assert.equals(0, #d.actuators)
+  end)
+  it("opts.actuators = \"motor\": a motor per moving joint, its force clamped to the effort", function()
+    local d = urdf.parse(text, "e.urdf", {actuators = "motor"})
+    assert.same({name = "h", joint = 1, type = "motor", gear = 1, forcerange = {-2.5, 2.5}}, d.actuators[1])
+    assert.same({name = "c", joint = 2, type = "motor", gear = 1}, d.actuators[2]) -- no effort: unclamped
+    -- the physics: a command past the effort acts as the effort
+    local ds = require("diffsim")
+    ds.init{precision = "f64", threads = 1}
+    local m = ds.plugin("articulation").model(d)
+    local q, qd = m:initial(1)
+    local _, v1 = m:step(q, qd, ds.tensor{{40, 0}})
+    local _, v2 = m:step(q, qd, ds.tensor{{2.5, 0}})
+    local _, v3 = m:step(q, qd, ds.tensor{{2.4, 0}})
+    assert.equals(v2:totable()[1][1], v1:totable()[1][1])
+    assert.is_true(v3:totable()[1][1] < v2:totable()[1][1])
+  end)
+end)
+
+describe("MJCF options that change the physics", function()
+  local function model_text(option, compiler, geom_extra)
+    return string.format([[<mujoco><compiler %s/><option>%s</option><worldbody><geom type="plane" size="1 1 1"/>
+      <body pos="0 0 1"><joint name="j" axis="0 1 0"/><geom size="0.1" mass="1"/>
+      <geom size="0.1" pos="0.3 0 0" mass="2" %s/></body></worldbody>
+      <actuator><motor joint="j" ctrlrange="-1 1" ctrllimited="true"/></actuator></mujoco>]], compiler or "", option or "",
+      geom_extra or "")
+  end
+  it("<flag clampctrl=\"disable\"> drops the control range, as MuJoCo", function()
+    assert.same({-1, 1}, mjcf.parse(model_text(), "c.xml").actuators[1].ctrlrange)
+    assert.is_nil(mjcf.parse(model_text('<flag clampctrl="disable"/>'), "c.xml").actuators[1].ctrlrange)
+  end)
+  it("collision=\"pair\" (explicit pairs only, and none given) turns contact off", function()
+    assert.is_true(mjcf.parse(model_text(), "c.xml").options.ground)
+    assert.is_false(mjcf.parse(model_text():gsub("<option>", '<option collision="pair">'), "c.xml").options.ground)
+  end)
+  it("inertiagrouprange: geoms of other groups carry no mass", function()
+    near(mjcf.parse(model_text(nil, nil, 'group="3"'), "c.xml").links[1].inertial.mass, 3, 1e-14, "mass")
+    near(mjcf.parse(model_text(nil, 'inertiagrouprange="0 2"', 'group="3"'), "c.xml").links[1].inertial.mass, 1, 1e-14, "mass")
+  end)
+end)
+
 
 if not mj then
   describe("MJCF loader against MuJoCo's compiler", function()
@@ -215,7 +269,7 @@ describe("MJCF loader against MuJoCo's compiler (" .. mj.version .. ")", functio
                           "body_parentid", "jnt_type", "jnt_bodyid", "jnt_axis", "jnt_pos", "jnt_range",
                           "jnt_limited", "jnt_dofadr", "dof_damping", "dof_armature", "opt_timestep",
                           "opt_gravity", "actuator_gear", "actuator_gainprm", "actuator_biasprm",
-                          "actuator_ctrlrange", "actuator_trnid", "geom_bodyid", "geom_size", "geom_pos",
+                          "actuator_ctrlrange", "actuator_forcerange", "actuator_trnid", "geom_bodyid", "geom_size", "geom_pos",
                           "geom_quat", "geom_type"}) do
         F[f] = m:field(f)
       end
@@ -310,8 +364,20 @@ describe("MJCF loader against MuJoCo's compiler (" .. mj.version .. ")", functio
         if act.ctrlrange then
           assert.same(act.ctrlrange, {F.actuator_ctrlrange[2 * k + 1], F.actuator_ctrlrange[2 * k + 2]})
         end
+        if act.forcerange then
+          assert.same(act.forcerange, {F.actuator_forcerange[2 * k + 1], F.actuator_forcerange[2 * k + 2]})
+        end
       end
   end
+  it("inertiagrouprange, velocity actuators and force ranges agree with MuJoCo's compiler", function()
+    local text = [[<mujoco><compiler inertiagrouprange="0 2"/><worldbody>
+      <body pos="0 0 1"><joint name="j" axis="0 1 0"/><geom size="0.1" mass="1"/>
+      <geom size="0.1" pos="0.3 0 0" mass="2" group="3"/><geom type="box" size="0.1 0.2 0.1" pos="0 0.2 0" group="2"/>
+      <body pos="0 0 -0.5"><joint name="k" type="slide"/><geom type="capsule" size="0.05 0.2"/></body></body></worldbody>
+      <actuator><velocity joint="j" kv="3" gear="2" forcerange="-1 2" forcelimited="true"/>
+        <motor joint="k" ctrlrange="-1 1" ctrllimited="true" forcerange="-0.5 0.5" forcelimited="true"/></actuator></mujoco>]]
+    compare(mjcf.parse(text, "g.xml"), mj.load_string(text))
+  end)
   for _, name in ipairs(MODELS) do
     it(name .. ".xml: masses, inertias, frames, joints, actuators, options agree", function()
       local path = SCENES .. name .. ".xml"

@@ -32,6 +32,11 @@ describe("XML syntax", function()
   end)
 end)
 
+-- MJCF with a hinge "j" and the actuator element `a` on line 3.
+local function act(a)
+  return "<mujoco><worldbody><body><joint name='j'/><geom size='1'/></body></worldbody>\n<actuator>\n" .. a .. "</actuator></mujoco>"
+end
+
 describe("MJCF", function()
   local cases = {
     {"unknown element", body("<joint/><geom size='0.1'/><tendon/>"),
@@ -117,6 +122,30 @@ describe("MJCF", function()
     {"a negative bit mask", body("<joint/><geom size='0.1' contype='-1'/>"),
      "<geom> attribute 'contype': must be a bit mask (an integer >= 0), got -1"},
     {"joint stiffness", body("<joint stiffness='3'/><geom size='0.1'/>"), "<joint> attribute 'stiffness': is not supported (only 0)"},
+    {"an empty control range", act("<motor joint='j' ctrlrange='1 1' ctrllimited='true'/>"),
+     "m.xml:3: <motor> attribute 'ctrlrange': must have lower < upper (an empty control range), got 1 1"},
+    {"a reversed force range", act("<position joint='j' kp='2' forcerange='1 -1' forcelimited='true'/>"),
+     "m.xml:3: <position> attribute 'forcerange': must have lower < upper (an empty force range), got 1 -1"},
+    {"a malformed force range", act("<motor joint='j' forcerange='1' forcelimited='true'/>"),
+     "m.xml:3: <motor> attribute 'forcerange': needs 2 numbers, got 1"},
+    {"a NaN control range", act("<motor joint='j' ctrlrange='nan 1' ctrllimited='true'/>"),
+     "m.xml:3: <motor> attribute 'ctrlrange': 'nan' is not a finite number"},
+    {"a force range without forcelimited", act("<motor joint='j' forcerange='-1 1'/>"),
+     "m.xml:3: <motor> attribute 'forcerange': is given without forcelimited=\"true\""},
+    {"forcelimited without a range", act("<motor joint='j' forcelimited='true'/>"),
+     "m.xml:3: <motor> attribute 'forcelimited': is true but there is no forcerange"},
+    {"a negative kv", act("<velocity joint='j' kv='-1'/>"), "m.xml:3: <velocity> attribute 'kv': must be > 0, got -1"},
+    {"a NaN kv", act("<velocity joint='j' kv='nan'/>"), "m.xml:3: <velocity> attribute 'kv': 'nan' is not a finite number"},
+    {"kv on a position servo (MuJoCo 2.2 has none)", act("<position joint='j' kv='1'/>"),
+     "m.xml:3: <position> has an unsupported attribute 'kv'"},
+    {"frictionless contact", body("<joint/>\n<geom size='0.1' condim='1'/>"),
+     "m.xml:5: <geom> attribute 'condim': 1 is not supported (only 3: frictional point contact)"},
+    {"torsional friction from a default", "<mujoco><default>\n<geom condim='4'/></default><worldbody><body><joint/><geom size='1'/></body></worldbody></mujoco>",
+     "m.xml:2: <geom> attribute 'condim': 4 is not supported"},
+    {"a reversed inertiagrouprange", "<mujoco>\n<compiler inertiagrouprange='3 1'/><worldbody/></mujoco>",
+     "m.xml:2: <compiler> attribute 'inertiagrouprange': must have lower <= upper, got 3 1"},
+    {"an unknown collision mode", "<mujoco>\n<option collision='some'/><worldbody/></mujoco>",
+     "m.xml:2: <option> attribute 'collision': 'some' is not one of all, pair, dynamic"},
   }
   for _, c in ipairs(cases) do
     it(c[1], function()
@@ -165,6 +194,8 @@ describe("URDF", function()
   it("an unknown option is an error", function()
     local e = err_of(urdf.parse, "<robot name='r'><link name='a'/></robot>", "r.urdf", {flaoting = true})
     assert.matches("urdf: opts.flaoting is not an option", e, 1, true)
+    e = err_of(urdf.parse, "<robot name='r'><link name='a'/></robot>", "r.urdf", {actuators = "position"})
+    assert.matches("urdf: opts.actuators = position is not supported (nil: none; \"motor\": a motor per moving joint)", e, 1, true)
   end)
   local function robot(s) return "<robot name='r'>\n" .. s .. "\n</robot>" end
   local L = "<link name='%s'><inertial><mass value='1'/><inertia ixx='1' iyy='1' izz='1' ixy='0' ixz='0' iyz='0'/></inertial></link>\n"
@@ -207,6 +238,10 @@ describe("URDF", function()
     {"zero axis", robot(links("a", "b") .. "<joint name='ab' type='continuous'><parent link='a'/><child link='b'/>\n<axis xyz='0 0 0'/></joint>"),
      "r.urdf:5: <axis> attribute 'xyz': is a zero axis"},
     {"not URDF", "<mujoco/>", "r.urdf:1: <mujoco> is not a URDF model"},
+    {"negative effort", robot(links("a", "b") .. "<joint name='ab' type='revolute'><parent link='a'/><child link='b'/>\n<limit lower='-1' upper='1' effort='-3' velocity='1'/></joint>"),
+     "r.urdf:5: <limit> attribute 'effort': must be >= 0, got -3"},
+    {"NaN velocity", robot(links("a", "b") .. "<joint name='ab' type='continuous'><parent link='a'/><child link='b'/>\n<limit velocity='nan'/></joint>"),
+     "r.urdf:5: <limit> attribute 'velocity': 'nan' is not a finite number"},
   }
   for _, c in ipairs(cases) do
     it(c[1], function()

@@ -56,6 +56,22 @@ describe("articulation.model: a malformed description names the field", function
     refuses({links = {link()}, actuators = {{joint = 2}}}, "actuators[1].joint = 2 names no link")
     refuses({links = {link{joint = {type = "spherical"}}}, actuators = {{joint = 1}}}, "actuators drive revolute or prismatic joints only")
   end)
+  it("bad actuator ranges and gains: empty or malformed ranges, negative kv, NaN, gains of another kind", function()
+    local function act(a) a.joint = 1; return {links = {link()}, actuators = {a}} end
+    refuses(act{ctrlrange = {1, 1}}, "actuators[1].ctrlrange = {1, 1} must have lower < upper")
+    refuses(act{ctrlrange = {2, -1}}, "actuators[1].ctrlrange = {2, -1} must have lower < upper")
+    refuses(act{forcerange = {1}}, "actuators[1].forcerange must be a list of 2 numbers")
+    refuses(act{forcerange = "1 2"}, "actuators[1].forcerange must be a list of 2 numbers")
+    refuses(act{ctrlrange = {0 / 0, 1}}, "actuators[1].ctrlrange[1] must be a finite number")
+    refuses(act{forcerange = {-1, 1 / 0}}, "actuators[1].forcerange[2] must be a finite number")
+    refuses(act{type = "position", kp = 1, kv = -1}, "actuators[1].kv must be >= 0, got -1")
+    refuses(act{type = "velocity", kv = -1}, "actuators[1].kv must be > 0, got -1")
+    refuses(act{type = "velocity"}, "actuators[1]: a velocity actuator needs kv > 0")
+    refuses(act{type = "velocity", kv = 0 / 0}, "actuators[1].kv must be a finite number")
+    refuses(act{type = "motor", kp = 3}, "actuators[1].kp: only a position actuator has kp")
+    refuses(act{type = "motor", kv = 3}, "actuators[1].kv: a motor has no kv")
+    refuses(act{type = "muscle"}, "actuators[1].type = muscle is not motor, position or velocity")
+  end)
   it("an unknown option, an unsupported integrator", function()
     refuses({links = {link()}, options = {timestepp = 1}}, "options.timestepp is not an option")
     refuses({links = {link()}, options = {timestep = 0}}, "options.timestep must be > 0")
@@ -121,6 +137,20 @@ local m = art.model{options = {timestep = 0.05, ground = false},
                     actuators = {{joint = 1, type = "position", kp = 1e5}}}
 local q, qd = m:initial(1, {0.5})
 m:rollout(2000, q, qd)]], "articulation.rollout: batch element 0: the state became non-finite at step")
+  end)
+  it("actuator flags and ranges edited into model.args", function()
+    probe.fails_cleanly(pre .. "m.args.act = ds.tensor({{1, 0, 1}}, 'i32'); m.args.gain = ds.tensor{{1, 0, 0, 0.5, 0.5, 0, 0}}; m:step(q, qd)",
+      "articulation.step: argument 'gain': actuator 0's control range [0.5, 0.5] must have lower < upper")
+    probe.fails_cleanly(pre .. "m.args.act = ds.tensor({{1, 2, 2}}, 'i32'); m.args.gain = ds.tensor{{1, 0, 1, 0, 0, 2, -2}}; m:rollout(3, q, qd)",
+      "articulation.rollout: argument 'gain': actuator 0's force range [2, -2] must have lower < upper")
+    probe.fails_cleanly(pre .. "m.args.act = ds.tensor({{1, 0, 4}}, 'i32'); m:step(q, qd)",
+      "articulation.step: argument 'act': actuator 0 has joint link 1, type 0 and flags 4")
+    probe.fails_cleanly(pre .. "m.args.act = ds.tensor({{1, 3, 0}}, 'i32'); m:step(q, qd)",
+      "articulation.step: argument 'act': actuator 0 has joint link 1, type 3 and flags 0")
+    probe.fails_cleanly(pre .. "m.args.gain = ds.tensor{{1, 0, 0, 0/0, 1, 0, 0}}; m:step(q, qd)",
+      "articulation.step: argument 'gain' entry 3 is NaN")
+    probe.fails_cleanly(pre .. "m.args.gain = ds.tensor{{1, 0, 0}}; m:step(q, qd)",
+      "articulation.step: argument 'gain' (#")
   end)
   it("bad option values edited into model.args", function()
     probe.fails_cleanly(pre .. "local o = m.args.opt:totable(); o[6] = 0; m.args.opt = ds.tensor(o); m:step(q, qd)",

@@ -17,6 +17,7 @@
 #ifndef DIFFSIM_PLUGIN_H
 #define DIFFSIM_PLUGIN_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -188,6 +189,20 @@ static inline int ds_expect_shape(const ds_call *c, int i, int ndim, int64_t d0,
   exp[en] = 0;
   return c->host->error(c, "argument '%s' (#%d) has shape {%s}, expected {%s}",
                         ds_arg_desc_of(c, i)->name, i + 1, got, exp);
+}
+
+/* Checks every element of real argument i is finite (a NaN or infinity in an
+ * input would otherwise flow silently into every result). Reads tensor data:
+ * call it where the data is on the host (a forward, not a device-agnostic
+ * check). Returns 0 or an error status naming the argument and the element. */
+static inline int ds_expect_finite(const ds_call *c, int i) {
+  const ds_tensor *t = c->args[i];
+  const ds_real *p = ds_rdata(t);
+  for (int64_t k = 0; k < t->count; k++)
+    if (!isfinite((double)p[k]))
+      return c->host->error(c, "argument '%s' (#%d) has a non-finite value (%g) at element %lld (0-based)",
+                            ds_arg_desc_of(c, i)->name, i + 1, (double)p[k], (long long)k);
+  return 0;
 }
 
 #ifdef __cplusplus

@@ -49,7 +49,7 @@ local OPTION_ATTRS = set{"timestep", "gravity", "integrator", "viscosity", "dens
 local OPTION_ZERO = {"viscosity", "density", "wind"}
 
 -- <option><flag>s: those that change nothing the plugin simulates, and the rest.
-local FLAG_HARMLESS = set{"energy", "fwdinv", "sensornoise", "warmstart", "clampctrl", "refsafe", "midphase"}
+local FLAG_HARMLESS = set{"energy", "fwdinv", "sensornoise", "warmstart", "refsafe", "midphase"}
 local FLAG_KNOWN = set{"constraint", "equality", "frictionloss", "limit", "passive", "actuation", "filterparent",
                        "override"}
 
@@ -163,7 +163,8 @@ local function parser(name, opts)
     end
   end
   local decide_contacts
-  local P = {angle = "degree", inertiafromgeom = "auto", eulerseq = "xyz", autolimits = false}
+  local P = {angle = "degree", inertiafromgeom = "auto", eulerseq = "xyz", autolimits = false,
+             inertiagrouprange = {0, 5}}
 
   local function angle(v) return P.angle == "degree" and v * math.pi / 180 or v end
 
@@ -211,6 +212,9 @@ local function parser(name, opts)
       P.eulerseq = seq
     end
     P.autolimits = R.bool(el, "autolimits", P.autolimits)
+    local gr = R.numbers(el, "inertiagrouprange", 2, P.inertiagrouprange)
+    if gr[1] > gr[2] then R.fail_attr(el, "inertiagrouprange", "must have lower <= upper, got %g %g", gr[1], gr[2]) end
+    P.inertiagrouprange = gr
     for _, a in ipairs({"settotalmass", "boundmass", "boundinertia", "balanceinertia"}) do
       if el.attr[a] then R.fail_attr(el, a, "is not supported (it changes the masses)") end
     end
@@ -241,6 +245,8 @@ local function parser(name, opts)
           if v == "disable" then o.gravity = {0, 0, 0}; P.no_gravity = true end
         elseif a == "contact" then
           P.no_contact = v == "disable"
+        elseif a == "clampctrl" then
+          P.no_clampctrl = v == "disable"
         elseif not FLAG_HARMLESS[a] then
           local default = a == "override" and "disable" or "enable"
           if not FLAG_KNOWN[a] then R.fail_attr(c, a, "is not a flag of MuJoCo 2.2") end
@@ -249,6 +255,9 @@ local function parser(name, opts)
       end
     end
     if P.no_gravity then o.gravity = {0, 0, 0} end
+    -- collision="pair": MuJoCo collides explicit <pair>s only, and the
+    -- loader supports none: no contact at all (as <flag contact="disable">)
+    if R.choice(el, "collision", {"all", "pair", "dynamic"}, "all") == "pair" then P.no_contact = true end
   end
 
   local desc = {name = nil, options = {ground = false}, links = {}, actuators = {}}
@@ -266,6 +275,14 @@ local function parser(name, opts)
       R.fail_attr(A.el_of("type"), "type", "'%s' is not supported (sphere, capsule, box; plane in <worldbody>)", kind)
     end
     g.friction = nonneg(A.el_of("friction"), "friction", A.numbers("friction", nil, {1})[1])
+    -- condim 3 (MuJoCo's default) is the plugin's contact: a normal force and
+    -- sliding friction; 1 (frictionless), 4 and 6 (torsional, rolling) are not
+    local condim = A.number("condim", 3)
+    if condim ~= 3 then
+      R.fail_attr(A.el_of("condim"), "condim", "%g is not supported (only 3: frictional point contact)", condim)
+    end
+    -- the geom's group decides whether it counts for inertia (inertiagrouprange)
+    g.group = A.number("group", 0)
     for _, a in ipairs({"contype", "conaffinity"}) do
       local v = A.number(a, 1)
       if v < 0 or v ~= math.floor(v) or v >= 2 ^ 31 then R.fail_attr(A.el_of(a), a, "must be a bit mask (an integer >= 0), got %g", v) end
@@ -312,11 +329,14 @@ local function parser(name, opts)
   local function geom_inertia(geoms)
     local parts = {}
     for _, g in ipairs(geoms) do
-      local rho = g.density
-      if g.mass then rho = g.mass / X.shape_volume(g.type, g.size) end
-      local m, I = X.shape_inertia(g.type, g.size, rho)
-      parts[#parts + 1] = {mass = m, com = g.pos, inertia = X.irot(X.qmat(g.quat), I)}
+      if g.group >= P.inertiagrouprange[1] and g.group <= P.inertiagrouprange[2] then
+        local rho = g.density
+        if g.mass then rho = g.mass / X.shape_volume(g.type, g.size) end
+        local m, I = X.shape_inertia(g.type, g.size, rho)
+        parts[#parts + 1] = {mass = m, com = g.pos, inertia = X.irot(X.qmat(g.quat), I)}
+      end
     end
+    if #parts == 0 then return nil end
     return X.combine(parts)
   end
 
@@ -438,13 +458,14 @@ local function parser(name, opts)
     end
     -- Inertia: <inertial> when given (inertiafromgeom auto/false), else from geoms.
     local use_geoms = P.inertiafromgeom == "true" or (P.inertiafromgeom == "auto" and not inertial)
-    if use_geoms and #geoms > 0 then
-      local m, c, I = geom_inertia(geoms)
+    local m, c, I
+    if use_geoms and #geoms > 0 then m, c, I = geom_inertia(geoms) end
+    if m then
       link.inertial = {mass = m, pos = c, fullinertia = I}
     elseif inertial then
       link.inertial = inertial
     else
-      R.fail(el, "has no mass: give it an <inertial> or a geom (inertiafromgeom='%s')", P.inertiafromgeom)
+      R.fail(el, "has no mass: give it an <inertial> or a geom whose group is in inertiagrouprange (inertiafromgeom='%s')", P.inertiafromgeom)
     end
     link.geoms = {}
     for _, g in ipairs(geoms) do
@@ -534,21 +555,26 @@ local function parser(name, opts)
         if gear[i] ~= 0 then R.fail_attr(A.el_of("gear"), "gear", "only the first component is supported on a joint") end
       end
       a.gear = gear[1]
-      local cr = A.numbers("ctrlrange", 2)
-      local cl = A.bool("ctrllimited", nil)
-      if cl == nil then
-        if cr and not P.autolimits then
-          R.fail_attr(A.el_of("ctrlrange"), "ctrlrange", "is given without ctrllimited=\"true\" (or <compiler autolimits=\"true\">)")
+      -- ctrlrange/forcerange: applied as MuJoCo does (the control clamped
+      -- before the gain, the actuator force before the gear)
+      for _, r in ipairs({{"ctrlrange", "ctrllimited", "control"}, {"forcerange", "forcelimited", "force"}}) do
+        local range, lim = r[1], r[2]
+        local v = A.numbers(range, 2)
+        local on = A.bool(lim, nil)
+        if on == nil then
+          if v and not P.autolimits then
+            R.fail_attr(A.el_of(range), range, "is given without %s=\"true\" (or <compiler autolimits=\"true\">)", lim)
+          end
+          on = v ~= nil
         end
-        cl = cr ~= nil
-      end
-      if cl then
-        if not cr then R.fail_attr(c, "ctrllimited", "is true but there is no ctrlrange") end
-        if cr[1] >= cr[2] then R.fail_attr(A.el_of("ctrlrange"), "ctrlrange", "must have lower < upper") end
-        a.ctrlrange = cr
-      end
-      if A.has("forcerange") and A.bool("forcelimited", true) then
-        R.fail_attr(A.el_of("forcerange"), "forcerange", "force limits are not supported")
+        if on then
+          if not v then R.fail_attr(A.el_of(lim), lim, "is true but there is no %s", range) end
+          if v[1] >= v[2] then
+            R.fail_attr(A.el_of(range), range, "must have lower < upper (an empty %s range), got %g %g", r[3], v[1], v[2])
+          end
+          -- <flag clampctrl="disable">: MuJoCo leaves the controls unclamped
+          if not (range == "ctrlrange" and P.no_clampctrl) then a[range] = v end
+        end
       end
       if c.tag == "position" then a.kp = positive(A.el_of("kp"), "kp", A.number("kp", 1)); a.kv = 0 end
       if c.tag == "velocity" then a.kv = positive(A.el_of("kv"), "kv", A.number("kv", 1)) end

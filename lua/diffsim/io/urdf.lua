@@ -3,16 +3,20 @@
 --
 --   local urdf = require("diffsim.io.urdf")
 --   local desc = urdf.load(path [, {floating = true, gravity = {0, 0, -9.81}, timestep = 0.002, ground = false,
---                                   self_collision = false}])   (URDF has no contact filtering: both off unless asked)
+--                                   self_collision = false, actuators = "motor"}])   (URDF has no contact filtering: both off unless asked)
 --   local desc = urdf.parse(text, name [, opts])
 --
 -- Supported: <robot>, <link> (<inertial> origin/mass/inertia, <collision>
 -- origin + sphere | box | cylinder), <joint> (revolute, continuous, prismatic,
 -- fixed, floating; origin xyz/rpy, parent, child, axis, limit lower/upper,
--- dynamics damping). <visual>, <material>, <transmission>, <gazebo> are
--- ignored. The root link: when it has no <inertial> it stands for the world
--- (its children hang from the world); otherwise it is the first link, fixed
--- to the world, or on a free joint with opts.floating. A massless link on a
+-- dynamics damping; limit effort/velocity: see below). <visual>, <material>,
+-- <transmission>, <gazebo> are ignored. opts.actuators = "motor" adds a motor
+-- (gear 1, ctrl = joint force) to every moving joint with its force clamped to
+-- the joint's <limit effort>; <limit velocity> has no physics here (as in
+-- MuJoCo) and is only reported, with effort, in desc.joint_limits[joint name].
+-- The root link: when it has no <inertial> it stands for the world (its
+-- children hang from the world); otherwise it is the first link, fixed to the
+-- world, or on a free joint with opts.floating. A massless link on a
 -- fixed joint (a frame, a sensor mount) is merged into its parent. A
 -- cylinder collision becomes a capsule of the same radius and total length
 -- (the plugin's contact shapes are sphere, capsule and box); one no longer
@@ -123,13 +127,16 @@ local function parse_collision(el)
   R.fail(s, "is not a supported collision shape (sphere, box, cylinder)")
 end
 
-local OPTS = set{"floating", "gravity", "timestep", "integrator", "ground", "self_collision"}
+local OPTS = set{"floating", "gravity", "timestep", "integrator", "ground", "self_collision", "actuators"}
 
 local function parse(root, opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("urdf: opts must be a table, got " .. type(opts), 0) end
   for k in pairs(opts) do
-    if not OPTS[k] then error("urdf: opts." .. tostring(k) .. " is not an option (floating, gravity, timestep, integrator, ground, self_collision)", 0) end
+    if not OPTS[k] then error("urdf: opts." .. tostring(k) .. " is not an option (floating, gravity, timestep, integrator, ground, self_collision, actuators)", 0) end
+  end
+  if opts.actuators ~= nil and opts.actuators ~= "motor" then
+    error("urdf: opts.actuators = " .. tostring(opts.actuators) .. " is not supported (nil: none; \"motor\": a motor per moving joint)", 0)
   end
   if root.tag ~= "robot" then R.fail(root, "is not a URDF model (the root element must be <robot>)") end
   R.check_attrs(root, set{"name", "version"})
@@ -195,10 +202,22 @@ local function parse(root, opts)
       local le = only_child(je, "limit")
       if t == "revolute" or t == "prismatic" then
         if not le then R.fail(je, "a %s joint needs a <limit>", t) end
-        R.check_attrs(le, set{"lower", "upper", "effort", "velocity"})
         local lo, hi = R.number(le, "lower", 0), R.number(le, "upper", 0)
         if lo > hi then R.fail_attr(le, "lower", "is above upper (%g > %g)", lo, hi) end
         if hi > lo then j.range = {lo, hi} end
+      end
+      -- effort: the joint's actuator force limit (the forcerange of the motor
+      -- opts.actuators = "motor" puts on it; 0, a common "unspecified", and no
+      -- attribute mean none). velocity: no physics (the plugin and MuJoCo have
+      -- no joint velocity limit); both kept in desc.joint_limits for controllers.
+      j.limits = {}
+      if le then
+        R.check_attrs(le, set{"lower", "upper", "effort", "velocity"})
+        for _, a in ipairs({"effort", "velocity"}) do
+          local v = R.number(le, a, nil)
+          if v and v < 0 then R.fail_attr(le, a, "must be >= 0, got %g", v) end
+          j.limits[a] = v
+        end
       end
       local de = only_child(je, "dynamics")
       j.damping = 0
@@ -306,6 +325,22 @@ local function parse(root, opts)
     end
   end
   if #desc.links == 0 then R.fail(root, "has no link with mass") end
+  -- the joints' effort and velocity limits (by joint name), and with
+  -- opts.actuators = "motor" one motor (gear 1) per moving joint, in link
+  -- order, its force clamped to the joint's effort
+  desc.joint_limits = {}
+  for i, l in ipairs(desc.links) do
+    local j = l.joint
+    if j and j.limits then
+      desc.joint_limits[j.name] = j.limits
+      if opts.actuators == "motor" then
+        local e = j.limits.effort
+        desc.actuators[#desc.actuators + 1] = {name = j.name, joint = i, type = "motor", gear = 1,
+                                               forcerange = e and e > 0 and {-e, e} or nil}
+      end
+    end
+    if j then j.limits = nil end
+  end
   return desc
 end
 

@@ -112,6 +112,7 @@ int dsmj_field(const dsmj *s, const char *name, double *out, int cap) {
   F("geom_friction", m->geom_friction, 3 * m->ngeom)
   F("actuator_gear", m->actuator_gear, 6 * m->nu)
   F("actuator_ctrlrange", m->actuator_ctrlrange, 2 * m->nu)
+  F("actuator_forcerange", m->actuator_forcerange, 2 * m->nu)
   F("actuator_gainprm", m->actuator_gainprm, mjNGAIN * m->nu)
   F("actuator_biasprm", m->actuator_biasprm, mjNBIAS * m->nu)
   I("actuator_trnid", m->actuator_trnid, 2 * m->nu)
