@@ -261,8 +261,8 @@ const kspec art_ks_step_ws = {ART_STEP, 4, 2, {D_WIDE, D_NV, D_NU, D_NV}, {D_WID
 static const kspec ks_integ = {ART_INTEG, 2, 1, {D_NQ, D_NV}, {D_NQ}};
 static const kspec ks_sres = {ART_SRES, 4, 1, {D_NQ, D_NV, D_NU, D_NV}, {D_NV}};
 
-void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *qdn, const R *gqo, const R *gqdo, R *gq,
-              R *gqd, R *gu, R *pg) {
+void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *qdn, const R *gqo,
+              const R *gqdo, R *gq, R *gqd, R *gu, R *pg) {
   const art_topo *t = j->t;
   const int nv = t->nv;
   const double dt = j->dt;
@@ -360,9 +360,8 @@ static void adj_block(int64_t b0, int64_t b1, void *user) {
     art_state_grad(aq, aqd, gqs, gqds, j->T * B + b, nq, nv);
     for (int64_t s = j->T - 1; s >= 0; s--) {
       art_state_grad(nq_, nqd, gqs, gqds, s * B + b, nq, nv);
-      step_vjp(j, &w, qs + (s * B + b) * nq, qds + (s * B + b) * nv, ctrl + (s * B + b) * nu, qds + ((s + 1) * B + b) * nv,
-               aq, aqd, nq_, nqd,
-               gctrl ? gctrl + (s * B + b) * nu : NULL, pg);
+      step_vjp(j, &w, qs + (s * B + b) * nq, qds + (s * B + b) * nv, ctrl + (s * B + b) * nu,
+               qds + ((s + 1) * B + b) * nv, aq, aqd, nq_, nqd, gctrl ? gctrl + (s * B + b) * nu : NULL, pg);
       memcpy(aq, nq_, (size_t)nq * sizeof(R));
       memcpy(aqd, nqd, (size_t)nv * sizeof(R));
     }
@@ -370,8 +369,9 @@ static void adj_block(int64_t b0, int64_t b1, void *user) {
   }
 }
 
-/* dual: contract by dual directions (the reference path) instead of recording */
-static int run_adjoint(const ds_call *c, const kspec *ks, double dt, int rollout, int dual) { /* dual: ART_ADJ_* */
+/* dual (ART_ADJ_*): the step's adjoint analytic, recorded on the tape, or by
+ * dual directions (the reference path); the other kernels record unless dual */
+static int run_adjoint(const ds_call *c, const kspec *ks, double dt, int rollout, int dual) {
   art_topo t;
   int rc = art_check_model(c, &t);
   if (!rc) rc = art_check_values(c, &t);
@@ -431,8 +431,8 @@ static int run_adjoint(const ds_call *c, const kspec *ks, double dt, int rollout
   MODEL_FIELDS(A) A(q0, DS_IN, DS_REAL, 2, 0) A(qd0, DS_IN, DS_REAL, 2, 0) A(ctrl, DS_IN, DS_REAL, 3, 0)  \
   A(qs, DS_OUT, DS_REAL, 3, 0) A(qds, DS_OUT, DS_REAL, 3, 0)
 #define MOMENTUM_ARGS(A) MODEL_FIELDS(A) A(q, DS_IN, DS_REAL, 2, 0) A(qd, DS_IN, DS_REAL, 2, 0) A(h, DS_OUT, DS_REAL, 2, 0)
-/* dual = 1: the adjoint by dual-number directions instead of the reverse-mode
- * tape (slower; kept so tests can compare the two) */
+/* dual: the step's adjoint (kernels.h, ART_ADJ_*): 0 the reverse-mode tape,
+ * 1 dual-number directions, 2 analytic (slower ones kept so tests can compare) */
 #define DT_PARAMS(P) P(dt) P(dual)
 DS_DECLARE_ARGS(fk, FK_ARGS)
 DS_DECLARE_ARGS(rnea, RNEA_ARGS)

@@ -115,14 +115,17 @@ extern const kspec art_ks_step_ws;
 /* The adjoint of one semi-implicit step (q, qd, u) -> (q', qd'): adds to gq, gqd,
  * gu (each may be NULL) and pg the gradients from gqo, gqdo (may be NULL).
  * qdd = A^-1 (tau - C + J^T f) is differentiated through its residual: one
- * real ABA solve lambda = A^-1 qddbar, then -lambda^T dR/dx by dual directions
- * for q, qd and the parameters; the controls' part is analytic (art_act_du_r:
- * gear x gain x the slopes of the control and force clamps). */
+ * real ABA solve lambda = A^-1 qddbar, then -lambda^T dR/dx recorded on the
+ * tape (or by dual directions) for q, qd and the parameters; the controls'
+ * part is analytic (art_act_du_r: gear x gain x the slopes of the control and
+ * force clamps). With j->analytic, step_vjp_analytic instead. qdn: the step's
+ * end velocity as the forward stored it (NULL: not at hand). */
+void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *qdn, const R *gqo,
+              const R *gqdo, R *gq, R *gqd, R *gu, R *pg);
+/* The same by the hand-written reverse of the dynamics (step_adjoint.c);
+ * with qdn it takes qdd = (qdn - qd) / dt instead of an ABA. */
 void step_vjp_analytic(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *qdn, const R *gqo,
                        const R *gqdo, R *gq, R *gqd, R *gu, R *pg);
+/* the reals step_vjp_analytic needs in dual_ws.abuf */
 size_t art_abuf_bytes(const art_topo *t);
-/* qdn: the step's end velocity as the forward stored it (NULL: not at hand);
- * the analytic adjoint takes qdd = (qdn - qd) / dt from it instead of an ABA. */
-void step_vjp(const adj_job *j, dual_ws *w, const R *q, const R *qd, const R *u, const R *qdn, const R *gqo, const R *gqdo, R *gq,
-              R *gqd, R *gu, R *pg);
 #endif
