@@ -63,15 +63,7 @@ do
   for k, m in ipairs(margins(Q[2], V[2], U[2])) do assert.is_true(m < -1e-3, "row 2 clamp " .. k .. " " .. m) end
 end
 
-local function positional(m, kernel, named)
-  local out = {}
-  for i, name in ipairs(ds.kernel(kernel):arg_names()) do
-    local v = named[name] or m.args[name]
-    assert(v ~= nil, "no value for " .. name)
-    out[i] = v:detach()
-  end
-  return out
-end
+local positional = require("art_spec_util").positional
 local function check(m, kernel, named, params, opts)
   local ok, rep = ds.gradcheck_kernel("articulation." .. kernel, positional(m, "articulation." .. kernel, named), params,
                                       {eps = opts and opts.eps or 1e-6, rtol = 1e-5, atol = opts and opts.atol or 1e-7,

@@ -11,67 +11,47 @@ local art = ds.plugin("articulation")
 local scenes = dofile("scenes/articulation_models.lua")
 local mjcf = require("diffsim.io.mjcf")
 
+local util = require("art_spec_util")
+
 local ANALYTIC = 2
 local model = art.model(scenes.zoo())
-local q0, qd0 = scenes.zoo_state()
 local B = 2
-local function rows(r, scale)
-  local out = {}
-  for b = 1, B do
-    out[b] = {}
-    for k, v in ipairs(r) do out[b][k] = v * (b == 1 and 1 or scale or 1) end
-  end
-  return ds.tensor(out)
-end
-local q = rows(q0)
-local qd = rows(qd0, -0.7)
+local q, qd = util.zoo_rows()
+local positional = util.positional
 
--- a kernel's positional arguments: the named states, then the model's tensors
-local function positional(kernel, m, named)
-  local out = {}
-  for i, name in ipairs(ds.kernel(kernel):arg_names()) do
-    local v = named[name] or m.args[name]
-    assert(v ~= nil, "no value for " .. name)
-    out[i] = v:detach()
-  end
-  return out
-end
-
+-- a kernel's float64 central-difference check on args with params
 local function report(what, ok, rep)
   print(string.format("%s: %d checked, max abs err %.2e, max rel err %.2e", what, rep.checked or 0, rep.max_abs_err or 0,
                       rep.max_rel_err or 0))
   assert(ok, rep.message)
+end
+local function kcheck(what, kernel, args, params, eps, atol)
+  report(what, ds.gradcheck_kernel(kernel, args, params, {eps = eps, rtol = 1e-5, atol = atol, max_elems = 40}))
 end
 
 describe("articulation analytic adjoint: float64 central differences", function()
   it("step on the zoo (free, revolute, prismatic, spherical, fixed; ground contact of every shape; limit; "
      .. "actuators), every model tensor", function()
     local ctrl = ds.tensor{{0.4, 0.1}, {-0.3, 0.02}}
-    local args = positional("articulation.step", model, {q = q, qd = qd, ctrl = ctrl, q_out = ds.empty{B, model.nq},
+    local args = positional(model, "articulation.step", {q = q, qd = qd, ctrl = ctrl, q_out = ds.empty{B, model.nq},
                                                          qd_out = ds.empty{B, model.nv}})
-    local ok, rep = ds.gradcheck_kernel("articulation.step", args, {dt = 2e-3, dual = ANALYTIC},
-                                        {eps = 1e-6, rtol = 1e-5, atol = 1e-6, max_elems = 40})
-    report("articulation.step (analytic)", ok, rep)
+    kcheck("articulation.step (analytic)", "articulation.step", args, {dt = 2e-3, dual = ANALYTIC}, 1e-6, 1e-6)
   end)
   it("step with sphere-capsule and capsule-capsule contacts between links (three free bodies)", function()
     local pm = art.model(scenes.pairs())
     local pq = pm:initial(1)
     local vq = ds.tensor{{0.1, -0.2, 0.3, 0.5, -0.4, 0.2, -0.3, 0.2, -0.1, 0.3, 0.1, -0.6, 0.2, -0.1, -0.4, 0.3, 0.2, 0.1}}
-    local args = positional("articulation.step", pm, {q = pq, qd = vq, ctrl = ds.zeros{1, pm.nu},
+    local args = positional(pm, "articulation.step", {q = pq, qd = vq, ctrl = ds.zeros{1, pm.nu},
                                                       q_out = ds.empty{1, pm.nq}, qd_out = ds.empty{1, pm.nv}})
-    local ok, rep = ds.gradcheck_kernel("articulation.step", args, {dt = 1e-3, dual = ANALYTIC},
-                                        {eps = 1e-7, rtol = 1e-5, atol = 1e-6, max_elems = 40})
-    report("articulation.step (analytic, pairs)", ok, rep)
+    kcheck("articulation.step (analytic, pairs)", "articulation.step", args, {dt = 1e-3, dual = ANALYTIC}, 1e-7, 1e-6)
   end)
   it("rollout over 12 steps on the zoo, every model tensor", function()
     local T = 12
     local c = ds.randn({T, B, model.nu}, 5) * 0.3
-    local args = positional("articulation.rollout", model, {q0 = q, qd0 = qd, ctrl = c,
+    local args = positional(model, "articulation.rollout", {q0 = q, qd0 = qd, ctrl = c,
                                                             qs = ds.empty{T + 1, B, model.nq},
                                                             qds = ds.empty{T + 1, B, model.nv}})
-    local ok, rep = ds.gradcheck_kernel("articulation.rollout", args, {dt = 2e-3, dual = ANALYTIC},
-                                        {eps = 1e-7, rtol = 1e-5, atol = 1e-5, max_elems = 40})
-    report("articulation.rollout (analytic)", ok, rep)
+    kcheck("articulation.rollout (analytic)", "articulation.rollout", args, {dt = 2e-3, dual = ANALYTIC}, 1e-7, 1e-5)
   end)
   it("rollout on the zoo in q0, qd0 and the controls only (the rigid-motion reverse)", function()
     local m = art.model(scenes.zoo())
@@ -111,21 +91,7 @@ describe("articulation analytic adjoint: equals the tape adjoint", function()
     for _, v in ipairs(b) do r[#r + 1] = v end
     return r
   end
-  -- gradients of run's loss in q, qd, the named parameters and run's extra tensors
-  local function grads(desc, mode, names, qq, qqd, run)
-    local m = art.model(desc)
-    m.adjoint = mode
-    local ins = {qq:detach():requires_grad(), qqd:detach():requires_grad()}
-    for _, n in ipairs(names) do ins[#ins + 1] = m:param(n) end
-    local tape = ds.tape()
-    local extra
-    local loss = tape:record(function() local l; l, extra = run(m, ins[1], ins[2]); return l end)
-    tape:backward(loss)
-    local out = {}
-    for i, t in ipairs(ins) do out[i] = t.grad:reshape{t.grad:numel()}:totable() end
-    if extra then for _, t in ipairs(extra) do out[#out + 1] = t.grad:reshape{t.grad:numel()}:totable() end end
-    return out
-  end
+  local grads = util.grads
   -- the largest difference relative to each tensor's largest entry; every tensor gets a gradient
   local function compare(what, desc, names, qq, qqd, run, min_nz, tol)
     local a, b = grads(desc, "analytic", names, qq, qqd, run), grads(desc, "tape", names, qq, qqd, run)

@@ -8,30 +8,14 @@ ds.init{precision = "f64", threads = 2}
 local art = ds.plugin("articulation")
 local scenes = dofile("scenes/articulation_models.lua")
 
+local util = require("art_spec_util")
+
 local model = art.model(scenes.zoo())
-local q0, qd0 = scenes.zoo_state()
 local B = 2
-local function rows(r, scale)
-  local out = {}
-  for b = 1, B do
-    out[b] = {}
-    for k, v in ipairs(r) do out[b][k] = v * (b == 1 and 1 or scale or 1) end
-  end
-  return ds.tensor(out)
-end
-local q = rows(q0)
-local qd = rows(qd0, -0.7)
+local q, qd = util.zoo_rows()
 local ctrl = ds.tensor{{0.4, 0.1}, {-0.3, 0.02}}
 
-local function positional(kernel, named)
-  local out = {}
-  for i, name in ipairs(ds.kernel(kernel):arg_names()) do
-    local v = named[name] or model.args[name]
-    assert(v ~= nil, "no value for " .. name)
-    out[i] = v:detach()
-  end
-  return out
-end
+local function positional(kernel, named) return util.positional(model, kernel, named) end
 
 local function check(kernel, named, params, opts)
   opts = opts or {}
@@ -210,20 +194,7 @@ describe("articulation kernels: gradients (float64 central differences)", functi
     -- the two compile the same dyn.inc; they differ only in summation order
     local names = {"mass", "com", "inertia", "pos", "quat", "axis", "damping", "armature", "gpos", "gsize",
                    "friction", "gain", "opt"}
-    local function grads(mode, run)
-      local m = art.model(scenes.zoo())
-      m.adjoint = mode
-      local ins = {q:detach():requires_grad(), qd:detach():requires_grad()}
-      for _, n in ipairs(names) do ins[#ins + 1] = m:param(n) end
-      local tape = ds.tape()
-      local extra
-      local loss = tape:record(function() local l; l, extra = run(m, ins[1], ins[2]); return l end)
-      tape:backward(loss)
-      local out = {}
-      for i, t in ipairs(ins) do out[i] = t.grad:tolist() end
-      if extra then for _, t in ipairs(extra) do out[#out + 1] = t.grad:tolist() end end
-      return out
-    end
+    local function grads(mode, run) return util.grads(scenes.zoo(), mode, names, q, qd, run) end
     local function compare(what, run)
       local a, b = grads("reverse", run), grads("dual", run)
       local worst, nz = 0, 0
