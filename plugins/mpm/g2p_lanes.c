@@ -1,13 +1,15 @@
-/* The 2D G2P (pass C) and its adjoint's per-particle half (pass D), vectorised
- * over 8 particles in bin order, as lanes.c does for P2G. Neither depends on
- * the material, so every chunk takes the same code; the last partial chunk runs
- * the same loop with fewer lanes. Chunks start at multiples of 8 inside
- * parallel_for's fixed blocks, so the split never depends on the thread count.
+/* The 2D G2P (pass C) and its adjoint (pass D), vectorised over 8 particles in
+ * bin order, as lanes.c does for P2G. Neither depends on the material, so every
+ * chunk takes the same code; a partial last chunk runs the same loop with its
+ * last particle repeated in the spare lanes. G2P chunks start at multiples of 8
+ * inside parallel_for's fixed blocks; the adjoint's start at its bin block's
+ * first particle (passes.c runs those blocks in two phases, as the P2G). Either
+ * way the split never depends on the thread count.
  *
  * G2P:  v' = sum w v_i,  C' = 4/dx sum w v_i e^T (e = x_i/dx - x_p/dx),  x' = x + dt v'
  * Its adjoint, per particle: the grads of the 9 velocity reads,
- * w (gv + 4/dx gC e), lane-major into s->glanes ({ceil(n/8), 18, 8}; passes.c
- * sums them per cell), and x's grad through the weights and through e. */
+ * w (gv + 4/dx gC e), added straight into s->ggvel (scatter_chunk, in the block
+ * order passes.c fixes), and x's grad through the weights and through e. */
 #include "passes.h"
 
 enum { LANES = 8 };
@@ -68,8 +70,7 @@ MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
   }
 }
 
-MPM_CLONES void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user) {
-  sim *s = user;
+MPM_CLONES void g2p_adj_block(sim *s, int64_t lo, int64_t hi) {
   const R kc = 4 * s->inv_dx, inv_dx = s->inv_dx, dt = s->dt;
   const int32_t ny32 = (int32_t)s->ny; /* 3 ncell < 2^31 (substep_check) */
   const R *gvel = s->gvel;
@@ -84,7 +85,7 @@ MPM_CLONES void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user) {
       GV[0][l] = s->gvo ? s->gvo[2 * p] : 0, GV[1][l] = s->gvo ? s->gvo[2 * p + 1] : 0;
       for (int i = 0; i < 4; i++) GC[i][l] = s->gCo ? s->gCo[4 * p + i] : 0;
     }
-    R *out = s->glanes + (k0 / LANES) * 18 * LANES;
+    R out[18 * LANES];
 #pragma omp simd
     for (int l = 0; l < LANES; l++) {
       const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
@@ -126,5 +127,6 @@ MPM_CLONES void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user) {
     }
     if (s->gx)
       for (int l = 0; l < L; l++) s->gx[2 * P[l]] += GX[0][l], s->gx[2 * P[l] + 1] += GX[1][l];
+    scatter_chunk(s, k0, L, out, 2, s->ggvel);
   }
 }

@@ -1,19 +1,23 @@
-/* The vectorised per-particle half of the 2D P2G: for particles in bin order,
- * 8 at a time (one SIMD lane each), the stress, the affine matrix and the 9
- * stencil contributions (m, mv), written lane-major into s->lanes
- * ({ceil(n/8), 27, 8}: chunk, slot*3 + channel, lane). passes.c then sums them
- * per cell (contiguous reads) and per node.
+/* The 2D P2G of one block of bins (passes.c): for the block's particles in bin
+ * order, 8 at a time (one SIMD lane each), the stress, the affine matrix and
+ * the 9 stencil contributions (m, mv), then each particle's 27 values added
+ * straight into the grid (s->gmm). passes.c runs the blocks in two phases so
+ * that no two blocks of a phase touch the same node; every node's sum then has
+ * one fixed order (phase, particle in bin order, stencil slot) whatever the
+ * thread count, and the grid is bitwise identical for any number of threads.
  *
- * Why a separate pass: the per-particle work is most of a substep and
- * vectorises only when it is a plain loop over independent particles; the
- * per-cell sums that follow are serial by nature (their order makes the result
- * deterministic). Chunks of 8 start at multiples of 8 inside parallel_for's
- * fixed blocks (256), so whether a particle goes through the vector or the scalar
- * code never depends on the thread count: results stay bitwise identical.
+ * Why lanes: the per-particle work is most of a substep and vectorises only as
+ * a plain loop over independent particles; the adds into the grid that follow
+ * are serial by nature (their order makes the result deterministic). Chunks of
+ * 8 start at the block's first particle; a partial last chunk repeats its last
+ * particle in the spare lanes (dropped), so the vector loop keeps its fixed
+ * 8-lane trip count. Block boundaries depend on the bins only, so whether a
+ * particle goes through the vector or the scalar code never depends on the
+ * thread count.
  *
- * The vector path covers chunks of 8 corotated particles (the reference's
- * material; its stress needs only a square root). Other chunks, and the last
- * partial one, take the scalar particle_pre. */
+ * The vector path covers chunks of corotated particles (the reference's
+ * material; its stress needs only a square root). Other chunks take the scalar
+ * particle_pre. */
 #include <string.h>
 
 #include "passes.h"
@@ -45,7 +49,7 @@ static void contrib_scalar(sim *s, int64_t k, R *out, int l) {
 
 /* 8 corotated particles k0 .. k0 + 7: the equations of particle_pre and
  * material_fwd (mpm_phys.h) written over lanes. */
-static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int64_t k0, R *out) {
+static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int64_t k0, int L, R *out) {
   const R dt = s->dt, dx = s->dx, inv_dx = s->inv_dx;
   const R kst = -dt * 4 * inv_dx * inv_dx;
   /* gather the 8 particles' inputs into lane arrays (the loads are indirect
@@ -53,7 +57,7 @@ static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int
   R X0[LANES], X1[LANES], V0[LANES], V1[LANES], Cm[4][LANES], Fm[4][LANES];
   R MU[LANES], LAM[LANES], M[LANES], VOL[LANES], ACT[LANES];
   for (int l = 0; l < LANES; l++) {
-    const int64_t p = s->order[k0 + l];
+    const int64_t p = s->order[k0 + (l < L ? l : L - 1)];
     X0[l] = s->x[2 * p], X1[l] = s->x[2 * p + 1], V0[l] = s->v[2 * p], V1[l] = s->v[2 * p + 1];
     for (int i = 0; i < 4; i++) Cm[i][l] = s->C[4 * p + i], Fm[i][l] = s->F[4 * p + i];
     MU[l] = PV(s, mu, p), LAM[l] = PV(s, lam, p), M[l] = PV(s, mass, p), VOL[l] = PV(s, vol, p);
@@ -110,7 +114,7 @@ static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int
       }
     }
   }
-  for (int l = 0; l < LANES; l++) {
+  for (int l = 0; l < L; l++) {
     const int64_t p = s->order[k0 + l];
     if (s->Fo)
       for (int i = 0; i < 4; i++) s->Fo[4 * p + i] = Fn_[i][l];
@@ -120,17 +124,17 @@ static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int
   }
 }
 
-MPM_CLONES void pass_lanes(int64_t lo, int64_t hi, void *user) {
-  sim *s = user;
+MPM_CLONES void p2g_block(sim *s, int64_t lo, int64_t hi) {
+  R out[27 * LANES];
   for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
     const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
-    R *out = s->lanes + (k0 / LANES) * 27 * LANES;
-    int corot = L == LANES;
+    int corot = 1;
     for (int l = 0; l < L && corot; l++) corot = s->mat[s->order[k0 + l]] == MAT_COROTATED;
     if (corot) {
-      contrib_corotated8(s, k0, out);
+      contrib_corotated8(s, k0, L, out);
     } else {
       for (int l = 0; l < L; l++) contrib_scalar(s, k0 + l, out, l);
     }
+    scatter_chunk(s, k0, L, out, 3, s->gmm);
   }
 }

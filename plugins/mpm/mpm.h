@@ -26,8 +26,6 @@ typedef struct sim {
   int smass, svol, smu, slam, sbulk;
   R *xo, *vo, *Co, *Fo;          /* forward outputs (NULL in the adjoint) */
   /* scratch */
-  R *contrib;                    /* {ncell, 9, 3}: per cell, the (m, mv) its particles give each stencil slot */
-  R *lanes;                      /* {ceil(n/8), 27, 8}: each particle's (m, mv) per stencil slot, lane-major (lanes.c) */
   int32_t *cell, *start, *order; /* bins: base cell per particle, CSR of cells, particles by cell */
   int32_t *span;                 /* {nx, 2}: per node row, the columns [lo, hi] some stencil reaches (lo > hi: none);
                                     the node passes touch only these nodes, the only ones a particle reads */
@@ -35,8 +33,6 @@ typedef struct sim {
   /* adjoint */
   const R *gxo, *gvo, *gCo, *gFo; /* incoming grads (may be NULL: zero) */
   R *gx, *gv, *gC, *gF;           /* outgoing (may be NULL: not wanted) */
-  R *gcontrib;                    /* {ncell, 9, 2}: per cell, its particles' grads of the grid velocity reads */
-  R *glanes;                      /* {ceil(n/8), 18, 8}: each particle's grads of its 9 velocity reads, lane-major */
   R *ggvel;                       /* {ncell, 2}: grad of the grid velocity */
   R *ggmm;                        /* {ncell, 3}: grads of the grid mass and momentum */
   double *rows;                   /* {nx, 2}: per-row sums of the gravity and friction grads */
@@ -50,11 +46,6 @@ enum { PG_MASS = 0, PG_VOL, PG_MU, PG_LAM, PG_BULK, PG_ACT, PG_COUNT };
 /* Stable counting sort of n particles by cell: start {ncell + 1} (CSR), order {n}. */
 void bins_sort(int64_t n, int64_t ncell, const int32_t *cell, int32_t *start, int32_t *order);
 void bins_build(sim *s);
-/* Sums, per node (i, j), the cell patches src {ncell, 9, ch} of the 3 x 3 cells
- * whose stencils cover it (empty cells skipped), in stencil-slot order, into
- * out {ncell, ch} for rows [i0, i1), nodes inside s->span only (the rest of out
- * is left as it was: no particle reads it). */
-void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1, R *out);
 
 /* Runs fn(r, r + 1, user) for every row r < nrows on ctx's threads, rows
  * interleaved between threads (bins.c has why). */

@@ -1,4 +1,4 @@
-/* mpm: what the 2D passes (passes.c) and their vectorised halves (lanes.c,
+/* mpm: what the 2D passes (passes.c) and their vectorised parts (lanes.c,
  * g2p_lanes.c, p2g_adj_lanes.c) share. */
 #ifndef MPM_PASSES_H
 #define MPM_PASSES_H
@@ -35,11 +35,27 @@ static inline __attribute__((always_inline)) void particle_pre(const sim *s, int
   for (int i = 0; i < 4; i++) q->A[i] = k * q->tau[i] + q->m * C[i];
 }
 
-/* lanes.c: per-particle stencil contributions in bin order, into s->lanes. */
-void pass_lanes(int64_t lo, int64_t hi, void *user);
-/* g2p_lanes.c: G2P (x', v', C'), and its adjoint's per-particle half (x grads, s->glanes). */
+/* Adds a chunk's per-particle stencil values out {9 slots, ch, LANES 8} (lanes
+ * l < L, particles order[k0 + l]) into the grid {ncell, ch}: particle by
+ * particle, slot by slot. The caller's block order makes that order fixed. */
+MPM_INLINE void scatter_chunk(const sim *s, int64_t k0, int L, const R *out, int ch, R *grid) {
+  const int64_t ny = s->ny;
+  for (int l = 0; l < L; l++) {
+    const int64_t base = s->cell[s->order[k0 + l]];
+    for (int a = 0; a < 3; a++) {
+      R *g = grid + (base + a * ny) * ch;
+      const R *o = out + a * 3 * ch * 8 + l;
+      for (int j = 0; j < 3 * ch; j++) g[j] += o[8 * j];
+    }
+  }
+}
+
+/* lanes.c: P2G of bins [lo, hi) (one block of cell rows), added into s->gmm. */
+void p2g_block(sim *s, int64_t lo, int64_t hi);
+/* g2p_lanes.c: G2P (x', v', C'); the G2P adjoint of bins [lo, hi) (x grads, and
+ * the grid velocity reads' grads added into s->ggvel). */
 void pass_g2p_lanes(int64_t lo, int64_t hi, void *user);
-void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user);
+void g2p_adj_block(sim *s, int64_t lo, int64_t hi);
 /* p2g_adj_lanes.c: pass F, the P2G, stress and F update adjoint (reads s->cache from pass A). */
 void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user);
 

@@ -130,25 +130,21 @@ static int sim_init(sim *s, const ds_call *c, int adjoint) {
   s->lam = rd(a->lam), s->slam = stride(a->lam);
   s->bulk = rd(a->bulk), s->sbulk = stride(a->bulk);
   const int64_t n = s->n, nc = s->ncell;
-  s->contrib = c->host->scratch(c, (size_t)nc * 27 * sizeof(R));
-  s->lanes = c->host->scratch(c, (size_t)((n + 7) / 8) * 216 * sizeof(R));
   s->cell = c->host->scratch(c, (size_t)n * sizeof(int32_t));
   s->order = c->host->scratch(c, (size_t)n * sizeof(int32_t));
   s->start = c->host->scratch(c, (size_t)(nc + 1) * sizeof(int32_t));
   s->span = c->host->scratch(c, (size_t)s->nx * 2 * sizeof(int32_t));
   s->gmm = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
   s->gvel = c->host->scratch(c, (size_t)nc * 2 * sizeof(R));
-  if (!s->contrib || !s->lanes || !s->cell || !s->order || !s->start || !s->span || !s->gmm || !s->gvel)
+  if (!s->cell || !s->order || !s->start || !s->span || !s->gmm || !s->gvel)
     return DS_ERR_NOMEM;
   if (!adjoint) return DS_OK;
-  s->gcontrib = c->host->scratch(c, (size_t)nc * 18 * sizeof(R));
-  s->glanes = c->host->scratch(c, (size_t)((n + 7) / 8) * 144 * sizeof(R));
   s->ggvel = c->host->scratch(c, (size_t)nc * 2 * sizeof(R));
   s->ggmm = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
   s->rows = c->host->scratch(c, (size_t)s->nx * 2 * sizeof(double));
   s->pg = c->host->scratch(c, (size_t)n * PG_COUNT * sizeof(R));
   s->cache = c->host->scratch(c, (size_t)n * 12 * sizeof(R));
-  if (!s->gcontrib || !s->glanes || !s->ggvel || !s->ggmm || !s->rows || !s->pg || !s->cache) return DS_ERR_NOMEM;
+  if (!s->ggvel || !s->ggmm || !s->rows || !s->pg || !s->cache) return DS_ERR_NOMEM;
   return DS_OK;
 }
 
@@ -159,7 +155,7 @@ static int substep_forward(const ds_call *c) {
   if (rc) return rc;
   if ((rc = validate(c, &s))) return rc;
   s.xo = ds_rdata(a->x_out), s.vo = ds_rdata(a->v_out), s.Co = ds_rdata(a->C_out), s.Fo = ds_rdata(a->F_out);
-  if (a->aux->dims[0] > 0) use_aux(&s, a->aux); /* the lanes pass then also fills the stress cache */
+  if (a->aux->dims[0] > 0) use_aux(&s, a->aux); /* pass A then also fills the stress cache */
   pass_forward(&s);
   return DS_OK;
 }
