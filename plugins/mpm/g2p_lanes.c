@@ -12,8 +12,6 @@
  * order passes.c fixes), and x's grad through the weights and through e. */
 #include "passes.h"
 
-enum { LANES = 8 };
-
 /* The particles k0 .. k0 + L - 1 into lane arrays; a partial last chunk repeats
  * its last particle in the spare lanes, so the vector loops always run 8 lanes
  * (a fixed trip count the compiler vectorises whole) and the spare results are

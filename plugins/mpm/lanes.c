@@ -22,18 +22,12 @@
 
 #include "passes.h"
 
-enum { LANES = 8 };
-
 /* one particle through the scalar code, into lane l of chunk `out` */
 static void contrib_scalar(sim *s, int64_t k, R *out, int l) {
   const int64_t p = s->order[k];
   pre q;
   particle_pre(s, p, &q);
   if (s->Fo) memcpy(s->Fo + 4 * p, q.Fout, sizeof q.Fout);
-  if (s->cache) {
-    R *cc = s->cache + 12 * p;
-    memcpy(cc, q.Fn, sizeof q.Fn), memcpy(cc + 4, q.tau, sizeof q.tau), memcpy(cc + 8, q.A, sizeof q.A);
-  }
   const R *v = s->v + 2 * p;
   const R mv0 = q.m * v[0], mv1 = q.m * v[1];
   for (int a = 0; a < 3; a++)
@@ -74,29 +68,8 @@ static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int
     const R w02 = (R)0.5 * (f0 - (R)0.5) * (f0 - (R)0.5);
     const R w10 = (R)0.5 * ((R)1.5 - f1) * ((R)1.5 - f1), w11 = (R)0.75 - (f1 - 1) * (f1 - 1);
     const R w12 = (R)0.5 * (f1 - (R)0.5) * (f1 - (R)0.5);
-    /* Fn = (I + dt C) F */
-    const R i0 = 1 + dt * Cm[0][l], i1 = dt * Cm[1][l], i2 = dt * Cm[2][l], i3 = 1 + dt * Cm[3][l];
-    const R n0 = i0 * Fm[0][l] + i1 * Fm[2][l], n1 = i0 * Fm[1][l] + i1 * Fm[3][l];
-    const R n2 = i2 * Fm[0][l] + i3 * Fm[2][l], n3 = i2 * Fm[1][l] + i3 * Fm[3][l];
-    /* corotated: 2 mu (Fn - R) Fn^T + lam (J - 1) J I, R the polar rotation */
-    const R xr = n0 + n3, yr = n2 - n1;
-    const R sc = 1 / RSQRT(xr * xr + yr * yr);
-    const R c = xr * sc, sn = yr * sc;
-    const R d0 = n0 - c, d1 = n1 + sn, d2 = n2 - sn, d3 = n3 - c;
-    const R mu2 = 2 * MU[l], act = ACT[l], m = M[l];
-    const R J = n0 * n3 - n1 * n2;
-    const R pr = LAM[l] * (J - 1) * J;
-    /* plus the fibre term act (Fn e_y)(Fn e_y)^T */
-    const R t0 = mu2 * (d0 * n0 + d1 * n1) + pr + act * n1 * n1;
-    const R t1 = mu2 * (d0 * n2 + d1 * n3) + act * n1 * n3;
-    const R t2 = mu2 * (d2 * n0 + d3 * n1) + act * n3 * n1;
-    const R t3 = mu2 * (d2 * n2 + d3 * n3) + pr + act * n3 * n3;
-    const R k = kst * VOL[l];
-    const R A0 = k * t0 + m * Cm[0][l], A1 = k * t1 + m * Cm[1][l];
-    const R A2 = k * t2 + m * Cm[2][l], A3 = k * t3 + m * Cm[3][l];
-    Fn_[0][l] = n0, Fn_[1][l] = n1, Fn_[2][l] = n2, Fn_[3][l] = n3;
-    tau_[0][l] = t0, tau_[1][l] = t1, tau_[2][l] = t2, tau_[3][l] = t3;
-    A_[0][l] = A0, A_[1][l] = A1, A_[2][l] = A2, A_[3][l] = A3;
+    corotated_lane(l, dt, kst, Cm, Fm, MU, LAM, ACT, M, VOL, Fn_, tau_, A_);
+    const R m = M[l], A0 = A_[0][l], A1 = A_[1][l], A2 = A_[2][l], A3 = A_[3][l];
     const R mv0 = m * V0[l], mv1 = m * V1[l];
     const R wa[3] = {w00, w01, w02}, wb[3] = {w10, w11, w12};
 #pragma GCC unroll 3
@@ -114,14 +87,11 @@ static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int
       }
     }
   }
-  for (int l = 0; l < L; l++) {
-    const int64_t p = s->order[k0 + l];
-    if (s->Fo)
+  if (s->Fo)
+    for (int l = 0; l < L; l++) {
+      const int64_t p = s->order[k0 + l];
       for (int i = 0; i < 4; i++) s->Fo[4 * p + i] = Fn_[i][l];
-    if (s->cache)
-      for (int i = 0; i < 4; i++)
-        s->cache[12 * p + i] = Fn_[i][l], s->cache[12 * p + 4 + i] = tau_[i][l], s->cache[12 * p + 8 + i] = A_[i][l];
-  }
+    }
 }
 
 MPM_CLONES void p2g_block(sim *s, int64_t lo, int64_t hi) {

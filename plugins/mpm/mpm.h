@@ -37,7 +37,12 @@ typedef struct sim {
   R *ggmm;                        /* {ncell, 3}: grads of the grid mass and momentum */
   double *rows;                   /* {nx, 2}: per-row sums of the gravity and friction grads */
   R *pg;                          /* {6, n}: per-particle grads of mass, vol, mu, lam, bulk, act */
-  R *cache;                       /* adjoint: {n, 12} Fn, tau, A per particle from pass A, for pass F */
+  /* the grid kept for the adjoint (aux, substep.c): mass and momentum of the
+   * nodes inside the spans, row after row, at rowoff {nx + 1} (bins_build) */
+  int32_t *rowoff;
+  R *kept;                        /* forward: where to pack the grid (NULL: not kept) */
+  const R *kept_in;               /* adjoint: the forward's packed grid (NULL: recompute it) */
+  int64_t kcap;                   /* forward: room in kept, in nodes; adjoint: the forward's packed count */
 } sim;
 
 enum { PG_MASS = 0, PG_VOL, PG_MU, PG_LAM, PG_BULK, PG_ACT, PG_COUNT };
@@ -52,9 +57,11 @@ void bins_build(sim *s);
 void rows_for(ds_ctx *ctx, const ds_host_api *host, int64_t nrows, ds_range_fn fn, void *user);
 
 /* passes.c */
-void pass_forward(sim *s);
-/* kept: s->cell .. s->cache hold the forward's bins, grid and stress cache (aux) */
-void pass_adjoint(sim *s, int kept);
+/* Forward; with s->kept, also packs the grid there and returns the packed node
+ * count (-1: more than kcap nodes, not kept). */
+int64_t pass_forward(sim *s);
+/* Adjoint; with s->kept_in, reads the forward's packed grid instead of redoing the P2G. */
+void pass_adjoint(sim *s);
 
 /* validate.c: the data checks of the forward (names the argument and particle). */
 int validate(const ds_call *c, const sim *s);

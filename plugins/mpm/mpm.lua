@@ -113,12 +113,10 @@ function M.sim(o)
   return s
 end
 
--- The element count of a 2D substep's aux block (substep.c: the bins, grid and
--- per-particle stresses the forward keeps for the adjoint).
+-- The element count of a 2D substep's aux block (substep.c: the grid the forward
+-- keeps for the adjoint, 3 reals for each of up to n nodes, after 2 int32).
 function Sim:aux_count()
-  local n, nx, ncell = self.n, self.nx, self.nx * self.ny
-  local ints = math.floor((2 * n + ncell + 1 + 2 * nx + 1) / 2) * 2
-  return ints + (5 * ncell + 12 * n) * (ds.precision == "f64" and 2 or 1)
+  return 2 + 3 * self.n * (ds.precision == "f64" and 2 or 1)
 end
 
 -- mu and lam now: from E and nu (differentiable when they are tensors), or as given.
@@ -169,7 +167,7 @@ end
 
 -- One substep from state s with actuation act {groups} (nil: none); mu, lam as from sim:lame().
 -- keep (2D): the forward keeps its grid in an aux tensor for the adjoint (faster
--- backward, ~(5 cells + 14 particles) reals held per recorded substep).
+-- backward, 3 reals per particle held per recorded substep).
 function Sim:substep(s, act, mu, lam, mass, keep)
   if mu == nil then mu, lam = self:lame() end
   mass = mass or self:masses()
@@ -186,19 +184,21 @@ end
 
 -- T substeps. o.act: a tensor {groups} for every step or function(t, state) -> tensor (t from 0);
 -- o.tape + o.checkpoint = k: segments of k substeps whose states are recomputed in backward
--- (memory O(T/k + k) states instead of O(T)); o.keep_grid = true (2D): recorded substeps keep
--- their grid for the adjoint (faster backward, more memory: Sim:aux_count()); o.inputs: extra tensors an act function reads
+-- (memory O(T/k + k) states instead of O(T)); o.keep_grid (2D, default true): recorded substeps keep
+-- their grid for the adjoint (false: it recomputes it; Sim:aux_count()); o.inputs: extra tensors an act function reads
 -- (controller weights), so a segment accounts for their grads; o.on_step(t, state) after each step.
 function Sim:rollout(s, T, o)
   o = o or {}
   local mu, lam = self:lame()
   local mass = self:masses()
   local seg = o.checkpoint
-  -- o.keep_grid (2D): each recorded substep keeps its grid for the adjoint, which
-  -- then skips recomputing it (about 20% less CPU per substep forward + backward)
-  -- at the cost of (5 cells + 14 particles) reals per recorded substep: per
-  -- checkpoint segment when checkpointing, per step otherwise. Off by default.
-  local keep = o.keep_grid and self.dim == 2
+  -- o.keep_grid (2D, on unless false): each recorded substep keeps the grid
+  -- mass and momentum of the nodes its stencils reach for its adjoint, which then
+  -- skips redoing the P2G (about a quarter of a substep's forward + backward), at
+  -- 3 reals per particle (a quarter of a state) per recorded substep: per
+  -- checkpoint segment when checkpointing, per step otherwise. A step whose
+  -- stencils reach more nodes than it has particles keeps nothing (recompute).
+  local keep = o.keep_grid ~= false and self.dim == 2
   local function advance(t0, t1, x, v, C, F)
     local st = {x = x, v = v, C = C, F = F}
     for t = t0, t1 - 1 do

@@ -1,15 +1,14 @@
 /* The 2D adjoint's pass F vectorised over 8 particles in bin order: the P2G
  * adjoint (grads of m, v, A and x from the grid's mass and momentum grads),
- * then A = kst vol tau + m C, the material adjoint and Fn = (I + dt C) F.
+ * then A = kst vol tau + m C, the material adjoint and Fn = (I + dt C) F
+ * (Fn, tau and A recomputed from the step's inputs, as the forward has them).
  * The equations are those of passes.c / mpm_phys.h (material_adj); the vector
- * path covers chunks of 8 corotated particles, other chunks run material_adj per
- * lane. Chunks start at multiples of 8 inside parallel_for's fixed blocks, so
+ * path covers chunks of corotated particles, other chunks run particle_pre and
+ * material_adj per lane. Chunks start at multiples of 8 inside parallel_for's fixed blocks, so
  * which path a particle takes never depends on the thread count. */
 #include <string.h>
 
 #include "passes.h"
-
-enum { LANES = 8 };
 
 /* The corotated material adjoint for lane arrays: from G = d loss/d tau and
  * gFo = d loss/d F_out, gFn (overwritten) and the grads of mu, lam and the
@@ -63,25 +62,34 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
   for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
     const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
     int64_t P[LANES];
-    R X0[LANES], X1[LANES], V0[LANES], V1[LANES], Cm[4][LANES], Fn[4][LANES], TAU[4][LANES];
+    R X0[LANES], X1[LANES], V0[LANES], V1[LANES], Cm[4][LANES], Fm[4][LANES], Fn[4][LANES], TAU[4][LANES];
     R Am[4][LANES], M[LANES], VOL[LANES], MU[LANES], LAM[LANES], ACT[LANES], GFO[4][LANES];
-    int corot = L == LANES;
+    int corot = 1;
     /* a partial last chunk repeats its last particle in the spare lanes (the
      * vector loop keeps its fixed 8-lane trip count; spare results are dropped) */
     for (int l = 0; l < LANES; l++) {
       const int64_t p = s->order[k0 + (l < L ? l : L - 1)];
       P[l] = p;
       X0[l] = s->x[2 * p], X1[l] = s->x[2 * p + 1], V0[l] = s->v[2 * p], V1[l] = s->v[2 * p + 1];
-      const R *cc = s->cache + 12 * p;
       for (int i = 0; i < 4; i++) {
-        Cm[i][l] = s->C[4 * p + i];
-        Fn[i][l] = cc[i], TAU[i][l] = cc[4 + i], Am[i][l] = cc[8 + i];
+        Cm[i][l] = s->C[4 * p + i], Fm[i][l] = s->F[4 * p + i];
         GFO[i][l] = s->gFo ? s->gFo[4 * p + i] : 0;
       }
       M[l] = PV(s, mass, p), VOL[l] = PV(s, vol, p), MU[l] = PV(s, mu, p), LAM[l] = PV(s, lam, p);
       const int32_t grp = s->group[p];
       ACT[l] = grp >= 0 ? s->act[grp] * s->strength : 0;
-      corot = corot && s->mat[p] == MAT_COROTATED; /* L < LANES: corot is already 0 */
+      corot = corot && s->mat[p] == MAT_COROTATED;
+    }
+    /* the forward's Fn, tau and A, recomputed (cheaper than keeping them) */
+    if (corot) {
+#pragma omp simd
+      for (int l = 0; l < LANES; l++) corotated_lane(l, dt, kst, Cm, Fm, MU, LAM, ACT, M, VOL, Fn, TAU, Am);
+    } else {
+      for (int l = 0; l < LANES; l++) {
+        pre q;
+        particle_pre(s, P[l], &q);
+        for (int i = 0; i < 4; i++) Fn[i][l] = q.Fn[i], TAU[i][l] = q.tau[i], Am[i][l] = q.A[i];
+      }
     }
     R GA[4][LANES], GM[LANES], GV[2][LANES], GX[2][LANES], G[4][LANES], GVOL[LANES];
 #pragma omp simd
@@ -144,7 +152,7 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
     for (int l = 0; l < L; l++) {
       const int64_t p = P[l];
       const R g0 = GFN[0][l], g1 = GFN[1][l], g2 = GFN[2][l], g3 = GFN[3][l];
-      const R *F = s->F + 4 * p, *C = s->C + 4 * p;
+      const R F[4] = {Fm[0][l], Fm[1][l], Fm[2][l], Fm[3][l]}, C[4] = {Cm[0][l], Cm[1][l], Cm[2][l], Cm[3][l]};
       /* Fn = (I + dt C) F: gC = m gA + dt gFn F^T, gF += (I + dt C)^T gFn */
       if (s->gC) {
         R *gC = s->gC + 4 * p;

@@ -6,8 +6,9 @@
  *                     affine, F', the 9 (m, mv) contributions added into the grid (lanes.c)
  *           B         in A's second phase, per finished node row: grid velocity, gravity, band
  *           C         particles, 8 at a time: G2P -> v', C', x' (g2p_lanes.c)
- * Adjoint:  recomputes cells, bins, A and B from the step's inputs (unless the
- *           launch's aux kept the forward's: substep.c), then
+ * Adjoint:  recomputes cells, bins, A and B from the step's inputs (or, when the
+ *           launch's aux kept the forward's grid (substep.c), cells, bins and B
+ *           from the kept grid), then
  *           D         two phases of blocks as A, 8 particles at a time: G2P adjoint ->
  *                     grads of x, and of the grid velocity reads added into the grid (g2p_lanes.c)
  *           E         in D's second phase, per finished node row: grid update adjoint ->
@@ -16,7 +17,8 @@
  *                     adjoint (p2g_adj_lanes.c)
  * Particle passes write only their particles' rows, blocks only their node rows:
  * no atomics, and the blocks never depend on the thread count. A substep has 4
- * parallel regions forward and 3 backward (7 more when it recomputes). */
+ * parallel regions forward and 3 backward, plus 2 to restore a kept grid or 3 to
+ * recompute it. */
 #include <string.h>
 
 #include "passes.h"
@@ -82,11 +84,25 @@ MPM_INLINE void grid_velocity(const sim *s, int64_t i, int64_t j, const R *mm, R
 }
 
 MPM_CLONES static void node_b(const sim *s, int64_t i) {
-  for (int64_t j = s->span[2 * i]; j <= s->span[2 * i + 1]; j++) {
+  const int64_t lo = s->span[2 * i], hi = s->span[2 * i + 1];
+  for (int64_t j = lo; j <= hi; j++) {
     const int64_t c = i * s->ny + j;
     R M[4], dmu[2];
     grid_velocity(s, i, j, s->gmm + 3 * c, s->gvel + 2 * c, M, dmu);
   }
+  /* the forward keeps the row's mass and momentum for its adjoint */
+  if (s->kept && lo <= hi && s->rowoff[s->nx] <= s->kcap)
+    memcpy(s->kept + 3 * (int64_t)s->rowoff[i], s->gmm + 3 * (i * s->ny + lo), (size_t)(3 * (hi - lo + 1)) * sizeof(R));
+}
+
+/* The adjoint with a kept grid: the row's mass and momentum back from the forward's copy, then its velocities. */
+static void pass_unpack(int64_t i, int64_t i1, void *user) {
+  (void)i1;
+  const sim *s = user;
+  const int64_t lo = s->span[2 * i], hi = s->span[2 * i + 1];
+  if (lo > hi) return;
+  memcpy(s->gmm + 3 * (i * s->ny + lo), s->kept_in + 3 * (int64_t)s->rowoff[i], (size_t)(3 * (hi - lo + 1)) * sizeof(R));
+  node_b(s, i);
 }
 
 static void p2g_phase0(int64_t t, int64_t t1, void *user) {
@@ -106,9 +122,10 @@ static void forward_grid(sim *s) {
   rows_for(s->ctx, s->host, phase_tasks(s, 1), p2g_phase1, s);
 }
 
-void pass_forward(sim *s) {
+int64_t pass_forward(sim *s) {
   forward_grid(s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_g2p_lanes, s); /* C: G2P */
+  return s->rowoff[s->nx] <= s->kcap ? s->rowoff[s->nx] : -1;
 }
 
 /* ---- E: grid update adjoint ------------------------------------------------------ */
@@ -145,9 +162,18 @@ static void d_phase1(int64_t t, int64_t t1, void *user) {
 
 /* ---- F: P2G, stress and F update adjoint: p2g_adj_lanes.c ---------------------- */
 
-void pass_adjoint(sim *s, int kept) {
-  s->Fo = NULL;
-  if (!kept) forward_grid(s); /* recompute the forward's bins, grid and stress cache */
+void pass_adjoint(sim *s) {
+  s->Fo = NULL, s->kept = NULL;
+  if (s->kept_in) { /* the bins again (cheap), the grid from the forward's copy */
+    s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
+    bins_build(s);
+    /* the same bins give the same spans: kcap is the forward's packed count */
+    if (s->rowoff[s->nx] != s->kcap) s->kept_in = NULL;
+  }
+  if (s->kept_in)
+    rows_for(s->ctx, s->host, s->nx, pass_unpack, s);
+  else
+    forward_grid(s); /* recompute the forward's bins and grid */
   rows_for(s->ctx, s->host, phase_tasks(s, 0), d_phase0, s); /* D, then E in phase 1 */
   rows_for(s->ctx, s->host, phase_tasks(s, 1), d_phase1, s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_p2g_adj_lanes, s); /* F */

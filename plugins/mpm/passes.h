@@ -35,7 +35,38 @@ static inline __attribute__((always_inline)) void particle_pre(const sim *s, int
   for (int i = 0; i < 4; i++) q->A[i] = k * q->tau[i] + q->m * C[i];
 }
 
-/* Adds a chunk's per-particle stencil values out {9 slots, ch, LANES 8} (lanes
+enum { LANES = 8 }; /* particles per chunk in the vector passes */
+
+/* Lane l's corotated Fn = (I + dt C) F, stress tau (material_fwd's corotated
+ * branch with the fibre term) and A = kst vol tau + m C, from lane arrays into
+ * lane arrays: straight-line arithmetic the compiler vectorises over l (lanes.c,
+ * p2g_adj_lanes.c; the same expression in both, so the adjoint's recompute gives
+ * the forward's bits). */
+MPM_INLINE void corotated_lane(int l, R dt, R kst, R (*Cm)[LANES], R (*Fm)[LANES], const R *MU, const R *LAM,
+                               const R *ACT, const R *M, const R *VOL, R (*Fn)[LANES], R (*tau)[LANES],
+                               R (*A)[LANES]) {
+  const R i0 = 1 + dt * Cm[0][l], i1 = dt * Cm[1][l], i2 = dt * Cm[2][l], i3 = 1 + dt * Cm[3][l];
+  const R n0 = i0 * Fm[0][l] + i1 * Fm[2][l], n1 = i0 * Fm[1][l] + i1 * Fm[3][l];
+  const R n2 = i2 * Fm[0][l] + i3 * Fm[2][l], n3 = i2 * Fm[1][l] + i3 * Fm[3][l];
+  /* 2 mu (Fn - R) Fn^T + lam (J - 1) J I, R the polar rotation */
+  const R xr = n0 + n3, yr = n2 - n1;
+  const R sc = 1 / RSQRT(xr * xr + yr * yr);
+  const R c = xr * sc, sn = yr * sc;
+  const R d0 = n0 - c, d1 = n1 + sn, d2 = n2 - sn, d3 = n3 - c;
+  const R mu2 = 2 * MU[l], act = ACT[l], J = n0 * n3 - n1 * n2, pr = LAM[l] * (J - 1) * J;
+  /* plus the fibre term act (Fn e_y)(Fn e_y)^T */
+  const R t0 = mu2 * (d0 * n0 + d1 * n1) + pr + act * n1 * n1;
+  const R t1 = mu2 * (d0 * n2 + d1 * n3) + act * n1 * n3;
+  const R t2 = mu2 * (d2 * n0 + d3 * n1) + act * n3 * n1;
+  const R t3 = mu2 * (d2 * n2 + d3 * n3) + pr + act * n3 * n3;
+  const R k = kst * VOL[l], m = M[l];
+  Fn[0][l] = n0, Fn[1][l] = n1, Fn[2][l] = n2, Fn[3][l] = n3;
+  tau[0][l] = t0, tau[1][l] = t1, tau[2][l] = t2, tau[3][l] = t3;
+  A[0][l] = k * t0 + m * Cm[0][l], A[1][l] = k * t1 + m * Cm[1][l];
+  A[2][l] = k * t2 + m * Cm[2][l], A[3][l] = k * t3 + m * Cm[3][l];
+}
+
+/* Adds a chunk's per-particle stencil values out {9 slots, ch, LANES} (lanes
  * l < L, particles order[k0 + l]) into the grid {ncell, ch}: particle by
  * particle, slot by slot. The caller's block order makes that order fixed. */
 MPM_INLINE void scatter_chunk(const sim *s, int64_t k0, int L, const R *out, int ch, R *grid) {
@@ -44,8 +75,8 @@ MPM_INLINE void scatter_chunk(const sim *s, int64_t k0, int L, const R *out, int
     const int64_t base = s->cell[s->order[k0 + l]];
     for (int a = 0; a < 3; a++) {
       R *g = grid + (base + a * ny) * ch;
-      const R *o = out + a * 3 * ch * 8 + l;
-      for (int j = 0; j < 3 * ch; j++) g[j] += o[8 * j];
+      const R *o = out + a * 3 * ch * LANES + l;
+      for (int j = 0; j < 3 * ch; j++) g[j] += o[LANES * j];
     }
   }
 }
@@ -56,7 +87,7 @@ void p2g_block(sim *s, int64_t lo, int64_t hi);
  * the grid velocity reads' grads added into s->ggvel). */
 void pass_g2p_lanes(int64_t lo, int64_t hi, void *user);
 void g2p_adj_block(sim *s, int64_t lo, int64_t hi);
-/* p2g_adj_lanes.c: pass F, the P2G, stress and F update adjoint (reads s->cache from pass A). */
+/* p2g_adj_lanes.c: pass F, the P2G, stress and F update adjoint (recomputes Fn, tau, A). */
 void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user);
 
 #endif

@@ -4,13 +4,15 @@
  * inputs. mass, vol, mu, lam and bulk are each either one shared value (shape
  * {} or {1}) or one per particle ({n}); their grads follow the same shape.
  *
- * The adjoint recomputes the scatter and the grid from the step's inputs, so a
- * rollout on the tape holds particle states only (and tape:checkpoint bounds even
- * that), unless the launch passes `aux`: an i32 tensor of aux_count() elements
- * (an opaque block: the bins, the grid and each particle's Fn, tau, A) that the
- * forward fills and the adjoint reads instead of recomputing. mpm.lua passes one
- * inside checkpoint segments, where the tape holds a segment's steps anyway; a
- * {0} aux keeps the recompute. Either way the numbers are the same, bit for bit. */
+ * The adjoint needs the step's grid. With a {0} `aux` it recomputes it from the
+ * step's inputs, so a rollout on the tape holds particle states only (and
+ * tape:checkpoint bounds even that). With an `aux` of aux_count() int32 elements
+ * (mpm.lua passes one on recorded substeps by default) the forward also keeps
+ * the grid mass and momentum of the nodes some stencil reaches, packed row by
+ * row (3 reals per node, room for n nodes: a quarter of a particle state), and
+ * the adjoint restores it instead of redoing the P2G; a step whose stencils
+ * reach more than n nodes (fewer than one particle per node) keeps nothing and
+ * recomputes. Either way the numbers are the same, bit for bit. */
 #include <string.h>
 
 #include <diffsim/kit.h>
@@ -35,13 +37,9 @@ DS_DECLARE_PARAMS(substep, SUBSTEP_PARAMS)
 
 static int is_int(double v, double lo, double hi) { return v == (double)(int64_t)v && v >= lo && v <= hi; }
 
-/* aux: int32 cell {n}, order {n}, start {ncell + 1}, span {nx, 2}, padded to an
- * even count so the reals that follow are 8-byte aligned, then reals gmm
- * {ncell, 3}, gvel {ncell, 2}, cache {n, 12}; the count in int32 elements. */
-static int64_t aux_ints(int64_t n, int64_t nx, int64_t ncell) { return (2 * n + ncell + 1 + 2 * nx + 1) / 2 * 2; }
-static int64_t aux_count(int64_t n, int64_t nx, int64_t ncell) {
-  return aux_ints(n, nx, ncell) + (5 * ncell + 12 * n) * (int64_t)(sizeof(R) / sizeof(int32_t));
-}
+/* aux: int32 [0] the kept node count (-1: none kept), [1] padding (the reals
+ * that follow stay 8-byte aligned), then reals {n, 3}: the packed grid. */
+static int64_t aux_count(int64_t n) { return 2 + 3 * n * (int64_t)(sizeof(R) / sizeof(int32_t)); }
 
 /* A shared-or-per-particle constant: {} or {1} (shared), or {n}. */
 static int check_const(const ds_call *c, int slot, int64_t n) {
@@ -86,10 +84,10 @@ static int substep_check(const ds_call *c) {
   if (!is_int(p->reference, 0, 1)) return c->host->error(c, "param 'reference' must be 0 or 1, got %g", p->reference);
   if (!(p->strength == p->strength) || p->strength > 1e30 || p->strength < -1e30)
     return c->host->error(c, "param 'strength' must be finite, got %g", p->strength);
-  const int64_t want = aux_count(n, (int64_t)p->nx, (int64_t)p->nx * (int64_t)p->ny);
+  const int64_t want = aux_count(n);
   if (a->aux->dims[0] != 0 && a->aux->dims[0] != want)
     return c->host->error(c, "argument 'aux' (#%d) must have 0 elements (the adjoint recomputes the grid) or %lld "
-                          "(this launch's bins, grid and stresses, kept for the adjoint), got %lld",
+                          "(this launch's grid, kept for the adjoint), got %lld",
                           DS_SLOT(substep, aux) + 1, (long long)want, (long long)a->aux->dims[0]);
   return DS_OK;
 }
@@ -98,15 +96,6 @@ static const R *rd(const ds_tensor *t) { return ds_rdata(t); }
 static int stride(const ds_tensor *t) { return t->count == 1 ? 0 : 1; }
 
 /* Scratch shared by forward and adjoint. */
-/* Points the bins, grid and stress cache into the launch's aux block. */
-static void use_aux(sim *s, const ds_tensor *aux) {
-  int32_t *ip = ds_idata(aux);
-  const int64_t n = s->n, nc = s->ncell;
-  s->cell = ip, s->order = ip + n, s->start = ip + 2 * n, s->span = ip + 2 * n + nc + 1;
-  R *rp = (R *)(void *)(ip + aux_ints(n, s->nx, nc));
-  s->gmm = rp, s->gvel = rp + 3 * nc, s->cache = rp + 5 * nc;
-}
-
 static int sim_init(sim *s, const ds_call *c, int adjoint) {
   const substep_argv *a = DS_ARGV(c, substep);
   const substep_params *p = DS_PARAMS(c, substep);
@@ -134,17 +123,17 @@ static int sim_init(sim *s, const ds_call *c, int adjoint) {
   s->order = c->host->scratch(c, (size_t)n * sizeof(int32_t));
   s->start = c->host->scratch(c, (size_t)(nc + 1) * sizeof(int32_t));
   s->span = c->host->scratch(c, (size_t)s->nx * 2 * sizeof(int32_t));
+  s->rowoff = c->host->scratch(c, (size_t)(s->nx + 1) * sizeof(int32_t));
   s->gmm = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
   s->gvel = c->host->scratch(c, (size_t)nc * 2 * sizeof(R));
-  if (!s->cell || !s->order || !s->start || !s->span || !s->gmm || !s->gvel)
+  if (!s->cell || !s->order || !s->start || !s->span || !s->rowoff || !s->gmm || !s->gvel)
     return DS_ERR_NOMEM;
   if (!adjoint) return DS_OK;
   s->ggvel = c->host->scratch(c, (size_t)nc * 2 * sizeof(R));
   s->ggmm = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
   s->rows = c->host->scratch(c, (size_t)s->nx * 2 * sizeof(double));
   s->pg = c->host->scratch(c, (size_t)n * PG_COUNT * sizeof(R));
-  s->cache = c->host->scratch(c, (size_t)n * 12 * sizeof(R));
-  if (!s->ggvel || !s->ggmm || !s->rows || !s->pg || !s->cache) return DS_ERR_NOMEM;
+  if (!s->ggvel || !s->ggmm || !s->rows || !s->pg) return DS_ERR_NOMEM;
   return DS_OK;
 }
 
@@ -155,8 +144,9 @@ static int substep_forward(const ds_call *c) {
   if (rc) return rc;
   if ((rc = validate(c, &s))) return rc;
   s.xo = ds_rdata(a->x_out), s.vo = ds_rdata(a->v_out), s.Co = ds_rdata(a->C_out), s.Fo = ds_rdata(a->F_out);
-  if (a->aux->dims[0] > 0) use_aux(&s, a->aux); /* pass A then also fills the stress cache */
-  pass_forward(&s);
+  if (a->aux->dims[0] > 0) s.kept = (R *)(void *)(ds_idata(a->aux) + 2), s.kcap = s.n;
+  const int64_t kept = pass_forward(&s);
+  if (a->aux->dims[0] > 0) ds_idata(a->aux)[0] = (int32_t)kept, ds_idata(a->aux)[1] = 0;
   return DS_OK;
 }
 
@@ -179,8 +169,9 @@ static int substep_adjoint(const ds_call *c) {
   if (rc) return rc;
   s.gxo = ds_rgrad(a->x_out), s.gvo = ds_rgrad(a->v_out), s.gCo = ds_rgrad(a->C_out), s.gFo = ds_rgrad(a->F_out);
   s.gx = ds_rgrad(a->x), s.gv = ds_rgrad(a->v), s.gC = ds_rgrad(a->C), s.gF = ds_rgrad(a->F);
-  if (a->aux->dims[0] > 0) use_aux(&s, a->aux);
-  pass_adjoint(&s, a->aux->dims[0] > 0);
+  if (a->aux->dims[0] > 0 && ds_idata(a->aux)[0] >= 0)
+    s.kept_in = (const R *)(void *)(ds_idata(a->aux) + 2), s.kcap = ds_idata(a->aux)[0];
+  pass_adjoint(&s);
   const int64_t n = s.n;
   finish_const(&s, a->mass, s.pg + PG_MASS * n);
   finish_const(&s, a->vol, s.pg + PG_VOL * n);
