@@ -58,12 +58,12 @@ void bins_build(sim *s) {
     }
     sp[2 * i] = lo, sp[2 * i + 1] = hi < 0 ? -1 : (hi + 2 < ny ? hi + 2 : (int32_t)ny - 1);
   }
-  /* where each row's span starts in a packed copy of the spans (the kept grid) */
-  if (s->rowoff) {
-    s->rowoff[0] = 0;
-    for (int64_t i = 0; i < nx; i++)
-      s->rowoff[i + 1] = s->rowoff[i] + (sp[2 * i] <= sp[2 * i + 1] ? sp[2 * i + 1] - sp[2 * i] + 1 : 0);
-  }
+  /* where each row's span starts in a packed copy of the spans (the kept grid),
+   * and each cell row's first bin */
+  s->rowoff[0] = 0;
+  for (int64_t i = 0; i < nx; i++)
+    s->rowoff[i + 1] = s->rowoff[i] + (sp[2 * i] <= sp[2 * i + 1] ? sp[2 * i + 1] - sp[2 * i] + 1 : 0);
+  for (int64_t i = 0; i <= nx; i++) s->rowstart[i] = s->start[i * ny];
 }
 
 /* Node-row passes, balanced: parallel_for hands each thread a contiguous range

@@ -84,6 +84,8 @@ MPM_CLONES void g2p_adj_block(sim *s, int64_t lo, int64_t hi) {
       for (int i = 0; i < 4; i++) GC[i][l] = s->gCo ? s->gCo[4 * p + i] : 0;
     }
     R out[18 * LANES];
+    int32_t base[LANES]; /* the binned base nodes: the adds stay inside the block's node rows */
+    for (int l = 0; l < L; l++) base[l] = s->cell[P[l]];
 #pragma omp simd
     for (int l = 0; l < LANES; l++) {
       const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
@@ -125,6 +127,6 @@ MPM_CLONES void g2p_adj_block(sim *s, int64_t lo, int64_t hi) {
     }
     if (s->gx)
       for (int l = 0; l < L; l++) s->gx[2 * P[l]] += GX[0][l], s->gx[2 * P[l] + 1] += GX[1][l];
-    scatter_chunk(s, k0, L, out, 2, s->ggvel);
+    scatter_chunk(s, base, L, out, 2, s->ggvel);
   }
 }

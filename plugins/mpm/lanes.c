@@ -105,6 +105,8 @@ MPM_CLONES void p2g_block(sim *s, int64_t lo, int64_t hi) {
     } else {
       for (int l = 0; l < L; l++) contrib_scalar(s, k0 + l, out, l);
     }
-    scatter_chunk(s, k0, L, out, 3, s->gmm);
+    int32_t base[LANES];
+    for (int l = 0; l < L; l++) base[l] = s->cell[s->order[k0 + l]];
+    scatter_chunk(s, base, L, out, 3, s->gmm);
   }
 }

@@ -37,6 +37,7 @@ typedef struct sim {
   R *ggmm;                        /* {ncell, 3}: grads of the grid mass and momentum */
   double *rows;                   /* {nx, 2}: per-row sums of the gravity and friction grads */
   R *pg;                          /* {6, n}: per-particle grads of mass, vol, mu, lam, bulk, act */
+  int32_t *rowstart;             /* {nx + 1}: the first bin of each cell row (start[i ny]) */
   /* the grid kept for the adjoint (aux, substep.c): mass and momentum of the
    * nodes inside the spans, row after row, at rowoff {nx + 1} (bins_build) */
   int32_t *rowoff;
@@ -60,7 +61,8 @@ void rows_for(ds_ctx *ctx, const ds_host_api *host, int64_t nrows, ds_range_fn f
 /* Forward; with s->kept, also packs the grid there and returns the packed node
  * count (-1: more than kcap nodes, not kept). */
 int64_t pass_forward(sim *s);
-/* Adjoint; with s->kept_in, reads the forward's packed grid instead of redoing the P2G. */
+/* Adjoint; with s->kept_in, reads the forward's packed grid (and its cell,
+ * order, rowstart, span and rowoff) instead of redoing the bins and the P2G. */
 void pass_adjoint(sim *s);
 
 /* validate.c: the data checks of the forward (names the argument and particle). */

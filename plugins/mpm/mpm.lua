@@ -113,10 +113,12 @@ function M.sim(o)
   return s
 end
 
--- The element count of a 2D substep's aux block (substep.c: the grid the forward
--- keeps for the adjoint, 3 reals for each of up to n nodes, after 2 int32).
+-- The element count of a 2D substep's aux block (substep.c: the bins and the grid
+-- the forward keeps for the adjoint: 2 n + 4 nx + 4 int32, even, then 3 reals for
+-- each of up to n nodes).
 function Sim:aux_count()
-  return 2 + 3 * self.n * (ds.precision == "f64" and 2 or 1)
+  local ints = math.floor((2 * self.n + 4 * self.nx + 5) / 2) * 2
+  return ints + 3 * self.n * (ds.precision == "f64" and 2 or 1)
 end
 
 -- mu and lam now: from E and nu (differentiable when they are tensors), or as given.
@@ -167,7 +169,7 @@ end
 
 -- One substep from state s with actuation act {groups} (nil: none); mu, lam as from sim:lame().
 -- keep (2D): the forward keeps its grid in an aux tensor for the adjoint (faster
--- backward, 3 reals per particle held per recorded substep).
+-- backward, 3 reals and 2 int32 per particle held per recorded substep).
 function Sim:substep(s, act, mu, lam, mass, keep)
   if mu == nil then mu, lam = self:lame() end
   mass = mass or self:masses()
@@ -194,8 +196,8 @@ function Sim:rollout(s, T, o)
   local seg = o.checkpoint
   -- o.keep_grid (2D, on unless false): each recorded substep keeps the grid
   -- mass and momentum of the nodes its stencils reach for its adjoint, which then
-  -- skips redoing the P2G (about a quarter of a substep's forward + backward), at
-  -- 3 reals per particle (a quarter of a state) per recorded substep: per
+  -- skips redoing the binning and the P2G (about a quarter of a substep's forward
+  -- + backward), at 3 reals and 2 int32 per particle (5/12 of a state) per recorded substep: per
   -- checkpoint segment when checkpointing, per step otherwise. A step whose
   -- stencils reach more nodes than it has particles keeps nothing (recompute).
   local keep = o.keep_grid ~= false and self.dim == 2

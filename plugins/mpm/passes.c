@@ -7,8 +7,8 @@
  *           B         in A's second phase, per finished node row: grid velocity, gravity, band
  *           C         particles, 8 at a time: G2P -> v', C', x' (g2p_lanes.c)
  * Adjoint:  recomputes cells, bins, A and B from the step's inputs (or, when the
- *           launch's aux kept the forward's grid (substep.c), cells, bins and B
- *           from the kept grid), then
+ *           launch's aux kept the forward's bins and grid (substep.c), B from the
+ *           kept grid), then
  *           D         two phases of blocks as A, 8 particles at a time: G2P adjoint ->
  *                     grads of x, and of the grid velocity reads added into the grid (g2p_lanes.c)
  *           E         in D's second phase, per finished node row: grid update adjoint ->
@@ -17,7 +17,7 @@
  *                     adjoint (p2g_adj_lanes.c)
  * Particle passes write only their particles' rows, blocks only their node rows:
  * no atomics, and the blocks never depend on the thread count. A substep has 4
- * parallel regions forward and 3 backward, plus 2 to restore a kept grid or 3 to
+ * parallel regions forward and 3 backward, plus 1 to restore a kept grid or 3 to
  * recompute it. */
 #include <string.h>
 
@@ -47,7 +47,7 @@ static void pass_cells(int64_t lo, int64_t hi, void *user) {
  * work of those rows right after its adds. */
 static int64_t bin_of_row(const sim *s, int64_t row) {
   row = row < 0 ? 0 : (row > s->nx ? s->nx : row);
-  return s->start[row * s->ny];
+  return s->rowstart[row];
 }
 
 /* Clears node rows [r0, r1) inside their spans (the rest is never read). */
@@ -164,13 +164,7 @@ static void d_phase1(int64_t t, int64_t t1, void *user) {
 
 void pass_adjoint(sim *s) {
   s->Fo = NULL, s->kept = NULL;
-  if (s->kept_in) { /* the bins again (cheap), the grid from the forward's copy */
-    s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
-    bins_build(s);
-    /* the same bins give the same spans: kcap is the forward's packed count */
-    if (s->rowoff[s->nx] != s->kcap) s->kept_in = NULL;
-  }
-  if (s->kept_in)
+  if (s->kept_in) /* the forward's bins (in aux), its grid from the packed copy */
     rows_for(s->ctx, s->host, s->nx, pass_unpack, s);
   else
     forward_grid(s); /* recompute the forward's bins and grid */

@@ -67,12 +67,12 @@ MPM_INLINE void corotated_lane(int l, R dt, R kst, R (*Cm)[LANES], R (*Fm)[LANES
 }
 
 /* Adds a chunk's per-particle stencil values out {9 slots, ch, LANES} (lanes
- * l < L, particles order[k0 + l]) into the grid {ncell, ch}: particle by
- * particle, slot by slot. The caller's block order makes that order fixed. */
-MPM_INLINE void scatter_chunk(const sim *s, int64_t k0, int L, const R *out, int ch, R *grid) {
+ * l < L, base nodes base[l]) into the grid {ncell, ch}: particle by particle,
+ * slot by slot. The caller's block order makes that order fixed. */
+MPM_INLINE void scatter_chunk(const sim *s, const int32_t *bases, int L, const R *out, int ch, R *grid) {
   const int64_t ny = s->ny;
   for (int l = 0; l < L; l++) {
-    const int64_t base = s->cell[s->order[k0 + l]];
+    const int64_t base = bases[l];
     for (int a = 0; a < 3; a++) {
       R *g = grid + (base + a * ny) * ch;
       const R *o = out + a * 3 * ch * LANES + l;

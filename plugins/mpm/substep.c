@@ -8,9 +8,10 @@
  * step's inputs, so a rollout on the tape holds particle states only (and
  * tape:checkpoint bounds even that). With an `aux` of aux_count() int32 elements
  * (mpm.lua passes one on recorded substeps by default) the forward also keeps
- * the grid mass and momentum of the nodes some stencil reaches, packed row by
- * row (3 reals per node, room for n nodes: a quarter of a particle state), and
- * the adjoint restores it instead of redoing the P2G; a step whose stencils
+ * its bins and the grid mass and momentum of the nodes some stencil reaches,
+ * packed row by row (3 reals per node, room for n nodes; with the bins about a
+ * third of a particle state), and the adjoint restores them instead of redoing
+ * the binning and the P2G; a step whose stencils
  * reach more than n nodes (fewer than one particle per node) keeps nothing and
  * recomputes. Either way the numbers are the same, bit for bit. */
 #include <string.h>
@@ -37,9 +38,22 @@ DS_DECLARE_PARAMS(substep, SUBSTEP_PARAMS)
 
 static int is_int(double v, double lo, double hi) { return v == (double)(int64_t)v && v >= lo && v <= hi; }
 
-/* aux: int32 [0] the kept node count (-1: none kept), [1] padding (the reals
- * that follow stay 8-byte aligned), then reals {n, 3}: the packed grid. */
-static int64_t aux_count(int64_t n) { return 2 + 3 * n * (int64_t)(sizeof(R) / sizeof(int32_t)); }
+/* aux: int32 [0] the kept node count (-1: none kept), [1] padding, then the
+ * forward's bins: cell {n}, order {n}, rowstart {nx + 1}, span {nx, 2}, rowoff
+ * {nx + 1}, padded to an even count (the reals that follow stay 8-byte
+ * aligned), then reals {n, 3}: the packed grid. */
+static int64_t aux_ints(int64_t n, int64_t nx) { return (2 + 2 * n + 4 * nx + 2 + 1) / 2 * 2; }
+static int64_t aux_count(int64_t n, int64_t nx) {
+  return aux_ints(n, nx) + 3 * n * (int64_t)(sizeof(R) / sizeof(int32_t));
+}
+
+/* Points the bins and the packed grid into the launch's aux block. */
+static void use_aux(sim *s, int32_t *ip) {
+  const int64_t n = s->n, nx = s->nx;
+  s->cell = ip + 2, s->order = ip + 2 + n, s->rowstart = ip + 2 + 2 * n;
+  s->span = s->rowstart + nx + 1, s->rowoff = s->span + 2 * nx;
+  s->kept = (R *)(void *)(ip + aux_ints(n, nx));
+}
 
 /* A shared-or-per-particle constant: {} or {1} (shared), or {n}. */
 static int check_const(const ds_call *c, int slot, int64_t n) {
@@ -84,10 +98,10 @@ static int substep_check(const ds_call *c) {
   if (!is_int(p->reference, 0, 1)) return c->host->error(c, "param 'reference' must be 0 or 1, got %g", p->reference);
   if (!(p->strength == p->strength) || p->strength > 1e30 || p->strength < -1e30)
     return c->host->error(c, "param 'strength' must be finite, got %g", p->strength);
-  const int64_t want = aux_count(n);
+  const int64_t want = aux_count(n, (int64_t)p->nx);
   if (a->aux->dims[0] != 0 && a->aux->dims[0] != want)
     return c->host->error(c, "argument 'aux' (#%d) must have 0 elements (the adjoint recomputes the grid) or %lld "
-                          "(this launch's grid, kept for the adjoint), got %lld",
+                          "(this launch's bins and grid, kept for the adjoint), got %lld",
                           DS_SLOT(substep, aux) + 1, (long long)want, (long long)a->aux->dims[0]);
   return DS_OK;
 }
@@ -124,9 +138,10 @@ static int sim_init(sim *s, const ds_call *c, int adjoint) {
   s->start = c->host->scratch(c, (size_t)(nc + 1) * sizeof(int32_t));
   s->span = c->host->scratch(c, (size_t)s->nx * 2 * sizeof(int32_t));
   s->rowoff = c->host->scratch(c, (size_t)(s->nx + 1) * sizeof(int32_t));
+  s->rowstart = c->host->scratch(c, (size_t)(s->nx + 1) * sizeof(int32_t));
   s->gmm = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
   s->gvel = c->host->scratch(c, (size_t)nc * 2 * sizeof(R));
-  if (!s->cell || !s->order || !s->start || !s->span || !s->rowoff || !s->gmm || !s->gvel)
+  if (!s->cell || !s->order || !s->start || !s->span || !s->rowoff || !s->rowstart || !s->gmm || !s->gvel)
     return DS_ERR_NOMEM;
   if (!adjoint) return DS_OK;
   s->ggvel = c->host->scratch(c, (size_t)nc * 2 * sizeof(R));
@@ -144,7 +159,7 @@ static int substep_forward(const ds_call *c) {
   if (rc) return rc;
   if ((rc = validate(c, &s))) return rc;
   s.xo = ds_rdata(a->x_out), s.vo = ds_rdata(a->v_out), s.Co = ds_rdata(a->C_out), s.Fo = ds_rdata(a->F_out);
-  if (a->aux->dims[0] > 0) s.kept = (R *)(void *)(ds_idata(a->aux) + 2), s.kcap = s.n;
+  if (a->aux->dims[0] > 0) use_aux(&s, ds_idata(a->aux)), s.kcap = s.n;
   const int64_t kept = pass_forward(&s);
   if (a->aux->dims[0] > 0) ds_idata(a->aux)[0] = (int32_t)kept, ds_idata(a->aux)[1] = 0;
   return DS_OK;
@@ -169,8 +184,10 @@ static int substep_adjoint(const ds_call *c) {
   if (rc) return rc;
   s.gxo = ds_rgrad(a->x_out), s.gvo = ds_rgrad(a->v_out), s.gCo = ds_rgrad(a->C_out), s.gFo = ds_rgrad(a->F_out);
   s.gx = ds_rgrad(a->x), s.gv = ds_rgrad(a->v), s.gC = ds_rgrad(a->C), s.gF = ds_rgrad(a->F);
-  if (a->aux->dims[0] > 0 && ds_idata(a->aux)[0] >= 0)
-    s.kept_in = (const R *)(void *)(ds_idata(a->aux) + 2), s.kcap = ds_idata(a->aux)[0];
+  if (a->aux->dims[0] > 0 && ds_idata(a->aux)[0] >= 0) { /* else the scratch bins, recomputed */
+    use_aux(&s, ds_idata(a->aux));
+    s.kept_in = s.kept;
+  }
   pass_adjoint(&s);
   const int64_t n = s.n;
   finish_const(&s, a->mass, s.pg + PG_MASS * n);
