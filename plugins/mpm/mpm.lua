@@ -168,8 +168,8 @@ function Sim:state(o)
 end
 
 -- One substep from state s with actuation act {groups} (nil: none); mu, lam as from sim:lame().
--- keep (2D): the forward keeps its grid in an aux tensor for the adjoint (faster
--- backward, 3 reals and 2 int32 per particle held per recorded substep).
+-- keep (2D): the forward keeps its bins and grid in an aux tensor for the adjoint
+-- (faster backward, 3 reals and 2 int32 per particle held per recorded substep).
 function Sim:substep(s, act, mu, lam, mass, keep)
   if mu == nil then mu, lam = self:lame() end
   mass = mass or self:masses()
@@ -179,8 +179,12 @@ function Sim:substep(s, act, mu, lam, mass, keep)
                 material = self.material, mass = mass, vol = self.vol, mu = mu, lam = lam, bulk = self.bulk,
                 gravity = self.gravity, friction = self.friction, x_out = out.x, v_out = out.v, C_out = out.C,
                 F_out = out.F}
+  keep = keep and d == 2 and not self._sparse
   if d == 2 then args.aux = ds.empty({keep and self:aux_count() or 0}, "i32") end
   K[d == 3 and "substep3" or "substep"]:launch(args, self.params)
+  -- aux[1] = -1: the stencils reached more nodes than there are particles, nothing
+  -- was kept; this sim then stops allocating aux blocks it would not fill
+  if keep and args.aux:get(1) < 0 then self._sparse = true end
   return out
 end
 
@@ -194,12 +198,14 @@ function Sim:rollout(s, T, o)
   local mu, lam = self:lame()
   local mass = self:masses()
   local seg = o.checkpoint
-  -- o.keep_grid (2D, on unless false): each recorded substep keeps the grid
-  -- mass and momentum of the nodes its stencils reach for its adjoint, which then
-  -- skips redoing the binning and the P2G (about a quarter of a substep's forward
-  -- + backward), at 3 reals and 2 int32 per particle (5/12 of a state) per recorded substep: per
-  -- checkpoint segment when checkpointing, per step otherwise. A step whose
-  -- stencils reach more nodes than it has particles keeps nothing (recompute).
+  -- o.keep_grid (2D, on unless false): each recorded substep keeps its bins and
+  -- the grid mass and momentum of the nodes its stencils reach for its adjoint,
+  -- which then skips redoing the binning and the P2G (about a quarter of a
+  -- substep's forward + backward), at 3 reals and 2 int32 per particle (5/12 of a
+  -- state in f32) per recorded substep: per checkpoint segment when
+  -- checkpointing, per step otherwise. A step whose stencils reach more nodes
+  -- than it has particles keeps nothing (its adjoint recomputes), and its sim
+  -- stops trying (Sim:substep).
   local keep = o.keep_grid ~= false and self.dim == 2
   local function advance(t0, t1, x, v, C, F)
     local st = {x = x, v = v, C = C, F = F}
