@@ -36,7 +36,8 @@ typedef struct sim {
   R *ggvel;                       /* {ncell, 2}: grad of the grid velocity */
   R *ggmm;                        /* {ncell, 3}: grads of the grid mass and momentum */
   double *rows;                   /* {nx, 2}: per-row sums of the gravity and friction grads */
-  R *pg;                          /* {6, n}: per-particle grads of mass, vol, mu, lam, bulk, act */
+  R *pg;                          /* {6, n}: per-particle grads of mass, vol, mu, lam, bulk, act (2D: act unused) */
+  double *gact_blk;               /* 2D: {ceil(n / 256), ngroup}: per particle block, its act grads (pass F) */
   int32_t *rowstart;             /* {nx + 1}: the first bin of each cell row (start[i ny]) */
   /* the grid kept for the adjoint (aux, substep.c): mass and momentum of the
    * nodes inside the spans, row after row, at rowoff {nx + 1} (bins_build) */

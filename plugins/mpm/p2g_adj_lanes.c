@@ -59,6 +59,9 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
   const int32_t ny32 = (int32_t)s->ny; /* 3 ncell < 2^31 (substep_check) */
   const int64_t n = s->n;
   const R *ggmm = s->ggmm;
+  /* this block's act grads, summed in bin order (substep.c adds the blocks in order) */
+  double *gact = s->gact_blk + lo / PARTICLE_GRAIN * s->ngroup;
+  for (int64_t g = 0; g < s->ngroup; g++) gact[g] = 0;
   for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
     const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
     int64_t P[LANES];
@@ -175,7 +178,7 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
       pg[PG_MU * n + p] = GMU[l];
       pg[PG_LAM * n + p] = GLAM[l];
       pg[PG_BULK * n + p] = GBULK[l];
-      pg[PG_ACT * n + p] = s->group[p] >= 0 ? GACT[l] * s->strength : 0;
+      if (s->group[p] >= 0) gact[s->group[p]] += (double)(GACT[l] * s->strength);
     }
   }
 }

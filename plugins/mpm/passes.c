@@ -17,8 +17,8 @@
  *                     adjoint (p2g_adj_lanes.c)
  * Particle passes write only their particles' rows, blocks only their node rows:
  * no atomics, and the blocks never depend on the thread count. A substep has 4
- * parallel regions forward and 3 backward, plus 1 to restore a kept grid or 3 to
- * recompute it. */
+ * parallel regions forward and 3 backward (D's first phase restores a kept
+ * grid), plus 3 to recompute a grid that was not kept. */
 #include <string.h>
 
 #include "passes.h"
@@ -63,16 +63,22 @@ static int64_t phase_tasks(const sim *s, int phase) { return phase == 0 ? (s->nx
 
 typedef void (*row_fn)(const sim *s, int64_t i);
 
-/* One block of a phase: clear (phase 0), the block's particles, then (phase 1)
- * node_row on its 4 node rows. */
+/* One block of a phase: node_row on its 4 node rows and a clear of them (phase
+ * 0: node_row before the block's particles read the rows, or NULL), the block's
+ * particles, then (phase 1) node_row on its 4 node rows. */
 static void phase_block(sim *s, int64_t t, int phase, R *grid, int ch, void (*particles)(sim *, int64_t, int64_t),
                         row_fn node_row) {
   const int64_t m = phase == 0 ? 2 * t : 2 * t - 1;
-  if (phase == 0) clear_rows(s, grid, ch, 2 * m, 2 * m + 4);
+  const int64_t r0 = 2 * m < 0 ? 0 : 2 * m, r1 = 2 * m + 4 < s->nx ? 2 * m + 4 : s->nx;
+  if (phase == 0) {
+    if (node_row)
+      for (int64_t i = r0; i < r1; i++) node_row(s, i);
+    clear_rows(s, grid, ch, r0, r1);
+  }
   const int64_t lo = bin_of_row(s, 2 * m), hi = bin_of_row(s, 2 * m + 2);
   if (lo < hi) particles(s, lo, hi);
   if (phase == 1)
-    for (int64_t i = 2 * m < 0 ? 0 : 2 * m; i < 2 * m + 4 && i < s->nx; i++) node_row(s, i);
+    for (int64_t i = r0; i < r1; i++) node_row(s, i);
 }
 
 /* ---- B: grid mass, momentum and velocity ------------------------------------- */
@@ -95,10 +101,10 @@ MPM_CLONES static void node_b(const sim *s, int64_t i) {
     memcpy(s->kept + 3 * (int64_t)s->rowoff[i], s->gmm + 3 * (i * s->ny + lo), (size_t)(3 * (hi - lo + 1)) * sizeof(R));
 }
 
-/* The adjoint with a kept grid: the row's mass and momentum back from the forward's copy, then its velocities. */
-static void pass_unpack(int64_t i, int64_t i1, void *user) {
-  (void)i1;
-  const sim *s = user;
+/* The adjoint with a kept grid: the row's mass and momentum back from the
+ * forward's copy, then its velocities (in D's phase 0, before the block's
+ * particles read the rows; the even blocks' rows cover the grid). */
+static void node_unpack(const sim *s, int64_t i) {
   const int64_t lo = s->span[2 * i], hi = s->span[2 * i + 1];
   if (lo > hi) return;
   memcpy(s->gmm + 3 * (i * s->ny + lo), s->kept_in + 3 * (int64_t)s->rowoff[i], (size_t)(3 * (hi - lo + 1)) * sizeof(R));
@@ -153,7 +159,8 @@ MPM_CLONES static void node_e(const sim *s, int64_t i) {
 
 static void d_phase0(int64_t t, int64_t t1, void *user) {
   (void)t1;
-  phase_block(user, t, 0, ((sim *)user)->ggvel, 2, g2p_adj_block, NULL);
+  const sim *s = user;
+  phase_block(user, t, 0, s->ggvel, 2, g2p_adj_block, s->kept_in ? node_unpack : NULL);
 }
 static void d_phase1(int64_t t, int64_t t1, void *user) {
   (void)t1;
@@ -164,10 +171,8 @@ static void d_phase1(int64_t t, int64_t t1, void *user) {
 
 void pass_adjoint(sim *s) {
   s->Fo = NULL, s->kept = NULL;
-  if (s->kept_in) /* the forward's bins (in aux), its grid from the packed copy */
-    rows_for(s->ctx, s->host, s->nx, pass_unpack, s);
-  else
-    forward_grid(s); /* recompute the forward's bins and grid */
+  /* the forward's bins are in aux and D's phase 0 restores its grid, or: */
+  if (!s->kept_in) forward_grid(s); /* recompute the forward's bins and grid */
   rows_for(s->ctx, s->host, phase_tasks(s, 0), d_phase0, s); /* D, then E in phase 1 */
   rows_for(s->ctx, s->host, phase_tasks(s, 1), d_phase1, s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_p2g_adj_lanes, s); /* F */

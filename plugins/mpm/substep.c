@@ -18,7 +18,7 @@
 
 #include <diffsim/kit.h>
 
-#include "mpm.h"
+#include "passes.h" /* PARTICLE_GRAIN: pass F's blocks */
 
 #define SUBSTEP_ARGS(A)                                                                                      \
   A(x, DS_IN, DS_REAL, 2, 0) A(v, DS_IN, DS_REAL, 2, 0) A(C, DS_IN, DS_REAL, 3, 0) A(F, DS_IN, DS_REAL, 3, 0) \
@@ -148,7 +148,8 @@ static int sim_init(sim *s, const ds_call *c, int adjoint) {
   s->ggmm = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
   s->rows = c->host->scratch(c, (size_t)s->nx * 2 * sizeof(double));
   s->pg = c->host->scratch(c, (size_t)n * PG_COUNT * sizeof(R));
-  if (!s->ggvel || !s->ggmm || !s->rows || !s->pg) return DS_ERR_NOMEM;
+  s->gact_blk = c->host->scratch(c, (size_t)((n + PARTICLE_GRAIN - 1) / PARTICLE_GRAIN * s->ngroup) * sizeof(double));
+  if (!s->ggvel || !s->ggmm || !s->rows || !s->pg || !s->gact_blk) return DS_ERR_NOMEM;
   return DS_OK;
 }
 
@@ -197,13 +198,13 @@ static int substep_adjoint(const ds_call *c) {
   finish_const(&s, a->bulk, s.pg + PG_BULK * n);
   R *gact = ds_rgrad(a->act);
   if (gact) {
-    /* few groups: one serial pass in particle order, summed in double */
-    double *acc = c->host->scratch(c, (size_t)s.ngroup * sizeof(double));
-    if (!acc) return DS_ERR_NOMEM;
-    memset(acc, 0, (size_t)s.ngroup * sizeof(double));
-    for (int64_t p = 0; p < n; p++)
-      if (s.group[p] >= 0) acc[s.group[p]] += s.pg[PG_ACT * n + p];
-    for (int64_t g = 0; g < s.ngroup; g++) gact[g] += (R)acc[g];
+    /* pass F's per-block double sums (bin order inside a block), added in block order */
+    const int64_t nblk = (n + PARTICLE_GRAIN - 1) / PARTICLE_GRAIN;
+    for (int64_t g = 0; g < s.ngroup; g++) {
+      double acc = 0;
+      for (int64_t b = 0; b < nblk; b++) acc += s.gact_blk[b * s.ngroup + g];
+      gact[g] += (R)acc;
+    }
   }
   R *gg = ds_rgrad(a->gravity), *gf = ds_rgrad(a->friction);
   if (gg || gf) {
