@@ -59,15 +59,20 @@ void bins_build(sim *s);
 void rows_for(ds_ctx *ctx, const ds_host_api *host, int64_t nrows, ds_range_fn fn, void *user);
 
 /* passes.c */
-/* Forward; with s->kept, also packs the grid there and returns the packed node
- * count (-1: more than kcap nodes, not kept). */
+/* Forward (validated, with s->cell filled by pass_cells); with s->kept, also
+ * packs the grid there and returns the packed node count (-1: more than kcap
+ * nodes, not kept). */
 int64_t pass_forward(sim *s);
+/* Each particle's base cell into s->cell (a parallel_for body; user: the sim). */
+void pass_cells(int64_t lo, int64_t hi, void *user);
 /* Adjoint; with s->kept_in, reads the forward's packed grid (and its cell,
  * order, rowstart, span and rowoff) instead of redoing the bins and the P2G. */
 void pass_adjoint(sim *s);
 
-/* validate.c: the data checks of the forward (names the argument and particle). */
-int validate(const ds_call *c, const sim *s);
+/* validate.c: the data checks of the forward (names the argument and particle);
+ * also (or NULL) runs on each block of particles in the same parallel region
+ * (its results are to be used only when the checks pass). */
+int validate(const ds_call *c, const sim *s, ds_range_fn also);
 
 extern const ds_kernel_desc mpm_substep_kernel, mpm_render_kernel;
 

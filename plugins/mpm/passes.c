@@ -1,6 +1,6 @@
 /* The parallel passes of one 2D substep (mpm_phys.h has the equations).
  *
- * Forward:  cells     particles: base cell
+ * Forward:  cells     particles: base cell (in the data checks' parallel region)
  *           bins      serial counting sort by cell (bins.c)
  *           A         two phases of 2-cell-row blocks, 8 particles at a time: stress,
  *                     affine, F', the 9 (m, mv) contributions added into the grid (lanes.c)
@@ -17,19 +17,19 @@
  *                     adjoint (p2g_adj_lanes.c)
  * Particle passes write only their particles' rows, blocks only their node rows:
  * no atomics, and the blocks never depend on the thread count. A substep has 4
- * parallel regions forward and 3 backward (D's first phase restores a kept
- * grid), plus 3 to recompute a grid that was not kept. */
+ * parallel regions forward (with the data checks) and 3 backward (D's first
+ * phase restores a kept grid), plus 3 to recompute a grid that was not kept. */
 #include <string.h>
 
 #include "passes.h"
 
 /* ---- cells: each particle's base cell, for the binning --------------------------- */
-static void pass_cells(int64_t lo, int64_t hi, void *user) {
+void pass_cells(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   for (int64_t p = lo; p < hi; p++) {
     const R *x = s->x + 2 * p;
     const int32_t b0 = (int32_t)(x[0] * s->inv_dx - (R)0.5), b1 = (int32_t)(x[1] * s->inv_dx - (R)0.5);
-    s->cell[p] = (int32_t)(b0 * s->ny + b1);
+    s->cell[p] = (int32_t)((int64_t)b0 * s->ny + b1); /* (x may still be unchecked: no overflow) */
   }
 }
 
@@ -120,16 +120,16 @@ static void p2g_phase1(int64_t t, int64_t t1, void *user) {
   phase_block(user, t, 1, ((sim *)user)->gmm, 3, p2g_block, node_b);
 }
 
-/* cells, bins, P2G (two phases, the second with the grid velocities), G2P */
-static void forward_grid(sim *s) {
-  s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
+/* (cells,) bins, P2G (two phases, the second with the grid velocities) */
+static void forward_grid(sim *s, int cells_done) {
+  if (!cells_done) s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
   bins_build(s);
   rows_for(s->ctx, s->host, phase_tasks(s, 0), p2g_phase0, s);
   rows_for(s->ctx, s->host, phase_tasks(s, 1), p2g_phase1, s);
 }
 
 int64_t pass_forward(sim *s) {
-  forward_grid(s);
+  forward_grid(s, 1); /* the cells came with the data checks (substep.c) */
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_g2p_lanes, s); /* C: G2P */
   return s->rowoff[s->nx] <= s->kcap ? s->rowoff[s->nx] : -1;
 }
@@ -172,7 +172,7 @@ static void d_phase1(int64_t t, int64_t t1, void *user) {
 void pass_adjoint(sim *s) {
   s->Fo = NULL, s->kept = NULL;
   /* the forward's bins are in aux and D's phase 0 restores its grid, or: */
-  if (!s->kept_in) forward_grid(s); /* recompute the forward's bins and grid */
+  if (!s->kept_in) forward_grid(s, 0); /* recompute the forward's bins and grid */
   rows_for(s->ctx, s->host, phase_tasks(s, 0), d_phase0, s); /* D, then E in phase 1 */
   rows_for(s->ctx, s->host, phase_tasks(s, 1), d_phase1, s);
   s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_p2g_adj_lanes, s); /* F */

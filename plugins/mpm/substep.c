@@ -158,9 +158,9 @@ static int substep_forward(const ds_call *c) {
   sim s;
   int rc = sim_init(&s, c, 0);
   if (rc) return rc;
-  if ((rc = validate(c, &s))) return rc;
+  if (a->aux->dims[0] > 0) use_aux(&s, ds_idata(a->aux)), s.kcap = s.n; /* before the cells go into s.cell */
+  if ((rc = validate(c, &s, pass_cells))) return rc; /* and the base cells, in the same region */
   s.xo = ds_rdata(a->x_out), s.vo = ds_rdata(a->v_out), s.Co = ds_rdata(a->C_out), s.Fo = ds_rdata(a->F_out);
-  if (a->aux->dims[0] > 0) use_aux(&s, ds_idata(a->aux)), s.kcap = s.n;
   const int64_t kept = pass_forward(&s);
   if (a->aux->dims[0] > 0) ds_idata(a->aux)[0] = (int32_t)kept, ds_idata(a->aux)[1] = 0;
   return DS_OK;
