@@ -8,7 +8,7 @@
  *
  * G2P:  v' = sum w v_i,  C' = 4/dx sum w v_i e^T (e = x_i/dx - x_p/dx),  x' = x + dt v'
  * Its adjoint, per particle: the grads of the 9 velocity reads,
- * w (gv + 4/dx gC e), added straight into s->ggvel (scatter_chunk, in the block
+ * w (gv + 4/dx gC e), added straight into s->ggvel (nodes_scatter8, in the block
  * order passes.c fixes), and x's grad through the weights and through e. */
 #include "passes.h"
 
@@ -26,13 +26,14 @@ static inline __attribute__((always_inline)) void load_x(const sim *s, int64_t k
 MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const R kc = 4 * s->inv_dx, inv_dx = s->inv_dx, dt = s->dt;
-  const int32_t ny32 = (int32_t)s->ny; /* 3 ncell < 2^31 (substep_check) */
-  const R *gvel = s->gvel;
   for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
     const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
     int64_t P[LANES];
-    R X0[LANES], X1[LANES], V[2][LANES], Cc[4][LANES];
+    int32_t base[LANES];
+    R X0[LANES], X1[LANES], V[2][LANES], Cc[4][LANES], U[18 * LANES];
     load_x(s, k0, L, P, X0, X1);
+    for (int l = 0; l < LANES; l++) base[l] = s->cell[P[l]];
+    nodes_gather8(s->gvel, s->ny, 2, base, U); /* U[(a 6 + 2 b + c) 8 + l]: lane l's node (a, b), channel c */
 #pragma omp simd
     for (int l = 0; l < LANES; l++) {
       const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
@@ -47,10 +48,9 @@ MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
       for (int a = 0; a < 3; a++)
 #pragma GCC unroll 3
         for (int b = 0; b < 3; b++) {
-          const int32_t node = 2 * ((b0 + a) * ny32 + b1 + b); /* 32-bit base[index]: AVX2 gathers */
           const R w = wa[a] * wb[b];
           const R e0 = (R)a - f0, e1 = (R)b - f1;
-          const R u0 = gvel[node], u1 = gvel[node + 1];
+          const R u0 = U[(a * 6 + 2 * b) * LANES + l], u1 = U[(a * 6 + 2 * b + 1) * LANES + l];
           v0 += w * u0, v1 += w * u1;
           const R kw = kc * w;
           c0 += kw * u0 * e0, c1 += kw * u0 * e1, c2 += kw * u1 * e0, c3 += kw * u1 * e1;
@@ -70,8 +70,6 @@ MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
 
 MPM_CLONES void g2p_adj_block(sim *s, int64_t lo, int64_t hi) {
   const R kc = 4 * s->inv_dx, inv_dx = s->inv_dx, dt = s->dt;
-  const int32_t ny32 = (int32_t)s->ny; /* 3 ncell < 2^31 (substep_check) */
-  const R *gvel = s->gvel;
   for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
     const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
     int64_t P[LANES];
@@ -83,9 +81,10 @@ MPM_CLONES void g2p_adj_block(sim *s, int64_t lo, int64_t hi) {
       GV[0][l] = s->gvo ? s->gvo[2 * p] : 0, GV[1][l] = s->gvo ? s->gvo[2 * p + 1] : 0;
       for (int i = 0; i < 4; i++) GC[i][l] = s->gCo ? s->gCo[4 * p + i] : 0;
     }
-    R out[18 * LANES];
+    R out[18 * LANES], U[18 * LANES];
     int32_t base[LANES]; /* the binned base nodes: the adds stay inside the block's node rows */
-    for (int l = 0; l < L; l++) base[l] = s->cell[P[l]];
+    for (int l = 0; l < LANES; l++) base[l] = s->cell[P[l]];
+    nodes_gather8(s->gvel, s->ny, 2, base, U);
 #pragma omp simd
     for (int l = 0; l < LANES; l++) {
       const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
@@ -105,8 +104,7 @@ MPM_CLONES void g2p_adj_block(sim *s, int64_t lo, int64_t hi) {
       for (int a = 0; a < 3; a++)
 #pragma GCC unroll 3
         for (int b = 0; b < 3; b++) {
-          const int32_t node = 2 * ((b0 + a) * ny32 + b1 + b); /* 32-bit base[index]: AVX2 gathers */
-          const R u0 = gvel[node], u1 = gvel[node + 1];
+          const R u0 = U[(a * 6 + 2 * b) * LANES + l], u1 = U[(a * 6 + 2 * b + 1) * LANES + l];
           const R w = wa[a] * wb[b];
           const R e0 = (R)a - f0, e1 = (R)b - f1;
           /* (gC e), and the velocity read's grad w (gv + kc gC e) */
@@ -127,6 +125,6 @@ MPM_CLONES void g2p_adj_block(sim *s, int64_t lo, int64_t hi) {
     }
     if (s->gx)
       for (int l = 0; l < L; l++) s->gx[2 * P[l]] += GX[0][l], s->gx[2 * P[l] + 1] += GX[1][l];
-    scatter_chunk(s, base, L, out, 2, s->ggvel);
+    nodes_scatter8(s->ggvel, s->ny, 2, base, L, out);
   }
 }

@@ -107,6 +107,6 @@ MPM_CLONES void p2g_block(sim *s, int64_t lo, int64_t hi) {
     }
     int32_t base[LANES];
     for (int l = 0; l < L; l++) base[l] = s->cell[s->order[k0 + l]];
-    scatter_chunk(s, base, L, out, 3, s->gmm);
+    nodes_scatter8(s->gmm, s->ny, 3, base, L, out);
   }
 }

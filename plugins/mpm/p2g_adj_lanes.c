@@ -56,15 +56,15 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const R dt = s->dt, dx = s->dx, inv_dx = s->inv_dx;
   const R kst = -dt * 4 * inv_dx * inv_dx; /* A = kst vol tau + m C */
-  const int32_t ny32 = (int32_t)s->ny; /* 3 ncell < 2^31 (substep_check) */
   const int64_t n = s->n;
-  const R *ggmm = s->ggmm;
   /* this block's act grads, summed in bin order (substep.c adds the blocks in order) */
   double *gact = s->gact_blk + lo / PARTICLE_GRAIN * s->ngroup;
   for (int64_t g = 0; g < s->ngroup; g++) gact[g] = 0;
   for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
     const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
     int64_t P[LANES];
+    int32_t base[LANES];
+    R Q[27 * LANES];
     R X0[LANES], X1[LANES], V0[LANES], V1[LANES], Cm[4][LANES], Fm[4][LANES], Fn[4][LANES], TAU[4][LANES];
     R Am[4][LANES], M[LANES], VOL[LANES], MU[LANES], LAM[LANES], ACT[LANES], GFO[4][LANES];
     int corot = 1;
@@ -82,7 +82,9 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
       const int32_t grp = s->group[p];
       ACT[l] = grp >= 0 ? s->act[grp] * s->strength : 0;
       corot = corot && s->mat[p] == MAT_COROTATED;
+      base[l] = s->cell[p];
     }
+    nodes_gather8(s->ggmm, s->ny, 3, base, Q); /* Q[(a 9 + 3 b + c) 8 + l]: lane l's node (a, b), channel c */
     /* the forward's Fn, tau and A, recomputed (cheaper than keeping them) */
     if (corot) {
 #pragma omp simd
@@ -113,8 +115,8 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
       for (int a = 0; a < 3; a++)
 #pragma GCC unroll 3
         for (int b = 0; b < 3; b++) {
-          const int32_t node = 3 * ((b0 + a) * ny32 + b1 + b); /* 32-bit base[index]: AVX2 gathers */
-          const R q0 = ggmm[node], q1 = ggmm[node + 1], q2 = ggmm[node + 2];
+          const R *q = Q + (a * 9 + 3 * b) * LANES + l;
+          const R q0 = q[0], q1 = q[LANES], q2 = q[2 * LANES];
           const R w = wa[a] * wb[b];
           const R e0 = ((R)a - f0) * dx, e1 = ((R)b - f1) * dx;
           const R c1 = m * v0 + A0 * e0 + A1 * e1, c2 = m * v1 + A2 * e0 + A3 * e1;

@@ -66,20 +66,13 @@ MPM_INLINE void corotated_lane(int l, R dt, R kst, R (*Cm)[LANES], R (*Fm)[LANES
   A[2][l] = k * t2 + m * Cm[2][l], A[3][l] = k * t3 + m * Cm[3][l];
 }
 
-/* Adds a chunk's per-particle stencil values out {9 slots, ch, LANES} (lanes
- * l < L, base nodes base[l]) into the grid {ncell, ch}: particle by particle,
- * slot by slot. The caller's block order makes that order fixed. */
-MPM_INLINE void scatter_chunk(const sim *s, const int32_t *bases, int L, const R *out, int ch, R *grid) {
-  const int64_t ny = s->ny;
-  for (int l = 0; l < L; l++) {
-    const int64_t base = bases[l];
-    for (int a = 0; a < 3; a++) {
-      R *g = grid + (base + a * ny) * ch;
-      const R *o = out + a * 3 * ch * LANES + l;
-      for (int j = 0; j < 3 * ch; j++) g[j] += o[LANES * j];
-    }
-  }
-}
+/* nodes8.c: out {3 rows, 3 ch, LANES}: lane l's 3 x 3 node block of grid {ncell, ch}
+ * (ch 2 or 3) from its base node base[l], lane-major. */
+void nodes_gather8(const R *grid, int64_t ny, int ch, const int32_t *base, R *out);
+/* nodes8.c: adds a chunk's per-particle stencil values out {3 rows, 3 ch, LANES}
+ * (lanes l < L, base nodes base[l]) into the grid: particle by particle, slot by
+ * slot (the caller's block order makes that order fixed). */
+void nodes_scatter8(R *grid, int64_t ny, int ch, const int32_t *base, int L, const R *out);
 
 /* lanes.c: P2G of bins [lo, hi) (one block of cell rows), added into s->gmm. */
 void p2g_block(sim *s, int64_t lo, int64_t hi);
