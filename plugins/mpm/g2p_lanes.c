@@ -12,15 +12,13 @@
  * order passes.c fixes), and x's grad through the weights and through e. */
 #include "passes.h"
 
-/* The particles k0 .. k0 + L - 1 into lane arrays; a partial last chunk repeats
- * its last particle in the spare lanes, so the vector loops always run 8 lanes
- * (a fixed trip count the compiler vectorises whole) and the spare results are
- * dropped. */
-static inline __attribute__((always_inline)) void load_x(const sim *s, int64_t k0, int L, int64_t *P, R *X0, R *X1) {
-  for (int l = 0; l < LANES; l++) {
-    const int64_t p = s->order[k0 + (l < L ? l : L - 1)];
-    P[l] = p, X0[l] = s->x[2 * p], X1[l] = s->x[2 * p + 1];
-  }
+/* The particles k0 .. k0 + L - 1 (bin order) and their positions into lane
+ * arrays; a partial last chunk repeats its last particle in the spare lanes, so
+ * the vector loops always run 8 lanes (a fixed trip count the compiler
+ * vectorises whole) and the spare results are dropped. */
+static inline __attribute__((always_inline)) void load_x(const sim *s, int64_t k0, int L, int64_t *P, R *X) {
+  for (int l = 0; l < LANES; l++) P[l] = s->order[k0 + (l < L ? l : L - 1)];
+  lanes_load(s->x, 2, P, X);
 }
 
 MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
@@ -30,13 +28,13 @@ MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
     const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
     int64_t P[LANES];
     int32_t base[LANES];
-    R X0[LANES], X1[LANES], V[2][LANES], Cc[4][LANES], U[18 * LANES];
-    load_x(s, k0, L, P, X0, X1);
+    R X[2][LANES], V[2][LANES], Cc[4][LANES], U[18 * LANES];
+    load_x(s, k0, L, P, X[0]);
     for (int l = 0; l < LANES; l++) base[l] = s->cell[P[l]];
     nodes_gather8(s->gvel, s->ny, 2, base, U); /* U[(a 6 + 2 b + c) 8 + l]: lane l's node (a, b), channel c */
 #pragma omp simd
     for (int l = 0; l < LANES; l++) {
-      const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
+      const R g0 = X[0][l] * inv_dx, g1 = X[1][l] * inv_dx;
       const int32_t b0 = (int32_t)(g0 - (R)0.5), b1 = (int32_t)(g1 - (R)0.5);
       const R f0 = g0 - (R)b0, f1 = g1 - (R)b1;
       const R wa[3] = {(R)0.5 * ((R)1.5 - f0) * ((R)1.5 - f0), (R)0.75 - (f0 - 1) * (f0 - 1),
@@ -61,8 +59,8 @@ MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
     for (int l = 0; l < L; l++) {
       const int64_t p = P[l];
       s->vo[2 * p] = V[0][l], s->vo[2 * p + 1] = V[1][l];
-      s->xo[2 * p] = X0[l] + dt * V[0][l];
-      s->xo[2 * p + 1] = X1[l] + dt * V[1][l];
+      s->xo[2 * p] = X[0][l] + dt * V[0][l];
+      s->xo[2 * p + 1] = X[1][l] + dt * V[1][l];
       for (int i = 0; i < 4; i++) s->Co[4 * p + i] = Cc[i][l];
     }
   }
@@ -73,21 +71,17 @@ MPM_CLONES void g2p_adj_block(sim *s, int64_t lo, int64_t hi) {
   for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
     const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
     int64_t P[LANES];
-    R X0[LANES], X1[LANES], GV[2][LANES], GXO[2][LANES], GC[4][LANES], GX[2][LANES];
-    load_x(s, k0, L, P, X0, X1);
-    for (int l = 0; l < LANES; l++) {
-      const int64_t p = P[l];
-      GXO[0][l] = s->gxo ? s->gxo[2 * p] : 0, GXO[1][l] = s->gxo ? s->gxo[2 * p + 1] : 0;
-      GV[0][l] = s->gvo ? s->gvo[2 * p] : 0, GV[1][l] = s->gvo ? s->gvo[2 * p + 1] : 0;
-      for (int i = 0; i < 4; i++) GC[i][l] = s->gCo ? s->gCo[4 * p + i] : 0;
-    }
+    R X[2][LANES], GV[2][LANES], GXO[2][LANES], GC[4][LANES], GX[2][LANES];
+    load_x(s, k0, L, P, X[0]);
+    lanes_load_or_zero(s->gxo, 2, P, GXO[0]), lanes_load_or_zero(s->gvo, 2, P, GV[0]);
+    lanes_load_or_zero(s->gCo, 4, P, GC[0]);
     R out[18 * LANES], U[18 * LANES];
     int32_t base[LANES]; /* the binned base nodes: the adds stay inside the block's node rows */
     for (int l = 0; l < LANES; l++) base[l] = s->cell[P[l]];
     nodes_gather8(s->gvel, s->ny, 2, base, U);
 #pragma omp simd
     for (int l = 0; l < LANES; l++) {
-      const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
+      const R g0 = X[0][l] * inv_dx, g1 = X[1][l] * inv_dx;
       const int32_t b0 = (int32_t)(g0 - (R)0.5), b1 = (int32_t)(g1 - (R)0.5);
       const R f0 = g0 - (R)b0, f1 = g1 - (R)b1;
       const R wa[3] = {(R)0.5 * ((R)1.5 - f0) * ((R)1.5 - f0), (R)0.75 - (f0 - 1) * (f0 - 1),

@@ -46,23 +46,24 @@ static void contrib_scalar(sim *s, int64_t k, R *out, int l) {
 static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int64_t k0, int L, R *out) {
   const R dt = s->dt, dx = s->dx, inv_dx = s->inv_dx;
   const R kst = -dt * 4 * inv_dx * inv_dx;
-  /* gather the 8 particles' inputs into lane arrays (the loads are indirect
-   * and conditional; the arithmetic below then runs on plain arrays) */
-  R X0[LANES], X1[LANES], V0[LANES], V1[LANES], Cm[4][LANES], Fm[4][LANES];
+  /* gather the 8 particles' inputs into lane arrays (the loads are indirect;
+   * the arithmetic below then runs on plain arrays) */
+  int64_t P[LANES];
+  R X[2][LANES], V[2][LANES], Cm[4][LANES], Fm[4][LANES];
   R MU[LANES], LAM[LANES], M[LANES], VOL[LANES], ACT[LANES];
   for (int l = 0; l < LANES; l++) {
-    const int64_t p = s->order[k0 + (l < L ? l : L - 1)];
-    X0[l] = s->x[2 * p], X1[l] = s->x[2 * p + 1], V0[l] = s->v[2 * p], V1[l] = s->v[2 * p + 1];
-    for (int i = 0; i < 4; i++) Cm[i][l] = s->C[4 * p + i], Fm[i][l] = s->F[4 * p + i];
+    const int64_t p = P[l] = s->order[k0 + (l < L ? l : L - 1)];
     MU[l] = PV(s, mu, p), LAM[l] = PV(s, lam, p), M[l] = PV(s, mass, p), VOL[l] = PV(s, vol, p);
     const int32_t grp = s->group[p];
     ACT[l] = grp >= 0 ? s->act[grp] * s->strength : 0;
   }
+  lanes_load(s->x, 2, P, X[0]), lanes_load(s->v, 2, P, V[0]);
+  lanes_load(s->C, 4, P, Cm[0]), lanes_load(s->F, 4, P, Fm[0]);
   R Fn_[4][LANES], tau_[4][LANES], A_[4][LANES];
 #pragma omp simd
   for (int l = 0; l < LANES; l++) {
     /* stencil */
-    const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
+    const R g0 = X[0][l] * inv_dx, g1 = X[1][l] * inv_dx;
     const R f0 = g0 - (R)(int32_t)(g0 - (R)0.5), f1 = g1 - (R)(int32_t)(g1 - (R)0.5);
     const R w00 = (R)0.5 * ((R)1.5 - f0) * ((R)1.5 - f0), w01 = (R)0.75 - (f0 - 1) * (f0 - 1);
     const R w02 = (R)0.5 * (f0 - (R)0.5) * (f0 - (R)0.5);
@@ -70,7 +71,7 @@ static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int
     const R w12 = (R)0.5 * (f1 - (R)0.5) * (f1 - (R)0.5);
     corotated_lane(l, dt, kst, Cm, Fm, MU, LAM, ACT, M, VOL, Fn_, tau_, A_);
     const R m = M[l], A0 = A_[0][l], A1 = A_[1][l], A2 = A_[2][l], A3 = A_[3][l];
-    const R mv0 = m * V0[l], mv1 = m * V1[l];
+    const R mv0 = m * V[0][l], mv1 = m * V[1][l];
     const R wa[3] = {w00, w01, w02}, wb[3] = {w10, w11, w12};
 #pragma GCC unroll 3
     for (int a = 0; a < 3; a++) {

@@ -110,6 +110,42 @@ void nodes_scatter8(R *grid, int64_t ny, int ch, const int32_t *base, int L, con
   scatter_plain(grid, ny, ch, base, L, out);
 }
 
+static void lanes_plain(const R *src, int w, const int64_t *P, R *out) {
+  for (int c = 0; c < w; c++)
+    for (int l = 0; l < LANES; l++) out[c * LANES + l] = src[w * P[l] + c];
+}
+
+#ifdef NODES8_AVX2
+__attribute__((target("avx2"))) static void lanes_avx2(const R *src, int w, const int64_t *P, R *out) {
+  /* r[i] = particle i's values | particle i + 4's, then a 4 x 4 transpose per half */
+  __m256 r[4];
+  for (int i = 0; i < 4; i++) {
+    const __m128 lo = w == 4 ? _mm_loadu_ps(src + 4 * P[i]) : _mm_castpd_ps(_mm_load_sd((const double *)(const void *)(src + 2 * P[i])));
+    const __m128 hi = w == 4 ? _mm_loadu_ps(src + 4 * P[i + 4])
+                             : _mm_castpd_ps(_mm_load_sd((const double *)(const void *)(src + 2 * P[i + 4])));
+    r[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+  }
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t2 = _mm256_unpacklo_ps(r[2], r[3]);
+  _mm256_storeu_ps(out, _mm256_shuffle_ps(t0, t2, 0x44));
+  _mm256_storeu_ps(out + LANES, _mm256_shuffle_ps(t0, t2, 0xEE));
+  if (w == 4) {
+    const __m256 t1 = _mm256_unpackhi_ps(r[0], r[1]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    _mm256_storeu_ps(out + 2 * LANES, _mm256_shuffle_ps(t1, t3, 0x44));
+    _mm256_storeu_ps(out + 3 * LANES, _mm256_shuffle_ps(t1, t3, 0xEE));
+  }
+}
+#endif
+
+void lanes_load(const R *src, int w, const int64_t *P, R *out) {
+#ifdef NODES8_AVX2
+  if (__builtin_cpu_supports("avx2")) {
+    lanes_avx2(src, w, P, out);
+    return;
+  }
+#endif
+  lanes_plain(src, w, P, out);
+}
+
 void nodes_gather8(const R *grid, int64_t ny, int ch, const int32_t *base, R *out) {
 #ifdef NODES8_AVX2
   if (__builtin_cpu_supports("avx2")) {

@@ -65,7 +65,7 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
     int64_t P[LANES];
     int32_t base[LANES];
     R Q[27 * LANES];
-    R X0[LANES], X1[LANES], V0[LANES], V1[LANES], Cm[4][LANES], Fm[4][LANES], Fn[4][LANES], TAU[4][LANES];
+    R X[2][LANES], V[2][LANES], Cm[4][LANES], Fm[4][LANES], Fn[4][LANES], TAU[4][LANES];
     R Am[4][LANES], M[LANES], VOL[LANES], MU[LANES], LAM[LANES], ACT[LANES], GFO[4][LANES];
     int corot = 1;
     /* a partial last chunk repeats its last particle in the spare lanes (the
@@ -73,17 +73,15 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
     for (int l = 0; l < LANES; l++) {
       const int64_t p = s->order[k0 + (l < L ? l : L - 1)];
       P[l] = p;
-      X0[l] = s->x[2 * p], X1[l] = s->x[2 * p + 1], V0[l] = s->v[2 * p], V1[l] = s->v[2 * p + 1];
-      for (int i = 0; i < 4; i++) {
-        Cm[i][l] = s->C[4 * p + i], Fm[i][l] = s->F[4 * p + i];
-        GFO[i][l] = s->gFo ? s->gFo[4 * p + i] : 0;
-      }
       M[l] = PV(s, mass, p), VOL[l] = PV(s, vol, p), MU[l] = PV(s, mu, p), LAM[l] = PV(s, lam, p);
       const int32_t grp = s->group[p];
       ACT[l] = grp >= 0 ? s->act[grp] * s->strength : 0;
       corot = corot && s->mat[p] == MAT_COROTATED;
       base[l] = s->cell[p];
     }
+    lanes_load(s->x, 2, P, X[0]), lanes_load(s->v, 2, P, V[0]);
+    lanes_load(s->C, 4, P, Cm[0]), lanes_load(s->F, 4, P, Fm[0]);
+    lanes_load_or_zero(s->gFo, 4, P, GFO[0]);
     nodes_gather8(s->ggmm, s->ny, 3, base, Q); /* Q[(a 9 + 3 b + c) 8 + l]: lane l's node (a, b), channel c */
     /* the forward's Fn, tau and A, recomputed (cheaper than keeping them) */
     if (corot) {
@@ -99,7 +97,7 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
     R GA[4][LANES], GM[LANES], GV[2][LANES], GX[2][LANES], G[4][LANES], GVOL[LANES];
 #pragma omp simd
     for (int l = 0; l < LANES; l++) {
-      const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
+      const R g0 = X[0][l] * inv_dx, g1 = X[1][l] * inv_dx;
       const int32_t b0 = (int32_t)(g0 - (R)0.5), b1 = (int32_t)(g1 - (R)0.5);
       const R f0 = g0 - (R)b0, f1 = g1 - (R)b1;
       const R wa[3] = {(R)0.5 * ((R)1.5 - f0) * ((R)1.5 - f0), (R)0.75 - (f0 - 1) * (f0 - 1),
@@ -108,7 +106,7 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
                        (R)0.5 * (f1 - (R)0.5) * (f1 - (R)0.5)};
       const R da[3] = {(f0 - (R)1.5) * inv_dx, -2 * (f0 - 1) * inv_dx, (f0 - (R)0.5) * inv_dx};
       const R db[3] = {(f1 - (R)1.5) * inv_dx, -2 * (f1 - 1) * inv_dx, (f1 - (R)0.5) * inv_dx};
-      const R m = M[l], v0 = V0[l], v1 = V1[l];
+      const R m = M[l], v0 = V[0][l], v1 = V[1][l];
       const R A0 = Am[0][l], A1 = Am[1][l], A2 = Am[2][l], A3 = Am[3][l];
       R gA0 = 0, gA1 = 0, gA2 = 0, gA3 = 0, gm = 0, gv0 = 0, gv1 = 0, gx0 = 0, gx1 = 0;
 #pragma GCC unroll 3

@@ -69,6 +69,17 @@ MPM_INLINE void corotated_lane(int l, R dt, R kst, R (*Cm)[LANES], R (*Fm)[LANES
 /* nodes8.c: out {3 rows, 3 ch, LANES}: lane l's 3 x 3 node block of grid {ncell, ch}
  * (ch 2 or 3) from its base node base[l], lane-major. */
 void nodes_gather8(const R *grid, int64_t ny, int ch, const int32_t *base, R *out);
+/* nodes8.c: out {w, LANES}: the w (2 or 4) values of particle P[l] of src {n, w}, lane-major. */
+void lanes_load(const R *src, int w, const int64_t *P, R *out);
+/* lanes_load, or zeros where src is NULL (an output without a gradient) */
+MPM_INLINE void lanes_load_or_zero(const R *src, int w, const int64_t *P, R *out) {
+  if (src) {
+    lanes_load(src, w, P, out);
+  } else {
+    for (int i = 0; i < w * LANES; i++) out[i] = 0;
+  }
+}
+
 /* nodes8.c: adds a chunk's per-particle stencil values out {3 rows, 3 ch, LANES}
  * (lanes l < L, base nodes base[l]) into the grid: particle by particle, slot by
  * slot (the caller's block order makes that order fixed). */
