@@ -2,7 +2,8 @@
  *
  *   substep.c   mpm.substep: the fused kernel (args, check, forward, adjoint)
  *   passes.c    the parallel passes of one substep and of its adjoint
- *   bins.c      the deterministic particle -> node gather (counting sort by cell)
+ *   bins.c      the particle bins (counting sort by cell), node-row spans, row passes
+ *   nodes8.c    2D: node blocks and particle values moved into and out of lanes
  *   validate.c  the data checks of a launch (positions, F, masses, stability)
  *   render.c    mpm.render: a picture of the particles (no adjoint)
  *   register.c  the entry point */
