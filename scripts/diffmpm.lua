@@ -23,9 +23,9 @@
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/diffmpm.lua", name = "diffmpm", iters = 100, out = "out/diffmpm",
   flags = {lr = 0.1, steps = 1023, checkpoint = 32, controller = "sine", gif = true, frames = 48, hidden = 32,
-           vtk = false, keep_grid = false},
+           vtk = false, keep_grid = true},
   checks = {lr = {gt = 0, help = "GD learning rate"},
-            keep_grid = {help = "recorded substeps keep their grid for the adjoint: faster backward, more memory"},
+            keep_grid = {help = "recorded substeps keep their bins and grid for the adjoint (off: it recomputes them; a slower backward, less memory)"},
             steps = {int = true, ge = 1, le = 1e6, help = "substeps of 1e-3 s per rollout"},
             checkpoint = {int = true, ge = 0, help = "substeps per checkpointed segment (0: keep every substep)"},
             controller = {"sine", "nn", help = "actuation: open-loop sines (reference) or a closed-loop network"},

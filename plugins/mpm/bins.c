@@ -1,11 +1,11 @@
 /* The particle -> node transfer without float atomics: particles are binned by
  * the cell of their stencil's base node (a stable counting sort, so each bin
- * lists its particles in index order); each cell sums its particles' stencil
- * values into a patch {9, ch} (passes.c), and every node adds the 3 x 3 patches
- * that reach it. Each sum runs in one fixed order (particle index within a cell,
- * then stencil slot a*3+b) whatever the thread count, so the grid is bitwise
- * identical for any number of threads. The same gather serves
- * the forward (mass, momentum) and the adjoint (grads of grid velocity reads). */
+ * lists its particles in index order). The 2D passes then add blocks of cell
+ * rows straight into the grid in two phases of non-touching blocks (passes.c);
+ * the 3D ones sum each cell's particles into a patch and every node adds the
+ * patches that reach it (passes3.c). Either way each sum runs in one fixed
+ * order whatever the thread count, so the grid is bitwise identical for any
+ * number of threads. */
 #include <string.h>
 
 #include "mpm.h"
@@ -58,30 +58,12 @@ void bins_build(sim *s) {
     }
     sp[2 * i] = lo, sp[2 * i + 1] = hi < 0 ? -1 : (hi + 2 < ny ? hi + 2 : (int32_t)ny - 1);
   }
-}
-
-MPM_CLONES void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1, R *out) {
-  const int64_t ny = s->ny;
-  const int32_t *start = s->start;
-  for (int64_t i = i0; i < i1; i++) {
-    for (int64_t j = s->span[2 * i]; j <= s->span[2 * i + 1]; j++) {
-      R acc[3] = {0, 0, 0};
-      for (int a = 0; a < 3; a++) {
-        int64_t ci = i - a;
-        if (ci < 0) continue;
-        for (int b = 0; b < 3; b++) {
-          int64_t cj = j - b;
-          if (cj < 0) continue;
-          int64_t cell = ci * ny + cj;
-          if (start[cell] == start[cell + 1]) continue; /* empty cell: its patch is not written */
-          const R *q = src + (cell * 9 + a * 3 + b) * ch;
-          for (int c = 0; c < ch; c++) acc[c] += q[c];
-        }
-      }
-      R *o = out + (i * ny + j) * ch;
-      for (int c = 0; c < ch; c++) o[c] = acc[c];
-    }
-  }
+  /* where each row's span starts in a packed copy of the spans (the kept grid),
+   * and each cell row's first bin */
+  s->rowoff[0] = 0;
+  for (int64_t i = 0; i < nx; i++)
+    s->rowoff[i + 1] = s->rowoff[i] + (sp[2 * i] <= sp[2 * i + 1] ? sp[2 * i + 1] - sp[2 * i] + 1 : 0);
+  for (int64_t i = 0; i <= nx; i++) s->rowstart[i] = s->start[i * ny];
 }
 
 /* Node-row passes, balanced: parallel_for hands each thread a contiguous range

@@ -1,41 +1,40 @@
-/* The 2D G2P (pass C) and its adjoint's per-particle half (pass D), vectorised
- * over 8 particles in bin order, as lanes.c does for P2G. Neither depends on
- * the material, so every chunk takes the same code; the last partial chunk runs
- * the same loop with fewer lanes. Chunks start at multiples of 8 inside
- * parallel_for's fixed blocks, so the split never depends on the thread count.
+/* The 2D G2P (pass C) and its adjoint (pass D), vectorised over 8 particles in
+ * bin order, as lanes.c does for P2G. Neither depends on the material, so every
+ * chunk takes the same code; a partial last chunk runs the same loop with its
+ * last particle repeated in the spare lanes. G2P chunks start at multiples of 8
+ * inside parallel_for's fixed blocks; the adjoint's start at its bin block's
+ * first particle (passes.c runs those blocks in two phases, as the P2G). Either
+ * way the split never depends on the thread count.
  *
  * G2P:  v' = sum w v_i,  C' = 4/dx sum w v_i e^T (e = x_i/dx - x_p/dx),  x' = x + dt v'
  * Its adjoint, per particle: the grads of the 9 velocity reads,
- * w (gv + 4/dx gC e), lane-major into s->glanes ({ceil(n/8), 18, 8}; passes.c
- * sums them per cell), and x's grad through the weights and through e. */
+ * w (gv + 4/dx gC e), added straight into s->ggvel (nodes_scatter8, in the block
+ * order passes.c fixes), and x's grad through the weights and through e. */
 #include "passes.h"
 
-enum { LANES = 8 };
-
-/* The particles k0 .. k0 + L - 1 into lane arrays; a partial last chunk repeats
- * its last particle in the spare lanes, so the vector loops always run 8 lanes
- * (a fixed trip count the compiler vectorises whole) and the spare results are
- * dropped. */
-static inline __attribute__((always_inline)) void load_x(const sim *s, int64_t k0, int L, int64_t *P, R *X0, R *X1) {
-  for (int l = 0; l < LANES; l++) {
-    const int64_t p = s->order[k0 + (l < L ? l : L - 1)];
-    P[l] = p, X0[l] = s->x[2 * p], X1[l] = s->x[2 * p + 1];
-  }
+/* The particles k0 .. k0 + L - 1 (bin order) and their positions into lane
+ * arrays; a partial last chunk repeats its last particle in the spare lanes, so
+ * the vector loops always run 8 lanes (a fixed trip count the compiler
+ * vectorises whole) and the spare results are dropped. */
+static inline __attribute__((always_inline)) void load_x(const sim *s, int64_t k0, int L, int64_t *P, R *X) {
+  for (int l = 0; l < LANES; l++) P[l] = s->order[k0 + (l < L ? l : L - 1)];
+  lanes_load(s->x, 2, P, X);
 }
 
 MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const R kc = 4 * s->inv_dx, inv_dx = s->inv_dx, dt = s->dt;
-  const int32_t ny32 = (int32_t)s->ny; /* 3 ncell < 2^31 (substep_check) */
-  const R *gvel = s->gvel;
   for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
     const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
     int64_t P[LANES];
-    R X0[LANES], X1[LANES], V[2][LANES], Cc[4][LANES];
-    load_x(s, k0, L, P, X0, X1);
+    int32_t base[LANES];
+    R X[2][LANES], V[2][LANES], Cc[4][LANES], U[18 * LANES];
+    load_x(s, k0, L, P, X[0]);
+    for (int l = 0; l < LANES; l++) base[l] = s->cell[P[l]];
+    nodes_gather8(s->gvel, s->ny, 2, base, U); /* U[(a 6 + 2 b + c) 8 + l]: lane l's node (a, b), channel c */
 #pragma omp simd
     for (int l = 0; l < LANES; l++) {
-      const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
+      const R g0 = X[0][l] * inv_dx, g1 = X[1][l] * inv_dx;
       const int32_t b0 = (int32_t)(g0 - (R)0.5), b1 = (int32_t)(g1 - (R)0.5);
       const R f0 = g0 - (R)b0, f1 = g1 - (R)b1;
       const R wa[3] = {(R)0.5 * ((R)1.5 - f0) * ((R)1.5 - f0), (R)0.75 - (f0 - 1) * (f0 - 1),
@@ -47,10 +46,9 @@ MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
       for (int a = 0; a < 3; a++)
 #pragma GCC unroll 3
         for (int b = 0; b < 3; b++) {
-          const int32_t node = 2 * ((b0 + a) * ny32 + b1 + b); /* 32-bit base[index]: AVX2 gathers */
           const R w = wa[a] * wb[b];
           const R e0 = (R)a - f0, e1 = (R)b - f1;
-          const R u0 = gvel[node], u1 = gvel[node + 1];
+          const R u0 = U[(a * 6 + 2 * b) * LANES + l], u1 = U[(a * 6 + 2 * b + 1) * LANES + l];
           v0 += w * u0, v1 += w * u1;
           const R kw = kc * w;
           c0 += kw * u0 * e0, c1 += kw * u0 * e1, c2 += kw * u1 * e0, c3 += kw * u1 * e1;
@@ -61,33 +59,29 @@ MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
     for (int l = 0; l < L; l++) {
       const int64_t p = P[l];
       s->vo[2 * p] = V[0][l], s->vo[2 * p + 1] = V[1][l];
-      s->xo[2 * p] = X0[l] + dt * V[0][l];
-      s->xo[2 * p + 1] = X1[l] + dt * V[1][l];
+      s->xo[2 * p] = X[0][l] + dt * V[0][l];
+      s->xo[2 * p + 1] = X[1][l] + dt * V[1][l];
       for (int i = 0; i < 4; i++) s->Co[4 * p + i] = Cc[i][l];
     }
   }
 }
 
-MPM_CLONES void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user) {
-  sim *s = user;
+MPM_CLONES void g2p_adj_block(sim *s, int64_t lo, int64_t hi) {
   const R kc = 4 * s->inv_dx, inv_dx = s->inv_dx, dt = s->dt;
-  const int32_t ny32 = (int32_t)s->ny; /* 3 ncell < 2^31 (substep_check) */
-  const R *gvel = s->gvel;
   for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
     const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
     int64_t P[LANES];
-    R X0[LANES], X1[LANES], GV[2][LANES], GXO[2][LANES], GC[4][LANES], GX[2][LANES];
-    load_x(s, k0, L, P, X0, X1);
-    for (int l = 0; l < LANES; l++) {
-      const int64_t p = P[l];
-      GXO[0][l] = s->gxo ? s->gxo[2 * p] : 0, GXO[1][l] = s->gxo ? s->gxo[2 * p + 1] : 0;
-      GV[0][l] = s->gvo ? s->gvo[2 * p] : 0, GV[1][l] = s->gvo ? s->gvo[2 * p + 1] : 0;
-      for (int i = 0; i < 4; i++) GC[i][l] = s->gCo ? s->gCo[4 * p + i] : 0;
-    }
-    R *out = s->glanes + (k0 / LANES) * 18 * LANES;
+    R X[2][LANES], GV[2][LANES], GXO[2][LANES], GC[4][LANES], GX[2][LANES];
+    load_x(s, k0, L, P, X[0]);
+    lanes_load_or_zero(s->gxo, 2, P, GXO[0]), lanes_load_or_zero(s->gvo, 2, P, GV[0]);
+    lanes_load_or_zero(s->gCo, 4, P, GC[0]);
+    R out[18 * LANES], U[18 * LANES];
+    int32_t base[LANES]; /* the binned base nodes: the adds stay inside the block's node rows */
+    for (int l = 0; l < LANES; l++) base[l] = s->cell[P[l]];
+    nodes_gather8(s->gvel, s->ny, 2, base, U);
 #pragma omp simd
     for (int l = 0; l < LANES; l++) {
-      const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
+      const R g0 = X[0][l] * inv_dx, g1 = X[1][l] * inv_dx;
       const int32_t b0 = (int32_t)(g0 - (R)0.5), b1 = (int32_t)(g1 - (R)0.5);
       const R f0 = g0 - (R)b0, f1 = g1 - (R)b1;
       const R wa[3] = {(R)0.5 * ((R)1.5 - f0) * ((R)1.5 - f0), (R)0.75 - (f0 - 1) * (f0 - 1),
@@ -104,8 +98,7 @@ MPM_CLONES void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user) {
       for (int a = 0; a < 3; a++)
 #pragma GCC unroll 3
         for (int b = 0; b < 3; b++) {
-          const int32_t node = 2 * ((b0 + a) * ny32 + b1 + b); /* 32-bit base[index]: AVX2 gathers */
-          const R u0 = gvel[node], u1 = gvel[node + 1];
+          const R u0 = U[(a * 6 + 2 * b) * LANES + l], u1 = U[(a * 6 + 2 * b + 1) * LANES + l];
           const R w = wa[a] * wb[b];
           const R e0 = (R)a - f0, e1 = (R)b - f1;
           /* (gC e), and the velocity read's grad w (gv + kc gC e) */
@@ -126,5 +119,6 @@ MPM_CLONES void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user) {
     }
     if (s->gx)
       for (int l = 0; l < L; l++) s->gx[2 * P[l]] += GX[0][l], s->gx[2 * P[l] + 1] += GX[1][l];
+    nodes_scatter8(s->ggvel, s->ny, 2, base, L, out);
   }
 }

@@ -1,24 +1,26 @@
-/* The vectorised per-particle half of the 2D P2G: for particles in bin order,
- * 8 at a time (one SIMD lane each), the stress, the affine matrix and the 9
- * stencil contributions (m, mv), written lane-major into s->lanes
- * ({ceil(n/8), 27, 8}: chunk, slot*3 + channel, lane). passes.c then sums them
- * per cell (contiguous reads) and per node.
+/* The 2D P2G of one block of bins (passes.c): for the block's particles in bin
+ * order, 8 at a time (one SIMD lane each), the stress, the affine matrix and
+ * the 9 stencil contributions (m, mv), then each particle's 27 values added
+ * straight into the grid (s->gmm). passes.c runs the blocks in two phases so
+ * that no two blocks of a phase touch the same node; every node's sum then has
+ * one fixed order (phase, particle in bin order, stencil slot) whatever the
+ * thread count, and the grid is bitwise identical for any number of threads.
  *
- * Why a separate pass: the per-particle work is most of a substep and
- * vectorises only when it is a plain loop over independent particles; the
- * per-cell sums that follow are serial by nature (their order makes the result
- * deterministic). Chunks of 8 start at multiples of 8 inside parallel_for's
- * fixed blocks (256), so whether a particle goes through the vector or the scalar
- * code never depends on the thread count: results stay bitwise identical.
+ * Why lanes: the per-particle work is most of a substep and vectorises only as
+ * a plain loop over independent particles; the adds into the grid that follow
+ * are serial by nature (their order makes the result deterministic). Chunks of
+ * 8 start at the block's first particle; a partial last chunk repeats its last
+ * particle in the spare lanes (dropped), so the vector loop keeps its fixed
+ * 8-lane trip count. Block boundaries depend on the bins only, so whether a
+ * particle goes through the vector or the scalar code never depends on the
+ * thread count.
  *
- * The vector path covers chunks of 8 corotated particles (the reference's
- * material; its stress needs only a square root). Other chunks, and the last
- * partial one, take the scalar particle_pre. */
+ * The vector path covers chunks of corotated particles (the reference's
+ * material; its stress needs only a square root). Other chunks take the scalar
+ * particle_pre. */
 #include <string.h>
 
 #include "passes.h"
-
-enum { LANES = 8 };
 
 /* one particle through the scalar code, into lane l of chunk `out` */
 static void contrib_scalar(sim *s, int64_t k, R *out, int l) {
@@ -26,10 +28,6 @@ static void contrib_scalar(sim *s, int64_t k, R *out, int l) {
   pre q;
   particle_pre(s, p, &q);
   if (s->Fo) memcpy(s->Fo + 4 * p, q.Fout, sizeof q.Fout);
-  if (s->cache) {
-    R *cc = s->cache + 12 * p;
-    memcpy(cc, q.Fn, sizeof q.Fn), memcpy(cc + 4, q.tau, sizeof q.tau), memcpy(cc + 8, q.A, sizeof q.A);
-  }
   const R *v = s->v + 2 * p;
   const R mv0 = q.m * v[0], mv1 = q.m * v[1];
   for (int a = 0; a < 3; a++)
@@ -45,55 +43,35 @@ static void contrib_scalar(sim *s, int64_t k, R *out, int l) {
 
 /* 8 corotated particles k0 .. k0 + 7: the equations of particle_pre and
  * material_fwd (mpm_phys.h) written over lanes. */
-static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int64_t k0, R *out) {
+static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int64_t k0, int L, R *out) {
   const R dt = s->dt, dx = s->dx, inv_dx = s->inv_dx;
   const R kst = -dt * 4 * inv_dx * inv_dx;
-  /* gather the 8 particles' inputs into lane arrays (the loads are indirect
-   * and conditional; the arithmetic below then runs on plain arrays) */
-  R X0[LANES], X1[LANES], V0[LANES], V1[LANES], Cm[4][LANES], Fm[4][LANES];
+  /* gather the 8 particles' inputs into lane arrays (the loads are indirect;
+   * the arithmetic below then runs on plain arrays) */
+  int64_t P[LANES];
+  R X[2][LANES], V[2][LANES], Cm[4][LANES], Fm[4][LANES];
   R MU[LANES], LAM[LANES], M[LANES], VOL[LANES], ACT[LANES];
   for (int l = 0; l < LANES; l++) {
-    const int64_t p = s->order[k0 + l];
-    X0[l] = s->x[2 * p], X1[l] = s->x[2 * p + 1], V0[l] = s->v[2 * p], V1[l] = s->v[2 * p + 1];
-    for (int i = 0; i < 4; i++) Cm[i][l] = s->C[4 * p + i], Fm[i][l] = s->F[4 * p + i];
+    const int64_t p = P[l] = s->order[k0 + (l < L ? l : L - 1)];
     MU[l] = PV(s, mu, p), LAM[l] = PV(s, lam, p), M[l] = PV(s, mass, p), VOL[l] = PV(s, vol, p);
     const int32_t grp = s->group[p];
     ACT[l] = grp >= 0 ? s->act[grp] * s->strength : 0;
   }
+  lanes_load(s->x, 2, P, X[0]), lanes_load(s->v, 2, P, V[0]);
+  lanes_load(s->C, 4, P, Cm[0]), lanes_load(s->F, 4, P, Fm[0]);
   R Fn_[4][LANES], tau_[4][LANES], A_[4][LANES];
 #pragma omp simd
   for (int l = 0; l < LANES; l++) {
     /* stencil */
-    const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
+    const R g0 = X[0][l] * inv_dx, g1 = X[1][l] * inv_dx;
     const R f0 = g0 - (R)(int32_t)(g0 - (R)0.5), f1 = g1 - (R)(int32_t)(g1 - (R)0.5);
     const R w00 = (R)0.5 * ((R)1.5 - f0) * ((R)1.5 - f0), w01 = (R)0.75 - (f0 - 1) * (f0 - 1);
     const R w02 = (R)0.5 * (f0 - (R)0.5) * (f0 - (R)0.5);
     const R w10 = (R)0.5 * ((R)1.5 - f1) * ((R)1.5 - f1), w11 = (R)0.75 - (f1 - 1) * (f1 - 1);
     const R w12 = (R)0.5 * (f1 - (R)0.5) * (f1 - (R)0.5);
-    /* Fn = (I + dt C) F */
-    const R i0 = 1 + dt * Cm[0][l], i1 = dt * Cm[1][l], i2 = dt * Cm[2][l], i3 = 1 + dt * Cm[3][l];
-    const R n0 = i0 * Fm[0][l] + i1 * Fm[2][l], n1 = i0 * Fm[1][l] + i1 * Fm[3][l];
-    const R n2 = i2 * Fm[0][l] + i3 * Fm[2][l], n3 = i2 * Fm[1][l] + i3 * Fm[3][l];
-    /* corotated: 2 mu (Fn - R) Fn^T + lam (J - 1) J I, R the polar rotation */
-    const R xr = n0 + n3, yr = n2 - n1;
-    const R sc = 1 / RSQRT(xr * xr + yr * yr);
-    const R c = xr * sc, sn = yr * sc;
-    const R d0 = n0 - c, d1 = n1 + sn, d2 = n2 - sn, d3 = n3 - c;
-    const R mu2 = 2 * MU[l], act = ACT[l], m = M[l];
-    const R J = n0 * n3 - n1 * n2;
-    const R pr = LAM[l] * (J - 1) * J;
-    /* plus the fibre term act (Fn e_y)(Fn e_y)^T */
-    const R t0 = mu2 * (d0 * n0 + d1 * n1) + pr + act * n1 * n1;
-    const R t1 = mu2 * (d0 * n2 + d1 * n3) + act * n1 * n3;
-    const R t2 = mu2 * (d2 * n0 + d3 * n1) + act * n3 * n1;
-    const R t3 = mu2 * (d2 * n2 + d3 * n3) + pr + act * n3 * n3;
-    const R k = kst * VOL[l];
-    const R A0 = k * t0 + m * Cm[0][l], A1 = k * t1 + m * Cm[1][l];
-    const R A2 = k * t2 + m * Cm[2][l], A3 = k * t3 + m * Cm[3][l];
-    Fn_[0][l] = n0, Fn_[1][l] = n1, Fn_[2][l] = n2, Fn_[3][l] = n3;
-    tau_[0][l] = t0, tau_[1][l] = t1, tau_[2][l] = t2, tau_[3][l] = t3;
-    A_[0][l] = A0, A_[1][l] = A1, A_[2][l] = A2, A_[3][l] = A3;
-    const R mv0 = m * V0[l], mv1 = m * V1[l];
+    corotated_lane(l, dt, kst, Cm, Fm, MU, LAM, ACT, M, VOL, Fn_, tau_, A_);
+    const R m = M[l], A0 = A_[0][l], A1 = A_[1][l], A2 = A_[2][l], A3 = A_[3][l];
+    const R mv0 = m * V[0][l], mv1 = m * V[1][l];
     const R wa[3] = {w00, w01, w02}, wb[3] = {w10, w11, w12};
 #pragma GCC unroll 3
     for (int a = 0; a < 3; a++) {
@@ -110,27 +88,26 @@ static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int
       }
     }
   }
-  for (int l = 0; l < LANES; l++) {
-    const int64_t p = s->order[k0 + l];
-    if (s->Fo)
+  if (s->Fo)
+    for (int l = 0; l < L; l++) {
+      const int64_t p = s->order[k0 + l];
       for (int i = 0; i < 4; i++) s->Fo[4 * p + i] = Fn_[i][l];
-    if (s->cache)
-      for (int i = 0; i < 4; i++)
-        s->cache[12 * p + i] = Fn_[i][l], s->cache[12 * p + 4 + i] = tau_[i][l], s->cache[12 * p + 8 + i] = A_[i][l];
-  }
+    }
 }
 
-MPM_CLONES void pass_lanes(int64_t lo, int64_t hi, void *user) {
-  sim *s = user;
+MPM_CLONES void p2g_block(sim *s, int64_t lo, int64_t hi) {
+  R out[27 * LANES];
   for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
     const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
-    R *out = s->lanes + (k0 / LANES) * 27 * LANES;
-    int corot = L == LANES;
+    int corot = 1;
     for (int l = 0; l < L && corot; l++) corot = s->mat[s->order[k0 + l]] == MAT_COROTATED;
     if (corot) {
-      contrib_corotated8(s, k0, out);
+      contrib_corotated8(s, k0, L, out);
     } else {
       for (int l = 0; l < L; l++) contrib_scalar(s, k0 + l, out, l);
     }
+    int32_t base[LANES];
+    for (int l = 0; l < L; l++) base[l] = s->cell[s->order[k0 + l]];
+    nodes_scatter8(s->gmm, s->ny, 3, base, L, out);
   }
 }

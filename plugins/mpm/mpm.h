@@ -2,7 +2,8 @@
  *
  *   substep.c   mpm.substep: the fused kernel (args, check, forward, adjoint)
  *   passes.c    the parallel passes of one substep and of its adjoint
- *   bins.c      the deterministic particle -> node gather (counting sort by cell)
+ *   bins.c      the particle bins (counting sort by cell), node-row spans, row passes
+ *   nodes8.c    2D: node blocks and particle values moved into and out of lanes
  *   validate.c  the data checks of a launch (positions, F, masses, stability)
  *   render.c    mpm.render: a picture of the particles (no adjoint)
  *   register.c  the entry point */
@@ -26,8 +27,6 @@ typedef struct sim {
   int smass, svol, smu, slam, sbulk;
   R *xo, *vo, *Co, *Fo;          /* forward outputs (NULL in the adjoint) */
   /* scratch */
-  R *contrib;                    /* {ncell, 9, 3}: per cell, the (m, mv) its particles give each stencil slot */
-  R *lanes;                      /* {ceil(n/8), 27, 8}: each particle's (m, mv) per stencil slot, lane-major (lanes.c) */
   int32_t *cell, *start, *order; /* bins: base cell per particle, CSR of cells, particles by cell */
   int32_t *span;                 /* {nx, 2}: per node row, the columns [lo, hi] some stencil reaches (lo > hi: none);
                                     the node passes touch only these nodes, the only ones a particle reads */
@@ -35,13 +34,18 @@ typedef struct sim {
   /* adjoint */
   const R *gxo, *gvo, *gCo, *gFo; /* incoming grads (may be NULL: zero) */
   R *gx, *gv, *gC, *gF;           /* outgoing (may be NULL: not wanted) */
-  R *gcontrib;                    /* {ncell, 9, 2}: per cell, its particles' grads of the grid velocity reads */
-  R *glanes;                      /* {ceil(n/8), 18, 8}: each particle's grads of its 9 velocity reads, lane-major */
   R *ggvel;                       /* {ncell, 2}: grad of the grid velocity */
   R *ggmm;                        /* {ncell, 3}: grads of the grid mass and momentum */
   double *rows;                   /* {nx, 2}: per-row sums of the gravity and friction grads */
-  R *pg;                          /* {6, n}: per-particle grads of mass, vol, mu, lam, bulk, act */
-  R *cache;                       /* adjoint: {n, 12} Fn, tau, A per particle from pass A, for pass F */
+  R *pg;                          /* {6, n}: per-particle grads of mass, vol, mu, lam, bulk, act (2D: act unused) */
+  double *gact_blk;               /* 2D: {ceil(n / 256), ngroup}: per particle block, its act grads (pass F) */
+  int32_t *rowstart;             /* {nx + 1}: the first bin of each cell row (start[i ny]) */
+  /* the grid kept for the adjoint (aux, substep.c): mass and momentum of the
+   * nodes inside the spans, row after row, at rowoff {nx + 1} (bins_build) */
+  int32_t *rowoff;
+  R *kept;                        /* forward: where to pack the grid (NULL: not kept) */
+  const R *kept_in;               /* adjoint: the forward's packed grid (NULL: recompute it) */
+  int64_t kcap;                   /* forward: room in kept, in nodes; adjoint: the forward's packed count */
 } sim;
 
 enum { PG_MASS = 0, PG_VOL, PG_MU, PG_LAM, PG_BULK, PG_ACT, PG_COUNT };
@@ -50,23 +54,26 @@ enum { PG_MASS = 0, PG_VOL, PG_MU, PG_LAM, PG_BULK, PG_ACT, PG_COUNT };
 /* Stable counting sort of n particles by cell: start {ncell + 1} (CSR), order {n}. */
 void bins_sort(int64_t n, int64_t ncell, const int32_t *cell, int32_t *start, int32_t *order);
 void bins_build(sim *s);
-/* Sums, per node (i, j), the cell patches src {ncell, 9, ch} of the 3 x 3 cells
- * whose stencils cover it (empty cells skipped), in stencil-slot order, into
- * out {ncell, ch} for rows [i0, i1), nodes inside s->span only (the rest of out
- * is left as it was: no particle reads it). */
-void bins_gather_rows(const sim *s, const R *src, int ch, int64_t i0, int64_t i1, R *out);
 
 /* Runs fn(r, r + 1, user) for every row r < nrows on ctx's threads, rows
  * interleaved between threads (bins.c has why). */
 void rows_for(ds_ctx *ctx, const ds_host_api *host, int64_t nrows, ds_range_fn fn, void *user);
 
 /* passes.c */
-void pass_forward(sim *s);
-/* kept: s->cell .. s->cache hold the forward's bins, grid and stress cache (aux) */
-void pass_adjoint(sim *s, int kept);
+/* Forward (validated, with s->cell filled by pass_cells); with s->kept, also
+ * packs the grid there and returns the packed node count (-1: more than kcap
+ * nodes, not kept). */
+int64_t pass_forward(sim *s);
+/* Each particle's base cell into s->cell (a parallel_for body; user: the sim). */
+void pass_cells(int64_t lo, int64_t hi, void *user);
+/* Adjoint; with s->kept_in, reads the forward's packed grid (and its cell,
+ * order, rowstart, span and rowoff) instead of redoing the bins and the P2G. */
+void pass_adjoint(sim *s);
 
-/* validate.c: the data checks of the forward (names the argument and particle). */
-int validate(const ds_call *c, const sim *s);
+/* validate.c: the data checks of the forward (names the argument and particle);
+ * also (or NULL) runs on each block of particles in the same parallel region
+ * (its results are to be used only when the checks pass). */
+int validate(const ds_call *c, const sim *s, ds_range_fn also);
 
 extern const ds_kernel_desc mpm_substep_kernel, mpm_render_kernel;
 

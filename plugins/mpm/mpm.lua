@@ -126,12 +126,12 @@ function M.sim(o)
   return s
 end
 
--- The element count of a 2D substep's aux block (substep.c: the bins, grid and
--- per-particle stresses the forward keeps for the adjoint).
+-- The element count of a 2D substep's aux block (substep.c: the bins and the grid
+-- the forward keeps for the adjoint: 2 n + 4 nx + 4 int32, even, then 3 reals for
+-- each of up to n nodes).
 function Sim:aux_count()
-  local n, nx, ncell = self.n, self.nx, self.nx * self.ny
-  local ints = math.floor((2 * n + ncell + 1 + 2 * nx + 1) / 2) * 2
-  return ints + (5 * ncell + 12 * n) * (ds.precision == "f64" and 2 or 1)
+  local ints = math.floor((2 * self.n + 4 * self.nx + 5) / 2) * 2
+  return ints + 3 * self.n * (ds.precision == "f64" and 2 or 1)
 end
 
 -- mu and lam now: from E and nu (differentiable when they are tensors), or as given.
@@ -194,8 +194,8 @@ function Sim:state(o)
 end
 
 -- One substep from state s with actuation act {groups} (nil: none); mu, lam as from sim:lame().
--- keep (2D): the forward keeps its grid in an aux tensor for the adjoint (faster
--- backward, ~(5 cells + 14 particles) reals held per recorded substep).
+-- keep (2D): the forward keeps its bins and grid in an aux tensor for the adjoint
+-- (faster backward, 3 reals and 2 int32 per particle held per recorded substep).
 function Sim:substep(s, act, mu, lam, mass, keep)
   if type(s) ~= "table" then fail("substep", "s must be a state {x, v, C, F} (sim:state()), got " .. type(s), 2) end
   if act ~= nil and is_tensor(act) and act:numel() ~= self.groups then
@@ -209,15 +209,19 @@ function Sim:substep(s, act, mu, lam, mass, keep)
                 material = self.material, mass = mass, vol = self.vol, mu = mu, lam = lam, bulk = self.bulk,
                 gravity = self.gravity, friction = self.friction, x_out = out.x, v_out = out.v, C_out = out.C,
                 F_out = out.F}
+  keep = keep and d == 2 and not self._sparse
   if d == 2 then args.aux = ds.empty({keep and self:aux_count() or 0}, "i32") end
   K[d == 3 and "substep3" or "substep"]:launch(args, self.params)
+  -- aux[1] = -1: the stencils reached more nodes than there are particles, nothing
+  -- was kept; this sim then stops allocating aux blocks it would not fill
+  if keep and args.aux:get(1) < 0 then self._sparse = true end
   return out
 end
 
 -- T substeps. o.act: a tensor {groups} for every step or function(t, state) -> tensor (t from 0);
 -- o.tape + o.checkpoint = k: segments of k substeps whose states are recomputed in backward
--- (memory O(T/k + k) states instead of O(T)); o.keep_grid = true (2D): recorded substeps keep
--- their grid for the adjoint (faster backward, more memory: Sim:aux_count()); o.inputs: extra tensors an act function reads
+-- (memory O(T/k + k) states instead of O(T)); o.keep_grid (2D, default true): recorded substeps keep
+-- their grid for the adjoint (false: it recomputes it; Sim:aux_count()); o.inputs: extra tensors an act function reads
 -- (controller weights), so a segment accounts for their grads; o.on_step(t, state) after each step.
 function Sim:rollout(s, T, o)
   o = ds.check_options("mpm sim:rollout", o, {"act", "tape", "checkpoint", "keep_grid", "inputs", "on_step"})
@@ -231,11 +235,15 @@ function Sim:rollout(s, T, o)
   local mu, lam = self:lame()
   local mass = self:masses()
   local seg = o.checkpoint
-  -- o.keep_grid (2D): each recorded substep keeps its grid for the adjoint, which
-  -- then skips recomputing it (about 20% less CPU per substep forward + backward)
-  -- at the cost of (5 cells + 14 particles) reals per recorded substep: per
-  -- checkpoint segment when checkpointing, per step otherwise. Off by default.
-  local keep = o.keep_grid and self.dim == 2
+  -- o.keep_grid (2D, on unless false): each recorded substep keeps its bins and
+  -- the grid mass and momentum of the nodes its stencils reach for its adjoint,
+  -- which then skips redoing the binning and the P2G (about a quarter of a
+  -- substep's forward + backward), at 3 reals and 2 int32 per particle (5/12 of a
+  -- state in f32) per recorded substep: per checkpoint segment when
+  -- checkpointing, per step otherwise. A step whose stencils reach more nodes
+  -- than it has particles keeps nothing (its adjoint recomputes), and its sim
+  -- stops trying (Sim:substep).
+  local keep = o.keep_grid ~= false and self.dim == 2
   local function advance(t0, t1, x, v, C, F)
     local st = {x = x, v = v, C = C, F = F}
     for t = t0, t1 - 1 do

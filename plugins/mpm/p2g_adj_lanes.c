@@ -1,15 +1,14 @@
 /* The 2D adjoint's pass F vectorised over 8 particles in bin order: the P2G
  * adjoint (grads of m, v, A and x from the grid's mass and momentum grads),
- * then A = kst vol tau + m C, the material adjoint and Fn = (I + dt C) F.
+ * then A = kst vol tau + m C, the material adjoint and Fn = (I + dt C) F
+ * (Fn, tau and A recomputed from the step's inputs, as the forward has them).
  * The equations are those of passes.c / mpm_phys.h (material_adj); the vector
- * path covers chunks of 8 corotated particles, other chunks run material_adj per
- * lane. Chunks start at multiples of 8 inside parallel_for's fixed blocks, so
+ * path covers chunks of corotated particles, other chunks run particle_pre and
+ * material_adj per lane. Chunks start at multiples of 8 inside parallel_for's fixed blocks, so
  * which path a particle takes never depends on the thread count. */
 #include <string.h>
 
 #include "passes.h"
-
-enum { LANES = 8 };
 
 /* The corotated material adjoint for lane arrays: from G = d loss/d tau and
  * gFo = d loss/d F_out, gFn (overwritten) and the grads of mu, lam and the
@@ -57,36 +56,48 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const R dt = s->dt, dx = s->dx, inv_dx = s->inv_dx;
   const R kst = -dt * 4 * inv_dx * inv_dx; /* A = kst vol tau + m C */
-  const int32_t ny32 = (int32_t)s->ny; /* 3 ncell < 2^31 (substep_check) */
   const int64_t n = s->n;
-  const R *ggmm = s->ggmm;
+  /* this block's act grads, summed in bin order (substep.c adds the blocks in order) */
+  double *gact = s->gact_blk + lo / PARTICLE_GRAIN * s->ngroup;
+  for (int64_t g = 0; g < s->ngroup; g++) gact[g] = 0;
   for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
     const int L = hi - k0 < LANES ? (int)(hi - k0) : LANES;
     int64_t P[LANES];
-    R X0[LANES], X1[LANES], V0[LANES], V1[LANES], Cm[4][LANES], Fn[4][LANES], TAU[4][LANES];
+    int32_t base[LANES];
+    R Q[27 * LANES];
+    R X[2][LANES], V[2][LANES], Cm[4][LANES], Fm[4][LANES], Fn[4][LANES], TAU[4][LANES];
     R Am[4][LANES], M[LANES], VOL[LANES], MU[LANES], LAM[LANES], ACT[LANES], GFO[4][LANES];
-    int corot = L == LANES;
+    int corot = 1;
     /* a partial last chunk repeats its last particle in the spare lanes (the
      * vector loop keeps its fixed 8-lane trip count; spare results are dropped) */
     for (int l = 0; l < LANES; l++) {
       const int64_t p = s->order[k0 + (l < L ? l : L - 1)];
       P[l] = p;
-      X0[l] = s->x[2 * p], X1[l] = s->x[2 * p + 1], V0[l] = s->v[2 * p], V1[l] = s->v[2 * p + 1];
-      const R *cc = s->cache + 12 * p;
-      for (int i = 0; i < 4; i++) {
-        Cm[i][l] = s->C[4 * p + i];
-        Fn[i][l] = cc[i], TAU[i][l] = cc[4 + i], Am[i][l] = cc[8 + i];
-        GFO[i][l] = s->gFo ? s->gFo[4 * p + i] : 0;
-      }
       M[l] = PV(s, mass, p), VOL[l] = PV(s, vol, p), MU[l] = PV(s, mu, p), LAM[l] = PV(s, lam, p);
       const int32_t grp = s->group[p];
       ACT[l] = grp >= 0 ? s->act[grp] * s->strength : 0;
-      corot = corot && s->mat[p] == MAT_COROTATED; /* L < LANES: corot is already 0 */
+      corot = corot && s->mat[p] == MAT_COROTATED;
+      base[l] = s->cell[p];
+    }
+    lanes_load(s->x, 2, P, X[0]), lanes_load(s->v, 2, P, V[0]);
+    lanes_load(s->C, 4, P, Cm[0]), lanes_load(s->F, 4, P, Fm[0]);
+    lanes_load_or_zero(s->gFo, 4, P, GFO[0]);
+    nodes_gather8(s->ggmm, s->ny, 3, base, Q); /* Q[(a 9 + 3 b + c) 8 + l]: lane l's node (a, b), channel c */
+    /* the forward's Fn, tau and A, recomputed (cheaper than keeping them) */
+    if (corot) {
+#pragma omp simd
+      for (int l = 0; l < LANES; l++) corotated_lane(l, dt, kst, Cm, Fm, MU, LAM, ACT, M, VOL, Fn, TAU, Am);
+    } else {
+      for (int l = 0; l < LANES; l++) {
+        pre q;
+        particle_pre(s, P[l], &q);
+        for (int i = 0; i < 4; i++) Fn[i][l] = q.Fn[i], TAU[i][l] = q.tau[i], Am[i][l] = q.A[i];
+      }
     }
     R GA[4][LANES], GM[LANES], GV[2][LANES], GX[2][LANES], G[4][LANES], GVOL[LANES];
 #pragma omp simd
     for (int l = 0; l < LANES; l++) {
-      const R g0 = X0[l] * inv_dx, g1 = X1[l] * inv_dx;
+      const R g0 = X[0][l] * inv_dx, g1 = X[1][l] * inv_dx;
       const int32_t b0 = (int32_t)(g0 - (R)0.5), b1 = (int32_t)(g1 - (R)0.5);
       const R f0 = g0 - (R)b0, f1 = g1 - (R)b1;
       const R wa[3] = {(R)0.5 * ((R)1.5 - f0) * ((R)1.5 - f0), (R)0.75 - (f0 - 1) * (f0 - 1),
@@ -95,15 +106,15 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
                        (R)0.5 * (f1 - (R)0.5) * (f1 - (R)0.5)};
       const R da[3] = {(f0 - (R)1.5) * inv_dx, -2 * (f0 - 1) * inv_dx, (f0 - (R)0.5) * inv_dx};
       const R db[3] = {(f1 - (R)1.5) * inv_dx, -2 * (f1 - 1) * inv_dx, (f1 - (R)0.5) * inv_dx};
-      const R m = M[l], v0 = V0[l], v1 = V1[l];
+      const R m = M[l], v0 = V[0][l], v1 = V[1][l];
       const R A0 = Am[0][l], A1 = Am[1][l], A2 = Am[2][l], A3 = Am[3][l];
       R gA0 = 0, gA1 = 0, gA2 = 0, gA3 = 0, gm = 0, gv0 = 0, gv1 = 0, gx0 = 0, gx1 = 0;
 #pragma GCC unroll 3
       for (int a = 0; a < 3; a++)
 #pragma GCC unroll 3
         for (int b = 0; b < 3; b++) {
-          const int32_t node = 3 * ((b0 + a) * ny32 + b1 + b); /* 32-bit base[index]: AVX2 gathers */
-          const R q0 = ggmm[node], q1 = ggmm[node + 1], q2 = ggmm[node + 2];
+          const R *q = Q + (a * 9 + 3 * b) * LANES + l;
+          const R q0 = q[0], q1 = q[LANES], q2 = q[2 * LANES];
           const R w = wa[a] * wb[b];
           const R e0 = ((R)a - f0) * dx, e1 = ((R)b - f1) * dx;
           const R c1 = m * v0 + A0 * e0 + A1 * e1, c2 = m * v1 + A2 * e0 + A3 * e1;
@@ -144,7 +155,7 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
     for (int l = 0; l < L; l++) {
       const int64_t p = P[l];
       const R g0 = GFN[0][l], g1 = GFN[1][l], g2 = GFN[2][l], g3 = GFN[3][l];
-      const R *F = s->F + 4 * p, *C = s->C + 4 * p;
+      const R F[4] = {Fm[0][l], Fm[1][l], Fm[2][l], Fm[3][l]}, C[4] = {Cm[0][l], Cm[1][l], Cm[2][l], Cm[3][l]};
       /* Fn = (I + dt C) F: gC = m gA + dt gFn F^T, gF += (I + dt C)^T gFn */
       if (s->gC) {
         R *gC = s->gC + 4 * p;
@@ -167,7 +178,7 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
       pg[PG_MU * n + p] = GMU[l];
       pg[PG_LAM * n + p] = GLAM[l];
       pg[PG_BULK * n + p] = GBULK[l];
-      pg[PG_ACT * n + p] = s->group[p] >= 0 ? GACT[l] * s->strength : 0;
+      if (s->group[p] >= 0) gact[s->group[p]] += (double)(GACT[l] * s->strength);
     }
   }
 }

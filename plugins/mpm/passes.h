@@ -1,4 +1,4 @@
-/* mpm: what the 2D passes (passes.c) and their vectorised halves (lanes.c,
+/* mpm: what the 2D passes (passes.c) and their vectorised parts (lanes.c,
  * g2p_lanes.c, p2g_adj_lanes.c) share. */
 #ifndef MPM_PASSES_H
 #define MPM_PASSES_H
@@ -35,12 +35,63 @@ static inline __attribute__((always_inline)) void particle_pre(const sim *s, int
   for (int i = 0; i < 4; i++) q->A[i] = k * q->tau[i] + q->m * C[i];
 }
 
-/* lanes.c: per-particle stencil contributions in bin order, into s->lanes. */
-void pass_lanes(int64_t lo, int64_t hi, void *user);
-/* g2p_lanes.c: G2P (x', v', C'), and its adjoint's per-particle half (x grads, s->glanes). */
+enum { LANES = 8 }; /* particles per chunk in the vector passes */
+
+/* Lane l's corotated Fn = (I + dt C) F, stress tau (material_fwd's corotated
+ * branch with the fibre term) and A = kst vol tau + m C, from lane arrays into
+ * lane arrays: straight-line arithmetic the compiler vectorises over l (lanes.c,
+ * p2g_adj_lanes.c; the same expression in both, so the adjoint's recompute gives
+ * the forward's bits). */
+MPM_INLINE void corotated_lane(int l, R dt, R kst, R (*Cm)[LANES], R (*Fm)[LANES], const R *MU, const R *LAM,
+                               const R *ACT, const R *M, const R *VOL, R (*Fn)[LANES], R (*tau)[LANES],
+                               R (*A)[LANES]) {
+  const R i0 = 1 + dt * Cm[0][l], i1 = dt * Cm[1][l], i2 = dt * Cm[2][l], i3 = 1 + dt * Cm[3][l];
+  const R n0 = i0 * Fm[0][l] + i1 * Fm[2][l], n1 = i0 * Fm[1][l] + i1 * Fm[3][l];
+  const R n2 = i2 * Fm[0][l] + i3 * Fm[2][l], n3 = i2 * Fm[1][l] + i3 * Fm[3][l];
+  /* 2 mu (Fn - R) Fn^T + lam (J - 1) J I, R the polar rotation */
+  const R xr = n0 + n3, yr = n2 - n1;
+  const R sc = 1 / RSQRT(xr * xr + yr * yr);
+  const R c = xr * sc, sn = yr * sc;
+  const R d0 = n0 - c, d1 = n1 + sn, d2 = n2 - sn, d3 = n3 - c;
+  const R mu2 = 2 * MU[l], act = ACT[l], J = n0 * n3 - n1 * n2, pr = LAM[l] * (J - 1) * J;
+  /* plus the fibre term act (Fn e_y)(Fn e_y)^T */
+  const R t0 = mu2 * (d0 * n0 + d1 * n1) + pr + act * n1 * n1;
+  const R t1 = mu2 * (d0 * n2 + d1 * n3) + act * n1 * n3;
+  const R t2 = mu2 * (d2 * n0 + d3 * n1) + act * n3 * n1;
+  const R t3 = mu2 * (d2 * n2 + d3 * n3) + pr + act * n3 * n3;
+  const R k = kst * VOL[l], m = M[l];
+  Fn[0][l] = n0, Fn[1][l] = n1, Fn[2][l] = n2, Fn[3][l] = n3;
+  tau[0][l] = t0, tau[1][l] = t1, tau[2][l] = t2, tau[3][l] = t3;
+  A[0][l] = k * t0 + m * Cm[0][l], A[1][l] = k * t1 + m * Cm[1][l];
+  A[2][l] = k * t2 + m * Cm[2][l], A[3][l] = k * t3 + m * Cm[3][l];
+}
+
+/* nodes8.c: out {3 rows, 3 ch, LANES}: lane l's 3 x 3 node block of grid {ncell, ch}
+ * (ch 2 or 3) from its base node base[l], lane-major. */
+void nodes_gather8(const R *grid, int64_t ny, int ch, const int32_t *base, R *out);
+/* nodes8.c: out {w, LANES}: the w (2 or 4) values of particle P[l] of src {n, w}, lane-major. */
+void lanes_load(const R *src, int w, const int64_t *P, R *out);
+/* lanes_load, or zeros where src is NULL (an output without a gradient) */
+MPM_INLINE void lanes_load_or_zero(const R *src, int w, const int64_t *P, R *out) {
+  if (src) {
+    lanes_load(src, w, P, out);
+  } else {
+    for (int i = 0; i < w * LANES; i++) out[i] = 0;
+  }
+}
+
+/* nodes8.c: adds a chunk's per-particle stencil values out {3 rows, 3 ch, LANES}
+ * (lanes l < L, base nodes base[l]) into the grid: particle by particle, slot by
+ * slot (the caller's block order makes that order fixed). */
+void nodes_scatter8(R *grid, int64_t ny, int ch, const int32_t *base, int L, const R *out);
+
+/* lanes.c: P2G of bins [lo, hi) (one block of cell rows), added into s->gmm. */
+void p2g_block(sim *s, int64_t lo, int64_t hi);
+/* g2p_lanes.c: G2P (x', v', C'); the G2P adjoint of bins [lo, hi) (x grads, and
+ * the grid velocity reads' grads added into s->ggvel). */
 void pass_g2p_lanes(int64_t lo, int64_t hi, void *user);
-void pass_g2p_adj_lanes(int64_t lo, int64_t hi, void *user);
-/* p2g_adj_lanes.c: pass F, the P2G, stress and F update adjoint (reads s->cache from pass A). */
+void g2p_adj_block(sim *s, int64_t lo, int64_t hi);
+/* p2g_adj_lanes.c: pass F, the P2G, stress and F update adjoint (recomputes Fn, tau, A). */
 void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user);
 
 #endif

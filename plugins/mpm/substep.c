@@ -4,18 +4,21 @@
  * inputs. mass, vol, mu, lam and bulk are each either one shared value (shape
  * {} or {1}) or one per particle ({n}); their grads follow the same shape.
  *
- * The adjoint recomputes the scatter and the grid from the step's inputs, so a
- * rollout on the tape holds particle states only (and tape:checkpoint bounds even
- * that), unless the launch passes `aux`: an i32 tensor of aux_count() elements
- * (an opaque block: the bins, the grid and each particle's Fn, tau, A) that the
- * forward fills and the adjoint reads instead of recomputing. mpm.lua passes one
- * inside checkpoint segments, where the tape holds a segment's steps anyway; a
- * {0} aux keeps the recompute. Either way the numbers are the same, bit for bit. */
+ * The adjoint needs the step's grid. With a {0} `aux` it recomputes it from the
+ * step's inputs, so a rollout on the tape holds particle states only (and
+ * tape:checkpoint bounds even that). With an `aux` of aux_count() int32 elements
+ * (mpm.lua passes one on recorded substeps by default) the forward also keeps
+ * its bins and the grid mass and momentum of the nodes some stencil reaches,
+ * packed row by row (3 reals per node, room for n nodes; with the bins about a
+ * third of a particle state), and the adjoint restores them instead of redoing
+ * the binning and the P2G; a step whose stencils
+ * reach more than n nodes (fewer than one particle per node) keeps nothing and
+ * recomputes. Either way the numbers are the same, bit for bit. */
 #include <string.h>
 
 #include <diffsim/kit.h>
 
-#include "mpm.h"
+#include "passes.h" /* PARTICLE_GRAIN: pass F's blocks */
 
 #define SUBSTEP_ARGS(A)                                                                                      \
   A(x, DS_IN, DS_REAL, 2, 0) A(v, DS_IN, DS_REAL, 2, 0) A(C, DS_IN, DS_REAL, 3, 0) A(F, DS_IN, DS_REAL, 3, 0) \
@@ -35,12 +38,21 @@ DS_DECLARE_PARAMS(substep, SUBSTEP_PARAMS)
 
 static int is_int(double v, double lo, double hi) { return v == (double)(int64_t)v && v >= lo && v <= hi; }
 
-/* aux: int32 cell {n}, order {n}, start {ncell + 1}, span {nx, 2}, padded to an
- * even count so the reals that follow are 8-byte aligned, then reals gmm
- * {ncell, 3}, gvel {ncell, 2}, cache {n, 12}; the count in int32 elements. */
-static int64_t aux_ints(int64_t n, int64_t nx, int64_t ncell) { return (2 * n + ncell + 1 + 2 * nx + 1) / 2 * 2; }
-static int64_t aux_count(int64_t n, int64_t nx, int64_t ncell) {
-  return aux_ints(n, nx, ncell) + (5 * ncell + 12 * n) * (int64_t)(sizeof(R) / sizeof(int32_t));
+/* aux: int32 [0] the kept node count (-1: none kept), [1] padding, then the
+ * forward's bins: cell {n}, order {n}, rowstart {nx + 1}, span {nx, 2}, rowoff
+ * {nx + 1}, padded to an even count (the reals that follow stay 8-byte
+ * aligned), then reals {n, 3}: the packed grid. */
+static int64_t aux_ints(int64_t n, int64_t nx) { return (2 + 2 * n + 4 * nx + 2 + 1) / 2 * 2; }
+static int64_t aux_count(int64_t n, int64_t nx) {
+  return aux_ints(n, nx) + 3 * n * (int64_t)(sizeof(R) / sizeof(int32_t));
+}
+
+/* Points the bins and the packed grid into the launch's aux block. */
+static void use_aux(sim *s, int32_t *ip) {
+  const int64_t n = s->n, nx = s->nx;
+  s->cell = ip + 2, s->order = ip + 2 + n, s->rowstart = ip + 2 + 2 * n;
+  s->span = s->rowstart + nx + 1, s->rowoff = s->span + 2 * nx;
+  s->kept = (R *)(void *)(ip + aux_ints(n, nx));
 }
 
 /* A shared-or-per-particle constant: {} or {1} (shared), or {n}. */
@@ -86,10 +98,10 @@ static int substep_check(const ds_call *c) {
   if (!is_int(p->reference, 0, 1)) return c->host->error(c, "param 'reference' must be 0 or 1, got %g", p->reference);
   if (!(p->strength == p->strength) || p->strength > 1e30 || p->strength < -1e30)
     return c->host->error(c, "param 'strength' must be finite, got %g", p->strength);
-  const int64_t want = aux_count(n, (int64_t)p->nx, (int64_t)p->nx * (int64_t)p->ny);
+  const int64_t want = aux_count(n, (int64_t)p->nx);
   if (a->aux->dims[0] != 0 && a->aux->dims[0] != want)
     return c->host->error(c, "argument 'aux' (#%d) must have 0 elements (the adjoint recomputes the grid) or %lld "
-                          "(this launch's bins, grid and stresses, kept for the adjoint), got %lld",
+                          "(this launch's bins and grid, kept for the adjoint), got %lld",
                           DS_SLOT(substep, aux) + 1, (long long)want, (long long)a->aux->dims[0]);
   return DS_OK;
 }
@@ -98,15 +110,6 @@ static const R *rd(const ds_tensor *t) { return ds_rdata(t); }
 static int stride(const ds_tensor *t) { return t->count == 1 ? 0 : 1; }
 
 /* Scratch shared by forward and adjoint. */
-/* Points the bins, grid and stress cache into the launch's aux block. */
-static void use_aux(sim *s, const ds_tensor *aux) {
-  int32_t *ip = ds_idata(aux);
-  const int64_t n = s->n, nc = s->ncell;
-  s->cell = ip, s->order = ip + n, s->start = ip + 2 * n, s->span = ip + 2 * n + nc + 1;
-  R *rp = (R *)(void *)(ip + aux_ints(n, s->nx, nc));
-  s->gmm = rp, s->gvel = rp + 3 * nc, s->cache = rp + 5 * nc;
-}
-
 static int sim_init(sim *s, const ds_call *c, int adjoint) {
   const substep_argv *a = DS_ARGV(c, substep);
   const substep_params *p = DS_PARAMS(c, substep);
@@ -130,25 +133,23 @@ static int sim_init(sim *s, const ds_call *c, int adjoint) {
   s->lam = rd(a->lam), s->slam = stride(a->lam);
   s->bulk = rd(a->bulk), s->sbulk = stride(a->bulk);
   const int64_t n = s->n, nc = s->ncell;
-  s->contrib = c->host->scratch(c, (size_t)nc * 27 * sizeof(R));
-  s->lanes = c->host->scratch(c, (size_t)((n + 7) / 8) * 216 * sizeof(R));
   s->cell = c->host->scratch(c, (size_t)n * sizeof(int32_t));
   s->order = c->host->scratch(c, (size_t)n * sizeof(int32_t));
   s->start = c->host->scratch(c, (size_t)(nc + 1) * sizeof(int32_t));
   s->span = c->host->scratch(c, (size_t)s->nx * 2 * sizeof(int32_t));
+  s->rowoff = c->host->scratch(c, (size_t)(s->nx + 1) * sizeof(int32_t));
+  s->rowstart = c->host->scratch(c, (size_t)(s->nx + 1) * sizeof(int32_t));
   s->gmm = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
   s->gvel = c->host->scratch(c, (size_t)nc * 2 * sizeof(R));
-  if (!s->contrib || !s->lanes || !s->cell || !s->order || !s->start || !s->span || !s->gmm || !s->gvel)
+  if (!s->cell || !s->order || !s->start || !s->span || !s->rowoff || !s->rowstart || !s->gmm || !s->gvel)
     return DS_ERR_NOMEM;
   if (!adjoint) return DS_OK;
-  s->gcontrib = c->host->scratch(c, (size_t)nc * 18 * sizeof(R));
-  s->glanes = c->host->scratch(c, (size_t)((n + 7) / 8) * 144 * sizeof(R));
   s->ggvel = c->host->scratch(c, (size_t)nc * 2 * sizeof(R));
   s->ggmm = c->host->scratch(c, (size_t)nc * 3 * sizeof(R));
   s->rows = c->host->scratch(c, (size_t)s->nx * 2 * sizeof(double));
   s->pg = c->host->scratch(c, (size_t)n * PG_COUNT * sizeof(R));
-  s->cache = c->host->scratch(c, (size_t)n * 12 * sizeof(R));
-  if (!s->gcontrib || !s->glanes || !s->ggvel || !s->ggmm || !s->rows || !s->pg || !s->cache) return DS_ERR_NOMEM;
+  s->gact_blk = c->host->scratch(c, (size_t)((n + PARTICLE_GRAIN - 1) / PARTICLE_GRAIN * s->ngroup) * sizeof(double));
+  if (!s->ggvel || !s->ggmm || !s->rows || !s->pg || !s->gact_blk) return DS_ERR_NOMEM;
   return DS_OK;
 }
 
@@ -157,10 +158,11 @@ static int substep_forward(const ds_call *c) {
   sim s;
   int rc = sim_init(&s, c, 0);
   if (rc) return rc;
-  if ((rc = validate(c, &s))) return rc;
+  if (a->aux->dims[0] > 0) use_aux(&s, ds_idata(a->aux)), s.kcap = s.n; /* before the cells go into s.cell */
+  if ((rc = validate(c, &s, pass_cells))) return rc; /* and the base cells, in the same region */
   s.xo = ds_rdata(a->x_out), s.vo = ds_rdata(a->v_out), s.Co = ds_rdata(a->C_out), s.Fo = ds_rdata(a->F_out);
-  if (a->aux->dims[0] > 0) use_aux(&s, a->aux); /* the lanes pass then also fills the stress cache */
-  pass_forward(&s);
+  const int64_t kept = pass_forward(&s);
+  if (a->aux->dims[0] > 0) ds_idata(a->aux)[0] = (int32_t)kept, ds_idata(a->aux)[1] = 0;
   return DS_OK;
 }
 
@@ -183,8 +185,11 @@ static int substep_adjoint(const ds_call *c) {
   if (rc) return rc;
   s.gxo = ds_rgrad(a->x_out), s.gvo = ds_rgrad(a->v_out), s.gCo = ds_rgrad(a->C_out), s.gFo = ds_rgrad(a->F_out);
   s.gx = ds_rgrad(a->x), s.gv = ds_rgrad(a->v), s.gC = ds_rgrad(a->C), s.gF = ds_rgrad(a->F);
-  if (a->aux->dims[0] > 0) use_aux(&s, a->aux);
-  pass_adjoint(&s, a->aux->dims[0] > 0);
+  if (a->aux->dims[0] > 0 && ds_idata(a->aux)[0] >= 0) { /* else the scratch bins, recomputed */
+    use_aux(&s, ds_idata(a->aux));
+    s.kept_in = s.kept;
+  }
+  pass_adjoint(&s);
   const int64_t n = s.n;
   finish_const(&s, a->mass, s.pg + PG_MASS * n);
   finish_const(&s, a->vol, s.pg + PG_VOL * n);
@@ -193,13 +198,13 @@ static int substep_adjoint(const ds_call *c) {
   finish_const(&s, a->bulk, s.pg + PG_BULK * n);
   R *gact = ds_rgrad(a->act);
   if (gact) {
-    /* few groups: one serial pass in particle order, summed in double */
-    double *acc = c->host->scratch(c, (size_t)s.ngroup * sizeof(double));
-    if (!acc) return DS_ERR_NOMEM;
-    memset(acc, 0, (size_t)s.ngroup * sizeof(double));
-    for (int64_t p = 0; p < n; p++)
-      if (s.group[p] >= 0) acc[s.group[p]] += s.pg[PG_ACT * n + p];
-    for (int64_t g = 0; g < s.ngroup; g++) gact[g] += (R)acc[g];
+    /* pass F's per-block double sums (bin order inside a block), added in block order */
+    const int64_t nblk = (n + PARTICLE_GRAIN - 1) / PARTICLE_GRAIN;
+    for (int64_t g = 0; g < s.ngroup; g++) {
+      double acc = 0;
+      for (int64_t b = 0; b < nblk; b++) acc += s.gact_blk[b * s.ngroup + g];
+      gact[g] += (R)acc;
+    }
   }
   R *gg = ds_rgrad(a->gravity), *gf = ds_rgrad(a->friction);
   if (gg || gf) {

@@ -110,6 +110,7 @@ typedef struct vblock {
 typedef struct vjob {
   const sim *s;
   vblock *blocks;
+  ds_range_fn also; /* run on each block too (NULL: nothing) */
 } vjob;
 
 /* The common case, every particle fine, without a branch per check: one pass
@@ -176,6 +177,7 @@ MPM_CLONES static int block_fast(const sim *s, int64_t lo, int64_t hi, double *w
 static void validate_block(int64_t lo, int64_t hi, void *user) {
   const vjob *j = user;
   vblock *b = &j->blocks[lo / VALIDATE_GRAIN];
+  if (j->also) j->also(lo, hi, (void *)j->s);
   b->bad_p = -1, b->worst_p = -1, b->worst_c2 = 0, b->bad_code = V_OK;
   if (!block_fast(j->s, lo, hi, &b->worst_c2)) return;
   b->worst_c2 = 0;
@@ -199,7 +201,7 @@ static int64_t stiffest(const sim *s, double worst_c2) {
   return -1;
 }
 
-int validate(const ds_call *c, const sim *s) {
+int validate(const ds_call *c, const sim *s, ds_range_fn also) {
   const ds_host_api *h = c->host;
   if (!isfinite((double)s->gravity)) return h->error(c, "argument 'gravity' must be finite, got %g", (double)s->gravity);
   if (!(s->bd.mu >= 0) || !isfinite((double)s->bd.mu))
@@ -207,7 +209,7 @@ int validate(const ds_call *c, const sim *s) {
   for (int64_t g = 0; g < s->ngroup; g++)
     if (!isfinite((double)s->act[g])) return h->error(c, "argument 'act' entry %lld is not finite", (long long)g);
   const int64_t nb = (s->n + VALIDATE_GRAIN - 1) / VALIDATE_GRAIN;
-  vjob j = {s, c->host->scratch(c, (size_t)nb * sizeof(vblock))};
+  vjob j = {s, c->host->scratch(c, (size_t)nb * sizeof(vblock)), also};
   if (!j.blocks) return DS_ERR_NOMEM;
   h->parallel_for(c->ctx, s->n, VALIDATE_GRAIN, validate_block, &j);
   double worst_c2 = 0;

@@ -5,8 +5,9 @@
 --   mpm2d_6400    diffmpm_benchmark: 80 x 80 particles, grid 120^2, corotated E = 100, dt 3e-4
 --   mpm2d_robot   diffmpm's robot: 2976 particles, grid 128^2, E = 10, 4 actuators, dt 1e-3
 --   mpm3d_robot   diffmpm3d's robot: 30,495 particles, grid 64^3, neo-Hookean, 16 actuators, dt 2e-3
--- (the 2D cases also as *_kept: every recorded substep keeps its grid for the
--- adjoint, sim:rollout's keep_grid)
+-- (2D: every recorded substep keeps its bins and grid for the adjoint, sim:rollout's
+-- keep_grid, the default; the 2D cases also as *_recompute, keep_grid = false: the
+-- adjoint redoes the binning and the P2G)
 -- and with --full3d the peak memory of one full diffmpm3d iteration (511
 -- substeps, checkpoint segments of 24: minutes on a shared 2-core machine).
 --   diffsim scripts/bench/mpm.lua [--threads T] [--steps N] [--steps3d N] [--reps R] [--full3d [--full3d-steps 511]]
@@ -59,26 +60,26 @@ local function run_case(name, sim, T, bytes, keep)
 end
 
 -- bytes per forward substep: the state read and written (2D 12, 3D 24 reals per
--- particle each way), in 2D the lane-major contributions (27 reals per particle,
--- written and read), the cell patches (2D 27, 3D 108 reals per occupied cell:
--- written and read; 4 particles per cell in the 2D scenes, ~27 in 3D), the grid
--- (m, mv, v: 5 / 7 reals per node, written and read)
-local function bytes2(n, cells) return n * (24 + 54) * rb + (n / 4) * 54 * rb + cells * 5 * rb * 2 end
+-- particle each way), in 2D each particle's 27 adds into the grid (read and
+-- written) and its 18 grid velocity reads, in 3D the cell patches (108 reals per
+-- occupied cell: written and read; ~27 particles per cell), the grid (m, mv, v:
+-- 5 / 7 reals per node, written and read)
+local function bytes2(n, cells) return n * (24 + 54 + 18) * rb + cells * 5 * rb * 2 end
 local function bytes3(n, cells, occ) return n * 48 * rb + occ * 216 * rb + cells * 7 * rb * 2 end
 
 do
   local sim = mpm.sim{grid = 120, dt = 3e-4, mu = 100, lam = 100, gravity = 9.8, wall = "slip", floor = "slip",
                       x = blocks.square(80, 0.5, 1 / 120)}
   run_case("mpm2d_6400", sim, opt.steps, bytes2(sim.n, 120 * 120))
-  -- the same with each substep's grid kept for its adjoint (no recompute; more memory)
-  run_case("mpm2d_6400_kept", sim, opt.steps, bytes2(sim.n, 120 * 120), true)
+  -- the same with the adjoint recomputing each substep's grid (less memory)
+  run_case("mpm2d_6400_recompute", sim, opt.steps, bytes2(sim.n, 120 * 120), false)
 end
 do
   local sc = robot.robot2d(1 / 128)
   local sim = mpm.sim{grid = 128, dt = 1e-3, mu = 10, lam = 10, gravity = 3.8, wall = "sticky", floor = "coulomb",
                       friction = 0.5, strength = 4, x = sc.x, group = sc.group, groups = sc.groups}
   run_case("mpm2d_robot", sim, opt.steps, bytes2(sim.n, 128 * 128))
-  run_case("mpm2d_robot_kept", sim, opt.steps, bytes2(sim.n, 128 * 128), true)
+  run_case("mpm2d_robot_recompute", sim, opt.steps, bytes2(sim.n, 128 * 128), false)
 end
 do
   local sc = robot.robot3d(1 / 64)

@@ -9,10 +9,12 @@ local errs = {} -- worst absolute error per case, printed at the end (docs/mpm.m
 
 -- A 6 x 5 block in a 16^2 grid whose lower left corner lies in the wall and
 -- floor bands (bound 3 = y, x < 0.1875), so every boundary rule is exercised.
-local function block()
-  local pos = {}
+-- spread (default 1) scales its spacing: at 1 about 4 particles per cell, at 3
+-- its stencils reach more nodes than it has particles (no kept grid).
+local function block(spread)
+  local pos, k = {}, spread or 1
   for i = 0, 5 do
-    for j = 0, 4 do pos[#pos + 1] = {0.09 + 0.031 * i + 0.004 * j, 0.1 + 0.029 * j + 0.003 * i} end
+    for j = 0, 4 do pos[#pos + 1] = {0.09 + k * (0.031 * i + 0.004 * j), 0.1 + k * (0.029 * j + 0.003 * i)} end
   end
   return pos
 end
@@ -26,7 +28,7 @@ end
 -- The kernel's arguments for a sim with materials `mats`, with random state and
 -- velocities that point into the walls (so the band rules trigger).
 local function setup(o)
-  local pos = block()
+  local pos = block(o.spread)
   local n = #pos
   local sim = mpm.sim{grid = 16, dt = 1e-3, x = pos, material = cycle(n, o.mats), group = cycle(n, {-1, 0, 1}),
                       groups = 2, wall = o.wall or "slip", floor = o.floor or "coulomb", reference = o.reference,
@@ -119,23 +121,37 @@ describe("mpm rollouts: gradients match central differences (f64)", function()
   rollout_case("rollout 20 substeps, checkpoints of 6, kept grids", 6, true)
 
   it("kept grids give bitwise the same loss and gradients as the recompute", function()
-    local pos = block()
-    local n = #pos
-    local sim = mpm.sim{grid = 16, dt = 1e-3, x = pos, material = cycle(n, {1, 2, 0}), group = cycle(n, {-1, 0}),
-                        groups = 1, floor = "coulomb", mu = 10, lam = 10, bulk = 5}
-    local function run(keep, seg)
-      local v0 = (ds.randn({n, 2}, 11) * 0.2):requires_grad()
-      local act = ds.tensor{0.5}:requires_grad()
-      local tape = ds.tape()
-      local loss = tape:record(function()
-        local sT = sim:rollout(sim:state{v = v0}, 30, {act = act, tape = tape, checkpoint = seg, keep_grid = keep})
-        return ds.sum(ds.square(sT.x)) + ds.sum(ds.square(sT.v))
-      end)
-      tape:backward(loss)
-      return {loss:item(), v0.grad:totable(), act.grad:totable()}
+    for _, spread in ipairs{1, 3} do
+      local pos = block(spread)
+      local n = #pos
+      local sim = mpm.sim{grid = 16, dt = 1e-3, x = pos, material = cycle(n, {1, 2, 0}), group = cycle(n, {-1, 0}),
+                          groups = 1, floor = "coulomb", mu = 10, lam = 10, bulk = 5}
+      local function run(keep, seg)
+        local v0 = (ds.randn({n, 2}, 11) * 0.2):requires_grad()
+        local act = ds.tensor{0.5}:requires_grad()
+        local tape = ds.tape()
+        local loss = tape:record(function()
+          local sT = sim:rollout(sim:state{v = v0}, 30, {act = act, tape = tape, checkpoint = seg, keep_grid = keep})
+          return ds.sum(ds.square(sT.x)) + ds.sum(ds.square(sT.v))
+        end)
+        tape:backward(loss)
+        return {loss:item(), v0.grad:totable(), act.grad:totable()}
+      end
+      assert.are.same(run(false), run(true))
+      assert.are.same(run(false, 7), run(true, 7))
     end
-    assert.are.same(run(false), run(true))
-    assert.are.same(run(false, 7), run(true, 7))
+  end)
+
+  it("a step keeps its grid when its stencils reach at most n nodes, else keeps nothing", function()
+    -- aux[1]: the packed node count, -1 when none is kept (the adjoint then recomputes)
+    local function kept(spread)
+      local sim, args = setup{mats = {1}, keep = true, spread = spread}
+      mpm.kernels.substep:launch(args, sim.params)
+      return args.aux:totable()[1], sim.n
+    end
+    local k1, n = kept(1)
+    assert.is_true(k1 >= 16 and k1 <= n, "dense block keeps its " .. k1 .. " nodes")
+    assert.are.equal(-1, kept(3))
   end)
 
   it("a wrongly sized aux is an error naming it", function()

@@ -1,0 +1,157 @@
+/* A chunk's 3 x 3 node blocks, moved between the 2D grid and the lane-major
+ * arrays of the vector passes: read (G2P, its adjoint, pass F) and added into
+ * (P2G, the G2P adjoint's velocity-read grads).
+ *
+ * Why: each of the 8 particles of a chunk touches the 3 rows of 3 nodes its
+ * stencil covers, 3 ch contiguous reals per row. Value by value that is 9 ch
+ * scalar loads and inserts (or loads, adds and stores) per particle; row by row
+ * it is one vector load (or add) per row and particle, and an 8 x 8 transpose
+ * per stencil row of the chunk. Each real is moved, or gets its one add in the
+ * same order (particle after particle), either way, so the results do not
+ * depend on which path runs: the AVX2 one (f32, picked at run time) or the
+ * portable one. */
+#include "passes.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(DS_REAL_F64) && !defined(DS_NO_CLONES)
+#include <immintrin.h>
+#define NODES8_AVX2 1
+#endif
+
+static void gather_plain(const R *grid, int64_t ny, int ch, const int32_t *base, R *out) {
+  const int w = 3 * ch;
+  for (int l = 0; l < LANES; l++)
+    for (int a = 0; a < 3; a++) {
+      const R *g = grid + ((int64_t)base[l] + a * ny) * ch;
+      for (int j = 0; j < w; j++) out[(a * w + j) * LANES + l] = g[j];
+    }
+}
+
+#ifdef NODES8_AVX2
+/* r[k] = row k of an 8 x 8 matrix; afterwards r[k] = its column k. */
+__attribute__((target("avx2"))) static inline void transpose8(__m256 *r) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; i++) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; i++) {
+    u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+    r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+  }
+}
+
+__attribute__((target("avx2"))) static void gather_avx2(const R *grid, int64_t ny, int ch, const int32_t *base,
+                                                        R *out) {
+  const int w = 3 * ch;
+  /* a row of 3 nodes: 6 reals (ch 2; masked, so nothing past the grid is read)
+   * or 9 (ch 3: the first 8 in the vector, the ninth one by one) */
+  const __m256i m6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+  for (int a = 0; a < 3; a++) {
+    __m256 r[8];
+    const R *g[8];
+    for (int l = 0; l < LANES; l++) {
+      g[l] = grid + ((int64_t)base[l] + a * ny) * ch;
+      r[l] = ch == 2 ? _mm256_maskload_ps(g[l], m6) : _mm256_loadu_ps(g[l]);
+    }
+    transpose8(r);
+    for (int j = 0; j < w && j < 8; j++) _mm256_storeu_ps(out + (a * w + j) * LANES, r[j]);
+    if (w == 9)
+      for (int l = 0; l < LANES; l++) out[(a * w + 8) * LANES + l] = g[l][8];
+  }
+}
+#endif
+
+static void scatter_plain(R *grid, int64_t ny, int ch, const int32_t *base, int L, const R *out) {
+  const int w = 3 * ch;
+  for (int l = 0; l < L; l++)
+    for (int a = 0; a < 3; a++) {
+      R *g = grid + ((int64_t)base[l] + a * ny) * ch;
+      const R *o = out + a * w * LANES + l;
+      for (int j = 0; j < w; j++) g[j] += o[LANES * j];
+    }
+}
+
+#ifdef NODES8_AVX2
+__attribute__((target("avx2"))) static void scatter_avx2(R *grid, int64_t ny, int ch, const int32_t *base, int L,
+                                                         const R *out) {
+  const int w = 3 * ch;
+  const __m256i m6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+  __m256 r[3][8];
+  for (int a = 0; a < 3; a++) {
+    for (int j = 0; j < 8; j++) r[a][j] = j < w ? _mm256_loadu_ps(out + (a * w + j) * LANES) : _mm256_setzero_ps();
+    transpose8(r[a]);
+  }
+  for (int l = 0; l < L; l++)
+    for (int a = 0; a < 3; a++) {
+      R *g = grid + ((int64_t)base[l] + a * ny) * ch;
+      if (ch == 3) {
+        _mm256_storeu_ps(g, _mm256_add_ps(_mm256_loadu_ps(g), r[a][l]));
+        g[8] += out[(a * w + 8) * LANES + l];
+      } else {
+        _mm256_maskstore_ps(g, m6, _mm256_add_ps(_mm256_maskload_ps(g, m6), r[a][l]));
+      }
+    }
+}
+#endif
+
+void nodes_scatter8(R *grid, int64_t ny, int ch, const int32_t *base, int L, const R *out) {
+#ifdef NODES8_AVX2
+  if (ch == 3 && __builtin_cpu_supports("avx2")) {
+    scatter_avx2(grid, ny, ch, base, L, out);
+    return;
+  }
+#endif
+  scatter_plain(grid, ny, ch, base, L, out);
+}
+
+static void lanes_plain(const R *src, int w, const int64_t *P, R *out) {
+  for (int c = 0; c < w; c++)
+    for (int l = 0; l < LANES; l++) out[c * LANES + l] = src[w * P[l] + c];
+}
+
+#ifdef NODES8_AVX2
+__attribute__((target("avx2"))) static void lanes_avx2(const R *src, int w, const int64_t *P, R *out) {
+  /* r[i] = particle i's values | particle i + 4's, then a 4 x 4 transpose per half */
+  __m256 r[4];
+  for (int i = 0; i < 4; i++) {
+    const __m128 lo = w == 4 ? _mm_loadu_ps(src + 4 * P[i]) : _mm_castpd_ps(_mm_load_sd((const double *)(const void *)(src + 2 * P[i])));
+    const __m128 hi = w == 4 ? _mm_loadu_ps(src + 4 * P[i + 4])
+                             : _mm_castpd_ps(_mm_load_sd((const double *)(const void *)(src + 2 * P[i + 4])));
+    r[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+  }
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t2 = _mm256_unpacklo_ps(r[2], r[3]);
+  _mm256_storeu_ps(out, _mm256_shuffle_ps(t0, t2, 0x44));
+  _mm256_storeu_ps(out + LANES, _mm256_shuffle_ps(t0, t2, 0xEE));
+  if (w == 4) {
+    const __m256 t1 = _mm256_unpackhi_ps(r[0], r[1]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    _mm256_storeu_ps(out + 2 * LANES, _mm256_shuffle_ps(t1, t3, 0x44));
+    _mm256_storeu_ps(out + 3 * LANES, _mm256_shuffle_ps(t1, t3, 0xEE));
+  }
+}
+#endif
+
+void lanes_load(const R *src, int w, const int64_t *P, R *out) {
+#ifdef NODES8_AVX2
+  if (__builtin_cpu_supports("avx2")) {
+    lanes_avx2(src, w, P, out);
+    return;
+  }
+#endif
+  lanes_plain(src, w, P, out);
+}
+
+void nodes_gather8(const R *grid, int64_t ny, int ch, const int32_t *base, R *out) {
+#ifdef NODES8_AVX2
+  if (__builtin_cpu_supports("avx2")) {
+    gather_avx2(grid, ny, ch, base, out);
+    return;
+  }
+#endif
+  gather_plain(grid, ny, ch, base, out);
+}
