@@ -144,8 +144,13 @@ local function launch3(args, p)
 end
 
 -- the largest difference between a split launch and k plain launches of dt / k
-local function split_gap(vy, g, k)
+local function split_gap(vy, g, k, only)
   local p, args = fast(vy, g)
+  if only then
+    -- one particle at `only` cells per step along y, the others at rest
+    args.v = ds.zeros{#block(), 3}
+    args.v:data()[1] = only * (1 / 12) / p.dt
+  end
   local one = launch3(args, p)
   local q = {}
   for key, v in pairs(p) do q[key] = v end
@@ -174,13 +179,17 @@ describe("mpm.substep3 splits a substep at the CFL limit", function()
     assert.is_true(split_gap(15.5, -400, 3) < 1e-12)
     assert.is_true(split_gap(15.5, -400, 2) > 1e-6)
   end)
-  it("at the limit it is one plain launch", function()
-    -- max |v| dt = dx exactly: no split (0.99 x the limit would be the same)
-    local p, args = fast(0, 9.8)
-    args.v = ds.zeros{#block(), 3}
-    args.v:data()[1] = (1 / 12) / 1e-2
-    local one = launch3(args, p)
-    assert.is_true(one.v_out:data()[1] > 0)
+  it("splits exactly where a particle would cross more than one cell", function()
+    local function gap(k, cells)
+      local d = split_gap(0, 9.8, k, cells)
+      return d, string.format("%g cells per step vs %d launches: %g", cells, k, d)
+    end
+    local function small(k, cells) local d, m = gap(k, cells) assert.is_true(d < 1e-12, m) end
+    local function large(k, cells) local d, m = gap(k, cells) assert.is_true(d > 1e-9, m) end
+    -- 0.999 cells per step: not two halves (a plain launch); 1.001 cells: two halves
+    large(2, 0.999)
+    small(2, 1.001)
+    large(3, 1.001)
   end)
   for _, c in ipairs{{"k = 2", 12, 9.8}, {"k = 3 after a restart", 15.5, -400}} do
     it("the adjoint of a split launch (" .. c[1] .. ") matches central differences", function()
