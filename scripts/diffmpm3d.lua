@@ -71,16 +71,34 @@ local function actuation()
   return function(t) return ds.reshape(ds.slice_rows(acts, t + 1, 1), {G}) end, acts
 end
 
+-- The fastest particle of a state in cells per substep (max |v_d| dt / dx): past 1
+-- mpm.substep3 splits the next substep into sub-substeps (docs/mpm.md, CFL limit).
+local function cells_per_step(v)
+  local p, m = v:data(), 0
+  for i = 0, v:numel() - 1 do m = math.max(m, math.abs(p[i])) end
+  return m * dt * grid
+end
+
+-- the final rollout's fastest particle and how many substeps started past one cell
+local cfl = {max = cells_per_step(sim:state().v), split = 0}
 local function loss_of(tape)
   local act, acts = actuation()
-  local sT = sim:rollout(sim:state(), T, {tape = tape, checkpoint = opt.checkpoint, act = act, inputs = {acts}})
+  local on_step = not tape and function(t, st)
+    local c = cells_per_step(st.v)
+    cfl.max = math.max(cfl.max, c)
+    if c > 1 and t < T then cfl.split = cfl.split + 1 end
+  end or nil
+  local sT = sim:rollout(sim:state(), T, {tape = tape, checkpoint = opt.checkpoint, act = act, inputs = {acts},
+                                          on_step = on_step})
   return -ds.pick(ds.reshape(ds.matmul(avg, sT.x), {3}), 1)
 end
 
 local gd = ds.optim.sgd({W, b}, {lr = opt.lr})
 ds.reset_peak_memory()
--- An update that drives a particle past the CFL limit is undone and retried
--- at half the learning rate (the reference has no such check and runs on).
+-- A substep that would move a particle more than one cell is split by the kernel
+-- into sub-substeps (the reference has no such check and runs on); an update that
+-- drives a particle past 16 cells per substep (a blown-up simulation, which the
+-- kernel refuses) is undone and retried at half the learning rate.
 local losses, secs = cli.train(ds, opt, spec.name, gd, loss_of, nil, {reject = "CFL limit"})
 local peak = ds.memory().peak
 local final = ds.no_grad(function() return loss_of(nil) end):item()
@@ -114,6 +132,8 @@ end
 
 cli.finish(ds, opt, spec.name, losses, final, secs, {
   {"mean_x_final", -final},
+  {"cells_per_substep_max", cfl.max}, -- of the final rollout: > 1 where substeps were split
+  {"substeps_split", cfl.split},
   {"peak_mb", peak / 2^20},
   {"particles", n},
 })

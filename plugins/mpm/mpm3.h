@@ -2,7 +2,7 @@
  *
  *   substep3.c   mpm.substep3: args, checks, forward, adjoint
  *   passes3.c    the parallel passes of one 3D substep and of its adjoint
- *   validate3.c  the data checks of a 3D launch
+ *   validate3.c  the data checks of a 3D launch (and the fastest velocity, vmax3)
  * The passes mirror the 2D ones (passes.c): particle passes in bin order, node
  * passes that gather from the 27 bins whose stencils reach a node, no atomics. */
 #ifndef MPM3_H
@@ -42,6 +42,11 @@ void pass3_forward(sim3 *s);
 void pass3_g2p_lanes(int64_t lo, int64_t hi, void *user);
 void pass3_adjoint(sim3 *s);
 int validate3(const ds_call *c, const sim3 *s);
+double vmax3(const sim3 *s, int64_t *wp, int *wd);
+
+/* The most sub-substeps one mpm.substep3 launch splits into (substep3.c): a
+ * particle may cross at most SUB3_MAX cells along an axis in the launch's dt. */
+enum { SUB3_MAX = 16 };
 
 extern const ds_kernel_desc mpm_substep3_kernel;
 

@@ -119,13 +119,98 @@ static int sim3_init(sim3 *s, const ds_call *c, int adjoint) {
   return DS_OK;
 }
 
+/* ---- the CFL limit: sub-substeps -------------------------------------------------
+ * A particle should cross at most one cell per step along each axis
+ * (|v_d| dt <= dx): past that, explicit MPM's transfers lag the motion they
+ * carry (grid forces act on a particle a cell behind where it ends up) and
+ * the result is no longer a consistent discretisation. A launch whose input
+ * velocity breaks it is not refused but split into k equal sub-substeps of
+ * dt / k, k the smallest with max |v_d| dt / k <= dx: k = 1 (the plain substep,
+ * unchanged bit for bit) whenever the limit holds. The input of every later
+ * sub-substep is checked the same way, and one that breaks the limit (the
+ * velocity grew inside the substep) restarts the substep with a larger k; so
+ * every sub-substep starts within the limit, the same condition (one step
+ * late, as the reference's explicit scheme is) that the kernel used to refuse
+ * on. The actuation, gravity and constants are those of the whole substep.
+ * k is a function of the launch's inputs alone (through the states it computes
+ * from them), so the adjoint recomputes the same k and intermediate states and
+ * runs the sub-substeps' adjoints in reverse: the gradient is exact for the
+ * split the forward took. Where k changes with the inputs, the result jumps by
+ * the difference of two time discretisations (O(dt^2) per substep), as any
+ * adaptive step does. Past SUB3_MAX sub-substeps (a particle crossing more
+ * than 16 cells in one substep: a simulation that has blown up) the launch is
+ * refused with the CFL error. */
+typedef struct st3 {
+  R *x, *v, *C, *F;
+} st3;
+
+static void set_in(sim3 *s, st3 a) { s->x = a.x, s->v = a.v, s->C = a.C, s->F = a.F; }
+static void set_out(sim3 *s, st3 a) { s->xo = a.x, s->vo = a.v, s->Co = a.C, s->Fo = a.F; }
+
+/* the smallest k with vmax dt / k <= dx, in the precision the substep runs
+ * (SUB3_MAX + 1: none) */
+static int split_for(double vmax, double dt, double dx) {
+  for (int k = 1; k <= SUB3_MAX; k++)
+    if (vmax * (double)(R)(dt / k) <= dx) return k;
+  return SUB3_MAX + 1;
+}
+
+/* n particles' states at a (24 reals each) */
+static st3 st3_at(R *a, int64_t n) { return (st3){a, a + 3 * n, a + 6 * n, a + 15 * n}; }
+
+/* Chooses k for the substep from state `in` and computes the inputs of
+ * sub-substeps 2..k into mid[0..k-2] (the adjoint needs them all); leaves s
+ * reading the last sub-substep's input with s->dt = dt / k. */
+static int plan3(const ds_call *c, sim3 *s, st3 in, double dt, st3 *mid, int *k_out) {
+  const double dx = (double)s->dx;
+  int64_t wp;
+  int wd;
+  R *cache = s->cache; /* the adjoint's stress cache: only the last pass A of a sub-substep adjoint fills it */
+  s->cache = NULL;
+  set_in(s, in);
+  double vm = vmax3(s, &wp, &wd);
+  int k = split_for(vm, dt, dx);
+  for (;;) {
+    if (k > SUB3_MAX)
+      return c->host->error(c, "argument 'v': particle %lld moves %g along axis %d, more than %d cells (dx = %g) in "
+                               "dt = %g even split into %d sub-substeps (CFL limit); reduce 'dt'",
+                            (long long)wp, vm, wd, SUB3_MAX, dx, dt, SUB3_MAX);
+    s->dt = (R)(dt / k);
+    R *buf = k > 1 ? c->host->scratch(c, (size_t)(k - 1) * s->n * 24 * sizeof(R)) : NULL;
+    if (k > 1 && !buf) return DS_ERR_NOMEM;
+    int again = 0;
+    set_in(s, in);
+    for (int j = 1; j < k && !again; j++) {
+      mid[j - 1] = st3_at(buf + (int64_t)(j - 1) * s->n * 24, s->n);
+      set_out(s, mid[j - 1]);
+      pass3_forward(s);
+      set_in(s, mid[j - 1]);
+      int rc = validate3(c, s); /* in the grid, uninverted, finite */
+      if (rc) return rc;
+      vm = vmax3(s, &wp, &wd);
+      if (vm * (double)s->dt > dx) {
+        const int k2 = split_for(vm, dt, dx);
+        k = k2 > k ? k2 : k + 1, again = 1;
+      }
+    }
+    if (!again) break;
+  }
+  s->cache = cache;
+  *k_out = k;
+  return DS_OK;
+}
+
 static int substep3_forward(const ds_call *c) {
   const substep3_argv *a = DS_ARGV(c, substep3);
   sim3 s;
   int rc = sim3_init(&s, c, 0);
   if (rc) return rc;
   if ((rc = validate3(c, &s))) return rc;
-  s.xo = ds_rdata(a->x_out), s.vo = ds_rdata(a->v_out), s.Co = ds_rdata(a->C_out), s.Fo = ds_rdata(a->F_out);
+  const st3 in = {(R *)s.x, (R *)s.v, (R *)s.C, (R *)s.F};
+  st3 mid[SUB3_MAX];
+  int k;
+  if ((rc = plan3(c, &s, in, DS_PARAMS(c, substep3)->dt, mid, &k))) return rc;
+  set_out(&s, (st3){ds_rdata(a->x_out), ds_rdata(a->v_out), ds_rdata(a->C_out), ds_rdata(a->F_out)});
   pass3_forward(&s);
   return DS_OK;
 }
@@ -141,35 +226,58 @@ static void finish_const(const sim3 *s, const ds_tensor *t, const R *pg) {
   }
 }
 
+/* Adds one (sub-)substep adjoint's grads of the constants, actuation, gravity and friction. */
+static void add_const_grads(const ds_call *c, const sim3 *s, double *acc) {
+  const substep3_argv *a = DS_ARGV(c, substep3);
+  const int64_t n = s->n;
+  finish_const(s, a->mass, s->pg + PG_MASS * n);
+  finish_const(s, a->vol, s->pg + PG_VOL * n);
+  finish_const(s, a->mu, s->pg + PG_MU * n);
+  finish_const(s, a->lam, s->pg + PG_LAM * n);
+  finish_const(s, a->bulk, s->pg + PG_BULK * n);
+  R *gact = ds_rgrad(a->act);
+  if (gact) {
+    memset(acc, 0, (size_t)s->ngroup * sizeof(double));
+    for (int64_t p = 0; p < n; p++)
+      if (s->group[p] >= 0) acc[s->group[p]] += s->pg[PG_ACT * n + p];
+    for (int64_t g = 0; g < s->ngroup; g++) gact[g] += (R)acc[g];
+  }
+  R *gg = ds_rgrad(a->gravity), *gf = ds_rgrad(a->friction);
+  if (gg || gf) {
+    double sg = 0, sf = 0;
+    for (int64_t i = 0; i < s->nx; i++) sg += s->rows[2 * i], sf += s->rows[2 * i + 1];
+    if (gg) gg[0] += (R)sg;
+    if (gf) gf[0] += (R)sf;
+  }
+}
+
 static int substep3_adjoint(const ds_call *c) {
   const substep3_argv *a = DS_ARGV(c, substep3);
   sim3 s;
   int rc = sim3_init(&s, c, 1);
   if (rc) return rc;
-  s.gxo = ds_rgrad(a->x_out), s.gvo = ds_rgrad(a->v_out), s.gCo = ds_rgrad(a->C_out), s.gFo = ds_rgrad(a->F_out);
-  s.gx = ds_rgrad(a->x), s.gv = ds_rgrad(a->v), s.gC = ds_rgrad(a->C), s.gF = ds_rgrad(a->F);
-  pass3_adjoint(&s);
-  const int64_t n = s.n;
-  finish_const(&s, a->mass, s.pg + PG_MASS * n);
-  finish_const(&s, a->vol, s.pg + PG_VOL * n);
-  finish_const(&s, a->mu, s.pg + PG_MU * n);
-  finish_const(&s, a->lam, s.pg + PG_LAM * n);
-  finish_const(&s, a->bulk, s.pg + PG_BULK * n);
-  R *gact = ds_rgrad(a->act);
-  if (gact) {
-    double *acc = c->host->scratch(c, (size_t)s.ngroup * sizeof(double));
-    if (!acc) return DS_ERR_NOMEM;
-    memset(acc, 0, (size_t)s.ngroup * sizeof(double));
-    for (int64_t p = 0; p < n; p++)
-      if (s.group[p] >= 0) acc[s.group[p]] += s.pg[PG_ACT * n + p];
-    for (int64_t g = 0; g < s.ngroup; g++) gact[g] += (R)acc[g];
-  }
-  R *gg = ds_rgrad(a->gravity), *gf = ds_rgrad(a->friction);
-  if (gg || gf) {
-    double sg = 0, sf = 0;
-    for (int64_t i = 0; i < s.nx; i++) sg += s.rows[2 * i], sf += s.rows[2 * i + 1];
-    if (gg) gg[0] += (R)sg;
-    if (gf) gf[0] += (R)sf;
+  const st3 in = {(R *)s.x, (R *)s.v, (R *)s.C, (R *)s.F};
+  st3 mid[SUB3_MAX];
+  int k;
+  if ((rc = plan3(c, &s, in, DS_PARAMS(c, substep3)->dt, mid, &k))) return rc;
+  double *acc = c->host->scratch(c, (size_t)s.ngroup * sizeof(double));
+  /* the grads of sub-substep j's input, j = k..2, alternate between two buffers */
+  R *gbuf = k > 1 ? c->host->scratch(c, 2 * (size_t)s.n * 24 * sizeof(R)) : NULL;
+  if (!acc || (k > 1 && !gbuf)) return DS_ERR_NOMEM;
+  st3 gout = {ds_rgrad(a->x_out), ds_rgrad(a->v_out), ds_rgrad(a->C_out), ds_rgrad(a->F_out)};
+  for (int j = k; j >= 1; j--) {
+    set_in(&s, j == 1 ? in : mid[j - 2]);
+    s.gxo = gout.x, s.gvo = gout.v, s.gCo = gout.C, s.gFo = gout.F;
+    st3 gin = {ds_rgrad(a->x), ds_rgrad(a->v), ds_rgrad(a->C), ds_rgrad(a->F)};
+    if (j > 1) {
+      R *g = gbuf + (int64_t)(j % 2) * s.n * 24;
+      memset(g, 0, (size_t)s.n * 24 * sizeof(R));
+      gin = st3_at(g, s.n);
+    }
+    s.gx = gin.x, s.gv = gin.v, s.gC = gin.C, s.gF = gin.F;
+    pass3_adjoint(&s);
+    add_const_grads(c, &s, acc);
+    gout = gin;
   }
   return DS_OK;
 }

@@ -119,6 +119,105 @@ describe("mpm.substep3 adjoint matches central differences (f64)", function()
   end)
 end)
 
+-- A launch whose particles cross more than one cell in dt is split into k equal
+-- sub-substeps (substep3.c; it used to be refused with the CFL error). The
+-- setup block at dt = 1e-2 (dx = 1/12): |v| dt / dx = 0.12 |v|, so vy ~ 12
+-- needs k = 2. vy ~ 15.5 with gravity -400 (upwards) starts at k = 2, but the
+-- second half-step's input (vy ~ 17.5, 1.05 cells per half-step) breaks the
+-- limit, so the substep restarts at k = 3.
+local function fast(vy, g)
+  local sim, args = setup{mats = {0, 1, 2}}
+  local p = {}
+  for k, v in pairs(sim.params) do p[k] = v end
+  p.dt = 1e-2
+  args.v = ds.add_row(ds.randn({sim.n, 3}, 3) * 0.1, ds.tensor{0.3, vy, -0.2})
+  args.gravity = ds.tensor(g)
+  return p, args
+end
+
+local function launch3(args, p)
+  local o = {}
+  for k, v in pairs(args) do o[k] = v end
+  for _, k in ipairs{"x_out", "v_out", "C_out", "F_out"} do o[k] = ds.empty_like(args[k]) end
+  mpm.kernels.substep3:launch(o, p)
+  return o
+end
+
+-- the largest difference between a split launch and k plain launches of dt / k
+local function split_gap(vy, g, k, only)
+  local p, args = fast(vy, g)
+  if only then
+    -- one particle at `only` cells per step along y, the others at rest
+    args.v = ds.zeros{#block(), 3}
+    args.v:data()[1] = only * (1 / 12) / p.dt
+  end
+  local one = launch3(args, p)
+  local q = {}
+  for key, v in pairs(p) do q[key] = v end
+  q.dt = p.dt / k
+  local st = args
+  for _ = 1, k do
+    local o = launch3(st, q)
+    st = {}
+    for key, v in pairs(args) do st[key] = v end
+    st.x, st.v, st.C, st.F = o.x_out, o.v_out, o.C_out, o.F_out
+  end
+  local worst = 0
+  for _, key in ipairs{"x", "v", "C", "F"} do
+    local a, b = one[key .. "_out"]:data(), st[key]:data()
+    for i = 0, one[key .. "_out"]:numel() - 1 do worst = math.max(worst, math.abs(a[i] - b[i])) end
+  end
+  return worst
+end
+
+describe("mpm.substep3 splits a substep at the CFL limit", function()
+  it("a launch at 1.5 cells per step is two launches of dt / 2", function()
+    assert.is_true(split_gap(12, 9.8, 2) < 1e-12)
+    assert.is_true(split_gap(12, 9.8, 3) > 1e-6) -- and not three
+  end)
+  it("a velocity that grows past the limit inside the substep restarts it with k = 3", function()
+    assert.is_true(split_gap(15.5, -400, 3) < 1e-12)
+    assert.is_true(split_gap(15.5, -400, 2) > 1e-6)
+  end)
+  it("splits exactly where a particle would cross more than one cell", function()
+    local function gap(k, cells)
+      local d = split_gap(0, 9.8, k, cells)
+      return d, string.format("%g cells per step vs %d launches: %g", cells, k, d)
+    end
+    local function small(k, cells) local d, m = gap(k, cells) assert.is_true(d < 1e-12, m) end
+    local function large(k, cells) local d, m = gap(k, cells) assert.is_true(d > 1e-9, m) end
+    -- 0.999 cells per step: not two halves (a plain launch); 1.001 cells: two halves
+    large(2, 0.999)
+    small(2, 1.001)
+    large(3, 1.001)
+  end)
+  for _, c in ipairs{{"k = 2", 12, 9.8}, {"k = 3 after a restart", 15.5, -400}} do
+    it("the adjoint of a split launch (" .. c[1] .. ") matches central differences", function()
+      local p, args = fast(c[2], c[3])
+      -- eps 1e-5, not 1e-6: the fast block's outputs (v ~ 15) make the weighted sum
+      -- ~10x larger, so at 1e-6 round-off (|f| 1e-16 / eps ~ 5e-7) passes atol;
+      -- at 1e-5 the truncation error is ~1e-6 relative (it scales as eps^2)
+      local ok, rep = ds.gradcheck_kernel("mpm.substep3", args, p, {eps = 1e-5, rtol = 1e-5, atol = 1e-7, max_elems = 100})
+      assert(ok, tostring(rep.message))
+      assert.is_true(rep.checked > 300)
+      errs["substep3 split " .. c[1]] = rep.max_abs_err
+    end)
+  end
+  it("a checkpointed rollout through split substeps matches central differences", function()
+    local pos = block(0.2, 0.13, 0.2, 0.04)
+    local n = #pos
+    local sim = mpm.sim{grid = 12, dt = 1e-2, x = pos, material = cycle(n, {2, 0, 1}), group = cycle(n, {-1, 0}),
+                        groups = 1, mu = 10, lam = 8, bulk = 5, strength = 5, gravity = 9.8}
+    local v0 = ds.add_row(ds.randn({n, 3}, 12) * 0.2, ds.tensor{1, 11, 0.5})
+    local ok, rep = ds.gradcheck(function(v, act)
+      local sT = sim:rollout(sim:state{v = v}, 4, {act = act, checkpoint = 2, tape = ds.tape()})
+      return ds.sum(ds.square(sT.x)) + ds.sum(ds.square(sT.v)) * 0.01
+    end, {v0, ds.tensor{0.4}}, {rtol = 1e-5, atol = 1e-9, max_elems = 12})
+    assert(ok, tostring(rep.message))
+    errs["rollout3 split, checkpoints of 2"] = rep.max_abs_err
+  end)
+end)
+
 describe("mpm 3D rollouts match central differences (f64)", function()
   for _, seg in ipairs{false, 6} do
     local key = seg and "rollout3 20 substeps, checkpoints of 6" or "rollout3 20 substeps"
@@ -327,7 +426,8 @@ describe("mpm 3D determinism and errors", function()
     assert.truthy(launch_err(function(a) a.mass = ds.tensor(0) end):find("mpm.substep3.*'mass'"))
     assert.truthy(launch_err(function(a) a.vol = ds.tensor(0) end):find("mpm.substep3.*'vol'"))
     assert.truthy(launch_err(function(a) a.F:data()[0] = -1 end):find("mpm.substep3.*'F'.*inverted"))
-    assert.truthy(launch_err(function(a) a.v:data()[0] = 1e4 end):find("mpm.substep3.*'v'.*CFL"))
+    -- 1e4 m/s at dt 1e-3, dx 1/12: 120 cells per substep, past 16 sub-substeps
+    assert.truthy(launch_err(function(a) a.v:data()[0] = 1e4 end):find("mpm.substep3.*'v'.*16 sub%-substeps.*CFL"))
     assert.truthy(launch_err(function(_, p) p.dt = 0.5 end):find("'dt'"))
     assert.truthy(launch_err(function(_, p) p.nz = 4 end):find("grid too small"))
     assert.truthy(launch_err(function(a) a.v = ds.zeros{#block(), 2} end):find("'v'"))
