@@ -11,16 +11,18 @@
 -- and with --full3d the peak memory of one full diffmpm3d iteration (511
 -- substeps, checkpoint segments of 24: minutes on a shared 2-core machine).
 --   diffsim scripts/bench/mpm.lua [--threads T] [--steps N] [--steps3d N] [--reps R] [--full3d [--full3d-steps 511]]
---                                 [--precision f32|f64]
+--                                 [--precision f32|f64] [--only all|2d|6400]
+-- (--only 2d: the 2D cases only; --only 6400: mpm2d_6400 with keep_grid only, to iterate)
 -- Prints `case ...` lines and `result mpm2d_6400_step_ms FWD BWD` (and one
 -- result line per case).
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/mpm.lua", name = "bench_mpm", out = "out/bench",
-                                flags = {reps = 3, steps = 32, steps3d = 4, full3d = false, full3d_steps = 511},
+                                flags = {reps = 3, steps = 32, steps3d = 4, full3d = false, full3d_steps = 511, only = "all"},
                                 checks = {reps = {help = "timed repetitions per case (the best is reported)"},
                                           steps = {help = "substeps per 2D case"}, steps3d = {help = "substeps per 3D case"},
                                           full3d = {help = "also time one full diffmpm3d iteration (minutes)"},
-                                          full3d_steps = {help = "substeps of the --full3d iteration"}}})
+                                          full3d_steps = {help = "substeps of the --full3d iteration"},
+                                          only = {help = "run only these cases: all, 6400 (mpm2d_6400 keep_grid), 2d"}}})
 local mpm = ds.plugin("mpm")
 local blocks = require("scenes.mpm_blocks")
 local robot = require("scenes.mpm_robot")
@@ -72,16 +74,16 @@ do
                       x = blocks.square(80, 0.5, 1 / 120)}
   run_case("mpm2d_6400", sim, opt.steps, bytes2(sim.n, 120 * 120))
   -- the same with the adjoint recomputing each substep's grid (less memory)
-  run_case("mpm2d_6400_recompute", sim, opt.steps, bytes2(sim.n, 120 * 120), false)
+  if opt.only ~= "6400" then run_case("mpm2d_6400_recompute", sim, opt.steps, bytes2(sim.n, 120 * 120), false) end
 end
-do
+if opt.only == "all" or opt.only == "2d" then
   local sc = robot.robot2d(1 / 128)
   local sim = mpm.sim{grid = 128, dt = 1e-3, mu = 10, lam = 10, gravity = 3.8, wall = "sticky", floor = "coulomb",
                       friction = 0.5, strength = 4, x = sc.x, group = sc.group, groups = sc.groups}
   run_case("mpm2d_robot", sim, opt.steps, bytes2(sim.n, 128 * 128))
   run_case("mpm2d_robot_recompute", sim, opt.steps, bytes2(sim.n, 128 * 128), false)
 end
-do
+if opt.only == "all" then
   local sc = robot.robot3d(1 / 64)
   local sim = mpm.sim{grid = 64, dt = 2e-3, mu = 10, lam = 10, gravity = 10, wall = "sticky", floor = "coulomb",
                       friction = 1.5, strength = 5, x = sc.x, group = sc.group, groups = sc.groups,
