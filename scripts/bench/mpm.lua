@@ -22,7 +22,7 @@ local opt, ds = cli.parse(arg, {script = "scripts/bench/mpm.lua", name = "bench_
                                           steps = {help = "substeps per 2D case"}, steps3d = {help = "substeps per 3D case"},
                                           full3d = {help = "also time one full diffmpm3d iteration (minutes)"},
                                           full3d_steps = {help = "substeps of the --full3d iteration"},
-                                          only = {help = "run only these cases: all, 6400 (mpm2d_6400 keep_grid), 2d"}}})
+                                          only = {"all", "2d", "6400", help = "the cases: all, 2d (the 2D ones), 6400 (mpm2d_6400 alone)"}}})
 local mpm = ds.plugin("mpm")
 local blocks = require("scenes.mpm_blocks")
 local robot = require("scenes.mpm_robot")
