@@ -30,6 +30,23 @@ local bench = ds.bench
 local rb = ds.precision == "f64" and 8 or 4
 local gbps = bench.copy_gbps(2 ^ 24, 5)
 
+-- The hypervisor's steal time over the CPUs, in jiffies (nil off Linux): on a
+-- virtual machine whose host is oversubscribed the vCPUs lose whole slices, the
+-- wall clock with them, and the 2-thread cases wait at every barrier for the
+-- stolen one. A case line's steal_pct says how much of its run was stolen.
+local function steal_jiffies()
+  local f = io.open("/proc/stat", "r")
+  if not f then return nil end
+  local line = f:read("*l")
+  f:close()
+  local v = {}
+  for x in (line or ""):gmatch("%d+") do v[#v + 1] = tonumber(x) end
+  if #v < 8 then return nil end
+  local total = 0
+  for i = 1, #v do total = total + v[i] end
+  return v[8], total -- steal; all (user .. steal, guest inside user)
+end
+
 -- One case: T-substep rollouts recorded and differentiated w.r.t. a {2|3} shared
 -- initial velocity and the actuation; `bytes` is what one forward substep must move.
 local function run_case(name, sim, T, bytes, keep)
@@ -40,6 +57,7 @@ local function run_case(name, sim, T, bytes, keep)
   -- process CPU time too (all threads): on a loaded shared machine the wall
   -- clock includes waits for a core, the CPU time does not
   local cpu_f, cpu_b, c_end = {}, {}, 0
+  local st0, all0 = steal_jiffies()
   local f, b, peak = bench.time_iter({init_v, act}, function()
     local c0 = os.clock()
     local sT = sim:rollout(sim:state{v = ds.add_row(zeros_v, init_v)}, T, {act = act, keep_grid = keep})
@@ -49,9 +67,11 @@ local function run_case(name, sim, T, bytes, keep)
     return loss
   end, {reps = opt.reps, after = function() cpu_b[#cpu_b + 1] = os.clock() - c_end end})
   local fwd, bwd = f / T, b / T
+  local st1, all1 = steal_jiffies()
+  local steal = st0 and st1 and all1 > all0 and string.format(" steal_pct %.0f", 100 * (st1 - st0) / (all1 - all0)) or ""
   print(string.format("case %s particles %d forward_ms_per_step %.3f backward_ms_per_step %.3f total %.3f "
-    .. "cpu_fwd_ms_per_step %.3f cpu_bwd_ms_per_step %.3f peak_mb %.2f threads %d precision %s", name, n, fwd, bwd,
-    fwd + bwd, 1e3 * bench.median(cpu_f) / T, 1e3 * bench.median(cpu_b) / T, peak, ds.threads(), ds.precision))
+    .. "cpu_fwd_ms_per_step %.3f cpu_bwd_ms_per_step %.3f peak_mb %.2f threads %d precision %s%s", name, n, fwd, bwd,
+    fwd + bwd, 1e3 * bench.median(cpu_f) / T, 1e3 * bench.median(cpu_b) / T, peak, ds.threads(), ds.precision, steal))
   if gbps > 0 then
     local bound = bytes / (gbps * 1e9) * 1e3
     print(string.format("case %s_bandwidth bytes_per_step %.0f copy_gbps %.2f bandwidth_bound_ms %.4f ratio %.1f",
