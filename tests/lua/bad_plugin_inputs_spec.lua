@@ -4,15 +4,7 @@
 local ds = require("diffsim")
 ds.init({precision = "f64"})
 
-local function refuses(fn, ...)
-  local needles = {...}
-  local ok, err = pcall(fn)
-  assert.is_false(ok, "accepted")
-  err = tostring(err)
-  for _, n in ipairs(needles) do
-    assert.is_truthy(err:find(n, 1, true), "message '" .. err .. "' lacks '" .. n .. "'")
-  end
-end
+local refuses = require("refuses")
 
 describe("springs", function()
   local springs = ds.plugin("springs")
