@@ -72,8 +72,16 @@ void pass_adjoint(sim *s);
 
 /* validate.c: the data checks of the forward (names the argument and particle);
  * also (or NULL) runs on each block of particles in the same parallel region
- * (its results are to be used only when the checks pass). */
-int validate(const ds_call *c, const sim *s, ds_range_fn also);
+ * (its results are to be used only when the checks pass). *vmax: 0 when every
+ * |v_d| dt <= dx (the CFL limit at s->dt), else the fastest |v_d| over all
+ * particles, first reached by particle *vmax_p. */
+int validate(const ds_call *c, const sim *s, ds_range_fn also, double *vmax, int64_t *vmax_p);
+/* the fastest |v_d| over all particles and axes (*vmax_p: the first reaching it) */
+double vmax2(const sim *s, int64_t *vmax_p);
+
+/* The most sub-substeps one mpm.substep launch splits into (substep.c): a
+ * particle may cross at most SUB_MAX cells along an axis in the launch's dt. */
+enum { SUB_MAX = 16 };
 
 extern const ds_kernel_desc mpm_substep_kernel, mpm_render_kernel;
 

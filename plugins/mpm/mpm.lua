@@ -213,8 +213,9 @@ function Sim:substep(s, act, mu, lam, mass, keep)
   if d == 2 then args.aux = ds.empty({keep and self:aux_count() or 0}, "i32") end
   K[d == 3 and "substep3" or "substep"]:launch(args, self.params)
   -- aux[1] = -1: the stencils reached more nodes than there are particles, nothing
-  -- was kept; this sim then stops allocating aux blocks it would not fill
-  if keep and args.aux:get(1) < 0 then self._sparse = true end
+  -- was kept; this sim then stops allocating aux blocks it would not fill. (-2: a
+  -- substep split at the CFL limit kept nothing; later unsplit ones still keep.)
+  if keep and args.aux:get(1) == -1 then self._sparse = true end
   return out
 end
 

@@ -13,7 +13,10 @@
  * third of a particle state), and the adjoint restores them instead of redoing
  * the binning and the P2G; a step whose stencils
  * reach more than n nodes (fewer than one particle per node) keeps nothing and
- * recomputes. Either way the numbers are the same, bit for bit. */
+ * recomputes. Either way the numbers are the same, bit for bit. A launch split
+ * into sub-substeps (the CFL limit, below) keeps nothing either (AUX_SPLIT).
+ * Like substep3.c, it splits a substep whose particles would cross more than
+ * one cell into k equal sub-substeps (docs/mpm.md, "CFL limit"). */
 #include <string.h>
 
 #include <diffsim/kit.h>
@@ -38,10 +41,12 @@ DS_DECLARE_PARAMS(substep, SUBSTEP_PARAMS)
 
 static int is_int(double v, double lo, double hi) { return v == (double)(int64_t)v && v >= lo && v <= hi; }
 
-/* aux: int32 [0] the kept node count (-1: none kept), [1] padding, then the
+/* aux: int32 [0] the kept node count (AUX_SPARSE: none kept, the stencils reach
+ * more than n nodes; AUX_SPLIT: none kept, the launch was split), [1] padding, then the
  * forward's bins: cell {n}, order {n}, rowstart {nx + 1}, span {nx, 2}, rowoff
  * {nx + 1}, padded to an even count (the reals that follow stay 8-byte
  * aligned), then reals {n, 3}: the packed grid. */
+enum { AUX_SPARSE = -1, AUX_SPLIT = -2 }; /* mpm.lua reads AUX_SPARSE */
 static int64_t aux_ints(int64_t n, int64_t nx) { return (2 + 2 * n + 4 * nx + 2 + 1) / 2 * 2; }
 static int64_t aux_count(int64_t n, int64_t nx) {
   return aux_ints(n, nx) + 3 * n * (int64_t)(sizeof(R) / sizeof(int32_t));
@@ -153,15 +158,94 @@ static int sim_init(sim *s, const ds_call *c, int adjoint) {
   return DS_OK;
 }
 
+/* ---- the CFL limit: sub-substeps (as substep3.c) ------------------------------------
+ * A particle should cross at most one cell per step along each axis
+ * (|v_d| dt <= dx). A launch whose input velocity breaks it is split into k
+ * equal sub-substeps of dt / k, k the smallest with max |v_d| dt / k <= dx, so
+ * k = 1 (the plain substep, bit for bit) whenever the limit holds. Each later
+ * sub-substep's input goes through the data checks at dt / k; one that breaks
+ * the limit restarts the substep with a larger k. Actuation, gravity and the
+ * constants are the whole substep's. k depends on the launch's inputs alone, so
+ * the adjoint recomputes the same k and intermediate states and chains the
+ * sub-substeps' adjoints in reverse. Past SUB_MAX the launch is refused with
+ * the CFL error. */
+typedef struct st2 {
+  R *x, *v, *C, *F;
+} st2;
+
+static void set_in(sim *s, st2 a) { s->x = a.x, s->v = a.v, s->C = a.C, s->F = a.F; }
+static void set_out(sim *s, st2 a) { s->xo = a.x, s->vo = a.v, s->Co = a.C, s->Fo = a.F; }
+
+/* n particles' states at a (12 reals each) */
+static st2 st2_at(R *a, int64_t n) { return (st2){a, a + 2 * n, a + 4 * n, a + 8 * n}; }
+
+/* the smallest k with vmax dt / k <= dx, in the precision the substep runs (SUB_MAX + 1: none) */
+static int split_for(double vmax, double dt, double dx) {
+  for (int k = 1; k <= SUB_MAX; k++)
+    if (vmax * (double)(R)(dt / k) <= dx) return k;
+  return SUB_MAX + 1;
+}
+
+/* Called when state `in` (s's input) breaks the limit at dt, its fastest
+ * component vm (particle wp): chooses k and computes the inputs of sub-substeps
+ * 2..k into mid[0..k-2]; leaves s reading the last sub-substep's input, its base
+ * cells computed, with s->dt = dt / k, and nothing kept. */
+static int plan(const ds_call *c, sim *s, st2 in, double dt, double vm, int64_t wp, st2 *mid, int *k_out) {
+  const double dx = (double)s->dx;
+  s->kept = NULL, s->kcap = 0;
+  int k = split_for(vm, dt, dx);
+  for (;;) {
+    if (k > SUB_MAX)
+      return c->host->error(c, "argument 'v': particle %lld moves (%g, %g), more than %d cells (dx = %g) in dt = %g "
+                               "even split into %d sub-substeps (CFL limit); reduce 'dt'",
+                            (long long)wp, (double)s->v[2 * wp], (double)s->v[2 * wp + 1], SUB_MAX, dx, dt, SUB_MAX);
+    s->dt = (R)(dt / k);
+    R *buf = c->host->scratch(c, (size_t)(k - 1) * s->n * 12 * sizeof(R));
+    if (!buf) return DS_ERR_NOMEM;
+    int again = 0;
+    set_in(s, in);
+    s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
+    for (int j = 1; j < k && !again; j++) {
+      mid[j - 1] = st2_at(buf + (int64_t)(j - 1) * s->n * 12, s->n);
+      set_out(s, mid[j - 1]);
+      pass_forward(s);
+      set_in(s, mid[j - 1]);
+      int rc = validate(c, s, pass_cells, &vm, &wp); /* in the grid, uninverted, finite; the next cells */
+      if (rc) return rc;
+      if (vm * (double)s->dt > dx) {
+        const int k2 = split_for(vm, dt, dx);
+        k = k2 > k ? k2 : k + 1, again = 1;
+      }
+    }
+    if (!again) break;
+  }
+  *k_out = k;
+  return DS_OK;
+}
+
 static int substep_forward(const ds_call *c) {
   const substep_argv *a = DS_ARGV(c, substep);
   sim s;
   int rc = sim_init(&s, c, 0);
   if (rc) return rc;
   if (a->aux->dims[0] > 0) use_aux(&s, ds_idata(a->aux)), s.kcap = s.n; /* before the cells go into s.cell */
-  if ((rc = validate(c, &s, pass_cells))) return rc; /* and the base cells, in the same region */
-  s.xo = ds_rdata(a->x_out), s.vo = ds_rdata(a->v_out), s.Co = ds_rdata(a->C_out), s.Fo = ds_rdata(a->F_out);
-  const int64_t kept = pass_forward(&s);
+  double vm;
+  int64_t wp;
+  if ((rc = validate(c, &s, pass_cells, &vm, &wp))) return rc; /* and the base cells, in the same region */
+  const st2 out = {ds_rdata(a->x_out), ds_rdata(a->v_out), ds_rdata(a->C_out), ds_rdata(a->F_out)};
+  int64_t kept;
+  if (vm * (double)s.dt > (double)s.dx) {
+    st2 mid[SUB_MAX];
+    int k;
+    if ((rc = plan(c, &s, (st2){(R *)s.x, (R *)s.v, (R *)s.C, (R *)s.F}, DS_PARAMS(c, substep)->dt, vm, wp, mid, &k)))
+      return rc;
+    set_out(&s, out);
+    pass_forward(&s);
+    kept = AUX_SPLIT;
+  } else {
+    set_out(&s, out);
+    kept = pass_forward(&s);
+  }
   if (a->aux->dims[0] > 0) ds_idata(a->aux)[0] = (int32_t)kept, ds_idata(a->aux)[1] = 0;
   return DS_OK;
 }
@@ -178,6 +262,34 @@ static void finish_const(const sim *s, const ds_tensor *t, const R *pg) {
   }
 }
 
+/* Adds one (sub-)substep adjoint's grads of the constants, actuation, gravity and friction. */
+static void add_const_grads(const ds_call *c, const sim *s) {
+  const substep_argv *a = DS_ARGV(c, substep);
+  const int64_t n = s->n;
+  finish_const(s, a->mass, s->pg + PG_MASS * n);
+  finish_const(s, a->vol, s->pg + PG_VOL * n);
+  finish_const(s, a->mu, s->pg + PG_MU * n);
+  finish_const(s, a->lam, s->pg + PG_LAM * n);
+  finish_const(s, a->bulk, s->pg + PG_BULK * n);
+  R *gact = ds_rgrad(a->act);
+  if (gact) {
+    /* pass F's per-block double sums (bin order inside a block), added in block order */
+    const int64_t nblk = (n + PARTICLE_GRAIN - 1) / PARTICLE_GRAIN;
+    for (int64_t g = 0; g < s->ngroup; g++) {
+      double acc = 0;
+      for (int64_t b = 0; b < nblk; b++) acc += s->gact_blk[b * s->ngroup + g];
+      gact[g] += (R)acc;
+    }
+  }
+  R *gg = ds_rgrad(a->gravity), *gf = ds_rgrad(a->friction);
+  if (gg || gf) {
+    double sg = 0, sf = 0;
+    for (int64_t i = 0; i < s->nx; i++) sg += s->rows[2 * i], sf += s->rows[2 * i + 1];
+    if (gg) gg[0] += (R)sg;
+    if (gf) gf[0] += (R)sf;
+  }
+}
+
 static int substep_adjoint(const ds_call *c) {
   const substep_argv *a = DS_ARGV(c, substep);
   sim s;
@@ -185,33 +297,43 @@ static int substep_adjoint(const ds_call *c) {
   if (rc) return rc;
   s.gxo = ds_rgrad(a->x_out), s.gvo = ds_rgrad(a->v_out), s.gCo = ds_rgrad(a->C_out), s.gFo = ds_rgrad(a->F_out);
   s.gx = ds_rgrad(a->x), s.gv = ds_rgrad(a->v), s.gC = ds_rgrad(a->C), s.gF = ds_rgrad(a->F);
-  if (a->aux->dims[0] > 0 && ds_idata(a->aux)[0] >= 0) { /* else the scratch bins, recomputed */
+  const int32_t kept = a->aux->dims[0] > 0 ? ds_idata(a->aux)[0] : AUX_SPARSE;
+  if (kept >= 0) { /* a kept grid: an unsplit launch; else the scratch bins, recomputed */
     use_aux(&s, ds_idata(a->aux));
     s.kept_in = s.kept;
+    pass_adjoint(&s);
+    add_const_grads(c, &s);
+    return DS_OK;
   }
-  pass_adjoint(&s);
-  const int64_t n = s.n;
-  finish_const(&s, a->mass, s.pg + PG_MASS * n);
-  finish_const(&s, a->vol, s.pg + PG_VOL * n);
-  finish_const(&s, a->mu, s.pg + PG_MU * n);
-  finish_const(&s, a->lam, s.pg + PG_LAM * n);
-  finish_const(&s, a->bulk, s.pg + PG_BULK * n);
-  R *gact = ds_rgrad(a->act);
-  if (gact) {
-    /* pass F's per-block double sums (bin order inside a block), added in block order */
-    const int64_t nblk = (n + PARTICLE_GRAIN - 1) / PARTICLE_GRAIN;
-    for (int64_t g = 0; g < s.ngroup; g++) {
-      double acc = 0;
-      for (int64_t b = 0; b < nblk; b++) acc += s.gact_blk[b * s.ngroup + g];
-      gact[g] += (R)acc;
+  int64_t wp;
+  const double vm = vmax2(&s, &wp);
+  if (!(vm * (double)s.dt > (double)s.dx)) { /* k = 1: the plain substep's adjoint */
+    pass_adjoint(&s);
+    add_const_grads(c, &s);
+    return DS_OK;
+  }
+  const st2 in = {(R *)s.x, (R *)s.v, (R *)s.C, (R *)s.F};
+  st2 mid[SUB_MAX];
+  int k;
+  if ((rc = plan(c, &s, in, DS_PARAMS(c, substep)->dt, vm, wp, mid, &k))) return rc;
+  /* the grads of sub-substep j's input, j = k..2, alternate between two buffers */
+  R *gbuf = c->host->scratch(c, 2 * (size_t)s.n * 12 * sizeof(R));
+  if (!gbuf) return DS_ERR_NOMEM;
+  st2 gout = {(R *)s.gxo, (R *)s.gvo, (R *)s.gCo, (R *)s.gFo};
+  const st2 gfirst = {s.gx, s.gv, s.gC, s.gF};
+  for (int j = k; j >= 1; j--) {
+    set_in(&s, j == 1 ? in : mid[j - 2]);
+    s.gxo = gout.x, s.gvo = gout.v, s.gCo = gout.C, s.gFo = gout.F;
+    st2 gin = gfirst;
+    if (j > 1) {
+      R *g = gbuf + (int64_t)(j % 2) * s.n * 12;
+      memset(g, 0, (size_t)s.n * 12 * sizeof(R));
+      gin = st2_at(g, s.n);
     }
-  }
-  R *gg = ds_rgrad(a->gravity), *gf = ds_rgrad(a->friction);
-  if (gg || gf) {
-    double sg = 0, sf = 0;
-    for (int64_t i = 0; i < s.nx; i++) sg += s.rows[2 * i], sf += s.rows[2 * i + 1];
-    if (gg) gg[0] += (R)sg;
-    if (gf) gf[0] += (R)sf;
+    s.gx = gin.x, s.gv = gin.v, s.gC = gin.C, s.gF = gin.F;
+    pass_adjoint(&s);
+    add_const_grads(c, &s);
+    gout = gin;
   }
   return DS_OK;
 }

@@ -3,7 +3,9 @@
  * first offending particle. The per-particle checks run in parallel over fixed
  * blocks (each block keeps its first failure and its stiffest particle); the
  * blocks are then scanned in order, so the particle reported is the first one
- * whatever the thread count. */
+ * whatever the thread count. The velocity's CFL limit is not a refusal here:
+ * validate reports the fastest velocity component when some particle breaks it
+ * (*vmax), and substep.c splits the substep into sub-substeps that respect it. */
 #include <math.h>
 
 #include "mpm.h"
@@ -12,7 +14,7 @@ enum { VALIDATE_GRAIN = 1024 };
 
 /* what is wrong with one particle */
 enum {
-  V_OK = 0, V_X, V_V_NONFINITE, V_V_CFL, V_C, V_F, V_MATERIAL, V_GROUP, V_MASS, V_VOL, V_MU, V_LAM, V_BULK, V_INVERTED
+  V_OK = 0, V_X, V_V_NONFINITE, V_C, V_F, V_MATERIAL, V_GROUP, V_MASS, V_VOL, V_MU, V_LAM, V_BULK, V_INVERTED
 };
 
 static int finite4(const R *a, int k) {
@@ -31,8 +33,6 @@ static int particle_check(const sim *s, int64_t p, double *c2) {
   if (!(g0 >= (R)0.5 && g0 < (R)(s->nx - 1.5) && g1 >= (R)0.5 && g1 < (R)(s->ny - 1.5))) return V_X;
   const R *v = s->v + 2 * p;
   if (!finite4(v, 2)) return V_V_NONFINITE;
-  /* advection CFL: a particle may not cross more than a cell per substep */
-  if (fabs((double)v[0]) * s->dt > s->dx || fabs((double)v[1]) * s->dt > s->dx) return V_V_CFL;
   if (!finite4(s->C + 4 * p, 4)) return V_C;
   const R *F = s->F + 4 * p;
   if (!finite4(F, 4)) return V_F;
@@ -61,7 +61,7 @@ static int particle_check(const sim *s, int64_t p, double *c2) {
 static int report(const ds_call *c, const sim *s, int64_t p, int code) {
   const ds_host_api *h = c->host;
   const long long pl = (long long)p;
-  const R *x = s->x + 2 * p, *v = s->v + 2 * p;
+  const R *x = s->x + 2 * p;
   const double dx = s->dx;
   switch (code) {
   case V_X:
@@ -69,9 +69,6 @@ static int report(const ds_call *c, const sim *s, int64_t p, int code) {
                        "0.5 dx <= x < (nx - 1.5) dx = %g and 0.5 dx <= y < (ny - 1.5) dx = %g (dx = %g)",
                     pl, (double)x[0], (double)x[1], (s->nx - 1.5) * dx, (s->ny - 1.5) * dx, dx);
   case V_V_NONFINITE: return h->error(c, "argument 'v': particle %lld has a non-finite velocity", pl);
-  case V_V_CFL:
-    return h->error(c, "argument 'v': particle %lld moves (%g, %g), more than one cell (dx = %g) in dt = %g "
-                       "(CFL limit); reduce 'dt'", pl, (double)v[0], (double)v[1], dx, (double)s->dt);
   case V_C: return h->error(c, "argument 'C': particle %lld is not finite", pl);
   case V_F: return h->error(c, "argument 'F': particle %lld is not finite", pl);
   case V_MATERIAL:
@@ -105,6 +102,8 @@ typedef struct vblock {
   int64_t bad_p, worst_p; /* first failing particle (-1: none), stiffest particle */
   int bad_code;
   double worst_c2;
+  double vmax; /* a block the fast check sent to particle_check: its fastest |v_d| (else 0) */
+  int64_t vmax_p;
 } vblock;
 
 typedef struct vjob {
@@ -132,7 +131,8 @@ MPM_CLONES static int block_fast(const sim *s, int64_t lo, int64_t hi, double *w
     /* |a| <= 1e30 is false for inf and NaN: finiteness without a branch (a
      * finite value past 1e30 only sends the block to the exact check) */
     b |= !(RABS(v[0]) <= big) | !(RABS(v[1]) <= big);
-    b |= (fabs((double)v[0]) * dt > dx) | (fabs((double)v[1]) * dt > dx); /* as particle_check */
+    /* past the CFL limit: to the exact pass, which finds the fastest velocity */
+    b |= (fabs((double)v[0]) * dt > dx) | (fabs((double)v[1]) * dt > dx);
     b |= !(RABS(C[0]) <= big) | !(RABS(C[1]) <= big) | !(RABS(C[2]) <= big) | !(RABS(C[3]) <= big);
     b |= !(RABS(F[0]) <= big) | !(RABS(F[1]) <= big) | !(RABS(F[2]) <= big) | !(RABS(F[3]) <= big);
     const int32_t k = mat[p], g = grp[p];
@@ -178,7 +178,7 @@ static void validate_block(int64_t lo, int64_t hi, void *user) {
   const vjob *j = user;
   vblock *b = &j->blocks[lo / VALIDATE_GRAIN];
   if (j->also) j->also(lo, hi, (void *)j->s);
-  b->bad_p = -1, b->worst_p = -1, b->worst_c2 = 0, b->bad_code = V_OK;
+  b->bad_p = -1, b->worst_p = -1, b->worst_c2 = 0, b->bad_code = V_OK, b->vmax = 0, b->vmax_p = -1;
   if (!block_fast(j->s, lo, hi, &b->worst_c2)) return;
   b->worst_c2 = 0;
   for (int64_t p = lo; p < hi; p++) {
@@ -189,6 +189,9 @@ static void validate_block(int64_t lo, int64_t hi, void *user) {
       return;
     }
     if (c2 > b->worst_c2) b->worst_c2 = c2, b->worst_p = p;
+    const R *v = j->s->v + 2 * p;
+    const double a0 = fabs((double)v[0]), a1 = fabs((double)v[1]), a = a0 > a1 ? a0 : a1;
+    if (a > b->vmax) b->vmax = a, b->vmax_p = p;
   }
 }
 
@@ -201,7 +204,7 @@ static int64_t stiffest(const sim *s, double worst_c2) {
   return -1;
 }
 
-int validate(const ds_call *c, const sim *s, ds_range_fn also) {
+int validate(const ds_call *c, const sim *s, ds_range_fn also, double *vmax, int64_t *vmax_p) {
   const ds_host_api *h = c->host;
   if (!isfinite((double)s->gravity)) return h->error(c, "argument 'gravity' must be finite, got %g", (double)s->gravity);
   if (!(s->bd.mu >= 0) || !isfinite((double)s->bd.mu))
@@ -213,13 +216,30 @@ int validate(const ds_call *c, const sim *s, ds_range_fn also) {
   if (!j.blocks) return DS_ERR_NOMEM;
   h->parallel_for(c->ctx, s->n, VALIDATE_GRAIN, validate_block, &j);
   double worst_c2 = 0;
+  *vmax = 0, *vmax_p = 0;
   for (int64_t b = 0; b < nb; b++) {
     if (j.blocks[b].bad_p >= 0) return report(c, s, j.blocks[b].bad_p, j.blocks[b].bad_code);
     if (j.blocks[b].worst_c2 > worst_c2) worst_c2 = j.blocks[b].worst_c2;
+    /* every particle past the limit is in a block that went to particle_check */
+    if (j.blocks[b].vmax > *vmax) *vmax = j.blocks[b].vmax, *vmax_p = j.blocks[b].vmax_p;
   }
   const double dt = s->dt, dx = s->dx;
   if (worst_c2 > 0 && dt * dt * worst_c2 > dx * dx)
     return h->error(c, "param 'dt' = %g is past the elastic stability limit dx / sqrt((lam + 2 mu) vol / mass) = %g "
                        "(particle %lld)", dt, dx / sqrt(worst_c2), (long long)stiffest(s, worst_c2));
   return DS_OK;
+}
+
+/* The fastest velocity component max |v_pd| over particles and axes (in
+ * double) and the first particle reaching it: a particle moving at v for a
+ * (sub)substep dt crosses |v_d| dt / dx cells along axis d. For the adjoint,
+ * which does not rerun the data checks. */
+double vmax2(const sim *s, int64_t *vmax_p) {
+  double m = 0;
+  *vmax_p = 0;
+  for (int64_t i = 0; i < 2 * s->n; i++) {
+    const double a = fabs((double)s->v[i]);
+    if (a > m) m = a, *vmax_p = i / 2;
+  }
+  return m;
 }
