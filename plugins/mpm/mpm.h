@@ -79,9 +79,17 @@ int validate(const ds_call *c, const sim *s, ds_range_fn also, double *vmax, int
 /* the fastest |v_d| over all particles and axes (*vmax_p: the first reaching it) */
 double vmax2(const sim *s, int64_t *vmax_p);
 
-/* The most sub-substeps one mpm.substep launch splits into (substep.c): a
- * particle may cross at most SUB_MAX cells along an axis in the launch's dt. */
+/* The most sub-substeps one mpm.substep or mpm.substep3 launch splits into
+ * (substep.c, substep3.c): a particle may cross at most SUB_MAX cells along an
+ * axis in the launch's dt. */
 enum { SUB_MAX = 16 };
+/* The smallest k with vmax dt / k <= dx, compared in the precision the substep
+ * runs (SUB_MAX + 1: none). */
+static inline int mpm_split_for(double vmax, double dt, double dx) {
+  for (int k = 1; k <= SUB_MAX; k++)
+    if (vmax * (double)(R)(dt / k) <= dx) return k;
+  return SUB_MAX + 1;
+}
 
 extern const ds_kernel_desc mpm_substep_kernel, mpm_render_kernel;
 

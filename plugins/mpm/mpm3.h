@@ -44,9 +44,6 @@ void pass3_adjoint(sim3 *s);
 int validate3(const ds_call *c, const sim3 *s);
 double vmax3(const sim3 *s, int64_t *wp, int *wd);
 
-/* The most sub-substeps one mpm.substep3 launch splits into (substep3.c): a
- * particle may cross at most SUB3_MAX cells along an axis in the launch's dt. */
-enum { SUB3_MAX = 16 };
 
 extern const ds_kernel_desc mpm_substep3_kernel;
 

@@ -179,13 +179,6 @@ static void set_out(sim *s, st2 a) { s->xo = a.x, s->vo = a.v, s->Co = a.C, s->F
 /* n particles' states at a (12 reals each) */
 static st2 st2_at(R *a, int64_t n) { return (st2){a, a + 2 * n, a + 4 * n, a + 8 * n}; }
 
-/* the smallest k with vmax dt / k <= dx, in the precision the substep runs (SUB_MAX + 1: none) */
-static int split_for(double vmax, double dt, double dx) {
-  for (int k = 1; k <= SUB_MAX; k++)
-    if (vmax * (double)(R)(dt / k) <= dx) return k;
-  return SUB_MAX + 1;
-}
-
 /* Called when state `in` (s's input) breaks the limit at dt, its fastest
  * component vm (particle wp): chooses k and computes the inputs of sub-substeps
  * 2..k into mid[0..k-2]; leaves s reading the last sub-substep's input, its base
@@ -193,7 +186,7 @@ static int split_for(double vmax, double dt, double dx) {
 static int plan(const ds_call *c, sim *s, st2 in, double dt, double vm, int64_t wp, st2 *mid, int *k_out) {
   const double dx = (double)s->dx;
   s->kept = NULL, s->kcap = 0;
-  int k = split_for(vm, dt, dx);
+  int k = mpm_split_for(vm, dt, dx);
   for (;;) {
     if (k > SUB_MAX)
       return c->host->error(c, "argument 'v': particle %lld moves (%g, %g), more than %d cells (dx = %g) in dt = %g "
@@ -213,7 +206,7 @@ static int plan(const ds_call *c, sim *s, st2 in, double dt, double vm, int64_t 
       int rc = validate(c, s, pass_cells, &vm, &wp); /* in the grid, uninverted, finite; the next cells */
       if (rc) return rc;
       if (vm * (double)s->dt > dx) {
-        const int k2 = split_for(vm, dt, dx);
+        const int k2 = mpm_split_for(vm, dt, dx);
         k = k2 > k ? k2 : k + 1, again = 1;
       }
     }

@@ -137,7 +137,7 @@ static int sim3_init(sim3 *s, const ds_call *c, int adjoint) {
  * runs the sub-substeps' adjoints in reverse: the gradient is exact for the
  * split the forward took. Where k changes with the inputs, the result jumps by
  * the difference of two time discretisations (O(dt^2) per substep), as any
- * adaptive step does. Past SUB3_MAX sub-substeps (a particle crossing more
+ * adaptive step does. Past SUB_MAX sub-substeps (a particle crossing more
  * than 16 cells in one substep: a simulation that has blown up) the launch is
  * refused with the CFL error. */
 typedef struct st3 {
@@ -146,14 +146,6 @@ typedef struct st3 {
 
 static void set_in(sim3 *s, st3 a) { s->x = a.x, s->v = a.v, s->C = a.C, s->F = a.F; }
 static void set_out(sim3 *s, st3 a) { s->xo = a.x, s->vo = a.v, s->Co = a.C, s->Fo = a.F; }
-
-/* the smallest k with vmax dt / k <= dx, in the precision the substep runs
- * (SUB3_MAX + 1: none) */
-static int split_for(double vmax, double dt, double dx) {
-  for (int k = 1; k <= SUB3_MAX; k++)
-    if (vmax * (double)(R)(dt / k) <= dx) return k;
-  return SUB3_MAX + 1;
-}
 
 /* n particles' states at a (24 reals each) */
 static st3 st3_at(R *a, int64_t n) { return (st3){a, a + 3 * n, a + 6 * n, a + 15 * n}; }
@@ -169,12 +161,12 @@ static int plan3(const ds_call *c, sim3 *s, st3 in, double dt, st3 *mid, int *k_
   s->cache = NULL;
   set_in(s, in);
   double vm = vmax3(s, &wp, &wd);
-  int k = split_for(vm, dt, dx);
+  int k = mpm_split_for(vm, dt, dx);
   for (;;) {
-    if (k > SUB3_MAX)
+    if (k > SUB_MAX)
       return c->host->error(c, "argument 'v': particle %lld moves %g along axis %d, more than %d cells (dx = %g) in "
                                "dt = %g even split into %d sub-substeps (CFL limit); reduce 'dt'",
-                            (long long)wp, vm, wd, SUB3_MAX, dx, dt, SUB3_MAX);
+                            (long long)wp, vm, wd, SUB_MAX, dx, dt, SUB_MAX);
     s->dt = (R)(dt / k);
     R *buf = k > 1 ? c->host->scratch(c, (size_t)(k - 1) * s->n * 24 * sizeof(R)) : NULL;
     if (k > 1 && !buf) return DS_ERR_NOMEM;
@@ -189,7 +181,7 @@ static int plan3(const ds_call *c, sim3 *s, st3 in, double dt, st3 *mid, int *k_
       if (rc) return rc;
       vm = vmax3(s, &wp, &wd);
       if (vm * (double)s->dt > dx) {
-        const int k2 = split_for(vm, dt, dx);
+        const int k2 = mpm_split_for(vm, dt, dx);
         k = k2 > k ? k2 : k + 1, again = 1;
       }
     }
@@ -207,7 +199,7 @@ static int substep3_forward(const ds_call *c) {
   if (rc) return rc;
   if ((rc = validate3(c, &s))) return rc;
   const st3 in = {(R *)s.x, (R *)s.v, (R *)s.C, (R *)s.F};
-  st3 mid[SUB3_MAX];
+  st3 mid[SUB_MAX];
   int k;
   if ((rc = plan3(c, &s, in, DS_PARAMS(c, substep3)->dt, mid, &k))) return rc;
   set_out(&s, (st3){ds_rdata(a->x_out), ds_rdata(a->v_out), ds_rdata(a->C_out), ds_rdata(a->F_out)});
@@ -257,7 +249,7 @@ static int substep3_adjoint(const ds_call *c) {
   int rc = sim3_init(&s, c, 1);
   if (rc) return rc;
   const st3 in = {(R *)s.x, (R *)s.v, (R *)s.C, (R *)s.F};
-  st3 mid[SUB3_MAX];
+  st3 mid[SUB_MAX];
   int k;
   if ((rc = plan3(c, &s, in, DS_PARAMS(c, substep3)->dt, mid, &k))) return rc;
   double *acc = c->host->scratch(c, (size_t)s.ngroup * sizeof(double));

@@ -2,7 +2,7 @@
  * as validate.c for 2D: each failure names the argument and the first
  * offending particle; the host prefixes the kernel name. One serial O(n) pass.
  * The velocity's CFL limit is not a refusal here: substep3.c splits a substep
- * into sub-substeps that respect it (vmax3 below), and refuses only past SUB3_MAX. */
+ * into sub-substeps that respect it (vmax3 below), and refuses only past SUB_MAX. */
 #include <math.h>
 
 #include "mpm3.h"
