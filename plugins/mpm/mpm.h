@@ -10,6 +10,8 @@
 #ifndef MPM_H
 #define MPM_H
 
+#include <diffsim/kit.h> /* host->kit->sum: the constants' shared grads */
+
 #include "mpm_phys.h"
 
 /* One substep's inputs, outputs, grads and scratch, as the passes use them.
@@ -89,6 +91,41 @@ static inline int mpm_split_for(double vmax, double dt, double dx) {
   for (int k = 1; k <= SUB_MAX; k++)
     if (vmax * (double)(R)(dt / k) <= dx) return k;
   return SUB_MAX + 1;
+}
+
+/* A state's four per-particle arrays (2D or 3D), as the sub-substeps chain
+ * them; mpm_state_at lays n particles' states out in one buffer of
+ * mpm_state_reals(d) reals each: x (d), v (d), C (d x d), F (d x d). */
+typedef struct mpm_state {
+  R *x, *v, *C, *F;
+} mpm_state;
+static inline int64_t mpm_state_reals(int d) { return 2 * d + 2 * d * d; }
+static inline mpm_state mpm_state_at(R *a, int64_t n, int d) {
+  return (mpm_state){a, a + d * n, a + 2 * d * n, a + (2 * d + d * d) * n};
+}
+
+/* Adds the per-particle grads pg of a constant t into its grad: directly when
+ * it is per particle, as one deterministic (block-ordered, double) sum when
+ * shared. */
+static inline void mpm_add_const_grad(ds_ctx *ctx, const ds_host_api *host, int64_t n, const ds_tensor *t,
+                                      const R *pg) {
+  R *g = ds_rgrad(t);
+  if (!g) return;
+  if (t->count == 1) {
+    g[0] += (R)host->kit->sum(ctx, pg, n);
+  } else {
+    for (int64_t p = 0; p < n; p++) g[p] += pg[p];
+  }
+}
+
+/* Adds the node-row sums (rows[2 i] gravity, rows[2 i + 1] friction) into the
+ * grads of gravity and friction (either may be NULL), in row order. */
+static inline void mpm_add_row_grads(const double *rows, int64_t nx, R *ggrav, R *gfric) {
+  if (!ggrav && !gfric) return;
+  double sg = 0, sf = 0;
+  for (int64_t i = 0; i < nx; i++) sg += rows[2 * i], sf += rows[2 * i + 1];
+  if (ggrav) ggrav[0] += (R)sg;
+  if (gfric) gfric[0] += (R)sf;
 }
 
 extern const ds_kernel_desc mpm_substep_kernel, mpm_render_kernel;

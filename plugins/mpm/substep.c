@@ -169,21 +169,14 @@ static int sim_init(sim *s, const ds_call *c, int adjoint) {
  * the adjoint recomputes the same k and intermediate states and chains the
  * sub-substeps' adjoints in reverse. Past SUB_MAX the launch is refused with
  * the CFL error. */
-typedef struct st2 {
-  R *x, *v, *C, *F;
-} st2;
-
-static void set_in(sim *s, st2 a) { s->x = a.x, s->v = a.v, s->C = a.C, s->F = a.F; }
-static void set_out(sim *s, st2 a) { s->xo = a.x, s->vo = a.v, s->Co = a.C, s->Fo = a.F; }
-
-/* n particles' states at a (12 reals each) */
-static st2 st2_at(R *a, int64_t n) { return (st2){a, a + 2 * n, a + 4 * n, a + 8 * n}; }
+static void set_in(sim *s, mpm_state a) { s->x = a.x, s->v = a.v, s->C = a.C, s->F = a.F; }
+static void set_out(sim *s, mpm_state a) { s->xo = a.x, s->vo = a.v, s->Co = a.C, s->Fo = a.F; }
 
 /* Called when state `in` (s's input) breaks the limit at dt, its fastest
  * component vm (particle wp): chooses k and computes the inputs of sub-substeps
  * 2..k into mid[0..k-2]; leaves s reading the last sub-substep's input, its base
  * cells computed, with s->dt = dt / k, and nothing kept. */
-static int plan(const ds_call *c, sim *s, st2 in, double dt, double vm, int64_t wp, st2 *mid, int *k_out) {
+static int plan(const ds_call *c, sim *s, mpm_state in, double dt, double vm, int64_t wp, mpm_state *mid, int *k_out) {
   const double dx = (double)s->dx;
   s->kept = NULL, s->kcap = 0;
   int k = mpm_split_for(vm, dt, dx);
@@ -193,13 +186,13 @@ static int plan(const ds_call *c, sim *s, st2 in, double dt, double vm, int64_t 
                                "even split into %d sub-substeps (CFL limit); reduce 'dt'",
                             (long long)wp, (double)s->v[2 * wp], (double)s->v[2 * wp + 1], SUB_MAX, dx, dt, SUB_MAX);
     s->dt = (R)(dt / k);
-    R *buf = c->host->scratch(c, (size_t)(k - 1) * s->n * 12 * sizeof(R));
+    R *buf = c->host->scratch(c, (size_t)(k - 1) * s->n * mpm_state_reals(2) * sizeof(R));
     if (!buf) return DS_ERR_NOMEM;
     int again = 0;
     set_in(s, in);
     s->host->parallel_for(s->ctx, s->n, PARTICLE_GRAIN, pass_cells, s);
     for (int j = 1; j < k && !again; j++) {
-      mid[j - 1] = st2_at(buf + (int64_t)(j - 1) * s->n * 12, s->n);
+      mid[j - 1] = mpm_state_at(buf + (int64_t)(j - 1) * s->n * mpm_state_reals(2), s->n, 2);
       set_out(s, mid[j - 1]);
       pass_forward(s);
       set_in(s, mid[j - 1]);
@@ -225,13 +218,13 @@ static int substep_forward(const ds_call *c) {
   double vm;
   int64_t wp;
   if ((rc = validate(c, &s, pass_cells, &vm, &wp))) return rc; /* and the base cells, in the same region */
-  const st2 out = {ds_rdata(a->x_out), ds_rdata(a->v_out), ds_rdata(a->C_out), ds_rdata(a->F_out)};
+  const mpm_state out = {ds_rdata(a->x_out), ds_rdata(a->v_out), ds_rdata(a->C_out), ds_rdata(a->F_out)};
   int64_t kept;
   if (vm * (double)s.dt > (double)s.dx) {
-    st2 mid[SUB_MAX];
+    mpm_state mid[SUB_MAX];
     int k;
-    if ((rc = plan(c, &s, (st2){(R *)s.x, (R *)s.v, (R *)s.C, (R *)s.F}, DS_PARAMS(c, substep)->dt, vm, wp, mid, &k)))
-      return rc;
+    const mpm_state in = {(R *)s.x, (R *)s.v, (R *)s.C, (R *)s.F};
+    if ((rc = plan(c, &s, in, DS_PARAMS(c, substep)->dt, vm, wp, mid, &k))) return rc;
     set_out(&s, out);
     pass_forward(&s);
     kept = AUX_SPLIT;
@@ -243,27 +236,13 @@ static int substep_forward(const ds_call *c) {
   return DS_OK;
 }
 
-/* Adds the per-particle grads of a constant into its grad: directly when it is
- * per particle, as one deterministic (block-ordered, double) sum when shared. */
-static void finish_const(const sim *s, const ds_tensor *t, const R *pg) {
-  R *g = ds_rgrad(t);
-  if (!g) return;
-  if (t->count == 1) {
-    g[0] += (R)s->host->kit->sum(s->ctx, pg, s->n);
-  } else {
-    for (int64_t p = 0; p < s->n; p++) g[p] += pg[p];
-  }
-}
-
 /* Adds one (sub-)substep adjoint's grads of the constants, actuation, gravity and friction. */
 static void add_const_grads(const ds_call *c, const sim *s) {
   const substep_argv *a = DS_ARGV(c, substep);
   const int64_t n = s->n;
-  finish_const(s, a->mass, s->pg + PG_MASS * n);
-  finish_const(s, a->vol, s->pg + PG_VOL * n);
-  finish_const(s, a->mu, s->pg + PG_MU * n);
-  finish_const(s, a->lam, s->pg + PG_LAM * n);
-  finish_const(s, a->bulk, s->pg + PG_BULK * n);
+  const ds_tensor *cs[] = {a->mass, a->vol, a->mu, a->lam, a->bulk};
+  const int slot[] = {PG_MASS, PG_VOL, PG_MU, PG_LAM, PG_BULK};
+  for (int i = 0; i < 5; i++) mpm_add_const_grad(s->ctx, s->host, n, cs[i], s->pg + slot[i] * n);
   R *gact = ds_rgrad(a->act);
   if (gact) {
     /* pass F's per-block double sums (bin order inside a block), added in block order */
@@ -274,13 +253,7 @@ static void add_const_grads(const ds_call *c, const sim *s) {
       gact[g] += (R)acc;
     }
   }
-  R *gg = ds_rgrad(a->gravity), *gf = ds_rgrad(a->friction);
-  if (gg || gf) {
-    double sg = 0, sf = 0;
-    for (int64_t i = 0; i < s->nx; i++) sg += s->rows[2 * i], sf += s->rows[2 * i + 1];
-    if (gg) gg[0] += (R)sg;
-    if (gf) gf[0] += (R)sf;
-  }
+  mpm_add_row_grads(s->rows, s->nx, ds_rgrad(a->gravity), ds_rgrad(a->friction));
 }
 
 static int substep_adjoint(const ds_call *c) {
@@ -305,23 +278,23 @@ static int substep_adjoint(const ds_call *c) {
     add_const_grads(c, &s);
     return DS_OK;
   }
-  const st2 in = {(R *)s.x, (R *)s.v, (R *)s.C, (R *)s.F};
-  st2 mid[SUB_MAX];
+  const mpm_state in = {(R *)s.x, (R *)s.v, (R *)s.C, (R *)s.F};
+  mpm_state mid[SUB_MAX];
   int k;
   if ((rc = plan(c, &s, in, DS_PARAMS(c, substep)->dt, vm, wp, mid, &k))) return rc;
   /* the grads of sub-substep j's input, j = k..2, alternate between two buffers */
-  R *gbuf = c->host->scratch(c, 2 * (size_t)s.n * 12 * sizeof(R));
+  R *gbuf = c->host->scratch(c, 2 * (size_t)s.n * mpm_state_reals(2) * sizeof(R));
   if (!gbuf) return DS_ERR_NOMEM;
-  st2 gout = {(R *)s.gxo, (R *)s.gvo, (R *)s.gCo, (R *)s.gFo};
-  const st2 gfirst = {s.gx, s.gv, s.gC, s.gF};
+  mpm_state gout = {(R *)s.gxo, (R *)s.gvo, (R *)s.gCo, (R *)s.gFo};
+  const mpm_state gfirst = {s.gx, s.gv, s.gC, s.gF};
   for (int j = k; j >= 1; j--) {
     set_in(&s, j == 1 ? in : mid[j - 2]);
     s.gxo = gout.x, s.gvo = gout.v, s.gCo = gout.C, s.gFo = gout.F;
-    st2 gin = gfirst;
+    mpm_state gin = gfirst;
     if (j > 1) {
-      R *g = gbuf + (int64_t)(j % 2) * s.n * 12;
-      memset(g, 0, (size_t)s.n * 12 * sizeof(R));
-      gin = st2_at(g, s.n);
+      R *g = gbuf + (int64_t)(j % 2) * s.n * mpm_state_reals(2);
+      memset(g, 0, (size_t)s.n * mpm_state_reals(2) * sizeof(R));
+      gin = mpm_state_at(g, s.n, 2);
     }
     s.gx = gin.x, s.gv = gin.v, s.gC = gin.C, s.gF = gin.F;
     pass_adjoint(&s);

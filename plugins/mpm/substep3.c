@@ -140,20 +140,13 @@ static int sim3_init(sim3 *s, const ds_call *c, int adjoint) {
  * adaptive step does. Past SUB_MAX sub-substeps (a particle crossing more
  * than 16 cells in one substep: a simulation that has blown up) the launch is
  * refused with the CFL error. */
-typedef struct st3 {
-  R *x, *v, *C, *F;
-} st3;
-
-static void set_in(sim3 *s, st3 a) { s->x = a.x, s->v = a.v, s->C = a.C, s->F = a.F; }
-static void set_out(sim3 *s, st3 a) { s->xo = a.x, s->vo = a.v, s->Co = a.C, s->Fo = a.F; }
-
-/* n particles' states at a (24 reals each) */
-static st3 st3_at(R *a, int64_t n) { return (st3){a, a + 3 * n, a + 6 * n, a + 15 * n}; }
+static void set_in(sim3 *s, mpm_state a) { s->x = a.x, s->v = a.v, s->C = a.C, s->F = a.F; }
+static void set_out(sim3 *s, mpm_state a) { s->xo = a.x, s->vo = a.v, s->Co = a.C, s->Fo = a.F; }
 
 /* Chooses k for the substep from state `in` and computes the inputs of
  * sub-substeps 2..k into mid[0..k-2] (the adjoint needs them all); leaves s
  * reading the last sub-substep's input with s->dt = dt / k. */
-static int plan3(const ds_call *c, sim3 *s, st3 in, double dt, st3 *mid, int *k_out) {
+static int plan3(const ds_call *c, sim3 *s, mpm_state in, double dt, mpm_state *mid, int *k_out) {
   const double dx = (double)s->dx;
   int64_t wp;
   int wd;
@@ -168,12 +161,12 @@ static int plan3(const ds_call *c, sim3 *s, st3 in, double dt, st3 *mid, int *k_
                                "dt = %g even split into %d sub-substeps (CFL limit); reduce 'dt'",
                             (long long)wp, vm, wd, SUB_MAX, dx, dt, SUB_MAX);
     s->dt = (R)(dt / k);
-    R *buf = k > 1 ? c->host->scratch(c, (size_t)(k - 1) * s->n * 24 * sizeof(R)) : NULL;
+    R *buf = k > 1 ? c->host->scratch(c, (size_t)(k - 1) * s->n * mpm_state_reals(3) * sizeof(R)) : NULL;
     if (k > 1 && !buf) return DS_ERR_NOMEM;
     int again = 0;
     set_in(s, in);
     for (int j = 1; j < k && !again; j++) {
-      mid[j - 1] = st3_at(buf + (int64_t)(j - 1) * s->n * 24, s->n);
+      mid[j - 1] = mpm_state_at(buf + (int64_t)(j - 1) * s->n * mpm_state_reals(3), s->n, 3);
       set_out(s, mid[j - 1]);
       pass3_forward(s);
       set_in(s, mid[j - 1]);
@@ -198,35 +191,22 @@ static int substep3_forward(const ds_call *c) {
   int rc = sim3_init(&s, c, 0);
   if (rc) return rc;
   if ((rc = validate3(c, &s))) return rc;
-  const st3 in = {(R *)s.x, (R *)s.v, (R *)s.C, (R *)s.F};
-  st3 mid[SUB_MAX];
+  const mpm_state in = {(R *)s.x, (R *)s.v, (R *)s.C, (R *)s.F};
+  mpm_state mid[SUB_MAX];
   int k;
   if ((rc = plan3(c, &s, in, DS_PARAMS(c, substep3)->dt, mid, &k))) return rc;
-  set_out(&s, (st3){ds_rdata(a->x_out), ds_rdata(a->v_out), ds_rdata(a->C_out), ds_rdata(a->F_out)});
+  set_out(&s, (mpm_state){ds_rdata(a->x_out), ds_rdata(a->v_out), ds_rdata(a->C_out), ds_rdata(a->F_out)});
   pass3_forward(&s);
   return DS_OK;
-}
-
-/* A constant's grad: per particle directly, shared as one deterministic sum. */
-static void finish_const(const sim3 *s, const ds_tensor *t, const R *pg) {
-  R *g = ds_rgrad(t);
-  if (!g) return;
-  if (t->count == 1) {
-    g[0] += (R)s->host->kit->sum(s->ctx, pg, s->n);
-  } else {
-    for (int64_t p = 0; p < s->n; p++) g[p] += pg[p];
-  }
 }
 
 /* Adds one (sub-)substep adjoint's grads of the constants, actuation, gravity and friction. */
 static void add_const_grads(const ds_call *c, const sim3 *s, double *acc) {
   const substep3_argv *a = DS_ARGV(c, substep3);
   const int64_t n = s->n;
-  finish_const(s, a->mass, s->pg + PG_MASS * n);
-  finish_const(s, a->vol, s->pg + PG_VOL * n);
-  finish_const(s, a->mu, s->pg + PG_MU * n);
-  finish_const(s, a->lam, s->pg + PG_LAM * n);
-  finish_const(s, a->bulk, s->pg + PG_BULK * n);
+  const ds_tensor *cs[] = {a->mass, a->vol, a->mu, a->lam, a->bulk};
+  const int slot[] = {PG_MASS, PG_VOL, PG_MU, PG_LAM, PG_BULK};
+  for (int i = 0; i < 5; i++) mpm_add_const_grad(s->ctx, s->host, n, cs[i], s->pg + slot[i] * n);
   R *gact = ds_rgrad(a->act);
   if (gact) {
     memset(acc, 0, (size_t)s->ngroup * sizeof(double));
@@ -234,13 +214,7 @@ static void add_const_grads(const ds_call *c, const sim3 *s, double *acc) {
       if (s->group[p] >= 0) acc[s->group[p]] += s->pg[PG_ACT * n + p];
     for (int64_t g = 0; g < s->ngroup; g++) gact[g] += (R)acc[g];
   }
-  R *gg = ds_rgrad(a->gravity), *gf = ds_rgrad(a->friction);
-  if (gg || gf) {
-    double sg = 0, sf = 0;
-    for (int64_t i = 0; i < s->nx; i++) sg += s->rows[2 * i], sf += s->rows[2 * i + 1];
-    if (gg) gg[0] += (R)sg;
-    if (gf) gf[0] += (R)sf;
-  }
+  mpm_add_row_grads(s->rows, s->nx, ds_rgrad(a->gravity), ds_rgrad(a->friction));
 }
 
 static int substep3_adjoint(const ds_call *c) {
@@ -248,23 +222,23 @@ static int substep3_adjoint(const ds_call *c) {
   sim3 s;
   int rc = sim3_init(&s, c, 1);
   if (rc) return rc;
-  const st3 in = {(R *)s.x, (R *)s.v, (R *)s.C, (R *)s.F};
-  st3 mid[SUB_MAX];
+  const mpm_state in = {(R *)s.x, (R *)s.v, (R *)s.C, (R *)s.F};
+  mpm_state mid[SUB_MAX];
   int k;
   if ((rc = plan3(c, &s, in, DS_PARAMS(c, substep3)->dt, mid, &k))) return rc;
   double *acc = c->host->scratch(c, (size_t)s.ngroup * sizeof(double));
   /* the grads of sub-substep j's input, j = k..2, alternate between two buffers */
-  R *gbuf = k > 1 ? c->host->scratch(c, 2 * (size_t)s.n * 24 * sizeof(R)) : NULL;
+  R *gbuf = k > 1 ? c->host->scratch(c, 2 * (size_t)s.n * mpm_state_reals(3) * sizeof(R)) : NULL;
   if (!acc || (k > 1 && !gbuf)) return DS_ERR_NOMEM;
-  st3 gout = {ds_rgrad(a->x_out), ds_rgrad(a->v_out), ds_rgrad(a->C_out), ds_rgrad(a->F_out)};
+  mpm_state gout = {ds_rgrad(a->x_out), ds_rgrad(a->v_out), ds_rgrad(a->C_out), ds_rgrad(a->F_out)};
   for (int j = k; j >= 1; j--) {
     set_in(&s, j == 1 ? in : mid[j - 2]);
     s.gxo = gout.x, s.gvo = gout.v, s.gCo = gout.C, s.gFo = gout.F;
-    st3 gin = {ds_rgrad(a->x), ds_rgrad(a->v), ds_rgrad(a->C), ds_rgrad(a->F)};
+    mpm_state gin = {ds_rgrad(a->x), ds_rgrad(a->v), ds_rgrad(a->C), ds_rgrad(a->F)};
     if (j > 1) {
-      R *g = gbuf + (int64_t)(j % 2) * s.n * 24;
-      memset(g, 0, (size_t)s.n * 24 * sizeof(R));
-      gin = st3_at(g, s.n);
+      R *g = gbuf + (int64_t)(j % 2) * s.n * mpm_state_reals(3);
+      memset(g, 0, (size_t)s.n * mpm_state_reals(3) * sizeof(R));
+      gin = mpm_state_at(g, s.n, 3);
     }
     s.gx = gin.x, s.gv = gin.v, s.gC = gin.C, s.gF = gin.F;
     pass3_adjoint(&s);
