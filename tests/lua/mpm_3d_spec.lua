@@ -4,6 +4,7 @@
 -- checkpointed); physics (momentum, APIC rotation,
 -- free fall), determinism across thread counts and the bad-input errors.
 local ds = require("diffsim")
+local U = require("mpm_spec_util")
 ds.init{precision = "f64", threads = 2}
 local mpm = ds.plugin("mpm")
 
@@ -66,26 +67,12 @@ describe("mpm.substep3 adjoint matches central differences (f64)", function()
   -- corotated at F = Q diag(s) P^T with repeated and nearly repeated singular
   -- values (where an SVD's adjoint divides by s_i - s_j) and far from I: the polar
   -- adjoint solves with tr S I - S, eigenvalues s_i + s_j, and stays accurate
-  local function rot(a, b, c)
-    local ca, sa, cb, sb, cc, sc = math.cos(a), math.sin(a), math.cos(b), math.sin(b), math.cos(c), math.sin(c)
-    local Rz = {{ca, -sa, 0}, {sa, ca, 0}, {0, 0, 1}}
-    local Ry = {{cb, 0, sb}, {0, 1, 0}, {-sb, 0, cb}}
-    local Rx = {{1, 0, 0}, {0, cc, -sc}, {0, sc, cc}}
-    local function mul(A, B)
-      local o = {}
-      for i = 1, 3 do
-        o[i] = {}
-        for j = 1, 3 do o[i][j] = A[i][1] * B[1][j] + A[i][2] * B[2][j] + A[i][3] * B[3][j] end
-      end
-      return o
-    end
-    return mul(mul(Rz, Ry), Rx), mul
-  end
+  local rot, mul = U.rot3, U.mul3
   local function F_with(svals)
     return function(n)
       local t = {}
       for p = 1, n do
-        local Q, mul = rot(0.3 * p, 0.7 - 0.1 * p, 0.2 * p)
+        local Q = rot(0.3 * p, 0.7 - 0.1 * p, 0.2 * p)
         local P = rot(-0.5 * p, 0.4, 0.1 * p)
         local s = svals[(p - 1) % #svals + 1]
         local D = {{s[1], 0, 0}, {0, s[2], 0}, {0, 0, s[3]}}
@@ -151,23 +138,7 @@ local function split_gap(vy, g, k, only)
     args.v = ds.zeros{#block(), 3}
     args.v:data()[1] = only * (1 / 12) / p.dt
   end
-  local one = launch3(args, p)
-  local q = {}
-  for key, v in pairs(p) do q[key] = v end
-  q.dt = p.dt / k
-  local st = args
-  for _ = 1, k do
-    local o = launch3(st, q)
-    st = {}
-    for key, v in pairs(args) do st[key] = v end
-    st.x, st.v, st.C, st.F = o.x_out, o.v_out, o.C_out, o.F_out
-  end
-  local worst = 0
-  for _, key in ipairs{"x", "v", "C", "F"} do
-    local a, b = one[key .. "_out"]:data(), st[key]:data()
-    for i = 0, one[key .. "_out"]:numel() - 1 do worst = math.max(worst, math.abs(a[i] - b[i])) end
-  end
-  return worst
+  return U.split_gap(launch3, args, p, k)
 end
 
 describe("mpm.substep3 splits a substep at the CFL limit", function()
@@ -327,20 +298,8 @@ describe("mpm 3D physics", function()
       end
       return t
     end
-    local function mul(A, B)
-      local o = {}
-      for i = 1, 3 do
-        o[i] = {}
-        for j = 1, 3 do o[i][j] = A[i][1] * B[1][j] + A[i][2] * B[2][j] + A[i][3] * B[3][j] end
-      end
-      return o
-    end
+    local mul, rot = U.mul3, U.rot3
     local function T(A) return {{A[1][1], A[2][1], A[3][1]}, {A[1][2], A[2][2], A[3][2]}, {A[1][3], A[2][3], A[3][3]}} end
-    local function rot(a, b, c)
-      local ca, sa, cb, sb, cc, sc = math.cos(a), math.sin(a), math.cos(b), math.sin(b), math.cos(c), math.sin(c)
-      return mul(mul({{ca, -sa, 0}, {sa, ca, 0}, {0, 0, 1}}, {{cb, 0, sb}, {0, 1, 0}, {-sb, 0, cb}}),
-        {{1, 0, 0}, {0, cc, -sc}, {0, sc, cc}})
-    end
     local worst, scale = 0, 0
     for _, case in ipairs{{{1, 1, 1}, 0.3, 1.1}, {{1.2, 0.9, 1.05}, 0, 0}, {{1.3, 0.8, 0.8}, 0.7, -0.4},
                           {{2, 0.5, 1}, 2.5, 1.9}} do
@@ -436,10 +395,6 @@ end)
 
 describe("mpm 3D report", function()
   it("prints the worst errors", function()
-    local keys = {}
-    for k in pairs(errs) do keys[#keys + 1] = k end
-    table.sort(keys)
-    for _, k in ipairs(keys) do print(string.format("# fd %-38s max_abs_err %.2e", k, errs[k])) end
-    assert.is_true(#keys > 0)
+    U.report(errs, 38)
   end)
 end)

@@ -5,6 +5,7 @@
 -- launch and of rollouts through split substeps, the kept-grid marker, and the
 -- CFL error past 16 sub-substeps.
 local ds = require("diffsim")
+local U = require("mpm_spec_util")
 ds.init{precision = "f64", threads = 2}
 local mpm = ds.plugin("mpm")
 
@@ -62,23 +63,7 @@ local function split_gap(vy, g, k, only)
     args.v = ds.zeros{sim.n, 2}
     args.v:data()[1] = only * (1 / 16) / p.dt
   end
-  local one = launch(args, p)
-  local q = {}
-  for key, v in pairs(p) do q[key] = v end
-  q.dt = p.dt / k
-  local st = args
-  for _ = 1, k do
-    local o = launch(st, q)
-    st = {}
-    for key, v in pairs(args) do st[key] = v end
-    st.x, st.v, st.C, st.F = o.x_out, o.v_out, o.C_out, o.F_out
-  end
-  local worst = 0
-  for _, key in ipairs{"x", "v", "C", "F"} do
-    local a, b = one[key .. "_out"]:data(), st[key]:data()
-    for i = 0, one[key .. "_out"]:numel() - 1 do worst = math.max(worst, math.abs(a[i] - b[i])) end
-  end
-  return worst
+  return U.split_gap(launch, args, p, k)
 end
 
 describe("mpm.substep splits a substep at the CFL limit", function()
@@ -162,10 +147,6 @@ end)
 
 describe("mpm 2D CFL report", function()
   it("prints the worst errors", function()
-    local keys = {}
-    for k in pairs(errs) do keys[#keys + 1] = k end
-    table.sort(keys)
-    for _, k in ipairs(keys) do print(string.format("# fd %-38s max_abs_err %.2e", k, errs[k])) end
-    assert.is_true(#keys > 0)
+    U.report(errs, 38)
   end)
 end)
