@@ -344,9 +344,8 @@ end
 -- Initial states: B copies of q0 (or of the given row) and zero velocities.
 function Model:initial(B, q, qd)
   B = B or 1
-  if type(B) ~= "number" or B ~= math.floor(B) or B < 1 or B > 2 ^ 31 - 1 then
-    fail("initial", "B (copies) must be an integer >= 1, got " .. tostring(B), 2)
-  end
+  require("diffsim.options").number("articulation.initial", "B (copies)", B, nil,
+                                    {int = true, ge = 1, le = 2 ^ 31 - 1, arg = true})
   for _, e in ipairs{{"q", q, self.nq}, {"qd", qd, self.nv}} do
     local v = e[2]
     if v ~= nil and (type(v) ~= "table" or #v ~= e[3]) then

@@ -345,9 +345,7 @@ end
 -- each step re-assembles its Hessian at the stored solution).
 function Body:rollout(T, x0, v0, opts)
   opts = ds.check_options("fem body:rollout", opts, {"params", "pins", "mode", "each"})
-  if type(T) ~= "number" or T ~= math.floor(T) or T < 0 or T > 2 ^ 31 - 1 then
-    fail("rollout", "T (steps) must be an integer >= 0, got " .. tostring(T), 2)
-  end
+  require("diffsim.options").number("fem.rollout", "T (steps)", T, nil, {int = true, ge = 0, le = 2 ^ 31 - 1, arg = true})
   local params = opts.params or self:params()
   local fixed = not opts.pins and self:pin_targets() or nil -- once: the tape keeps only the states per step
   local xs, vs = {x0}, {v0 or ds.zeros{self.n, 3}}

@@ -73,11 +73,9 @@ local SIM_KEYS = {"x", "grid", "nx", "ny", "nz", "dx", "dt", "groups", "bound", 
                   "strength", "material", "group", "gravity", "friction", "vol", "density", "mass", "bulk", "E", "nu",
                   "mu", "lam"}
 
-local function count(fn, name, v, lo, level)
-  if type(v) ~= "number" or v ~= math.floor(v) or v < lo or v > 2 ^ 31 - 1 then
-    fail(fn, name .. " must be an integer >= " .. lo .. ", got " .. tostring(v), level + 1)
-  end
-  return v
+local O = require("diffsim.options")
+local function count(fn, name, v, lo) -- an integer argument in [lo, 2^31 - 1]
+  return O.number(fn, name, v, nil, {int = true, ge = lo, le = 2 ^ 31 - 1, arg = true})
 end
 
 function M.sim(o)
@@ -94,7 +92,7 @@ function M.sim(o)
   if s.dim == 3 then s.nz = o.nz or g end
   s.dx = o.dx or 1 / g
   s.dt = o.dt or 1e-3
-  s.groups = count("sim", "groups", o.groups or 1, 1, 2)
+  s.groups = O.number("mpm.sim", "groups", o.groups, 1, {int = true, ge = 1, le = 2 ^ 31 - 1})
   s.params = {dt = s.dt, dx = s.dx, nx = s.nx, ny = s.ny, bound = o.bound or 3, wall = bc(o.wall or "slip", "wall"),
               ceiling = bc(o.ceiling or o.wall or "slip", "ceiling"), floor = bc(o.floor or "coulomb", "floor", true),
               reference = o.reference and 1 or 0, strength = o.strength or 4}
@@ -227,8 +225,8 @@ end
 function Sim:rollout(s, T, o)
   o = ds.check_options("mpm sim:rollout", o, {"act", "tape", "checkpoint", "keep_grid", "inputs", "on_step"})
   if type(s) ~= "table" then fail("rollout", "s must be a state {x, v, C, F} (sim:state()), got " .. type(s), 2) end
-  count("rollout", "T (substeps)", T, 0, 2)
-  if o.checkpoint ~= nil then count("rollout", "checkpoint (substeps per segment, 0: none)", o.checkpoint, 0, 2) end
+  count("mpm.rollout", "T (substeps)", T, 0)
+  if o.checkpoint ~= nil then count("mpm.rollout", "checkpoint (substeps per segment, 0: none)", o.checkpoint, 0) end
   if (o.checkpoint or 0) > 0 and not o.tape and ds.recording() then
     fail("rollout", "checkpoint = " .. o.checkpoint .. " needs tape = the recording tape (without it every substep " ..
          "would be kept)", 2)
