@@ -67,14 +67,26 @@ __attribute__((target("avx2"))) static void gather_avx2(const R *grid, int64_t n
 }
 #endif
 
+/* Lanes with the same base node (consecutive in bin order: a cell's particles)
+ * are summed first, in lane order, and each run's sum is added once: fewer
+ * read-modify-writes of the same grid row, each waiting for the store before
+ * it. The AVX2 path sums the same way, so both give the same bits. */
 static void scatter_plain(R *grid, int64_t ny, int ch, const int32_t *base, int L, const R *out) {
   const int w = 3 * ch;
-  for (int l = 0; l < L; l++)
+  for (int l0 = 0; l0 < L;) {
+    int l1 = l0 + 1;
+    while (l1 < L && base[l1] == base[l0]) l1++;
     for (int a = 0; a < 3; a++) {
-      R *g = grid + ((int64_t)base[l] + a * ny) * ch;
-      const R *o = out + a * w * LANES + l;
-      for (int j = 0; j < w; j++) g[j] += o[LANES * j];
+      R *g = grid + ((int64_t)base[l0] + a * ny) * ch;
+      const R *o = out + a * w * LANES;
+      for (int j = 0; j < w; j++) {
+        R acc = o[LANES * j + l0];
+        for (int l = l0 + 1; l < l1; l++) acc += o[LANES * j + l];
+        g[j] += acc;
+      }
     }
+    l0 = l1;
+  }
 }
 
 #ifdef NODES8_AVX2
@@ -87,22 +99,34 @@ __attribute__((target("avx2"))) static void scatter_avx2(R *grid, int64_t ny, in
     for (int j = 0; j < 8; j++) r[a][j] = j < w ? _mm256_loadu_ps(out + (a * w + j) * LANES) : _mm256_setzero_ps();
     transpose8(r[a]);
   }
-  for (int l = 0; l < L; l++)
+  for (int l0 = 0; l0 < L;) {
+    __m256 acc[3] = {r[0][l0], r[1][l0], r[2][l0]};
+    R acc8[3] = {0, 0, 0};
+    if (ch == 3)
+      for (int a = 0; a < 3; a++) acc8[a] = out[(a * w + 8) * LANES + l0];
+    int l1 = l0 + 1;
+    for (; l1 < L && base[l1] == base[l0]; l1++)
+      for (int a = 0; a < 3; a++) {
+        acc[a] = _mm256_add_ps(acc[a], r[a][l1]);
+        if (ch == 3) acc8[a] += out[(a * w + 8) * LANES + l1];
+      }
     for (int a = 0; a < 3; a++) {
-      R *g = grid + ((int64_t)base[l] + a * ny) * ch;
+      R *g = grid + ((int64_t)base[l0] + a * ny) * ch;
       if (ch == 3) {
-        _mm256_storeu_ps(g, _mm256_add_ps(_mm256_loadu_ps(g), r[a][l]));
-        g[8] += out[(a * w + 8) * LANES + l];
+        _mm256_storeu_ps(g, _mm256_add_ps(_mm256_loadu_ps(g), acc[a]));
+        g[8] += acc8[a];
       } else {
-        _mm256_maskstore_ps(g, m6, _mm256_add_ps(_mm256_maskload_ps(g, m6), r[a][l]));
+        _mm256_maskstore_ps(g, m6, _mm256_add_ps(_mm256_maskload_ps(g, m6), acc[a]));
       }
     }
+    l0 = l1;
+  }
 }
 #endif
 
 void nodes_scatter8(R *grid, int64_t ny, int ch, const int32_t *base, int L, const R *out) {
 #ifdef NODES8_AVX2
-  if (ch == 3 && __builtin_cpu_supports("avx2")) {
+  if (__builtin_cpu_supports("avx2")) {
     scatter_avx2(grid, ny, ch, base, L, out);
     return;
   }

@@ -52,6 +52,16 @@ static inline __attribute__((always_inline)) void corotated_adj8(int L, R (*Fn)[
   }
 }
 
+/* dst[w (k0 + l) + c] += v[c LANES + l] for the L consecutive particles from k0
+ * (dst NULL: not wanted); with L = LANES a fixed trip count the compiler
+ * vectorises with its interleaving shuffles. */
+MPM_INLINE void add_lanes(R *dst, int w, int64_t k0, int L, const R *v) {
+  if (!dst) return;
+  dst += w * k0;
+  for (int l = 0; l < L; l++)
+    for (int c = 0; c < w; c++) dst[w * l + c] += v[c * LANES + l];
+}
+
 MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
   sim *s = user;
   const R dt = s->dt, dx = s->dx, inv_dx = s->inv_dx;
@@ -71,7 +81,7 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
     /* a partial last chunk repeats its last particle in the spare lanes (the
      * vector loop keeps its fixed 8-lane trip count; spare results are dropped) */
     for (int l = 0; l < LANES; l++) {
-      const int64_t p = s->order[k0 + (l < L ? l : L - 1)];
+      const int64_t p = k0 + (l < L ? l : L - 1);
       P[l] = p;
       M[l] = PV(s, mass, p), VOL[l] = PV(s, vol, p), MU[l] = PV(s, mu, p), LAM[l] = PV(s, lam, p);
       const int32_t grp = s->group[p];
@@ -152,33 +162,38 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
         GMU[l] = mg.mu, GLAM[l] = mg.lam, GBULK[l] = mg.bulk, GACT[l] = mg.act;
       }
     }
-    for (int l = 0; l < L; l++) {
-      const int64_t p = P[l];
+    /* Fn = (I + dt C) F: gC = m gA + dt gFn F^T, gF += (I + dt C)^T gFn */
+    R GC[4][LANES], GF[4][LANES];
+#pragma omp simd
+    for (int l = 0; l < LANES; l++) {
       const R g0 = GFN[0][l], g1 = GFN[1][l], g2 = GFN[2][l], g3 = GFN[3][l];
-      const R F[4] = {Fm[0][l], Fm[1][l], Fm[2][l], Fm[3][l]}, C[4] = {Cm[0][l], Cm[1][l], Cm[2][l], Cm[3][l]};
-      /* Fn = (I + dt C) F: gC = m gA + dt gFn F^T, gF += (I + dt C)^T gFn */
-      if (s->gC) {
-        R *gC = s->gC + 4 * p;
-        gC[0] += M[l] * GA[0][l] + dt * (g0 * F[0] + g1 * F[1]);
-        gC[1] += M[l] * GA[1][l] + dt * (g0 * F[2] + g1 * F[3]);
-        gC[2] += M[l] * GA[2][l] + dt * (g2 * F[0] + g3 * F[1]);
-        gC[3] += M[l] * GA[3][l] + dt * (g2 * F[2] + g3 * F[3]);
-      }
-      if (s->gF) {
-        const R i0 = 1 + dt * C[0], i1 = dt * C[1], i2 = dt * C[2], i3 = 1 + dt * C[3];
-        R *gF = s->gF + 4 * p;
-        gF[0] += i0 * g0 + i2 * g2, gF[1] += i0 * g1 + i2 * g3;
-        gF[2] += i1 * g0 + i3 * g2, gF[3] += i1 * g1 + i3 * g3;
-      }
-      if (s->gv) s->gv[2 * p] += GV[0][l], s->gv[2 * p + 1] += GV[1][l];
-      if (s->gx) s->gx[2 * p] += GX[0][l], s->gx[2 * p + 1] += GX[1][l];
-      R *pg = s->pg;
-      pg[PG_MASS * n + p] = GM[l];
-      pg[PG_VOL * n + p] = GVOL[l];
-      pg[PG_MU * n + p] = GMU[l];
-      pg[PG_LAM * n + p] = GLAM[l];
-      pg[PG_BULK * n + p] = GBULK[l];
-      if (s->group[p] >= 0) gact[s->group[p]] += (double)(GACT[l] * s->strength);
+      const R F0 = Fm[0][l], F1 = Fm[1][l], F2 = Fm[2][l], F3 = Fm[3][l], m = M[l];
+      GC[0][l] = m * GA[0][l] + dt * (g0 * F0 + g1 * F1);
+      GC[1][l] = m * GA[1][l] + dt * (g0 * F2 + g1 * F3);
+      GC[2][l] = m * GA[2][l] + dt * (g2 * F0 + g3 * F1);
+      GC[3][l] = m * GA[3][l] + dt * (g2 * F2 + g3 * F3);
+      const R i0 = 1 + dt * Cm[0][l], i1 = dt * Cm[1][l], i2 = dt * Cm[2][l], i3 = 1 + dt * Cm[3][l];
+      GF[0][l] = i0 * g0 + i2 * g2, GF[1][l] = i0 * g1 + i2 * g3;
+      GF[2][l] = i1 * g0 + i3 * g2, GF[3][l] = i1 * g1 + i3 * g3;
     }
+    /* the chunk's particles are consecutive: plain adds and stores the compiler interleaves */
+    if (L == LANES) {
+      add_lanes(s->gC, 4, k0, LANES, GC[0]), add_lanes(s->gF, 4, k0, LANES, GF[0]);
+      add_lanes(s->gv, 2, k0, LANES, GV[0]), add_lanes(s->gx, 2, k0, LANES, GX[0]);
+    } else {
+      add_lanes(s->gC, 4, k0, L, GC[0]), add_lanes(s->gF, 4, k0, L, GF[0]);
+      add_lanes(s->gv, 2, k0, L, GV[0]), add_lanes(s->gx, 2, k0, L, GX[0]);
+    }
+    R *pg = s->pg;
+    for (int l = 0; l < L; l++) {
+      pg[PG_MASS * n + k0 + l] = GM[l];
+      pg[PG_VOL * n + k0 + l] = GVOL[l];
+      pg[PG_MU * n + k0 + l] = GMU[l];
+      pg[PG_LAM * n + k0 + l] = GLAM[l];
+      pg[PG_BULK * n + k0 + l] = GBULK[l];
+    }
+    if (s->ngroup > 0)
+      for (int l = 0; l < L; l++)
+        if (s->group[k0 + l] >= 0) gact[s->group[k0 + l]] += (double)(GACT[l] * s->strength);
   }
 }

@@ -58,7 +58,7 @@ local function run_case(name, sim, T, bytes, keep)
   -- clock includes waits for a core, the CPU time does not
   local cpu_f, cpu_b, c_end = {}, {}, 0
   local st0, all0 = steal_jiffies()
-  local f, b, peak = bench.time_iter({init_v, act}, function()
+  local f, b, peak, best = bench.time_iter({init_v, act}, function()
     local c0 = os.clock()
     local sT = sim:rollout(sim:state{v = ds.add_row(zeros_v, init_v)}, T, {act = act, keep_grid = keep})
     local loss = ds.sum(mpm.mean_x(sT.x))
@@ -70,8 +70,8 @@ local function run_case(name, sim, T, bytes, keep)
   local st1, all1 = steal_jiffies()
   local steal = st0 and st1 and all1 > all0 and string.format(" steal_pct %.0f", 100 * (st1 - st0) / (all1 - all0)) or ""
   print(string.format("case %s particles %d forward_ms_per_step %.3f backward_ms_per_step %.3f total %.3f "
-    .. "cpu_fwd_ms_per_step %.3f cpu_bwd_ms_per_step %.3f peak_mb %.2f threads %d precision %s%s", name, n, fwd, bwd,
-    fwd + bwd, 1e3 * bench.median(cpu_f) / T, 1e3 * bench.median(cpu_b) / T, peak, ds.threads(), ds.precision, steal))
+    .. "best_total %.3f cpu_fwd_ms_per_step %.3f cpu_bwd_ms_per_step %.3f peak_mb %.2f threads %d precision %s%s", name, n, fwd, bwd,
+    fwd + bwd, best / T, 1e3 * bench.median(cpu_f) / T, 1e3 * bench.median(cpu_b) / T, peak, ds.threads(), ds.precision, steal))
   if gbps > 0 then
     local bound = bytes / (gbps * 1e9) * 1e3
     print(string.format("case %s_bandwidth bytes_per_step %.0f copy_gbps %.2f bandwidth_bound_ms %.4f ratio %.1f",
