@@ -44,7 +44,9 @@ function(ds_add_plugin name)
     endif()
     # Never unloaded: OpenMP workers may still sit in the plugin's code at exit.
     target_link_options(${t} PRIVATE -Wl,-z,nodelete)
+    # hidden: ds_plugin_init (declared in plugin.h) is the one exported symbol
     set_target_properties(${t} PROPERTIES PREFIX "lib" LIBRARY_OUTPUT_DIRECTORY ${DS_PLUGIN_DIR}
+      C_VISIBILITY_PRESET hidden CXX_VISIBILITY_PRESET hidden
       C_STANDARD 11 C_STANDARD_REQUIRED ON C_EXTENSIONS ON POSITION_INDEPENDENT_CODE ON)
     install(TARGETS ${t} LIBRARY DESTINATION ${DS_INSTALL_PLUGIN_SUBDIR})
   endforeach()

@@ -79,7 +79,7 @@ static int roll_forward(const ds_call *c) {
   const roll_argv *a = DS_ARGV(c, roll);
   const roll_params *p = DS_PARAMS(c, roll);
   const ds_kit_api *kit = c->host->kit;
-  elec_phys ph;
+  elec_phys ph = {0};
   int rc = elec_read_phys(c, a->electrodes, a->K, a->damping, p->dt, p->rmin, &ph);
   if (rc || (rc = roll_check_data(c))) return rc;
   ds_kit_mlp net = ds_kit_net_of(DS_ARGV(c, roll)->spec);
@@ -113,7 +113,7 @@ static int roll_adjoint(const ds_call *c) {
   const roll_argv *a = DS_ARGV(c, roll);
   const roll_params *p = DS_PARAMS(c, roll);
   const ds_kit_api *kit = c->host->kit;
-  elec_phys ph;
+  elec_phys ph = {0};
   int rc = elec_read_phys(c, a->electrodes, a->K, a->damping, p->dt, p->rmin, &ph);
   if (rc) return rc;
   ds_kit_mlp net = ds_kit_net_of(DS_ARGV(c, roll)->spec);

@@ -72,7 +72,7 @@ static int step_check(const ds_call *c) {
 static int step_forward(const ds_call *c) {
   const step_argv *a = DS_ARGV(c, step);
   const step_params *p = DS_PARAMS(c, step);
-  elec_phys ph;
+  elec_phys ph = {0};
   int rc = elec_read_phys(c, a->electrodes, a->K, a->damping, p->dt, p->rmin, &ph);
   if (rc) return rc;
   const int slots[] = {DS_SLOT(step, x), DS_SLOT(step, v), DS_SLOT(step, charges), DS_SLOT(step, electrodes)};
@@ -85,7 +85,7 @@ static int step_forward(const ds_call *c) {
 static int step_adjoint(const ds_call *c) {
   const step_argv *a = DS_ARGV(c, step);
   const step_params *p = DS_PARAMS(c, step);
-  elec_phys ph;
+  elec_phys ph = {0};
   int rc = elec_read_phys(c, a->electrodes, a->K, a->damping, p->dt, p->rmin, &ph);
   if (rc) return rc;
   const int64_t E = ph.E;

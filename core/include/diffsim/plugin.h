@@ -116,6 +116,14 @@ struct ds_host_api {
   const struct ds_kit_api *kit;     /* shared kit (diffsim/kit.h) */
 };
 
+/* The entry point every plugin defines. ds_add_plugin builds plugins with hidden
+ * visibility: this is their one exported symbol, and calls between a plugin's
+ * own files bind directly instead of through the PLT. */
+#if defined(__GNUC__)
+__attribute__((visibility("default")))
+#endif
+int ds_plugin_init(const ds_host_api *host, ds_registrar *reg);
+
 /* Declaring a kernel once. The argument list is an X-macro that makes a struct
  * of tensor pointers overlaying call->args (prefix_argv) and the
  * NULL-terminated table (prefix_args); the parameter list makes a struct of
