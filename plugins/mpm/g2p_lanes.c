@@ -1,7 +1,7 @@
-/* The 2D G2P (pass C) and its adjoint (pass D), vectorised over 8 particles in
+/* The 2D G2P (pass C) and its adjoint (pass D), vectorised over LANES (16) particles in
  * bin order, as lanes.c does for P2G. Neither depends on the material, so every
  * chunk takes the same code; a partial last chunk runs the same loop with its
- * last particle repeated in the spare lanes. G2P chunks start at multiples of 8
+ * last particle repeated in the spare lanes. G2P chunks start at multiples of LANES
  * inside parallel_for's fixed blocks; the adjoint's start at its bin block's
  * first particle (passes.c runs those blocks in two phases, as the P2G). Either
  * way the split never depends on the thread count.
@@ -14,7 +14,7 @@
 
 /* The particles k0 .. k0 + L - 1 (bin order) and their positions into lane
  * arrays; a partial last chunk repeats its last particle in the spare lanes, so
- * the vector loops always run 8 lanes (a fixed trip count the compiler
+ * the vector loops always run LANES lanes (a fixed trip count the compiler
  * vectorises whole) and the spare results are dropped. */
 static inline __attribute__((always_inline)) void load_x(const sim *s, int64_t k0, int L, int64_t *P, R *X) {
   for (int l = 0; l < LANES; l++) P[l] = s->order[k0 + (l < L ? l : L - 1)];

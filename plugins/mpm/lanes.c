@@ -1,5 +1,5 @@
 /* The 2D P2G of one block of bins (passes.c): for the block's particles in bin
- * order, 8 at a time (one SIMD lane each), the stress, the affine matrix and
+ * order, LANES (16) at a time (one SIMD lane each), the stress, the affine matrix and
  * the 9 stencil contributions (m, mv), then each particle's 27 values added
  * straight into the grid (s->gmm). passes.c runs the blocks in two phases so
  * that no two blocks of a phase touch the same node; every node's sum then has
@@ -11,7 +11,7 @@
  * are serial by nature (their order makes the result deterministic). Chunks of
  * 8 start at the block's first particle; a partial last chunk repeats its last
  * particle in the spare lanes (dropped), so the vector loop keeps its fixed
- * 8-lane trip count. Block boundaries depend on the bins only, so whether a
+ * LANES trip count. Block boundaries depend on the bins only, so whether a
  * particle goes through the vector or the scalar code never depends on the
  * thread count.
  *
@@ -46,7 +46,7 @@ static void contrib_scalar(sim *s, int64_t k, R *out, int l) {
 static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int64_t k0, int L, R *out) {
   const R dt = s->dt, dx = s->dx, inv_dx = s->inv_dx;
   const R kst = -dt * 4 * inv_dx * inv_dx;
-  /* gather the 8 particles' inputs into lane arrays (the loads are indirect;
+  /* gather the chunk's particles' inputs into lane arrays (the loads are indirect;
    * the arithmetic below then runs on plain arrays) */
   int64_t P[LANES];
   R X[2][LANES], V[2][LANES], Cm[4][LANES], Fm[4][LANES];

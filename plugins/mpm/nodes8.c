@@ -2,11 +2,11 @@
  * arrays of the vector passes: read (G2P, its adjoint, pass F) and added into
  * (P2G, the G2P adjoint's velocity-read grads).
  *
- * Why: each of the 8 particles of a chunk touches the 3 rows of 3 nodes its
+ * Why: each particle of a chunk touches the 3 rows of 3 nodes its
  * stencil covers, 3 ch contiguous reals per row. Value by value that is 9 ch
  * scalar loads and inserts (or loads, adds and stores) per particle; row by row
  * it is one vector load (or add) per row and particle, and an 8 x 8 transpose
- * per stencil row of the chunk. Each real is moved, or gets its one add in the
+ * per stencil row and 8 particles of the chunk. Each real is moved, or gets its one add in the
  * same order (particle after particle), either way, so the results do not
  * depend on which path runs: the AVX2 one (f32, picked at run time) or the
  * portable one. */
@@ -52,18 +52,19 @@ __attribute__((target("avx2"))) static void gather_avx2(const R *grid, int64_t n
   /* a row of 3 nodes: 6 reals (ch 2; masked, so nothing past the grid is read)
    * or 9 (ch 3: the first 8 in the vector, the ninth one by one) */
   const __m256i m6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
-  for (int a = 0; a < 3; a++) {
-    __m256 r[8];
-    const R *g[8];
-    for (int l = 0; l < LANES; l++) {
-      g[l] = grid + ((int64_t)base[l] + a * ny) * ch;
-      r[l] = ch == 2 ? _mm256_maskload_ps(g[l], m6) : _mm256_loadu_ps(g[l]);
+  for (int h = 0; h < LANES; h += 8)
+    for (int a = 0; a < 3; a++) {
+      __m256 r[8];
+      const R *g[8];
+      for (int l = 0; l < 8; l++) {
+        g[l] = grid + ((int64_t)base[h + l] + a * ny) * ch;
+        r[l] = ch == 2 ? _mm256_maskload_ps(g[l], m6) : _mm256_loadu_ps(g[l]);
+      }
+      transpose8(r);
+      for (int j = 0; j < w && j < 8; j++) _mm256_storeu_ps(out + (a * w + j) * LANES + h, r[j]);
+      if (w == 9)
+        for (int l = 0; l < 8; l++) out[(a * w + 8) * LANES + h + l] = g[l][8];
     }
-    transpose8(r);
-    for (int j = 0; j < w && j < 8; j++) _mm256_storeu_ps(out + (a * w + j) * LANES, r[j]);
-    if (w == 9)
-      for (int l = 0; l < LANES; l++) out[(a * w + 8) * LANES + l] = g[l][8];
-  }
 }
 #endif
 
@@ -94,11 +95,13 @@ __attribute__((target("avx2"))) static void scatter_avx2(R *grid, int64_t ny, in
                                                          const R *out) {
   const int w = 3 * ch;
   const __m256i m6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
-  __m256 r[3][8];
-  for (int a = 0; a < 3; a++) {
-    for (int j = 0; j < 8; j++) r[a][j] = j < w ? _mm256_loadu_ps(out + (a * w + j) * LANES) : _mm256_setzero_ps();
-    transpose8(r[a]);
-  }
+  __m256 r[3][LANES];
+  for (int h = 0; h < L; h += 8)
+    for (int a = 0; a < 3; a++) {
+      for (int j = 0; j < 8; j++)
+        r[a][h + j] = j < w ? _mm256_loadu_ps(out + (a * w + j) * LANES + h) : _mm256_setzero_ps();
+      transpose8(r[a] + h);
+    }
   for (int l0 = 0; l0 < L;) {
     __m256 acc[3] = {r[0][l0], r[1][l0], r[2][l0]};
     R acc8[3] = {0, 0, 0};
@@ -140,7 +143,7 @@ static void lanes_plain(const R *src, int w, const int64_t *P, R *out) {
 }
 
 #ifdef NODES8_AVX2
-__attribute__((target("avx2"))) static void lanes_avx2(const R *src, int w, const int64_t *P, R *out) {
+__attribute__((target("avx2"))) static void lanes_avx2_8(const R *src, int w, const int64_t *P, R *out) {
   /* r[i] = particle i's values | particle i + 4's, then a 4 x 4 transpose per half */
   __m256 r[4];
   for (int i = 0; i < 4; i++) {
@@ -163,7 +166,7 @@ __attribute__((target("avx2"))) static void lanes_avx2(const R *src, int w, cons
 void lanes_load(const R *src, int w, const int64_t *P, R *out) {
 #ifdef NODES8_AVX2
   if (__builtin_cpu_supports("avx2")) {
-    lanes_avx2(src, w, P, out);
+    for (int h = 0; h < LANES; h += 8) lanes_avx2_8(src, w, P + h, out + h);
     return;
   }
 #endif

@@ -1,10 +1,10 @@
-/* The 2D adjoint's pass F vectorised over 8 particles in bin order: the P2G
+/* The 2D adjoint's pass F vectorised over LANES (16) particles in index order: the P2G
  * adjoint (grads of m, v, A and x from the grid's mass and momentum grads),
  * then A = kst vol tau + m C, the material adjoint and Fn = (I + dt C) F
  * (Fn, tau and A recomputed from the step's inputs, as the forward has them).
  * The equations are those of passes.c / mpm_phys.h (material_adj); the vector
  * path covers chunks of corotated particles, other chunks run particle_pre and
- * material_adj per lane. Chunks start at multiples of 8 inside parallel_for's fixed blocks, so
+ * material_adj per lane. Chunks start at multiples of LANES inside parallel_for's fixed blocks, so
  * which path a particle takes never depends on the thread count. */
 #include <string.h>
 
@@ -79,7 +79,7 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
     R Am[4][LANES], M[LANES], VOL[LANES], MU[LANES], LAM[LANES], ACT[LANES], GFO[4][LANES];
     int corot = 1;
     /* a partial last chunk repeats its last particle in the spare lanes (the
-     * vector loop keeps its fixed 8-lane trip count; spare results are dropped) */
+     * vector loop keeps its fixed LANES trip count; spare results are dropped) */
     for (int l = 0; l < LANES; l++) {
       const int64_t p = k0 + (l < L ? l : L - 1);
       P[l] = p;

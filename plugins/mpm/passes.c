@@ -2,18 +2,18 @@
  *
  * Forward:  cells     particles: base cell (in the data checks' parallel region)
  *           bins      serial counting sort by cell (bins.c)
- *           A         two phases of 2-cell-row blocks, 8 particles at a time: stress,
+ *           A         two phases of 2-cell-row blocks, 16 particles at a time: stress,
  *                     affine, F', the 9 (m, mv) contributions added into the grid (lanes.c)
  *           B         in A's second phase, per finished node row: grid velocity, gravity, band
- *           C         particles, 8 at a time: G2P -> v', C', x' (g2p_lanes.c)
+ *           C         particles, 16 at a time (index order): G2P -> v', C', x' (g2p_lanes.c)
  * Adjoint:  recomputes cells, bins, A and B from the step's inputs (or, when the
  *           launch's aux kept the forward's bins and grid (substep.c), B from the
  *           kept grid), then
- *           D         two phases of blocks as A, 8 particles at a time: G2P adjoint ->
+ *           D         two phases of blocks as A, 16 particles at a time: G2P adjoint ->
  *                     grads of x, and of the grid velocity reads added into the grid (g2p_lanes.c)
  *           E         in D's second phase, per finished node row: grid update adjoint ->
  *                     grads of m, mv; per-row sums of the gravity and friction grads
- *           F         particles, 8 at a time: P2G, stress, material and F update
+ *           F         particles, 16 at a time (index order): P2G, stress, material and F update
  *                     adjoint (p2g_adj_lanes.c)
  * Particle passes write only their particles' rows, blocks only their node rows:
  * no atomics, and the blocks never depend on the thread count. A substep has 4

@@ -5,7 +5,7 @@
 
 #include "mpm.h"
 
-enum { PARTICLE_GRAIN = 256 }; /* fixed particle blocks (multiples of 8: lanes.c) */
+enum { PARTICLE_GRAIN = 256 }; /* fixed particle blocks (a multiple of LANES) */
 
 #define PV(s, name, p) ((s)->name[(s)->s##name ? (p) : 0])
 
@@ -35,7 +35,7 @@ static inline __attribute__((always_inline)) void particle_pre(const sim *s, int
   for (int i = 0; i < 4; i++) q->A[i] = k * q->tau[i] + q->m * C[i];
 }
 
-enum { LANES = 8 }; /* particles per chunk in the vector passes */
+enum { LANES = 16 }; /* particles per chunk in the vector passes (a multiple of 8: nodes8.c) */
 
 /* Lane l's corotated Fn = (I + dt C) F, stress tau (material_fwd's corotated
  * branch with the fibre term) and A = kst vol tau + m C, from lane arrays into
