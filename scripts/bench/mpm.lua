@@ -1,6 +1,6 @@
 -- mpm benchmark: forward and backward ms per substep (wall clock, median of
--- --reps recorded rollouts of --steps substeps, plus the process CPU time of the
--- forward), peak memory, and the ratio to the bytes a substep must move at the
+-- --reps recorded rollouts of --steps substeps, and best_total, the fastest
+-- rollout's forward + backward; plus the process CPU time of the forward), peak memory, and the ratio to the bytes a substep must move at the
 -- machine's copy bandwidth, for
 --   mpm2d_6400    diffmpm_benchmark: 80 x 80 particles, grid 120^2, corotated E = 100, dt 3e-4
 --   mpm2d_robot   diffmpm's robot: 2976 particles, grid 128^2, E = 10, 4 actuators, dt 1e-3
@@ -17,8 +17,8 @@
 -- result line per case).
 local cli = require("diffsim.cli")
 local opt, ds = cli.parse(arg, {script = "scripts/bench/mpm.lua", name = "bench_mpm", out = "out/bench",
-                                flags = {reps = 3, steps = 32, steps3d = 4, full3d = false, full3d_steps = 511, only = "all"},
-                                checks = {reps = {help = "timed repetitions per case (the best is reported)"},
+                                flags = {reps = 7, steps = 32, steps3d = 4, full3d = false, full3d_steps = 511, only = "all"},
+                                checks = {reps = {help = "timed repetitions per case (medians and the best total are reported)"},
                                           steps = {help = "substeps per 2D case"}, steps3d = {help = "substeps per 3D case"},
                                           full3d = {help = "also time one full diffmpm3d iteration (minutes)"},
                                           full3d_steps = {help = "substeps of the --full3d iteration"},
