@@ -26,6 +26,7 @@ int ds_shape_str(const ds_tensor *t, char *buf, size_t n) {
  * release is still caught there. */
 enum { SPARE_HEADERS = 1 << 16 }; /* up to ~8 MB of headers, the size of a long recording */
 static ds_tensor *header_get(ds_ctx *ctx) {
+  (void)ctx; /* unused in the sanitizer build */
 #ifndef __SANITIZE_ADDRESS__
   ds_tensor *t = ctx->spare_headers;
   if (t) {
@@ -38,6 +39,7 @@ static ds_tensor *header_get(ds_ctx *ctx) {
   return calloc(1, sizeof(ds_tensor));
 }
 static void header_put(ds_ctx *ctx, ds_tensor *t) {
+  (void)ctx; /* unused in the sanitizer build */
 #ifndef __SANITIZE_ADDRESS__
   if (ctx->nspare_headers < SPARE_HEADERS) {
     t->grad_ = ctx->spare_headers;
