@@ -46,8 +46,10 @@ __attribute__((target("avx2"))) static inline void transpose8(__m256 *r) {
   }
 }
 
-__attribute__((target("avx2"))) static void gather_avx2(const R *grid, int64_t ny, int ch, const int32_t *base,
-                                                        R *out) {
+/* The moves below are written once over a channel count (or width) that each
+ * caller fixes: the always-inline bodies get specialised per constant. */
+#define NODES8_BODY __attribute__((target("avx2"), always_inline)) static inline
+NODES8_BODY void gather_avx2_ch(const R *grid, int64_t ny, const int ch, const int32_t *base, R *out) {
   const int w = 3 * ch;
   /* a row of 3 nodes: 6 reals (ch 2; masked, so nothing past the grid is read)
    * or 9 (ch 3: the first 8 in the vector, the ninth one by one) */
@@ -65,6 +67,11 @@ __attribute__((target("avx2"))) static void gather_avx2(const R *grid, int64_t n
       if (w == 9)
         for (int l = 0; l < 8; l++) out[(a * w + 8) * LANES + h + l] = g[l][8];
     }
+}
+__attribute__((target("avx2"))) static void gather_avx2(const R *grid, int64_t ny, int ch, const int32_t *base,
+                                                        R *out) {
+  if (ch == 3) gather_avx2_ch(grid, ny, 3, base, out);
+  else gather_avx2_ch(grid, ny, 2, base, out);
 }
 #endif
 
@@ -91,8 +98,7 @@ static void scatter_plain(R *grid, int64_t ny, int ch, const int32_t *base, int 
 }
 
 #ifdef NODES8_AVX2
-__attribute__((target("avx2"))) static void scatter_avx2(R *grid, int64_t ny, int ch, const int32_t *base, int L,
-                                                         const R *out) {
+NODES8_BODY void scatter_avx2_ch(R *grid, int64_t ny, const int ch, const int32_t *base, int L, const R *out) {
   const int w = 3 * ch;
   const __m256i m6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
   __m256 r[3][LANES];
@@ -125,6 +131,11 @@ __attribute__((target("avx2"))) static void scatter_avx2(R *grid, int64_t ny, in
     l0 = l1;
   }
 }
+__attribute__((target("avx2"))) static void scatter_avx2(R *grid, int64_t ny, int ch, const int32_t *base, int L,
+                                                         const R *out) {
+  if (ch == 3) scatter_avx2_ch(grid, ny, 3, base, L, out);
+  else scatter_avx2_ch(grid, ny, 2, base, L, out);
+}
 #endif
 
 void nodes_scatter8(R *grid, int64_t ny, int ch, const int32_t *base, int L, const R *out) {
@@ -143,7 +154,7 @@ static void lanes_plain(const R *src, int w, const int64_t *P, R *out) {
 }
 
 #ifdef NODES8_AVX2
-__attribute__((target("avx2"))) static void lanes_avx2_8(const R *src, int w, const int64_t *P, R *out) {
+NODES8_BODY void lanes_avx2_w(const R *src, const int w, const int64_t *P, R *out) {
   /* r[i] = particle i's values | particle i + 4's, then a 4 x 4 transpose per half */
   __m256 r[4];
   for (int i = 0; i < 4; i++) {
@@ -161,12 +172,20 @@ __attribute__((target("avx2"))) static void lanes_avx2_8(const R *src, int w, co
     _mm256_storeu_ps(out + 3 * LANES, _mm256_shuffle_ps(t1, t3, 0xEE));
   }
 }
+/* a chunk's LANES particles, 8 at a time */
+__attribute__((target("avx2"))) static void lanes_avx2(const R *src, int w, const int64_t *P, R *out) {
+  if (w == 4) {
+    for (int h = 0; h < LANES; h += 8) lanes_avx2_w(src, 4, P + h, out + h);
+  } else {
+    for (int h = 0; h < LANES; h += 8) lanes_avx2_w(src, 2, P + h, out + h);
+  }
+}
 #endif
 
 void lanes_load(const R *src, int w, const int64_t *P, R *out) {
 #ifdef NODES8_AVX2
   if (__builtin_cpu_supports("avx2")) {
-    for (int h = 0; h < LANES; h += 8) lanes_avx2_8(src, w, P + h, out + h);
+    lanes_avx2(src, w, P, out);
     return;
   }
 #endif
