@@ -51,12 +51,9 @@ static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int
   int64_t P[LANES];
   R X[2][LANES], V[2][LANES], Cm[4][LANES], Fm[4][LANES];
   R MU[LANES], LAM[LANES], M[LANES], VOL[LANES], ACT[LANES];
-  for (int l = 0; l < LANES; l++) {
-    const int64_t p = P[l] = s->order[k0 + (l < L ? l : L - 1)];
-    MU[l] = PV(s, mu, p), LAM[l] = PV(s, lam, p), M[l] = PV(s, mass, p), VOL[l] = PV(s, vol, p);
-    const int32_t grp = s->group[p];
-    ACT[l] = grp >= 0 ? s->act[grp] * s->strength : 0;
-  }
+  const int32_t *order = s->order;
+  for (int l = 0; l < LANES; l++) P[l] = order[k0 + (l < L ? l : L - 1)];
+  lanes_consts(s, P, M, VOL, MU, LAM, ACT);
   lanes_load(s->x, 2, P, X[0]), lanes_load(s->v, 2, P, V[0]);
   lanes_load(s->C, 4, P, Cm[0]), lanes_load(s->F, 4, P, Fm[0]);
   R Fn_[4][LANES], tau_[4][LANES], A_[4][LANES];

@@ -67,6 +67,7 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
   const R dt = s->dt, dx = s->dx, inv_dx = s->inv_dx;
   const R kst = -dt * 4 * inv_dx * inv_dx; /* A = kst vol tau + m C */
   const int64_t n = s->n;
+  const int32_t *cell = s->cell;
   /* this block's act grads, summed in bin order (substep.c adds the blocks in order) */
   double *gact = s->gact_blk + lo / PARTICLE_GRAIN * s->ngroup;
   for (int64_t g = 0; g < s->ngroup; g++) gact[g] = 0;
@@ -77,18 +78,11 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
     R Q[27 * LANES];
     R X[2][LANES], V[2][LANES], Cm[4][LANES], Fm[4][LANES], Fn[4][LANES], TAU[4][LANES];
     R Am[4][LANES], M[LANES], VOL[LANES], MU[LANES], LAM[LANES], ACT[LANES], GFO[4][LANES];
-    int corot = 1;
     /* a partial last chunk repeats its last particle in the spare lanes (the
      * vector loop keeps its fixed LANES trip count; spare results are dropped) */
-    for (int l = 0; l < LANES; l++) {
-      const int64_t p = k0 + (l < L ? l : L - 1);
-      P[l] = p;
-      M[l] = PV(s, mass, p), VOL[l] = PV(s, vol, p), MU[l] = PV(s, mu, p), LAM[l] = PV(s, lam, p);
-      const int32_t grp = s->group[p];
-      ACT[l] = grp >= 0 ? s->act[grp] * s->strength : 0;
-      corot = corot && s->mat[p] == MAT_COROTATED;
-      base[l] = s->cell[p];
-    }
+    for (int l = 0; l < LANES; l++) P[l] = k0 + (l < L ? l : L - 1);
+    const int corot = lanes_consts(s, P, M, VOL, MU, LAM, ACT);
+    for (int l = 0; l < LANES; l++) base[l] = cell[P[l]];
     lanes_load(s->x, 2, P, X[0]), lanes_load(s->v, 2, P, V[0]);
     lanes_load(s->C, 4, P, Cm[0]), lanes_load(s->F, 4, P, Fm[0]);
     lanes_load_or_zero(s->gFo, 4, P, GFO[0]);

@@ -66,6 +66,26 @@ MPM_INLINE void corotated_lane(int l, R dt, R kst, R (*Cm)[LANES], R (*Fm)[LANES
   A[2][l] = k * t2 + m * Cm[2][l], A[3][l] = k * t3 + m * Cm[3][l];
 }
 
+/* Lanes P[l]'s per-particle constants into lane arrays: mass, vol, mu, lam and
+ * act strength (0 without a group); returns whether every lane is corotated.
+ * s's fields are read into locals first: the stores into the lane arrays could
+ * otherwise alias them (the arrays' addresses escape into the moves below) and
+ * force a reload of each per lane. */
+MPM_INLINE int lanes_consts(const sim *s, const int64_t *P, R *M, R *VOL, R *MU, R *LAM, R *ACT) {
+  const R *mass = s->mass, *vol = s->vol, *mu = s->mu, *lam = s->lam, *act = s->act, strength = s->strength;
+  const int sm = s->smass, sv = s->svol, su = s->smu, sl = s->slam;
+  const int32_t *group = s->group, *mat = s->mat;
+  int corot = 1;
+  for (int l = 0; l < LANES; l++) {
+    const int64_t p = P[l];
+    M[l] = mass[sm ? p : 0], VOL[l] = vol[sv ? p : 0], MU[l] = mu[su ? p : 0], LAM[l] = lam[sl ? p : 0];
+    const int32_t g = group[p];
+    ACT[l] = g >= 0 ? act[g] * strength : 0;
+    corot &= mat[p] == MAT_COROTATED;
+  }
+  return corot;
+}
+
 /* nodes8.c: out {3 rows, 3 ch, LANES}: lane l's 3 x 3 node block of grid {ncell, ch}
  * (ch 2 or 3) from its base node base[l], lane-major. */
 void nodes_gather8(const R *grid, int64_t ny, int ch, const int32_t *base, R *out);
