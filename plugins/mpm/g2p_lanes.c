@@ -30,7 +30,8 @@ MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
     int32_t base[LANES];
     R X[2][LANES], V[2][LANES], Cc[4][LANES], U[18 * LANES];
     for (int l = 0; l < LANES; l++) P[l] = k0 + (l < L ? l : L - 1);
-    lanes_load(s->x, 2, P, X[0]);
+    if (L == LANES) lanes_load_seq(s->x, 2, k0, X[0]);
+    else lanes_load(s->x, 2, P, X[0]);
     for (int l = 0; l < LANES; l++) base[l] = s->cell[P[l]];
     nodes_gather8(s->gvel, s->ny, 2, base, U); /* U[(a 6 + 2 b + c) 8 + l]: lane l's node (a, b), channel c */
 #pragma omp simd
@@ -57,14 +58,13 @@ MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
       V[0][l] = v0, V[1][l] = v1;
       Cc[0][l] = c0, Cc[1][l] = c1, Cc[2][l] = c2, Cc[3][l] = c3;
     }
-    /* the chunk's particles are consecutive: plain stores the compiler interleaves */
+    /* the chunk's particles are consecutive */
     R *vo = s->vo + 2 * k0, *xo = s->xo + 2 * k0, *Co = s->Co + 4 * k0;
     if (L == LANES) {
-      for (int l = 0; l < LANES; l++) {
-        vo[2 * l] = V[0][l], vo[2 * l + 1] = V[1][l];
-        xo[2 * l] = X[0][l] + dt * V[0][l], xo[2 * l + 1] = X[1][l] + dt * V[1][l];
-        Co[4 * l] = Cc[0][l], Co[4 * l + 1] = Cc[1][l], Co[4 * l + 2] = Cc[2][l], Co[4 * l + 3] = Cc[3][l];
-      }
+      R XO[2][LANES];
+      for (int l = 0; l < LANES; l++) XO[0][l] = X[0][l] + dt * V[0][l], XO[1][l] = X[1][l] + dt * V[1][l];
+      lanes_store_seq(s->vo, 2, k0, V[0], 0), lanes_store_seq(s->xo, 2, k0, XO[0], 0);
+      lanes_store_seq(s->Co, 4, k0, Cc[0], 0);
     } else {
       for (int l = 0; l < L; l++) {
         vo[2 * l] = V[0][l], vo[2 * l + 1] = V[1][l];

@@ -182,6 +182,105 @@ __attribute__((target("avx2"))) static void lanes_avx2(const R *src, int w, cons
 }
 #endif
 
+/* ---- consecutive particles: a full chunk k0 .. k0 + LANES - 1 (index order) ---- */
+static void seq_plain(R *dst, int w, const R *v, int add) {
+  for (int l = 0; l < LANES; l++)
+    for (int c = 0; c < w; c++) dst[w * l + c] = add ? dst[w * l + c] + v[c * LANES + l] : v[c * LANES + l];
+}
+static void seq_load_plain(const R *src, int w, R *out) {
+  for (int c = 0; c < w; c++)
+    for (int l = 0; l < LANES; l++) out[c * LANES + l] = src[w * l + c];
+}
+
+#ifdef NODES8_AVX2
+/* lane-major {w, LANES} -> particle-major, 8 particles at a time: the 4 x 4 (or
+ * 2 x 2) transposes of lanes_avx2_w run backwards, then 128-bit halves paired */
+NODES8_BODY void seq_avx2_w(R *dst, const int w, const R *v, const int add) {
+  for (int h = 0; h < LANES; h += 8) {
+    __m256 o[4];
+    if (w == 4) {
+      const __m256 c0 = _mm256_loadu_ps(v + h), c1 = _mm256_loadu_ps(v + LANES + h);
+      const __m256 c2 = _mm256_loadu_ps(v + 2 * LANES + h), c3 = _mm256_loadu_ps(v + 3 * LANES + h);
+      const __m256 t0 = _mm256_unpacklo_ps(c0, c1), t1 = _mm256_unpackhi_ps(c0, c1);
+      const __m256 t2 = _mm256_unpacklo_ps(c2, c3), t3 = _mm256_unpackhi_ps(c2, c3);
+      /* r_i = particle i | particle i + 4 */
+      const __m256 r0 = _mm256_shuffle_ps(t0, t2, 0x44), r1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      const __m256 r2 = _mm256_shuffle_ps(t1, t3, 0x44), r3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      o[0] = _mm256_permute2f128_ps(r0, r1, 0x20), o[1] = _mm256_permute2f128_ps(r2, r3, 0x20);
+      o[2] = _mm256_permute2f128_ps(r0, r1, 0x31), o[3] = _mm256_permute2f128_ps(r2, r3, 0x31);
+    } else {
+      const __m256 c0 = _mm256_loadu_ps(v + h), c1 = _mm256_loadu_ps(v + LANES + h);
+      const __m256 lo = _mm256_unpacklo_ps(c0, c1), hi = _mm256_unpackhi_ps(c0, c1);
+      o[0] = _mm256_permute2f128_ps(lo, hi, 0x20), o[1] = _mm256_permute2f128_ps(lo, hi, 0x31);
+    }
+    R *d = dst + w * h;
+    for (int k = 0; k < w; k++) {
+      const __m256 x = add ? _mm256_add_ps(_mm256_loadu_ps(d + 8 * k), o[k]) : o[k];
+      _mm256_storeu_ps(d + 8 * k, x);
+    }
+  }
+}
+__attribute__((target("avx2"))) static void seq_avx2(R *dst, int w, const R *v, int add) {
+  if (w == 4) {
+    if (add) seq_avx2_w(dst, 4, v, 1);
+    else seq_avx2_w(dst, 4, v, 0);
+  } else {
+    if (add) seq_avx2_w(dst, 2, v, 1);
+    else seq_avx2_w(dst, 2, v, 0);
+  }
+}
+/* particle-major -> lane-major {w, LANES}: 8 particles from 4 (2) vector loads */
+NODES8_BODY void seq_load_avx2_w(const R *src, const int w, R *out) {
+  for (int h = 0; h < LANES; h += 8) {
+    const R *s = src + w * h;
+    if (w == 4) {
+      /* r_i = particle i | particle i + 4, then lanes_avx2_w's 4 x 4 transpose */
+      const __m256 a0 = _mm256_loadu_ps(s), a1 = _mm256_loadu_ps(s + 8);
+      const __m256 a2 = _mm256_loadu_ps(s + 16), a3 = _mm256_loadu_ps(s + 24);
+      __m256 r[4] = {_mm256_permute2f128_ps(a0, a2, 0x20), _mm256_permute2f128_ps(a0, a2, 0x31),
+                     _mm256_permute2f128_ps(a1, a3, 0x20), _mm256_permute2f128_ps(a1, a3, 0x31)};
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t2 = _mm256_unpacklo_ps(r[2], r[3]);
+      const __m256 t1 = _mm256_unpackhi_ps(r[0], r[1]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      _mm256_storeu_ps(out + h, _mm256_shuffle_ps(t0, t2, 0x44));
+      _mm256_storeu_ps(out + LANES + h, _mm256_shuffle_ps(t0, t2, 0xEE));
+      _mm256_storeu_ps(out + 2 * LANES + h, _mm256_shuffle_ps(t1, t3, 0x44));
+      _mm256_storeu_ps(out + 3 * LANES + h, _mm256_shuffle_ps(t1, t3, 0xEE));
+    } else {
+      /* x0 y0 .. x3 y3 | x4 y4 .. x7 y7: evens and odds, then the 64-bit blocks in order */
+      const __m256 a0 = _mm256_loadu_ps(s), a1 = _mm256_loadu_ps(s + 8);
+      const __m256 x = _mm256_shuffle_ps(a0, a1, 0x88), y = _mm256_shuffle_ps(a0, a1, 0xDD);
+      _mm256_storeu_ps(out + h, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(x), 0xD8)));
+      _mm256_storeu_ps(out + LANES + h, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(y), 0xD8)));
+    }
+  }
+}
+__attribute__((target("avx2"))) static void seq_load_avx2(const R *src, int w, R *out) {
+  if (w == 4) seq_load_avx2_w(src, 4, out);
+  else seq_load_avx2_w(src, 2, out);
+}
+#endif
+
+void lanes_store_seq(R *dst, int w, int64_t k0, const R *v, int add) {
+  if (!dst) return;
+#ifdef NODES8_AVX2
+  if (__builtin_cpu_supports("avx2")) {
+    seq_avx2(dst + w * k0, w, v, add);
+    return;
+  }
+#endif
+  seq_plain(dst + w * k0, w, v, add);
+}
+
+void lanes_load_seq(const R *src, int w, int64_t k0, R *out) {
+#ifdef NODES8_AVX2
+  if (__builtin_cpu_supports("avx2")) {
+    seq_load_avx2(src + w * k0, w, out);
+    return;
+  }
+#endif
+  seq_load_plain(src + w * k0, w, out);
+}
+
 void lanes_load(const R *src, int w, const int64_t *P, R *out) {
 #ifdef NODES8_AVX2
   if (__builtin_cpu_supports("avx2")) {

@@ -52,9 +52,8 @@ static inline __attribute__((always_inline)) void corotated_adj8(int L, R (*Fn)[
   }
 }
 
-/* dst[w (k0 + l) + c] += v[c LANES + l] for the L consecutive particles from k0
- * (dst NULL: not wanted); with L = LANES a fixed trip count the compiler
- * vectorises with its interleaving shuffles. */
+/* dst[w (k0 + l) + c] += v[c LANES + l] for the L < LANES consecutive particles
+ * from k0 of a partial last chunk (dst NULL: not wanted). */
 MPM_INLINE void add_lanes(R *dst, int w, int64_t k0, int L, const R *v) {
   if (!dst) return;
   dst += w * k0;
@@ -83,9 +82,16 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
     for (int l = 0; l < LANES; l++) P[l] = k0 + (l < L ? l : L - 1);
     const int corot = lanes_consts(s, P, M, VOL, MU, LAM, ACT);
     for (int l = 0; l < LANES; l++) base[l] = cell[P[l]];
-    lanes_load(s->x, 2, P, X[0]), lanes_load(s->v, 2, P, V[0]);
-    lanes_load(s->C, 4, P, Cm[0]), lanes_load(s->F, 4, P, Fm[0]);
-    lanes_load_or_zero(s->gFo, 4, P, GFO[0]);
+    if (L == LANES) { /* consecutive particles: vector loads */
+      lanes_load_seq(s->x, 2, k0, X[0]), lanes_load_seq(s->v, 2, k0, V[0]);
+      lanes_load_seq(s->C, 4, k0, Cm[0]), lanes_load_seq(s->F, 4, k0, Fm[0]);
+      if (s->gFo) lanes_load_seq(s->gFo, 4, k0, GFO[0]);
+      else lanes_load_or_zero(NULL, 4, P, GFO[0]);
+    } else {
+      lanes_load(s->x, 2, P, X[0]), lanes_load(s->v, 2, P, V[0]);
+      lanes_load(s->C, 4, P, Cm[0]), lanes_load(s->F, 4, P, Fm[0]);
+      lanes_load_or_zero(s->gFo, 4, P, GFO[0]);
+    }
     nodes_gather8(s->ggmm, s->ny, 3, base, Q); /* Q[(a 9 + 3 b + c) 8 + l]: lane l's node (a, b), channel c */
     /* the forward's Fn, tau and A, recomputed (cheaper than keeping them) */
     if (corot) {
@@ -170,10 +176,10 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
       GF[0][l] = i0 * g0 + i2 * g2, GF[1][l] = i0 * g1 + i2 * g3;
       GF[2][l] = i1 * g0 + i3 * g2, GF[3][l] = i1 * g1 + i3 * g3;
     }
-    /* the chunk's particles are consecutive: plain adds and stores the compiler interleaves */
+    /* the chunk's particles are consecutive */
     if (L == LANES) {
-      add_lanes(s->gC, 4, k0, LANES, GC[0]), add_lanes(s->gF, 4, k0, LANES, GF[0]);
-      add_lanes(s->gv, 2, k0, LANES, GV[0]), add_lanes(s->gx, 2, k0, LANES, GX[0]);
+      lanes_store_seq(s->gC, 4, k0, GC[0], 1), lanes_store_seq(s->gF, 4, k0, GF[0], 1);
+      lanes_store_seq(s->gv, 2, k0, GV[0], 1), lanes_store_seq(s->gx, 2, k0, GX[0], 1);
     } else {
       add_lanes(s->gC, 4, k0, L, GC[0]), add_lanes(s->gF, 4, k0, L, GF[0]);
       add_lanes(s->gv, 2, k0, L, GV[0]), add_lanes(s->gx, 2, k0, L, GX[0]);

@@ -91,6 +91,12 @@ MPM_INLINE int lanes_consts(const sim *s, const int64_t *P, R *M, R *VOL, R *MU,
 void nodes_gather8(const R *grid, int64_t ny, int ch, const int32_t *base, R *out);
 /* nodes8.c: out {w, LANES}: the w (2 or 4) values of particle P[l] of src {n, w}, lane-major. */
 void lanes_load(const R *src, int w, const int64_t *P, R *out);
+/* nodes8.c: the LANES consecutive particles k0 .. k0 + LANES - 1 (a full chunk in
+ * index order): lanes_load_seq reads their w (2 or 4) values of src {n, w} into
+ * out {w, LANES}; lanes_store_seq writes v {w, LANES} into dst {n, w} (add: adds
+ * it; dst NULL: nothing). */
+void lanes_load_seq(const R *src, int w, int64_t k0, R *out);
+void lanes_store_seq(R *dst, int w, int64_t k0, const R *v, int add);
 /* lanes_load, or zeros where src is NULL (an output without a gradient) */
 MPM_INLINE void lanes_load_or_zero(const R *src, int w, const int64_t *P, R *out) {
   if (src) {

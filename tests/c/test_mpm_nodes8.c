@@ -3,7 +3,8 @@
  * substep's results do not depend on the machine's vector unit. Random grids,
  * chunks of every length 1..LANES, bases in runs (a cell's particles, as the
  * bins give them) and apart; scatter into a grid, gather node blocks, load
- * particle values. The source is compiled in (its functions are static). */
+ * particle values, consecutive particles loaded, stored and added. The source is
+ * compiled in (its functions are static). */
 #include <stdlib.h>
 
 #include "../../plugins/mpm/nodes8.c"
@@ -77,6 +78,21 @@ static void check_lanes(int w) {
   }
 }
 
+/* consecutive particles: loads, stores and adds */
+static void check_seq(int w) {
+  static R src[LANES * 4], d1[LANES * 4], d2[LANES * 4], v[4 * LANES], o1[4 * LANES], o2[4 * LANES];
+  for (int trial = 0; trial < 50; trial++) {
+    for (int k = 0; k < LANES * w; k++) src[k] = urand(), d1[k] = d2[k] = urand();
+    for (int k = 0; k < w * LANES; k++) v[k] = urand();
+    seq_load_plain(src, w, o1);
+    seq_load_avx2(src, w, o2);
+    CHECK(same_bits(o1, o2, w * LANES));
+    const int add = trial % 2;
+    seq_plain(d1, w, v, add);
+    seq_avx2(d2, w, v, add);
+    CHECK(same_bits(d1, d2, LANES * w));
+  }
+}
 #endif
 
 int main(void) {
@@ -85,6 +101,7 @@ int main(void) {
     check_scatter(2), check_scatter(3);
     check_gather(2), check_gather(3);
     check_lanes(2), check_lanes(4);
+    check_seq(2), check_seq(4);
   } else {
     printf("skipped: no AVX2 on this CPU\n");
   }
