@@ -1,6 +1,8 @@
 /* A chunk's 3 x 3 node blocks, moved between the 2D grid and the lane-major
  * arrays of the vector passes: read (G2P, its adjoint, pass F) and added into
- * (P2G, the G2P adjoint's velocity-read grads).
+ * (P2G, the G2P adjoint's velocity-read grads); and the particles' values moved
+ * between the state arrays and the lanes (any particles, or a full chunk of
+ * consecutive ones: the index-order passes' loads, stores and grad adds).
  *
  * Why: each particle of a chunk touches the 3 rows of 3 nodes its
  * stencil covers, 3 ch contiguous reals per row. Value by value that is 9 ch
