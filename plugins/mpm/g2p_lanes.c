@@ -1,10 +1,12 @@
-/* The 2D G2P (pass C) and its adjoint (pass D), vectorised over LANES (16) particles in
- * bin order, as lanes.c does for P2G. Neither depends on the material, so every
- * chunk takes the same code; a partial last chunk runs the same loop with its
- * last particle repeated in the spare lanes. G2P chunks start at multiples of LANES
- * inside parallel_for's fixed blocks; the adjoint's start at its bin block's
- * first particle (passes.c runs those blocks in two phases, as the P2G). Either
- * way the split never depends on the thread count.
+/* The 2D G2P (pass C) and its adjoint (pass D), vectorised over LANES (16)
+ * particles as lanes.c does for P2G: G2P in particle-index order (it writes only
+ * its own particles), the adjoint in bin order (it adds into the grid). Neither
+ * depends on the material, so every chunk takes the same code; a partial last
+ * chunk runs the same loop with its last particle repeated in the spare lanes.
+ * G2P chunks start at multiples of LANES inside parallel_for's fixed blocks; the
+ * adjoint's start at its bin block's first particle (passes.c runs those blocks
+ * in two phases, as the P2G). Either way the split never depends on the thread
+ * count.
  *
  * G2P:  v' = sum w v_i,  C' = 4/dx sum w v_i e^T (e = x_i/dx - x_p/dx),  x' = x + dt v'
  * Its adjoint, per particle: the grads of the 9 velocity reads,
@@ -33,7 +35,7 @@ MPM_CLONES void pass_g2p_lanes(int64_t lo, int64_t hi, void *user) {
     if (L == LANES) lanes_load_seq(s->x, 2, k0, X[0]);
     else lanes_load(s->x, 2, P, X[0]);
     for (int l = 0; l < LANES; l++) base[l] = s->cell[P[l]];
-    nodes_gather8(s->gvel, s->ny, 2, base, U); /* U[(a 6 + 2 b + c) 8 + l]: lane l's node (a, b), channel c */
+    nodes_gather8(s->gvel, s->ny, 2, base, U); /* U[(a 6 + 2 b + c) LANES + l]: lane l's node (a, b), channel c */
 #pragma omp simd
     for (int l = 0; l < LANES; l++) {
       const R g0 = X[0][l] * inv_dx, g1 = X[1][l] * inv_dx;

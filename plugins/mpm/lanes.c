@@ -9,7 +9,7 @@
  * Why lanes: the per-particle work is most of a substep and vectorises only as
  * a plain loop over independent particles; the adds into the grid that follow
  * are serial by nature (their order makes the result deterministic). Chunks of
- * 8 start at the block's first particle; a partial last chunk repeats its last
+ * LANES start at the block's first particle; a partial last chunk repeats its last
  * particle in the spare lanes (dropped), so the vector loop keeps its fixed
  * LANES trip count. Block boundaries depend on the bins only, so whether a
  * particle goes through the vector or the scalar code never depends on the
@@ -43,7 +43,7 @@ static void contrib_scalar(sim *s, int64_t k, R *out, int l) {
 
 /* 8 corotated particles k0 .. k0 + 7: the equations of particle_pre and
  * material_fwd (mpm_phys.h) written over lanes. */
-static inline __attribute__((always_inline)) void contrib_corotated8(sim *s, int64_t k0, int L, R *out) {
+static inline __attribute__((always_inline)) void contrib_corotated_lanes(sim *s, int64_t k0, int L, R *out) {
   const R dt = s->dt, dx = s->dx, inv_dx = s->inv_dx;
   const R kst = -dt * 4 * inv_dx * inv_dx;
   /* gather the chunk's particles' inputs into lane arrays (the loads are indirect;
@@ -99,7 +99,7 @@ MPM_CLONES void p2g_block(sim *s, int64_t lo, int64_t hi) {
     int corot = 1;
     for (int l = 0; l < L && corot; l++) corot = s->mat[s->order[k0 + l]] == MAT_COROTATED;
     if (corot) {
-      contrib_corotated8(s, k0, L, out);
+      contrib_corotated_lanes(s, k0, L, out);
     } else {
       for (int l = 0; l < L; l++) contrib_scalar(s, k0 + l, out, l);
     }

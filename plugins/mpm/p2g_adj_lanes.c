@@ -13,7 +13,7 @@
 /* The corotated material adjoint for lane arrays: from G = d loss/d tau and
  * gFo = d loss/d F_out, gFn (overwritten) and the grads of mu, lam and the
  * activation (material_adj written out for one material). */
-static inline __attribute__((always_inline)) void corotated_adj8(int L, R (*Fn)[LANES], R (*G)[LANES],
+static inline __attribute__((always_inline)) void corotated_adj_lanes(int L, R (*Fn)[LANES], R (*G)[LANES],
                                                                R (*gFo)[LANES], const R *MU, const R *LAM,
                                                                const R *ACT, R (*gFn)[LANES], R *gmu, R *glam,
                                                                R *gact) {
@@ -67,7 +67,7 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
   const R kst = -dt * 4 * inv_dx * inv_dx; /* A = kst vol tau + m C */
   const int64_t n = s->n;
   const int32_t *cell = s->cell;
-  /* this block's act grads, summed in bin order (substep.c adds the blocks in order) */
+  /* this block's act grads, summed in particle order (substep.c adds the blocks in order) */
   double *gact = s->gact_blk + lo / PARTICLE_GRAIN * s->ngroup;
   for (int64_t g = 0; g < s->ngroup; g++) gact[g] = 0;
   for (int64_t k0 = lo; k0 < hi; k0 += LANES) {
@@ -86,13 +86,13 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
       lanes_load_seq(s->x, 2, k0, X[0]), lanes_load_seq(s->v, 2, k0, V[0]);
       lanes_load_seq(s->C, 4, k0, Cm[0]), lanes_load_seq(s->F, 4, k0, Fm[0]);
       if (s->gFo) lanes_load_seq(s->gFo, 4, k0, GFO[0]);
-      else lanes_load_or_zero(NULL, 4, P, GFO[0]);
+      else memset(GFO, 0, sizeof GFO);
     } else {
       lanes_load(s->x, 2, P, X[0]), lanes_load(s->v, 2, P, V[0]);
       lanes_load(s->C, 4, P, Cm[0]), lanes_load(s->F, 4, P, Fm[0]);
       lanes_load_or_zero(s->gFo, 4, P, GFO[0]);
     }
-    nodes_gather8(s->ggmm, s->ny, 3, base, Q); /* Q[(a 9 + 3 b + c) 8 + l]: lane l's node (a, b), channel c */
+    nodes_gather8(s->ggmm, s->ny, 3, base, Q); /* Q[(a 9 + 3 b + c) LANES + l]: lane l's node (a, b), channel c */
     /* the forward's Fn, tau and A, recomputed (cheaper than keeping them) */
     if (corot) {
 #pragma omp simd
@@ -148,7 +148,7 @@ MPM_CLONES void pass_p2g_adj_lanes(int64_t lo, int64_t hi, void *user) {
     }
     R GFN[4][LANES], GMU[LANES], GLAM[LANES], GBULK[LANES], GACT[LANES];
     if (corot) {
-      corotated_adj8(LANES, Fn, G, GFO, MU, LAM, ACT, GFN, GMU, GLAM, GACT);
+      corotated_adj_lanes(LANES, Fn, G, GFO, MU, LAM, ACT, GFN, GMU, GLAM, GACT);
       for (int l = 0; l < L; l++) GBULK[l] = 0;
     } else {
       for (int l = 0; l < L; l++) {
