@@ -22,11 +22,7 @@ local function block(ox, oy, oz, h)
   return pos
 end
 
-local function cycle(n, values)
-  local t = {}
-  for i = 1, n do t[i] = values[(i - 1) % #values + 1] end
-  return t
-end
+local cycle = U.cycle
 
 local function setup(o)
   local pos = block()
@@ -151,16 +147,7 @@ describe("mpm.substep3 splits a substep at the CFL limit", function()
     assert.is_true(split_gap(15.5, -400, 2) > 1e-6)
   end)
   it("splits exactly where a particle would cross more than one cell", function()
-    local function gap(k, cells)
-      local d = split_gap(0, 9.8, k, cells)
-      return d, string.format("%g cells per step vs %d launches: %g", cells, k, d)
-    end
-    local function small(k, cells) local d, m = gap(k, cells) assert.is_true(d < 1e-12, m) end
-    local function large(k, cells) local d, m = gap(k, cells) assert.is_true(d > 1e-9, m) end
-    -- 0.999 cells per step: not two halves (a plain launch); 1.001 cells: two halves
-    large(2, 0.999)
-    small(2, 1.001)
-    large(3, 1.001)
+    U.assert_split_threshold(function(k, cells) return split_gap(0, 9.8, k, cells) end)
   end)
   for _, c in ipairs{{"k = 2", 12, 9.8}, {"k = 3 after a restart", 15.5, -400}} do
     it("the adjoint of a split launch (" .. c[1] .. ") matches central differences", function()

@@ -20,11 +20,7 @@ local function block()
   return pos
 end
 
-local function cycle(n, values)
-  local t = {}
-  for i = 1, n do t[i] = values[(i - 1) % #values + 1] end
-  return t
-end
+local cycle = U.cycle
 
 -- At dt = 1e-2, |v| dt / dx = 0.16 |v|: vy ~ 9.4 is 1.5 cells per step (k = 2).
 -- vy ~ 11.6 with gravity -400 (upwards) starts at k = 2 (1.86 cells), but the
@@ -80,17 +76,7 @@ describe("mpm.substep splits a substep at the CFL limit", function()
     assert.is_true(d2 > 1e-6)
   end)
   it("splits exactly where a particle would cross more than one cell", function()
-    local function gap(k, cells)
-      local d = split_gap(0, 9.8, k, cells)
-      return d, string.format("%g cells per step vs %d launches: %g", cells, k, d)
-    end
-    local function small(k, cells) local d, m = gap(k, cells) assert.is_true(d < 1e-12, m) end
-    local function large(k, cells) local d, m = gap(k, cells) assert.is_true(d > 1e-9, m) end
-    -- 0.999 cells per step: a plain launch, not two halves; 1.001 cells: two halves
-    small(1, 0.999)
-    large(2, 0.999)
-    small(2, 1.001)
-    large(3, 1.001)
+    U.assert_split_threshold(function(k, cells) return split_gap(0, 9.8, k, cells) end)
   end)
   it("a split launch keeps no grid (aux marker -2) and the sim keeps keeping grids", function()
     local _, args = fast(9.4, 9.8, true)

@@ -20,11 +20,7 @@ local function block(spread)
   return pos
 end
 
-local function cycle(n, values)
-  local t = {}
-  for i = 1, n do t[i] = values[(i - 1) % #values + 1] end
-  return t
-end
+local cycle = U.cycle
 
 -- The kernel's arguments for a sim with materials `mats`, with random state and
 -- velocities that point into the walls (so the band rules trigger).

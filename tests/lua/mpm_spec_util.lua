@@ -23,6 +23,29 @@ function M.split_gap(launch, args, p, k)
   return worst
 end
 
+-- Asserts that a launch splits exactly where a particle would cross more than
+-- one cell per step: gap(k, cells) is split_gap against k launches of dt / k for
+-- a block whose fastest particle crosses `cells` cells per step.
+function M.assert_split_threshold(gap)
+  local function check(k, cells, same)
+    local d = gap(k, cells)
+    local msg = string.format("%g cells per step vs %d launches: %g", cells, k, d)
+    assert(same and d < 1e-12 or not same and d > 1e-9, msg)
+  end
+  -- 0.999 cells per step: a plain launch, not two halves; 1.001 cells: two halves
+  check(1, 0.999, true)
+  check(2, 0.999, false)
+  check(2, 1.001, true)
+  check(3, 1.001, false)
+end
+
+-- {values[1], values[2], ..} repeated to n entries (per-particle materials, groups).
+function M.cycle(n, values)
+  local t = {}
+  for i = 1, n do t[i] = values[(i - 1) % #values + 1] end
+  return t
+end
+
 -- Prints a spec's worst FD errors (name -> max abs error), sorted by name;
 -- there must be some (a spec whose checks all vanished fails here).
 function M.report(errs, width)
