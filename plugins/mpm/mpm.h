@@ -118,6 +118,13 @@ static inline void mpm_add_const_grad(ds_ctx *ctx, const ds_host_api *host, int6
   }
 }
 
+/* Adds the per-particle grads pg {PG_COUNT, n} of the five material constants,
+ * cs = {mass, vol, mu, lam, bulk} (the PG_ order), into their grads. */
+static inline void mpm_add_material_grads(ds_ctx *ctx, const ds_host_api *host, int64_t n,
+                                          const ds_tensor *const cs[5], const R *pg) {
+  for (int i = 0; i < 5; i++) mpm_add_const_grad(ctx, host, n, cs[i], pg + (PG_MASS + i) * n);
+}
+
 /* Adds the node-row sums (rows[2 i] gravity, rows[2 i + 1] friction) into the
  * grads of gravity and friction (either may be NULL), in row order. */
 static inline void mpm_add_row_grads(const double *rows, int64_t nx, R *ggrav, R *gfric) {

@@ -240,12 +240,11 @@ static int substep_forward(const ds_call *c) {
 static void add_const_grads(const ds_call *c, const sim *s) {
   const substep_argv *a = DS_ARGV(c, substep);
   const int64_t n = s->n;
-  const ds_tensor *cs[] = {a->mass, a->vol, a->mu, a->lam, a->bulk};
-  const int slot[] = {PG_MASS, PG_VOL, PG_MU, PG_LAM, PG_BULK};
-  for (int i = 0; i < 5; i++) mpm_add_const_grad(s->ctx, s->host, n, cs[i], s->pg + slot[i] * n);
+  const ds_tensor *const cs[5] = {a->mass, a->vol, a->mu, a->lam, a->bulk};
+  mpm_add_material_grads(s->ctx, s->host, n, cs, s->pg);
   R *gact = ds_rgrad(a->act);
   if (gact) {
-    /* pass F's per-block double sums (bin order inside a block), added in block order */
+    /* pass F's per-block double sums (particle order inside a block), added in block order */
     const int64_t nblk = (n + PARTICLE_GRAIN - 1) / PARTICLE_GRAIN;
     for (int64_t g = 0; g < s->ngroup; g++) {
       double acc = 0;

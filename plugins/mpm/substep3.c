@@ -204,9 +204,8 @@ static int substep3_forward(const ds_call *c) {
 static void add_const_grads(const ds_call *c, const sim3 *s, double *acc) {
   const substep3_argv *a = DS_ARGV(c, substep3);
   const int64_t n = s->n;
-  const ds_tensor *cs[] = {a->mass, a->vol, a->mu, a->lam, a->bulk};
-  const int slot[] = {PG_MASS, PG_VOL, PG_MU, PG_LAM, PG_BULK};
-  for (int i = 0; i < 5; i++) mpm_add_const_grad(s->ctx, s->host, n, cs[i], s->pg + slot[i] * n);
+  const ds_tensor *const cs[5] = {a->mass, a->vol, a->mu, a->lam, a->bulk};
+  mpm_add_material_grads(s->ctx, s->host, n, cs, s->pg);
   R *gact = ds_rgrad(a->act);
   if (gact) {
     memset(acc, 0, (size_t)s->ngroup * sizeof(double));
